@@ -1,0 +1,40 @@
+package dev.qsparse.cli;
+
+import dev.qsparse.runtime.Model;
+import dev.qsparse.runtime.inference.InferenceResult;
+import dev.qsparse.runtime.inference.Pooling;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(name = "embed", description = "Embed a text: {\"embedding\": [...], ...} (L2-normalised).")
+final class EmbedCommand implements Callable<Integer> {
+
+    @Mixin
+    ModelOptions modelOptions;
+
+    @Option(names = "--text", required = true, description = "Text to embed.")
+    String text;
+
+    @Option(names = "--pooling", defaultValue = "mean", description = "mean or last (default ${DEFAULT-VALUE}).")
+    String pooling;
+
+    @Override
+    public Integer call() throws Exception {
+        Pooling p = Pooling.fromName(pooling);
+        try (Model model = modelOptions.load()) {
+            InferenceResult.Embedding e = model.newSession().embed(text, p);
+            Map<String, Object> out = new LinkedHashMap<>();
+            out.put("embedding", e.vector());
+            out.put("dimension", e.vector().length);
+            out.put("pooling", pooling);
+            out.put("model", model.name());
+            Stats.put(out, e.stats());
+            Json.print(out);
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,56 @@
+package dev.qsparse.cli;
+
+import dev.qsparse.runtime.Model;
+import dev.qsparse.runtime.inference.GenerationParams;
+import dev.qsparse.runtime.inference.InferenceResult;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(name = "generate", description = "Continue a prompt: {\"text\": ..., \"tokens\": [...], ...}.")
+final class GenerateCommand implements Callable<Integer> {
+
+    @Mixin
+    ModelOptions modelOptions;
+
+    @Option(names = "--prompt", required = true, description = "Text to continue.")
+    String prompt;
+
+    @Option(names = "--max-tokens", defaultValue = "32", description = "New tokens at most (default ${DEFAULT-VALUE}).")
+    int maxTokens;
+
+    @Option(names = "--temperature", defaultValue = "0", description = "0 = greedy (default ${DEFAULT-VALUE}).")
+    double temperature;
+
+    @Option(names = "--top-k", defaultValue = "0", description = "Sample among the K most likely tokens; 0 = all (default ${DEFAULT-VALUE}).")
+    int topK;
+
+    @Option(names = "--top-p", defaultValue = "1.0", description = "Nucleus sampling mass (default ${DEFAULT-VALUE}).")
+    double topP;
+
+    @Option(names = "--seed", defaultValue = "42", description = "Random seed (default ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--stop", description = "Stop string; may repeat.")
+    List<String> stops;
+
+    @Override
+    public Integer call() throws Exception {
+        GenerationParams params = new GenerationParams(maxTokens, temperature, topK, topP, seed, stops, true);
+        try (Model model = modelOptions.load()) {
+            InferenceResult.Generation g = model.newSession().generate(prompt, params);
+            Map<String, Object> out = new LinkedHashMap<>();
+            out.put("text", g.text());
+            out.put("tokens", g.tokens());
+            out.put("finish_reason", g.finishReason());
+            out.put("model", model.name());
+            Stats.put(out, g.stats());
+            Json.print(out);
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,105 @@
+package dev.qsparse.runtime;
+
+import dev.qsparse.runtime.inference.InferenceSession;
+import dev.qsparse.runtime.model.ConfigReader;
+import dev.qsparse.runtime.model.DecoderModel;
+import dev.qsparse.runtime.model.ModelConfig;
+import dev.qsparse.runtime.model.QSparseConfig;
+import dev.qsparse.runtime.model.QSparseTransformer;
+import dev.qsparse.runtime.model.SeedConfig;
+import dev.qsparse.runtime.model.SeedTransformer;
+import dev.qsparse.runtime.safetensors.Checkpoint;
+import dev.qsparse.runtime.safetensors.ModelLoadException;
+import dev.qsparse.runtime.tokenizer.Tokenizer;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Optional;
+
+/**
+ * A loaded model directory: config, memory-mapped weights, tokenizer. Immutable and
+ * thread-safe; create one {@link InferenceSession} per thread to run it.
+ */
+public final class Model implements AutoCloseable {
+
+    public static final String TOKENIZER_FILE = "tokenizer.json";
+
+    private final Path directory;
+    private final ModelConfig config;
+    private final Checkpoint checkpoint;
+    private final DecoderModel network;
+    private final Tokenizer tokenizer;
+
+    private Model(Path directory, ModelConfig config, Checkpoint checkpoint, DecoderModel network, Tokenizer tokenizer) {
+        this.directory = directory;
+        this.config = config;
+        this.checkpoint = checkpoint;
+        this.network = network;
+        this.tokenizer = tokenizer;
+    }
+
+    /**
+     * Loads a model directory. Every problem (missing file, corrupt header, wrong shape) fails here
+     * with an exception naming the file and, where it applies, the tensor.
+     */
+    public static Model load(Path directory) throws IOException {
+        if (!Files.isDirectory(directory)) {
+            throw ModelLoadException.forFile(directory, "not a model directory");
+        }
+        ModelConfig config = ConfigReader.read(directory);
+        Checkpoint checkpoint = Checkpoint.open(directory);
+        try {
+            DecoderModel network;
+            if (config instanceof QSparseConfig q) {
+                network = new QSparseTransformer(q, checkpoint);
+            } else {
+                network = new SeedTransformer((SeedConfig) config, checkpoint);
+            }
+            Path tokenizerFile = directory.resolve(TOKENIZER_FILE);
+            Tokenizer tokenizer = Files.isRegularFile(tokenizerFile) ? Tokenizer.load(tokenizerFile) : null;
+            if (tokenizer != null && tokenizer.vocabSize() > config.vocabSize()) {
+                throw ModelLoadException.forFile(tokenizerFile, "tokenizer has " + tokenizer.vocabSize()
+                        + " tokens but the model's vocab_size is " + config.vocabSize());
+            }
+            return new Model(directory, config, checkpoint, network, tokenizer);
+        } catch (IOException | RuntimeException e) {
+            checkpoint.close();
+            throw e;
+        }
+    }
+
+    public Path directory() {
+        return directory;
+    }
+
+    /** The directory's name, used as the model's name in results. */
+    public String name() {
+        Path file = directory.toAbsolutePath().normalize().getFileName();
+        return file == null ? directory.toString() : file.toString();
+    }
+
+    public ModelConfig config() {
+        return config;
+    }
+
+    public DecoderModel network() {
+        return network;
+    }
+
+    public Checkpoint checkpoint() {
+        return checkpoint;
+    }
+
+    public Optional<Tokenizer> tokenizer() {
+        return Optional.ofNullable(tokenizer);
+    }
+
+    public InferenceSession newSession() {
+        return new InferenceSession(this);
+    }
+
+    @Override
+    public void close() {
+        checkpoint.close();
+    }
+}

@@ -1,0 +1,77 @@
+package dev.qsparse.runtime.inference;
+
+import java.util.List;
+
+/**
+ * Decoding settings of one generate request.
+ *
+ * @param maxNewTokens tokens to generate at most (>= 1)
+ * @param temperature  0 for greedy decoding, otherwise the softmax temperature (0, 10]
+ * @param topK         sample only among the K most likely tokens; 0 = no limit
+ * @param topP         nucleus sampling mass in (0, 1]; 1 = no limit
+ * @param seed         random seed: the same seed, prompt and model always give the same text, so
+ *                     a replayed stream event produces an identical result
+ * @param stopStrings  generation ends when the generated text contains one of these; it is cut
+ *                     before the stop string
+ * @param stopAtEos    end at the model's end-of-sequence token
+ */
+public record GenerationParams(int maxNewTokens, double temperature, int topK, double topP, long seed,
+                               List<String> stopStrings, boolean stopAtEos) {
+
+    public static final int DEFAULT_MAX_NEW_TOKENS = 32;
+    public static final long DEFAULT_SEED = 42L;
+
+    public GenerationParams {
+        if (maxNewTokens < 1) {
+            throw new IllegalArgumentException("max new tokens must be >= 1, got " + maxNewTokens);
+        }
+        if (!(temperature >= 0 && temperature <= 10)) {
+            throw new IllegalArgumentException("temperature must be in [0, 10], got " + temperature);
+        }
+        if (topK < 0) {
+            throw new IllegalArgumentException("top-k must be >= 0, got " + topK);
+        }
+        if (!(topP > 0 && topP <= 1)) {
+            throw new IllegalArgumentException("top-p must be in (0, 1], got " + topP);
+        }
+        stopStrings = stopStrings == null ? List.of() : List.copyOf(stopStrings);
+        for (String s : stopStrings) {
+            if (s.isEmpty()) {
+                throw new IllegalArgumentException("stop strings must not be empty");
+            }
+        }
+    }
+
+    /** Greedy decoding of up to 32 tokens, stopping at EOS. */
+    public static GenerationParams defaults() {
+        return new GenerationParams(DEFAULT_MAX_NEW_TOKENS, 0.0, 0, 1.0, DEFAULT_SEED, List.of(), true);
+    }
+
+    public GenerationParams withMaxNewTokens(int n) {
+        return new GenerationParams(n, temperature, topK, topP, seed, stopStrings, stopAtEos);
+    }
+
+    public GenerationParams withTemperature(double t) {
+        return new GenerationParams(maxNewTokens, t, topK, topP, seed, stopStrings, stopAtEos);
+    }
+
+    public GenerationParams withTopK(int k) {
+        return new GenerationParams(maxNewTokens, temperature, k, topP, seed, stopStrings, stopAtEos);
+    }
+
+    public GenerationParams withTopP(double p) {
+        return new GenerationParams(maxNewTokens, temperature, topK, p, seed, stopStrings, stopAtEos);
+    }
+
+    public GenerationParams withSeed(long s) {
+        return new GenerationParams(maxNewTokens, temperature, topK, topP, s, stopStrings, stopAtEos);
+    }
+
+    public GenerationParams withStopStrings(List<String> stops) {
+        return new GenerationParams(maxNewTokens, temperature, topK, topP, seed, stops, stopAtEos);
+    }
+
+    public GenerationParams withStopAtEos(boolean stop) {
+        return new GenerationParams(maxNewTokens, temperature, topK, topP, seed, stopStrings, stop);
+    }
+}

@@ -1,0 +1,75 @@
+package dev.qsparse.runtime.model;
+
+import dev.qsparse.runtime.kernel.Sparsifier;
+import dev.qsparse.runtime.kernel.TopKRescale;
+import java.util.OptionalInt;
+
+/**
+ * Hyper-parameters of the {@code qsparse} architecture, read from config.json with the Hugging
+ * Face Llama/BitNet key names plus the Q-Sparse keys (see docs/model-format.md).
+ */
+public record QSparseConfig(
+        int vocabSize,
+        int hiddenSize,
+        int intermediateSize,
+        int numLayers,
+        int numHeads,
+        int numKeyValueHeads,
+        int headDim,
+        int contextLength,
+        float rmsNormEps,
+        double ropeTheta,
+        boolean tieWordEmbeddings,
+        OptionalInt bosTokenId,
+        OptionalInt eosTokenId,
+        double topkRatioAttn,
+        double topkRatioAttnOut,
+        double topkRatioMlp,
+        double topkRatioMlpOut,
+        int activationBits,
+        TopKRescale topkRescale,
+        WeightQuant weightQuant) implements ModelConfig {
+
+    public QSparseConfig {
+        require(vocabSize > 0, "vocab_size must be positive");
+        require(hiddenSize > 0, "hidden_size must be positive");
+        require(intermediateSize > 0, "intermediate_size must be positive");
+        require(numLayers > 0, "num_hidden_layers must be positive");
+        require(numHeads > 0, "num_attention_heads must be positive");
+        require(numKeyValueHeads > 0 && numHeads % numKeyValueHeads == 0,
+                "num_key_value_heads must divide num_attention_heads");
+        require(headDim > 0 && headDim % 2 == 0, "head_dim must be positive and even (rotary pairs)");
+        require(contextLength > 0, "max_position_embeddings must be positive");
+        for (double r : new double[] {topkRatioAttn, topkRatioAttnOut, topkRatioMlp, topkRatioMlpOut}) {
+            require(r > 0 && r <= 1, "top-K ratios must be in (0, 1], got " + r);
+        }
+        require(activationBits == 0 || activationBits == 8, "activation_bits must be 0 or 8");
+    }
+
+    private static void require(boolean ok, String message) {
+        if (!ok) {
+            throw new IllegalArgumentException(message);
+        }
+    }
+
+    @Override
+    public String modelType() {
+        return "qsparse";
+    }
+
+    public Sparsifier attnInput() {
+        return new Sparsifier(topkRatioAttn, activationBits, topkRescale);
+    }
+
+    public Sparsifier attnOutput() {
+        return new Sparsifier(topkRatioAttnOut, activationBits, topkRescale);
+    }
+
+    public Sparsifier mlpInput() {
+        return new Sparsifier(topkRatioMlp, activationBits, topkRescale);
+    }
+
+    public Sparsifier mlpOutput() {
+        return new Sparsifier(topkRatioMlpOut, activationBits, topkRescale);
+    }
+}

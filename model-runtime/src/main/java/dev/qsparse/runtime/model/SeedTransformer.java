@@ -1,0 +1,234 @@
+package dev.qsparse.runtime.model;
+
+import dev.qsparse.runtime.kernel.ActivationBuffer;
+import dev.qsparse.runtime.kernel.FloatMatrix;
+import dev.qsparse.runtime.kernel.Kernels;
+import dev.qsparse.runtime.kernel.Sparsifier;
+import dev.qsparse.runtime.kernel.TopK;
+import dev.qsparse.runtime.kernel.TopKRescale;
+import dev.qsparse.runtime.safetensors.Checkpoint;
+import dev.qsparse.runtime.safetensors.ModelLoadException;
+
+/**
+ * The original PyTorch {@code QSparseModel} ({@code qsparse_seed}), reproduced exactly, quirks
+ * included: post-norm layers, no positional encoding, the sparsifier S replacing the residual
+ * stream itself, and in quantized mode values of x / max|x| rounded (so in {-1, 0, 1}) with no
+ * scale put back. See docs/model-format.md.
+ */
+public final class SeedTransformer implements DecoderModel {
+
+    private static final float LAYER_NORM_EPS = 1e-5f;
+    private static final float SEED_QUANT_EPS = 1e-6f;
+
+    private final SeedConfig config;
+    private final FloatMatrix embedding;
+    private final FloatMatrix fc;
+    private final float[] fcBias;
+    private final Layer[] layers;
+    private final Sparsifier floatSparsifier;
+    private final long parameterCount;
+
+    private record Layer(
+            FloatMatrix inProj, float[] inProjBias, FloatMatrix outProj, float[] outProjBias,
+            FloatMatrix up, float[] upBias, FloatMatrix gate, float[] gateBias,
+            FloatMatrix linear2, float[] linear2Bias,
+            float[] norm1Weight, float[] norm1Bias, float[] norm2Weight, float[] norm2Bias) {
+    }
+
+    public SeedTransformer(SeedConfig config, Checkpoint checkpoint) throws ModelLoadException {
+        this.config = config;
+        WeightLoader w = new WeightLoader(checkpoint);
+        int d = config.dModel();
+        int f = config.dimFeedforward();
+        this.embedding = w.floatMatrix("embedding.weight", config.vocabSize(), d);
+        this.fc = w.floatMatrix("fc.weight", config.vocabSize(), d);
+        this.fcBias = w.vector("fc.bias", config.vocabSize());
+        this.layers = new Layer[config.numLayers()];
+        for (int l = 0; l < layers.length; l++) {
+            String p = "decoder_layers." + l + ".";
+            layers[l] = new Layer(
+                    w.floatMatrix(p + "self_attn.in_proj_weight", 3 * d, d),
+                    w.vector(p + "self_attn.in_proj_bias", 3 * d),
+                    w.floatMatrix(p + "self_attn.out_proj.weight", d, d),
+                    w.vector(p + "self_attn.out_proj.bias", d),
+                    w.floatMatrix(p + "feed_forward.w_up.weight", f, d),
+                    w.vector(p + "feed_forward.w_up.bias", f),
+                    w.floatMatrix(p + "feed_forward.w_gate.weight", f, d),
+                    w.vector(p + "feed_forward.w_gate.bias", f),
+                    w.floatMatrix(p + "linear2.weight", d, f),
+                    w.vector(p + "linear2.bias", d),
+                    w.vector(p + "norm1.weight", d),
+                    w.vector(p + "norm1.bias", d),
+                    w.vector(p + "norm2.weight", d),
+                    w.vector(p + "norm2.bias", d));
+        }
+        this.floatSparsifier = new Sparsifier(config.kRatio(), 0, TopKRescale.L2);
+        long params = 0;
+        for (String name : checkpoint.tensorNames()) {
+            params += checkpoint.info(name).elementCount();
+        }
+        this.parameterCount = params;
+    }
+
+    @Override
+    public SeedConfig config() {
+        return config;
+    }
+
+    @Override
+    public long parameterCount() {
+        return parameterCount;
+    }
+
+    @Override
+    public String weightFormat() {
+        return embedding.format();
+    }
+
+    @Override
+    public ForwardState newState() {
+        return new State(config);
+    }
+
+    static final class State extends ForwardState {
+        final float[] x;
+        final float[] qkv;
+        final float[] att;
+        final float[] tmp;
+        final float[] up;
+        final float[] gate;
+        final float[] scratch;
+        final ActivationBuffer act;
+        final float[][] keyCache;
+        final float[][] valueCache;
+        final int d;
+        float[] scores = new float[0];
+        int capacity;
+
+        State(SeedConfig c) {
+            super(c.dModel());
+            d = c.dModel();
+            x = new float[d];
+            qkv = new float[3 * d];
+            att = new float[d];
+            tmp = new float[d];
+            up = new float[c.dimFeedforward()];
+            gate = new float[c.dimFeedforward()];
+            scratch = new float[d];
+            act = new ActivationBuffer(d);
+            keyCache = new float[c.numLayers()][0];
+            valueCache = new float[c.numLayers()][0];
+        }
+
+        @Override
+        public void ensureCapacity(int positions) {
+            if (positions <= capacity) {
+                return;
+            }
+            for (int l = 0; l < keyCache.length; l++) {
+                keyCache[l] = grow(keyCache[l], positions, d);
+                valueCache[l] = grow(valueCache[l], positions, d);
+            }
+            capacity = keyCache[0].length / d;
+            if (scores.length < capacity) {
+                scores = new float[capacity];
+            }
+        }
+
+        @Override
+        public int capacity() {
+            return capacity;
+        }
+    }
+
+    @Override
+    public void forward(ForwardState forwardState, int token, int pos) {
+        State s = (State) forwardState;
+        if (token < 0 || token >= config.vocabSize()) {
+            throw new IllegalArgumentException("token id " + token + " outside [0, " + config.vocabSize() + ")");
+        }
+        s.ensureCapacity(pos + 1);
+        int d = config.dModel();
+        int heads = config.nhead();
+        int hd = d / heads;
+        float scale = (float) (1.0 / Math.sqrt(hd));
+        embedding.row(token, s.x);
+        for (int l = 0; l < layers.length; l++) {
+            Layer layer = layers[l];
+            // x = S(x): the residual stream itself becomes the sparse vector.
+            seedSparsify(s);
+            s.act.multiply(layer.inProj(), s.qkv);
+            Kernels.addBias(s.qkv, layer.inProjBias());
+            System.arraycopy(s.qkv, d, s.keyCache[l], pos * d, d);
+            System.arraycopy(s.qkv, 2 * d, s.valueCache[l], pos * d, d);
+            for (int h = 0; h < heads; h++) {
+                Kernels.attendHead(s.qkv, h * hd, s.keyCache[l], s.valueCache[l], h * hd, d, hd, pos + 1,
+                        scale, s.scores, s.att, h * hd);
+            }
+            layer.outProj().matvec(s.att, s.tmp);
+            Kernels.addBias(s.tmp, layer.outProjBias());
+            Kernels.add(s.tmp, s.x, d);
+            Kernels.layerNorm(s.x, s.tmp, layer.norm1Weight(), layer.norm1Bias(), LAYER_NORM_EPS, d);
+            // x = LayerNorm2(x + linear2(w_up(x) * relu(w_gate(x))^2))
+            layer.up().matvec(s.x, s.up);
+            Kernels.addBias(s.up, layer.upBias());
+            layer.gate().matvec(s.x, s.gate);
+            Kernels.addBias(s.gate, layer.gateBias());
+            for (int i = 0; i < s.up.length; i++) {
+                float g = Math.max(s.gate[i], 0f);
+                s.up[i] = s.up[i] * (g * g);
+            }
+            layer.linear2().matvec(s.up, s.tmp);
+            Kernels.addBias(s.tmp, layer.linear2Bias());
+            Kernels.add(s.tmp, s.x, d);
+            Kernels.layerNorm(s.x, s.tmp, layer.norm2Weight(), layer.norm2Bias(), LAYER_NORM_EPS, d);
+        }
+        System.arraycopy(s.x, 0, s.hidden, 0, d);
+    }
+
+    /** The seed's S, in place on s.x, also leaving the result in s.act for the in_proj product. */
+    private void seedSparsify(State s) {
+        int d = config.dModel();
+        ActivationBuffer act = s.act;
+        if (config.quantized()) {
+            float gamma = 0f;
+            for (int i = 0; i < d; i++) {
+                gamma = Math.max(gamma, Math.abs(s.x[i]));
+            }
+            float divisor = gamma + SEED_QUANT_EPS;
+            for (int i = 0; i < d; i++) {
+                float clamped = Math.max(-128f, Math.min(127f, s.x[i] / divisor));
+                s.x[i] = (float) Math.rint(clamped);
+                s.scratch[i] = Math.abs(s.x[i]);
+            }
+            float threshold = TopK.kthLargest(s.scratch, d, config.keptCount());
+            int count = 0;
+            for (int i = 0; i < d; i++) {
+                if (Math.abs(s.x[i]) < threshold) {
+                    s.x[i] = 0f;
+                }
+                act.values[i] = s.x[i];
+                if (s.x[i] != 0f) {
+                    act.index[count++] = i;
+                }
+            }
+            act.count = count;
+            act.outputScale = 1f;
+        } else {
+            floatSparsifier.apply(s.x, act, s.scratch);
+            // Materialise the rescaled values: they are the new residual stream.
+            for (int i = 0; i < d; i++) {
+                act.values[i] = act.values[i] * act.outputScale;
+                s.x[i] = act.values[i];
+            }
+            act.outputScale = 1f;
+        }
+        s.recordActivations(act.count, d);
+    }
+
+    @Override
+    public void logits(ForwardState state, float[] out) {
+        fc.matvec(state.hidden, out);
+        Kernels.addBias(out, fcBias);
+    }
+}

@@ -1,0 +1,275 @@
+package dev.qsparse.runtime.safetensors;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * One {@code .safetensors} file, read by memory-mapping: only the JSON header is read onto the
+ * heap, tensor bytes stay in the page cache and are shared by every reader of the file.
+ *
+ * <p>The header is validated in full when the file is opened (sane header length, known dtypes,
+ * shape x dtype size = byte length, offsets inside the file, no overlapping tensors), so a corrupt
+ * or truncated file fails here with a {@link ModelLoadException} naming the file and the tensor,
+ * never later inside a kernel.
+ *
+ * <p>Thread-safe. Buffers handed out stay valid after {@link #close()}: the JDK unmaps them when
+ * they become unreachable.
+ */
+public final class SafetensorsFile implements AutoCloseable {
+
+    /** Headers of real checkpoints are a few hundred KB; anything far beyond is corruption. */
+    static final long MAX_HEADER_BYTES = 100L * 1024 * 1024;
+
+    private static final ObjectMapper JSON =
+            new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+
+    private final Path path;
+    private final FileChannel channel;
+    private final long dataStart;
+    private final Map<String, TensorInfo> tensors;
+    private final Map<String, String> metadata;
+    private final Map<String, ByteBuffer> mapped = new ConcurrentHashMap<>();
+
+    private SafetensorsFile(Path path, FileChannel channel, long dataStart,
+                            Map<String, TensorInfo> tensors, Map<String, String> metadata) {
+        this.path = path;
+        this.channel = channel;
+        this.dataStart = dataStart;
+        this.tensors = tensors;
+        this.metadata = metadata;
+    }
+
+    public static SafetensorsFile open(Path path) throws ModelLoadException {
+        FileChannel channel;
+        try {
+            channel = FileChannel.open(path, StandardOpenOption.READ);
+        } catch (NoSuchFileException e) {
+            throw ModelLoadException.forFile(path, "file not found");
+        } catch (IOException e) {
+            throw new ModelLoadException(path + ": cannot open: " + e.getMessage(), e);
+        }
+        try {
+            return parse(path, channel);
+        } catch (ModelLoadException | RuntimeException e) {
+            closeQuietly(channel);
+            throw e;
+        }
+    }
+
+    private static SafetensorsFile parse(Path path, FileChannel channel) throws ModelLoadException {
+        long fileSize;
+        try {
+            fileSize = channel.size();
+            if (fileSize < 8) {
+                throw ModelLoadException.forFile(path, "truncated: " + fileSize
+                        + " bytes, shorter than the 8-byte header length");
+            }
+            ByteBuffer lengthBytes = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+            readFully(channel, lengthBytes, 0);
+            long headerLength = lengthBytes.getLong(0);
+            if (headerLength < 2 || headerLength > MAX_HEADER_BYTES || headerLength > fileSize - 8) {
+                throw ModelLoadException.forFile(path, "header length " + headerLength
+                        + " is not sane for a file of " + fileSize + " bytes (at most "
+                        + MAX_HEADER_BYTES + " and within the file)");
+            }
+            ByteBuffer header = ByteBuffer.allocate((int) headerLength);
+            readFully(channel, header, 8);
+            long dataStart = 8 + headerLength;
+            long dataSize = fileSize - dataStart;
+            return parseHeader(path, channel, header.array(), dataStart, dataSize);
+        } catch (ModelLoadException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new ModelLoadException(path + ": cannot read header: " + e.getMessage(), e);
+        }
+    }
+
+    private static SafetensorsFile parseHeader(Path path, FileChannel channel, byte[] headerBytes,
+                                               long dataStart, long dataSize) throws ModelLoadException {
+        JsonNode root;
+        try {
+            root = JSON.readTree(headerBytes);
+        } catch (JsonProcessingException e) {
+            throw ModelLoadException.forFile(path, "header is not valid JSON: " + e.getOriginalMessage());
+        } catch (IOException e) {
+            throw ModelLoadException.forFile(path, "header is not valid JSON: " + e.getMessage());
+        }
+        if (root == null || !root.isObject()) {
+            throw ModelLoadException.forFile(path, "header is not a JSON object");
+        }
+        Map<String, TensorInfo> tensors = new LinkedHashMap<>();
+        Map<String, String> metadata = new LinkedHashMap<>();
+        for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            if (e.getKey().equals("__metadata__")) {
+                if (!e.getValue().isObject()) {
+                    throw ModelLoadException.forFile(path, "__metadata__ is not an object");
+                }
+                e.getValue().fields().forEachRemaining(m -> metadata.put(m.getKey(), m.getValue().asText()));
+                continue;
+            }
+            tensors.put(e.getKey(), parseEntry(path, e.getKey(), e.getValue(), dataSize));
+        }
+        checkNoOverlap(path, tensors);
+        return new SafetensorsFile(path, channel, dataStart,
+                Collections.unmodifiableMap(tensors), Collections.unmodifiableMap(metadata));
+    }
+
+    private static TensorInfo parseEntry(Path path, String name, JsonNode node, long dataSize)
+            throws ModelLoadException {
+        if (!node.isObject()) {
+            throw ModelLoadException.forTensor(path, name, "header entry is not an object");
+        }
+        JsonNode dtypeNode = node.get("dtype");
+        DType dtype = dtypeNode == null ? null : DType.fromHeaderName(dtypeNode.asText());
+        if (dtype == null) {
+            throw ModelLoadException.forTensor(path, name, "unknown or missing dtype " + dtypeNode);
+        }
+        JsonNode shapeNode = node.get("shape");
+        if (shapeNode == null || !shapeNode.isArray()) {
+            throw ModelLoadException.forTensor(path, name, "missing shape");
+        }
+        long[] shape = new long[shapeNode.size()];
+        long elements = 1;
+        try {
+            for (int i = 0; i < shape.length; i++) {
+                JsonNode d = shapeNode.get(i);
+                if (!d.canConvertToLong() || !d.isIntegralNumber() || d.asLong() < 0) {
+                    throw ModelLoadException.forTensor(path, name, "bad shape " + shapeNode);
+                }
+                shape[i] = d.asLong();
+                elements = Math.multiplyExact(elements, shape[i]);
+            }
+            elements = Math.multiplyExact(elements, (long) dtype.bytes());
+        } catch (ArithmeticException overflow) {
+            throw ModelLoadException.forTensor(path, name, "shape " + shapeNode + " overflows");
+        }
+        JsonNode offsets = node.get("data_offsets");
+        if (offsets == null || !offsets.isArray() || offsets.size() != 2
+                || !offsets.get(0).isIntegralNumber() || !offsets.get(1).isIntegralNumber()
+                || !offsets.get(0).canConvertToLong() || !offsets.get(1).canConvertToLong()) {
+            throw ModelLoadException.forTensor(path, name, "bad data_offsets " + offsets);
+        }
+        long begin = offsets.get(0).asLong();
+        long end = offsets.get(1).asLong();
+        if (begin < 0 || end < begin) {
+            throw ModelLoadException.forTensor(path, name, "bad data_offsets [" + begin + ", " + end + "]");
+        }
+        if (end > dataSize) {
+            throw ModelLoadException.forTensor(path, name, "ends at data byte " + end
+                    + " but the file's data section has only " + dataSize + " bytes (truncated file?)");
+        }
+        if (end - begin != elements) {
+            throw ModelLoadException.forTensor(path, name, "byte length " + (end - begin)
+                    + " does not match shape " + shapeNode + " x " + dtype + " = " + elements + " bytes");
+        }
+        return new TensorInfo(name, dtype, shape, begin, end);
+    }
+
+    private static void checkNoOverlap(Path path, Map<String, TensorInfo> tensors) throws ModelLoadException {
+        List<TensorInfo> sorted = new ArrayList<>();
+        for (TensorInfo t : tensors.values()) {
+            if (t.byteLength() > 0) {
+                sorted.add(t);
+            }
+        }
+        sorted.sort(Comparator.comparingLong(TensorInfo::begin));
+        for (int i = 1; i < sorted.size(); i++) {
+            TensorInfo prev = sorted.get(i - 1);
+            TensorInfo cur = sorted.get(i);
+            if (cur.begin() < prev.end()) {
+                throw ModelLoadException.forTensor(path, cur.name(), "bytes [" + cur.begin() + ", "
+                        + cur.end() + ") overlap tensor '" + prev.name() + "' [" + prev.begin() + ", "
+                        + prev.end() + ")");
+            }
+        }
+    }
+
+    private static void readFully(FileChannel channel, ByteBuffer into, long position) throws IOException {
+        long pos = position;
+        while (into.hasRemaining()) {
+            int n = channel.read(into, pos);
+            if (n < 0) {
+                throw new IOException("unexpected end of file at byte " + pos);
+            }
+            pos += n;
+        }
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    public Map<String, TensorInfo> tensors() {
+        return tensors;
+    }
+
+    public Map<String, String> metadata() {
+        return metadata;
+    }
+
+    public TensorInfo info(String name) {
+        return tensors.get(name);
+    }
+
+    /**
+     * A read-only little-endian view of a tensor's bytes, mapped on first use. Each call returns
+     * an independent buffer (own position), over the same shared mapping.
+     */
+    public ByteBuffer buffer(String name) throws ModelLoadException {
+        TensorInfo info = tensors.get(name);
+        if (info == null) {
+            throw ModelLoadException.forTensor(path, name, "not in this file");
+        }
+        if (info.byteLength() > Integer.MAX_VALUE) {
+            throw ModelLoadException.forTensor(path, name, info.byteLength()
+                    + " bytes exceed the 2 GiB a single mapping can hold; shard the checkpoint");
+        }
+        ByteBuffer base = mapped.get(name);
+        if (base == null) {
+            try {
+                MappedByteBuffer m = channel.map(FileChannel.MapMode.READ_ONLY,
+                        dataStart + info.begin(), info.byteLength());
+                base = m;
+                ByteBuffer raced = mapped.putIfAbsent(name, m);
+                if (raced != null) {
+                    base = raced;
+                }
+            } catch (IOException e) {
+                throw new ModelLoadException(path + ": tensor '" + name + "': cannot map: " + e.getMessage(), e);
+            }
+        }
+        return base.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    @Override
+    public void close() {
+        closeQuietly(channel);
+    }
+
+    private static void closeQuietly(FileChannel channel) {
+        try {
+            channel.close();
+        } catch (IOException ignored) {
+            // Nothing useful to do: the file was opened read-only.
+        }
+    }
+}
