@@ -1,0 +1,80 @@
+package dev.qsparse.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The JSON contract of each command, run in-process on the committed test model. */
+class QSparseCliTest {
+
+    static final String MODEL = "../model-runtime/src/test/resources/test-model";
+
+    private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+    private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+    private PrintStream savedOut;
+    private PrintStream savedErr;
+
+    @BeforeEach
+    void capture() {
+        savedOut = System.out;
+        savedErr = System.err;
+        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+    }
+
+    @AfterEach
+    void restore() {
+        System.setOut(savedOut);
+        System.setErr(savedErr);
+    }
+
+    private JsonNode runOk(String... args) throws Exception {
+        int code = QSparseCli.run(args);
+        assertEquals(0, code, "stderr: " + err.toString(StandardCharsets.UTF_8));
+        return new ObjectMapper().readTree(out.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void logitsHasOneVocabRowPerToken() throws Exception {
+        JsonNode json = runOk("logits", "--model", MODEL, "--tokens", "5,17,250");
+        assertEquals(3, json.get("logits").size());
+        assertEquals(1000, json.get("logits").get(0).size());
+    }
+
+    @Test
+    void generatePrintsTextAndTokens() throws Exception {
+        JsonNode json = runOk("generate", "--model", MODEL, "--prompt", "The stream", "--max-tokens", "5",
+                "--temperature", "0.8", "--top-p", "0.9", "--seed", "3");
+        assertTrue(json.get("text").isTextual());
+        assertTrue(json.get("tokens").size() >= 1 && json.get("tokens").size() <= 5);
+        assertEquals("test-model", json.get("model").asText());
+    }
+
+    @Test
+    void embedAndScore() throws Exception {
+        JsonNode e = runOk("embed", "--model", MODEL, "--text", "an event");
+        assertEquals(48, e.get("embedding").size());
+        out.reset();
+        JsonNode s = runOk("score", "--model", MODEL, "--text", "an event");
+        assertTrue(s.get("logprob").asDouble() < 0);
+        assertEquals(Math.exp(-s.get("mean_logprob").asDouble()), s.get("perplexity").asDouble(), 1e-9);
+    }
+
+    @Test
+    void errorsGoToStderrWithNonZeroExit() {
+        assertEquals(1, QSparseCli.run("score", "--model", "/no/such/model", "--text", "x"));
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("/no/such/model"));
+        assertEquals("", out.toString(StandardCharsets.UTF_8));
+        assertEquals(2, QSparseCli.run("score", "--text", "x"));
+        assertEquals(1, QSparseCli.run("generate", "--model", MODEL, "--prompt", "x", "--max-tokens", "0"));
+        assertEquals(1, QSparseCli.run("logits", "--model", MODEL, "--tokens", "99999"));
+    }
+}
