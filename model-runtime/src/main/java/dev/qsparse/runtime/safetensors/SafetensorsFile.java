@@ -231,8 +231,9 @@ public final class SafetensorsFile implements AutoCloseable {
     }
 
     /**
-     * A read-only little-endian view of a tensor's bytes, mapped on first use. Each call returns
-     * an independent buffer (own position), over the same shared mapping.
+     * A read-only little-endian view of a tensor's bytes. The data section is mapped once, on
+     * first use, when it fits one mapping (2 GiB); larger files map each tensor on its own. Each
+     * call returns an independent buffer (own position) over the same shared mapping.
      */
     public ByteBuffer buffer(String name) throws ModelLoadException {
         TensorInfo info = tensors.get(name);
@@ -243,21 +244,44 @@ public final class SafetensorsFile implements AutoCloseable {
             throw ModelLoadException.forTensor(path, name, info.byteLength()
                     + " bytes exceed the 2 GiB a single mapping can hold; shard the checkpoint");
         }
-        ByteBuffer base = mapped.get(name);
-        if (base == null) {
+        long dataBytes = dataEnd();
+        if (dataBytes <= Integer.MAX_VALUE) {
+            ByteBuffer whole = mapping(WHOLE_DATA, 0, dataBytes);
+            return whole.slice((int) info.begin(), (int) info.byteLength()).order(ByteOrder.LITTLE_ENDIAN);
+        }
+        return mapping(name, info.begin(), info.byteLength()).duplicate().order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /** Key of the single mapping of the whole data section. */
+    private static final String WHOLE_DATA = "";
+
+    private long dataEnd() {
+        long end = 0;
+        for (TensorInfo t : tensors.values()) {
+            end = Math.max(end, t.end());
+        }
+        return end;
+    }
+
+    private ByteBuffer mapping(String key, long offset, long length) throws ModelLoadException {
+        ByteBuffer existing = mapped.get(key);
+        if (existing != null) {
+            return existing;
+        }
+        synchronized (mapped) {
+            existing = mapped.get(key);
+            if (existing != null) {
+                return existing;
+            }
             try {
-                MappedByteBuffer m = channel.map(FileChannel.MapMode.READ_ONLY,
-                        dataStart + info.begin(), info.byteLength());
-                base = m;
-                ByteBuffer raced = mapped.putIfAbsent(name, m);
-                if (raced != null) {
-                    base = raced;
-                }
+                MappedByteBuffer m = channel.map(FileChannel.MapMode.READ_ONLY, dataStart + offset, length);
+                mapped.put(key, m);
+                return m;
             } catch (IOException e) {
-                throw new ModelLoadException(path + ": tensor '" + name + "': cannot map: " + e.getMessage(), e);
+                throw new ModelLoadException(path + ": tensor '" + (key.isEmpty() ? "(data section)" : key)
+                        + "': cannot map: " + e.getMessage(), e);
             }
         }
-        return base.duplicate().order(ByteOrder.LITTLE_ENDIAN);
     }
 
     @Override
