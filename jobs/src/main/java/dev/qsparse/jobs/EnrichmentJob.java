@@ -1,0 +1,198 @@
+package dev.qsparse.jobs;
+
+import dev.qsparse.flink.DeadLetter;
+import dev.qsparse.flink.EnrichedEvent;
+import dev.qsparse.flink.QSparseEnrichment;
+import dev.qsparse.jobs.kafka.KafkaTopics;
+import dev.qsparse.runtime.inference.Task;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.Callable;
+import java.util.function.UnaryOperator;
+import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.serialization.DeserializationSchema;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.RestartStrategyOptions;
+import org.apache.flink.connector.base.DeliveryGuarantee;
+import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
+import org.apache.flink.connector.kafka.sink.KafkaSink;
+import org.apache.flink.connector.kafka.source.KafkaSource;
+import org.apache.flink.connector.kafka.source.KafkaSourceBuilder;
+import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
+import org.apache.flink.core.execution.CheckpointingMode;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.kafka.clients.consumer.OffsetResetStrategy;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+
+/**
+ * Kafka -> Q-Sparse -> Kafka: reads JSON text events from a topic, enriches them with the
+ * micro-batching Q-Sparse operator, and writes enriched events and dead letters to two topics.
+ *
+ * <p>Exactly-once by default: checkpointing is on, the source's offsets live in the checkpoint,
+ * the operator's in-flight events are checkpointed and replayed, and both sinks write in Kafka
+ * transactions committed when a checkpoint completes. A consumer with
+ * {@code isolation.level=read_committed} sees every input event once, as an enriched event or a
+ * dead letter. {@code --delivery at-least-once} trades that for lower output latency.
+ */
+@Command(name = "enrichment-job", mixinStandardHelpOptions = true,
+        description = "Kafka -> Q-Sparse -> Kafka enrichment job.")
+public final class EnrichmentJob implements Callable<Integer> {
+
+    @Mixin
+    JobOptions options = new JobOptions();
+
+    public static void main(String[] args) {
+        int code = new CommandLine(new EnrichmentJob()).execute(args);
+        if (code != 0) {
+            System.exit(code);
+        }
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        if (options.createTopics) {
+            KafkaTopics.create(options.bootstrapServers, java.util.Map.of(options.inputTopic, options.topicPartitions,
+                    options.outputTopic, options.topicPartitions, options.deadLetterTopic, 1));
+        }
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(flinkConfiguration(options));
+        build(env, options);
+        env.execute("qsparse-enrichment " + options.inputTopic + " -> " + options.outputTopic);
+        return 0;
+    }
+
+    /** Flink settings the job needs: checkpointing and a restart strategy. */
+    public static Configuration flinkConfiguration(JobOptions o) {
+        Configuration conf = new Configuration();
+        conf.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
+        conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, o.restartAttempts);
+        conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, java.time.Duration.ofMillis(500));
+        return conf;
+    }
+
+    /** Adds the job's pipeline to {@code env}. */
+    public static QSparseEnrichment.Streams build(StreamExecutionEnvironment env, JobOptions o) {
+        return build(env, o, UnaryOperator.identity());
+    }
+
+    /**
+     * Adds the job's pipeline to {@code env}, passing the raw input stream through
+     * {@code beforeModel} first (tests use it to inject failures at chosen moments).
+     */
+    public static QSparseEnrichment.Streams build(StreamExecutionEnvironment env, JobOptions o,
+                                                  UnaryOperator<DataStream<byte[]>> beforeModel) {
+        if (o.parallelism > 0) {
+            env.setParallelism(o.parallelism);
+        }
+        env.enableCheckpointing(o.checkpointInterval.toMillis(),
+                o.delivery == JobOptions.Delivery.EXACTLY_ONCE ? CheckpointingMode.EXACTLY_ONCE : CheckpointingMode.AT_LEAST_ONCE);
+
+        KafkaSourceBuilder<byte[]> source = KafkaSource.<byte[]>builder()
+                .setBootstrapServers(o.bootstrapServers)
+                .setTopics(o.inputTopic)
+                .setGroupId(o.groupId)
+                .setStartingOffsets(startingOffsets(o.startingOffsets))
+                .setValueOnlyDeserializer(new RawBytes())
+                // Upstream producers may be transactional too: never read their aborted records.
+                .setProperty("isolation.level", "read_committed")
+                .setProperty("commit.offsets.on.checkpoint", "true");
+        if (o.bounded) {
+            source.setBounded(OffsetsInitializer.latest());
+        }
+        DataStream<byte[]> events = env.fromSource(source.build(), WatermarkStrategy.noWatermarks(), "kafka: " + o.inputTopic)
+                .uid("kafka-input");
+        events = beforeModel.apply(events);
+
+        Configuration operatorConf = Configuration.fromMap(o.operatorOptions);
+        QSparseEnrichment.Streams streams = QSparseEnrichment.builder()
+                .configuration(operatorConf)
+                .modelPath(o.model.toAbsolutePath().toString())
+                .mode(Task.fromWireName(o.mode))
+                .maxBatchSize(o.maxBatchSize)
+                .maxWait(o.maxWait)
+                .threads(o.threads)
+                .build()
+                .apply(events);
+
+        streams.enriched().sinkTo(sink(o, o.outputTopic, "out", new EnrichedSerializer(o.outputTopic)))
+                .name("kafka: " + o.outputTopic).uid("kafka-output");
+        streams.deadLetters().sinkTo(sink(o, o.deadLetterTopic, "dlq", new DeadLetterSerializer(o.deadLetterTopic)))
+                .name("kafka: " + o.deadLetterTopic).uid("kafka-dead-letters");
+        return streams;
+    }
+
+    static OffsetsInitializer startingOffsets(JobOptions.StartingOffsets s) {
+        return switch (s) {
+            case COMMITTED_OR_EARLIEST -> OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST);
+            case COMMITTED_OR_LATEST -> OffsetsInitializer.committedOffsets(OffsetResetStrategy.LATEST);
+            case EARLIEST -> OffsetsInitializer.earliest();
+            case LATEST -> OffsetsInitializer.latest();
+        };
+    }
+
+    private static <T> KafkaSink<T> sink(JobOptions o, String topic, String suffix, KafkaRecordSerializationSchema<T> schema) {
+        var builder = KafkaSink.<T>builder()
+                .setBootstrapServers(o.bootstrapServers)
+                .setRecordSerializer(schema);
+        if (o.delivery == JobOptions.Delivery.EXACTLY_ONCE) {
+            builder.setDeliveryGuarantee(DeliveryGuarantee.EXACTLY_ONCE)
+                    .setTransactionalIdPrefix(o.transactionalIdPrefix + "-" + suffix)
+                    .setProperty("transaction.timeout.ms", String.valueOf(o.transactionTimeout.toMillis()));
+        } else {
+            builder.setDeliveryGuarantee(DeliveryGuarantee.AT_LEAST_ONCE);
+        }
+        return builder.build();
+    }
+
+    /** Kafka record values as they are: the operator validates UTF-8 and JSON itself. */
+    static final class RawBytes implements DeserializationSchema<byte[]> {
+        @Override
+        public byte[] deserialize(byte[] message) {
+            return message == null ? new byte[0] : message;
+        }
+
+        @Override
+        public boolean isEndOfStream(byte[] nextElement) {
+            return false;
+        }
+
+        @Override
+        public TypeInformation<byte[]> getProducedType() {
+            return QSparseEnrichment.BYTES;
+        }
+    }
+
+    /** Keyed by event id, so all results of one id land in one partition; timestamp = send time. */
+    static final class EnrichedSerializer implements KafkaRecordSerializationSchema<EnrichedEvent> {
+        private final String topic;
+
+        EnrichedSerializer(String topic) {
+            this.topic = topic;
+        }
+
+        @Override
+        public ProducerRecord<byte[], byte[]> serialize(EnrichedEvent e, KafkaSinkContext context, Long timestamp) {
+            return new ProducerRecord<>(topic, null, null, utf8(e.id), utf8(e.toJson()));
+        }
+    }
+
+    static final class DeadLetterSerializer implements KafkaRecordSerializationSchema<DeadLetter> {
+        private final String topic;
+
+        DeadLetterSerializer(String topic) {
+            this.topic = topic;
+        }
+
+        @Override
+        public ProducerRecord<byte[], byte[]> serialize(DeadLetter d, KafkaSinkContext context, Long timestamp) {
+            return new ProducerRecord<>(topic, null, null, utf8(d.id), utf8(d.toJson()));
+        }
+    }
+
+    private static byte[] utf8(String s) {
+        return s == null ? null : s.getBytes(StandardCharsets.UTF_8);
+    }
+}

@@ -1,0 +1,61 @@
+package dev.qsparse.jobs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.qsparse.jobs.demo.DemoEvents;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+class EnrichmentJobOptionsTest {
+
+    @Test
+    void helpListsEveryOptionWithItsDefault() {
+        StringWriter text = new StringWriter();
+        CommandLine cli = new CommandLine(new EnrichmentJob());
+        cli.setOut(new PrintWriter(text));
+        assertEquals(0, cli.execute("--help"));
+        String help = text.toString();
+        for (String option : List.of("--bootstrap-servers", "--input-topic", "--output-topic", "--dead-letter-topic",
+                "--group-id", "--starting-offsets", "--checkpoint-interval", "--parallelism", "--delivery",
+                "--transactional-id-prefix", "--transaction-timeout", "--model", "--mode", "--max-batch-size",
+                "--max-wait", "--threads", "--set")) {
+            assertTrue(help.contains(option), "help lists " + option);
+        }
+        assertTrue(help.contains("default: localhost:9092"), help);
+        assertTrue(help.contains("default: PT10S"), help);
+    }
+
+    @Test
+    void parsesOptionsAndOperatorPassThrough() {
+        JobOptions o = CommandLine.populateCommand(new JobOptions(), "--model", "m", "--delivery", "at-least-once",
+                "--checkpoint-interval", "PT2S", "--set", "qsparse.generate.max-new-tokens=5");
+        assertEquals(JobOptions.Delivery.AT_LEAST_ONCE, o.delivery);
+        assertEquals(Duration.ofSeconds(2), o.checkpointInterval);
+        assertEquals("5", o.operatorOptions.get("qsparse.generate.max-new-tokens"));
+        assertEquals(JobOptions.Delivery.EXACTLY_ONCE, CommandLine.populateCommand(new JobOptions(), "--model", "m").delivery);
+        assertThrows(CommandLine.ParameterException.class, () -> CommandLine.populateCommand(new JobOptions()));
+    }
+
+    @Test
+    void demoEventsMixEveryMalformedKind() {
+        List<DemoEvents.Event> events = DemoEvents.build(List.of("one", "two \"quoted\""), 10, 8, null, 1);
+        assertEquals(18, events.size());
+        assertEquals(8, events.stream().filter(DemoEvents.Event::malformed).count());
+        long invalidUtf8 = events.stream().filter(e -> {
+            String s = new String(e.payload(), StandardCharsets.UTF_8);
+            return !java.util.Arrays.equals(s.getBytes(StandardCharsets.UTF_8), e.payload());
+        }).count();
+        assertEquals(1, invalidUtf8);
+        // Every malformed payload still names its event, so outputs can be matched to inputs.
+        for (DemoEvents.Event e : events) {
+            assertTrue(new String(e.payload(), StandardCharsets.UTF_8).contains(e.id()), e.id());
+        }
+    }
+}

@@ -1,0 +1,115 @@
+package dev.qsparse.flink;
+
+import java.util.Arrays;
+import java.util.Objects;
+
+/**
+ * An event enriched by the model. A Flink POJO (public fields, no-arg constructor), so it never
+ * goes through Kryo. The result fields of the other modes are null.
+ *
+ * <p>JSON form ({@link #toJson()}), snake_case:
+ * <ul>
+ *   <li>always: {@code id} (string or number, as it came in), {@code mode}, {@code model},
+ *       {@code activation_sparsity} (fraction of zero inputs over all linear projections),
+ *       {@code input_tokens}, {@code input_truncated} (cut to the context window),
+ *       {@code text_truncated} (cut to {@code qsparse.input.max-chars}), {@code latency_ms} (from
+ *       arrival at the operator to the result, queueing included), {@code inference_ms} (the
+ *       model's own time), {@code batch_size};
+ *   <li>embed: {@code embedding} (L2-normalised floats), {@code pooling};
+ *   <li>generate: {@code generated_text}, {@code generated_tokens}, {@code finish_reason};
+ *   <li>score: {@code logprob}, {@code mean_logprob}, {@code perplexity}, {@code scored_tokens}.
+ * </ul>
+ */
+public class EnrichedEvent {
+
+    public String id;
+    public boolean idNumeric;
+    /** "embed", "generate" or "score". */
+    public String mode;
+    public String model;
+
+    public float[] embedding;
+    public String pooling;
+
+    public String generatedText;
+    public int[] generatedTokens;
+    public String finishReason;
+
+    public Double logprob;
+    public Double meanLogprob;
+    public Double perplexity;
+    public Integer scoredTokens;
+
+    public double activationSparsity;
+    public int inputTokens;
+    public boolean inputTruncated;
+    public boolean textTruncated;
+    public double latencyMs;
+    public double inferenceMs;
+    public int batchSize;
+
+    public EnrichedEvent() {
+    }
+
+    public String toJson() {
+        return Json.object(g -> {
+            Json.writeId(g, id, idNumeric);
+            g.writeStringField("mode", mode);
+            g.writeStringField("model", model);
+            if (embedding != null) {
+                g.writeFieldName("embedding");
+                g.writeStartArray();
+                for (float v : embedding) {
+                    g.writeNumber(v);
+                }
+                g.writeEndArray();
+                g.writeStringField("pooling", pooling);
+            }
+            if (generatedTokens != null) {
+                g.writeStringField("generated_text", generatedText);
+                g.writeFieldName("generated_tokens");
+                g.writeArray(generatedTokens, 0, generatedTokens.length);
+                g.writeStringField("finish_reason", finishReason);
+            }
+            if (logprob != null) {
+                g.writeNumberField("logprob", logprob);
+                g.writeNumberField("mean_logprob", meanLogprob);
+                g.writeNumberField("perplexity", perplexity);
+                g.writeNumberField("scored_tokens", scoredTokens);
+            }
+            g.writeNumberField("activation_sparsity", activationSparsity);
+            g.writeNumberField("input_tokens", inputTokens);
+            g.writeBooleanField("input_truncated", inputTruncated);
+            g.writeBooleanField("text_truncated", textTruncated);
+            g.writeNumberField("latency_ms", latencyMs);
+            g.writeNumberField("inference_ms", inferenceMs);
+            g.writeNumberField("batch_size", batchSize);
+        });
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        if (!(o instanceof EnrichedEvent e)) {
+            return false;
+        }
+        return idNumeric == e.idNumeric && Objects.equals(id, e.id) && Objects.equals(mode, e.mode)
+                && Objects.equals(model, e.model) && Arrays.equals(embedding, e.embedding)
+                && Objects.equals(pooling, e.pooling) && Objects.equals(generatedText, e.generatedText)
+                && Arrays.equals(generatedTokens, e.generatedTokens) && Objects.equals(finishReason, e.finishReason)
+                && Objects.equals(logprob, e.logprob) && Objects.equals(meanLogprob, e.meanLogprob)
+                && Objects.equals(perplexity, e.perplexity) && Objects.equals(scoredTokens, e.scoredTokens)
+                && activationSparsity == e.activationSparsity && inputTokens == e.inputTokens
+                && inputTruncated == e.inputTruncated && textTruncated == e.textTruncated
+                && latencyMs == e.latencyMs && inferenceMs == e.inferenceMs && batchSize == e.batchSize;
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(id, mode, model, inputTokens);
+    }
+
+    @Override
+    public String toString() {
+        return toJson();
+    }
+}

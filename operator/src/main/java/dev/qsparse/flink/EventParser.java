@@ -1,0 +1,278 @@
+package dev.qsparse.flink;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.qsparse.runtime.inference.GenerationParams;
+import dev.qsparse.runtime.inference.Pooling;
+import dev.qsparse.runtime.inference.Task;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.MalformedInputException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Turns a raw event payload into a {@link ParsedEvent} or a {@link DeadLetter} with the reason.
+ * Never throws for bad input.
+ *
+ * <p>An event is a UTF-8 JSON object:
+ * <pre>{"id": "a-1" | 17, "text": "...", "mode"?: "embed"|"generate"|"score", "params"?: {...}}</pre>
+ * Checks, in order, each failure giving a dead letter with the stage and reason shown:
+ * <ol>
+ *   <li>decode: empty payload; bytes that are not valid UTF-8 (strict decoding, never replaced);
+ *   <li>parse: not JSON, duplicate keys, trailing data, not an object;
+ *   <li>validate: {@code id} missing or not a non-empty string / number; {@code text} missing, not
+ *       a string, empty or only white space, or (with {@code REJECT}) longer than
+ *       {@code qsparse.input.max-chars} code points; unknown {@code mode}; {@code params} not an
+ *       object, an unknown key, or a value of the wrong type or out of range:
+ *       {@code max_new_tokens} in [1, max-new-tokens-limit], {@code temperature} in [0, 10],
+ *       {@code top_k} >= 0, {@code top_p} in (0, 1], {@code seed} an integer, {@code stop} a list of
+ *       at most {@value #MAX_STOP_STRINGS} non-empty strings of at most
+ *       {@value #MAX_STOP_CHARS} characters, {@code pooling} "mean" or "last". Every known key is
+ *       accepted in every mode (a generation key is ignored by embed, for example).
+ * </ol>
+ * Other top-level fields are ignored (producers may add metadata); unknown {@code params} keys are
+ * not (a misspelt parameter would otherwise be silently dropped). The id is kept in every dead
+ * letter where it could be read. Stateless and thread-safe.
+ */
+public final class EventParser {
+
+    public static final int MAX_STOP_STRINGS = 8;
+    public static final int MAX_STOP_CHARS = 64;
+
+    private static final Set<String> PARAMS = Set.of("max_new_tokens", "temperature", "top_k", "top_p", "seed",
+            "stop", "pooling");
+
+    private final QSparseSettings settings;
+    private final GenerationParams defaults;
+
+    public EventParser(QSparseSettings settings) {
+        this.settings = settings;
+        this.defaults = settings.defaultGeneration();
+    }
+
+    /** Either a valid event or a dead letter. */
+    static final class Outcome {
+        final ParsedEvent event;
+        final DeadLetter deadLetter;
+
+        private Outcome(ParsedEvent event, DeadLetter deadLetter) {
+            this.event = event;
+            this.deadLetter = deadLetter;
+        }
+    }
+
+    /** Thrown inside the parser only; carries what the dead letter needs. */
+    private static final class Invalid extends Exception {
+        final String stage;
+
+        Invalid(String stage, String reason) {
+            super(reason, null, false, false);
+            this.stage = stage;
+        }
+    }
+
+    Outcome parse(byte[] payload) {
+        String json;
+        try {
+            json = decode(payload);
+        } catch (Invalid e) {
+            boolean empty = payload == null || payload.length == 0;
+            return dead(payload, empty, null, false, e);
+        }
+        String id = null;
+        boolean idNumeric = false;
+        try {
+            JsonNode root = readObject(json);
+            JsonNode idNode = root.get("id");
+            if (idNode == null || idNode.isNull()) {
+                throw new Invalid(DeadLetter.STAGE_VALIDATE, "missing id");
+            }
+            if (idNode.isTextual() && !idNode.asText().isEmpty()) {
+                id = idNode.asText();
+            } else if (idNode.isNumber()) {
+                id = idNode.asText();
+                idNumeric = true;
+            } else {
+                throw new Invalid(DeadLetter.STAGE_VALIDATE, "id must be a non-empty string or a number");
+            }
+            return new Outcome(validate(payload, root, id, idNumeric), null);
+        } catch (Invalid e) {
+            return dead(payload, true, id, idNumeric, e);
+        }
+    }
+
+    private Outcome dead(byte[] payload, boolean validUtf8, String id, boolean idNumeric, Invalid e) {
+        return new Outcome(null, DeadLetter.of(payload, validUtf8, id, idNumeric, e.stage, e.getMessage(),
+                settings.modelName()));
+    }
+
+    private static String decode(byte[] payload) throws Invalid {
+        if (payload == null || payload.length == 0) {
+            throw new Invalid(DeadLetter.STAGE_DECODE, "empty payload");
+        }
+        CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT)
+                .onUnmappableCharacter(CodingErrorAction.REPORT);
+        ByteBuffer in = ByteBuffer.wrap(payload);
+        try {
+            CharBuffer chars = decoder.decode(in);
+            return chars.toString();
+        } catch (MalformedInputException e) {
+            throw new Invalid(DeadLetter.STAGE_DECODE, "invalid UTF-8 at byte " + in.position());
+        } catch (CharacterCodingException e) {
+            throw new Invalid(DeadLetter.STAGE_DECODE, "invalid UTF-8");
+        }
+    }
+
+    private static JsonNode readObject(String json) throws Invalid {
+        JsonNode root;
+        try {
+            root = Json.READER.readTree(json);
+        } catch (JsonProcessingException e) {
+            throw new Invalid(DeadLetter.STAGE_PARSE, "invalid JSON: " + e.getOriginalMessage());
+        }
+        if (root == null || root.isMissingNode()) {
+            throw new Invalid(DeadLetter.STAGE_PARSE, "invalid JSON: no value");
+        }
+        if (!root.isObject()) {
+            throw new Invalid(DeadLetter.STAGE_PARSE, "event is not a JSON object");
+        }
+        return root;
+    }
+
+    private ParsedEvent validate(byte[] payload, JsonNode root, String id, boolean idNumeric) throws Invalid {
+        JsonNode textNode = root.get("text");
+        if (textNode == null || textNode.isNull()) {
+            throw new Invalid(DeadLetter.STAGE_VALIDATE, "missing text");
+        }
+        if (!textNode.isTextual()) {
+            throw new Invalid(DeadLetter.STAGE_VALIDATE, "text must be a string");
+        }
+        String text = textNode.asText();
+        if (text.isBlank()) {
+            throw new Invalid(DeadLetter.STAGE_VALIDATE, "empty text");
+        }
+        boolean truncated = false;
+        int max = settings.inputMaxChars();
+        int codePoints = text.codePointCount(0, text.length());
+        if (codePoints > max) {
+            if (settings.inputOverflow() == InputOverflow.REJECT) {
+                throw new Invalid(DeadLetter.STAGE_VALIDATE, "text has " + codePoints
+                        + " characters, over the limit of " + max);
+            }
+            text = text.substring(0, text.offsetByCodePoints(0, max));
+            truncated = true;
+        }
+
+        Task mode = settings.defaultMode();
+        JsonNode modeNode = root.get("mode");
+        if (modeNode != null && !modeNode.isNull()) {
+            if (!modeNode.isTextual()) {
+                throw new Invalid(DeadLetter.STAGE_VALIDATE, "mode must be a string");
+            }
+            try {
+                mode = Task.fromWireName(modeNode.asText());
+            } catch (IllegalArgumentException e) {
+                throw new Invalid(DeadLetter.STAGE_VALIDATE, e.getMessage());
+            }
+        }
+
+        GenerationParams generation = defaults;
+        Pooling pooling = settings.pooling();
+        JsonNode params = root.get("params");
+        if (params != null && !params.isNull()) {
+            if (!params.isObject()) {
+                throw new Invalid(DeadLetter.STAGE_VALIDATE, "params must be an object");
+            }
+            for (Iterator<Map.Entry<String, JsonNode>> it = params.fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> p = it.next();
+                String key = p.getKey();
+                JsonNode v = p.getValue();
+                switch (key) {
+                    case "max_new_tokens" -> generation = generation.withMaxNewTokens(
+                            intIn(key, v, 1, settings.maxNewTokensLimit()));
+                    case "temperature" -> generation = generation.withTemperature(
+                            doubleIn(key, v, 0, QSparseSettings.MAX_TEMPERATURE, true));
+                    case "top_k" -> generation = generation.withTopK(intIn(key, v, 0, Integer.MAX_VALUE));
+                    case "top_p" -> generation = generation.withTopP(doubleIn(key, v, 0, 1, false));
+                    case "seed" -> {
+                        if (!v.isIntegralNumber() || !v.canConvertToLong()) {
+                            throw new Invalid(DeadLetter.STAGE_VALIDATE, "params.seed must be a 64-bit integer");
+                        }
+                        generation = generation.withSeed(v.asLong());
+                    }
+                    case "stop" -> generation = generation.withStopStrings(stops(v));
+                    case "pooling" -> {
+                        if (!v.isTextual()) {
+                            throw new Invalid(DeadLetter.STAGE_VALIDATE, "params.pooling must be \"mean\" or \"last\"");
+                        }
+                        try {
+                            pooling = Pooling.fromName(v.asText());
+                        } catch (IllegalArgumentException e) {
+                            throw new Invalid(DeadLetter.STAGE_VALIDATE, "params.pooling: " + e.getMessage());
+                        }
+                    }
+                    default -> throw new Invalid(DeadLetter.STAGE_VALIDATE, "unknown parameter params." + key
+                            + " (expected one of " + String.join(", ", sorted(PARAMS)) + ")");
+                }
+            }
+        }
+        return new ParsedEvent(payload, id, idNumeric, text, truncated, mode, generation, pooling);
+    }
+
+    private static List<String> sorted(Set<String> s) {
+        List<String> l = new ArrayList<>(s);
+        l.sort(null);
+        return l;
+    }
+
+    private static int intIn(String key, JsonNode v, int min, int max) throws Invalid {
+        if (!v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() < min || v.asInt() > max) {
+            throw new Invalid(DeadLetter.STAGE_VALIDATE, "params." + key + " must be an integer in [" + min + ", "
+                    + (max == Integer.MAX_VALUE ? "2^31-1" : String.valueOf(max)) + "], got " + v);
+        }
+        return v.asInt();
+    }
+
+    private static double doubleIn(String key, JsonNode v, double min, double max, boolean minInclusive)
+            throws Invalid {
+        double d = v.isNumber() ? v.asDouble() : Double.NaN;
+        boolean ok = v.isNumber() && (minInclusive ? d >= min : d > min) && d <= max;
+        if (!ok) {
+            throw new Invalid(DeadLetter.STAGE_VALIDATE, "params." + key + " must be a number in "
+                    + (minInclusive ? "[" : "(") + fmt(min) + ", " + fmt(max) + "], got " + v);
+        }
+        return d;
+    }
+
+    private static String fmt(double d) {
+        return d == Math.rint(d) ? String.valueOf((long) d) : String.valueOf(d);
+    }
+
+    private static List<String> stops(JsonNode v) throws Invalid {
+        if (!v.isArray()) {
+            throw new Invalid(DeadLetter.STAGE_VALIDATE, "params.stop must be a list of strings");
+        }
+        if (v.size() > MAX_STOP_STRINGS) {
+            throw new Invalid(DeadLetter.STAGE_VALIDATE, "params.stop has " + v.size() + " strings, at most "
+                    + MAX_STOP_STRINGS + " are allowed");
+        }
+        List<String> out = new ArrayList<>(v.size());
+        for (JsonNode s : v) {
+            if (!s.isTextual() || s.asText().isEmpty() || s.asText().length() > MAX_STOP_CHARS) {
+                throw new Invalid(DeadLetter.STAGE_VALIDATE, "params.stop entries must be non-empty strings of at most "
+                        + MAX_STOP_CHARS + " characters, got " + s);
+            }
+            out.add(s.asText());
+        }
+        return out;
+    }
+}

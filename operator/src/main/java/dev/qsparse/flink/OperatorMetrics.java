@@ -1,0 +1,112 @@
+package dev.qsparse.flink;
+
+import dev.qsparse.runtime.Model;
+import java.lang.reflect.Method;
+import java.nio.file.Path;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.Gauge;
+import org.apache.flink.metrics.Histogram;
+import org.apache.flink.metrics.MeterView;
+import org.apache.flink.metrics.MetricGroup;
+import org.apache.flink.metrics.ThreadSafeSimpleCounter;
+import org.apache.flink.runtime.metrics.DescriptiveStatisticsHistogram;
+
+/**
+ * The operator's metrics, in the task's metric group under {@code qsparse}:
+ * <table>
+ *   <caption>metrics</caption>
+ *   <tr><th>name</th><th>kind</th><th>what</th></tr>
+ *   <tr><td>eventsReceived</td><td>counter</td><td>events that reached the function (replays after a restore count again)</td></tr>
+ *   <tr><td>eventsEnriched</td><td>counter</td><td>events with a model result</td></tr>
+ *   <tr><td>deadLetters</td><td>counter</td><td>events sent to the dead letters, any stage</td></tr>
+ *   <tr><td>generatedTokens</td><td>counter</td><td>tokens generated in generate mode</td></tr>
+ *   <tr><td>eventsPerSecond</td><td>meter</td><td>rate of eventsEnriched</td></tr>
+ *   <tr><td>generatedTokensPerSecond</td><td>meter</td><td>rate of generatedTokens</td></tr>
+ *   <tr><td>batchSize</td><td>histogram</td><td>events per micro-batch handed to the model</td></tr>
+ *   <tr><td>batchLatencyUs</td><td>histogram</td><td>model time of a batch, microseconds</td></tr>
+ *   <tr><td>eventLatencyUs</td><td>histogram</td><td>per event that reached the model: arrival to result, queueing included, microseconds</td></tr>
+ *   <tr><td>activationSparsity</td><td>gauge</td><td>mean achieved activation sparsity of the last batch</td></tr>
+ *   <tr><td>kernelBackend</td><td>gauge (string)</td><td>the runtime's kernel implementation ("scalar", "vector-256", ...)</td></tr>
+ *   <tr><td>batchBackend</td><td>gauge (string)</td><td>the backend of micro-batch products, if the runtime has a separate one</td></tr>
+ *   <tr><td>sharedModelReferences</td><td>gauge</td><td>tasks in this task manager holding this model</td></tr>
+ * </table>
+ * Latencies are in microseconds (Flink histograms hold longs; small models serve an event in well
+ * under a millisecond). Updated from the inference threads; every metric here is thread-safe.
+ */
+final class OperatorMetrics {
+
+    static final String GROUP = "qsparse";
+    static final int HISTOGRAM_WINDOW = 1024;
+    static final int METER_SECONDS = 60;
+
+    /**
+     * The runtime's kernel backend for this model, for the {@code kernelBackend} gauge. The runtime
+     * grows {@code Model.kernelBackend()} (and {@code batchBackend()}) in the kernel work that is
+     * landing alongside this operator; until it has, the only kernels are the scalar Java ones.
+     * Looked up reflectively so this module builds against either runtime; replace with a direct
+     * call once {@code Model.kernelBackend()} is committed.
+     */
+    static String kernelBackend(Model model) {
+        return describe(model, "kernelBackend", "scalar");
+    }
+
+    /** The backend used for micro-batches ({@code Model.batchBackend()}), else the kernel backend. */
+    static String batchBackend(Model model) {
+        return describe(model, "batchBackend", kernelBackend(model));
+    }
+
+    private static String describe(Model model, String method, String absent) {
+        try {
+            Method m = Model.class.getMethod(method);
+            return String.valueOf(m.invoke(model));
+        } catch (NoSuchMethodException e) {
+            return absent;
+        } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
+            return "unknown";
+        }
+    }
+
+    final Counter eventsReceived;
+    final Counter eventsEnriched;
+    final Counter deadLetters;
+    final Counter generatedTokens;
+    final Histogram batchSize;
+    final Histogram batchLatencyUs;
+    final Histogram eventLatencyUs;
+    private volatile double lastSparsity;
+
+    OperatorMetrics(MetricGroup taskGroup, Path modelPath, Model model) {
+        MetricGroup g = taskGroup.addGroup(GROUP);
+        eventsReceived = g.counter("eventsReceived", new ThreadSafeSimpleCounter());
+        eventsEnriched = g.counter("eventsEnriched", new ThreadSafeSimpleCounter());
+        deadLetters = g.counter("deadLetters", new ThreadSafeSimpleCounter());
+        generatedTokens = g.counter("generatedTokens", new ThreadSafeSimpleCounter());
+        g.meter("eventsPerSecond", new MeterView(eventsEnriched, METER_SECONDS));
+        g.meter("generatedTokensPerSecond", new MeterView(generatedTokens, METER_SECONDS));
+        batchSize = g.histogram("batchSize", new DescriptiveStatisticsHistogram(HISTOGRAM_WINDOW));
+        batchLatencyUs = g.histogram("batchLatencyUs", new DescriptiveStatisticsHistogram(HISTOGRAM_WINDOW));
+        eventLatencyUs = g.histogram("eventLatencyUs", new DescriptiveStatisticsHistogram(HISTOGRAM_WINDOW));
+        g.gauge("activationSparsity", (Gauge<Double>) () -> lastSparsity);
+        String backend = kernelBackend(model);
+        String batchBackend = batchBackend(model);
+        g.gauge("kernelBackend", (Gauge<String>) () -> backend);
+        g.gauge("batchBackend", (Gauge<String>) () -> batchBackend);
+        g.gauge("sharedModelReferences", (Gauge<Integer>) () -> SharedModels.references(modelPath));
+    }
+
+    /** Counts one result that is handed to Flink (once per event, whatever the path). */
+    void emitted(QSparseResult result) {
+        if (result.deadLetter != null) {
+            deadLetters.inc();
+        } else {
+            eventsEnriched.inc();
+            if (result.enriched.generatedTokens != null) {
+                generatedTokens.inc(result.enriched.generatedTokens.length);
+            }
+        }
+    }
+
+    void lastBatchSparsity(double sparsity) {
+        lastSparsity = sparsity;
+    }
+}

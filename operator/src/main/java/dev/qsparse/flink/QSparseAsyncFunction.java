@@ -1,0 +1,256 @@
+package dev.qsparse.flink;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.streaming.api.datastream.AsyncDataStream;
+import org.apache.flink.streaming.api.functions.async.ResultFuture;
+import org.apache.flink.streaming.api.functions.async.RichAsyncFunction;
+
+/**
+ * The micro-batching Q-Sparse enrichment, the form to deploy: run it with
+ * {@link AsyncDataStream#orderedWait} (or {@code unorderedWait}) as
+ * {@link QSparseEnrichment#apply} does, with a capacity of at least twice
+ * {@code qsparse.batch.max-size}.
+ *
+ * <p><b>How it works.</b> {@link #open} takes a reference to the task manager's shared copy of the
+ * model ({@link SharedModels}) and starts a {@link MicroBatcher} with {@code qsparse.threads}
+ * inference threads, each with its own inference session. {@link #asyncInvoke} runs on the task
+ * thread: it parses the event; an invalid event completes at once with its dead letter; a valid
+ * one is queued. The batcher closes a batch at {@code qsparse.batch.max-size} events or
+ * {@code qsparse.batch.max-wait} after the batch's first event, runs it through the runtime's
+ * batch API on an inference thread, and completes each event's {@link ResultFuture} with exactly
+ * one result: the enriched event, or a dead letter if the model could not serve it. An event
+ * still without a result after {@code qsparse.async.timeout} is completed with a "timeout" dead
+ * letter by {@link #timeout}; whichever of the two comes first wins (a per-event flag), the other
+ * is dropped. {@link #close} stops the threads and releases the model.
+ *
+ * <p><b>Why no event is lost or duplicated across checkpoints, restores and failures.</b>
+ * <ol>
+ *   <li>Flink's async operator ({@code AsyncWaitOperator}) puts every input record into its queue
+ *       <em>before</em> calling {@link #asyncInvoke}, and removes it only when it emits the
+ *       record's result downstream. Its snapshot, taken on the task thread when the checkpoint
+ *       barrier is processed, writes every record still in that queue to operator state: those
+ *       queued in our batcher, those in a running batch, and those whose result is ready but not
+ *       yet emitted. No result can be emitted concurrently: results are handed to the task thread
+ *       as mailbox actions, and the task thread is busy taking the snapshot.
+ *   <li>So at the barrier, each record before it in the input is in exactly one place: its result
+ *       was emitted before the barrier (and is therefore covered by the downstream operators'
+ *       snapshots of the same checkpoint), or the record itself is in this operator's snapshot.
+ *       Records after the barrier are in neither and are replayed by the source, which rewinds to
+ *       its position in the same checkpoint.
+ *   <li>On restore, the operator re-invokes this function for every record in its snapshot, in the
+ *       original order, before it reads new input; the fresh batcher serves them like any other
+ *       event. Results that the failed attempt emitted after the barrier belong to an epoch the
+ *       restore rolls back (a transactional sink such as Kafka's exactly-once sink never commits
+ *       them), so each record's result is committed exactly once. With an at-least-once sink, the
+ *       usual Flink at-least-once applies.
+ *   <li>The batcher keeps no state of its own: a batch is only a grouping of records that the
+ *       operator already holds, so its contents need not line up with checkpoints. Dropping the
+ *       queue in {@link #close} (on failure or cancellation) loses nothing for the same reason.
+ *   <li>Replays give identical results: inference is deterministic (greedy decoding, or sampling
+ *       with a fixed seed), so a replayed event is enriched exactly as the first time.
+ * </ol>
+ * Every completion goes through a compare-and-set on the event's flag, so a future is completed
+ * at most once by this function even when a batch finishes while the timeout fires. A failure that
+ * is not about one event (an inference thread dies, the runtime throws an {@link Error}) completes
+ * the affected futures exceptionally, which fails the task: it restarts from the last checkpoint
+ * instead of turning every event into a dead letter.
+ *
+ * <p><b>Ordered or unordered.</b> {@link QSparseEnrichment} uses ordered output by default: with
+ * one inference thread per task, batches finish in input order anyway, so order costs nothing and
+ * makes the output reproducible; unordered ({@code qsparse.async.ordered = false}) only helps when
+ * several threads finish batches out of order. Both are exactly-once (unordered still never
+ * reorders records across watermarks).
+ */
+public class QSparseAsyncFunction extends RichAsyncFunction<byte[], QSparseResult> {
+
+    private static final long serialVersionUID = 1L;
+
+    private final QSparseSettings settings;
+
+    private transient TaskModel taskModel;
+    private transient MicroBatcher<Pending> batcher;
+    private transient Map<ResultFuture<QSparseResult>, Pending> inFlight;
+    /** Set when an inference thread died: every event from then on fails the task. */
+    private transient volatile Throwable workerFailure;
+
+    public QSparseAsyncFunction(QSparseSettings settings) {
+        this.settings = settings;
+    }
+
+    public QSparseSettings settings() {
+        return settings;
+    }
+
+    /** One valid event waiting for its result. */
+    private static final class Pending {
+        final ParsedEvent event;
+        final ResultFuture<QSparseResult> future;
+        final long arrivalNanos;
+        final AtomicBoolean done = new AtomicBoolean();
+
+        Pending(ParsedEvent event, ResultFuture<QSparseResult> future, long arrivalNanos) {
+            this.event = event;
+            this.future = future;
+            this.arrivalNanos = arrivalNanos;
+        }
+    }
+
+    @Override
+    public void open(OpenContext openContext) throws Exception {
+        super.open(openContext);
+        taskModel = TaskModel.open(settings, getRuntimeContext());
+        inFlight = Collections.synchronizedMap(new IdentityHashMap<>());
+        String threadName = "qsparse-" + getRuntimeContext().getTaskInfo().getTaskNameWithSubtasks();
+        batcher = new MicroBatcher<>(threadName, settings.maxBatchSize(), settings.maxWait(),
+                settings.threads(), this::newBatchHandler, this::workerFailed);
+    }
+
+    /** On a dying inference thread: fail everything it might have served, so the task restarts. */
+    private void workerFailed(Throwable t) {
+        workerFailure = t;
+        List<Pending> pending;
+        synchronized (inFlight) {
+            pending = new ArrayList<>(inFlight.values());
+        }
+        failAll(pending, t);
+    }
+
+    private void failAll(List<Pending> pending, Throwable t) {
+        for (Pending p : pending) {
+            if (p.done.compareAndSet(false, true)) {
+                inFlight.remove(p.future);
+                try {
+                    p.future.completeExceptionally(t);
+                } catch (RejectedExecutionException closing) {
+                    // the task is shutting down; the event is in the operator's state
+                }
+            }
+        }
+    }
+
+    /** On each new inference thread: its own session. */
+    private MicroBatcher.Handler<Pending> newBatchHandler() {
+        ModelRunner runner = taskModel.newRunner();
+        return new MicroBatcher.Handler<>() {
+            @Override
+            public void accept(List<Pending> batch) {
+                serve(runner, batch);
+            }
+
+            @Override
+            public void close() throws Exception {
+                runner.close();
+            }
+        };
+    }
+
+    @Override
+    public void asyncInvoke(byte[] input, ResultFuture<QSparseResult> resultFuture) {
+        long arrival = System.nanoTime();
+        taskModel.metrics.eventsReceived.inc();
+        EventParser.Outcome outcome = taskModel.parser.parse(input);
+        if (outcome.deadLetter != null) {
+            QSparseResult dead = QSparseResult.of(outcome.deadLetter);
+            taskModel.metrics.emitted(dead);
+            resultFuture.complete(Collections.singletonList(dead));
+            return;
+        }
+        Pending pending = new Pending(outcome.event, resultFuture, arrival);
+        inFlight.put(resultFuture, pending);
+        batcher.submit(pending);
+        Throwable failure = workerFailure;
+        if (failure != null) {
+            failAll(List.of(pending), new IllegalStateException("a Q-Sparse inference thread has died", failure));
+        }
+    }
+
+    /** On an inference thread. Never throws: a failure completes the batch's futures exceptionally. */
+    private void serve(ModelRunner runner, List<Pending> batch) {
+        List<Pending> live = new ArrayList<>(batch.size());
+        for (Pending p : batch) {
+            if (!p.done.get()) {
+                live.add(p);
+            }
+        }
+        if (live.isEmpty()) {
+            return;
+        }
+        try {
+            List<ParsedEvent> events = new ArrayList<>(live.size());
+            long[] arrivals = new long[live.size()];
+            for (int i = 0; i < live.size(); i++) {
+                events.add(live.get(i).event);
+                arrivals[i] = live.get(i).arrivalNanos;
+            }
+            List<QSparseResult> results = runner.run(events, arrivals);
+            for (int i = 0; i < live.size(); i++) {
+                complete(live.get(i), results.get(i));
+            }
+        } catch (Throwable t) {
+            // Not a bad event (those become dead letters inside the runner): fail the task so that
+            // it restarts from the last checkpoint.
+            failAll(live, t);
+        }
+    }
+
+    private void complete(Pending p, QSparseResult result) {
+        if (p.done.compareAndSet(false, true)) {
+            inFlight.remove(p.future);
+            taskModel.metrics.emitted(result);
+            try {
+                p.future.complete(Collections.singletonList(result));
+            } catch (RejectedExecutionException closing) {
+                // The task is shutting down (failure or cancellation) and its mailbox is closed:
+                // the event is in the operator's checkpointed state and will be replayed.
+            }
+        }
+    }
+
+    /** A late event becomes a dead letter with stage and reason "timeout"; the job goes on. */
+    @Override
+    public void timeout(byte[] input, ResultFuture<QSparseResult> resultFuture) {
+        Pending pending = inFlight.remove(resultFuture);
+        if (pending != null && !pending.done.compareAndSet(false, true)) {
+            return;
+        }
+        String id = pending == null ? null : pending.event.id;
+        boolean numeric = pending != null && pending.event.idNumeric;
+        QSparseResult dead = QSparseResult.of(DeadLetter.of(input, true, id, numeric, DeadLetter.STAGE_TIMEOUT,
+                "timeout: no result within " + settings.timeout().toMillis() + " ms", settings.modelName()));
+        taskModel.metrics.emitted(dead);
+        resultFuture.complete(Collections.singletonList(dead));
+    }
+
+    @Override
+    public void close() throws Exception {
+        try {
+            if (batcher != null) {
+                batcher.close(Duration.ofSeconds(30));
+            }
+        } finally {
+            batcher = null;
+            if (inFlight != null) {
+                inFlight.clear();
+            }
+            if (taskModel != null) {
+                taskModel.close();
+                taskModel = null;
+            }
+            super.close();
+        }
+    }
+
+    /** Path of the model this function loads (for tests and diagnostics). */
+    Path modelPath() {
+        return Path.of(settings.modelPath());
+    }
+}

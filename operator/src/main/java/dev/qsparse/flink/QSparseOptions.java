@@ -1,0 +1,141 @@
+package dev.qsparse.flink;
+
+import dev.qsparse.runtime.inference.GenerationParams;
+import dev.qsparse.runtime.inference.Pooling;
+import dev.qsparse.runtime.inference.Task;
+import java.time.Duration;
+import java.util.List;
+import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.ConfigOptions;
+
+/**
+ * Every setting of the Q-Sparse operator as a typed Flink {@link ConfigOption}. Pass them in a
+ * Flink {@code Configuration} (for example from command-line arguments through
+ * {@code ParameterTool}/{@code Configuration.fromMap}) to
+ * {@link QSparseEnrichment.Builder#configuration}, or use the builder's typed setters. Enum values
+ * are read case-insensitively ({@code embed} and {@code EMBED} both work).
+ */
+public final class QSparseOptions {
+
+    private QSparseOptions() {
+    }
+
+    public static final ConfigOption<String> MODEL_PATH = ConfigOptions.key("qsparse.model.path")
+            .stringType()
+            .noDefaultValue()
+            .withDescription("Required. The model directory (config.json, model.safetensors, tokenizer.json),"
+                    + " readable at the same path on every task manager. Tasks of one job in one task manager"
+                    + " share one memory-mapped copy of its weights.");
+
+    public static final ConfigOption<String> MODEL_NAME = ConfigOptions.key("qsparse.model.name")
+            .stringType()
+            .noDefaultValue()
+            .withDescription("Name of the model in every output record. Default: the last component of"
+                    + " qsparse.model.path.");
+
+    public static final ConfigOption<Task> MODE = ConfigOptions.key("qsparse.mode")
+            .enumType(Task.class)
+            .defaultValue(Task.EMBED)
+            .withDescription("What the job does with an event that has no \"mode\" field: embed, generate"
+                    + " or score. An event's own \"mode\" overrides it.");
+
+    public static final ConfigOption<Integer> BATCH_MAX_SIZE = ConfigOptions.key("qsparse.batch.max-size")
+            .intType()
+            .defaultValue(16)
+            .withDescription("Largest micro-batch handed to the model (>= 1). The async operator's"
+                    + " capacity is 2 x this x qsparse.threads, so a batch can form while one runs.");
+
+    public static final ConfigOption<Duration> BATCH_MAX_WAIT = ConfigOptions.key("qsparse.batch.max-wait")
+            .durationType()
+            .defaultValue(Duration.ofMillis(10))
+            .withDescription("A micro-batch is closed at the latest this long after its first event arrived,"
+                    + " even if it is not full (>= 0; 0 = never wait for more events).");
+
+    public static final ConfigOption<Integer> THREADS = ConfigOptions.key("qsparse.threads")
+            .intType()
+            .defaultValue(1)
+            .withDescription("Inference threads per parallel task, each with its own inference session"
+                    + " (>= 1). The threads are daemons named after the task, started in open() and"
+                    + " stopped in close().");
+
+    public static final ConfigOption<Duration> ASYNC_TIMEOUT = ConfigOptions.key("qsparse.async.timeout")
+            .durationType()
+            .defaultValue(Duration.ofSeconds(60))
+            .withDescription("An event without a result this long after it reached the operator becomes"
+                    + " a dead letter with reason \"timeout\" (it never fails the job).");
+
+    public static final ConfigOption<Boolean> ASYNC_ORDERED = ConfigOptions.key("qsparse.async.ordered")
+            .booleanType()
+            .defaultValue(true)
+            .withDescription("Emit results in input order (true) or as soon as they are ready (false)."
+                    + " Both are exactly-once; unordered only helps with qsparse.threads > 1.");
+
+    public static final ConfigOption<Integer> GENERATE_MAX_NEW_TOKENS =
+            ConfigOptions.key("qsparse.generate.max-new-tokens")
+                    .intType()
+                    .defaultValue(GenerationParams.DEFAULT_MAX_NEW_TOKENS)
+                    .withDescription("Default number of tokens to generate at most (>= 1, <="
+                            + " qsparse.generate.max-new-tokens-limit).");
+
+    public static final ConfigOption<Integer> GENERATE_MAX_NEW_TOKENS_LIMIT =
+            ConfigOptions.key("qsparse.generate.max-new-tokens-limit")
+                    .intType()
+                    .defaultValue(256)
+                    .withDescription("Upper bound of an event's params.max_new_tokens; a larger value makes"
+                            + " the event a dead letter.");
+
+    public static final ConfigOption<Double> GENERATE_TEMPERATURE =
+            ConfigOptions.key("qsparse.generate.temperature")
+                    .doubleType()
+                    .defaultValue(0.0)
+                    .withDescription("Default sampling temperature in [0, 10]; 0 = greedy decoding.");
+
+    public static final ConfigOption<Integer> GENERATE_TOP_K = ConfigOptions.key("qsparse.generate.top-k")
+            .intType()
+            .defaultValue(0)
+            .withDescription("Default top-k (>= 0); 0 = no limit.");
+
+    public static final ConfigOption<Double> GENERATE_TOP_P = ConfigOptions.key("qsparse.generate.top-p")
+            .doubleType()
+            .defaultValue(1.0)
+            .withDescription("Default nucleus mass in (0, 1]; 1 = no limit.");
+
+    public static final ConfigOption<Long> GENERATE_SEED = ConfigOptions.key("qsparse.generate.seed")
+            .longType()
+            .defaultValue(GenerationParams.DEFAULT_SEED)
+            .withDescription("Default sampling seed. The same seed, text and model give the same output,"
+                    + " so an event replayed after a restore is enriched identically.");
+
+    public static final ConfigOption<List<String>> GENERATE_STOP = ConfigOptions.key("qsparse.generate.stop")
+            .stringType()
+            .asList()
+            .defaultValues()
+            .withDescription("Default stop strings (separated by ';'). Generation ends before the first"
+                    + " one that appears.");
+
+    public static final ConfigOption<Pooling> EMBED_POOLING = ConfigOptions.key("qsparse.embed.pooling")
+            .enumType(Pooling.class)
+            .defaultValue(Pooling.MEAN)
+            .withDescription("Default pooling of embeddings: mean (over the text's tokens) or last.");
+
+    public static final ConfigOption<Integer> INPUT_MAX_CHARS = ConfigOptions.key("qsparse.input.max-chars")
+            .intType()
+            .defaultValue(2000)
+            .withDescription("Longest accepted \"text\", in Unicode code points (>= 1). Longer texts are"
+                    + " handled by qsparse.input.overflow.");
+
+    public static final ConfigOption<InputOverflow> INPUT_OVERFLOW = ConfigOptions.key("qsparse.input.overflow")
+            .enumType(InputOverflow.class)
+            .defaultValue(InputOverflow.TRUNCATE)
+            .withDescription("What happens to a text over qsparse.input.max-chars: TRUNCATE (keep the"
+                    + " first max-chars code points and set text_truncated in the output) or REJECT"
+                    + " (dead letter).");
+
+    /** Every option above. */
+    public static List<ConfigOption<?>> all() {
+        return List.of(MODEL_PATH, MODEL_NAME, MODE, BATCH_MAX_SIZE, BATCH_MAX_WAIT, THREADS, ASYNC_TIMEOUT,
+                ASYNC_ORDERED, GENERATE_MAX_NEW_TOKENS, GENERATE_MAX_NEW_TOKENS_LIMIT, GENERATE_TEMPERATURE,
+                GENERATE_TOP_K, GENERATE_TOP_P, GENERATE_SEED, GENERATE_STOP, EMBED_POOLING, INPUT_MAX_CHARS,
+                INPUT_OVERFLOW);
+    }
+}

@@ -1,0 +1,169 @@
+package dev.qsparse.flink;
+
+import dev.qsparse.runtime.inference.GenerationParams;
+import dev.qsparse.runtime.inference.Pooling;
+import dev.qsparse.runtime.inference.Task;
+import java.io.Serializable;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import org.apache.flink.configuration.ReadableConfig;
+
+/**
+ * The validated, serializable settings of one Q-Sparse operator, read from {@link QSparseOptions}.
+ * Every bound is checked here, when the job is built, so that a bad setting fails the submission
+ * instead of a running task.
+ */
+public final class QSparseSettings implements Serializable {
+
+    private static final long serialVersionUID = 1L;
+
+    /** The bounds the runtime's {@link GenerationParams} accepts. */
+    static final double MAX_TEMPERATURE = 10.0;
+
+    private final String modelPath;
+    private final String modelName;
+    private final Task defaultMode;
+    private final int maxBatchSize;
+    private final Duration maxWait;
+    private final int threads;
+    private final Duration timeout;
+    private final boolean ordered;
+    private final int maxNewTokens;
+    private final int maxNewTokensLimit;
+    private final double temperature;
+    private final int topK;
+    private final double topP;
+    private final long seed;
+    private final ArrayList<String> stopStrings;
+    private final Pooling pooling;
+    private final int inputMaxChars;
+    private final InputOverflow inputOverflow;
+
+    private QSparseSettings(ReadableConfig c) {
+        this.modelPath = c.getOptional(QSparseOptions.MODEL_PATH)
+                .filter(p -> !p.isBlank())
+                .orElseThrow(() -> new IllegalArgumentException(QSparseOptions.MODEL_PATH.key() + " is required"));
+        this.modelName = c.getOptional(QSparseOptions.MODEL_NAME).filter(n -> !n.isBlank())
+                .orElseGet(() -> defaultName(modelPath));
+        this.defaultMode = c.get(QSparseOptions.MODE);
+        this.maxBatchSize = atLeast(c.get(QSparseOptions.BATCH_MAX_SIZE), 1, QSparseOptions.BATCH_MAX_SIZE.key());
+        this.maxWait = c.get(QSparseOptions.BATCH_MAX_WAIT);
+        if (maxWait.isNegative()) {
+            throw new IllegalArgumentException(QSparseOptions.BATCH_MAX_WAIT.key() + " must be >= 0, got " + maxWait);
+        }
+        this.threads = atLeast(c.get(QSparseOptions.THREADS), 1, QSparseOptions.THREADS.key());
+        this.timeout = c.get(QSparseOptions.ASYNC_TIMEOUT);
+        if (timeout.isNegative() || timeout.isZero()) {
+            throw new IllegalArgumentException(QSparseOptions.ASYNC_TIMEOUT.key() + " must be > 0, got " + timeout);
+        }
+        this.ordered = c.get(QSparseOptions.ASYNC_ORDERED);
+        this.maxNewTokensLimit = atLeast(c.get(QSparseOptions.GENERATE_MAX_NEW_TOKENS_LIMIT), 1,
+                QSparseOptions.GENERATE_MAX_NEW_TOKENS_LIMIT.key());
+        this.maxNewTokens = atLeast(c.get(QSparseOptions.GENERATE_MAX_NEW_TOKENS), 1,
+                QSparseOptions.GENERATE_MAX_NEW_TOKENS.key());
+        if (maxNewTokens > maxNewTokensLimit) {
+            throw new IllegalArgumentException(QSparseOptions.GENERATE_MAX_NEW_TOKENS.key() + " = " + maxNewTokens
+                    + " exceeds " + QSparseOptions.GENERATE_MAX_NEW_TOKENS_LIMIT.key() + " = " + maxNewTokensLimit);
+        }
+        this.temperature = c.get(QSparseOptions.GENERATE_TEMPERATURE);
+        this.topK = c.get(QSparseOptions.GENERATE_TOP_K);
+        this.topP = c.get(QSparseOptions.GENERATE_TOP_P);
+        this.seed = c.get(QSparseOptions.GENERATE_SEED);
+        this.stopStrings = new ArrayList<>(c.get(QSparseOptions.GENERATE_STOP));
+        this.pooling = c.get(QSparseOptions.EMBED_POOLING);
+        this.inputMaxChars = atLeast(c.get(QSparseOptions.INPUT_MAX_CHARS), 1, QSparseOptions.INPUT_MAX_CHARS.key());
+        this.inputOverflow = c.get(QSparseOptions.INPUT_OVERFLOW);
+        try {
+            defaultGeneration();
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("qsparse.generate.* defaults: " + e.getMessage(), e);
+        }
+    }
+
+    /** Reads and validates the options; throws {@link IllegalArgumentException} naming a bad option. */
+    public static QSparseSettings from(ReadableConfig config) {
+        return new QSparseSettings(Objects.requireNonNull(config, "config"));
+    }
+
+    private static int atLeast(int value, int min, String key) {
+        if (value < min) {
+            throw new IllegalArgumentException(key + " must be >= " + min + ", got " + value);
+        }
+        return value;
+    }
+
+    private static String defaultName(String path) {
+        Path p = Path.of(path).normalize().getFileName();
+        return p == null ? path : p.toString();
+    }
+
+    public String modelPath() {
+        return modelPath;
+    }
+
+    public String modelName() {
+        return modelName;
+    }
+
+    public Task defaultMode() {
+        return defaultMode;
+    }
+
+    public int maxBatchSize() {
+        return maxBatchSize;
+    }
+
+    public Duration maxWait() {
+        return maxWait;
+    }
+
+    public int threads() {
+        return threads;
+    }
+
+    public Duration timeout() {
+        return timeout;
+    }
+
+    public boolean ordered() {
+        return ordered;
+    }
+
+    /** Capacity of the async operator: room for one batch running and one forming, per thread. */
+    public int asyncCapacity() {
+        return 2 * maxBatchSize * threads;
+    }
+
+    public int maxNewTokensLimit() {
+        return maxNewTokensLimit;
+    }
+
+    public Pooling pooling() {
+        return pooling;
+    }
+
+    public int inputMaxChars() {
+        return inputMaxChars;
+    }
+
+    public InputOverflow inputOverflow() {
+        return inputOverflow;
+    }
+
+    /** The generation parameters of an event without "params". */
+    public GenerationParams defaultGeneration() {
+        return new GenerationParams(maxNewTokens, temperature, topK, topP, seed, stopStrings, true);
+    }
+
+    @Override
+    public String toString() {
+        return "QSparseSettings{model=" + modelPath + " (" + modelName + "), mode=" + defaultMode.wireName()
+                + ", maxBatchSize=" + maxBatchSize + ", maxWait=" + maxWait + ", threads=" + threads
+                + ", timeout=" + timeout + ", ordered=" + ordered + ", generation=" + defaultGeneration()
+                + ", maxNewTokensLimit=" + maxNewTokensLimit + ", pooling=" + pooling
+                + ", inputMaxChars=" + inputMaxChars + ", inputOverflow=" + inputOverflow + "}";
+    }
+}

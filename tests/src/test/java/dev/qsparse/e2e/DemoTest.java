@@ -1,0 +1,56 @@
+package dev.qsparse.e2e;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.qsparse.jobs.demo.EmbeddedDemo;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/** The README's run command, in a short run, so it cannot silently rot. */
+class DemoTest {
+
+    static final Path DEMO_MODEL = Path.of("../models/qsparse-demo");
+
+    private static String[] args(String... extra) {
+        Path model = Files.isDirectory(DEMO_MODEL) ? DEMO_MODEL : Pipeline.TEST_MODEL;
+        String[] base = {"--model", model.toString(), "--events-file", "../models/data/events.txt",
+            "--events", "40", "--malformed", "8", "--web-port", "0", "--max-new-tokens", "4"};
+        String[] all = new String[base.length + extra.length];
+        System.arraycopy(base, 0, all, 0, base.length);
+        System.arraycopy(extra, 0, all, base.length, extra.length);
+        return all;
+    }
+
+    @Test
+    void demoRunsEndToEndAndAccountsForEveryEvent() {
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        EmbeddedDemo demo = new EmbeddedDemo(new PrintStream(captured, true, StandardCharsets.UTF_8));
+        int code = new CommandLine(demo).execute(args("--mode", "embed"));
+        String printed = captured.toString(StandardCharsets.UTF_8);
+        assertEquals(0, code, printed);
+        EmbeddedDemo.Summary s = demo.summary();
+        assertEquals(48, s.sent());
+        assertEquals(40, s.enriched());
+        assertEquals(8, s.deadLettered());
+        assertTrue(printed.contains("nearest:"), printed);
+        assertTrue(printed.contains("Flink web UI: http://localhost:"), printed);
+        assertTrue(printed.contains("accounted for    all, exactly once"), printed);
+        assertTrue(s.meanSparsity() > 0.4, "sparsity " + s.meanSparsity());
+    }
+
+    @Test
+    void missingModelFailsWithAClearMessage() {
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        CommandLine cli = new CommandLine(new EmbeddedDemo());
+        cli.setErr(new java.io.PrintWriter(err, true, StandardCharsets.UTF_8));
+        int code = cli.execute("--model", "/no/such/model");
+        assertTrue(code != 0);
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("/no/such/model"), err.toString(StandardCharsets.UTF_8));
+    }
+}
