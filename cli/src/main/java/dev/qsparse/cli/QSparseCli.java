@@ -9,7 +9,8 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "qsparse", mixinStandardHelpOptions = true, version = "qsparse 0.1.0",
         description = "Q-Sparse sparse language models on the CPU.",
-        subcommands = {LogitsCommand.class, GenerateCommand.class, EmbedCommand.class, ScoreCommand.class})
+        subcommands = {LogitsCommand.class, GenerateCommand.class, EmbedCommand.class, ScoreCommand.class,
+            dev.qsparse.jobs.demo.EmbeddedDemo.class, ConvertCommand.class, BenchCommand.class})
 public final class QSparseCli {
 
     public static void main(String[] args) {

@@ -69,6 +69,23 @@ class QSparseCliTest {
     }
 
     @Test
+    void scoreFileIsTheCorpusPerplexityOfItsLines(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        java.nio.file.Path file = dir.resolve("valid.txt");
+        java.nio.file.Files.writeString(file, "first line of text\n\n  \nsecond line here\n");
+        JsonNode corpus = runOk("score", "--model", MODEL, "--file", file.toString());
+        out.reset();
+        JsonNode a = runOk("score", "--model", MODEL, "--text", "first line of text");
+        out.reset();
+        JsonNode b = runOk("score", "--model", MODEL, "--text", "second line here");
+        assertEquals(2, corpus.get("lines").asInt());
+        long tokens = a.get("scored_tokens").asLong() + b.get("scored_tokens").asLong();
+        double logprob = a.get("logprob").asDouble() + b.get("logprob").asDouble();
+        assertEquals(tokens, corpus.get("scored_tokens").asLong());
+        assertEquals(Math.exp(-logprob / tokens), corpus.get("perplexity").asDouble(), 1e-9 * corpus.get("perplexity").asDouble());
+    }
+
+    @Test
     void errorsGoToStderrWithNonZeroExit() {
         assertEquals(1, QSparseCli.run("score", "--model", "/no/such/model", "--text", "x"));
         assertTrue(err.toString(StandardCharsets.UTF_8).contains("/no/such/model"));

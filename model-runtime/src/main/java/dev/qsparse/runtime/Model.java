@@ -1,6 +1,9 @@
 package dev.qsparse.runtime;
 
 import dev.qsparse.runtime.inference.InferenceSession;
+import dev.qsparse.runtime.kernel.DenseBatchBackend;
+import dev.qsparse.runtime.kernel.DenseBatchBackends;
+import dev.qsparse.runtime.kernel.KernelBackends;
 import dev.qsparse.runtime.model.ConfigReader;
 import dev.qsparse.runtime.model.DecoderModel;
 import dev.qsparse.runtime.model.ModelConfig;
@@ -96,6 +99,29 @@ public final class Model implements AutoCloseable {
 
     public InferenceSession newSession() {
         return new InferenceSession(this);
+    }
+
+    /**
+     * A session whose matrix products are shared by {@code threads} threads (its own small pool,
+     * never the common ForkJoinPool; 1 = the calling thread only, the default of {@link #newSession()}).
+     */
+    public InferenceSession newSession(int threads) {
+        return new InferenceSession(this, threads);
+    }
+
+    /**
+     * The kernel backend the products run on, for metrics and logs: "vector-512" or "vector-256"
+     * (Vector API at that width), or "scalar" when the JVM lacks
+     * {@code --add-modules jdk.incubator.vector}. Micro-batches of float weights may additionally
+     * use a dense batch backend: see {@link #batchBackend()}.
+     */
+    public String kernelBackend() {
+        return KernelBackends.best().name();
+    }
+
+    /** The dense micro-batch backend ("nd4j" when backend-nd4j is on the class path), else {@link #kernelBackend()}. */
+    public String batchBackend() {
+        return DenseBatchBackends.find().map(DenseBatchBackend::name).orElse(kernelBackend());
     }
 
     @Override

@@ -81,13 +81,10 @@ final class ModelRunner implements AutoCloseable {
         return out;
     }
 
-    /** Releases the session's resources (kernel threads, in runtimes whose sessions have them). */
+    /** Releases the session's resources (its kernel threads). */
     @Override
-    public void close() throws Exception {
-        Object s = session;   // sessions became AutoCloseable in the runtime's kernel work
-        if (s instanceof AutoCloseable closeable) {
-            closeable.close();
-        }
+    public void close() {
+        session.close();
     }
 
     private EnrichedEvent enrich(ParsedEvent event, InferenceResult result, long latencyNanos, int batchSize) {

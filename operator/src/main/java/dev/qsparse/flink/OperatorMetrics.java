@@ -1,7 +1,6 @@
 package dev.qsparse.flink;
 
 import dev.qsparse.runtime.Model;
-import java.lang.reflect.Method;
 import java.nio.file.Path;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.metrics.Gauge;
@@ -39,31 +38,14 @@ final class OperatorMetrics {
     static final int HISTOGRAM_WINDOW = 1024;
     static final int METER_SECONDS = 60;
 
-    /**
-     * The runtime's kernel backend for this model, for the {@code kernelBackend} gauge. The runtime
-     * grows {@code Model.kernelBackend()} (and {@code batchBackend()}) in the kernel work that is
-     * landing alongside this operator; until it has, the only kernels are the scalar Java ones.
-     * Looked up reflectively so this module builds against either runtime; replace with a direct
-     * call once {@code Model.kernelBackend()} is committed.
-     */
+    /** The runtime's kernel backend for this model ("vector-256", "scalar", ...), for the gauge. */
     static String kernelBackend(Model model) {
-        return describe(model, "kernelBackend", "scalar");
+        return model.kernelBackend();
     }
 
-    /** The backend used for micro-batches ({@code Model.batchBackend()}), else the kernel backend. */
+    /** The backend used for micro-batches ("nd4j" when that module is on the class path). */
     static String batchBackend(Model model) {
-        return describe(model, "batchBackend", kernelBackend(model));
-    }
-
-    private static String describe(Model model, String method, String absent) {
-        try {
-            Method m = Model.class.getMethod(method);
-            return String.valueOf(m.invoke(model));
-        } catch (NoSuchMethodException e) {
-            return absent;
-        } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
-            return "unknown";
-        }
+        return model.batchBackend();
     }
 
     final Counter eventsReceived;

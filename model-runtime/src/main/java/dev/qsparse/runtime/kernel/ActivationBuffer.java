@@ -15,6 +15,11 @@ public final class ActivationBuffer {
     public int count;
     /** Multiply the product W·values by this to get W·x̂. */
     public float outputScale = 1f;
+    /**
+     * True when every value is an integer in [-128, 127] (int8 activations): integer-weight
+     * kernels then multiply and sum in integers.
+     */
+    public boolean integer;
 
     public ActivationBuffer(int width) {
         this.values = new float[width];
@@ -25,17 +30,24 @@ public final class ActivationBuffer {
         return values.length;
     }
 
-    /** Product of W with the sparsified input, sparse when that reads fewer weights. */
-    public void multiply(WeightMatrix w, float[] out) {
-        if (count * 4 < values.length * 3) {
-            w.matvecSparse(values, index, count, out);
-        } else {
-            w.matvec(values, out);
-        }
-        if (outputScale != 1f) {
-            for (int i = 0; i < w.rows(); i++) {
-                out[i] *= outputScale;
+    /** Loads a dense float vector as it is (no sparsifier): every non-zero entry is listed, scale 1. */
+    public void setDense(float[] x) {
+        int n = values.length;
+        int c = 0;
+        for (int i = 0; i < n; i++) {
+            float v = x[i];
+            values[i] = v;
+            if (v != 0f) {
+                index[c++] = i;
             }
         }
+        count = c;
+        outputScale = 1f;
+        integer = false;
+    }
+
+    /** Product of W with the sparsified input on the calling thread, with the JVM's best kernels. */
+    public void multiply(WeightMatrix w, float[] out) {
+        w.multiply(this, out, Workspace.single());
     }
 }

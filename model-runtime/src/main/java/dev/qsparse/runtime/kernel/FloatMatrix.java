@@ -1,13 +1,25 @@
 package dev.qsparse.runtime.kernel;
 
 import dev.qsparse.runtime.safetensors.DType;
+import java.nio.ByteBuffer;
 import java.nio.FloatBuffer;
 
-/** Row-major float weights read straight from a mapped tensor (F32, F16 or BF16). */
+/**
+ * Row-major float weights read straight from a mapped tensor (F32, F16 or BF16). F32 runs the
+ * backend's row kernel (dense: a row-major layout gains nothing from skipping inputs once the
+ * kernel is vectorised, every cache line of a row is read anyway); F16/BF16 widen on the fly in
+ * scalar loops.
+ */
 public final class FloatMatrix implements WeightMatrix {
+
+    /** Rows per thread share: a multiple of the vector kernels' unroll. */
+    private static final int ROW_ALIGN = 16;
+    /** Weight bytes per batch tile: small enough to stay in L2 while every input of a micro-batch reads it. */
+    static final int TILE_BYTES = 256 * 1024;
 
     private final FloatView view;
     private final FloatBuffer f32;
+    private final ByteBuffer f32Bytes;
     private final int rows;
     private final int cols;
 
@@ -17,6 +29,7 @@ public final class FloatMatrix implements WeightMatrix {
         }
         this.view = view;
         this.f32 = view instanceof FloatView.F32 v ? v.data : null;
+        this.f32Bytes = view instanceof FloatView.F32 v ? v.bytes : null;
         this.rows = rows;
         this.cols = cols;
     }
@@ -33,6 +46,11 @@ public final class FloatMatrix implements WeightMatrix {
 
     public float get(int r, int c) {
         return view.get(r * cols + c);
+    }
+
+    /** The little-endian float32 bytes, or null when stored as F16/BF16. */
+    public ByteBuffer f32Bytes() {
+        return f32Bytes == null ? null : f32Bytes.duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN);
     }
 
     @Override
@@ -68,6 +86,86 @@ public final class FloatMatrix implements WeightMatrix {
                 sum += view.get(base + c) * x[c];
             }
             out[r] = sum;
+        }
+    }
+
+    /** Floats of rows staged per kernel call (L1-sized). */
+    private static final int PANEL_FLOATS = 4096;
+    private static final ThreadLocal<float[][]> PANEL = ThreadLocal.withInitial(() -> new float[1][0]);
+
+    private static float[] panel(int n) {
+        float[][] p = PANEL.get();
+        if (p[0].length < n) {
+            p[0] = new float[n];
+        }
+        return p[0];
+    }
+
+    @Override
+    public void multiply(ActivationBuffer in, float[] out, Workspace ws) {
+        KernelBackend k = ws.backend();
+        if (f32 != null && k != ScalarBackend.INSTANCE) {
+            float[] x = in.values;
+            ws.forRange(rows, ROW_ALIGN, (r0, r1) -> {
+                int block = Math.max(1, PANEL_FLOATS / cols);
+                float[] p = panel(block * cols);
+                for (int r = r0; r < r1; r += block) {
+                    int n = Math.min(block, r1 - r);
+                    f32.get(r * cols, p, 0, n * cols);
+                    k.f32Rows(p, 0, cols, x, out, r, n);
+                }
+            });
+        } else if (in.count * 4 < in.width() * 3) {
+            matvecSparse(in.values, in.index, in.count, out);
+        } else {
+            matvec(in.values, out);
+        }
+        scale(out, in.outputScale);
+    }
+
+    @Override
+    public void multiplyBatch(ActivationBuffer[] in, int count, float[][] out, Workspace ws) {
+        KernelBackend k = ws.backend();
+        if (f32Bytes != null && count > 1 && ws.preferDense(rows, cols, count)) {
+            long t0 = System.nanoTime();
+            float[][] x = new float[count][];
+            for (int t = 0; t < count; t++) {
+                x[t] = in[t].values;
+            }
+            ws.denseBatch().multiply(f32Bytes(), rows, cols, x, count, out);
+            ws.recordDense(rows, cols, count, true, System.nanoTime() - t0);
+            for (int t = 0; t < count; t++) {
+                scale(out[t], in[t].outputScale);
+            }
+            return;
+        }
+        if (f32 == null || k == ScalarBackend.INSTANCE || count == 1) {
+            WeightMatrix.super.multiplyBatch(in, count, out, ws);
+            return;
+        }
+        long t0 = System.nanoTime();
+        int tile = Math.max(1, TILE_BYTES / (cols * 4));
+        ws.forRange(rows, ROW_ALIGN, (a, b) -> {
+            float[] p = panel(Math.min(tile, b - a) * cols);
+            for (int r0 = a; r0 < b; r0 += tile) {
+                int n = Math.min(tile, b - r0);
+                f32.get(r0 * cols, p, 0, n * cols);
+                for (int t = 0; t < count; t++) {
+                    k.f32Rows(p, 0, cols, in[t].values, out[t], r0, n);
+                }
+            }
+        });
+        ws.recordDense(rows, cols, count, false, System.nanoTime() - t0);
+        for (int t = 0; t < count; t++) {
+            scale(out[t], in[t].outputScale);
+        }
+    }
+
+    private void scale(float[] out, float s) {
+        if (s != 1f) {
+            for (int i = 0; i < rows; i++) {
+                out[i] *= s;
+            }
         }
     }
 

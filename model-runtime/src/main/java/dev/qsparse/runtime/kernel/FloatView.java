@@ -28,7 +28,7 @@ public abstract class FloatView {
 
     public static FloatView of(ByteBuffer littleEndian, DType dtype) {
         return switch (dtype) {
-            case F32 -> new F32(littleEndian.asFloatBuffer());
+            case F32 -> new F32(littleEndian);
             case F16 -> new F16(littleEndian);
             case BF16 -> new BF16(littleEndian);
             default -> throw new IllegalArgumentException("not a float dtype: " + dtype);
@@ -46,10 +46,13 @@ public abstract class FloatView {
 
     static final class F32 extends FloatView {
         final FloatBuffer data;
+        /** The same floats as little-endian bytes, for the vector kernels. */
+        final ByteBuffer bytes;
 
-        F32(FloatBuffer data) {
-            super(data.remaining());
-            this.data = data;
+        F32(ByteBuffer littleEndian) {
+            super(littleEndian.remaining() / 4);
+            this.bytes = littleEndian.slice().order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            this.data = this.bytes.asFloatBuffer();
         }
 
         @Override

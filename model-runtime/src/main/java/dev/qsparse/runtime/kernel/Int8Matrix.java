@@ -1,28 +1,57 @@
 package dev.qsparse.runtime.kernel;
 
+import java.nio.ByteBuffer;
+
 /**
- * Int8 weights with one absmax scale per output channel (row). Held on the heap for now; the
- * runtime-ready stored form comes with the fast kernels.
+ * Int8 weights with one absmax scale per output channel (row), laid out by input channel: the
+ * weights of input c for every output are {@link #stride()} contiguous bytes (outputs padded to
+ * 64 with zeros), so a product reads only the columns of the kept (non-zero) activations and skips
+ * the rest whole. The bytes are a memory-mapped tensor of a converted model ({@code P.qweight}), or,
+ * for a float checkpoint with {@code weight_quant = int8}, quantized once at load into a heap array
+ * of the same layout (so both give identical results).
  */
-public final class Int8Matrix implements WeightMatrix {
+public final class Int8Matrix extends ColumnMatrix {
 
     static final float EPS = 1e-5f;
+    public static final int GROUP = ColumnMatrix.GROUP;
 
-    private final byte[] values;
     private final float[] rowScale;
-    private final int rows;
-    private final int cols;
 
-    private Int8Matrix(byte[] values, float[] rowScale, int rows, int cols) {
-        this.values = values;
+    private Int8Matrix(ByteBuffer data, byte[] heap, float[] rowScale, int rows, int cols) {
+        super(data, heap, rows, cols, paddedRows(rows));
+        if (rowScale.length != rows) {
+            throw new IllegalArgumentException(rowScale.length + " scales for " + rows + " rows");
+        }
         this.rowScale = rowScale;
-        this.rows = rows;
-        this.cols = cols;
     }
 
-    /** alpha_r = max|W[r,:]|, Wq = clamp(rint(W * 127 / (alpha_r + eps)), -127, 127), W' = Wq * (alpha_r + eps) / 127. */
+    /** Rows rounded up to whole 64-output groups: the column stride in bytes. */
+    public static int paddedRows(int rows) {
+        return ColumnMatrix.paddedRows(rows);
+    }
+
+    /** Wraps runtime-ready storage: {@code data} holds [cols][paddedRows(rows)] bytes, {@code rowScale} [rows]. */
+    public static Int8Matrix of(ByteBuffer data, float[] rowScale, int rows, int cols) {
+        return new Int8Matrix(data, null, rowScale, rows, cols);
+    }
+
+    /** The same matrix with its bytes copied onto the heap (faster kernels, no page-cache sharing). */
+    public Int8Matrix onHeap() {
+        if (heap != null) {
+            return this;
+        }
+        byte[] copy = new byte[data.remaining()];
+        data.get(0, copy);
+        return new Int8Matrix(null, copy, rowScale, rows, cols);
+    }
+
+    /**
+     * alpha_r = max|W[r,:]|, Wq = clamp(rint(W * 127 / (alpha_r + eps)), -127, 127),
+     * W' = Wq * (alpha_r + eps) / 127: quantizes a row-major float matrix into the column layout.
+     */
     public static Int8Matrix quantize(FloatView w, int rows, int cols) {
-        byte[] q = new byte[rows * cols];
+        int stride = paddedRows(rows);
+        byte[] q = new byte[Math.multiplyExact(cols, stride)];
         float[] scales = new float[rows];
         for (int r = 0; r < rows; r++) {
             int base = r * cols;
@@ -33,53 +62,62 @@ public final class Int8Matrix implements WeightMatrix {
             float s = 127f / (alpha + EPS);
             for (int c = 0; c < cols; c++) {
                 float v = (float) Math.rint(w.get(base + c) * s);
-                q[base + c] = (byte) Math.max(-127f, Math.min(127f, v));
+                q[c * stride + r] = (byte) Math.max(-127f, Math.min(127f, v));
             }
             scales[r] = 1f / s;
         }
-        return new Int8Matrix(q, scales, rows, cols);
+        return new Int8Matrix(null, q, scales, rows, cols);
+    }
+
+    /** Bytes per column (rows padded to 64). */
+    public int stride() {
+        return stride;
+    }
+
+    /** Per-row scale: the effective weight is {@code Wq * rowScale[r]}. */
+    public float[] rowScales() {
+        return rowScale.clone();
+    }
+
+    public byte quantized(int r, int c) {
+        return data.get(c * stride + r);
     }
 
     @Override
-    public int rows() {
-        return rows;
+    int sliceBytes(int outputs) {
+        return outputs;
     }
 
     @Override
-    public int cols() {
-        return cols;
+    void kernelInt(KernelBackend k, byte[] w, int[] off, float[] xs, int n, int[] acc, int accOff, int len) {
+        k.int8Int(w, off, xs, n, acc, accOff, len);
     }
 
     @Override
-    public void matvec(float[] x, float[] out) {
-        for (int r = 0; r < rows; r++) {
-            int base = r * cols;
-            float sum = 0f;
-            for (int c = 0; c < cols; c++) {
-                sum += values[base + c] * x[c];
-            }
-            out[r] = sum * rowScale[r];
+    void kernelFloat(KernelBackend k, byte[] w, int[] off, float[] xs, int n, float[] acc, int accOff, int len) {
+        k.int8Float(w, off, xs, n, acc, accOff, len);
+    }
+
+    @Override
+    void finish(int[] acc, float[] out, ActivationBuffer in) {
+        float s = in.outputScale;
+        for (int o = 0; o < rows; o++) {
+            out[o] = acc[o] * rowScale[o] * s;
         }
     }
 
     @Override
-    public void matvecSparse(float[] x, int[] index, int count, float[] out) {
-        for (int r = 0; r < rows; r++) {
-            int base = r * cols;
-            float sum = 0f;
-            for (int j = 0; j < count; j++) {
-                int c = index[j];
-                sum += values[base + c] * x[c];
-            }
-            out[r] = sum * rowScale[r];
+    void finish(float[] acc, float[] out, ActivationBuffer in) {
+        float s = in.outputScale;
+        for (int o = 0; o < rows; o++) {
+            out[o] = acc[o] * rowScale[o] * s;
         }
     }
 
     @Override
     public void row(int r, float[] out) {
-        int base = r * cols;
         for (int c = 0; c < cols; c++) {
-            out[c] = values[base + c] * rowScale[r];
+            out[c] = data.get(c * stride + r) * rowScale[r];
         }
     }
 
@@ -90,6 +128,11 @@ public final class Int8Matrix implements WeightMatrix {
 
     @Override
     public long storedBytes() {
-        return (long) rows * cols + 4L * rows;
+        return (long) cols * stride + 4L * rows;
+    }
+
+    @Override
+    public long bytesRead(int keptInputs) {
+        return (long) keptInputs * stride + 4L * rows;
     }
 }

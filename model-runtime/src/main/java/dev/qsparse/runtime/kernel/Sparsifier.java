@@ -13,8 +13,27 @@ public final class Sparsifier {
     private final double ratio;
     private final int activationBits;
     private final TopKRescale rescale;
+    /** Block Q-Sparse: keep the blockKeep largest |x| in every block of blockSize (0 = global top-K). */
+    private final int blockKeep;
+    private final int blockSize;
 
     public Sparsifier(double ratio, int activationBits, TopKRescale rescale) {
+        this(ratio, activationBits, rescale, 0, 0);
+    }
+
+    /**
+     * With {@code blockSize > 0} and {@code ratio < 1}, the mask is Block Q-Sparse N:M: in every
+     * run of {@code blockSize} consecutive inputs the {@code blockKeep} largest |x| are kept (a
+     * shorter last block keeps {@code clamp(floor(blockKeep * len / blockSize), 1, len)}); ties at
+     * a block's threshold keep more, as in the global rule.
+     */
+    public Sparsifier(double ratio, int activationBits, TopKRescale rescale, int blockKeep, int blockSize) {
+        if (blockSize < 0 || blockKeep < 0 || (blockSize > 0 && (blockKeep < 1 || blockKeep > blockSize))) {
+            throw new IllegalArgumentException("topk_block must be [N, M] with 1 <= N <= M, got ["
+                    + blockKeep + ", " + blockSize + "]");
+        }
+        this.blockKeep = blockKeep;
+        this.blockSize = blockSize;
         if (!(ratio > 0)) {
             throw new IllegalArgumentException("top-K ratio must be in (0, 1], got " + ratio);
         }
@@ -38,6 +57,20 @@ public final class Sparsifier {
         return rescale;
     }
 
+    /** N of a Block Q-Sparse N:M mask, 0 when the mask is the global top-K. */
+    public int blockKeep() {
+        return blockKeep;
+    }
+
+    /** M of a Block Q-Sparse N:M mask, 0 when the mask is the global top-K. */
+    public int blockSize() {
+        return blockSize;
+    }
+
+    private boolean blockMode() {
+        return blockSize > 0 && ratio < 1.0;
+    }
+
     /** K for a vector of width n: clamp(floor(ratio * n), 1, n), as Python's int() does. */
     public int keptCount(int n) {
         int k = (int) (ratio * n);
@@ -51,7 +84,22 @@ public final class Sparsifier {
     public void apply(float[] x, ActivationBuffer out, float[] scratch) {
         int n = out.width();
         float threshold = 0f;
-        if (ratio < 1.0) {
+        boolean blocks = blockMode();
+        if (blocks) {
+            // scratch[i] = the threshold of i's block.
+            for (int b = 0; b < n; b += blockSize) {
+                int len = Math.min(blockSize, n - b);
+                int keep = len == blockSize ? blockKeep
+                        : Math.max(1, Math.min(len, (int) ((long) blockKeep * len / blockSize)));
+                for (int i = 0; i < len; i++) {
+                    scratch[b + i] = Math.abs(x[b + i]);
+                }
+                float t = TopK.kthLargestInRange(scratch, b, len, keep);
+                for (int i = 0; i < len; i++) {
+                    scratch[b + i] = t;
+                }
+            }
+        } else if (ratio < 1.0) {
             for (int i = 0; i < n; i++) {
                 scratch[i] = Math.abs(x[i]);
             }
@@ -60,18 +108,23 @@ public final class Sparsifier {
         float multiplier = 1f;
         float[] v = out.values;
         if (activationBits == 8) {
-            float gamma = 0f;
-            for (int i = 0; i < n; i++) {
-                gamma = Math.max(gamma, Math.abs(x[i]));
-            }
+            float gamma = absMax(x, n);
             float s = 127f / (gamma + QUANT_EPS);
-            for (int i = 0; i < n; i++) {
-                v[i] = Math.abs(x[i]) >= threshold ? quantize(x[i], s) : 0f;
+            if (blocks) {
+                for (int i = 0; i < n; i++) {
+                    v[i] = Math.abs(x[i]) >= scratch[i] ? quantizeFast(x[i], s) : 0f;
+                }
+            } else {
+                for (int i = 0; i < n; i++) {
+                    float xi = x[i];
+                    v[i] = Math.abs(xi) >= threshold ? quantizeFast(xi, s) : 0f;
+                }
             }
             multiplier = 1f / s;
         } else {
             for (int i = 0; i < n; i++) {
-                v[i] = Math.abs(x[i]) >= threshold ? x[i] : 0f;
+                float t = blocks ? scratch[i] : threshold;
+                v[i] = Math.abs(x[i]) >= t ? x[i] : 0f;
             }
         }
         if (rescale != TopKRescale.NONE) {
@@ -100,11 +153,48 @@ public final class Sparsifier {
         }
         out.count = count;
         out.outputScale = multiplier;
+        out.integer = activationBits == 8;
+    }
+
+    /** max |x[i]| over [0, n): four independent running maxima, so the loop is not one long dependency chain. */
+    static float absMax(float[] x, int n) {
+        float m0 = 0f;
+        float m1 = 0f;
+        float m2 = 0f;
+        float m3 = 0f;
+        int i = 0;
+        for (; i + 3 < n; i += 4) {
+            float a0 = Math.abs(x[i]);
+            float a1 = Math.abs(x[i + 1]);
+            float a2 = Math.abs(x[i + 2]);
+            float a3 = Math.abs(x[i + 3]);
+            m0 = a0 > m0 ? a0 : m0;
+            m1 = a1 > m1 ? a1 : m1;
+            m2 = a2 > m2 ? a2 : m2;
+            m3 = a3 > m3 ? a3 : m3;
+        }
+        for (; i < n; i++) {
+            float a = Math.abs(x[i]);
+            m0 = a > m0 ? a : m0;
+        }
+        return Math.max(Math.max(m0, m1), Math.max(m2, m3));
     }
 
     /** RoundClip(x * s, -128, 127) with round-half-to-even, as torch.round does. */
     static float quantize(float x, float s) {
         float q = (float) Math.rint(x * s);
         return Math.max(-128f, Math.min(127f, q));
+    }
+
+    /** 1.5 * 2^23: adding and subtracting it rounds a float of magnitude below 2^22 to an integer, half to even. */
+    private static final float ROUND_MAGIC = 12582912f;
+
+    /**
+     * {@link #quantize} without the double round trip: the same value (up to the sign of a zero)
+     * for |x * s| < 2^22, which always holds here since |x| <= gamma makes |x * s| <= 127.
+     */
+    static float quantizeFast(float x, float s) {
+        float q = (x * s + ROUND_MAGIC) - ROUND_MAGIC;
+        return q < -128f ? -128f : (q > 127f ? 127f : q);
     }
 }

@@ -11,13 +11,18 @@ public final class TopK {
      * expected O(n), no sort. Reorders {@code a}.
      */
     public static float kthLargest(float[] a, int n, int k) {
+        return kthLargestInRange(a, 0, n, k);
+    }
+
+    /** The k-th largest of {@code a[from .. from+n)}, reordering that range only. */
+    public static float kthLargestInRange(float[] a, int from, int n, int k) {
         if (k < 1 || k > n) {
             throw new IllegalArgumentException("k=" + k + " outside [1, " + n + "]");
         }
         // The k-th largest is the element of rank n-k in ascending order.
-        int target = n - k;
-        int lo = 0;
-        int hi = n - 1;
+        int target = from + n - k;
+        int lo = from;
+        int hi = from + n - 1;
         while (lo < hi) {
             int mid = (lo + hi) >>> 1;
             float pivot = medianOfThree(a[lo], a[mid], a[hi]);

@@ -19,6 +19,24 @@ public interface WeightMatrix {
      */
     void matvecSparse(float[] x, int[] index, int count, float[] out);
 
+    /**
+     * {@code out[r] = outputScale * sum_j W[r, c_j] * values[c_j]} over the buffer's kept inputs,
+     * with the workspace's kernels and threads. Formats laid out by input channel read only the
+     * weights of the kept inputs.
+     */
+    void multiply(ActivationBuffer in, float[] out, Workspace ws);
+
+    /**
+     * The same product for {@code count} inputs at once (a micro-batch): each result is exactly
+     * what {@link #multiply} gives for that input alone, but the weights are streamed from memory
+     * once per tile for the whole batch instead of once per input.
+     */
+    default void multiplyBatch(ActivationBuffer[] in, int count, float[][] out, Workspace ws) {
+        for (int t = 0; t < count; t++) {
+            multiply(in[t], out[t], ws);
+        }
+    }
+
     /** Copies row {@code r} (for embedding look-ups), widened to float. */
     void row(int r, float[] out);
 
@@ -27,4 +45,9 @@ public interface WeightMatrix {
 
     /** Bytes of weight storage, for bandwidth accounting. */
     long storedBytes();
+
+    /** Bytes of weights one {@link #multiply} reads when {@code keptInputs} inputs are non-zero. */
+    default long bytesRead(int keptInputs) {
+        return storedBytes();
+    }
 }

@@ -34,6 +34,11 @@ public final class ConfigReader {
         }
         String type = root.path("model_type").asText("");
         try {
+            String layout = root.path("weight_layout").asText(WEIGHT_LAYOUT);
+            if (!layout.equals(WEIGHT_LAYOUT)) {
+                throw new IllegalArgumentException("unsupported weight_layout '" + layout + "' (this runtime reads "
+                        + WEIGHT_LAYOUT + ")");
+            }
             return switch (type) {
                 case "qsparse", "bitnet", "llama" -> readQSparse(root);
                 case "qsparse_seed" -> readSeed(root);
@@ -70,7 +75,24 @@ public final class ConfigReader {
                 c.path("topk_ratio_mlp_out").asDouble(ratio),
                 activationBits,
                 TopKRescale.fromConfig(c.path("topk_rescale").asText("none")),
-                WeightQuant.fromConfig(c.path("weight_quant").asText("none")));
+                WeightQuant.fromConfig(c.path("weight_quant").asText("none")),
+                WeightQuant.fromConfig(c.path("lm_head_quant").asText("none")),
+                topkBlock(c, 0),
+                topkBlock(c, 1));
+    }
+
+    /** Value of the weight_layout key that converted models carry (see docs/model-format.md). */
+    public static final String WEIGHT_LAYOUT = "input_major_64";
+
+    private static int topkBlock(JsonNode c, int i) {
+        JsonNode b = c.get("topk_block");
+        if (b == null || b.isNull()) {
+            return 0;
+        }
+        if (!b.isArray() || b.size() != 2 || !b.get(0).canConvertToInt() || !b.get(1).canConvertToInt()) {
+            throw new IllegalArgumentException("topk_block must be [N, M], got " + b);
+        }
+        return b.get(i).asInt();
     }
 
     static SeedConfig readSeed(JsonNode c) {

@@ -1,5 +1,9 @@
 package dev.qsparse.runtime.model;
 
+import dev.qsparse.runtime.kernel.KernelBackends;
+import dev.qsparse.runtime.kernel.WorkerPool;
+import dev.qsparse.runtime.kernel.Workspace;
+
 /**
  * Per-sequence mutable state of a forward pass: the KV cache and scratch buffers. Owned by one
  * session and used by one thread at a time; never shared.
@@ -10,9 +14,33 @@ public abstract class ForwardState {
     public final float[] hidden;
     private long nonZeroActivations;
     private long totalActivations;
+    private long weightBytesRead;
+    private final Workspace workspace = new Workspace(KernelBackends.best());
 
     protected ForwardState(int hiddenSize) {
         this.hidden = new float[hiddenSize];
+    }
+
+    /** Kernels, threads and accumulator scratch of this state's products. */
+    public Workspace workspace() {
+        return workspace;
+    }
+
+    /**
+     * Splits every product of this state across {@code pool}'s threads (null: the calling thread
+     * only, the default). The pool belongs to the caller (one per session).
+     */
+    public void useThreads(WorkerPool pool) {
+        workspace.usePool(pool);
+    }
+
+    void recordWeightBytes(long bytes) {
+        weightBytesRead += bytes;
+    }
+
+    /** Bytes of projection weights the products read since the last reset (for bandwidth accounting). */
+    public long weightBytesRead() {
+        return weightBytesRead;
     }
 
     /** Make room in the KV cache for positions [0, positions). */
@@ -34,6 +62,7 @@ public abstract class ForwardState {
     public void resetSparsityStats() {
         nonZeroActivations = 0;
         totalActivations = 0;
+        weightBytesRead = 0;
     }
 
     static float[] grow(float[] cache, int positions, int stride) {

@@ -28,7 +28,21 @@ public record QSparseConfig(
         double topkRatioMlpOut,
         int activationBits,
         TopKRescale topkRescale,
-        WeightQuant weightQuant) implements ModelConfig {
+        WeightQuant weightQuant,
+        WeightQuant lmHeadQuant,
+        int topkBlockKeep,
+        int topkBlockSize) implements ModelConfig {
+
+    /** The config without the kernel-era keys: lm head as stored, global top-K. */
+    public QSparseConfig(int vocabSize, int hiddenSize, int intermediateSize, int numLayers, int numHeads,
+                         int numKeyValueHeads, int headDim, int contextLength, float rmsNormEps, double ropeTheta,
+                         boolean tieWordEmbeddings, OptionalInt bosTokenId, OptionalInt eosTokenId,
+                         double topkRatioAttn, double topkRatioAttnOut, double topkRatioMlp, double topkRatioMlpOut,
+                         int activationBits, TopKRescale topkRescale, WeightQuant weightQuant) {
+        this(vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKeyValueHeads, headDim, contextLength,
+                rmsNormEps, ropeTheta, tieWordEmbeddings, bosTokenId, eosTokenId, topkRatioAttn, topkRatioAttnOut,
+                topkRatioMlp, topkRatioMlpOut, activationBits, topkRescale, weightQuant, WeightQuant.NONE, 0, 0);
+    }
 
     public QSparseConfig {
         require(vocabSize > 0, "vocab_size must be positive");
@@ -44,6 +58,10 @@ public record QSparseConfig(
             require(r > 0 && r <= 1, "top-K ratios must be in (0, 1], got " + r);
         }
         require(activationBits == 0 || activationBits == 8, "activation_bits must be 0 or 8");
+        require(lmHeadQuant == WeightQuant.NONE || lmHeadQuant == WeightQuant.INT8,
+                "lm_head_quant must be none or int8");
+        require(topkBlockSize == 0 ? topkBlockKeep == 0 : topkBlockKeep >= 1 && topkBlockKeep <= topkBlockSize,
+                "topk_block must be [N, M] with 1 <= N <= M");
     }
 
     private static void require(boolean ok, String message) {
@@ -58,18 +76,18 @@ public record QSparseConfig(
     }
 
     public Sparsifier attnInput() {
-        return new Sparsifier(topkRatioAttn, activationBits, topkRescale);
+        return new Sparsifier(topkRatioAttn, activationBits, topkRescale, topkBlockKeep, topkBlockSize);
     }
 
     public Sparsifier attnOutput() {
-        return new Sparsifier(topkRatioAttnOut, activationBits, topkRescale);
+        return new Sparsifier(topkRatioAttnOut, activationBits, topkRescale, topkBlockKeep, topkBlockSize);
     }
 
     public Sparsifier mlpInput() {
-        return new Sparsifier(topkRatioMlp, activationBits, topkRescale);
+        return new Sparsifier(topkRatioMlp, activationBits, topkRescale, topkBlockKeep, topkBlockSize);
     }
 
     public Sparsifier mlpOutput() {
-        return new Sparsifier(topkRatioMlpOut, activationBits, topkRescale);
+        return new Sparsifier(topkRatioMlpOut, activationBits, topkRescale, topkBlockKeep, topkBlockSize);
     }
 }

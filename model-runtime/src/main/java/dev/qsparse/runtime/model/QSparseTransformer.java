@@ -2,9 +2,11 @@ package dev.qsparse.runtime.model;
 
 import dev.qsparse.runtime.kernel.ActivationBuffer;
 import dev.qsparse.runtime.kernel.FloatMatrix;
+import dev.qsparse.runtime.kernel.KernelBackend;
 import dev.qsparse.runtime.kernel.Kernels;
 import dev.qsparse.runtime.kernel.Sparsifier;
 import dev.qsparse.runtime.kernel.WeightMatrix;
+import dev.qsparse.runtime.kernel.Workspace;
 import dev.qsparse.runtime.safetensors.Checkpoint;
 import dev.qsparse.runtime.safetensors.ModelLoadException;
 
@@ -15,9 +17,12 @@ import dev.qsparse.runtime.safetensors.ModelLoadException;
  */
 public final class QSparseTransformer implements DecoderModel {
 
+    /** Positions per micro-batch of {@link #forwardBatch}; longer runs are cut into pieces of this size. */
+    public static final int MAX_BATCH = 32;
+
     private final QSparseConfig config;
     private final FloatMatrix embedding;
-    private final FloatMatrix lmHead;
+    private final WeightMatrix lmHead;
     private final float[] finalNorm;
     private final Layer[] layers;
     private final float[] invFreq;
@@ -44,8 +49,8 @@ public final class QSparseTransformer implements DecoderModel {
         int kvDim = config.numKeyValueHeads() * config.headDim();
         WeightQuant quant = config.weightQuant();
         this.embedding = w.floatMatrix("model.embed_tokens.weight", config.vocabSize(), d);
-        this.lmHead = config.tieWordEmbeddings() ? embedding
-                : w.floatMatrix("lm_head.weight", config.vocabSize(), d);
+        this.lmHead = w.lmHead(config.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight",
+                config.vocabSize(), d, config.lmHeadQuant());
         this.finalNorm = w.vector("model.norm.weight", d);
         this.layers = new Layer[config.numLayers()];
         for (int l = 0; l < layers.length; l++) {
@@ -104,13 +109,18 @@ public final class QSparseTransformer implements DecoderModel {
         return proj.equals(embedding.format()) ? proj : proj + "+" + embedding.format();
     }
 
+    /** Format of the lm head's weights ("F32", "int8", ...). */
+    public String lmHeadFormat() {
+        return lmHead.format();
+    }
+
     @Override
     public ForwardState newState() {
         return new State(config);
     }
 
-    /** Scratch and KV cache for one sequence. */
-    static final class State extends ForwardState {
+    /** Per-position scratch of one token (also one row of a micro-batch). */
+    static final class Slot {
         final float[] x;
         final float[] xb;
         final float[] xb2;
@@ -120,24 +130,16 @@ public final class QSparseTransformer implements DecoderModel {
         final float[] attOut;
         final float[] gate;
         final float[] up;
-        final float[] scores;
-        final float[] scratch;
         final float[] cos;
         final float[] sin;
         final ActivationBuffer actHidden;
         final ActivationBuffer actHeads;
         final ActivationBuffer actFfn;
-        final float[][] keyCache;
-        final float[][] valueCache;
-        final int kvDim;
-        float[] scoresBuf;
-        int capacity;
 
-        State(QSparseConfig c) {
-            super(c.hiddenSize());
+        Slot(QSparseConfig c) {
             int d = c.hiddenSize();
             int qDim = c.numHeads() * c.headDim();
-            kvDim = c.numKeyValueHeads() * c.headDim();
+            int kvDim = c.numKeyValueHeads() * c.headDim();
             x = new float[d];
             xb = new float[d];
             xb2 = new float[d];
@@ -147,17 +149,81 @@ public final class QSparseTransformer implements DecoderModel {
             attOut = new float[qDim];
             gate = new float[c.intermediateSize()];
             up = new float[c.intermediateSize()];
-            scores = null;
-            scratch = new float[Math.max(Math.max(d, qDim), c.intermediateSize())];
             cos = new float[c.headDim() / 2];
             sin = new float[c.headDim() / 2];
             actHidden = new ActivationBuffer(d);
             actHeads = new ActivationBuffer(qDim);
             actFfn = new ActivationBuffer(c.intermediateSize());
+        }
+    }
+
+    /** Scratch and KV cache for one sequence. */
+    static final class State extends ForwardState {
+        final QSparseConfig config;
+        final Slot one;
+        Slot[] batch = new Slot[0];
+        final float[] scratch;
+        final float[][] keyCache;
+        final float[][] valueCache;
+        final int kvDim;
+        float[] scoresBuf;
+        int capacity;
+        final ActivationBuffer logitsInput;
+        ActivationBuffer[] batchLogitsInput = new ActivationBuffer[0];
+        // Gathered views of the batch for multiplyBatch.
+        ActivationBuffer[] actsA = new ActivationBuffer[0];
+        float[][] outsA = new float[0][];
+        float[][] outsB = new float[0][];
+        float[][] outsC = new float[0][];
+
+        State(QSparseConfig c) {
+            super(c.hiddenSize());
+            this.config = c;
+            int d = c.hiddenSize();
+            int qDim = c.numHeads() * c.headDim();
+            kvDim = c.numKeyValueHeads() * c.headDim();
+            one = new Slot(c);
+            scratch = new float[Math.max(Math.max(d, qDim), c.intermediateSize())];
             keyCache = new float[c.numLayers()][0];
             valueCache = new float[c.numLayers()][0];
             scoresBuf = new float[0];
             capacity = 0;
+            logitsInput = new ActivationBuffer(d);
+        }
+
+        State[] owners = new State[0];
+
+        State[] owners(int n) {
+            if (owners.length < n) {
+                owners = new State[n];
+            }
+            return owners;
+        }
+
+        Slot[] batch(int n) {
+            if (batch.length < n) {
+                Slot[] b = java.util.Arrays.copyOf(batch, n);
+                for (int i = batch.length; i < n; i++) {
+                    b[i] = new Slot(config);
+                }
+                batch = b;
+                actsA = new ActivationBuffer[n];
+                outsA = new float[n][];
+                outsB = new float[n][];
+                outsC = new float[n][];
+            }
+            return batch;
+        }
+
+        ActivationBuffer[] logitsInputs(int n) {
+            if (batchLogitsInput.length < n) {
+                ActivationBuffer[] b = java.util.Arrays.copyOf(batchLogitsInput, n);
+                for (int i = batchLogitsInput.length; i < n; i++) {
+                    b[i] = new ActivationBuffer(config.hiddenSize());
+                }
+                batchLogitsInput = b;
+            }
+            return batchLogitsInput;
         }
 
         @Override
@@ -181,67 +247,234 @@ public final class QSparseTransformer implements DecoderModel {
         }
     }
 
-    @Override
-    public void forward(ForwardState forwardState, int token, int pos) {
-        State s = (State) forwardState;
+    private void checkToken(int token) {
         if (token < 0 || token >= config.vocabSize()) {
             throw new IllegalArgumentException("token id " + token + " outside [0, " + config.vocabSize() + ")");
         }
-        s.ensureCapacity(pos + 1);
-        QSparseConfig c = config;
-        int d = c.hiddenSize();
-        int hd = c.headDim();
-        int groups = c.numHeads() / c.numKeyValueHeads();
-        float attnScale = (float) (1.0 / Math.sqrt(hd));
+    }
+
+    private void rope(Slot s, int pos) {
         for (int i = 0; i < invFreq.length; i++) {
             float angle = pos * invFreq[i];
             s.cos[i] = (float) Math.cos(angle);
             s.sin[i] = (float) Math.sin(angle);
         }
-        embedding.row(token, s.x);
+    }
+
+    @Override
+    public void forward(ForwardState forwardState, int token, int pos) {
+        State s = (State) forwardState;
+        checkToken(token);
+        s.ensureCapacity(pos + 1);
+        Slot t = s.one;
+        rope(t, pos);
+        embedding.row(token, t.x);
+        Workspace ws = s.workspace();
         for (int l = 0; l < layers.length; l++) {
             Layer layer = layers[l];
-            // Attention block.
-            Kernels.rmsNorm(s.xb, s.x, layer.inputNorm(), c.rmsNormEps(), d);
-            sparsify(attnIn, s.xb, s.actHidden, s);
-            project(s.actHidden, layer.q(), layer.qBias(), s.q);
-            project(s.actHidden, layer.k(), layer.kBias(), s.k);
-            project(s.actHidden, layer.v(), layer.vBias(), s.v);
-            for (int h = 0; h < c.numHeads(); h++) {
-                Kernels.ropeRotateHalf(s.q, h * hd, hd, s.cos, s.sin);
-            }
-            for (int h = 0; h < c.numKeyValueHeads(); h++) {
-                Kernels.ropeRotateHalf(s.k, h * hd, hd, s.cos, s.sin);
-            }
-            System.arraycopy(s.k, 0, s.keyCache[l], pos * s.kvDim, s.kvDim);
-            System.arraycopy(s.v, 0, s.valueCache[l], pos * s.kvDim, s.kvDim);
-            for (int h = 0; h < c.numHeads(); h++) {
-                Kernels.attendHead(s.q, h * hd, s.keyCache[l], s.valueCache[l], (h / groups) * hd, s.kvDim,
-                        hd, pos + 1, attnScale, s.scoresBuf, s.attOut, h * hd);
-            }
-            if (layer.attnSubNorm() != null) {
-                Kernels.rmsNorm(s.attOut, s.attOut, layer.attnSubNorm(), c.rmsNormEps(), s.attOut.length);
-            }
-            sparsify(attnOut, s.attOut, s.actHeads, s);
-            project(s.actHeads, layer.o(), layer.oBias(), s.xb2);
-            Kernels.add(s.x, s.xb2, d);
-            // Feed-forward block: down(up(m) * relu(gate(m))^2).
-            Kernels.rmsNorm(s.xb, s.x, layer.postAttnNorm(), c.rmsNormEps(), d);
-            sparsify(mlpIn, s.xb, s.actHidden, s);
-            project(s.actHidden, layer.gate(), layer.gateBias(), s.gate);
-            project(s.actHidden, layer.up(), layer.upBias(), s.up);
-            for (int i = 0; i < s.gate.length; i++) {
-                float g = Math.max(s.gate[i], 0f);
-                s.up[i] = s.up[i] * (g * g);
-            }
-            if (layer.ffnSubNorm() != null) {
-                Kernels.rmsNorm(s.up, s.up, layer.ffnSubNorm(), c.rmsNormEps(), s.up.length);
-            }
-            sparsify(mlpOut, s.up, s.actFfn, s);
-            project(s.actFfn, layer.down(), layer.downBias(), s.xb2);
-            Kernels.add(s.x, s.xb2, d);
+            attentionInput(layer, t, s);
+            project(s, t.actHidden, layer.q(), layer.qBias(), t.q, ws);
+            project(s, t.actHidden, layer.k(), layer.kBias(), t.k, ws);
+            project(s, t.actHidden, layer.v(), layer.vBias(), t.v, ws);
+            attend(layer, l, t, pos, s);
+            project(s, t.actHeads, layer.o(), layer.oBias(), t.xb2, ws);
+            Kernels.add(t.x, t.xb2, config.hiddenSize());
+            mlpInput(layer, t, s);
+            project(s, t.actHidden, layer.gate(), layer.gateBias(), t.gate, ws);
+            project(s, t.actHidden, layer.up(), layer.upBias(), t.up, ws);
+            mlpOutput(layer, t, s);
+            project(s, t.actFfn, layer.down(), layer.downBias(), t.xb2, ws);
+            Kernels.add(t.x, t.xb2, config.hiddenSize());
         }
-        Kernels.rmsNorm(s.hidden, s.x, finalNorm, c.rmsNormEps(), d);
+        Kernels.rmsNorm(s.hidden, t.x, finalNorm, config.rmsNormEps(), config.hiddenSize());
+    }
+
+    @Override
+    public void forwardBatch(ForwardState forwardState, int[] tokens, int offset, int count, int startPos,
+                             float[][] hiddenOut) {
+        State s = (State) forwardState;
+        for (int done = 0; done < count; ) {
+            int n = Math.min(MAX_BATCH, count - done);
+            if (n == 1) {
+                forward(s, tokens[offset + done], startPos + done);
+                if (hiddenOut != null) {
+                    System.arraycopy(s.hidden, 0, hiddenOut[done], 0, s.hidden.length);
+                }
+            } else {
+                forwardChunk(s, tokens, offset + done, n, startPos + done, hiddenOut, done);
+            }
+            done += n;
+        }
+    }
+
+    private void forwardChunk(State s, int[] tokens, int offset, int n, int startPos, float[][] hiddenOut, int outOffset) {
+        State[] owners = s.owners(n);
+        int[] toks = new int[n];
+        int[] pos = new int[n];
+        for (int i = 0; i < n; i++) {
+            owners[i] = s;
+            toks[i] = tokens[offset + i];
+            pos[i] = startPos + i;
+        }
+        float[][] out = null;
+        if (hiddenOut != null) {
+            out = new float[n][];
+            System.arraycopy(hiddenOut, outOffset, out, 0, n);
+        }
+        slots(s, owners, toks, pos, n, out);
+    }
+
+    @Override
+    public void forwardSlots(ForwardState[] states, int[] tokens, int[] positions, int count, float[][] hiddenOut) {
+        if (count == 0) {
+            return;
+        }
+        State lead = (State) states[0];
+        for (int done = 0; done < count; done += MAX_BATCH) {
+            int n = Math.min(MAX_BATCH, count - done);
+            State[] owners = lead.owners(n);
+            int[] toks = new int[n];
+            int[] pos = new int[n];
+            float[][] out = hiddenOut == null ? null : new float[n][];
+            for (int i = 0; i < n; i++) {
+                owners[i] = (State) states[done + i];
+                toks[i] = tokens[done + i];
+                pos[i] = positions[done + i];
+                if (out != null) {
+                    out[i] = hiddenOut[done + i];
+                }
+            }
+            slots(lead, owners, toks, pos, n, out);
+        }
+    }
+
+    /**
+     * One micro-batch of positions: slot i is {@code tokens[i]} at {@code pos[i]} of the sequence in
+     * {@code owners[i]} (a sequence's slots in position order). The projections of all slots share
+     * one pass over the weights, run on {@code lead}'s workspace; each slot's attention reads and
+     * appends to its owner's KV cache, and its owner's statistics count it.
+     */
+    private void slots(State lead, State[] owners, int[] tokens, int[] pos, int n, float[][] hiddenOut) {
+        for (int i = 0; i < n; i++) {
+            checkToken(tokens[i]);
+        }
+        for (int i = 0; i < n; i++) {
+            owners[i].ensureCapacity(pos[i] + 1);
+        }
+        Slot[] b = lead.batch(n);
+        for (int i = 0; i < n; i++) {
+            rope(b[i], pos[i]);
+            embedding.row(tokens[i], b[i].x);
+        }
+        Workspace ws = lead.workspace();
+        ActivationBuffer[] acts = lead.actsA;
+        float[][] outA = lead.outsA;
+        float[][] outB = lead.outsB;
+        float[][] outC = lead.outsC;
+        for (int l = 0; l < layers.length; l++) {
+            Layer layer = layers[l];
+            for (int i = 0; i < n; i++) {
+                attentionInput(layer, b[i], owners[i]);
+                acts[i] = b[i].actHidden;
+                outA[i] = b[i].q;
+                outB[i] = b[i].k;
+                outC[i] = b[i].v;
+            }
+            projectBatch(owners, acts, n, layer.q(), layer.qBias(), outA, ws);
+            projectBatch(owners, acts, n, layer.k(), layer.kBias(), outB, ws);
+            projectBatch(owners, acts, n, layer.v(), layer.vBias(), outC, ws);
+            for (int i = 0; i < n; i++) {
+                attend(layer, l, b[i], pos[i], owners[i]);
+                acts[i] = b[i].actHeads;
+                outA[i] = b[i].xb2;
+            }
+            projectBatch(owners, acts, n, layer.o(), layer.oBias(), outA, ws);
+            for (int i = 0; i < n; i++) {
+                Kernels.add(b[i].x, b[i].xb2, config.hiddenSize());
+                mlpInput(layer, b[i], owners[i]);
+                acts[i] = b[i].actHidden;
+                outA[i] = b[i].gate;
+                outB[i] = b[i].up;
+            }
+            projectBatch(owners, acts, n, layer.gate(), layer.gateBias(), outA, ws);
+            projectBatch(owners, acts, n, layer.up(), layer.upBias(), outB, ws);
+            for (int i = 0; i < n; i++) {
+                mlpOutput(layer, b[i], owners[i]);
+                acts[i] = b[i].actFfn;
+                outA[i] = b[i].xb2;
+            }
+            projectBatch(owners, acts, n, layer.down(), layer.downBias(), outA, ws);
+            for (int i = 0; i < n; i++) {
+                Kernels.add(b[i].x, b[i].xb2, config.hiddenSize());
+            }
+        }
+        int d = config.hiddenSize();
+        for (int i = 0; i < n; i++) {
+            Kernels.rmsNorm(owners[i].hidden, b[i].x, finalNorm, config.rmsNormEps(), d);
+            if (hiddenOut != null) {
+                System.arraycopy(owners[i].hidden, 0, hiddenOut[i], 0, d);
+            }
+        }
+    }
+
+    private void attentionInput(Layer layer, Slot t, State s) {
+        Kernels.rmsNorm(t.xb, t.x, layer.inputNorm(), config.rmsNormEps(), config.hiddenSize());
+        sparsify(attnIn, t.xb, t.actHidden, s);
+    }
+
+    /** RoPE, cache append and causal attention of one position; leaves the sparsified o_proj input in t.actHeads. */
+    private void attend(Layer layer, int l, Slot t, int pos, State s) {
+        QSparseConfig c = config;
+        int hd = c.headDim();
+        int groups = c.numHeads() / c.numKeyValueHeads();
+        float attnScale = (float) (1.0 / Math.sqrt(hd));
+        for (int h = 0; h < c.numHeads(); h++) {
+            Kernels.ropeRotateHalf(t.q, h * hd, hd, t.cos, t.sin);
+        }
+        for (int h = 0; h < c.numKeyValueHeads(); h++) {
+            Kernels.ropeRotateHalf(t.k, h * hd, hd, t.cos, t.sin);
+        }
+        System.arraycopy(t.k, 0, s.keyCache[l], pos * s.kvDim, s.kvDim);
+        System.arraycopy(t.v, 0, s.valueCache[l], pos * s.kvDim, s.kvDim);
+        KernelBackend k = s.workspace().backend();
+        for (int h = 0; h < c.numHeads(); h++) {
+            attendHead(k, t.q, h * hd, s.keyCache[l], s.valueCache[l], (h / groups) * hd, s.kvDim,
+                    hd, pos + 1, attnScale, s.scoresBuf, t.attOut, h * hd);
+        }
+        if (layer.attnSubNorm() != null) {
+            Kernels.rmsNorm(t.attOut, t.attOut, layer.attnSubNorm(), c.rmsNormEps(), t.attOut.length);
+        }
+        sparsify(attnOut, t.attOut, t.actHeads, s);
+    }
+
+    /** {@link Kernels#attendHead} on the workspace's backend. */
+    static void attendHead(KernelBackend k, float[] q, int qOff, float[] keys, float[] values, int kvOff, int stride,
+                           int headDim, int length, float scale, float[] scores, float[] out, int outOff) {
+        for (int t = 0; t < length; t++) {
+            scores[t] = k.dot(q, qOff, keys, t * stride + kvOff, headDim) * scale;
+        }
+        Kernels.softmax(scores, 0, length);
+        java.util.Arrays.fill(out, outOff, outOff + headDim, 0f);
+        for (int t = 0; t < length; t++) {
+            k.axpy(scores[t], values, t * stride + kvOff, out, outOff, headDim);
+        }
+    }
+
+    private void mlpInput(Layer layer, Slot t, State s) {
+        Kernels.rmsNorm(t.xb, t.x, layer.postAttnNorm(), config.rmsNormEps(), config.hiddenSize());
+        sparsify(mlpIn, t.xb, t.actHidden, s);
+    }
+
+    /** h = up * relu(gate)^2, sub-norm, sparsified into t.actFfn. */
+    private void mlpOutput(Layer layer, Slot t, State s) {
+        for (int i = 0; i < t.gate.length; i++) {
+            float g = Math.max(t.gate[i], 0f);
+            t.up[i] = t.up[i] * (g * g);
+        }
+        if (layer.ffnSubNorm() != null) {
+            Kernels.rmsNorm(t.up, t.up, layer.ffnSubNorm(), config.rmsNormEps(), t.up.length);
+        }
+        sparsify(mlpOut, t.up, t.actFfn, s);
     }
 
     private static void sparsify(Sparsifier sparsifier, float[] x, ActivationBuffer out, State s) {
@@ -249,13 +482,39 @@ public final class QSparseTransformer implements DecoderModel {
         s.recordActivations(out.count, out.width());
     }
 
-    private static void project(ActivationBuffer in, WeightMatrix w, float[] bias, float[] out) {
-        in.multiply(w, out);
+    private static void project(State s, ActivationBuffer in, WeightMatrix w, float[] bias, float[] out, Workspace ws) {
+        w.multiply(in, out, ws);
+        s.recordWeightBytes(w.bytesRead(in.count));
         Kernels.addBias(out, bias);
+    }
+
+    private static void projectBatch(State[] owners, ActivationBuffer[] in, int n, WeightMatrix w, float[] bias,
+                                     float[][] out, Workspace ws) {
+        w.multiplyBatch(in, n, out, ws);
+        for (int i = 0; i < n; i++) {
+            owners[i].recordWeightBytes(w.bytesRead(in[i].count));
+            Kernels.addBias(out[i], bias);
+        }
     }
 
     @Override
     public void logits(ForwardState state, float[] out) {
-        lmHead.matvec(state.hidden, out);
+        State s = (State) state;
+        s.logitsInput.setDense(state.hidden);
+        lmHead.multiply(s.logitsInput, out, s.workspace());
+        s.recordWeightBytes(lmHead.bytesRead(s.logitsInput.count));
+    }
+
+    @Override
+    public void logitsBatch(ForwardState state, float[][] hidden, int count, float[][] out) {
+        State s = (State) state;
+        ActivationBuffer[] in = s.logitsInputs(count);
+        for (int i = 0; i < count; i++) {
+            in[i].setDense(hidden[i]);
+        }
+        lmHead.multiplyBatch(in, count, out, s.workspace());
+        for (int i = 0; i < count; i++) {
+            s.recordWeightBytes(lmHead.bytesRead(in[i].count));
+        }
     }
 }

@@ -99,6 +99,8 @@ public final class SeedTransformer implements DecoderModel {
         final float[] gate;
         final float[] scratch;
         final ActivationBuffer act;
+        final ActivationBuffer denseD;
+        final ActivationBuffer denseF;
         final float[][] keyCache;
         final float[][] valueCache;
         final int d;
@@ -116,6 +118,8 @@ public final class SeedTransformer implements DecoderModel {
             gate = new float[c.dimFeedforward()];
             scratch = new float[d];
             act = new ActivationBuffer(d);
+            denseD = new ActivationBuffer(d);
+            denseF = new ActivationBuffer(c.dimFeedforward());
             keyCache = new float[c.numLayers()][0];
             valueCache = new float[c.numLayers()][0];
         }
@@ -157,28 +161,31 @@ public final class SeedTransformer implements DecoderModel {
             Layer layer = layers[l];
             // x = S(x): the residual stream itself becomes the sparse vector.
             seedSparsify(s);
-            s.act.multiply(layer.inProj(), s.qkv);
+            multiply(s, layer.inProj(), s.act, s.qkv);
             Kernels.addBias(s.qkv, layer.inProjBias());
             System.arraycopy(s.qkv, d, s.keyCache[l], pos * d, d);
             System.arraycopy(s.qkv, 2 * d, s.valueCache[l], pos * d, d);
             for (int h = 0; h < heads; h++) {
-                Kernels.attendHead(s.qkv, h * hd, s.keyCache[l], s.valueCache[l], h * hd, d, hd, pos + 1,
-                        scale, s.scores, s.att, h * hd);
+                QSparseTransformer.attendHead(s.workspace().backend(), s.qkv, h * hd, s.keyCache[l], s.valueCache[l],
+                        h * hd, d, hd, pos + 1, scale, s.scores, s.att, h * hd);
             }
-            layer.outProj().matvec(s.att, s.tmp);
+            s.denseD.setDense(s.att);
+            multiply(s, layer.outProj(), s.denseD, s.tmp);
             Kernels.addBias(s.tmp, layer.outProjBias());
             Kernels.add(s.tmp, s.x, d);
             Kernels.layerNorm(s.x, s.tmp, layer.norm1Weight(), layer.norm1Bias(), LAYER_NORM_EPS, d);
             // x = LayerNorm2(x + linear2(w_up(x) * relu(w_gate(x))^2))
-            layer.up().matvec(s.x, s.up);
+            s.denseD.setDense(s.x);
+            multiply(s, layer.up(), s.denseD, s.up);
             Kernels.addBias(s.up, layer.upBias());
-            layer.gate().matvec(s.x, s.gate);
+            multiply(s, layer.gate(), s.denseD, s.gate);
             Kernels.addBias(s.gate, layer.gateBias());
             for (int i = 0; i < s.up.length; i++) {
                 float g = Math.max(s.gate[i], 0f);
                 s.up[i] = s.up[i] * (g * g);
             }
-            layer.linear2().matvec(s.up, s.tmp);
+            s.denseF.setDense(s.up);
+            multiply(s, layer.linear2(), s.denseF, s.tmp);
             Kernels.addBias(s.tmp, layer.linear2Bias());
             Kernels.add(s.tmp, s.x, d);
             Kernels.layerNorm(s.x, s.tmp, layer.norm2Weight(), layer.norm2Bias(), LAYER_NORM_EPS, d);
@@ -226,9 +233,16 @@ public final class SeedTransformer implements DecoderModel {
         s.recordActivations(act.count, d);
     }
 
+    private static void multiply(State s, FloatMatrix w, ActivationBuffer in, float[] out) {
+        w.multiply(in, out, s.workspace());
+        s.recordWeightBytes(w.bytesRead(in.count));
+    }
+
     @Override
     public void logits(ForwardState state, float[] out) {
-        fc.matvec(state.hidden, out);
+        State s = (State) state;
+        s.denseD.setDense(state.hidden);
+        multiply(s, fc, s.denseD, out);
         Kernels.addBias(out, fcBias);
     }
 }

@@ -1,0 +1,151 @@
+package dev.qsparse.bench;
+
+import dev.qsparse.runtime.Model;
+import dev.qsparse.runtime.inference.InferenceSession;
+import dev.qsparse.runtime.kernel.DenseBatchBackend;
+import dev.qsparse.runtime.kernel.Kernels;
+import dev.qsparse.runtime.model.DecoderModel;
+import dev.qsparse.runtime.model.ForwardState;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Random;
+
+/**
+ * Decode (batch 1, KV cache, greedy, logits every token) and prefill (one micro-batched forward
+ * pass over a prompt) of one model directory, timed in-process after a warm-up. A bench keeps its
+ * model loaded so that several variants can be timed in interleaved rounds (each round times every
+ * variant once), which keeps a changing machine load from favouring one variant.
+ */
+public final class DecodeBench implements AutoCloseable {
+
+    /** One variant's figures (medians over the rounds). */
+    public record Result(double decodeTokensPerSecond, double prefillTokensPerSecond, double prefillDenseTokensPerSecond,
+                         long weightBytesPerToken, String backend, String weightFormat) {
+    }
+
+    private final Model model;
+    private final InferenceSession session;
+    private final DecoderModel net;
+    private final ForwardState state;
+    private final int[] prompt;
+    private final int[] prefill;
+    private final int decodeTokens;
+    private final float[] logits;
+    private final DenseBatchBackend dense;
+    private final double[] decodeRuns;
+    private final double[] prefillRuns;
+    private final double[] denseRuns;
+    private int rounds;
+    private long bytesPerToken;
+
+    public DecodeBench(Path dir, int threads, int promptTokens, int decodeTokens, int prefillTokens, int maxRounds,
+                       DenseBatchBackend dense) throws IOException {
+        this.model = Model.load(dir);
+        this.session = model.newSession(threads);
+        this.net = model.network();
+        this.state = session.state();
+        state.workspace().useDenseBatch(null, false);
+        int vocab = model.config().vocabSize();
+        Random random = new Random(7);
+        this.prompt = random.ints(promptTokens, 0, vocab).toArray();
+        this.prefill = random.ints(prefillTokens, 0, vocab).toArray();
+        this.decodeTokens = decodeTokens;
+        this.logits = new float[vocab];
+        this.dense = dense != null && net.weightFormat().startsWith("F32") ? dense : null;
+        this.decodeRuns = new double[maxRounds];
+        this.prefillRuns = new double[maxRounds];
+        this.denseRuns = new double[maxRounds];
+    }
+
+    /** Compiles every path: two short decodes and prefills. */
+    public void warmUp() {
+        for (int i = 0; i < 2; i++) {
+            decode(Math.max(4, decodeTokens / 4), new long[1]);
+            prefill();
+            if (dense != null) {
+                prefillDense();
+            }
+        }
+    }
+
+    /** One timed decode and prefill (and dense-backend prefill where it applies). */
+    public void round() {
+        long[] bytes = new long[1];
+        decodeRuns[rounds] = decode(decodeTokens, bytes);
+        bytesPerToken = bytes[0] / decodeTokens;
+        prefillRuns[rounds] = prefill();
+        denseRuns[rounds] = dense == null ? Double.NaN : prefillDense();
+        rounds++;
+    }
+
+    public Result result() {
+        return new Result(median(decodeRuns, rounds), median(prefillRuns, rounds), median(denseRuns, rounds),
+                bytesPerToken, session.kernelBackend(), net.weightFormat());
+    }
+
+    /** Warm-up plus {@code reps} rounds of one model alone. */
+    public static Result run(Path dir, int threads, int promptTokens, int decodeTokens, int prefillTokens, int reps,
+                             DenseBatchBackend dense) throws IOException {
+        try (DecodeBench b = new DecodeBench(dir, threads, promptTokens, decodeTokens, prefillTokens, reps, dense)) {
+            b.warmUp();
+            for (int r = 0; r < reps; r++) {
+                b.round();
+            }
+            return b.result();
+        }
+    }
+
+    /** Tokens per second of {@code tokens} greedy decode steps after the prompt; bytes[0] = weight bytes read. */
+    private double decode(int tokens, long[] bytes) {
+        net.forwardBatch(state, prompt, 0, prompt.length, 0, null);
+        net.logits(state, logits);
+        state.resetSparsityStats();
+        int vocab = logits.length;
+        int pos = prompt.length;
+        long t0 = System.nanoTime();
+        for (int i = 0; i < tokens; i++) {
+            int next = Kernels.argmax(logits, vocab);
+            net.forward(state, next, pos++);
+            net.logits(state, logits);
+        }
+        long nanos = System.nanoTime() - t0;
+        bytes[0] = state.weightBytesRead();
+        return tokens / (nanos / 1e9);
+    }
+
+    /** Tokens per second of one micro-batched forward pass over the prefill tokens (plus the last logits). */
+    private double prefill() {
+        long t0 = System.nanoTime();
+        net.forwardBatch(state, prefill, 0, prefill.length, 0, null);
+        net.logits(state, logits);
+        return prefill.length / ((System.nanoTime() - t0) / 1e9);
+    }
+
+    private double prefillDense() {
+        try {
+            state.workspace().useDenseBatch(dense, false);
+            return prefill();
+        } catch (RuntimeException | LinkageError e) {
+            System.err.println("bench: " + dense.name() + " prefill failed: " + e);
+            return Double.NaN;
+        } finally {
+            state.workspace().useDenseBatch(null, false);
+        }
+    }
+
+    static double median(double[] v, int n) {
+        if (n == 0) {
+            return Double.NaN;
+        }
+        double[] s = Arrays.copyOf(v, n);
+        Arrays.sort(s);
+        return s[n / 2];
+    }
+
+    @Override
+    public void close() {
+        session.close();
+        model.close();
+    }
+}

@@ -1,0 +1,192 @@
+"""PyTorch eager decode of a qsparse model directory: what a Python sidecar would give.
+
+Called by `bin/qsparse bench` on the same float weights the Java runtime runs (Debian's
+python3-torch with OpenBLAS; torch threads = --threads, as ours). Batch 1 with a KV cache, greedy,
+logits every token, like the Java decode loop; prefill is one forward pass over --prefill tokens.
+Rows:
+  - dense f32: plain F.linear on float32 weights;
+  - 50% top-K int8: the model format's sparsifier (training/qsparse/model.py `sparsify`) before
+    every projection, as a PyTorch user would run Q-Sparse: masked dense matmuls (no speed-up);
+  - dense int8 (dynamic): torch.ao.quantization.quantize_dynamic on the projections (fbgemm /
+    onednn int8 GEMM with per-token dynamic activation quantization), when the build supports it.
+Prints one JSON line on stdout.
+
+    /usr/bin/python3 bench/torch_decode.py --model DIR --threads 1 --prompt 16 --tokens 64 --prefill 128
+"""
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "training"))
+from qsparse.model import load_model_tensors, sparsify  # noqa: E402
+
+
+class Decoder(torch.nn.Module):
+    def __init__(self, config, tensors, ratio, bits):
+        super().__init__()
+        self.c = config
+        self.ratio = ratio
+        self.bits = bits
+        d = config["hidden_size"]
+        self.heads = config["num_attention_heads"]
+        self.kv_heads = config.get("num_key_value_heads", self.heads)
+        self.hd = config.get("head_dim", d // self.heads)
+        self.eps = config.get("rms_norm_eps", 1e-5)
+        self.embed = tensors["model.embed_tokens.weight"].float()
+        lm = tensors.get("lm_head.weight", self.embed)
+        self.lm_head = torch.nn.Linear(d, lm.shape[0], bias=False)
+        self.lm_head.weight.data = lm.float()
+        self.norm = tensors["model.norm.weight"].float()
+        self.layers = torch.nn.ModuleList()
+        for l in range(config["num_hidden_layers"]):
+            p = f"model.layers.{l}."
+            layer = torch.nn.Module()
+            for name, key in [("q", "self_attn.q_proj"), ("k", "self_attn.k_proj"), ("v", "self_attn.v_proj"),
+                              ("o", "self_attn.o_proj"), ("gate", "mlp.gate_proj"), ("up", "mlp.up_proj"),
+                              ("down", "mlp.down_proj")]:
+                w = tensors[p + key + ".weight"].float()
+                lin = torch.nn.Linear(w.shape[1], w.shape[0], bias=False)
+                lin.weight.data = w
+                setattr(layer, name, lin)
+            layer.n1 = tensors[p + "input_layernorm.weight"].float()
+            layer.n2 = tensors[p + "post_attention_layernorm.weight"].float()
+            self.layers.append(layer)
+        half = self.hd // 2
+        self.inv_freq = 1.0 / (config.get("rope_theta", 10000.0) ** (torch.arange(0, half, dtype=torch.float32) * 2 / self.hd))
+
+    def s(self, x):
+        if self.ratio >= 1 and self.bits == 0:
+            return x
+        return sparsify(x, self.ratio, self.bits, "none")
+
+    def rms(self, x, w):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * w
+
+    def rope(self, x, pos):
+        # x: [T, H, hd]; pos: [T]
+        ang = pos[:, None].float() * self.inv_freq[None, :]
+        cos = torch.cat([ang.cos(), ang.cos()], -1)[:, None, :]
+        sin = torch.cat([ang.sin(), ang.sin()], -1)[:, None, :]
+        h = self.hd // 2
+        rot = torch.cat([-x[..., h:], x[..., :h]], -1)
+        return x * cos + rot * sin
+
+    def forward(self, tokens, start, cache):
+        """tokens: [T] at positions start..; cache: per layer [k, v] tensors [len, Hkv, hd]. Returns last logits."""
+        T = tokens.shape[0]
+        pos = torch.arange(start, start + T)
+        x = self.embed[tokens]
+        for i, layer in enumerate(self.layers):
+            a = self.s(self.rms(x, layer.n1))
+            q = layer.q(a).view(T, self.heads, self.hd)
+            k = layer.k(a).view(T, self.kv_heads, self.hd)
+            v = layer.v(a).view(T, self.kv_heads, self.hd)
+            q, k = self.rope(q, pos), self.rope(k, pos)
+            if cache[i] is None:
+                cache[i] = [k, v]
+            else:
+                cache[i] = [torch.cat([cache[i][0], k]), torch.cat([cache[i][1], v])]
+            K, V = cache[i]
+            rep = self.heads // self.kv_heads
+            K = K.repeat_interleave(rep, dim=1)
+            V = V.repeat_interleave(rep, dim=1)
+            scores = torch.einsum("thd,shd->hts", q, K) / math.sqrt(self.hd)
+            L = K.shape[0]
+            mask = torch.arange(L)[None, :] > pos[:, None]
+            scores = scores.masked_fill(mask[None], float("-inf"))
+            o = torch.einsum("hts,shd->thd", scores.softmax(-1), V).reshape(T, -1)
+            x = x + layer.o(self.s(o))
+            m = self.s(self.rms(x, layer.n2))
+            h = layer.up(m) * F.relu(layer.gate(m)).pow(2)
+            x = x + layer.down(self.s(h))
+        return self.lm_head(self.rms(x[-1:], self.norm))[0]
+
+
+def blas():
+    """The BLAS torch's generic BLAS_INFO resolves to (Debian: the libblas.so.3 alternative)."""
+    try:
+        with open("/proc/self/maps") as f:
+            maps = f.read()
+        for name in ("openblas", "mkl", "blis", "atlas"):
+            if name in maps:
+                return name
+        return "reference BLAS (install libopenblas0-pthread!)" if "libblas" in maps else "unknown"
+    except OSError:
+        return "unknown"
+
+
+def run(model, prompt, tokens, prefill, reps):
+    with torch.inference_mode():
+        def decode_once(n):
+            cache = [None] * len(model.layers)
+            logits = model(prompt, 0, cache)
+            pos = prompt.shape[0]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                nxt = logits.argmax().view(1)
+                logits = model(nxt, pos, cache)
+                pos += 1
+            return n / (time.perf_counter() - t0)
+
+        def prefill_once():
+            cache = [None] * len(model.layers)
+            t0 = time.perf_counter()
+            model(prefill, 0, cache)
+            return prefill.shape[0] / (time.perf_counter() - t0)
+
+        decode_once(max(2, tokens // 4))
+        prefill_once()
+        d = sorted(decode_once(tokens) for _ in range(reps))[reps // 2]
+        p = sorted(prefill_once() for _ in range(reps))[reps // 2]
+        return d, p
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--prompt", type=int, default=16)
+    ap.add_argument("--tokens", type=int, default=64)
+    ap.add_argument("--prefill", type=int, default=128)
+    ap.add_argument("--reps", type=int, default=3)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(7)
+    with open(os.path.join(args.model, "config.json")) as f:
+        config = json.load(f)
+    tensors = load_model_tensors(args.model)
+    vocab = config["vocab_size"]
+    prompt = torch.randint(0, vocab, (args.prompt,))
+    prefill = torch.randint(0, vocab, (args.prefill,))
+    rows = []
+    for variant, ratio, bits in [("dense f32", 1.0, 0), ("50% top-K int8", 0.5, 8)]:
+        print(f"torch: {variant} ...", file=sys.stderr, flush=True)
+        d, p = run(Decoder(config, tensors, ratio, bits), prompt, args.tokens, prefill, args.reps)
+        rows.append({"variant": variant, "decode": d, "prefill": p})
+    note = (f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), BLAS: {blas()}; "
+            "50% top-K int8 = the model format's sparsifier in float before each projection (masked dense matmuls)")
+    try:
+        engines = torch.backends.quantized.supported_engines
+        engine = "fbgemm" if "fbgemm" in engines else ("onednn" if "onednn" in engines else None)
+        if engine:
+            torch.backends.quantized.engine = engine
+            print("torch: dense int8 (dynamic) ...", file=sys.stderr, flush=True)
+            q = torch.ao.quantization.quantize_dynamic(Decoder(config, tensors, 1.0, 0), {torch.nn.Linear}, dtype=torch.qint8)
+            d, p = run(q, prompt, args.tokens, prefill, args.reps)
+            rows.append({"variant": "dense int8 (dynamic quant)", "decode": d, "prefill": p})
+            note += f"; dense int8 (dynamic quant) = quantize_dynamic with {engine}"
+    except Exception as e:  # noqa: BLE001 - report, do not fail the table
+        note += f"; dynamic int8 not available ({e})"
+    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "rows": rows, "note": note}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+package dev.qsparse.cli;
+
+import dev.qsparse.runtime.model.ModelConverter;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "convert", description = {
+    "Write a runtime-ready model directory (f32, int8 or ternary weights).",
+    "Its weights load by memory-mapping alone, with no quantization at load, and every task on the machine",
+    "shares them through the page cache. Prints {\"out\": DIR, \"weights\": ..., \"lm_head\": ...,",
+    "\"bytes\": ..., \"quantized_tensors\": ...}."})
+final class ConvertCommand implements Callable<Integer> {
+
+    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Source model directory (float weights).")
+    Path model;
+
+    @Option(names = "--out", required = true, paramLabel = "DIR", description = "Directory to write (created if missing).")
+    Path out;
+
+    @Option(names = "--weights", required = true, paramLabel = "FORMAT",
+            description = "f32 (as stored), int8 (per output channel) or ternary (BitNet b1.58, 2-bit packed).")
+    String weights;
+
+    @Option(names = "--lm-head", paramLabel = "FORMAT", defaultValue = "int8",
+            description = "Format of the lm head with --weights int8|ternary: int8 (default) or f32.")
+    String lmHead;
+
+    @Override
+    public Integer call() throws Exception {
+        ModelConverter.Target target = ModelConverter.Target.parse(weights);
+        boolean lmHeadInt8 = switch (lmHead) {
+            case "int8" -> true;
+            case "f32", "float", "none" -> false;
+            default -> throw new IllegalArgumentException("--lm-head must be int8 or f32, got " + lmHead);
+        };
+        long start = System.nanoTime();
+        ModelConverter.Result r = ModelConverter.convert(model, out, target, lmHeadInt8);
+        Map<String, Object> json = new LinkedHashMap<>();
+        json.put("out", r.directory().toString());
+        json.put("weights", r.weights());
+        json.put("lm_head", r.lmHead());
+        json.put("bytes", r.bytes());
+        json.put("quantized_tensors", r.quantizedTensors());
+        json.put("millis", (System.nanoTime() - start) / 1e6);
+        Json.print(json);
+        return 0;
+    }
+}

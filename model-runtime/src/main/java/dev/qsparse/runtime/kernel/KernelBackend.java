@@ -1,0 +1,45 @@
+package dev.qsparse.runtime.kernel;
+
+/**
+ * The hot loops of the forward pass, behind one small interface so that each has a scalar
+ * reference ({@link ScalarBackend}) and a Vector API implementation ({@code VectorBackend}) that
+ * the tests hold equal. Pick one with {@link KernelBackends#best()}.
+ *
+ * <p>The kernels read heap arrays. Weights live in memory-mapped tensors (see {@link Int8Matrix});
+ * the matrices hand the kernels either their heap copy or a small panel of the columns a product
+ * needs, copied from the mapping with one bulk {@code get} per column: on JDK 17 a bulk copy plus
+ * array loads runs about twice as fast as vector loads straight from a {@code ByteBuffer}.
+ *
+ * <p>Column kernels: {@code w[off[j] .. off[j] + len)} is the slice of input column j's weights
+ * for outputs {@code accOff .. accOff + len}; {@code xs[j]} is that input's value. They add to
+ * {@code acc}, never clear it. {@code len} is a multiple of 64 (whole output groups). Ternary
+ * slices hold 2-bit codes {@code w + 1} (0 = -1, 1 = 0, 2 = +1), {@code len / 4} bytes: output
+ * {@code 64g + 16k + i} (k in 0..3, i in 0..15, relative to the slice) is in byte {@code 16g + i}, bits
+ * {@code 2k, 2k+1}; the caller subtracts {@code sum_j xs[j]} to turn code sums into weight sums.
+ * Implementations are stateless and thread-safe.
+ */
+public interface KernelBackend {
+
+    /** "scalar", "vector-256", "vector-512": for logs, metrics and the bench table. */
+    String name();
+
+    /** out[outOff + r] = sum_c w[wOff + r * cols + c] * x[c] for r < rows (row-major float weights). */
+    void f32Rows(float[] w, int wOff, int cols, float[] x, float[] out, int outOff, int rows);
+
+    /** Int8 weights, int8 activations (integers in [-128, 127]): integer products, exact int sums. */
+    void int8Int(byte[] w, int[] off, float[] xs, int count, int[] acc, int accOff, int len);
+
+    /** Int8 weights, float activations. */
+    void int8Float(byte[] w, int[] off, float[] xs, int count, float[] acc, int accOff, int len);
+
+    /** Ternary codes, int8 activations: exact int sums of xs[j] * code. */
+    void ternaryInt(byte[] w, int[] off, float[] xs, int count, int[] acc, int accOff, int len);
+
+    /** Ternary codes, float activations. */
+    void ternaryFloat(byte[] w, int[] off, float[] xs, int count, float[] acc, int accOff, int len);
+
+    float dot(float[] a, int aOff, float[] b, int bOff, int n);
+
+    /** y[yOff + i] += a * x[xOff + i] for i in [0, n). */
+    void axpy(float a, float[] x, int xOff, float[] y, int yOff, int n);
+}

@@ -1,0 +1,139 @@
+package dev.qsparse.runtime.kernel;
+
+/**
+ * What a kernel call needs besides its operands: the backend, the session's thread pool and
+ * accumulator scratch. Owned by one forward state (one session); not thread-safe.
+ */
+public final class Workspace {
+
+    private final KernelBackend backend;
+    private WorkerPool pool;
+    private DenseBatchBackend dense;
+    private boolean denseAuto;
+    /** Per F32 batch shape: null = not measured yet; else whether the dense backend won. */
+    private final java.util.Map<Long, long[]> denseTimes = new java.util.HashMap<>();
+    private int[] ints = new int[0];
+    private float[] floats = new float[0];
+    private int[][] batchInts = new int[0][];
+    private float[][] batchFloats = new float[0][];
+
+    public Workspace(KernelBackend backend) {
+        this.backend = backend;
+    }
+
+    /** A workspace with the JVM's best backend and no threads. */
+    public static Workspace single() {
+        return new Workspace(KernelBackends.best());
+    }
+
+    public KernelBackend backend() {
+        return backend;
+    }
+
+    /** Shares work with {@code pool}'s threads from now on (null: run on the calling thread only). */
+    public void usePool(WorkerPool pool) {
+        this.pool = pool;
+    }
+
+    /**
+     * Dense micro-batch products of F32 weights may use {@code dense} (null: never). With
+     * {@code auto}, each shape is timed once on each path and the faster one kept; otherwise
+     * {@code dense} is always used.
+     */
+    public void useDenseBatch(DenseBatchBackend dense, boolean auto) {
+        this.dense = dense;
+        this.denseAuto = auto;
+        this.denseTimes.clear();
+        if (dense != null) {
+            dense.setThreads(threads());
+        }
+    }
+
+    public DenseBatchBackend denseBatch() {
+        return dense;
+    }
+
+    /** Whether the next F32 batch of this shape should go to the dense backend; {@link #recordDense} reports its time. */
+    boolean preferDense(int rows, int cols, int count) {
+        if (dense == null) {
+            return false;
+        }
+        if (!denseAuto) {
+            return true;
+        }
+        long[] t = denseTimes.get(key(rows, cols, count));
+        if (t == null || t[0] == 0) {
+            return false; // time the Vector API path first
+        }
+        if (t[1] == 0) {
+            return true; // then the dense backend
+        }
+        return t[1] < t[0];
+    }
+
+    void recordDense(int rows, int cols, int count, boolean usedDense, long nanos) {
+        if (dense == null || !denseAuto) {
+            return;
+        }
+        long[] t = denseTimes.computeIfAbsent(key(rows, cols, count), k -> new long[2]);
+        int i = usedDense ? 1 : 0;
+        if (t[i] == 0) {
+            t[i] = Math.max(1, nanos);
+        }
+    }
+
+    private static long key(int rows, int cols, int count) {
+        return ((long) rows << 40) ^ ((long) cols << 16) ^ count;
+    }
+
+    public int threads() {
+        return pool == null ? 1 : pool.threads();
+    }
+
+    /** Runs {@code task} over {@code [0, n)}, split across the pool's threads at multiples of {@code align}. */
+    public void forRange(int n, int align, WorkerPool.RangeTask task) {
+        if (pool == null) {
+            task.run(0, n);
+        } else {
+            pool.forRange(n, align, task);
+        }
+    }
+
+    int[] ints(int n) {
+        if (ints.length < n) {
+            ints = new int[n];
+        }
+        return ints;
+    }
+
+    float[] floats(int n) {
+        if (floats.length < n) {
+            floats = new float[n];
+        }
+        return floats;
+    }
+
+    int[][] batchInts(int count, int n) {
+        if (batchInts.length < count) {
+            batchInts = java.util.Arrays.copyOf(batchInts, count);
+        }
+        for (int i = 0; i < count; i++) {
+            if (batchInts[i] == null || batchInts[i].length < n) {
+                batchInts[i] = new int[n];
+            }
+        }
+        return batchInts;
+    }
+
+    float[][] batchFloats(int count, int n) {
+        if (batchFloats.length < count) {
+            batchFloats = java.util.Arrays.copyOf(batchFloats, count);
+        }
+        for (int i = 0; i < count; i++) {
+            if (batchFloats[i] == null || batchFloats[i].length < n) {
+                batchFloats[i] = new float[n];
+            }
+        }
+        return batchFloats;
+    }
+}

@@ -1,0 +1,172 @@
+package dev.qsparse.runtime.kernel;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.util.Random;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The Vector API kernels against the scalar reference, on random and edge-case shapes. */
+class KernelBackendTest {
+
+    static final int[] ROWS = {1, 3, 16, 63, 64, 65, 130, 200, 768};
+    static final int[] COLS = {1, 2, 3, 5, 8, 17, 64, 257};
+
+    static KernelBackend vector;
+    static final KernelBackend scalar = KernelBackends.scalar();
+
+    @BeforeAll
+    static void vectorBackend() {
+        assumeTrue(KernelBackends.vectorModulePresent(), "run with " + KernelBackends.VECTOR_FLAG);
+        vector = KernelBackends.vector().orElseThrow();
+    }
+
+    @Test
+    void bestIsVectorWhenTheModuleIsPresent() {
+        assertTrue(KernelBackends.best().name().startsWith("vector-"), KernelBackends.best().name());
+        assertEquals("scalar", scalar.name());
+    }
+
+    static byte[] randomBytes(Random r, int n, int lo, int hi) {
+        byte[] b = new byte[n];
+        for (int i = 0; i < n; i++) {
+            b[i] = (byte) (lo + r.nextInt(hi - lo + 1));
+        }
+        return b;
+    }
+
+    /** Column offsets of a block: {@code count} columns of {@code slice} bytes, in shuffled order, after a gap. */
+    static int[] offsets(Random r, int count, int slice) {
+        int[] off = new int[count];
+        java.util.List<Integer> order = new java.util.ArrayList<>();
+        for (int j = 0; j < count; j++) {
+            order.add(j);
+        }
+        java.util.Collections.shuffle(order, r);
+        for (int j = 0; j < count; j++) {
+            off[j] = 7 + order.get(j) * slice;
+        }
+        return off;
+    }
+
+    static float[] int8Activations(Random r, int n) {
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = r.nextInt(256) - 128;
+        }
+        if (n > 1) {
+            x[0] = -128; // the extreme product -128 * -127 must not overflow 16 bits
+            x[1] = -128;
+        }
+        return x;
+    }
+
+    static float[] floats(Random r, int n) {
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) r.nextGaussian();
+        }
+        return x;
+    }
+
+    static final int[] COUNTS = {0, 1, 2, 3, 4, 5, 7, 8, 13, 64};
+    static final int[] LENS = {64, 128, 192, 768};
+
+    @Test
+    void int8KernelsMatchScalar() {
+        Random r = new Random(21);
+        for (int len : LENS) {
+            for (int count : COUNTS) {
+                byte[] w = randomBytes(r, 7 + count * len + 5, -127, 127);
+                if (count > 1) {
+                    java.util.Arrays.fill(w, 7, 7 + 2 * len, (byte) -127);
+                }
+                int[] off = offsets(r, count, len);
+                int accOff = 64 * r.nextInt(3);
+                float[] xi = int8Activations(r, count);
+                int[] expected = new int[accOff + len + 64];
+                int[] actual = new int[accOff + len + 64];
+                java.util.Arrays.fill(expected, 12345); // kernels add to the accumulators
+                java.util.Arrays.fill(actual, 12345);
+                scalar.int8Int(w, off, xi, count, expected, accOff, len);
+                vector.int8Int(w, off, xi, count, actual, accOff, len);
+                assertArrayEquals(expected, actual, "len " + len + " count " + count);
+                float[] xf = floats(r, count);
+                float[] ef = new float[accOff + len];
+                float[] af = new float[accOff + len];
+                scalar.int8Float(w, off, xf, count, ef, accOff, len);
+                vector.int8Float(w, off, xf, count, af, accOff, len);
+                assertClose(ef, af, "float len " + len + " count " + count);
+            }
+        }
+    }
+
+    @Test
+    void ternaryKernelsMatchScalar() {
+        Random r = new Random(23);
+        for (int len : LENS) {
+            for (int count : COUNTS) {
+                int slice = len / 4;
+                byte[] w = new byte[7 + count * slice + 3];
+                for (int i = 0; i < w.length; i++) {
+                    int b = 0;
+                    for (int k = 0; k < 4; k++) {
+                        b |= r.nextInt(3) << (2 * k); // four random codes in 0..2 per byte
+                    }
+                    w[i] = (byte) b;
+                }
+                int[] off = offsets(r, count, slice);
+                int accOff = 64 * r.nextInt(3);
+                float[] xi = int8Activations(r, count);
+                int[] expected = new int[accOff + len];
+                int[] actual = new int[accOff + len];
+                scalar.ternaryInt(w, off, xi, count, expected, accOff, len);
+                vector.ternaryInt(w, off, xi, count, actual, accOff, len);
+                assertArrayEquals(expected, actual, "len " + len + " count " + count);
+                float[] xf = floats(r, count);
+                float[] ef = new float[accOff + len];
+                float[] af = new float[accOff + len];
+                scalar.ternaryFloat(w, off, xf, count, ef, accOff, len);
+                vector.ternaryFloat(w, off, xf, count, af, accOff, len);
+                assertClose(ef, af, "float len " + len + " count " + count);
+            }
+        }
+    }
+
+    @Test
+    void f32RowsDotAndAxpyMatchScalar() {
+        Random r = new Random(24);
+        for (int rows : new int[] {1, 3, 16, 65}) {
+            for (int cols : new int[] {1, 7, 8, 15, 16, 33, 64, 65, 100, 257}) {
+                float[] w = floats(r, 5 + rows * cols);
+                float[] x = floats(r, cols);
+                float[] expected = new float[rows + 2];
+                float[] actual = new float[rows + 2];
+                scalar.f32Rows(w, 5, cols, x, expected, 2, rows);
+                vector.f32Rows(w, 5, cols, x, actual, 2, rows);
+                assertClose(expected, actual, rows + "x" + cols);
+                int n = Math.min(cols, w.length - 1);
+                assertEquals(scalar.dot(w, 1, x, 0, n), vector.dot(w, 1, x, 0, n), 1e-4f * cols);
+                float[] y1 = floats(new Random(cols), cols + 3);
+                float[] y2 = y1.clone();
+                scalar.axpy(0.37f, x, 0, y1, 3, cols);
+                vector.axpy(0.37f, x, 0, y2, 3, cols);
+                assertClose(y1, y2, "axpy " + cols);
+            }
+        }
+    }
+
+    static void assertClose(float[] expected, float[] actual, String what) {
+        assertEquals(expected.length, actual.length);
+        double scale = 0;
+        for (float v : expected) {
+            scale = Math.max(scale, Math.abs(v));
+        }
+        for (int i = 0; i < expected.length; i++) {
+            assertEquals(expected[i], actual[i], 1e-5 * (1 + scale), what + " at " + i);
+        }
+    }
+}

@@ -1,0 +1,67 @@
+package dev.qsparse.runtime.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+
+import dev.qsparse.runtime.Model;
+import dev.qsparse.runtime.kernel.WorkerPool;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Random;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Micro-batched forward passes (prefill, embed, score) against the token-by-token path, on every
+ * fixture model, with one and two kernel threads: bit for bit.
+ */
+class BatchedForwardTest {
+
+    static java.util.stream.Stream<String> fixtures() throws IOException {
+        return PyTorchParityTest.fixtures();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("fixtures")
+    void batchedEqualsTokenByToken(String name) throws IOException {
+        try (Model model = Model.load(PyTorchParityTest.FIXTURES.resolve(name));
+             WorkerPool pool = WorkerPool.create(2)) {
+            DecoderModel net = model.network();
+            int vocab = model.config().vocabSize();
+            int d = model.config().hiddenSize();
+            Random r = new Random(name.hashCode());
+            int n = 45; // a chunk of 32 and one of 13 (QSparseTransformer.MAX_BATCH = 32)
+            int[] tokens = new int[n];
+            for (int i = 0; i < n; i++) {
+                tokens[i] = r.nextInt(vocab);
+            }
+            ForwardState one = net.newState();
+            float[][] hidden = new float[n][];
+            float[][] logits = new float[n][vocab];
+            for (int i = 0; i < n; i++) {
+                net.forward(one, tokens[i], i);
+                hidden[i] = one.hidden.clone();
+                net.logits(one, logits[i]);
+            }
+            for (WorkerPool p : new WorkerPool[] {null, pool}) {
+                ForwardState batched = net.newState();
+                batched.useThreads(p);
+                float[][] h = new float[n][d];
+                // start with 3 single steps, then batches from position 3
+                for (int i = 0; i < 3; i++) {
+                    net.forward(batched, tokens[i], i);
+                    System.arraycopy(batched.hidden, 0, h[i], 0, d);
+                }
+                float[][] rest = new float[n - 3][d];
+                net.forwardBatch(batched, tokens, 3, n - 3, 3, rest);
+                System.arraycopy(rest, 0, h, 3, n - 3);
+                float[][] l = new float[n][vocab];
+                net.logitsBatch(batched, h, n, l);
+                for (int i = 0; i < n; i++) {
+                    assertArrayEquals(hidden[i], h[i], 0f, name + " hidden at " + i);
+                    assertArrayEquals(logits[i], l[i], 0f, name + " logits at " + i);
+                }
+                assertArrayEquals(hidden[n - 1], batched.hidden, 0f, name + " last hidden state");
+            }
+        }
+    }
+}
