@@ -86,11 +86,7 @@ public final class QSparseTransformer implements DecoderModel {
         this.attnOut = config.attnOutput();
         this.mlpIn = config.mlpInput();
         this.mlpOut = config.mlpOutput();
-        long params = 0;
-        for (String name : checkpoint.tensorNames()) {
-            params += checkpoint.info(name).elementCount();
-        }
-        this.parameterCount = params;
+        this.parameterCount = checkpoint.elementCount();
     }
 
     @Override

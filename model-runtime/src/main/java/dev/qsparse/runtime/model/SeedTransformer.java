@@ -63,11 +63,7 @@ public final class SeedTransformer implements DecoderModel {
                     w.vector(p + "norm2.bias", d));
         }
         this.floatSparsifier = new Sparsifier(config.kRatio(), 0, TopKRescale.L2);
-        long params = 0;
-        for (String name : checkpoint.tensorNames()) {
-            params += checkpoint.info(name).elementCount();
-        }
-        this.parameterCount = params;
+        this.parameterCount = checkpoint.elementCount();
     }
 
     @Override

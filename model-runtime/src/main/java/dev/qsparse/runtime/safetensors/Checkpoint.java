@@ -128,6 +128,17 @@ public final class Checkpoint implements AutoCloseable {
         return f.buffer(name);
     }
 
+    /** Total number of elements (parameters) across all tensors. */
+    public long elementCount() {
+        long n = 0;
+        for (SafetensorsFile f : files) {
+            for (TensorInfo t : f.tensors().values()) {
+                n += t.elementCount();
+            }
+        }
+        return n;
+    }
+
     /** Total bytes of tensor data across all files. */
     public long totalBytes() {
         long n = 0;
