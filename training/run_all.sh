@@ -69,7 +69,7 @@ train_model qsparse-ternary "$TERNARY_MINUTES" --max-steps "${TERNARY_STEPS:-$de
 
 # 4. Greedy samples from the demo model (PyTorch reference).
 if [ -d models/qsparse-demo ]; then
-  "$PY" training/evaluate.py --model models/qsparse-demo --max-new-tokens 40 \
+  "$PY" training/evaluate.py --model models/qsparse-demo --max-new-tokens 32 \
     --generate "It is a truth universally acknowledged" \
     --generate "Elizabeth looked at her sister and" \
     --generate "The whale" \

@@ -317,8 +317,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         ap.error("give --max-steps and/or --max-minutes")
     if args.work_dir is None:
         here = os.path.dirname(os.path.abspath(__file__))
-        args.work_dir = os.path.join(here, "work", "runs",
-                                     os.path.basename(os.path.normpath(args.out)))
+        work_dir = os.path.join(here, "work", "runs", os.path.basename(os.path.normpath(args.out)))
+        # relative to the current directory when below it (keeps training_log.json portable)
+        rel = os.path.relpath(work_dir)
+        args.work_dir = work_dir if rel.startswith("..") else rel
     if args.cache_dir is None:
         args.cache_dir = os.path.join(os.path.dirname(os.path.normpath(args.work_dir)), "cache")
     return args
