@@ -17,9 +17,9 @@ import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-@Command(name = "bench", description = {
+@Command(name = "bench", mixinStandardHelpOptions = true, description = {
     "Print the side-by-side speed table (decode, prefill, bandwidth, PyTorch).",
-    "Decode and prefill speed of dense f32, dense int8, 50% top-K int8 and 50% top-K ternary on the seed README's",
+    "Decode and prefill speed of dense f32, dense int8, 50%% top-K int8 and 50%% top-K ternary on the seed README's",
     "model shape (random weights) and on a demo model, with the GEMV kernels, the machine's read bandwidth measured",
     "in the same run, ND4J prefill when backend-nd4j is built, and PyTorch eager on the same weights when",
     "/usr/bin/python3 has torch. Prints one markdown table on stdout (--json: the figures as JSON); progress on stderr."})

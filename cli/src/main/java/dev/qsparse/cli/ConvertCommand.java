@@ -8,7 +8,7 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-@Command(name = "convert", description = {
+@Command(name = "convert", mixinStandardHelpOptions = true, description = {
     "Write a runtime-ready model directory (f32, int8 or ternary weights).",
     "Its weights load by memory-mapping alone, with no quantization at load, and every task on the machine",
     "shares them through the page cache. Prints {\"out\": DIR, \"weights\": ..., \"lm_head\": ...,",

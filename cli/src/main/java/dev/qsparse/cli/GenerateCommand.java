@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "generate", description = "Continue a prompt: {\"text\": ..., \"tokens\": [...], ...}.")
+@Command(name = "generate", mixinStandardHelpOptions = true, description = "Continue a prompt: {\"text\": ..., \"tokens\": [...], ...}.")
 final class GenerateCommand implements Callable<Integer> {
 
     @Mixin

@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "logits", description = "Print next-token logits for every input position: {\"logits\": [[...], ...]}.")
+@Command(name = "logits", mixinStandardHelpOptions = true, description = "Print next-token logits for every input position: {\"logits\": [[...], ...]}.")
 final class LogitsCommand implements Callable<Integer> {
 
     @Mixin

@@ -15,7 +15,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "score", description = {
+@Command(name = "score", mixinStandardHelpOptions = true, description = {
     "Log-likelihood of a text: {\"logprob\": ..., \"mean_logprob\": ..., \"perplexity\": ...}.",
     "With --file, every non-empty line is scored as its own text and the corpus perplexity is "
         + "exp(-(sum of logprobs) / (sum of scored tokens)), as training/evaluate.py computes it."})

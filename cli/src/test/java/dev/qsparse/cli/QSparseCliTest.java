@@ -86,6 +86,17 @@ class QSparseCliTest {
     }
 
     @Test
+    void everyCommandHasHelp() {
+        for (String command : new String[] {"logits", "generate", "embed", "score", "demo", "convert", "bench"}) {
+            out.reset();
+            err.reset();
+            assertEquals(0, QSparseCli.run(command, "--help"), command + ": " + err.toString(StandardCharsets.UTF_8));
+            assertTrue(out.toString(StandardCharsets.UTF_8).contains("Usage: qsparse " + command), command);
+            assertTrue(!err.toString(StandardCharsets.UTF_8).contains("Could not format"), command + " help text formats");
+        }
+    }
+
+    @Test
     void errorsGoToStderrWithNonZeroExit() {
         assertEquals(1, QSparseCli.run("score", "--model", "/no/such/model", "--text", "x"));
         assertTrue(err.toString(StandardCharsets.UTF_8).contains("/no/such/model"));
