@@ -35,29 +35,30 @@ class ExactlyOnceUnderFailureTest {
     static final AtomicInteger FAILURES = new AtomicInteger();
 
     /**
-     * Throws once per planned (subtask, attempt): subtask 0 fails early in its first attempt and
-     * mid-stream in its second, subtask 1 late in its first. Counts restart with each attempt, so
-     * the job always gets past every failure.
+     * The failure plan: failure k is thrown by subtask {@code PLAN[k][0]} once it has seen
+     * {@code PLAN[k][1]} records in its current attempt, and only after failure k-1 happened. Keyed on
+     * the global failure count (not on attempt numbers, which depend on how much of the job a
+     * failover restarts), so exactly three failures happen whatever the timing, each early enough in
+     * an attempt that the remaining input always reaches it.
      */
+    static final int[][] PLAN = {{0, 120}, {1, 150}, {0, 90}};
+
     static final class FailureInjector extends RichMapFunction<byte[], byte[]> {
         private int seen;
-        private int failAt;
+        private int subtask;
 
         @Override
         public void open(OpenContext context) {
-            int subtask = getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
-            int attempt = getRuntimeContext().getTaskInfo().getAttemptNumber();
-            failAt = subtask == 0 && attempt == 0 ? 120
-                    : subtask == 0 && attempt == 1 ? 420
-                    : subtask == 1 && attempt == 0 ? 700
-                    : -1;
+            subtask = getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
         }
 
         @Override
         public byte[] map(byte[] value) {
-            if (++seen == failAt) {
-                FAILURES.incrementAndGet();
-                throw new IllegalStateException("injected failure after " + seen + " records");
+            seen++;
+            int k = FAILURES.get();
+            if (k < PLAN.length && subtask == PLAN[k][0] && seen >= PLAN[k][1] && FAILURES.compareAndSet(k, k + 1)) {
+                throw new IllegalStateException("injected failure " + (k + 1) + " on subtask " + subtask
+                        + " after " + seen + " records");
             }
             return value;
         }
