@@ -7,6 +7,7 @@ import dev.qsparse.jobs.demo.DemoEvents;
 import dev.qsparse.jobs.kafka.EmbeddedKafkaBroker;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.flink.api.common.functions.OpenContext;
@@ -35,13 +36,12 @@ class ExactlyOnceUnderFailureTest {
     static final AtomicInteger FAILURES = new AtomicInteger();
 
     /**
-     * The failure plan: failure k is thrown by subtask {@code PLAN[k][0]} once it has seen
-     * {@code PLAN[k][1]} records in its current attempt, and only after failure k-1 happened. Keyed on
-     * the global failure count (not on attempt numbers, which depend on how much of the job a
-     * failover restarts), so exactly three failures happen whatever the timing, each early enough in
-     * an attempt that the remaining input always reaches it.
+     * The failure plan: failure k is thrown by the first subtask that has seen {@code PLAN[k]}
+     * records in its current attempt, once failure k-1 has happened. Keyed on the global failure
+     * count (not on attempt numbers, which depend on how much of the job a failover restarts). The
+     * test keeps producing while failures are still due, so records always reach the plan.
      */
-    static final int[][] PLAN = {{0, 120}, {1, 150}, {0, 90}};
+    static final int[] PLAN = {120, 150, 90};
 
     static final class FailureInjector extends RichMapFunction<byte[], byte[]> {
         private int seen;
@@ -56,7 +56,7 @@ class ExactlyOnceUnderFailureTest {
         public byte[] map(byte[] value) {
             seen++;
             int k = FAILURES.get();
-            if (k < PLAN.length && subtask == PLAN[k][0] && seen >= PLAN[k][1] && FAILURES.compareAndSet(k, k + 1)) {
+            if (k < PLAN.length && seen >= PLAN[k] && FAILURES.compareAndSet(k, k + 1)) {
                 throw new IllegalStateException("injected failure " + (k + 1) + " on subtask " + subtask
                         + " after " + seen + " records");
             }
@@ -68,17 +68,33 @@ class ExactlyOnceUnderFailureTest {
     void everyIdExactlyOnceAfterThreeFailures() throws Exception {
         try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start()) {
             Pipeline p = new Pipeline(broker, 4);
-            List<DemoEvents.Event> events = DemoEvents.build(
-                    DemoEvents.readTexts(Path.of("../models/data/events.txt")), 2000, 48, null, 4);
-            p.produce(events);
+            List<String> texts = DemoEvents.readTexts(Path.of("../models/data/events.txt"));
+            List<DemoEvents.Event> events = new ArrayList<>(DemoEvents.build(texts, 2000, 48, null, 4));
             FAILURES.set(0);
             JobClient job = p.start(p.options("embed", 2),
                     s -> s.map(new FailureInjector()).name("failure-injector"));
+            // Produce while the job runs, in slices, and top up with extra events until all three
+            // failures have happened, so every failure meets a live stream.
+            int produced = 0;
+            int extra = 0;
+            long deadline = System.nanoTime() + Duration.ofMinutes(3).toNanos();
+            while (produced < events.size() || FAILURES.get() < PLAN.length && System.nanoTime() < deadline) {
+                for (int i = 0; produced + i == events.size() && i < 50; i++) {
+                    String id = String.format("evt-9%04d", extra++);
+                    String text = texts.get(extra % texts.size()).replace("\\", "").replace("\"", "'");
+                    events.add(new DemoEvents.Event(id, ("{\"id\":\"" + id + "\",\"text\":\"" + text + "\"}")
+                            .getBytes(java.nio.charset.StandardCharsets.UTF_8), false));
+                }
+                int end = Math.min(events.size(), produced + 50);
+                p.produce(events.subList(produced, end));
+                produced = end;
+                Thread.sleep(100);
+            }
             Pipeline.Outcome outcome = p.await(events.size(), Duration.ofMinutes(6));
             Pipeline.stop(job);
 
             assertEquals(3, FAILURES.get(), "three injected failures");
-            assertEquals(2000, outcome.enriched.size());
+            assertEquals(2000 + extra, outcome.enriched.size());
             assertEquals(48, outcome.deadLetters.size());
             EndToEndTest.assertExactlyOnce(events, outcome);
             assertTrue(outcome.enriched.stream().allMatch(e -> e.path("embedding").size() > 0));
