@@ -17,8 +17,19 @@ public abstract class ForwardState {
     private long weightBytesRead;
     private final Workspace workspace = new Workspace(KernelBackends.best());
 
-    protected ForwardState(int hiddenSize) {
+    /** Per layer, keys and values of every cached position, position-major with row stride {@link #kvStride}. */
+    final float[][] keyCache;
+    final float[][] valueCache;
+    final int kvStride;
+    /** Attention-score scratch, one entry per cached position. */
+    float[] scores = new float[0];
+    private int capacity;
+
+    protected ForwardState(int hiddenSize, int layers, int kvStride) {
         this.hidden = new float[hiddenSize];
+        this.keyCache = new float[layers][0];
+        this.valueCache = new float[layers][0];
+        this.kvStride = kvStride;
     }
 
     /** Kernels, threads and accumulator scratch of this state's products. */
@@ -43,11 +54,25 @@ public abstract class ForwardState {
         return weightBytesRead;
     }
 
-    /** Make room in the KV cache for positions [0, positions). */
-    public abstract void ensureCapacity(int positions);
+    /** Make room in the KV cache for positions [0, positions); grows geometrically. */
+    public void ensureCapacity(int positions) {
+        if (positions <= capacity) {
+            return;
+        }
+        for (int l = 0; l < keyCache.length; l++) {
+            keyCache[l] = grow(keyCache[l], positions, kvStride);
+            valueCache[l] = grow(valueCache[l], positions, kvStride);
+        }
+        capacity = keyCache[0].length / kvStride;
+        if (scores.length < capacity) {
+            scores = new float[capacity];
+        }
+    }
 
     /** Positions the KV cache can hold without growing. */
-    public abstract int capacity();
+    public int capacity() {
+        return capacity;
+    }
 
     void recordActivations(int nonZero, int width) {
         nonZeroActivations += nonZero;

@@ -159,11 +159,6 @@ public final class QSparseTransformer implements DecoderModel {
         final Slot one;
         Slot[] batch = new Slot[0];
         final float[] scratch;
-        final float[][] keyCache;
-        final float[][] valueCache;
-        final int kvDim;
-        float[] scoresBuf;
-        int capacity;
         final ActivationBuffer logitsInput;
         ActivationBuffer[] batchLogitsInput = new ActivationBuffer[0];
         // Gathered views of the batch for multiplyBatch.
@@ -173,17 +168,12 @@ public final class QSparseTransformer implements DecoderModel {
         float[][] outsC = new float[0][];
 
         State(QSparseConfig c) {
-            super(c.hiddenSize());
+            super(c.hiddenSize(), c.numLayers(), c.numKeyValueHeads() * c.headDim());
             this.config = c;
             int d = c.hiddenSize();
             int qDim = c.numHeads() * c.headDim();
-            kvDim = c.numKeyValueHeads() * c.headDim();
             one = new Slot(c);
             scratch = new float[Math.max(Math.max(d, qDim), c.intermediateSize())];
-            keyCache = new float[c.numLayers()][0];
-            valueCache = new float[c.numLayers()][0];
-            scoresBuf = new float[0];
-            capacity = 0;
             logitsInput = new ActivationBuffer(d);
         }
 
@@ -220,26 +210,6 @@ public final class QSparseTransformer implements DecoderModel {
                 batchLogitsInput = b;
             }
             return batchLogitsInput;
-        }
-
-        @Override
-        public void ensureCapacity(int positions) {
-            if (positions <= capacity) {
-                return;
-            }
-            for (int l = 0; l < keyCache.length; l++) {
-                keyCache[l] = grow(keyCache[l], positions, kvDim);
-                valueCache[l] = grow(valueCache[l], positions, kvDim);
-            }
-            capacity = keyCache[0].length / kvDim;
-            if (scoresBuf.length < capacity) {
-                scoresBuf = new float[capacity];
-            }
-        }
-
-        @Override
-        public int capacity() {
-            return capacity;
         }
     }
 
@@ -430,12 +400,12 @@ public final class QSparseTransformer implements DecoderModel {
         for (int h = 0; h < c.numKeyValueHeads(); h++) {
             Kernels.ropeRotateHalf(t.k, h * hd, hd, t.cos, t.sin);
         }
-        System.arraycopy(t.k, 0, s.keyCache[l], pos * s.kvDim, s.kvDim);
-        System.arraycopy(t.v, 0, s.valueCache[l], pos * s.kvDim, s.kvDim);
+        System.arraycopy(t.k, 0, s.keyCache[l], pos * s.kvStride, s.kvStride);
+        System.arraycopy(t.v, 0, s.valueCache[l], pos * s.kvStride, s.kvStride);
         KernelBackend k = s.workspace().backend();
         for (int h = 0; h < c.numHeads(); h++) {
-            attendHead(k, t.q, h * hd, s.keyCache[l], s.valueCache[l], (h / groups) * hd, s.kvDim,
-                    hd, pos + 1, attnScale, s.scoresBuf, t.attOut, h * hd);
+            attendHead(k, t.q, h * hd, s.keyCache[l], s.valueCache[l], (h / groups) * hd, s.kvStride,
+                    hd, pos + 1, attnScale, s.scores, t.attOut, h * hd);
         }
         if (layer.attnSubNorm() != null) {
             Kernels.rmsNorm(t.attOut, t.attOut, layer.attnSubNorm(), c.rmsNormEps(), t.attOut.length);

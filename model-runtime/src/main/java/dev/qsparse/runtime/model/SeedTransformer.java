@@ -97,14 +97,10 @@ public final class SeedTransformer implements DecoderModel {
         final ActivationBuffer act;
         final ActivationBuffer denseD;
         final ActivationBuffer denseF;
-        final float[][] keyCache;
-        final float[][] valueCache;
         final int d;
-        float[] scores = new float[0];
-        int capacity;
 
         State(SeedConfig c) {
-            super(c.dModel());
+            super(c.dModel(), c.numLayers(), c.dModel());
             d = c.dModel();
             x = new float[d];
             qkv = new float[3 * d];
@@ -116,28 +112,6 @@ public final class SeedTransformer implements DecoderModel {
             act = new ActivationBuffer(d);
             denseD = new ActivationBuffer(d);
             denseF = new ActivationBuffer(c.dimFeedforward());
-            keyCache = new float[c.numLayers()][0];
-            valueCache = new float[c.numLayers()][0];
-        }
-
-        @Override
-        public void ensureCapacity(int positions) {
-            if (positions <= capacity) {
-                return;
-            }
-            for (int l = 0; l < keyCache.length; l++) {
-                keyCache[l] = grow(keyCache[l], positions, d);
-                valueCache[l] = grow(valueCache[l], positions, d);
-            }
-            capacity = keyCache[0].length / d;
-            if (scores.length < capacity) {
-                scores = new float[capacity];
-            }
-        }
-
-        @Override
-        public int capacity() {
-            return capacity;
         }
     }
 
