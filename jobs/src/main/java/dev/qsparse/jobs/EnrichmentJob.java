@@ -6,7 +6,6 @@ import dev.qsparse.flink.QSparseEnrichment;
 import dev.qsparse.jobs.kafka.KafkaTopics;
 import dev.qsparse.runtime.inference.Task;
 import java.nio.charset.StandardCharsets;
-import java.util.concurrent.Callable;
 import java.util.function.UnaryOperator;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.serialization.DeserializationSchema;
@@ -25,8 +24,6 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.kafka.clients.consumer.OffsetResetStrategy;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import picocli.CommandLine;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 
 /**
  * Kafka -> Q-Sparse -> Kafka: reads JSON text events from a topic, enriches them with the
@@ -38,39 +35,46 @@ import picocli.CommandLine.Mixin;
  * {@code isolation.level=read_committed} sees every input event once, as an enriched event or a
  * dead letter. {@code --delivery at-least-once} trades that for lower output latency.
  */
-@Command(name = "enrichment-job", mixinStandardHelpOptions = true,
-        description = "Kafka -> Q-Sparse -> Kafka enrichment job.")
-public final class EnrichmentJob implements Callable<Integer> {
+public final class EnrichmentJob {
 
-    @Mixin
-    JobOptions options = new JobOptions();
-
-    public static void main(String[] args) {
-        int code = new CommandLine(new EnrichmentJob()).execute(args);
-        if (code != 0) {
-            System.exit(code);
-        }
+    private EnrichmentJob() {
     }
 
-    @Override
-    public Integer call() throws Exception {
+    /**
+     * Runs the job. Never calls {@link System#exit} (in application mode that would kill the
+     * JobManager): a bad command line or configuration throws {@link IllegalArgumentException}
+     * with the reason, and {@code --help} prints the usage and returns.
+     */
+    public static void main(String[] args) throws Exception {
+        JobOptions options = new JobOptions();
+        CommandLine cli = commandLine(options);
+        CommandLine.ParseResult parsed;
+        try {
+            parsed = cli.parseArgs(args);
+        } catch (CommandLine.ParameterException e) {
+            throw new IllegalArgumentException(e.getMessage() + System.lineSeparator() + cli.getUsageMessage(), e);
+        }
+        if (CommandLine.printHelpIfRequested(parsed)) {
+            return;
+        }
+        options.recordGiven(parsed);
+        run(options);
+    }
+
+    /** The job's command line over {@code options} (for --help and tests). */
+    public static CommandLine commandLine(JobOptions options) {
+        return new CommandLine(options);
+    }
+
+    static void run(JobOptions options) throws Exception {
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        // Everything is validated here, before any topic is created or anything is submitted.
+        build(env, options);
         if (options.createTopics) {
             KafkaTopics.create(options.bootstrapServers, java.util.Map.of(options.inputTopic, options.topicPartitions,
                     options.outputTopic, options.topicPartitions, options.deadLetterTopic, 1));
         }
-        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(flinkConfiguration(options));
-        build(env, options);
         env.execute("qsparse-enrichment " + options.inputTopic + " -> " + options.outputTopic);
-        return 0;
-    }
-
-    /** Flink settings the job needs: checkpointing and a restart strategy. */
-    public static Configuration flinkConfiguration(JobOptions o) {
-        Configuration conf = new Configuration();
-        conf.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
-        conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, o.restartAttempts);
-        conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, java.time.Duration.ofMillis(500));
-        return conf;
     }
 
     /** Adds the job's pipeline to {@code env}. */
@@ -84,11 +88,8 @@ public final class EnrichmentJob implements Callable<Integer> {
      */
     public static QSparseEnrichment.Streams build(StreamExecutionEnvironment env, JobOptions o,
                                                   UnaryOperator<DataStream<byte[]>> beforeModel) {
-        if (o.parallelism > 0) {
-            env.setParallelism(o.parallelism);
-        }
-        env.enableCheckpointing(o.checkpointInterval.toMillis(),
-                o.delivery == JobOptions.Delivery.EXACTLY_ONCE ? CheckpointingMode.EXACTLY_ONCE : CheckpointingMode.AT_LEAST_ONCE);
+        JobConfig.configure(env, o);
+        QSparseEnrichment enrichment = JobConfig.enrichment(env.getConfiguration(), o);
 
         KafkaSourceBuilder<byte[]> source = KafkaSource.<byte[]>builder()
                 .setBootstrapServers(o.bootstrapServers)
@@ -106,16 +107,7 @@ public final class EnrichmentJob implements Callable<Integer> {
                 .uid("kafka-input");
         events = beforeModel.apply(events);
 
-        Configuration operatorConf = Configuration.fromMap(o.operatorOptions);
-        QSparseEnrichment.Streams streams = QSparseEnrichment.builder()
-                .configuration(operatorConf)
-                .modelPath(o.model.toAbsolutePath().toString())
-                .mode(Task.fromWireName(o.mode))
-                .maxBatchSize(o.maxBatchSize)
-                .maxWait(o.maxWait)
-                .threads(o.threads)
-                .build()
-                .apply(events);
+        QSparseEnrichment.Streams streams = enrichment.apply(events);
 
         streams.enriched().sinkTo(sink(o, o.outputTopic, "out", new EnrichedSerializer(o.outputTopic)))
                 .name("kafka: " + o.outputTopic).uid("kafka-output");
