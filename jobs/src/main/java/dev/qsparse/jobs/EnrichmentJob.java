@@ -6,6 +6,7 @@ import dev.qsparse.flink.QSparseEnrichment;
 import dev.qsparse.jobs.kafka.KafkaTopics;
 import dev.qsparse.runtime.inference.Task;
 import java.nio.charset.StandardCharsets;
+import java.util.Properties;
 import java.util.function.UnaryOperator;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.serialization.DeserializationSchema;
@@ -23,6 +24,8 @@ import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.kafka.clients.consumer.OffsetResetStrategy;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 
 /**
@@ -36,6 +39,9 @@ import picocli.CommandLine;
  * dead letter. {@code --delivery at-least-once} trades that for lower output latency.
  */
 public final class EnrichmentJob {
+
+    private static final Logger LOG = LoggerFactory.getLogger(EnrichmentJob.class);
+    private static final String BOOTSTRAP = "bootstrap.servers";
 
     private EnrichmentJob() {
     }
@@ -71,7 +77,7 @@ public final class EnrichmentJob {
         // Everything is validated here, before any topic is created or anything is submitted.
         build(env, options);
         if (options.createTopics) {
-            KafkaTopics.create(options.bootstrapServers, java.util.Map.of(options.inputTopic, options.topicPartitions,
+            KafkaTopics.create(kafkaClient(env.getConfiguration(), options), java.util.Map.of(options.inputTopic, options.topicPartitions,
                     options.outputTopic, options.topicPartitions, options.deadLetterTopic, 1));
         }
         env.execute("qsparse-enrichment " + options.inputTopic + " -> " + options.outputTopic);
@@ -90,9 +96,12 @@ public final class EnrichmentJob {
                                                   UnaryOperator<DataStream<byte[]>> beforeModel) {
         JobConfig.configure(env, o);
         QSparseEnrichment enrichment = JobConfig.enrichment(env.getConfiguration(), o);
+        Properties kafka = kafkaClient(env.getConfiguration(), o);
+        LOG.info("Kafka client properties (secrets masked): {}", KafkaClientProperties.masked(kafka));
 
         KafkaSourceBuilder<byte[]> source = KafkaSource.<byte[]>builder()
-                .setBootstrapServers(o.bootstrapServers)
+                .setProperties(kafka)
+                .setBootstrapServers(kafka.getProperty(BOOTSTRAP))
                 .setTopics(o.inputTopic)
                 .setGroupId(o.groupId)
                 .setStartingOffsets(startingOffsets(o.startingOffsets))
@@ -109,9 +118,9 @@ public final class EnrichmentJob {
 
         QSparseEnrichment.Streams streams = enrichment.apply(events);
 
-        streams.enriched().sinkTo(sink(o, o.outputTopic, "out", new EnrichedSerializer(o.outputTopic)))
+        streams.enriched().sinkTo(sink(o, kafka, o.outputTopic, "out", new EnrichedSerializer(o.outputTopic)))
                 .name("kafka: " + o.outputTopic).uid("kafka-output");
-        streams.deadLetters().sinkTo(sink(o, o.deadLetterTopic, "dlq", new DeadLetterSerializer(o.deadLetterTopic)))
+        streams.deadLetters().sinkTo(sink(o, kafka, o.deadLetterTopic, "dlq", new DeadLetterSerializer(o.deadLetterTopic)))
                 .name("kafka: " + o.deadLetterTopic).uid("kafka-dead-letters");
         return streams;
     }
@@ -125,9 +134,24 @@ public final class EnrichmentJob {
         };
     }
 
-    private static <T> KafkaSink<T> sink(JobOptions o, String topic, String suffix, KafkaRecordSerializationSchema<T> schema) {
+    /**
+     * Kafka client properties of the job ({@link KafkaClientProperties}), with bootstrap.servers:
+     * --bootstrap-servers when given, else kafka.bootstrap.servers when configured, else the
+     * flag's default.
+     */
+    static Properties kafkaClient(org.apache.flink.configuration.ReadableConfig flink, JobOptions o) {
+        Properties kafka = KafkaClientProperties.resolve(flink, o);
+        if (o.given("--bootstrap-servers") || kafka.getProperty(BOOTSTRAP) == null) {
+            kafka.setProperty(BOOTSTRAP, o.bootstrapServers);
+        }
+        return kafka;
+    }
+
+    private static <T> KafkaSink<T> sink(JobOptions o, Properties kafka, String topic, String suffix,
+                                         KafkaRecordSerializationSchema<T> schema) {
         var builder = KafkaSink.<T>builder()
-                .setBootstrapServers(o.bootstrapServers)
+                .setKafkaProducerConfig(kafka)
+                .setBootstrapServers(kafka.getProperty(BOOTSTRAP))
                 .setRecordSerializer(schema);
         if (o.delivery == JobOptions.Delivery.EXACTLY_ONCE) {
             builder.setDeliveryGuarantee(DeliveryGuarantee.EXACTLY_ONCE)

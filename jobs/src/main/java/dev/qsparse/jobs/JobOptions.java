@@ -115,6 +115,14 @@ public final class JobOptions {
             description = "Any other operator option, e.g. --set qsparse.generate.max-new-tokens=16 (see the operator's QSparseOptions); overrides the Flink configuration's value of the key. Unknown keys are rejected.")
     public List<String> set = new ArrayList<>();
 
+    @Option(names = "--kafka-property", paramLabel = "KEY=VALUE",
+            description = "A Kafka client property for the source, both sinks and the topic admin, e.g. --kafka-property security.protocol=SASL_SSL; repeatable. Overrides --kafka-properties-file and the Flink configuration's kafka.* keys. Secret values are never logged.")
+    public List<String> kafkaProperties = new ArrayList<>();
+
+    @Option(names = "--kafka-properties-file", paramLabel = "FILE",
+            description = "Kafka client properties (Java properties format) for the source, both sinks and the topic admin; overrides the Flink configuration's kafka.* keys.")
+    public Path kafkaPropertiesFile;
+
     /** Long names of the options given on the command line; null: unknown, every option counts as given. */
     private Set<String> given;
 
