@@ -21,8 +21,24 @@ import os
 import sys
 import time
 
-import torch
-import torch.nn.functional as F
+
+def _pin_threads():
+    """Thread counts must be set before torch (and its BLAS) loads: Debian's torch with OpenBLAS
+    ignores torch.set_num_threads for BLAS calls and would use every core in a "1 thread" row."""
+    n = "1"
+    for i, a in enumerate(sys.argv):
+        if a == "--threads" and i + 1 < len(sys.argv):
+            n = sys.argv[i + 1]
+        elif a.startswith("--threads="):
+            n = a.split("=", 1)[1]
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = n
+
+
+_pin_threads()
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "training"))
@@ -171,7 +187,8 @@ def main():
         print(f"torch: {variant} ...", file=sys.stderr, flush=True)
         d, p = run(Decoder(config, tensors, ratio, bits), prompt, args.tokens, prefill, args.reps)
         rows.append({"variant": variant, "decode": d, "prefill": p})
-    note = (f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), BLAS: {blas()}; "
+    note = (f"torch {torch.__version__}, {torch.get_num_threads()} thread(s) (OMP/OPENBLAS/MKL_NUM_THREADS="
+            f"{os.environ['OPENBLAS_NUM_THREADS']} set before import), BLAS: {blas()}; "
             "50% top-K int8 = the model format's sparsifier in float before each projection (masked dense matmuls)")
     try:
         engines = torch.backends.quantized.supported_engines

@@ -43,8 +43,8 @@ import java.util.List;
  */
 public final class InferenceSession implements AutoCloseable {
 
-    /** Positions per batched forward step of a prompt, text or scored sequence. */
-    public static final int PREFILL_CHUNK = 32;
+    /** Positions per batched forward step of a prompt, text or scored sequence: the model's one chunk size. */
+    public static final int PREFILL_CHUNK = DecoderModel.MAX_SLOTS;
 
     private final Model model;
     private final DecoderModel network;

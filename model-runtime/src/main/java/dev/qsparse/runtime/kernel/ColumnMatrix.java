@@ -12,7 +12,7 @@ import java.nio.ByteOrder;
  * the page cache), or a heap array (in-memory quantization, or {@link #onHeap()}). For mapped
  * bytes, each thread copies the slices of a block of kept columns into a small panel with one
  * bulk {@code get} per column (a memcpy) and runs the array kernel on it; the panel stays in L1.
- * A micro-batch copies a whole tile of columns once and every input of the batch reads it.
+ * A micro-batch widens a panel of columns once and every input of the batch reads it.
  */
 abstract class ColumnMatrix implements WeightMatrix {
 
@@ -22,8 +22,6 @@ abstract class ColumnMatrix implements WeightMatrix {
     static final int MAX_BLOCK = 64;
     /** Panel bytes per block of columns (L1-sized, with the accumulators beside it). */
     static final int PANEL_BYTES = 16 * 1024;
-    /** Tile bytes of a micro-batch (L2-sized). */
-    static final int TILE_BYTES = 384 * 1024;
 
     final ByteBuffer data;
     final byte[] heap;
@@ -164,6 +162,44 @@ abstract class ColumnMatrix implements WeightMatrix {
         }
     }
 
+    /**
+     * Columns per panel of a micro-batch. Float panels: 64 columns x 64 outputs x 4 bytes = 16 KB,
+     * in L1 beside the accumulators, and int8 x int8 sums over 64 columns (at most 64 * 127 * 128)
+     * stay below the 2^22 that {@link KernelBackend#panelFloatInt} needs to be exact. 16-bit panels of ternary codes: 120 columns keep the 16-bit sums of
+     * code (at most 2) x int8 (at most 128 in magnitude) below 2^15: 120 * 256 = 30720.
+     */
+    static final int FLOAT_PANEL_COLUMNS = 64;
+    static final int SHORT_PANEL_COLUMNS = 120;
+
+    /** True when integer inputs use 16-bit panels ({@link #unpackShort}); else float panels for every input. */
+    boolean shortPanels() {
+        return false;
+    }
+
+    /** Widens the {@link #GROUP} outputs of column {@code c} starting at output {@code o0} into {@code dst[dstOff ..]}. */
+    abstract void unpackFloat(KernelBackend k, byte[] src, int srcOff, float[] dst, int dstOff);
+
+    /** The same into 16-bit lanes (only where {@link #shortPanels()}). */
+    void unpackShort(KernelBackend k, byte[] src, int srcOff, short[] dst, int dstOff) {
+        throw new UnsupportedOperationException();
+    }
+
+    /** Per-thread panels of a micro-batch: widened weights of a block of columns x {@link #GROUP} outputs. */
+    static final class Panels {
+        final float[] floats = new float[FLOAT_PANEL_COLUMNS * GROUP];
+        final short[] shorts = new short[SHORT_PANEL_COLUMNS * GROUP];
+        final byte[] column = new byte[GROUP];
+    }
+
+    private static final ThreadLocal<Panels> PANELS = ThreadLocal.withInitial(Panels::new);
+
+    /**
+     * A micro-batch as a sparse GEMM: for each tile of {@link #GROUP} outputs and block of columns,
+     * the weights are widened once into a panel that stays in L1, then every input of the batch runs
+     * its own kept columns of that block through the backend's panel kernel, accumulators in
+     * registers. Each input keeps its own top-K set; the sums (exact integers, or floats in the
+     * order of {@link #multiply}) are bit for bit those of one input at a time.
+     */
     @Override
     public void multiplyBatch(ActivationBuffer[] in, int count, float[][] out, Workspace ws) {
         if (count == 1) {
@@ -171,42 +207,84 @@ abstract class ColumnMatrix implements WeightMatrix {
             return;
         }
         KernelBackend k = ws.backend();
-        int tile = Math.max(GROUP, Math.min(padded, TILE_BYTES / Math.max(1, sliceBytes(GROUP) * cols) * GROUP));
-        int[][] accI = ws.batchInts(count, padded);
+        boolean anyInt = false;
+        for (int t = 0; t < count; t++) {
+            anyInt |= in[t].integer;
+        }
+        boolean shorts = anyInt && shortPanels();
+        int block = shorts ? SHORT_PANEL_COLUMNS : FLOAT_PANEL_COLUMNS;
+        int blocks = (cols + block - 1) / block;
+        // bounds[t][b] .. bounds[t][b + 1]: input t's kept columns in column block b (indices are ascending)
+        int[][] bounds = new int[count][blocks + 1];
+        for (int t = 0; t < count; t++) {
+            ActivationBuffer x = in[t];
+            int j = 0;
+            for (int b = 0; b < blocks; b++) {
+                bounds[t][b] = j;
+                int end = Math.min(cols, (b + 1) * block);
+                while (j < x.count && x.index[j] < end) {
+                    j++;
+                }
+            }
+            bounds[t][blocks] = j;
+        }
+        int[][] accI = anyInt ? ws.batchInts(count, padded) : null;
         float[][] accF = ws.batchFloats(count, padded);
+        int slice = sliceBytes(GROUP);
         ws.forRange(padded, GROUP, (a, b) -> {
-            Scratch s = SCRATCH.get();
-            for (int o0 = a; o0 < b; o0 += tile) {
-                int o1 = Math.min(b, o0 + tile);
-                int len = o1 - o0;
-                int slice = sliceBytes(len);
-                int start = sliceBytes(o0);
-                byte[] src = heap;
-                if (heap == null) {
-                    // One copy of the tile's columns serves every input of the batch.
-                    src = s.bytes(cols * slice);
-                    for (int c = 0; c < cols; c++) {
-                        data.get(c * stride + start, src, c * slice, slice);
+            Panels p = PANELS.get();
+            for (int o0 = a; o0 < b; o0 += GROUP) {
+                for (int t = 0; t < count; t++) {
+                    if (in[t].integer) {
+                        java.util.Arrays.fill(accI[t], o0, o0 + GROUP, 0);
+                    } else {
+                        java.util.Arrays.fill(accF[t], o0, o0 + GROUP, 0f);
                     }
                 }
-                for (int t = 0; t < count; t++) {
-                    ActivationBuffer x = in[t];
-                    if (x.integer) {
-                        java.util.Arrays.fill(accI[t], o0, o1, 0);
-                    } else {
-                        java.util.Arrays.fill(accF[t], o0, o1, 0f);
-                    }
-                    for (int j0 = 0; j0 < x.count; j0 += MAX_BLOCK) {
-                        int n = Math.min(MAX_BLOCK, x.count - j0);
-                        for (int j = 0; j < n; j++) {
-                            int c = x.index[j0 + j];
-                            s.xs[j] = x.values[c];
-                            s.off[j] = heap != null ? c * stride + start : c * slice;
+                int start = sliceBytes(o0);
+                for (int blk = 0; blk < blocks; blk++) {
+                    int c0 = blk * block;
+                    int c1 = Math.min(cols, c0 + block);
+                    boolean needFloat = false;
+                    boolean needShort = false;
+                    for (int t = 0; t < count; t++) {
+                        if (bounds[t][blk + 1] > bounds[t][blk]) {
+                            boolean sh = shorts && in[t].integer;
+                            needShort |= sh;
+                            needFloat |= !sh;
                         }
-                        if (x.integer) {
-                            kernelInt(k, src, s.off, s.xs, n, accI[t], o0, len);
+                    }
+                    if (!needFloat && !needShort) {
+                        continue; // no input kept any column of this block
+                    }
+                    for (int c = c0; c < c1; c++) {
+                        int pos = c * stride + start;
+                        byte[] src = heap;
+                        if (heap == null) {
+                            src = p.column;
+                            data.get(pos, src, 0, slice);
+                            pos = 0;
+                        }
+                        if (needFloat) {
+                            unpackFloat(k, src, pos, p.floats, (c - c0) * GROUP);
+                        }
+                        if (needShort) {
+                            unpackShort(k, src, pos, p.shorts, (c - c0) * GROUP);
+                        }
+                    }
+                    for (int t = 0; t < count; t++) {
+                        int j0 = bounds[t][blk];
+                        int j1 = bounds[t][blk + 1];
+                        if (j0 == j1) {
+                            continue;
+                        }
+                        ActivationBuffer x = in[t];
+                        if (!x.integer) {
+                            k.panelFloat(p.floats, c0, x.index, j0, j1, x.values, accF[t], o0);
+                        } else if (shorts) {
+                            k.panelShortInt(p.shorts, c0, x.index, j0, j1, x.values, accI[t], o0);
                         } else {
-                            kernelFloat(k, src, s.off, s.xs, n, accF[t], o0, len);
+                            k.panelFloatInt(p.floats, c0, x.index, j0, j1, x.values, accI[t], o0);
                         }
                     }
                 }

@@ -145,14 +145,16 @@ public final class FloatMatrix implements WeightMatrix {
         }
         long t0 = System.nanoTime();
         int tile = Math.max(1, TILE_BYTES / (cols * 4));
+        float[][] x = new float[count][];
+        for (int t = 0; t < count; t++) {
+            x[t] = in[t].values;
+        }
         ws.forRange(rows, ROW_ALIGN, (a, b) -> {
             float[] p = panel(Math.min(tile, b - a) * cols);
             for (int r0 = a; r0 < b; r0 += tile) {
                 int n = Math.min(tile, b - r0);
                 f32.get(r0 * cols, p, 0, n * cols);
-                for (int t = 0; t < count; t++) {
-                    k.f32Rows(p, 0, cols, in[t].values, out[t], r0, n);
-                }
+                k.f32Gemm(p, 0, cols, x, count, out, r0, n);
             }
         });
         ws.recordDense(rows, cols, count, false, System.nanoTime() - t0);

@@ -115,9 +115,14 @@ public final class Sparsifier {
                     v[i] = Math.abs(x[i]) >= scratch[i] ? quantizeFast(x[i], s) : 0f;
                 }
             } else {
+                // Branch-free: whether an entry is kept is a coin flip at 50% top-K, so a branch
+                // here mispredicts half the time. |x| and the threshold are non-negative floats,
+                // whose bit patterns order like ints.
+                int t = Float.floatToRawIntBits(threshold);
                 for (int i = 0; i < n; i++) {
                     float xi = x[i];
-                    v[i] = Math.abs(xi) >= threshold ? quantizeFast(xi, s) : 0f;
+                    int keep = ~((Float.floatToRawIntBits(Math.abs(xi)) - t) >> 31); // -1 kept, 0 dropped
+                    v[i] = Float.intBitsToFloat(Float.floatToRawIntBits(quantizeFast(xi, s)) & keep);
                 }
             }
             multiplier = 1f / s;
@@ -147,9 +152,8 @@ public final class Sparsifier {
         int count = 0;
         int[] index = out.index;
         for (int i = 0; i < n; i++) {
-            if (v[i] != 0f) {
-                index[count++] = i;
-            }
+            index[count] = i;
+            count += v[i] != 0f ? 1 : 0; // no branch: see above
         }
         out.count = count;
         out.outputScale = multiplier;

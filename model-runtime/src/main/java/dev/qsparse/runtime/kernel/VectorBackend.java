@@ -57,28 +57,249 @@ final class VectorBackend implements KernelBackend {
 
     @Override
     public void f32Rows(float[] w, int wOff, int cols, float[] x, float[] out, int outOff, int rows) {
-        int step = 4 * L;
-        for (int r = 0; r < rows; r++) {
+        int r = 0;
+        for (; r + 3 < rows; r += 4) {
+            rows4x1(w, wOff + r * cols, cols, x, out, outOff + r);
+        }
+        for (; r < rows; r++) {
+            out[outOff + r] = row1x1(w, wOff + r * cols, cols, x);
+        }
+    }
+
+    /**
+     * Register-blocked: 4 weight rows x 4 inputs, one accumulator per (row, input), each weight
+     * and input vector loaded once per 4 uses. Every (row, input) sum runs in the one order of
+     * {@link #row1x1} (lane-wise FMAs over whole vectors, a lane reduction, then the scalar tail),
+     * so any blocking gives the same bits.
+     */
+    @Override
+    public void f32Gemm(float[] w, int wOff, int cols, float[][] x, int count, float[][] out, int outOff, int rows) {
+        int r = 0;
+        for (; r + 3 < rows; r += 4) {
             int base = wOff + r * cols;
+            int t = 0;
+            if (L == 16) { // 16 accumulators + 8 operands fit the 32 AVX-512 registers; not the 16 of AVX2
+                for (; t + 3 < count; t += 4) {
+                    rows4x4(w, base, cols, x[t], x[t + 1], x[t + 2], x[t + 3], out, t, outOff + r);
+                }
+            }
+            for (; t < count; t++) {
+                rows4x1(w, base, cols, x[t], out[t], outOff + r);
+            }
+        }
+        for (; r < rows; r++) {
+            for (int t = 0; t < count; t++) {
+                out[t][outOff + r] = row1x1(w, wOff + r * cols, cols, x[t]);
+            }
+        }
+    }
+
+    private static float row1x1(float[] w, int base, int cols, float[] x) {
+        FloatVector a = FloatVector.zero(FS);
+        int c = 0;
+        for (; c + L <= cols; c += L) {
+            a = FloatVector.fromArray(FS, w, base + c).fma(FloatVector.fromArray(FS, x, c), a);
+        }
+        return tail(a.reduceLanes(VectorOperators.ADD), w, base, x, c, cols);
+    }
+
+    private static float tail(float sum, float[] w, int base, float[] x, int from, int cols) {
+        for (int c = from; c < cols; c++) {
+            sum += w[base + c] * x[c];
+        }
+        return sum;
+    }
+
+    private static void rows4x1(float[] w, int base, int cols, float[] x, float[] out, int o) {
+        FloatVector a0 = FloatVector.zero(FS);
+        FloatVector a1 = a0;
+        FloatVector a2 = a0;
+        FloatVector a3 = a0;
+        int b1 = base + cols;
+        int b2 = b1 + cols;
+        int b3 = b2 + cols;
+        int c = 0;
+        for (; c + L <= cols; c += L) {
+            FloatVector xv = FloatVector.fromArray(FS, x, c);
+            a0 = FloatVector.fromArray(FS, w, base + c).fma(xv, a0);
+            a1 = FloatVector.fromArray(FS, w, b1 + c).fma(xv, a1);
+            a2 = FloatVector.fromArray(FS, w, b2 + c).fma(xv, a2);
+            a3 = FloatVector.fromArray(FS, w, b3 + c).fma(xv, a3);
+        }
+        out[o] = tail(a0.reduceLanes(VectorOperators.ADD), w, base, x, c, cols);
+        out[o + 1] = tail(a1.reduceLanes(VectorOperators.ADD), w, b1, x, c, cols);
+        out[o + 2] = tail(a2.reduceLanes(VectorOperators.ADD), w, b2, x, c, cols);
+        out[o + 3] = tail(a3.reduceLanes(VectorOperators.ADD), w, b3, x, c, cols);
+    }
+
+    private static void rows4x4(float[] w, int base, int cols, float[] x0, float[] x1, float[] x2, float[] x3,
+                                float[][] out, int t, int o) {
+        FloatVector z = FloatVector.zero(FS);
+        FloatVector a00 = z, a01 = z, a02 = z, a03 = z;
+        FloatVector a10 = z, a11 = z, a12 = z, a13 = z;
+        FloatVector a20 = z, a21 = z, a22 = z, a23 = z;
+        FloatVector a30 = z, a31 = z, a32 = z, a33 = z;
+        int b1 = base + cols;
+        int b2 = b1 + cols;
+        int b3 = b2 + cols;
+        int c = 0;
+        for (; c + L <= cols; c += L) {
+            FloatVector v0 = FloatVector.fromArray(FS, x0, c);
+            FloatVector v1 = FloatVector.fromArray(FS, x1, c);
+            FloatVector v2 = FloatVector.fromArray(FS, x2, c);
+            FloatVector v3 = FloatVector.fromArray(FS, x3, c);
+            FloatVector w0 = FloatVector.fromArray(FS, w, base + c);
+            a00 = w0.fma(v0, a00);
+            a01 = w0.fma(v1, a01);
+            a02 = w0.fma(v2, a02);
+            a03 = w0.fma(v3, a03);
+            FloatVector w1 = FloatVector.fromArray(FS, w, b1 + c);
+            a10 = w1.fma(v0, a10);
+            a11 = w1.fma(v1, a11);
+            a12 = w1.fma(v2, a12);
+            a13 = w1.fma(v3, a13);
+            FloatVector w2 = FloatVector.fromArray(FS, w, b2 + c);
+            a20 = w2.fma(v0, a20);
+            a21 = w2.fma(v1, a21);
+            a22 = w2.fma(v2, a22);
+            a23 = w2.fma(v3, a23);
+            FloatVector w3 = FloatVector.fromArray(FS, w, b3 + c);
+            a30 = w3.fma(v0, a30);
+            a31 = w3.fma(v1, a31);
+            a32 = w3.fma(v2, a32);
+            a33 = w3.fma(v3, a33);
+        }
+        store4(out, t, o, c, w, base, cols, x0, x1, x2, x3, a00, a01, a02, a03);
+        store4(out, t, o + 1, c, w, b1, cols, x0, x1, x2, x3, a10, a11, a12, a13);
+        store4(out, t, o + 2, c, w, b2, cols, x0, x1, x2, x3, a20, a21, a22, a23);
+        store4(out, t, o + 3, c, w, b3, cols, x0, x1, x2, x3, a30, a31, a32, a33);
+    }
+
+    private static void store4(float[][] out, int t, int o, int c, float[] w, int base, int cols,
+                               float[] x0, float[] x1, float[] x2, float[] x3,
+                               FloatVector a0, FloatVector a1, FloatVector a2, FloatVector a3) {
+        out[t][o] = tail(a0.reduceLanes(VectorOperators.ADD), w, base, x0, c, cols);
+        out[t + 1][o] = tail(a1.reduceLanes(VectorOperators.ADD), w, base, x1, c, cols);
+        out[t + 2][o] = tail(a2.reduceLanes(VectorOperators.ADD), w, base, x2, c, cols);
+        out[t + 3][o] = tail(a3.reduceLanes(VectorOperators.ADD), w, base, x3, c, cols);
+    }
+
+    @Override
+    public void panelFloat(float[] panel, int c0, int[] idx, int j0, int j1, float[] x, float[] acc, int accOff) {
+        for (int sub = 0; sub < PANEL; sub += 4 * L) {
+            int o = accOff + sub;
+            FloatVector a0 = FloatVector.fromArray(FS, acc, o);
+            FloatVector a1 = FloatVector.fromArray(FS, acc, o + L);
+            FloatVector a2 = FloatVector.fromArray(FS, acc, o + 2 * L);
+            FloatVector a3 = FloatVector.fromArray(FS, acc, o + 3 * L);
+            for (int j = j0; j < j1; j++) {
+                int c = idx[j];
+                FloatVector xv = FloatVector.broadcast(FS, x[c]);
+                int b = (c - c0) * PANEL + sub;
+                a0 = FloatVector.fromArray(FS, panel, b).fma(xv, a0);
+                a1 = FloatVector.fromArray(FS, panel, b + L).fma(xv, a1);
+                a2 = FloatVector.fromArray(FS, panel, b + 2 * L).fma(xv, a2);
+                a3 = FloatVector.fromArray(FS, panel, b + 3 * L).fma(xv, a3);
+            }
+            a0.intoArray(acc, o);
+            a1.intoArray(acc, o + L);
+            a2.intoArray(acc, o + 2 * L);
+            a3.intoArray(acc, o + 3 * L);
+        }
+    }
+
+    @Override
+    public void panelFloatInt(float[] panel, int c0, int[] idx, int j0, int j1, float[] x, int[] acc, int accOff) {
+        for (int sub = 0; sub < PANEL; sub += 4 * L) {
             FloatVector a0 = FloatVector.zero(FS);
-            FloatVector a1 = FloatVector.zero(FS);
-            FloatVector a2 = FloatVector.zero(FS);
-            FloatVector a3 = FloatVector.zero(FS);
-            int c = 0;
-            for (; c + step <= cols; c += step) {
-                a0 = FloatVector.fromArray(FS, w, base + c).fma(FloatVector.fromArray(FS, x, c), a0);
-                a1 = FloatVector.fromArray(FS, w, base + c + L).fma(FloatVector.fromArray(FS, x, c + L), a1);
-                a2 = FloatVector.fromArray(FS, w, base + c + 2 * L).fma(FloatVector.fromArray(FS, x, c + 2 * L), a2);
-                a3 = FloatVector.fromArray(FS, w, base + c + 3 * L).fma(FloatVector.fromArray(FS, x, c + 3 * L), a3);
+            FloatVector a1 = a0;
+            FloatVector a2 = a0;
+            FloatVector a3 = a0;
+            for (int j = j0; j < j1; j++) {
+                int c = idx[j];
+                FloatVector xv = FloatVector.broadcast(FS, x[c]);
+                int b = (c - c0) * PANEL + sub;
+                a0 = FloatVector.fromArray(FS, panel, b).fma(xv, a0);
+                a1 = FloatVector.fromArray(FS, panel, b + L).fma(xv, a1);
+                a2 = FloatVector.fromArray(FS, panel, b + 2 * L).fma(xv, a2);
+                a3 = FloatVector.fromArray(FS, panel, b + 3 * L).fma(xv, a3);
             }
-            for (; c + L <= cols; c += L) {
-                a0 = FloatVector.fromArray(FS, w, base + c).fma(FloatVector.fromArray(FS, x, c), a0);
+            int o = accOff + sub;
+            addInts(a0, acc, o);
+            addInts(a1, acc, o + L);
+            addInts(a2, acc, o + 2 * L);
+            addInts(a3, acc, o + 3 * L);
+        }
+    }
+
+    /** 1.5 * 2^23: adding it puts an integer of magnitude below 2^22 in a float's low mantissa bits. */
+    private static final float ROUND_MAGIC = 12582912f;
+    private static final int ROUND_MAGIC_BITS = Float.floatToRawIntBits(ROUND_MAGIC);
+
+    /**
+     * acc[o ..] += a, whose lanes hold exact integers below 2^22 in magnitude. The conversion goes
+     * through the mantissa bits instead of F2I, which JDK 17's C2 does not compile to one instruction.
+     */
+    private static void addInts(FloatVector a, int[] acc, int o) {
+        IntVector exact = a.add(ROUND_MAGIC).reinterpretAsInts().sub(ROUND_MAGIC_BITS);
+        IntVector.fromArray(IS, acc, o).add(exact).intoArray(acc, o);
+    }
+
+    @Override
+    public void panelShortInt(short[] panel, int c0, int[] idx, int j0, int j1, float[] x, int[] acc, int accOff) {
+        // 16-bit lanes in the same species as every other short kernel here: a second short species
+        // in one JVM makes C2's profiles of the shared Vector API methods polymorphic, and the
+        // vectors of both paths then fall back to boxed objects (measured: 40x slower).
+        for (int sub = 0; sub < PANEL; sub += 4 * L) {
+            ShortVector a0 = ShortVector.zero(SS);
+            ShortVector a1 = a0;
+            ShortVector a2 = a0;
+            ShortVector a3 = a0;
+            for (int j = j0; j < j1; j++) {
+                int c = idx[j];
+                short xv = (short) x[c];
+                int b = (c - c0) * PANEL + sub;
+                a0 = ShortVector.fromArray(SS, panel, b).mul(xv).add(a0);
+                a1 = ShortVector.fromArray(SS, panel, b + L).mul(xv).add(a1);
+                a2 = ShortVector.fromArray(SS, panel, b + 2 * L).mul(xv).add(a2);
+                a3 = ShortVector.fromArray(SS, panel, b + 3 * L).mul(xv).add(a3);
             }
-            float sum = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
-            for (; c < cols; c++) {
-                sum += w[base + c] * x[c];
+            int o = accOff + sub;
+            IntVector.fromArray(IS, acc, o).add(widen(a0)).intoArray(acc, o);
+            IntVector.fromArray(IS, acc, o + L).add(widen(a1)).intoArray(acc, o + L);
+            IntVector.fromArray(IS, acc, o + 2 * L).add(widen(a2)).intoArray(acc, o + 2 * L);
+            IntVector.fromArray(IS, acc, o + 3 * L).add(widen(a3)).intoArray(acc, o + 3 * L);
+        }
+    }
+
+    @Override
+    public void widenBytes(byte[] src, int srcOff, float[] dst, int dstOff, int n) {
+        for (int i = 0; i < n; i += L) {
+            floats(src, srcOff + i).intoArray(dst, dstOff + i);
+        }
+    }
+
+    @Override
+    public void ternaryCodes(byte[] src, int srcOff, short[] dst, int dstOff, int outputs) {
+        for (int g = 0; g < outputs >>> 6; g++) {
+            for (int h = 0; h < 16; h += L) {
+                ShortVector v = shorts(src, srcOff + 16 * g + h);
+                for (int k = 0; k < 4; k++) {
+                    plane(v, k).intoArray(dst, dstOff + 64 * g + 16 * k + h);
+                }
             }
-            out[outOff + r] = sum;
+        }
+    }
+
+    @Override
+    public void ternaryCodes(byte[] src, int srcOff, float[] dst, int dstOff, int outputs) {
+        for (int g = 0; g < outputs >>> 6; g++) {
+            for (int h = 0; h < 16; h += L) {
+                ShortVector v = shorts(src, srcOff + 16 * g + h);
+                for (int k = 0; k < 4; k++) {
+                    ((FloatVector) plane(v, k).convertShape(VectorOperators.S2F, FS, 0)).intoArray(dst, dstOff + 64 * g + 16 * k + h);
+                }
+            }
         }
     }
 

@@ -17,8 +17,6 @@ import dev.qsparse.runtime.safetensors.ModelLoadException;
  */
 public final class QSparseTransformer implements DecoderModel {
 
-    /** Positions per micro-batch of {@link #forwardBatch}; longer runs are cut into pieces of this size. */
-    public static final int MAX_BATCH = 32;
 
     private final QSparseConfig config;
     private final FloatMatrix embedding;
@@ -156,7 +154,10 @@ public final class QSparseTransformer implements DecoderModel {
     /** Scratch and KV cache for one sequence. */
     static final class State extends ForwardState {
         final QSparseConfig config;
-        final Slot one;
+        /** The one-slot batch of {@link #forward}. */
+        final State[] single = {this};
+        final int[] singleToken = new int[1];
+        final int[] singlePos = new int[1];
         Slot[] batch = new Slot[0];
         final float[] scratch;
         final ActivationBuffer logitsInput;
@@ -172,7 +173,6 @@ public final class QSparseTransformer implements DecoderModel {
             this.config = c;
             int d = c.hiddenSize();
             int qDim = c.numHeads() * c.headDim();
-            one = new Slot(c);
             scratch = new float[Math.max(Math.max(d, qDim), c.intermediateSize())];
             logitsInput = new ActivationBuffer(d);
         }
@@ -227,32 +227,14 @@ public final class QSparseTransformer implements DecoderModel {
         }
     }
 
+    /** A single step is a batch of one: the same layer recipe ({@link #slots}) serves both. */
     @Override
     public void forward(ForwardState forwardState, int token, int pos) {
         State s = (State) forwardState;
-        checkToken(token);
-        s.ensureCapacity(pos + 1);
-        Slot t = s.one;
-        rope(t, pos);
-        embedding.row(token, t.x);
-        Workspace ws = s.workspace();
-        for (int l = 0; l < layers.length; l++) {
-            Layer layer = layers[l];
-            attentionInput(layer, t, s);
-            project(s, t.actHidden, layer.q(), layer.qBias(), t.q, ws);
-            project(s, t.actHidden, layer.k(), layer.kBias(), t.k, ws);
-            project(s, t.actHidden, layer.v(), layer.vBias(), t.v, ws);
-            attend(layer, l, t, pos, s);
-            project(s, t.actHeads, layer.o(), layer.oBias(), t.xb2, ws);
-            Kernels.add(t.x, t.xb2, config.hiddenSize());
-            mlpInput(layer, t, s);
-            project(s, t.actHidden, layer.gate(), layer.gateBias(), t.gate, ws);
-            project(s, t.actHidden, layer.up(), layer.upBias(), t.up, ws);
-            mlpOutput(layer, t, s);
-            project(s, t.actFfn, layer.down(), layer.downBias(), t.xb2, ws);
-            Kernels.add(t.x, t.xb2, config.hiddenSize());
-        }
-        Kernels.rmsNorm(s.hidden, t.x, finalNorm, config.rmsNormEps(), config.hiddenSize());
+        s.single[0] = s;
+        s.singleToken[0] = token;
+        s.singlePos[0] = pos;
+        slots(s, s.single, s.singleToken, s.singlePos, 1, null);
     }
 
     @Override
@@ -260,7 +242,7 @@ public final class QSparseTransformer implements DecoderModel {
                              float[][] hiddenOut) {
         State s = (State) forwardState;
         for (int done = 0; done < count; ) {
-            int n = Math.min(MAX_BATCH, count - done);
+            int n = Math.min(MAX_SLOTS, count - done);
             if (n == 1) {
                 forward(s, tokens[offset + done], startPos + done);
                 if (hiddenOut != null) {
@@ -296,8 +278,8 @@ public final class QSparseTransformer implements DecoderModel {
             return;
         }
         State lead = (State) states[0];
-        for (int done = 0; done < count; done += MAX_BATCH) {
-            int n = Math.min(MAX_BATCH, count - done);
+        for (int done = 0; done < count; done += MAX_SLOTS) {
+            int n = Math.min(MAX_SLOTS, count - done);
             State[] owners = lead.owners(n);
             int[] toks = new int[n];
             int[] pos = new int[n];

@@ -29,7 +29,7 @@ class BatchedForwardTest {
             int vocab = model.config().vocabSize();
             int d = model.config().hiddenSize();
             Random r = new Random(name.hashCode());
-            int n = 45; // a chunk of 32 and one of 13 (QSparseTransformer.MAX_BATCH = 32)
+            int n = DecoderModel.MAX_SLOTS + 13; // a full pass and one of 13
             int[] tokens = new int[n];
             for (int i = 0; i < n; i++) {
                 tokens[i] = r.nextInt(vocab);
