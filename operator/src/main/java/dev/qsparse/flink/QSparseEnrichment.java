@@ -11,6 +11,7 @@ import org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.MemorySize;
 import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.streaming.api.datastream.AsyncDataStream;
 import org.apache.flink.streaming.api.datastream.DataStream;
@@ -245,6 +246,11 @@ public final class QSparseEnrichment {
 
         public Builder inputOverflow(InputOverflow overflow) {
             config.set(QSparseOptions.INPUT_OVERFLOW, Objects.requireNonNull(overflow, "overflow"));
+            return this;
+        }
+
+        public Builder maxRecordSize(MemorySize size) {
+            config.set(QSparseOptions.OUTPUT_MAX_RECORD_SIZE, Objects.requireNonNull(size, "size"));
             return this;
         }
 
