@@ -2,6 +2,8 @@ package dev.qsparse.jobs;
 
 import dev.qsparse.flink.DeadLetter;
 import dev.qsparse.flink.EnrichedEvent;
+import dev.qsparse.flink.EventParser;
+import dev.qsparse.flink.QSparseOptions;
 import dev.qsparse.flink.QSparseEnrichment;
 import dev.qsparse.jobs.kafka.KafkaTopics;
 import dev.qsparse.runtime.inference.Task;
@@ -37,6 +39,16 @@ import picocli.CommandLine.Mixin;
  * transactions committed when a checkpoint completes. A consumer with
  * {@code isolation.level=read_committed} sees every input event once, as an enriched event or a
  * dead letter. {@code --delivery at-least-once} trades that for lower output latency.
+ *
+ * <p><b>No record the sink cannot write.</b> A record Kafka rejects (over the producer's
+ * {@code max.request.size} or the topic's {@code max.message.bytes}) would fail the job, and the
+ * same record would fail it again after every restart. So the operator bounds every output record
+ * by {@code qsparse.output.max-record-size} (dead letters cut their payload, oversized enriched
+ * records become dead letters), record keys are ids of at most {@value EventParser#MAX_ID_CHARS}
+ * chars, and the job checks at start, before anything runs, that the bound plus the largest key
+ * and the record headers fits under the producers' {@code --max-request-size} and under the output
+ * topics' {@code max.message.bytes}; a misconfiguration is refused with a message naming both
+ * settings instead of failing per record at run time.
  */
 @Command(name = "enrichment-job", mixinStandardHelpOptions = true,
         description = "Kafka -> Q-Sparse -> Kafka enrichment job.")
@@ -59,7 +71,9 @@ public final class EnrichmentJob implements Callable<Integer> {
                     options.outputTopic, options.topicPartitions, options.deadLetterTopic, 1));
         }
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(flinkConfiguration(options));
-        build(env, options);
+        QSparseEnrichment.Streams streams = build(env, options);
+        KafkaTopics.checkMaxMessageBytes(options.bootstrapServers, java.util.List.of(options.outputTopic,
+                options.deadLetterTopic), requiredRecordBytes(streams.settings().maxRecordBytes()));
         env.execute("qsparse-enrichment " + options.inputTopic + " -> " + options.outputTopic);
         return 0;
     }
@@ -107,21 +121,48 @@ public final class EnrichmentJob implements Callable<Integer> {
         events = beforeModel.apply(events);
 
         Configuration operatorConf = Configuration.fromMap(o.operatorOptions);
-        QSparseEnrichment.Streams streams = QSparseEnrichment.builder()
+        QSparseEnrichment enrichment = QSparseEnrichment.builder()
                 .configuration(operatorConf)
                 .modelPath(o.model.toAbsolutePath().toString())
                 .mode(Task.fromWireName(o.mode))
                 .maxBatchSize(o.maxBatchSize)
                 .maxWait(o.maxWait)
                 .threads(o.threads)
-                .build()
-                .apply(events);
+                .build();
+        checkRecordBound(enrichment.settings().maxRecordBytes(), o.maxRequestSize);
+        QSparseEnrichment.Streams streams = enrichment.apply(events);
 
         streams.enriched().sinkTo(sink(o, o.outputTopic, "out", new EnrichedSerializer(o.outputTopic)))
                 .name("kafka: " + o.outputTopic).uid("kafka-output");
         streams.deadLetters().sinkTo(sink(o, o.deadLetterTopic, "dlq", new DeadLetterSerializer(o.deadLetterTopic)))
                 .name("kafka: " + o.deadLetterTopic).uid("kafka-dead-letters");
         return streams;
+    }
+
+    /** Room for a record's key (an id of at most MAX_ID_CHARS chars, 3 UTF-8 bytes each) in a Kafka request. */
+    static final int MAX_KEY_BYTES = 3 * EventParser.MAX_ID_CHARS;
+    /** Room for Kafka's record batch header and per-record framing (about 100 bytes), with a wide margin. */
+    static final int RECORD_OVERHEAD_BYTES = 4096;
+
+    /** The largest Kafka record (value, key and framing) this job can produce, given the operator's bound. */
+    public static int requiredRecordBytes(int maxRecordBytes) {
+        return maxRecordBytes + MAX_KEY_BYTES + RECORD_OVERHEAD_BYTES;
+    }
+
+    /**
+     * Refuses a configuration in which a record within the operator's bound could still be
+     * rejected by the sinks' producers: such a record would fail the job on every restart.
+     */
+    static void checkRecordBound(int maxRecordBytes, int maxRequestSize) {
+        int required = requiredRecordBytes(maxRecordBytes);
+        if (required > maxRequestSize) {
+            throw new IllegalArgumentException(QSparseOptions.OUTPUT_MAX_RECORD_SIZE.key() + " = " + maxRecordBytes
+                    + " bytes, plus " + (MAX_KEY_BYTES + RECORD_OVERHEAD_BYTES) + " bytes for the key and record"
+                    + " headers, exceeds the Kafka producers' max.request.size (--max-request-size) = "
+                    + maxRequestSize + " bytes: lower " + QSparseOptions.OUTPUT_MAX_RECORD_SIZE.key()
+                    + " or raise --max-request-size to at least " + required
+                    + " (and the output topics' max.message.bytes with it)");
+        }
     }
 
     static OffsetsInitializer startingOffsets(JobOptions.StartingOffsets s) {
@@ -136,7 +177,9 @@ public final class EnrichmentJob implements Callable<Integer> {
     private static <T> KafkaSink<T> sink(JobOptions o, String topic, String suffix, KafkaRecordSerializationSchema<T> schema) {
         var builder = KafkaSink.<T>builder()
                 .setBootstrapServers(o.bootstrapServers)
-                .setRecordSerializer(schema);
+                .setRecordSerializer(schema)
+                // Checked against the operator's record bound when the job is built.
+                .setProperty("max.request.size", String.valueOf(o.maxRequestSize));
         if (o.delivery == JobOptions.Delivery.EXACTLY_ONCE) {
             builder.setDeliveryGuarantee(DeliveryGuarantee.EXACTLY_ONCE)
                     .setTransactionalIdPrefix(o.transactionalIdPrefix + "-" + suffix)

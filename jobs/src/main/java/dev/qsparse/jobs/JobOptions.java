@@ -67,6 +67,12 @@ public final class JobOptions {
             description = "Kafka transaction timeout of the exactly-once sink; must not exceed the broker's transaction.max.timeout.ms, 15 min by default (default: ${DEFAULT-VALUE}).")
     public Duration transactionTimeout;
 
+    @Option(names = "--max-request-size", defaultValue = "1048576",
+            description = "max.request.size of the sinks' Kafka producers, in bytes (default: ${DEFAULT-VALUE}, Kafka's default)."
+                    + " The job refuses to start unless qsparse.output.max-record-size plus room for the key and record"
+                    + " headers fits under it and under the output topics' max.message.bytes.")
+    public int maxRequestSize;
+
     @Option(names = "--create-topics", defaultValue = "false",
             description = "Create the three topics first if they do not exist (default: ${DEFAULT-VALUE}).")
     public boolean createTopics;

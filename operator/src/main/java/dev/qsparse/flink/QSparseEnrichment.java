@@ -104,17 +104,19 @@ public final class QSparseEnrichment {
                 .returns(ENRICHED)
                 .name("qsparse-route")
                 .uid(uidPrefix + "-route");
-        return new Streams(results, enriched, enriched.getSideOutput(DeadLetterRouter.DEAD_LETTERS));
+        return new Streams(settings, results, enriched, enriched.getSideOutput(DeadLetterRouter.DEAD_LETTERS));
     }
 
     /** The outputs of an enrichment. */
     public static final class Streams {
+        private final QSparseSettings settings;
         private final DataStream<QSparseResult> results;
         private final SingleOutputStreamOperator<EnrichedEvent> enriched;
         private final DataStream<DeadLetter> deadLetters;
 
-        Streams(DataStream<QSparseResult> results, SingleOutputStreamOperator<EnrichedEvent> enriched,
-                DataStream<DeadLetter> deadLetters) {
+        Streams(QSparseSettings settings, DataStream<QSparseResult> results,
+                SingleOutputStreamOperator<EnrichedEvent> enriched, DataStream<DeadLetter> deadLetters) {
+            this.settings = settings;
             this.results = results;
             this.enriched = enriched;
             this.deadLetters = deadLetters;
@@ -128,6 +130,11 @@ public final class QSparseEnrichment {
         /** Events it could not, with the original payload and the reason. */
         public DataStream<DeadLetter> deadLetters() {
             return deadLetters;
+        }
+
+        /** The settings of the operator that made these streams. */
+        public QSparseSettings settings() {
+            return settings;
         }
 
         /** Both, before routing. */
