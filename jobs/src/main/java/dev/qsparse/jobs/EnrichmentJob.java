@@ -8,7 +8,7 @@ import dev.qsparse.flink.QSparseEnrichment;
 import dev.qsparse.jobs.kafka.KafkaTopics;
 import dev.qsparse.runtime.inference.Task;
 import java.nio.charset.StandardCharsets;
-import java.util.concurrent.Callable;
+import java.util.Properties;
 import java.util.function.UnaryOperator;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.serialization.DeserializationSchema;
@@ -26,9 +26,9 @@ import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.kafka.clients.consumer.OffsetResetStrategy;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 
 /**
  * Kafka -> Q-Sparse -> Kafka: reads JSON text events from a topic, enriches them with the
@@ -46,45 +46,57 @@ import picocli.CommandLine.Mixin;
  * by {@code qsparse.output.max-record-size} (dead letters cut their payload, oversized enriched
  * records become dead letters), record keys are ids of at most {@value EventParser#MAX_ID_CHARS}
  * chars, and the job checks at start, before anything runs, that the bound plus the largest key
- * and the record headers fits under the producers' {@code --max-request-size} and under the output
- * topics' {@code max.message.bytes}; a misconfiguration is refused with a message naming both
- * settings instead of failing per record at run time.
+ * and the record headers fits under the producers' {@code max.request.size} (a Kafka client
+ * property, Kafka's default 1 MiB unless set) and under the output topics'
+ * {@code max.message.bytes}; a misconfiguration is refused with a message naming both settings
+ * instead of failing per record at run time.
  */
-@Command(name = "enrichment-job", mixinStandardHelpOptions = true,
-        description = "Kafka -> Q-Sparse -> Kafka enrichment job.")
-public final class EnrichmentJob implements Callable<Integer> {
+public final class EnrichmentJob {
 
-    @Mixin
-    JobOptions options = new JobOptions();
+    private static final Logger LOG = LoggerFactory.getLogger(EnrichmentJob.class);
+    private static final String BOOTSTRAP = "bootstrap.servers";
 
-    public static void main(String[] args) {
-        int code = new CommandLine(new EnrichmentJob()).execute(args);
-        if (code != 0) {
-            System.exit(code);
-        }
+    private EnrichmentJob() {
     }
 
-    @Override
-    public Integer call() throws Exception {
+    /**
+     * Runs the job. Never calls {@link System#exit} (in application mode that would kill the
+     * JobManager): a bad command line or configuration throws {@link IllegalArgumentException}
+     * with the reason, and {@code --help} prints the usage and returns.
+     */
+    public static void main(String[] args) throws Exception {
+        JobOptions options = new JobOptions();
+        CommandLine cli = commandLine(options);
+        CommandLine.ParseResult parsed;
+        try {
+            parsed = cli.parseArgs(args);
+        } catch (CommandLine.ParameterException e) {
+            throw new IllegalArgumentException(e.getMessage() + System.lineSeparator() + cli.getUsageMessage(), e);
+        }
+        if (CommandLine.printHelpIfRequested(parsed)) {
+            return;
+        }
+        options.recordGiven(parsed);
+        run(options);
+    }
+
+    /** The job's command line over {@code options} (for --help and tests). */
+    public static CommandLine commandLine(JobOptions options) {
+        return new CommandLine(options);
+    }
+
+    static void run(JobOptions options) throws Exception {
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        // Everything is validated here, before any topic is created or anything is submitted.
+        QSparseEnrichment.Streams streams = build(env, options);
+        Properties kafka = kafkaClient(env.getConfiguration(), options);
         if (options.createTopics) {
-            KafkaTopics.create(options.bootstrapServers, java.util.Map.of(options.inputTopic, options.topicPartitions,
+            KafkaTopics.create(kafka, java.util.Map.of(options.inputTopic, options.topicPartitions,
                     options.outputTopic, options.topicPartitions, options.deadLetterTopic, 1));
         }
-        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(flinkConfiguration(options));
-        QSparseEnrichment.Streams streams = build(env, options);
-        KafkaTopics.checkMaxMessageBytes(options.bootstrapServers, java.util.List.of(options.outputTopic,
-                options.deadLetterTopic), requiredRecordBytes(streams.settings().maxRecordBytes()));
+        KafkaTopics.checkMaxMessageBytes(kafka, java.util.List.of(options.outputTopic, options.deadLetterTopic),
+                requiredRecordBytes(streams.settings().maxRecordBytes()));
         env.execute("qsparse-enrichment " + options.inputTopic + " -> " + options.outputTopic);
-        return 0;
-    }
-
-    /** Flink settings the job needs: checkpointing and a restart strategy. */
-    public static Configuration flinkConfiguration(JobOptions o) {
-        Configuration conf = new Configuration();
-        conf.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
-        conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, o.restartAttempts);
-        conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, java.time.Duration.ofMillis(500));
-        return conf;
     }
 
     /** Adds the job's pipeline to {@code env}. */
@@ -98,14 +110,15 @@ public final class EnrichmentJob implements Callable<Integer> {
      */
     public static QSparseEnrichment.Streams build(StreamExecutionEnvironment env, JobOptions o,
                                                   UnaryOperator<DataStream<byte[]>> beforeModel) {
-        if (o.parallelism > 0) {
-            env.setParallelism(o.parallelism);
-        }
-        env.enableCheckpointing(o.checkpointInterval.toMillis(),
-                o.delivery == JobOptions.Delivery.EXACTLY_ONCE ? CheckpointingMode.EXACTLY_ONCE : CheckpointingMode.AT_LEAST_ONCE);
+        JobConfig.configure(env, o);
+        QSparseEnrichment enrichment = JobConfig.enrichment(env.getConfiguration(), o);
+        Properties kafka = kafkaClient(env.getConfiguration(), o);
+        LOG.info("Kafka client properties (secrets masked): {}", KafkaClientProperties.masked(kafka));
+        checkRecordBound(enrichment.settings().maxRecordBytes(), maxRequestSize(kafka));
 
         KafkaSourceBuilder<byte[]> source = KafkaSource.<byte[]>builder()
-                .setBootstrapServers(o.bootstrapServers)
+                .setProperties(kafka)
+                .setBootstrapServers(kafka.getProperty(BOOTSTRAP))
                 .setTopics(o.inputTopic)
                 .setGroupId(o.groupId)
                 .setStartingOffsets(startingOffsets(o.startingOffsets))
@@ -120,21 +133,11 @@ public final class EnrichmentJob implements Callable<Integer> {
                 .uid("kafka-input");
         events = beforeModel.apply(events);
 
-        Configuration operatorConf = Configuration.fromMap(o.operatorOptions);
-        QSparseEnrichment enrichment = QSparseEnrichment.builder()
-                .configuration(operatorConf)
-                .modelPath(o.model.toAbsolutePath().toString())
-                .mode(Task.fromWireName(o.mode))
-                .maxBatchSize(o.maxBatchSize)
-                .maxWait(o.maxWait)
-                .threads(o.threads)
-                .build();
-        checkRecordBound(enrichment.settings().maxRecordBytes(), o.maxRequestSize);
         QSparseEnrichment.Streams streams = enrichment.apply(events);
 
-        streams.enriched().sinkTo(sink(o, o.outputTopic, "out", new EnrichedSerializer(o.outputTopic)))
+        streams.enriched().sinkTo(sink(o, kafka, o.outputTopic, "out", new EnrichedSerializer(o.outputTopic)))
                 .name("kafka: " + o.outputTopic).uid("kafka-output");
-        streams.deadLetters().sinkTo(sink(o, o.deadLetterTopic, "dlq", new DeadLetterSerializer(o.deadLetterTopic)))
+        streams.deadLetters().sinkTo(sink(o, kafka, o.deadLetterTopic, "dlq", new DeadLetterSerializer(o.deadLetterTopic)))
                 .name("kafka: " + o.deadLetterTopic).uid("kafka-dead-letters");
         return streams;
     }
@@ -143,10 +146,26 @@ public final class EnrichmentJob implements Callable<Integer> {
     static final int MAX_KEY_BYTES = 3 * EventParser.MAX_ID_CHARS;
     /** Room for Kafka's record batch header and per-record framing (about 100 bytes), with a wide margin. */
     static final int RECORD_OVERHEAD_BYTES = 4096;
+    /** The Kafka producer's default max.request.size. */
+    static final int KAFKA_DEFAULT_MAX_REQUEST_SIZE = 1024 * 1024;
 
     /** The largest Kafka record (value, key and framing) this job can produce, given the operator's bound. */
     public static int requiredRecordBytes(int maxRecordBytes) {
         return maxRecordBytes + MAX_KEY_BYTES + RECORD_OVERHEAD_BYTES;
+    }
+
+    /** The sinks' max.request.size: the Kafka client property when set, else Kafka's default. */
+    static int maxRequestSize(Properties kafka) {
+        String v = kafka.getProperty("max.request.size");
+        if (v == null) {
+            return KAFKA_DEFAULT_MAX_REQUEST_SIZE;
+        }
+        try {
+            return Integer.parseInt(v.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("Kafka client property max.request.size must be an integer (bytes), got '"
+                    + v + "'", e);
+        }
     }
 
     /**
@@ -158,10 +177,10 @@ public final class EnrichmentJob implements Callable<Integer> {
         if (required > maxRequestSize) {
             throw new IllegalArgumentException(QSparseOptions.OUTPUT_MAX_RECORD_SIZE.key() + " = " + maxRecordBytes
                     + " bytes, plus " + (MAX_KEY_BYTES + RECORD_OVERHEAD_BYTES) + " bytes for the key and record"
-                    + " headers, exceeds the Kafka producers' max.request.size (--max-request-size) = "
-                    + maxRequestSize + " bytes: lower " + QSparseOptions.OUTPUT_MAX_RECORD_SIZE.key()
-                    + " or raise --max-request-size to at least " + required
-                    + " (and the output topics' max.message.bytes with it)");
+                    + " headers, exceeds the Kafka producers' max.request.size = " + maxRequestSize + " bytes: lower "
+                    + QSparseOptions.OUTPUT_MAX_RECORD_SIZE.key() + " or raise max.request.size to at least " + required
+                    + " (--kafka-property max.request.size=" + required + ", or kafka.max.request.size in the Flink"
+                    + " configuration; and the output topics' max.message.bytes with it)");
         }
     }
 
@@ -174,12 +193,25 @@ public final class EnrichmentJob implements Callable<Integer> {
         };
     }
 
-    private static <T> KafkaSink<T> sink(JobOptions o, String topic, String suffix, KafkaRecordSerializationSchema<T> schema) {
+    /**
+     * Kafka client properties of the job ({@link KafkaClientProperties}), with bootstrap.servers:
+     * --bootstrap-servers when given, else kafka.bootstrap.servers when configured, else the
+     * flag's default.
+     */
+    static Properties kafkaClient(org.apache.flink.configuration.ReadableConfig flink, JobOptions o) {
+        Properties kafka = KafkaClientProperties.resolve(flink, o);
+        if (o.given("--bootstrap-servers") || kafka.getProperty(BOOTSTRAP) == null) {
+            kafka.setProperty(BOOTSTRAP, o.bootstrapServers);
+        }
+        return kafka;
+    }
+
+    private static <T> KafkaSink<T> sink(JobOptions o, Properties kafka, String topic, String suffix,
+                                         KafkaRecordSerializationSchema<T> schema) {
         var builder = KafkaSink.<T>builder()
-                .setBootstrapServers(o.bootstrapServers)
-                .setRecordSerializer(schema)
-                // Checked against the operator's record bound when the job is built.
-                .setProperty("max.request.size", String.valueOf(o.maxRequestSize));
+                .setKafkaProducerConfig(kafka)
+                .setBootstrapServers(kafka.getProperty(BOOTSTRAP))
+                .setRecordSerializer(schema);
         if (o.delivery == JobOptions.Delivery.EXACTLY_ONCE) {
             builder.setDeliveryGuarantee(DeliveryGuarantee.EXACTLY_ONCE)
                     .setTransactionalIdPrefix(o.transactionalIdPrefix + "-" + suffix)

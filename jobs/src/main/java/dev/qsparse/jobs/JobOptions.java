@@ -2,15 +2,31 @@ package dev.qsparse.jobs;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import picocli.CommandLine;
+import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
 
 /**
  * Command-line options of {@link EnrichmentJob}: Kafka, checkpointing, and the operator's options.
  * Every option prints its default in {@code --help}.
+ *
+ * <p>Options that have a Flink configuration key (the operator's {@code qsparse.*} options,
+ * {@code --parallelism}, {@code --checkpoint-interval}, {@code --restart-attempts}) override the
+ * Flink configuration only when they are given: their defaults apply only where the configuration
+ * does not set the key either. {@link #parse} records which options were given; an instance
+ * filled some other way counts every option as given.
  */
+@CommandLine.Command(name = "enrichment-job", mixinStandardHelpOptions = true, usageHelpWidth = 120,
+        description = {"Kafka -> Q-Sparse -> Kafka enrichment job.",
+                "Reads qsparse.* operator options and Flink options from the Flink configuration (config.yaml, "
+                        + "flink run -D..., a FlinkDeployment's flinkConfiguration); options given here override them."})
 public final class JobOptions {
 
     /** How results reach the output topics. */
@@ -49,10 +65,11 @@ public final class JobOptions {
     public boolean bounded;
 
     @Option(names = "--checkpoint-interval", defaultValue = "PT10S",
-            description = "Checkpoint interval, ISO-8601 (default: ${DEFAULT-VALUE}); with exactly-once, output becomes visible at each checkpoint.")
+            description = "Checkpoint interval, ISO-8601; overrides execution.checkpointing.interval (default: the configured interval, else ${DEFAULT-VALUE}). With exactly-once, output becomes visible at each checkpoint.")
     public Duration checkpointInterval;
 
-    @Option(names = "--parallelism", defaultValue = "-1", description = "Job parallelism; -1 keeps the cluster's default (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--parallelism", defaultValue = "-1",
+            description = "Job parallelism; -1 keeps the Flink configuration's parallelism.default (default: ${DEFAULT-VALUE}).")
     public int parallelism;
 
     @Option(names = "--delivery", defaultValue = "exactly-once", converter = DeliveryConverter.class,
@@ -67,12 +84,6 @@ public final class JobOptions {
             description = "Kafka transaction timeout of the exactly-once sink; must not exceed the broker's transaction.max.timeout.ms, 15 min by default (default: ${DEFAULT-VALUE}).")
     public Duration transactionTimeout;
 
-    @Option(names = "--max-request-size", defaultValue = "1048576",
-            description = "max.request.size of the sinks' Kafka producers, in bytes (default: ${DEFAULT-VALUE}, Kafka's default)."
-                    + " The job refuses to start unless qsparse.output.max-record-size plus room for the key and record"
-                    + " headers fits under it and under the output topics' max.message.bytes.")
-    public int maxRequestSize;
-
     @Option(names = "--create-topics", defaultValue = "false",
             description = "Create the three topics first if they do not exist (default: ${DEFAULT-VALUE}).")
     public boolean createTopics;
@@ -82,27 +93,82 @@ public final class JobOptions {
     public int topicPartitions;
 
     @Option(names = "--restart-attempts", defaultValue = "10",
-            description = "Fixed-delay restart attempts after a task failure (default: ${DEFAULT-VALUE}).")
+            description = "Fixed-delay restart attempts after a task failure; overrides restart-strategy.* (default: the configured restart strategy, else fixed-delay with ${DEFAULT-VALUE}).")
     public int restartAttempts;
 
-    @Option(names = "--model", required = true, description = "Model directory, readable on every task manager.")
+    @Option(names = "--model", description = "Model directory, readable on every task manager; overrides qsparse.model.path (one of the two is required).")
     public Path model;
 
-    @Option(names = "--mode", defaultValue = "embed", description = "Default mode: embed, generate or score (default: ${DEFAULT-VALUE}); events may override it.")
+    @Option(names = "--mode", defaultValue = "embed", description = "Default mode: embed, generate or score; overrides qsparse.mode (default: the configured mode, else ${DEFAULT-VALUE}); events may override it.")
     public String mode;
 
-    @Option(names = "--max-batch-size", defaultValue = "16", description = "Micro-batch size (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--max-batch-size", defaultValue = "16", description = "Micro-batch size; overrides qsparse.batch.max-size (default: the configured size, else ${DEFAULT-VALUE}).")
     public int maxBatchSize;
 
-    @Option(names = "--max-wait", defaultValue = "PT0.01S", description = "Longest wait before a partial batch is flushed (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--max-wait", defaultValue = "PT0.01S", description = "Longest wait before a partial batch is flushed; overrides qsparse.batch.max-wait (default: the configured wait, else ${DEFAULT-VALUE}).")
     public Duration maxWait;
 
-    @Option(names = "--threads", defaultValue = "1", description = "Inference threads per task (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--threads", defaultValue = "1", description = "Inference threads per task; overrides qsparse.threads (default: the configured number, else ${DEFAULT-VALUE}).")
     public int threads;
 
     @Option(names = "--set", paramLabel = "KEY=VALUE",
-            description = "Any other operator option, e.g. --set qsparse.generate.max-new-tokens=16 (see the operator's QSparseOptions).")
-    public Map<String, String> operatorOptions = new LinkedHashMap<>();
+            description = "Any other operator option, e.g. --set qsparse.generate.max-new-tokens=16 (see the operator's QSparseOptions); overrides the Flink configuration's value of the key. Unknown keys are rejected.")
+    public List<String> set = new ArrayList<>();
+
+    @Option(names = "--kafka-property", paramLabel = "KEY=VALUE",
+            description = "A Kafka client property for the source, both sinks and the topic admin, e.g. --kafka-property security.protocol=SASL_SSL; repeatable. Overrides --kafka-properties-file and the Flink configuration's kafka.* keys. Secret values are never logged.")
+    public List<String> kafkaProperties = new ArrayList<>();
+
+    @Option(names = "--kafka-properties-file", paramLabel = "FILE",
+            description = "Kafka client properties (Java properties format) for the source, both sinks and the topic admin; overrides the Flink configuration's kafka.* keys.")
+    public Path kafkaPropertiesFile;
+
+    /** Long names of the options given on the command line; null: unknown, every option counts as given. */
+    private Set<String> given;
+
+    /** Parses a command line, recording which options it gives. */
+    public static JobOptions parse(String... args) {
+        JobOptions options = new JobOptions();
+        CommandLine cli = new CommandLine(options);
+        options.recordGiven(cli.parseArgs(args));
+        return options;
+    }
+
+    /** Records which options {@code parsed} (a parse of a command that has these options) gives. */
+    void recordGiven(CommandLine.ParseResult parsed) {
+        Set<String> names = new TreeSet<>();
+        for (OptionSpec o : parsed.matchedOptions()) {
+            names.add(o.longestName());
+        }
+        given = names;
+    }
+
+    /** Whether option {@code longName} (e.g. "--max-batch-size") was given on the command line. */
+    public boolean given(String longName) {
+        return given == null || given.contains(longName);
+    }
+
+    /**
+     * The {@code --set} entries as a map, in command-line order. Throws {@link IllegalArgumentException}
+     * for an entry without '=' and for a key given twice with different values.
+     */
+    public Map<String, String> operatorOptions() {
+        Map<String, String> out = new LinkedHashMap<>();
+        for (String entry : set) {
+            int eq = entry.indexOf('=');
+            if (eq <= 0) {
+                throw new IllegalArgumentException("--set " + entry + ": expected KEY=VALUE, e.g. --set qsparse.generate.max-new-tokens=16");
+            }
+            String key = entry.substring(0, eq).trim();
+            String value = entry.substring(eq + 1);
+            String before = out.putIfAbsent(key, value);
+            if (before != null && !before.equals(value)) {
+                throw new IllegalArgumentException("conflicting values for " + key + " on the command line: --set "
+                        + key + "=" + before + " and --set " + key + "=" + value);
+            }
+        }
+        return out;
+    }
 
     /** Converts "exactly-once" / "at-least-once". */
     public static final class DeliveryConverter implements picocli.CommandLine.ITypeConverter<Delivery> {

@@ -18,7 +18,7 @@ class EnrichmentJobOptionsTest {
     @Test
     void helpListsEveryOptionWithItsDefault() {
         StringWriter text = new StringWriter();
-        CommandLine cli = new CommandLine(new EnrichmentJob());
+        CommandLine cli = EnrichmentJob.commandLine(new JobOptions());
         cli.setOut(new PrintWriter(text));
         assertEquals(0, cli.execute("--help"));
         String help = text.toString();
@@ -29,18 +29,20 @@ class EnrichmentJobOptionsTest {
             assertTrue(help.contains(option), "help lists " + option);
         }
         assertTrue(help.contains("default: localhost:9092"), help);
-        assertTrue(help.contains("default: PT10S"), help);
+        assertTrue(help.contains("else PT10S"), help);
     }
 
     @Test
     void parsesOptionsAndOperatorPassThrough() {
-        JobOptions o = CommandLine.populateCommand(new JobOptions(), "--model", "m", "--delivery", "at-least-once",
+        JobOptions o = JobOptions.parse("--model", "m", "--delivery", "at-least-once",
                 "--checkpoint-interval", "PT2S", "--set", "qsparse.generate.max-new-tokens=5");
         assertEquals(JobOptions.Delivery.AT_LEAST_ONCE, o.delivery);
         assertEquals(Duration.ofSeconds(2), o.checkpointInterval);
-        assertEquals("5", o.operatorOptions.get("qsparse.generate.max-new-tokens"));
-        assertEquals(JobOptions.Delivery.EXACTLY_ONCE, CommandLine.populateCommand(new JobOptions(), "--model", "m").delivery);
-        assertThrows(CommandLine.ParameterException.class, () -> CommandLine.populateCommand(new JobOptions()));
+        assertEquals("5", o.operatorOptions().get("qsparse.generate.max-new-tokens"));
+        assertTrue(o.given("--checkpoint-interval"));
+        assertTrue(!o.given("--max-batch-size"));
+        assertEquals(JobOptions.Delivery.EXACTLY_ONCE, JobOptions.parse("--model", "m").delivery);
+        assertThrows(CommandLine.ParameterException.class, () -> JobOptions.parse("--no-such-option"));
     }
 
     @Test

@@ -25,10 +25,13 @@ import org.apache.flink.runtime.metrics.DescriptiveStatisticsHistogram;
  *   <tr><td>batchLatencyUs</td><td>histogram</td><td>model time of a batch, microseconds</td></tr>
  *   <tr><td>eventLatencyUs</td><td>histogram</td><td>per event that reached the model: arrival to result, queueing included, microseconds</td></tr>
  *   <tr><td>activationSparsity</td><td>gauge</td><td>mean achieved activation sparsity of the last batch</td></tr>
- *   <tr><td>kernelBackend</td><td>gauge (string)</td><td>the runtime's kernel implementation ("scalar", "vector-256", ...)</td></tr>
- *   <tr><td>batchBackend</td><td>gauge (string)</td><td>the backend of micro-batch products, if the runtime has a separate one</td></tr>
+ *   <tr><td>kernel_backend.&lt;name&gt;.info</td><td>gauge (always 1)</td><td>the runtime's kernel implementation ("scalar", "vector-256", ...) as the value of the key/value group {@code kernel_backend}</td></tr>
+ *   <tr><td>batch_backend.&lt;name&gt;.info</td><td>gauge (always 1)</td><td>the backend of micro-batch products ("nd4j", or the kernel backend) as the value of the key/value group {@code batch_backend}</td></tr>
  *   <tr><td>sharedModelReferences</td><td>gauge</td><td>tasks in this task manager holding this model</td></tr>
  * </table>
+ * The backend names are key/value groups, not string gauges: a reporter exports them as labels
+ * (Prometheus: {@code flink_taskmanager_job_task_operator_qsparse_kernel_backend_info{kernel_backend="vector-256",...} 1}),
+ * where a string gauge would be exported as 0 or dropped.
  * Latencies are in microseconds (Flink histograms hold longs; small models serve an event in well
  * under a millisecond). Updated from the inference threads; every metric here is thread-safe.
  */
@@ -38,7 +41,14 @@ final class OperatorMetrics {
     static final int HISTOGRAM_WINDOW = 1024;
     static final int METER_SECONDS = 60;
 
-    /** The runtime's kernel backend for this model ("vector-256", "scalar", ...), for the gauge. */
+    /** Key of the key/value group naming the kernel backend. */
+    static final String KERNEL_BACKEND = "kernel_backend";
+    /** Key of the key/value group naming the micro-batch backend. */
+    static final String BATCH_BACKEND = "batch_backend";
+    /** The gauge (always 1) inside each backend group. */
+    static final String INFO = "info";
+
+    /** The runtime's kernel backend for this model ("vector-256", "scalar", ...), for the label. */
     static String kernelBackend(Model model) {
         return model.kernelBackend();
     }
@@ -71,8 +81,8 @@ final class OperatorMetrics {
         g.gauge("activationSparsity", (Gauge<Double>) () -> lastSparsity);
         String backend = kernelBackend(model);
         String batchBackend = batchBackend(model);
-        g.gauge("kernelBackend", (Gauge<String>) () -> backend);
-        g.gauge("batchBackend", (Gauge<String>) () -> batchBackend);
+        g.addGroup(KERNEL_BACKEND, backend).gauge(INFO, (Gauge<Integer>) () -> 1);
+        g.addGroup(BATCH_BACKEND, batchBackend).gauge(INFO, (Gauge<Integer>) () -> 1);
         g.gauge("sharedModelReferences", (Gauge<Integer>) () -> SharedModels.references(modelPath));
     }
 

@@ -18,6 +18,8 @@ import org.apache.flink.metrics.reporter.MetricReporterFactory;
 public final class CollectingReporter implements MetricReporter {
 
     static final Map<String, Metric> METRICS = new ConcurrentHashMap<>();
+    /** The variables of each metric's group (what reporters such as Prometheus's export as labels). */
+    static final Map<String, Map<String, String>> VARIABLES = new ConcurrentHashMap<>();
 
     @Override
     public void open(MetricConfig config) {
@@ -30,6 +32,7 @@ public final class CollectingReporter implements MetricReporter {
     @Override
     public void notifyOfAddedMetric(Metric metric, String metricName, MetricGroup group) {
         METRICS.put(group.getMetricIdentifier(metricName), metric);
+        VARIABLES.put(group.getMetricIdentifier(metricName), Map.copyOf(group.getAllVariables()));
     }
 
     @Override

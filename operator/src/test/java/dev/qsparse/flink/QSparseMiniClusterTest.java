@@ -218,10 +218,21 @@ class QSparseMiniClusterTest {
             expectedBackend = OperatorMetrics.kernelBackend(lease.model());
         }
         assertTrue(Set.of("scalar", "vector-256", "vector-512").contains(expectedBackend), expectedBackend);
-        List<Metric> backends = byName(metrics, "kernelBackend");
-        assertEquals(2, backends.size(), "one per subtask");
-        for (Metric m : backends) {
-            assertEquals(expectedBackend, ((Gauge<?>) m).getValue());
+        // Backend names are labels (key/value groups), not string gauges a Prometheus reporter exports as 0.
+        assertTrue(byName(metrics, "kernelBackend").isEmpty() && byName(metrics, "batchBackend").isEmpty());
+        for (String key : List.of(OperatorMetrics.KERNEL_BACKEND, OperatorMetrics.BATCH_BACKEND)) {
+            List<String> infos = metrics.keySet().stream()
+                    .filter(k -> k.contains(".qsparse." + key + ".") && k.endsWith("." + OperatorMetrics.INFO)).toList();
+            assertEquals(2, infos.size(), "one per subtask: " + infos);
+            for (String id : infos) {
+                assertEquals(1, ((Gauge<?>) metrics.get(id)).getValue());
+                String label = CollectingReporter.VARIABLES.get(id).get("<" + key + ">");
+                if (key.equals(OperatorMetrics.KERNEL_BACKEND)) {
+                    assertEquals(expectedBackend, label, id);
+                } else {
+                    assertTrue(label != null && !label.isBlank(), id);
+                }
+            }
         }
         for (Metric m : byName(metrics, "activationSparsity")) {
             double s = ((Number) ((Gauge<?>) m).getValue()).doubleValue();

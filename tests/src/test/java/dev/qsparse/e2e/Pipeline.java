@@ -30,7 +30,6 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
-import picocli.CommandLine;
 
 /**
  * One end-to-end run: fresh topics on the test broker, events in, the real job on the mini
@@ -63,7 +62,7 @@ public final class Pipeline {
                 "--checkpoint-interval", "PT0.5S", "--parallelism", String.valueOf(parallelism),
                 "--model", TEST_MODEL.toString(), "--mode", mode, "--max-batch-size", "8", "--restart-attempts", "20"));
         args.addAll(List.of(extra));
-        return CommandLine.populateCommand(new JobOptions(), args.toArray(String[]::new));
+        return JobOptions.parse(args.toArray(String[]::new));
     }
 
     void produce(List<DemoEvents.Event> events) {
@@ -79,7 +78,7 @@ public final class Pipeline {
     }
 
     JobClient start(JobOptions options, UnaryOperator<DataStream<byte[]>> beforeModel) throws Exception {
-        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(EnrichmentJob.flinkConfiguration(options));
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         EnrichmentJob.build(env, options, beforeModel);
         return env.executeAsync("e2e-" + runId);
     }

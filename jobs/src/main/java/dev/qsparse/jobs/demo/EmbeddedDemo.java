@@ -167,14 +167,14 @@ public final class EmbeddedDemo implements Callable<Integer> {
 
     private Summary runJob(String bootstrap, String in, String enrichedTopic, String dlq, String runId,
                            List<DemoEvents.Event> input) throws Exception {
-        JobOptions options = CommandLine.populateCommand(new JobOptions(),
+        JobOptions options = JobOptions.parse(
                 "--bootstrap-servers", bootstrap, "--input-topic", in, "--output-topic", enrichedTopic,
                 "--dead-letter-topic", dlq, "--group-id", "qsparse-demo-" + runId,
                 "--transactional-id-prefix", "qsparse-demo-" + runId, "--checkpoint-interval", "PT1S",
                 "--parallelism", String.valueOf(parallelism), "--model", model.toString(), "--mode", mode,
                 "--max-batch-size", String.valueOf(maxBatchSize),
                 "--set", "qsparse.generate.max-new-tokens=" + maxNewTokens);
-        Configuration conf = bindTo(EnrichmentJob.flinkConfiguration(options), bindAddress,
+        Configuration conf = bindTo(new Configuration(), bindAddress,
                 EmbeddedKafkaBroker.choosePort(webPort, "Flink web UI"));
         StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironmentWithWebUI(conf);
         EnrichmentJob.build(env, options);

@@ -36,9 +36,9 @@ public final class KafkaTopics {
      * that cannot be asked within 30 s only gives a warning (the job may be submitted from a host
      * that does not reach Kafka).
      */
-    public static void checkMaxMessageBytes(String bootstrapServers, List<String> topics, int requiredBytes) {
+    public static void checkMaxMessageBytes(Properties clientProperties, List<String> topics, int requiredBytes) {
         Properties p = new Properties();
-        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        p.putAll(clientProperties);
         List<ConfigResource> resources = new ArrayList<>();
         for (String t : new java.util.LinkedHashSet<>(topics)) {
             resources.add(new ConfigResource(ConfigResource.Type.TOPIC, t));
@@ -74,10 +74,21 @@ public final class KafkaTopics {
 
     /** Creates topics (name -> partitions, replication factor 1 unless the broker says otherwise); existing ones are kept. */
     public static void create(String bootstrapServers, Map<String, Integer> partitions) throws IOException {
+        Properties p = new Properties();
+        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        create(p, partitions);
+    }
+
+    /**
+     * The same with any admin client properties ({@code bootstrap.servers} and, for a secured
+     * cluster, {@code security.protocol}, {@code sasl.*}, {@code ssl.*}).
+     */
+    public static void create(Properties clientProperties, Map<String, Integer> partitions) throws IOException {
+        String bootstrapServers = clientProperties.getProperty(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG);
         List<NewTopic> topics = new ArrayList<>();
         partitions.forEach((name, n) -> topics.add(new NewTopic(name, java.util.Optional.of(n), java.util.Optional.empty())));
         Properties p = new Properties();
-        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        p.putAll(clientProperties);
         try (Admin admin = Admin.create(p)) {
             for (Map.Entry<String, KafkaFuture<Void>> e : admin.createTopics(topics).values().entrySet()) {
                 try {

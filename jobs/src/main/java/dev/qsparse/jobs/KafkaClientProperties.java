@@ -1,0 +1,83 @@
+package dev.qsparse.jobs;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Properties;
+import java.util.TreeMap;
+import java.util.regex.Pattern;
+import org.apache.flink.configuration.ReadableConfig;
+
+/**
+ * Kafka client properties for the job's source, both sinks and the topic admin: what a secured
+ * cluster needs ({@code security.protocol}, {@code sasl.mechanism}, {@code sasl.jaas.config},
+ * {@code ssl.truststore.location}, ...). From, in increasing precedence:
+ * <ol>
+ *   <li>{@code kafka.*} keys of the Flink configuration, prefix removed
+ *       ({@code -Dkafka.security.protocol=SASL_SSL}, config.yaml, flinkConfiguration);</li>
+ *   <li>{@code --kafka-properties-file FILE} (Java properties format);</li>
+ *   <li>{@code --kafka-property KEY=VALUE}, repeatable.</li>
+ * </ol>
+ * The job's own settings for exactly-once (isolation level, transactional ids, transaction
+ * timeout) and {@code --bootstrap-servers}, when given, are applied after these. Secret values
+ * ({@code sasl.jaas.config}, passwords, keys, secrets, tokens) never appear in logs or errors:
+ * {@link #masked} shows them as {@value #MASK}.
+ */
+public final class KafkaClientProperties {
+
+    /** The Flink configuration prefix of Kafka client properties. */
+    public static final String PREFIX = "kafka.";
+    static final String MASK = "******";
+    private static final Pattern SECRET = Pattern.compile(
+            "(?i).*(jaas\\.config|password|secret|token|credential|user\\.info|\\.key)$|.*(password|secret).*");
+
+    private KafkaClientProperties() {
+    }
+
+    /** The properties from the three sources; errors name the source, never a secret value. */
+    public static Properties resolve(ReadableConfig flink, JobOptions o) {
+        Properties p = new Properties();
+        for (Map.Entry<String, String> e : flink.toMap().entrySet()) {
+            if (e.getKey().startsWith(PREFIX) && e.getKey().length() > PREFIX.length()) {
+                p.setProperty(e.getKey().substring(PREFIX.length()), e.getValue());
+            }
+        }
+        if (o.kafkaPropertiesFile != null) {
+            Properties file = new Properties();
+            try (Reader r = Files.newBufferedReader(o.kafkaPropertiesFile, StandardCharsets.UTF_8)) {
+                file.load(r);
+            } catch (IOException e) {
+                throw new IllegalArgumentException("--kafka-properties-file " + o.kafkaPropertiesFile + ": cannot read it ("
+                        + e.getClass().getSimpleName() + ")", e);
+            }
+            file.stringPropertyNames().forEach(k -> p.setProperty(k, file.getProperty(k)));
+        }
+        for (String entry : o.kafkaProperties) {
+            int eq = entry.indexOf('=');
+            if (eq <= 0) {
+                // Never echo the entry: it may be a secret pasted without its key.
+                throw new IllegalArgumentException("--kafka-property expects KEY=VALUE, e.g. --kafka-property security.protocol=SASL_SSL"
+                        + " (an entry without '=' was given)");
+            }
+            p.setProperty(entry.substring(0, eq).trim(), entry.substring(eq + 1));
+        }
+        return p;
+    }
+
+    /** Whether the value of {@code key} is a secret. */
+    public static boolean isSecret(String key) {
+        return SECRET.matcher(key).matches();
+    }
+
+    /** The properties, sorted, with every secret value replaced by {@value #MASK}: for logs and errors. */
+    public static Map<String, String> masked(Properties p) {
+        Map<String, String> out = new TreeMap<>();
+        for (String k : p.stringPropertyNames()) {
+            out.put(k, isSecret(k) ? MASK : p.getProperty(k));
+        }
+        return out;
+    }
+}
