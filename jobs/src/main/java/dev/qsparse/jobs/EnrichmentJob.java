@@ -2,6 +2,8 @@ package dev.qsparse.jobs;
 
 import dev.qsparse.flink.DeadLetter;
 import dev.qsparse.flink.EnrichedEvent;
+import dev.qsparse.flink.EventParser;
+import dev.qsparse.flink.QSparseOptions;
 import dev.qsparse.flink.QSparseEnrichment;
 import dev.qsparse.jobs.kafka.KafkaTopics;
 import dev.qsparse.runtime.inference.Task;
@@ -37,6 +39,17 @@ import picocli.CommandLine;
  * transactions committed when a checkpoint completes. A consumer with
  * {@code isolation.level=read_committed} sees every input event once, as an enriched event or a
  * dead letter. {@code --delivery at-least-once} trades that for lower output latency.
+ *
+ * <p><b>No record the sink cannot write.</b> A record Kafka rejects (over the producer's
+ * {@code max.request.size} or the topic's {@code max.message.bytes}) would fail the job, and the
+ * same record would fail it again after every restart. So the operator bounds every output record
+ * by {@code qsparse.output.max-record-size} (dead letters cut their payload, oversized enriched
+ * records become dead letters), record keys are ids of at most {@value EventParser#MAX_ID_CHARS}
+ * chars, and the job checks at start, before anything runs, that the bound plus the largest key
+ * and the record headers fits under the producers' {@code max.request.size} (a Kafka client
+ * property, Kafka's default 1 MiB unless set) and under the output topics'
+ * {@code max.message.bytes}; a misconfiguration is refused with a message naming both settings
+ * instead of failing per record at run time.
  */
 public final class EnrichmentJob {
 
@@ -75,11 +88,14 @@ public final class EnrichmentJob {
     static void run(JobOptions options) throws Exception {
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         // Everything is validated here, before any topic is created or anything is submitted.
-        build(env, options);
+        QSparseEnrichment.Streams streams = build(env, options);
+        Properties kafka = kafkaClient(env.getConfiguration(), options);
         if (options.createTopics) {
-            KafkaTopics.create(kafkaClient(env.getConfiguration(), options), java.util.Map.of(options.inputTopic, options.topicPartitions,
+            KafkaTopics.create(kafka, java.util.Map.of(options.inputTopic, options.topicPartitions,
                     options.outputTopic, options.topicPartitions, options.deadLetterTopic, 1));
         }
+        KafkaTopics.checkMaxMessageBytes(kafka, java.util.List.of(options.outputTopic, options.deadLetterTopic),
+                requiredRecordBytes(streams.settings().maxRecordBytes()));
         env.execute("qsparse-enrichment " + options.inputTopic + " -> " + options.outputTopic);
     }
 
@@ -98,6 +114,7 @@ public final class EnrichmentJob {
         QSparseEnrichment enrichment = JobConfig.enrichment(env.getConfiguration(), o);
         Properties kafka = kafkaClient(env.getConfiguration(), o);
         LOG.info("Kafka client properties (secrets masked): {}", KafkaClientProperties.masked(kafka));
+        checkRecordBound(enrichment.settings().maxRecordBytes(), maxRequestSize(kafka));
 
         KafkaSourceBuilder<byte[]> source = KafkaSource.<byte[]>builder()
                 .setProperties(kafka)
@@ -123,6 +140,48 @@ public final class EnrichmentJob {
         streams.deadLetters().sinkTo(sink(o, kafka, o.deadLetterTopic, "dlq", new DeadLetterSerializer(o.deadLetterTopic)))
                 .name("kafka: " + o.deadLetterTopic).uid("kafka-dead-letters");
         return streams;
+    }
+
+    /** Room for a record's key (an id of at most MAX_ID_CHARS chars, 3 UTF-8 bytes each) in a Kafka request. */
+    static final int MAX_KEY_BYTES = 3 * EventParser.MAX_ID_CHARS;
+    /** Room for Kafka's record batch header and per-record framing (about 100 bytes), with a wide margin. */
+    static final int RECORD_OVERHEAD_BYTES = 4096;
+    /** The Kafka producer's default max.request.size. */
+    static final int KAFKA_DEFAULT_MAX_REQUEST_SIZE = 1024 * 1024;
+
+    /** The largest Kafka record (value, key and framing) this job can produce, given the operator's bound. */
+    public static int requiredRecordBytes(int maxRecordBytes) {
+        return maxRecordBytes + MAX_KEY_BYTES + RECORD_OVERHEAD_BYTES;
+    }
+
+    /** The sinks' max.request.size: the Kafka client property when set, else Kafka's default. */
+    static int maxRequestSize(Properties kafka) {
+        String v = kafka.getProperty("max.request.size");
+        if (v == null) {
+            return KAFKA_DEFAULT_MAX_REQUEST_SIZE;
+        }
+        try {
+            return Integer.parseInt(v.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("Kafka client property max.request.size must be an integer (bytes), got '"
+                    + v + "'", e);
+        }
+    }
+
+    /**
+     * Refuses a configuration in which a record within the operator's bound could still be
+     * rejected by the sinks' producers: such a record would fail the job on every restart.
+     */
+    static void checkRecordBound(int maxRecordBytes, int maxRequestSize) {
+        int required = requiredRecordBytes(maxRecordBytes);
+        if (required > maxRequestSize) {
+            throw new IllegalArgumentException(QSparseOptions.OUTPUT_MAX_RECORD_SIZE.key() + " = " + maxRecordBytes
+                    + " bytes, plus " + (MAX_KEY_BYTES + RECORD_OVERHEAD_BYTES) + " bytes for the key and record"
+                    + " headers, exceeds the Kafka producers' max.request.size = " + maxRequestSize + " bytes: lower "
+                    + QSparseOptions.OUTPUT_MAX_RECORD_SIZE.key() + " or raise max.request.size to at least " + required
+                    + " (--kafka-property max.request.size=" + required + ", or kafka.max.request.size in the Flink"
+                    + " configuration; and the output topics' max.message.bytes with it)");
+        }
     }
 
     static OffsetsInitializer startingOffsets(JobOptions.StartingOffsets s) {

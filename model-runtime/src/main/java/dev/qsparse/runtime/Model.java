@@ -59,7 +59,8 @@ public final class Model implements AutoCloseable {
                 network = new SeedTransformer((SeedConfig) config, checkpoint);
             }
             Path tokenizerFile = directory.resolve(TOKENIZER_FILE);
-            Tokenizer tokenizer = Files.isRegularFile(tokenizerFile) ? Tokenizer.load(tokenizerFile) : null;
+            Tokenizer tokenizer = Files.isRegularFile(tokenizerFile)
+                    ? Tokenizer.load(tokenizerFile, config.vocabSize()) : null;
             if (tokenizer != null && tokenizer.vocabSize() > config.vocabSize()) {
                 throw ModelLoadException.forFile(tokenizerFile, "tokenizer has " + tokenizer.vocabSize()
                         + " tokens but the model's vocab_size is " + config.vocabSize());

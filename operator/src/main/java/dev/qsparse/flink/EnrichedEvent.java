@@ -87,6 +87,24 @@ public class EnrichedEvent {
         });
     }
 
+    /**
+     * The size of {@link #toJson()} in UTF-8 bytes, or a cheap upper bound of it when that bound
+     * is already at most {@code limit} (so the usual small record is not written twice).
+     */
+    long jsonSizeAtMost(long limit) {
+        // Strings: at most a 6-byte escape per char; a float at most 16 chars with its comma, an
+        // int 12, the fixed fields and numbers well under 512.
+        long bound = 512 + 6L * (len(id) + len(mode) + len(model) + len(pooling) + len(generatedText)
+                + len(finishReason))
+                + (embedding == null ? 0 : 16L * embedding.length)
+                + (generatedTokens == null ? 0 : 12L * generatedTokens.length);
+        return bound <= limit ? bound : Json.utf8Length(toJson());
+    }
+
+    private static long len(String s) {
+        return s == null ? 0 : s.length();
+    }
+
     @Override
     public boolean equals(Object o) {
         if (!(o instanceof EnrichedEvent e)) {

@@ -1,10 +1,13 @@
 package dev.qsparse.flink;
 
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.qsparse.runtime.inference.GenerationParams;
 import dev.qsparse.runtime.inference.Pooling;
 import dev.qsparse.runtime.inference.Task;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.CharBuffer;
 import java.nio.charset.CharacterCodingException;
@@ -28,7 +31,8 @@ import java.util.Set;
  * <ol>
  *   <li>decode: empty payload; bytes that are not valid UTF-8 (strict decoding, never replaced);
  *   <li>parse: not JSON, duplicate keys, trailing data, not an object;
- *   <li>validate: {@code id} missing or not a non-empty string / number; {@code text} missing, not
+ *   <li>validate: {@code id} missing, not a non-empty string / number, or longer than
+ *       {@value #MAX_ID_CHARS} characters; {@code text} missing, not
  *       a string, empty or only white space, or (with {@code REJECT}) longer than
  *       {@code qsparse.input.max-chars} code points; unknown {@code mode}; {@code params} not an
  *       object, an unknown key, or a value of the wrong type or out of range:
@@ -40,12 +44,20 @@ import java.util.Set;
  * </ol>
  * Other top-level fields are ignored (producers may add metadata); unknown {@code params} keys are
  * not (a misspelt parameter would otherwise be silently dropped). The id is kept in every dead
- * letter where it could be read. Stateless and thread-safe.
+ * letter where it could be read; a numeric id is kept as its exact JSON token ({@code 1.50},
+ * {@code 1E2}, {@code 1e400} are echoed as sent, never rounded or turned into {@code Infinity}).
+ * Every dead letter is bounded by {@code qsparse.output.max-record-size} (see {@link DeadLetter}).
+ * Stateless and thread-safe.
  */
 public final class EventParser {
 
     public static final int MAX_STOP_STRINGS = 8;
     public static final int MAX_STOP_CHARS = 64;
+    /**
+     * Longest id, in chars (for a number, of its token). The id is echoed in every output record
+     * and is the Kafka job's record key, so it must stay small next to the record size bound.
+     */
+    public static final int MAX_ID_CHARS = 1024;
 
     private static final Set<String> PARAMS = Set.of("max_new_tokens", "temperature", "top_k", "top_p", "seed",
             "stop", "pooling");
@@ -95,14 +107,21 @@ public final class EventParser {
             if (idNode == null || idNode.isNull()) {
                 throw new Invalid(DeadLetter.STAGE_VALIDATE, "missing id");
             }
+            String candidate;
             if (idNode.isTextual() && !idNode.asText().isEmpty()) {
-                id = idNode.asText();
+                candidate = idNode.asText();
             } else if (idNode.isNumber()) {
-                id = idNode.asText();
+                // The tree holds the parsed value (1e400 as Infinity, 1.50 as 1.5): echo the token.
+                candidate = rawIdToken(json);
                 idNumeric = true;
             } else {
                 throw new Invalid(DeadLetter.STAGE_VALIDATE, "id must be a non-empty string or a number");
             }
+            if (candidate.length() > MAX_ID_CHARS) {
+                throw new Invalid(DeadLetter.STAGE_VALIDATE, "id has " + candidate.length()
+                        + " characters, over the limit of " + MAX_ID_CHARS);
+            }
+            id = candidate;
             return new Outcome(validate(payload, root, id, idNumeric), null);
         } catch (Invalid e) {
             return dead(payload, true, id, idNumeric, e);
@@ -111,7 +130,30 @@ public final class EventParser {
 
     private Outcome dead(byte[] payload, boolean validUtf8, String id, boolean idNumeric, Invalid e) {
         return new Outcome(null, DeadLetter.of(payload, validUtf8, id, idNumeric, e.stage, e.getMessage(),
-                settings.modelName()));
+                settings.modelName(), settings.maxRecordBytes()));
+    }
+
+    /**
+     * The text of the top-level "id" value exactly as it appears in {@code json}, which has
+     * already been read as a valid object with no duplicate keys.
+     */
+    private static String rawIdToken(String json) throws Invalid {
+        try (JsonParser p = Json.READER.getFactory().createParser(json)) {
+            if (p.nextToken() != JsonToken.START_OBJECT) {
+                throw new IllegalStateException("not an object");
+            }
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String name = p.currentName();
+                JsonToken value = p.nextToken();
+                if ("id".equals(name) && value.isNumeric()) {
+                    return p.getText();
+                }
+                p.skipChildren();
+            }
+        } catch (IOException | RuntimeException e) {
+            throw new Invalid(DeadLetter.STAGE_PARSE, "invalid JSON: cannot re-read the id: " + e.getMessage());
+        }
+        throw new Invalid(DeadLetter.STAGE_PARSE, "invalid JSON: numeric id not found on re-reading");
     }
 
     private static String decode(byte[] payload) throws Invalid {

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.StringWriter;
 import java.io.UncheckedIOException;
+import java.util.regex.Pattern;
 
 /** The runtime's Jackson (com.fasterxml, not Flink's shaded copy), set up once. */
 final class Json {
@@ -19,6 +20,9 @@ final class Json {
 
     private static final JsonFactory FACTORY = new JsonFactory();
 
+    /** RFC 8259's number grammar: what a numeric id must look like to be written unquoted. */
+    private static final Pattern JSON_NUMBER = Pattern.compile("-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][+-]?[0-9]+)?");
+
     private Json() {
     }
 
@@ -26,7 +30,11 @@ final class Json {
         void write(JsonGenerator g) throws IOException;
     }
 
-    /** One JSON object, written by {@code body}, as a string. */
+    /**
+     * One JSON object, written by {@code body}, as a string. A lone UTF-16 surrogate in any string
+     * (Jackson writes it as a raw char, which UTF-8 encoding would turn into {@code ?}) is written
+     * as its {@code \\uXXXX} escape, so the result is valid JSON that survives UTF-8 exactly.
+     */
     static String object(Body body) {
         StringWriter out = new StringWriter(256);
         try (JsonGenerator g = FACTORY.createGenerator(out)) {
@@ -36,18 +44,78 @@ final class Json {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        return out.toString();
+        return escapeLoneSurrogates(out.toString());
     }
 
-    /** Writes an event id the way it came in: a JSON number stays a number. */
+    /**
+     * Replaces every unpaired surrogate char by its six-character JSON escape. Only valid on
+     * Jackson's output, where such a char can only sit inside a string literal.
+     */
+    static String escapeLoneSurrogates(String json) {
+        StringBuilder fixed = null;
+        int n = json.length();
+        for (int i = 0; i < n; i++) {
+            char c = json.charAt(i);
+            if (!Character.isSurrogate(c)) {
+                if (fixed != null) {
+                    fixed.append(c);
+                }
+                continue;
+            }
+            if (Character.isHighSurrogate(c) && i + 1 < n && Character.isLowSurrogate(json.charAt(i + 1))) {
+                if (fixed != null) {
+                    fixed.append(c).append(json.charAt(i + 1));
+                }
+                i++;
+                continue;
+            }
+            if (fixed == null) {
+                fixed = new StringBuilder(n + 16).append(json, 0, i);
+            }
+            fixed.append(String.format("\\u%04X", (int) c));
+        }
+        return fixed == null ? json : fixed.toString();
+    }
+
+    /** Bytes of {@code s} in UTF-8 (an unpaired surrogate counts as the one byte it becomes). */
+    static long utf8Length(String s) {
+        long bytes = 0;
+        int n = s.length();
+        for (int i = 0; i < n; i++) {
+            char c = s.charAt(i);
+            if (c < 0x80) {
+                bytes += 1;
+            } else if (c < 0x800) {
+                bytes += 2;
+            } else if (Character.isHighSurrogate(c) && i + 1 < n && Character.isLowSurrogate(s.charAt(i + 1))) {
+                bytes += 4;
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                bytes += 1;
+            } else {
+                bytes += 3;
+            }
+        }
+        return bytes;
+    }
+
+    /**
+     * Writes an event id the way it came in: a string as a string, a number as its exact JSON token
+     * ({@code 1.50}, {@code 1E2} and {@code 1e400} unchanged). A "numeric" id that is not a JSON
+     * number (never produced by the parser) is written as a string, so the output stays JSON.
+     */
     static void writeId(JsonGenerator g, String id, boolean numeric) throws IOException {
         g.writeFieldName("id");
         if (id == null) {
             g.writeNull();
-        } else if (numeric) {
+        } else if (numeric && isJsonNumber(id)) {
             g.writeNumber(id);
         } else {
             g.writeString(id);
         }
+    }
+
+    static boolean isJsonNumber(String token) {
+        return token.length() <= 10_000 && JSON_NUMBER.matcher(token).matches();
     }
 }

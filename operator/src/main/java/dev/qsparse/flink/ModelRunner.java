@@ -16,11 +16,13 @@ final class ModelRunner implements AutoCloseable {
 
     private final InferenceSession session;
     private final String modelName;
+    private final int maxRecordBytes;
     private final OperatorMetrics metrics;
 
-    ModelRunner(Model model, String modelName, OperatorMetrics metrics) {
+    ModelRunner(Model model, String modelName, int maxRecordBytes, OperatorMetrics metrics) {
         this.session = model.newSession();
         this.modelName = modelName;
+        this.maxRecordBytes = maxRecordBytes;
         this.metrics = metrics;
     }
 
@@ -67,18 +69,34 @@ final class ModelRunner implements AutoCloseable {
             metrics.eventLatencyUs.update(latencyNanos / 1_000);
             if (result instanceof InferenceResult.Failure f) {
                 out.add(QSparseResult.of(DeadLetter.of(event.payload, true, event.id, event.idNumeric,
-                        DeadLetter.STAGE_INFERENCE, f.reason(), modelName)));
+                        DeadLetter.STAGE_INFERENCE, f.reason(), modelName, maxRecordBytes)));
                 continue;
             }
             EnrichedEvent enriched = enrich(event, result, latencyNanos, n);
             sparsitySum += enriched.activationSparsity;
             served++;
-            out.add(QSparseResult.of(enriched));
+            out.add(bounded(event, enriched, modelName, maxRecordBytes));
         }
         if (served > 0) {
             metrics.lastBatchSparsity(sparsitySum / served);
         }
         return out;
+    }
+
+    /**
+     * The enriched record, or a dead letter (stage "output") when its JSON would be longer than
+     * {@code maxRecordBytes}: a sink rejects a record over its limit, and that would fail the job
+     * on every restart.
+     */
+    static QSparseResult bounded(ParsedEvent event, EnrichedEvent enriched, String modelName, int maxRecordBytes) {
+        long size = enriched.jsonSizeAtMost(maxRecordBytes);
+        if (size <= maxRecordBytes) {
+            return QSparseResult.of(enriched);
+        }
+        return QSparseResult.of(DeadLetter.of(event.payload, true, event.id, event.idNumeric,
+                DeadLetter.STAGE_OUTPUT, "the enriched record is " + size + " bytes of JSON, over "
+                        + QSparseOptions.OUTPUT_MAX_RECORD_SIZE.key() + " = " + maxRecordBytes + " bytes",
+                modelName, maxRecordBytes));
     }
 
     /** Releases the session's resources (its kernel threads). */

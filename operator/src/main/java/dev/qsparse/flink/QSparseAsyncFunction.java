@@ -225,7 +225,8 @@ public class QSparseAsyncFunction extends RichAsyncFunction<byte[], QSparseResul
         String id = pending == null ? null : pending.event.id;
         boolean numeric = pending != null && pending.event.idNumeric;
         QSparseResult dead = QSparseResult.of(DeadLetter.of(input, true, id, numeric, DeadLetter.STAGE_TIMEOUT,
-                "timeout: no result within " + settings.timeout().toMillis() + " ms", settings.modelName()));
+                "timeout: no result within " + settings.timeout().toMillis() + " ms", settings.modelName(),
+                settings.maxRecordBytes()));
         taskModel.metrics.emitted(dead);
         resultFuture.complete(Collections.singletonList(dead));
     }

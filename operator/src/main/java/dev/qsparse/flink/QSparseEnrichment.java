@@ -11,6 +11,7 @@ import org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.MemorySize;
 import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.streaming.api.datastream.AsyncDataStream;
 import org.apache.flink.streaming.api.datastream.DataStream;
@@ -103,17 +104,19 @@ public final class QSparseEnrichment {
                 .returns(ENRICHED)
                 .name("qsparse-route")
                 .uid(uidPrefix + "-route");
-        return new Streams(results, enriched, enriched.getSideOutput(DeadLetterRouter.DEAD_LETTERS));
+        return new Streams(settings, results, enriched, enriched.getSideOutput(DeadLetterRouter.DEAD_LETTERS));
     }
 
     /** The outputs of an enrichment. */
     public static final class Streams {
+        private final QSparseSettings settings;
         private final DataStream<QSparseResult> results;
         private final SingleOutputStreamOperator<EnrichedEvent> enriched;
         private final DataStream<DeadLetter> deadLetters;
 
-        Streams(DataStream<QSparseResult> results, SingleOutputStreamOperator<EnrichedEvent> enriched,
-                DataStream<DeadLetter> deadLetters) {
+        Streams(QSparseSettings settings, DataStream<QSparseResult> results,
+                SingleOutputStreamOperator<EnrichedEvent> enriched, DataStream<DeadLetter> deadLetters) {
+            this.settings = settings;
             this.results = results;
             this.enriched = enriched;
             this.deadLetters = deadLetters;
@@ -127,6 +130,11 @@ public final class QSparseEnrichment {
         /** Events it could not, with the original payload and the reason. */
         public DataStream<DeadLetter> deadLetters() {
             return deadLetters;
+        }
+
+        /** The settings of the operator that made these streams. */
+        public QSparseSettings settings() {
+            return settings;
         }
 
         /** Both, before routing. */
@@ -245,6 +253,11 @@ public final class QSparseEnrichment {
 
         public Builder inputOverflow(InputOverflow overflow) {
             config.set(QSparseOptions.INPUT_OVERFLOW, Objects.requireNonNull(overflow, "overflow"));
+            return this;
+        }
+
+        public Builder maxRecordSize(MemorySize size) {
+            config.set(QSparseOptions.OUTPUT_MAX_RECORD_SIZE, Objects.requireNonNull(size, "size"));
             return this;
         }
 

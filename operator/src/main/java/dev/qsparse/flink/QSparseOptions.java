@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.util.List;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.ConfigOptions;
+import org.apache.flink.configuration.MemorySize;
 
 /**
  * Every setting of the Q-Sparse operator as a typed Flink {@link ConfigOption}. Pass them in a
@@ -131,11 +132,24 @@ public final class QSparseOptions {
                     + " first max-chars code points and set text_truncated in the output) or REJECT"
                     + " (dead letter).");
 
+    public static final ConfigOption<MemorySize> OUTPUT_MAX_RECORD_SIZE =
+            ConfigOptions.key("qsparse.output.max-record-size")
+                    .memoryType()
+                    .defaultValue(MemorySize.parse("900kb"))
+                    .withDescription("Largest output record, measured as the UTF-8 bytes of its JSON (between"
+                            + " 16 kb and 256 mb; default 900 kb = 921,600 bytes, below Kafka's default"
+                            + " max.request.size and message.max.bytes of 1 MiB with room for the key and the"
+                            + " record headers). A dead letter over it keeps only a prefix of the payload"
+                            + " (payload_truncated, with payload_bytes and payload_sha256 of the original); an"
+                            + " enriched record over it (a huge generation or embedding) becomes a dead letter"
+                            + " with stage \"output\". The sink's own limit must be above it: the Kafka job"
+                            + " checks that at start.");
+
     /** Every option above. */
     public static List<ConfigOption<?>> all() {
         return List.of(MODEL_PATH, MODEL_NAME, MODE, BATCH_MAX_SIZE, BATCH_MAX_WAIT, THREADS, ASYNC_TIMEOUT,
                 ASYNC_ORDERED, GENERATE_MAX_NEW_TOKENS, GENERATE_MAX_NEW_TOKENS_LIMIT, GENERATE_TEMPERATURE,
                 GENERATE_TOP_K, GENERATE_TOP_P, GENERATE_SEED, GENERATE_STOP, EMBED_POOLING, INPUT_MAX_CHARS,
-                INPUT_OVERFLOW);
+                INPUT_OVERFLOW, OUTPUT_MAX_RECORD_SIZE);
     }
 }

@@ -23,6 +23,18 @@ public final class QSparseSettings implements Serializable {
     /** The bounds the runtime's {@link GenerationParams} accepts. */
     static final double MAX_TEMPERATURE = 10.0;
 
+    /**
+     * Smallest accepted {@code qsparse.output.max-record-size}: a dead letter's fields other than
+     * the payload take at most about 14 KiB (an id of {@value EventParser#MAX_ID_CHARS} chars, a
+     * reason of {@value DeadLetter#MAX_REASON_CHARS}, a model name of {@value #MAX_MODEL_NAME_CHARS},
+     * each char at most a 6-byte escape), so there is always room for it.
+     */
+    public static final int MIN_RECORD_BYTES = 16 * 1024;
+    /** Largest accepted {@code qsparse.output.max-record-size}. */
+    public static final int MAX_RECORD_BYTES = 256 * 1024 * 1024;
+    /** Longest model name (it is written into every record). */
+    public static final int MAX_MODEL_NAME_CHARS = 256;
+
     private final String modelPath;
     private final String modelName;
     private final Task defaultMode;
@@ -41,6 +53,7 @@ public final class QSparseSettings implements Serializable {
     private final Pooling pooling;
     private final int inputMaxChars;
     private final InputOverflow inputOverflow;
+    private final int maxRecordBytes;
 
     private QSparseSettings(ReadableConfig c) {
         this.modelPath = c.getOptional(QSparseOptions.MODEL_PATH)
@@ -48,6 +61,11 @@ public final class QSparseSettings implements Serializable {
                 .orElseThrow(() -> new IllegalArgumentException(QSparseOptions.MODEL_PATH.key() + " is required"));
         this.modelName = c.getOptional(QSparseOptions.MODEL_NAME).filter(n -> !n.isBlank())
                 .orElseGet(() -> defaultName(modelPath));
+        if (modelName.length() > MAX_MODEL_NAME_CHARS) {
+            throw new IllegalArgumentException(QSparseOptions.MODEL_NAME.key() + " must be at most "
+                    + MAX_MODEL_NAME_CHARS + " characters, got " + modelName.length()
+                    + " (set it explicitly when the directory name is longer)");
+        }
         this.defaultMode = c.get(QSparseOptions.MODE);
         this.maxBatchSize = atLeast(c.get(QSparseOptions.BATCH_MAX_SIZE), 1, QSparseOptions.BATCH_MAX_SIZE.key());
         this.maxWait = c.get(QSparseOptions.BATCH_MAX_WAIT);
@@ -76,6 +94,12 @@ public final class QSparseSettings implements Serializable {
         this.pooling = c.get(QSparseOptions.EMBED_POOLING);
         this.inputMaxChars = atLeast(c.get(QSparseOptions.INPUT_MAX_CHARS), 1, QSparseOptions.INPUT_MAX_CHARS.key());
         this.inputOverflow = c.get(QSparseOptions.INPUT_OVERFLOW);
+        long recordBytes = c.get(QSparseOptions.OUTPUT_MAX_RECORD_SIZE).getBytes();
+        if (recordBytes < MIN_RECORD_BYTES || recordBytes > MAX_RECORD_BYTES) {
+            throw new IllegalArgumentException(QSparseOptions.OUTPUT_MAX_RECORD_SIZE.key() + " must be between "
+                    + MIN_RECORD_BYTES + " and " + MAX_RECORD_BYTES + " bytes, got " + recordBytes);
+        }
+        this.maxRecordBytes = (int) recordBytes;
         try {
             defaultGeneration();
         } catch (IllegalArgumentException e) {
@@ -153,6 +177,11 @@ public final class QSparseSettings implements Serializable {
         return inputOverflow;
     }
 
+    /** Largest output record (enriched or dead letter), in UTF-8 bytes of its JSON. */
+    public int maxRecordBytes() {
+        return maxRecordBytes;
+    }
+
     /** The generation parameters of an event without "params". */
     public GenerationParams defaultGeneration() {
         return new GenerationParams(maxNewTokens, temperature, topK, topP, seed, stopStrings, true);
@@ -164,6 +193,7 @@ public final class QSparseSettings implements Serializable {
                 + ", maxBatchSize=" + maxBatchSize + ", maxWait=" + maxWait + ", threads=" + threads
                 + ", timeout=" + timeout + ", ordered=" + ordered + ", generation=" + defaultGeneration()
                 + ", maxNewTokensLimit=" + maxNewTokensLimit + ", pooling=" + pooling
-                + ", inputMaxChars=" + inputMaxChars + ", inputOverflow=" + inputOverflow + "}";
+                + ", inputMaxChars=" + inputMaxChars + ", inputOverflow=" + inputOverflow
+                + ", maxRecordBytes=" + maxRecordBytes + "}";
     }
 }

@@ -45,7 +45,7 @@ final class TaskModel implements AutoCloseable {
     }
 
     ModelRunner newRunner() {
-        return new ModelRunner(lease.model(), settings.modelName(), metrics);
+        return new ModelRunner(lease.model(), settings.modelName(), settings.maxRecordBytes(), metrics);
     }
 
     @Override

@@ -39,7 +39,7 @@ class DemoTest {
         assertEquals(40, s.enriched());
         assertEquals(8, s.deadLettered());
         assertTrue(printed.contains("nearest:"), printed);
-        assertTrue(printed.contains("Flink web UI: http://localhost:"), printed);
+        assertTrue(printed.contains("Flink web UI: http://127.0.0.1:"), printed);
         assertTrue(printed.contains("accounted for    all, exactly once"), printed);
         assertTrue(s.meanSparsity() > 0.4, "sparsity " + s.meanSparsity());
     }

@@ -5,13 +5,16 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.qsparse.jobs.JobOptions;
 import dev.qsparse.jobs.demo.DemoEvents;
 import dev.qsparse.jobs.kafka.EmbeddedKafkaBroker;
 import dev.qsparse.runtime.Model;
 import dev.qsparse.runtime.tokenizer.Tokenizer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -134,6 +137,47 @@ public class EndToEndTest {
         Pipeline.Outcome outcome = p.await(events.size(), Duration.ofMinutes(3));
         Pipeline.stop(job);
         assertEquals(200, outcome.enriched.size());
+        assertExactlyOnce(events, outcome);
+    }
+
+    /**
+     * The reported stopper: a 600 KB event of 0xFF bytes used to become a 2.6 MB dead letter that
+     * the Kafka producer rejected, restarting the job until it gave up. Now it and events just
+     * under 1 MB give dead letters within the bound, and the good events around them come out.
+     */
+    @Test
+    void hugeAndInvalidEventsNeverStopTheJob() throws Exception {
+        Pipeline p = new Pipeline(broker, 1);
+        List<DemoEvents.Event> events = new ArrayList<>(DemoEvents.build(texts, 10, 0, null, 4));
+        byte[] head = "{\"id\":\"bad-90001\",\"text\":\"".getBytes(StandardCharsets.UTF_8);
+        byte[] ff = new byte[head.length + 600_000];
+        System.arraycopy(head, 0, ff, 0, head.length);
+        Arrays.fill(ff, head.length, ff.length, (byte) 0xFF);
+        String quotes = "\\\"".repeat(494_000); // 988 KB of \" escapes: each doubles inside a dead letter
+        byte[] rejected = ("{\"id\":\"bad-90002\",\"text\":\"" + quotes + "\",\"params\":{\"nope\":1}}")
+                .getBytes(StandardCharsets.UTF_8);
+        byte[] enriched = ("{\"id\":\"evt-90003\",\"text\":\"" + "word ".repeat(198_000) + "\"}")
+                .getBytes(StandardCharsets.UTF_8);
+        assertTrue(rejected.length > 980_000 && enriched.length > 980_000 && enriched.length < 1_000_000);
+        events.add(3, new DemoEvents.Event("bad-90001", ff, true));
+        events.add(6, new DemoEvents.Event("bad-90002", rejected, true));
+        events.add(8, new DemoEvents.Event("evt-90003", enriched, false));
+        p.produce(events);
+        JobOptions options = p.options("embed", 1);
+        options.restartAttempts = 0; // a record the sink rejects fails the job at once instead of looping
+        JobClient job = p.start(options, UnaryOperator.identity());
+        Pipeline.Outcome outcome = p.await(events.size(), Duration.ofMinutes(2));
+        Pipeline.stop(job);
+
+        assertEquals(11, outcome.enriched.size());
+        assertEquals(2, outcome.deadLetters.size());
+        for (JsonNode d : outcome.deadLetters) {
+            assertTrue(d.path("payload_truncated").asBoolean(), d.path("reason").asText());
+            assertEquals(64, d.path("payload_sha256").asText().length());
+            assertTrue(d.toString().getBytes(StandardCharsets.UTF_8).length <= 900 * 1024);
+        }
+        assertEquals(ff.length, outcome.deadLetters.stream().filter(d -> d.path("stage").asText().equals("decode"))
+                .findFirst().orElseThrow().path("payload_bytes").asLong());
         assertExactlyOnce(events, outcome);
     }
 

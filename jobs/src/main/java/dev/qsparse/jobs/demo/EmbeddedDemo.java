@@ -23,6 +23,8 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.JobManagerOptions;
+import org.apache.flink.configuration.TaskManagerOptions;
 import org.apache.flink.configuration.RestOptions;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
@@ -76,6 +78,11 @@ public final class EmbeddedDemo implements Callable<Integer> {
 
     @Option(names = "--web-port", defaultValue = "8081", description = "Port of the Flink web UI; 0 picks a free one (default: ${DEFAULT-VALUE}).")
     int webPort;
+
+    @Option(names = "--bind-address", defaultValue = "127.0.0.1",
+            description = "Address the Flink web UI (which accepts job uploads) and the mini cluster's other listeners"
+                    + " bind to; 0.0.0.0 opens them to every interface (default: ${DEFAULT-VALUE}).")
+    String bindAddress;
 
     @Option(names = "--bootstrap-servers", description = "Use this external Kafka instead of the embedded broker.")
     String externalBootstrap;
@@ -167,12 +174,12 @@ public final class EmbeddedDemo implements Callable<Integer> {
                 "--parallelism", String.valueOf(parallelism), "--model", model.toString(), "--mode", mode,
                 "--max-batch-size", String.valueOf(maxBatchSize),
                 "--set", "qsparse.generate.max-new-tokens=" + maxNewTokens);
-        Configuration conf = new Configuration();
-        conf.set(RestOptions.PORT, EmbeddedKafkaBroker.choosePort(webPort, "Flink web UI"));
+        Configuration conf = bindTo(new Configuration(), bindAddress,
+                EmbeddedKafkaBroker.choosePort(webPort, "Flink web UI"));
         StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironmentWithWebUI(conf);
         EnrichmentJob.build(env, options);
         JobClient job = env.executeAsync("qsparse-demo (" + mode + ")");
-        out.println("Flink web UI: http://localhost:" + webUiPort(conf) + "  (job " + job.getJobID() + ")");
+        out.println("Flink web UI: " + webUiUrl(conf) + "  (job " + job.getJobID() + ")");
 
         Map<String, Long> sentAt = new ConcurrentHashMap<>();
         long start = System.currentTimeMillis();
@@ -188,8 +195,31 @@ public final class EmbeddedDemo implements Callable<Integer> {
         return analyse(records, enrichedTopic, input, sentAt, Math.max(1, end - start));
     }
 
-    private int webUiPort(Configuration conf) {
-        return conf.get(RestOptions.PORT);
+    /**
+     * The local cluster's listeners on {@code address} only: the REST endpoint and web UI (which
+     * accept job uploads, that is, code to run), the blob server and RPC of the job manager, and
+     * the task manager. Flink's default is every interface.
+     */
+    public static Configuration bindTo(Configuration conf, String address, int webPort) {
+        conf.set(RestOptions.BIND_ADDRESS, address);
+        conf.set(RestOptions.ADDRESS, connectHost(address));
+        conf.set(RestOptions.PORT, webPort);
+        conf.set(JobManagerOptions.BIND_HOST, address);
+        conf.set(JobManagerOptions.ADDRESS, connectHost(address));
+        conf.set(TaskManagerOptions.BIND_HOST, address);
+        conf.set(TaskManagerOptions.HOST, connectHost(address));
+        return conf;
+    }
+
+    /** Where a client on this machine reaches a listener bound to {@code address}. */
+    private static String connectHost(String address) {
+        return address.equals("0.0.0.0") || address.equals("::") ? "127.0.0.1" : address;
+    }
+
+    /** The web UI's URL, with the address it is bound to (so what is printed is what listens). */
+    static String webUiUrl(Configuration conf) {
+        String host = conf.get(RestOptions.ADDRESS);
+        return "http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + conf.get(RestOptions.PORT);
     }
 
     private void produce(String bootstrap, String topic, List<DemoEvents.Event> input, Map<String, Long> sentAt) {

@@ -10,14 +10,66 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.Config;
+import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.common.KafkaFuture;
+import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** Topic creation with the plain Kafka client (usable from the job jar, which has no broker). */
 public final class KafkaTopics {
 
+    private static final Logger LOG = LoggerFactory.getLogger(KafkaTopics.class);
+
     private KafkaTopics() {
+    }
+
+    /**
+     * Refuses to go on when an existing topic's {@code max.message.bytes} is below
+     * {@code requiredBytes}: the job would produce records the broker rejects, failing on every
+     * restart. Topics that do not exist yet are skipped (they get the broker's default); a broker
+     * that cannot be asked within 30 s only gives a warning (the job may be submitted from a host
+     * that does not reach Kafka).
+     */
+    public static void checkMaxMessageBytes(Properties clientProperties, List<String> topics, int requiredBytes) {
+        Properties p = new Properties();
+        p.putAll(clientProperties);
+        List<ConfigResource> resources = new ArrayList<>();
+        for (String t : new java.util.LinkedHashSet<>(topics)) {
+            resources.add(new ConfigResource(ConfigResource.Type.TOPIC, t));
+        }
+        try (Admin admin = Admin.create(p)) {
+            for (Map.Entry<ConfigResource, KafkaFuture<Config>> e : admin.describeConfigs(resources).values().entrySet()) {
+                Config config;
+                try {
+                    config = e.getValue().get(30, TimeUnit.SECONDS);
+                } catch (ExecutionException ex) {
+                    if (ex.getCause() instanceof UnknownTopicOrPartitionException) {
+                        continue;
+                    }
+                    LOG.warn("cannot read max.message.bytes of topic {}: {}", e.getKey().name(), ex.getCause().toString());
+                    continue;
+                } catch (TimeoutException ex) {
+                    LOG.warn("cannot read max.message.bytes of topic {} within 30 s", e.getKey().name());
+                    continue;
+                } catch (InterruptedException ex) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+                ConfigEntry entry = config.get(TopicConfig.MAX_MESSAGE_BYTES_CONFIG);
+                if (entry != null && entry.value() != null && Long.parseLong(entry.value()) < requiredBytes) {
+                    throw new IllegalArgumentException("topic " + e.getKey().name() + " has max.message.bytes = "
+                            + entry.value() + ", below the " + requiredBytes + " bytes a record of this job can take"
+                            + " (qsparse.output.max-record-size plus key and headers): raise the topic's"
+                            + " max.message.bytes or lower qsparse.output.max-record-size");
+                }
+            }
+        }
     }
 
     /** Creates topics (name -> partitions, replication factor 1 unless the broker says otherwise); existing ones are kept. */

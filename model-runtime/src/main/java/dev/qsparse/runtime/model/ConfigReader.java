@@ -5,15 +5,38 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.qsparse.runtime.kernel.TopKRescale;
 import dev.qsparse.runtime.safetensors.ModelLoadException;
 import java.io.IOException;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.OptionalInt;
 
-/** Reads config.json into the config record of its {@code model_type}. */
+/**
+ * Reads config.json into the config record of its {@code model_type}.
+ *
+ * <p>Every value is checked before anything is sized from it: its JSON type (an integer key
+ * must be an integer, not {@code 48.7} or {@code "48"}; a ratio a number; a flag a boolean), its
+ * range (below, {@code [min, max]}), and, when read from a model directory, the shapes against
+ * the weight files actually present: the parameters the config implies, at the most compact
+ * format the runtime reads (2 bits per weight), must fit in the bytes of the directory's
+ * {@code *.safetensors} files. So one line such as {@code "num_hidden_layers": 2147483647}
+ * fails here, naming the file and the key, instead of exhausting the heap later. Absent optional
+ * keys take their documented defaults (docs/model-format.md).
+ */
 public final class ConfigReader {
 
     public static final String FILE = "config.json";
     static final int DEFAULT_CONTEXT = 2048;
+
+    // Ranges far beyond any real model of this runtime, small enough that no product of them
+    // overflows a long and that a config cannot ask for absurd allocations before the weight check.
+    static final int MAX_VOCAB = 1 << 24;
+    static final int MAX_HIDDEN = 1 << 16;
+    static final int MAX_INTERMEDIATE = 1 << 18;
+    static final int MAX_LAYERS = 1024;
+    static final int MAX_HEADS = 1024;
+    static final int MAX_HEAD_DIM = 1 << 12;
+    static final int MAX_CONTEXT = 1 << 24;
+    static final int MAX_TOPK_BLOCK = 1 << 16;
 
     private ConfigReader() {
     }
@@ -32,14 +55,15 @@ public final class ConfigReader {
         if (root == null || !root.isObject()) {
             throw ModelLoadException.forFile(file, "not a JSON object");
         }
-        String type = root.path("model_type").asText("");
+        ModelConfig config;
         try {
-            String layout = root.path("weight_layout").asText(WEIGHT_LAYOUT);
+            String type = string(root, "model_type", "");
+            String layout = string(root, "weight_layout", WEIGHT_LAYOUT);
             if (!layout.equals(WEIGHT_LAYOUT)) {
                 throw new IllegalArgumentException("unsupported weight_layout '" + layout + "' (this runtime reads "
                         + WEIGHT_LAYOUT + ")");
             }
-            return switch (type) {
+            config = switch (type) {
                 case "qsparse", "bitnet", "llama" -> readQSparse(root);
                 case "qsparse_seed" -> readSeed(root);
                 default -> throw new IllegalArgumentException("unsupported model_type '" + type
@@ -48,35 +72,49 @@ public final class ConfigReader {
         } catch (IllegalArgumentException e) {
             throw ModelLoadException.forFile(file, e.getMessage());
         }
+        checkAgainstWeightFiles(file, modelDir, config);
+        return config;
     }
 
     static QSparseConfig readQSparse(JsonNode c) {
-        int hidden = requiredInt(c, "hidden_size");
-        int heads = requiredInt(c, "num_attention_heads");
-        double ratio = c.path("topk_ratio").asDouble(1.0);
-        int activationBits = c.path("activation_bits").isNull() ? 0 : c.path("activation_bits").asInt(0);
+        int hidden = requiredInt(c, "hidden_size", 1, MAX_HIDDEN);
+        int heads = requiredInt(c, "num_attention_heads", 1, MAX_HEADS);
+        int vocab = requiredInt(c, "vocab_size", 1, MAX_VOCAB);
+        int intermediate = requiredInt(c, "intermediate_size", 1, MAX_INTERMEDIATE);
+        int layers = requiredInt(c, "num_hidden_layers", 1, MAX_LAYERS);
+        int kvHeads = optionalInt(c, "num_key_value_heads", heads, 1, heads);
+        if (heads % kvHeads != 0) {
+            throw new IllegalArgumentException("num_key_value_heads = " + kvHeads + " must divide num_attention_heads = "
+                    + heads);
+        }
+        int headDim = optionalInt(c, "head_dim", Math.max(1, hidden / heads), 1, MAX_HEAD_DIM);
+        if (headDim % 2 != 0) {
+            throw new IllegalArgumentException("head_dim = " + headDim + " must be even (rotary pairs)"
+                    + (c.has("head_dim") ? "" : "; it defaults to hidden_size / num_attention_heads"));
+        }
+        double ratio = ratio(c, "topk_ratio", 1.0);
         return new QSparseConfig(
-                requiredInt(c, "vocab_size"),
+                vocab,
                 hidden,
-                requiredInt(c, "intermediate_size"),
-                requiredInt(c, "num_hidden_layers"),
+                intermediate,
+                layers,
                 heads,
-                c.path("num_key_value_heads").asInt(heads),
-                c.path("head_dim").asInt(hidden / heads),
-                c.path("max_position_embeddings").asInt(DEFAULT_CONTEXT),
-                (float) c.path("rms_norm_eps").asDouble(1e-5),
-                c.path("rope_theta").asDouble(10000.0),
-                c.path("tie_word_embeddings").asBoolean(false),
-                optionalInt(c, "bos_token_id"),
-                optionalInt(c, "eos_token_id"),
-                c.path("topk_ratio_attn").asDouble(ratio),
-                c.path("topk_ratio_attn_out").asDouble(ratio),
-                c.path("topk_ratio_mlp").asDouble(ratio),
-                c.path("topk_ratio_mlp_out").asDouble(ratio),
-                activationBits,
-                TopKRescale.fromConfig(c.path("topk_rescale").asText("none")),
-                WeightQuant.fromConfig(c.path("weight_quant").asText("none")),
-                WeightQuant.fromConfig(c.path("lm_head_quant").asText("none")),
+                kvHeads,
+                headDim,
+                optionalInt(c, "max_position_embeddings", DEFAULT_CONTEXT, 1, MAX_CONTEXT),
+                (float) positive(c, "rms_norm_eps", 1e-5, 1.0),
+                positive(c, "rope_theta", 10000.0, Double.MAX_VALUE),
+                bool(c, "tie_word_embeddings", false),
+                tokenId(c, "bos_token_id", vocab),
+                tokenId(c, "eos_token_id", vocab),
+                ratio(c, "topk_ratio_attn", ratio),
+                ratio(c, "topk_ratio_attn_out", ratio),
+                ratio(c, "topk_ratio_mlp", ratio),
+                ratio(c, "topk_ratio_mlp_out", ratio),
+                activationBits(c),
+                TopKRescale.fromConfig(string(c, "topk_rescale", "none")),
+                WeightQuant.fromConfig(string(c, "weight_quant", "none")),
+                WeightQuant.fromConfig(string(c, "lm_head_quant", "none")),
                 topkBlock(c, 0),
                 topkBlock(c, 1));
     }
@@ -89,43 +127,189 @@ public final class ConfigReader {
         if (b == null || b.isNull()) {
             return 0;
         }
-        if (!b.isArray() || b.size() != 2 || !b.get(0).canConvertToInt() || !b.get(1).canConvertToInt()) {
-            throw new IllegalArgumentException("topk_block must be [N, M], got " + b);
+        if (!b.isArray() || b.size() != 2 || !isInt(b.get(0)) || !isInt(b.get(1))
+                || b.get(0).intValue() < 1 || b.get(0).intValue() > b.get(1).intValue()
+                || b.get(1).intValue() > MAX_TOPK_BLOCK) {
+            throw new IllegalArgumentException("topk_block must be [N, M] with integers 1 <= N <= M <= "
+                    + MAX_TOPK_BLOCK + ", got " + b);
         }
-        return b.get(i).asInt();
+        return b.get(i).intValue();
     }
 
     static SeedConfig readSeed(JsonNode c) {
-        return new SeedConfig(
-                requiredInt(c, "vocab_size"),
-                requiredInt(c, "d_model"),
-                requiredInt(c, "nhead"),
-                requiredInt(c, "num_layers"),
-                requiredInt(c, "dim_feedforward"),
-                c.path("k_ratio").asDouble(0.5),
-                c.path("quantized").asBoolean(false),
-                c.path("max_position_embeddings").asInt(DEFAULT_CONTEXT),
-                optionalInt(c, "bos_token_id"),
-                optionalInt(c, "eos_token_id"));
-    }
-
-    private static int requiredInt(JsonNode c, String key) {
-        JsonNode v = c.get(key);
-        if (v == null || !v.canConvertToInt()) {
-            throw new IllegalArgumentException("missing or non-integer '" + key + "'");
+        int vocab = requiredInt(c, "vocab_size", 1, MAX_VOCAB);
+        int dModel = requiredInt(c, "d_model", 1, MAX_HIDDEN);
+        int nhead = requiredInt(c, "nhead", 1, MAX_HEADS);
+        if (dModel % nhead != 0) {
+            throw new IllegalArgumentException("d_model = " + dModel + " is not divisible by nhead = " + nhead);
         }
-        return v.asInt();
+        return new SeedConfig(
+                vocab,
+                dModel,
+                nhead,
+                requiredInt(c, "num_layers", 1, MAX_LAYERS),
+                requiredInt(c, "dim_feedforward", 1, MAX_INTERMEDIATE),
+                ratio(c, "k_ratio", 0.5),
+                bool(c, "quantized", false),
+                optionalInt(c, "max_position_embeddings", DEFAULT_CONTEXT, 1, MAX_CONTEXT),
+                tokenId(c, "bos_token_id", vocab),
+                tokenId(c, "eos_token_id", vocab));
     }
 
-    private static OptionalInt optionalInt(JsonNode c, String key) {
-        JsonNode v = c.get(key);
-        if (v == null || !v.canConvertToInt()) {
-            // Some configs list several EOS ids; the first is the one generation stops on.
-            if (v != null && v.isArray() && v.size() > 0 && v.get(0).canConvertToInt()) {
-                return OptionalInt.of(v.get(0).asInt());
+    /**
+     * The parameters the shapes imply, at 2 bits each (ternary, the most compact format read),
+     * must fit in the weight files present: a config that claims more fails here, naming the
+     * keys, before any array is sized from it.
+     */
+    private static void checkAgainstWeightFiles(Path file, Path modelDir, ModelConfig config)
+            throws ModelLoadException {
+        long weightBytes = 0;
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(modelDir, "*.safetensors")) {
+            for (Path f : files) {
+                if (Files.isRegularFile(f)) {
+                    weightBytes += Files.size(f);
+                }
             }
+        } catch (IOException e) {
+            throw ModelLoadException.forFile(modelDir, "cannot list the weight files: " + e.getMessage());
+        }
+        long params = impliedParameters(config);
+        long minBytes = params / 4;
+        if (minBytes > weightBytes) {
+            throw ModelLoadException.forFile(file, "the shapes it gives (" + shapeKeys(config) + ") imply " + params
+                    + " parameters, at least " + minBytes + " bytes of weights, but the *.safetensors files in "
+                    + modelDir + " hold " + weightBytes + " bytes");
+        }
+    }
+
+    /** Weights of the linear layers and embeddings the config implies (norms and biases left out). */
+    static long impliedParameters(ModelConfig config) {
+        if (config instanceof QSparseConfig q) {
+            long h = q.hiddenSize();
+            long attn = h * q.numHeads() * q.headDim() * 2 + h * q.numKeyValueHeads() * q.headDim() * 2;
+            long mlp = 3 * h * q.intermediateSize();
+            long embed = (long) q.vocabSize() * h * (q.tieWordEmbeddings() ? 1 : 2);
+            return q.numLayers() * (attn + mlp) + embed;
+        }
+        SeedConfig s = (SeedConfig) config;
+        long d = s.dModel();
+        return s.numLayers() * (4 * d * d + 2 * d * s.dimFeedforward()) + (long) s.vocabSize() * d;
+    }
+
+    private static String shapeKeys(ModelConfig config) {
+        if (config instanceof QSparseConfig q) {
+            return "vocab_size=" + q.vocabSize() + ", hidden_size=" + q.hiddenSize() + ", intermediate_size="
+                    + q.intermediateSize() + ", num_hidden_layers=" + q.numLayers() + ", num_attention_heads="
+                    + q.numHeads() + ", head_dim=" + q.headDim();
+        }
+        SeedConfig s = (SeedConfig) config;
+        return "vocab_size=" + s.vocabSize() + ", d_model=" + s.dModel() + ", num_layers=" + s.numLayers()
+                + ", dim_feedforward=" + s.dimFeedforward();
+    }
+
+    // --- typed, range-checked accessors; every message names the key -----------------------------
+
+    private static boolean isInt(JsonNode v) {
+        return v != null && v.isIntegralNumber() && v.canConvertToInt();
+    }
+
+    private static int requiredInt(JsonNode c, String key, int min, int max) {
+        JsonNode v = c.get(key);
+        if (v == null || v.isNull()) {
+            throw new IllegalArgumentException("missing '" + key + "' (an integer in [" + min + ", " + max + "])");
+        }
+        return intIn(key, v, min, max);
+    }
+
+    private static int optionalInt(JsonNode c, String key, int fallback, int min, int max) {
+        JsonNode v = c.get(key);
+        return v == null || v.isNull() ? fallback : intIn(key, v, min, max);
+    }
+
+    private static int intIn(String key, JsonNode v, int min, int max) {
+        if (!isInt(v) || v.intValue() < min || v.intValue() > max) {
+            throw new IllegalArgumentException("'" + key + "' must be an integer in [" + min + ", " + max + "], got " + v);
+        }
+        return v.intValue();
+    }
+
+    /** A top-K ratio: a number in (0, 1]. */
+    private static double ratio(JsonNode c, String key, double fallback) {
+        JsonNode v = c.get(key);
+        if (v == null || v.isNull()) {
+            return fallback;
+        }
+        if (!v.isNumber() || !(v.doubleValue() > 0 && v.doubleValue() <= 1)) {
+            throw new IllegalArgumentException("'" + key + "' must be a number in (0, 1], got " + v);
+        }
+        return v.doubleValue();
+    }
+
+    /** A finite number in (0, max]. */
+    private static double positive(JsonNode c, String key, double fallback, double max) {
+        JsonNode v = c.get(key);
+        if (v == null || v.isNull()) {
+            return fallback;
+        }
+        double d = v.isNumber() ? v.doubleValue() : Double.NaN;
+        if (!(d > 0 && d <= max) || Double.isInfinite(d)) {
+            throw new IllegalArgumentException("'" + key + "' must be a positive finite number"
+                    + (max < Double.MAX_VALUE ? " below " + max : "") + ", got " + v);
+        }
+        return d;
+    }
+
+    private static boolean bool(JsonNode c, String key, boolean fallback) {
+        JsonNode v = c.get(key);
+        if (v == null || v.isNull()) {
+            return fallback;
+        }
+        if (!v.isBoolean()) {
+            throw new IllegalArgumentException("'" + key + "' must be true or false, got " + v);
+        }
+        return v.booleanValue();
+    }
+
+    private static String string(JsonNode c, String key, String fallback) {
+        JsonNode v = c.get(key);
+        if (v == null || v.isNull()) {
+            return fallback;
+        }
+        if (!v.isTextual()) {
+            throw new IllegalArgumentException("'" + key + "' must be a string, got " + v);
+        }
+        return v.textValue();
+    }
+
+    private static int activationBits(JsonNode c) {
+        JsonNode v = c.get("activation_bits");
+        if (v == null || v.isNull()) {
+            return 0;
+        }
+        if (!isInt(v) || (v.intValue() != 0 && v.intValue() != 8)) {
+            throw new IllegalArgumentException("'activation_bits' must be 0, 8 or null, got " + v);
+        }
+        return v.intValue();
+    }
+
+    /**
+     * A token id in [0, vocab_size), or absent. Some configs list several EOS ids; the first is
+     * the one generation stops on, and every one must be in range.
+     */
+    private static OptionalInt tokenId(JsonNode c, String key, int vocab) {
+        JsonNode v = c.get(key);
+        if (v == null || v.isNull()) {
             return OptionalInt.empty();
         }
-        return OptionalInt.of(v.asInt());
+        if (v.isArray()) {
+            if (v.isEmpty()) {
+                return OptionalInt.empty();
+            }
+            for (int i = 0; i < v.size(); i++) {
+                intIn(key + "[" + i + "]", v.get(i), 0, vocab - 1);
+            }
+            return OptionalInt.of(v.get(0).intValue());
+        }
+        return OptionalInt.of(intIn(key, v, 0, vocab - 1));
     }
 }

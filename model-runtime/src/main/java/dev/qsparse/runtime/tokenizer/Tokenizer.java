@@ -170,12 +170,27 @@ public final class Tokenizer {
   // Loading
 
   /**
+   * Unused ids a tokenizer may leave between its tokens: ids are checked against the number of
+   * tokens plus this before any array indexed by id is made, so one huge id in the file cannot
+   * exhaust the heap.
+   */
+  public static final int MAX_ID_GAP = 65_536;
+
+  /**
    * Reads a Hugging Face {@code tokenizer.json}.
    *
    * @throws TokenizerLoadException (naming the file and the problem) if the file cannot be read, is
    *     not JSON, or describes an unsupported or inconsistent tokenizer
    */
   public static Tokenizer load(Path tokenizerJson) throws IOException {
+    return load(tokenizerJson, Integer.MAX_VALUE);
+  }
+
+  /**
+   * Reads a Hugging Face {@code tokenizer.json} for a model with {@code modelVocabSize} embedding
+   * rows: every id must also be below that, checked before any array is built.
+   */
+  public static Tokenizer load(Path tokenizerJson, int modelVocabSize) throws IOException {
     Objects.requireNonNull(tokenizerJson, "tokenizerJson");
     JsonNode root;
     try (InputStream in = Files.newInputStream(tokenizerJson)) {
@@ -193,10 +208,10 @@ public final class Tokenizer {
     if (!root.isObject()) {
       throw new TokenizerLoadException(tokenizerJson, "top level is not a JSON object");
     }
-    return fromJson(tokenizerJson, root);
+    return fromJson(tokenizerJson, root, modelVocabSize);
   }
 
-  private static Tokenizer fromJson(Path file, JsonNode root) throws TokenizerLoadException {
+  private static Tokenizer fromJson(Path file, JsonNode root, int modelVocabSize) throws TokenizerLoadException {
     checkNormalizer(file, root.get("normalizer"));
     checkDecoder(file, root.get("decoder"));
     PreTokenizer pre = PreTokenizer.parse(file, root.get("pre_tokenizer"));
@@ -316,7 +331,35 @@ public final class Tokenizer {
             t.path("rstrip").asBoolean(false)));
       }
     }
+    checkIds(file, vocab, added, modelVocabSize);
     return new Tokenizer(vocab, added, left, right, result, ignoreMerges, pre, byteIds);
+  }
+
+  /**
+   * The constructor makes arrays indexed by id: bound the largest id by the tokenizer's own size
+   * (entries plus {@link #MAX_ID_GAP}) and by the model's vocabulary, naming the key that breaks it.
+   */
+  private static void checkIds(Path file, Map<String, Integer> vocab, List<AddedToken> added, int modelVocabSize)
+      throws TokenizerLoadException {
+    long ownLimit = (long) vocab.size() + added.size() + MAX_ID_GAP;
+    for (Map.Entry<String, Integer> e : vocab.entrySet()) {
+      checkId(file, "model.vocab['" + e.getKey() + "']", e.getValue(), ownLimit, modelVocabSize);
+    }
+    for (int i = 0; i < added.size(); i++) {
+      checkId(file, "added_tokens[" + i + "].id", added.get(i).id, ownLimit, modelVocabSize);
+    }
+  }
+
+  private static void checkId(Path file, String key, int id, long ownLimit, int modelVocabSize)
+      throws TokenizerLoadException {
+    if (id >= ownLimit) {
+      throw new TokenizerLoadException(file, key + " = " + id + " is too large for a tokenizer of "
+          + (ownLimit - MAX_ID_GAP) + " tokens (ids must be below " + ownLimit + ")");
+    }
+    if (id >= modelVocabSize) {
+      throw new TokenizerLoadException(file, key + " = " + id + " is outside the model's vocab_size "
+          + modelVocabSize);
+    }
   }
 
   private static int mergeToken(Path file, Map<String, Integer> vocab, int rank, String token, String a, String b)
