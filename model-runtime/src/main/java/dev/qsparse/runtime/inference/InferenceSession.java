@@ -126,7 +126,11 @@ public final class InferenceSession implements AutoCloseable {
      * the batch run together: their positions share each forward pass (up to
      * {@link #PREFILL_CHUNK} positions from several texts), so each weight is read once per pass
      * for all of them; every result is bit for bit what {@link #run(InferenceRequest)} gives
-     * for that request alone. Generate requests run one after the other.
+     * for that request alone. Generate requests decode together (continuous batching): one
+     * forward pass per step for every sequence still running, each with its own KV cache,
+     * position, sampler and stop rule; a finished sequence leaves and the rest go on. Their
+     * prompts are prefilled together the same way. Each generation is bit for bit the one the
+     * request gets alone.
      */
     public List<InferenceResult> run(List<InferenceRequest> batch) {
         List<InferenceResult> out = new ArrayList<>(java.util.Collections.nCopies(batch.size(), null));
@@ -141,6 +145,17 @@ public final class InferenceSession implements AutoCloseable {
         }
         if (together.size() > 1) {
             serveTogether(batch, together, out);
+        }
+        List<Integer> generations = new ArrayList<>();
+        if (model.tokenizer().isPresent()) {
+            for (int i = 0; i < batch.size(); i++) {
+                if (out.get(i) == null && batch.get(i).task() == Task.GENERATE) {
+                    generations.add(i);
+                }
+            }
+        }
+        if (!generations.isEmpty()) {
+            serveGenerations(batch, generations, out);
         }
         for (int i = 0; i < batch.size(); i++) {
             if (out.get(i) == null) {
@@ -305,7 +320,7 @@ public final class InferenceSession implements AutoCloseable {
         }
         int[] tokens = withBos(tokenizer.encode(request.text()));
         return switch (request.task()) {
-            case GENERATE -> generate(tokens, request.generation(), start);
+            case GENERATE -> generateAll(List.of(new Generation(0, request, tokens)), start).get(0);
             case EMBED -> embed(tokens, request.pooling(), start);
             case SCORE -> score(tokens, start);
         };
@@ -378,60 +393,191 @@ public final class InferenceSession implements AutoCloseable {
         return config.bosTokenId().isPresent() ? 1 : 0;
     }
 
-    private InferenceResult generate(int[] prompt, GenerationParams params, long start) {
-        int context = config.contextLength();
-        if (prompt.length == 0) {
-            return failure("empty prompt and the model has no bos_token_id to start from", 0, false, start);
-        }
-        int maxNew = Math.min(params.maxNewTokens(), context - 1);
-        int budget = context - maxNew;
-        boolean truncated = prompt.length > budget;
-        if (truncated) {
-            prompt = Arrays.copyOfRange(prompt, prompt.length - budget, prompt.length);
-        }
-        Tokenizer tokenizer = model.tokenizer().orElseThrow();
-        int vocab = config.vocabSize();
-        int eos = config.eosTokenId().orElse(-1);
-        network.forwardBatch(state, prompt, 0, prompt.length, 0, null);
-        int pos = prompt.length;
-        network.logits(state, logits);
-        Sampler sampler = new Sampler(params, vocab);
-        int[] generated = new int[maxNew];
-        int count = 0;
-        String finish = "length";
+    /** One generate request being served: its sequence state, sampler and output so far. */
+    private static final class Generation {
+        final int index;
+        final InferenceRequest request;
+        int[] prompt;
+        boolean truncated;
+        int maxNew;
+        ForwardState state;
+        Sampler sampler;
+        float[] logits;
+        int[] generated;
+        int count;
+        int pos;
+        String finish;
         String text = "";
-        while (count < maxNew) {
-            int next = sampler.next(logits, vocab);
-            if (params.stopAtEos() && next == eos) {
-                finish = "eos";
-                break;
+        InferenceResult result;
+
+        Generation(int index, InferenceRequest request, int[] prompt) {
+            this.index = index;
+            this.request = request;
+            this.prompt = prompt;
+        }
+    }
+
+    private void serveGenerations(List<InferenceRequest> batch, List<Integer> indices, List<InferenceResult> out) {
+        long start = System.nanoTime();
+        Tokenizer tokenizer = model.tokenizer().orElseThrow();
+        List<Generation> gens = new ArrayList<>();
+        for (int i : indices) {
+            InferenceRequest r = batch.get(i);
+            gens.add(new Generation(i, r, withBos(tokenizer.encode(r.text()))));
+        }
+        List<InferenceResult> results = generateAll(gens, start);
+        for (int k = 0; k < gens.size(); k++) {
+            out.set(gens.get(k).index, results.get(k));
+        }
+    }
+
+    /**
+     * The generation engine, for one request or many: prompts prefilled together in passes of
+     * {@link #PREFILL_CHUNK} positions, then one {@link DecoderModel#forwardSlots} pass per step
+     * for all running sequences and one batched lm-head product for their logits. Every product
+     * gives each row what it gives that row alone, so a request's tokens do not depend on its
+     * companions.
+     */
+    private List<InferenceResult> generateAll(List<Generation> gens, long start) {
+        int context = config.contextLength();
+        int vocab = config.vocabSize();
+        List<Generation> live = new ArrayList<>();
+        for (Generation g : gens) {
+            if (g.prompt.length == 0) {
+                g.result = new InferenceResult.Failure("empty prompt and the model has no bos_token_id to start from",
+                        new InferenceResult.Stats(0, false, 0, System.nanoTime() - start));
+                continue;
             }
-            generated[count++] = next;
-            if (!params.stopStrings().isEmpty()) {
-                text = tokenizer.decode(generated, 0, count);
-                int cut = firstStop(text, params.stopStrings());
-                if (cut >= 0) {
-                    text = text.substring(0, cut);
-                    finish = "stop";
-                    break;
+            GenerationParams params = g.request.generation();
+            g.maxNew = Math.min(params.maxNewTokens(), context - 1);
+            int budget = context - g.maxNew;
+            g.truncated = g.prompt.length > budget;
+            if (g.truncated) {
+                g.prompt = Arrays.copyOfRange(g.prompt, g.prompt.length - budget, g.prompt.length);
+            }
+            g.state = live.isEmpty() ? state : extraState(live.size() - 1);
+            g.state.resetSparsityStats();
+            g.sampler = new Sampler(params, vocab);
+            g.logits = new float[vocab];
+            g.generated = new int[g.maxNew];
+            g.pos = g.prompt.length;
+            g.finish = "length";
+            live.add(g);
+        }
+        prefill(live);
+        logitsOf(live);
+        Tokenizer tokenizer = model.tokenizer().orElseThrow();
+        int eos = config.eosTokenId().orElse(-1);
+        while (!live.isEmpty()) {
+            List<Generation> next = new ArrayList<>(live.size());
+            int[] tokens = new int[live.size()];
+            for (Generation g : live) {
+                int token = step(g, tokenizer, eos, context);
+                if (token >= 0) {
+                    tokens[next.size()] = token;
+                    next.add(g);
                 }
             }
-            if (count == maxNew) {
+            if (next.isEmpty()) {
                 break;
             }
-            if (pos >= context) {
-                finish = "context";
-                break;
+            int n = next.size();
+            ForwardState[] owners = new ForwardState[n];
+            int[] positions = new int[n];
+            for (int i = 0; i < n; i++) {
+                Generation g = next.get(i);
+                owners[i] = g.state;
+                positions[i] = g.pos++;
             }
-            network.forward(state, next, pos++);
-            network.logits(state, logits);
+            network.forwardSlots(owners, tokens, positions, n, null);
+            logitsOf(next);
+            live = next;
         }
-        int[] tokens = Arrays.copyOf(generated, count);
-        if (!finish.equals("stop")) {
-            text = tokenizer.decode(tokens);
+        List<InferenceResult> results = new ArrayList<>(gens.size());
+        for (Generation g : gens) {
+            if (g.result == null) {
+                int[] tokens = Arrays.copyOf(g.generated, g.count);
+                String text = g.finish.equals("stop") ? g.text : tokenizer.decode(tokens);
+                g.result = new InferenceResult.Generation(text, tokens, g.finish,
+                        new InferenceResult.Stats(g.prompt.length, g.truncated, g.state.activationSparsity(),
+                                System.nanoTime() - start));
+            }
+            results.add(g.result);
         }
-        return new InferenceResult.Generation(text, tokens, finish,
-                stats(prompt.length, truncated, start));
+        return results;
+    }
+
+    /**
+     * Samples the next token of {@code g} from its logits and applies its stop rules: returns the
+     * token to feed at {@code g.pos}, or -1 when the sequence is finished ({@code g.finish} says why).
+     */
+    private static int step(Generation g, Tokenizer tokenizer, int eos, int context) {
+        GenerationParams params = g.request.generation();
+        int next = g.sampler.next(g.logits, g.logits.length);
+        if (params.stopAtEos() && next == eos) {
+            g.finish = "eos";
+            return -1;
+        }
+        g.generated[g.count++] = next;
+        if (!params.stopStrings().isEmpty()) {
+            g.text = tokenizer.decode(g.generated, 0, g.count);
+            int cut = firstStop(g.text, params.stopStrings());
+            if (cut >= 0) {
+                g.text = g.text.substring(0, cut);
+                g.finish = "stop";
+                return -1;
+            }
+        }
+        if (g.count == g.maxNew) {
+            return -1;
+        }
+        if (g.pos >= context) {
+            g.finish = "context";
+            return -1;
+        }
+        return next;
+    }
+
+    /** Runs every prompt through the network, positions of several prompts sharing each pass. */
+    private void prefill(List<Generation> gens) {
+        int total = 0;
+        for (Generation g : gens) {
+            total += g.prompt.length;
+        }
+        ForwardState[] owners = new ForwardState[total];
+        int[] tokens = new int[total];
+        int[] positions = new int[total];
+        int slot = 0;
+        // Round-robin over the prompts so that a pass mixes sequences; each keeps position order.
+        int[] next = new int[gens.size()];
+        while (slot < total) {
+            for (int k = 0; k < gens.size(); k++) {
+                Generation g = gens.get(k);
+                if (next[k] < g.prompt.length) {
+                    owners[slot] = g.state;
+                    tokens[slot] = g.prompt[next[k]];
+                    positions[slot] = next[k]++;
+                    slot++;
+                }
+            }
+        }
+        network.forwardSlots(owners, tokens, positions, total, null);
+    }
+
+    /** Next-token logits of every sequence in {@code gens} from its state's last hidden state, in one lm-head product. */
+    private void logitsOf(List<Generation> gens) {
+        int n = gens.size();
+        if (n == 1) {
+            network.logits(gens.get(0).state, gens.get(0).logits);
+            return;
+        }
+        float[][] hidden = new float[n][];
+        float[][] rows = new float[n][];
+        for (int i = 0; i < n; i++) {
+            hidden[i] = gens.get(i).state.hidden;
+            rows[i] = gens.get(i).logits;
+        }
+        network.logitsBatch(state, hidden, n, rows);
     }
 
     private static int firstStop(String text, List<String> stops) {
