@@ -188,7 +188,15 @@ abstract class ColumnMatrix implements WeightMatrix {
     static final class Panels {
         final float[] floats = new float[FLOAT_PANEL_COLUMNS * GROUP];
         final short[] shorts = new short[SHORT_PANEL_COLUMNS * GROUP];
-        final byte[] column = new byte[GROUP];
+        private byte[] stage = new byte[0];
+
+        /** Staged column slices of mapped weights: a block of columns x one thread's outputs. */
+        byte[] stage(int n) {
+            if (stage.length < n) {
+                stage = new byte[n];
+            }
+            return stage;
+        }
     }
 
     private static final ThreadLocal<Panels> PANELS = ThreadLocal.withInitial(Panels::new);
@@ -230,41 +238,42 @@ abstract class ColumnMatrix implements WeightMatrix {
         }
         int[][] accI = anyInt ? ws.batchInts(count, padded) : null;
         float[][] accF = ws.batchFloats(count, padded);
-        int slice = sliceBytes(GROUP);
         ws.forRange(padded, GROUP, (a, b) -> {
             Panels p = PANELS.get();
-            for (int o0 = a; o0 < b; o0 += GROUP) {
+            for (int t = 0; t < count; t++) {
+                if (in[t].integer) {
+                    java.util.Arrays.fill(accI[t], a, b, 0);
+                } else {
+                    java.util.Arrays.fill(accF[t], a, b, 0f);
+                }
+            }
+            int spanBytes = sliceBytes(b - a);
+            for (int blk = 0; blk < blocks; blk++) {
+                int c0 = blk * block;
+                int c1 = Math.min(cols, c0 + block);
+                boolean needFloat = false;
+                boolean needShort = false;
                 for (int t = 0; t < count; t++) {
-                    if (in[t].integer) {
-                        java.util.Arrays.fill(accI[t], o0, o0 + GROUP, 0);
-                    } else {
-                        java.util.Arrays.fill(accF[t], o0, o0 + GROUP, 0f);
+                    if (bounds[t][blk + 1] > bounds[t][blk]) {
+                        boolean sh = shorts && in[t].integer;
+                        needShort |= sh;
+                        needFloat |= !sh;
                     }
                 }
-                int start = sliceBytes(o0);
-                for (int blk = 0; blk < blocks; blk++) {
-                    int c0 = blk * block;
-                    int c1 = Math.min(cols, c0 + block);
-                    boolean needFloat = false;
-                    boolean needShort = false;
-                    for (int t = 0; t < count; t++) {
-                        if (bounds[t][blk + 1] > bounds[t][blk]) {
-                            boolean sh = shorts && in[t].integer;
-                            needShort |= sh;
-                            needFloat |= !sh;
-                        }
-                    }
-                    if (!needFloat && !needShort) {
-                        continue; // no input kept any column of this block
-                    }
+                if (!needFloat && !needShort) {
+                    continue; // no input kept any column of this block
+                }
+                // Mapped weights: one copy per column of this thread's outputs, not one per tile.
+                byte[] src = heap;
+                if (heap == null) {
+                    src = p.stage((c1 - c0) * spanBytes);
                     for (int c = c0; c < c1; c++) {
-                        int pos = c * stride + start;
-                        byte[] src = heap;
-                        if (heap == null) {
-                            src = p.column;
-                            data.get(pos, src, 0, slice);
-                            pos = 0;
-                        }
+                        data.get(c * stride + sliceBytes(a), src, (c - c0) * spanBytes, spanBytes);
+                    }
+                }
+                for (int o0 = a; o0 < b; o0 += GROUP) {
+                    for (int c = c0; c < c1; c++) {
+                        int pos = heap != null ? c * stride + sliceBytes(o0) : (c - c0) * spanBytes + sliceBytes(o0 - a);
                         if (needFloat) {
                             unpackFloat(k, src, pos, p.floats, (c - c0) * GROUP);
                         }

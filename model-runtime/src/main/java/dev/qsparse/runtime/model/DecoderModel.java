@@ -1,5 +1,8 @@
 package dev.qsparse.runtime.model;
 
+import dev.qsparse.runtime.kernel.KernelBackend;
+import dev.qsparse.runtime.kernel.KernelBackends;
+
 /**
  * A causal decoder network over loaded weights. Immutable and thread-safe: any number of
  * threads may run forward passes at once, each with its own {@link ForwardState}.
@@ -16,7 +19,13 @@ public interface DecoderModel {
 
     ModelConfig config();
 
-    ForwardState newState();
+    /** A new sequence state whose products run on {@code kernels}. */
+    ForwardState newState(KernelBackend kernels);
+
+    /** A new sequence state on the JVM's best kernels ({@link KernelBackends#best()}). */
+    default ForwardState newState() {
+        return newState(KernelBackends.best());
+    }
 
     /**
      * Runs token {@code token} at position {@code pos} (positions must be fed in order from 0),

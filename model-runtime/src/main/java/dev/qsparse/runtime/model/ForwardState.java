@@ -1,6 +1,6 @@
 package dev.qsparse.runtime.model;
 
-import dev.qsparse.runtime.kernel.KernelBackends;
+import dev.qsparse.runtime.kernel.KernelBackend;
 import dev.qsparse.runtime.kernel.WorkerPool;
 import dev.qsparse.runtime.kernel.Workspace;
 
@@ -15,7 +15,7 @@ public abstract class ForwardState {
     private long nonZeroActivations;
     private long totalActivations;
     private long weightBytesRead;
-    private final Workspace workspace = new Workspace(KernelBackends.best());
+    private final Workspace workspace;
 
     /** Per layer, keys and values of every cached position, position-major with row stride {@link #kvStride}. */
     final float[][] keyCache;
@@ -25,7 +25,9 @@ public abstract class ForwardState {
     float[] scores = new float[0];
     private int capacity;
 
-    protected ForwardState(int hiddenSize, int layers, int kvStride) {
+    /** {@code kernels}: the backend every product of this state runs on (chosen by the caller, not here). */
+    protected ForwardState(int hiddenSize, int layers, int kvStride, KernelBackend kernels) {
+        this.workspace = new Workspace(kernels);
         this.hidden = new float[hiddenSize];
         this.keyCache = new float[layers][0];
         this.valueCache = new float[layers][0];

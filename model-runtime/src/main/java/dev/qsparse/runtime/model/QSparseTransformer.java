@@ -109,8 +109,8 @@ public final class QSparseTransformer implements DecoderModel {
     }
 
     @Override
-    public ForwardState newState() {
-        return new State(config);
+    public ForwardState newState(KernelBackend kernels) {
+        return new State(config, kernels);
     }
 
     /** Per-position scratch of one token (also one row of a micro-batch). */
@@ -168,8 +168,8 @@ public final class QSparseTransformer implements DecoderModel {
         float[][] outsB = new float[0][];
         float[][] outsC = new float[0][];
 
-        State(QSparseConfig c) {
-            super(c.hiddenSize(), c.numLayers(), c.numKeyValueHeads() * c.headDim());
+        State(QSparseConfig c, KernelBackend kernels) {
+            super(c.hiddenSize(), c.numLayers(), c.numKeyValueHeads() * c.headDim(), kernels);
             this.config = c;
             int d = c.hiddenSize();
             int qDim = c.numHeads() * c.headDim();

@@ -1,5 +1,6 @@
 package dev.qsparse.runtime.model;
 
+import dev.qsparse.runtime.kernel.KernelBackend;
 import dev.qsparse.runtime.kernel.ActivationBuffer;
 import dev.qsparse.runtime.kernel.FloatMatrix;
 import dev.qsparse.runtime.kernel.Kernels;
@@ -82,8 +83,8 @@ public final class SeedTransformer implements DecoderModel {
     }
 
     @Override
-    public ForwardState newState() {
-        return new State(config);
+    public ForwardState newState(KernelBackend kernels) {
+        return new State(config, kernels);
     }
 
     static final class State extends ForwardState {
@@ -99,8 +100,8 @@ public final class SeedTransformer implements DecoderModel {
         final ActivationBuffer denseF;
         final int d;
 
-        State(SeedConfig c) {
-            super(c.dModel(), c.numLayers(), c.dModel());
+        State(SeedConfig c, KernelBackend kernels) {
+            super(c.dModel(), c.numLayers(), c.dModel(), kernels);
             d = c.dModel();
             x = new float[d];
             qkv = new float[3 * d];
