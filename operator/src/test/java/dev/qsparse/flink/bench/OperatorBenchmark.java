@@ -26,8 +26,11 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
 
 /**
- * Embed-mode throughput and per-event latency of the micro-batching operator, for batch sizes 1,
- * 8 and 32 at parallelism 1 and 2, each on a fresh local mini cluster in this JVM. Not a test.
+ * Throughput and per-event latency of the micro-batching operator, for several batch sizes at
+ * parallelism 1 and 2, each on a fresh local mini cluster in this JVM. Not a test. Embed mode by
+ * default (batch sizes 1, 8, 32); {@code -Dbench.mode=generate} runs generate mode (greedy, 16 new
+ * tokens, batch sizes 1 and 16: the generate requests of a micro-batch decode together).
+ * {@code -Dbench.batches=1,8,32} and {@code -Dbench.parallelism=1,2} override the lists.
  *
  * <p>Run: {@code mvn -q -pl operator -am -Pbench verify -DskipTests} (or call {@link #main} with
  * {@code [model-dir] [events] [events-file]}). Events are the lines of
@@ -76,11 +79,17 @@ public final class OperatorBenchmark {
                 Files.isRegularFile(eventsFile) ? eventsFile.toRealPath() : "generated sentences",
                 Runtime.getRuntime().availableProcessors());
 
-        run(model, payloads.subList(0, Math.min(1000, payloads.size())), 1, 8);   // warm-up, not reported
+        Task mode = Task.valueOf(System.getProperty("bench.mode", "embed").toUpperCase(Locale.ROOT));
+        String batchList = System.getProperty("bench.batches", "");
+        int[] batches = ints(batchList.isBlank() ? (mode == Task.GENERATE ? "1,16" : "1,8,32") : batchList);
+        int[] parallelisms = ints(System.getProperty("bench.parallelism", "1,2"));
+        System.out.printf(Locale.ROOT, "mode %s%n", mode);
+        // warm-up, not reported
+        run(model, payloads.subList(0, Math.min(mode == Task.GENERATE ? 100 : 1000, payloads.size())), 1, 8, mode);
         List<Row> rows = new ArrayList<>();
-        for (int parallelism : new int[] {1, 2}) {
-            for (int batch : new int[] {1, 8, 32}) {
-                Row row = run(model, payloads, parallelism, batch);
+        for (int parallelism : parallelisms) {
+            for (int batch : batches) {
+                Row row = run(model, payloads, parallelism, batch, mode);
                 rows.add(row);
                 System.out.printf(Locale.ROOT, "p=%d batch=%d: %.0f events/s, p50 %.2f ms, p99 %.2f ms%n",
                         parallelism, batch, row.eventsPerSecond(), row.p50(), row.p99());
@@ -93,12 +102,17 @@ public final class OperatorBenchmark {
             System.out.printf(Locale.ROOT, "| %d | %d | %.1f | %d | %.0f | %.2f | %.2f |%n", r.parallelism(), r.batch(),
                     r.meanBatch(), r.events(), r.eventsPerSecond(), r.p50(), r.p99());
         }
-        for (int p : new int[] {1, 2}) {
-            Row b1 = rows.stream().filter(r -> r.parallelism() == p && r.batch() == 1).findFirst().orElseThrow();
-            Row b32 = rows.stream().filter(r -> r.parallelism() == p && r.batch() == 32).findFirst().orElseThrow();
-            System.out.printf(Locale.ROOT, "parallelism %d: batch 32 / batch 1 = %.2fx events/s%n", p,
-                    b32.eventsPerSecond() / b1.eventsPerSecond());
+        int largest = batches[batches.length - 1];
+        for (int p : parallelisms) {
+            Row b1 = rows.stream().filter(r -> r.parallelism() == p && r.batch() == batches[0]).findFirst().orElseThrow();
+            Row bn = rows.stream().filter(r -> r.parallelism() == p && r.batch() == largest).findFirst().orElseThrow();
+            System.out.printf(Locale.ROOT, "parallelism %d: batch %d / batch %d = %.2fx events/s%n", p, largest,
+                    batches[0], bn.eventsPerSecond() / b1.eventsPerSecond());
         }
+    }
+
+    static int[] ints(String list) {
+        return java.util.Arrays.stream(list.split(",")).map(String::strip).mapToInt(Integer::parseInt).toArray();
     }
 
     static List<byte[]> payloads(Path file, int count) throws Exception {
@@ -126,7 +140,7 @@ public final class OperatorBenchmark {
         return out;
     }
 
-    static Row run(Path model, List<byte[]> payloads, int parallelism, int batch) throws Exception {
+    static Row run(Path model, List<byte[]> payloads, int parallelism, int batch, Task mode) throws Exception {
         LATENCIES.clear();
         FIRST.set(Long.MAX_VALUE);
         LAST.set(Long.MIN_VALUE);
@@ -142,7 +156,8 @@ public final class OperatorBenchmark {
         DataStream<byte[]> events = env.fromData(payloads, QSparseEnrichment.BYTES).setParallelism(1).rebalance();
         QSparseEnrichment.Streams out = QSparseEnrichment.builder()
                 .modelPath(model.toString())
-                .mode(Task.EMBED)
+                .mode(mode)
+                .maxNewTokens(16)
                 .maxBatchSize(batch)
                 .maxWait(Duration.ofMillis(10))
                 .build()
