@@ -214,6 +214,10 @@ abstract class ColumnMatrix implements WeightMatrix {
             multiply(in[0], out[0], ws);
             return;
         }
+        if (TILES) {
+            multiplyBatchTiles(in, count, out, ws);
+            return;
+        }
         KernelBackend k = ws.backend();
         boolean anyInt = false;
         for (int t = 0; t < count; t++) {
@@ -294,6 +298,61 @@ abstract class ColumnMatrix implements WeightMatrix {
                             k.panelShortInt(p.shorts, c0, x.index, j0, j1, x.values, accI[t], o0);
                         } else {
                             k.panelFloatInt(p.floats, c0, x.index, j0, j1, x.values, accI[t], o0);
+                        }
+                    }
+                }
+            }
+        });
+        for (int t = 0; t < count; t++) {
+            if (in[t].integer) {
+                finish(accI[t], out[t], in[t]);
+            } else {
+                finish(accF[t], out[t], in[t]);
+            }
+        }
+    }
+
+    static final boolean TILES = "tiles".equals(System.getProperty("qsparse.batch"));
+    static final int TILE_BYTES = 384 * 1024;
+
+    /** The GEMV kernels over an L2 tile per row (the previous batched path), for comparison. */
+    void multiplyBatchTiles(ActivationBuffer[] in, int count, float[][] out, Workspace ws) {
+        KernelBackend k = ws.backend();
+        int tile = Math.max(GROUP, Math.min(padded, TILE_BYTES / Math.max(1, sliceBytes(GROUP) * cols) * GROUP));
+        int[][] accI = ws.batchInts(count, padded);
+        float[][] accF = ws.batchFloats(count, padded);
+        ws.forRange(padded, GROUP, (a, b) -> {
+            Scratch s = SCRATCH.get();
+            for (int o0 = a; o0 < b; o0 += tile) {
+                int o1 = Math.min(b, o0 + tile);
+                int len = o1 - o0;
+                int slice = sliceBytes(len);
+                int start = sliceBytes(o0);
+                byte[] src = heap;
+                if (heap == null) {
+                    src = s.bytes(cols * slice);
+                    for (int c = 0; c < cols; c++) {
+                        data.get(c * stride + start, src, c * slice, slice);
+                    }
+                }
+                for (int t = 0; t < count; t++) {
+                    ActivationBuffer x = in[t];
+                    if (x.integer) {
+                        java.util.Arrays.fill(accI[t], o0, o1, 0);
+                    } else {
+                        java.util.Arrays.fill(accF[t], o0, o1, 0f);
+                    }
+                    for (int j0 = 0; j0 < x.count; j0 += MAX_BLOCK) {
+                        int n = Math.min(MAX_BLOCK, x.count - j0);
+                        for (int j = 0; j < n; j++) {
+                            int c = x.index[j0 + j];
+                            s.xs[j] = x.values[c];
+                            s.off[j] = heap != null ? c * stride + start : c * slice;
+                        }
+                        if (x.integer) {
+                            kernelInt(k, src, s.off, s.xs, n, accI[t], o0, len);
+                        } else {
+                            kernelFloat(k, src, s.off, s.xs, n, accF[t], o0, len);
                         }
                     }
                 }
