@@ -147,6 +147,7 @@ public final class InferenceSession implements AutoCloseable {
                 out.set(i, run(batch.get(i)));
             }
         }
+        out.replaceAll(FiniteCheck::result); // no NaN/Inf leaves as a result (FiniteCheck)
         return out;
     }
 
@@ -304,11 +305,11 @@ public final class InferenceSession implements AutoCloseable {
                     new InferenceResult.Stats(0, false, 0, System.nanoTime() - start));
         }
         int[] tokens = withBos(tokenizer.encode(request.text()));
-        return switch (request.task()) {
+        return FiniteCheck.guard(() -> switch (request.task()) {
             case GENERATE -> generate(tokens, request.generation(), start);
             case EMBED -> embed(tokens, request.pooling(), start);
             case SCORE -> score(tokens, start);
-        };
+        }, tokens.length, state::activationSparsity, start);
     }
 
     public InferenceResult.Generation generate(String prompt, GenerationParams params) {
