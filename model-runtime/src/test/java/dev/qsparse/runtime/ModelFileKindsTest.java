@@ -127,6 +127,22 @@ class ModelFileKindsTest {
     }
 
     @Test
+    void aTrustedLayoutMayAllowLinksOutOfTheDirectory() throws Exception {
+        // A Hugging Face cache snapshot: snapshots/REV/model.safetensors -> ../../blobs/SHA.
+        Path blobs = Files.createDirectories(tmp.resolve("hub/blobs"));
+        Path m = PoisonedModels.copy(TestModels.TEST_MODEL, tmp.resolve("hub/snapshots/rev"));
+        Files.move(m.resolve("model.safetensors"), blobs.resolve("sha"));
+        Files.createSymbolicLink(m.resolve("model.safetensors"), Path.of("../../blobs/sha"));
+        loadFails(ModelLoadException.class, m);
+        System.setProperty(ModelFiles.EXTERNAL_LINKS_PROPERTY, "allow");
+        try (Model model = Model.load(m)) {
+            assertEquals(1000, model.config().vocabSize());
+        } finally {
+            System.clearProperty(ModelFiles.EXTERNAL_LINKS_PROPERTY);
+        }
+    }
+
+    @Test
     void aNonSafetensorsFileInsideTheDirectoryIsNotEchoedEither() throws Exception {
         Path m = model();
         // Big enough for the config's weight budget, so the weight file itself is read.

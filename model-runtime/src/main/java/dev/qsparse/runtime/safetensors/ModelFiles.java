@@ -23,7 +23,8 @@ import java.nio.file.attribute.BasicFileAttributes;
  *       and what it is, before it is opened.
  *   <li><b>Symbolic links only inside the model directory.</b> A link (of the file or of a
  *       directory on its way) is followed only when its target resolves inside the model
- *       directory's real path; a link out of it fails without the target being opened.
+ *       directory's real path; a link out of it fails without the target being opened (unless
+ *       {@link #EXTERNAL_LINKS_PROPERTY} allows it for a trusted layout).
  *   <li><b>No read without a size bound.</b> {@link #readBounded} reads at most the given number
  *       of bytes, whatever the file claims or grows to.
  *   <li><b>Contents are never echoed in errors</b>: messages name the file, a position and the
@@ -66,7 +67,7 @@ public final class ModelFiles {
         } catch (IOException e) {
             throw ModelLoadException.forFile(file, "cannot resolve: " + e.getClass().getSimpleName());
         }
-        if (modelDir != null) {
+        if (modelDir != null && !externalLinksAllowed()) {
             Path dir;
             try {
                 dir = modelDir.toRealPath();
@@ -75,10 +76,23 @@ public final class ModelFiles {
             }
             if (!real.startsWith(dir)) {
                 throw ModelLoadException.forFile(file, "a symbolic link that leads outside the model directory "
-                        + modelDir + "; links are followed only inside it");
+                        + modelDir + "; links are followed only inside it (-D" + EXTERNAL_LINKS_PROPERTY
+                        + "=allow lifts this for a trusted layout such as a Hugging Face cache)");
             }
         }
         checkKind(file, real);
+    }
+
+    /**
+     * System property that lifts the directory rule for links ({@code -Dqsparse.model.external-links=allow}),
+     * for trusted layouts that link outside the model directory, such as a Hugging Face cache
+     * snapshot ({@code snapshots/REV/model.safetensors -> ../../blobs/SHA}). Regular files only,
+     * bounded reads and errors without contents still apply.
+     */
+    public static final String EXTERNAL_LINKS_PROPERTY = "qsparse.model.external-links";
+
+    static boolean externalLinksAllowed() {
+        return "allow".equals(System.getProperty(EXTERNAL_LINKS_PROPERTY));
     }
 
     /** Throws unless {@code real} (the resolved {@code file}) is a regular file; no directory rule. */
