@@ -29,8 +29,7 @@ final class Sampler {
             probs[i] = logits[i] * invT;
         }
         Kernels.softmax(probs, 0, vocabSize);
-        FiniteCheck.requireFinite(probs, vocabSize, "the sampling distribution (logits / temperature "
-                + params.temperature() + " overflow)");
+        FiniteCheck.requireFinite(probs, vocabSize, "the sampling distribution (logits / temperature overflow)");
         if (params.topK() == 0 && params.topP() >= 1.0) {
             return sampleFrom(vocabSize);
         }
