@@ -81,7 +81,13 @@ public final class BenchModels {
             json.writeValue(dir.resolve("config.json").toFile(), config);
             Path link = dir.resolve("model.safetensors");
             Files.deleteIfExists(link);
-            Files.createSymbolicLink(link, weights.resolve("model.safetensors").toAbsolutePath());
+            // A hard link (the loader follows symbolic links only inside the model directory); a
+            // copy where the file system has none.
+            try {
+                Files.createLink(link, weights.resolve("model.safetensors").toRealPath());
+            } catch (IOException | UnsupportedOperationException e) {
+                Files.copy(weights.resolve("model.safetensors"), link);
+            }
             Path tokenizer = weights.resolve("tokenizer.json");
             if (Files.isRegularFile(tokenizer)) {
                 Files.copy(tokenizer, dir.resolve("tokenizer.json"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);

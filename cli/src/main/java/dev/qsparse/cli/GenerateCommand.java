@@ -8,11 +8,17 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "generate", mixinStandardHelpOptions = true, description = "Continue a prompt: {\"text\": ..., \"tokens\": [...], ...}.")
 final class GenerateCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
 
     @Mixin
     ModelOptions modelOptions;
@@ -23,7 +29,7 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--max-tokens", defaultValue = "32", description = "New tokens at most (default ${DEFAULT-VALUE}).")
     int maxTokens;
 
-    @Option(names = "--temperature", defaultValue = "0", description = "0 = greedy (default ${DEFAULT-VALUE}).")
+    @Option(names = "--temperature", defaultValue = "0", description = "0 = greedy (default ${DEFAULT-VALUE}); otherwise in [1e-4, 10]: a smaller non-zero value is rejected.")
     double temperature;
 
     @Option(names = "--top-k", defaultValue = "0", description = "Sample among the K most likely tokens; 0 = all (default ${DEFAULT-VALUE}).")
@@ -40,7 +46,12 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        GenerationParams params = new GenerationParams(maxTokens, temperature, topK, topP, seed, stops, true);
+        GenerationParams params;
+        try {
+            params = new GenerationParams(maxTokens, temperature, topK, topP, seed, stops, true);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage());
+        }
         try (Model model = modelOptions.load()) {
             InferenceResult.Generation g = model.newSession().generate(prompt, params);
             Map<String, Object> out = new LinkedHashMap<>();

@@ -3,8 +3,6 @@ package dev.qsparse.cli;
 import dev.qsparse.runtime.Model;
 import dev.qsparse.runtime.inference.InferenceResult;
 import dev.qsparse.runtime.inference.InferenceSession;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -32,9 +30,18 @@ final class ScoreCommand implements Callable<Integer> {
         String text;
 
         @Option(names = "--file", required = true, paramLabel = "FILE",
-                description = "UTF-8 file: score each non-empty line, report the corpus perplexity.")
+                description = "UTF-8 text file: score each non-empty line, report the corpus perplexity. "
+                        + "At most --max-file-bytes are read; binary content, a file over the bound or one "
+                        + "with no non-empty line is an error.")
         Path file;
     }
+
+    /** Default bound on the bytes {@code --file} reads (64 MiB): far above any held-out set, far below the heap. */
+    static final long DEFAULT_MAX_FILE_BYTES = 64L * 1024 * 1024;
+
+    @Option(names = "--max-file-bytes", paramLabel = "N", defaultValue = "67108864",
+            description = "Read at most N bytes of --file; a longer file (or /dev/zero) fails (default ${DEFAULT-VALUE}).")
+    long maxFileBytes = DEFAULT_MAX_FILE_BYTES;
 
     @Override
     public Integer call() throws Exception {
@@ -50,7 +57,7 @@ final class ScoreCommand implements Callable<Integer> {
                 out.put("model", model.name());
                 Stats.put(out, s.stats());
             } else {
-                scoreFile(session, input.file, out);
+                scoreFile(session, input.file, maxFileBytes, out);
                 out.put("model", model.name());
             }
             Json.print(out);
@@ -58,31 +65,44 @@ final class ScoreCommand implements Callable<Integer> {
         }
     }
 
-    private static void scoreFile(InferenceSession session, Path file, Map<String, Object> out) throws Exception {
-        List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+    private static void scoreFile(InferenceSession session, Path file, long maxBytes, Map<String, Object> out)
+            throws Exception {
+        List<String> lines = TextFile.readLines(file, maxBytes);
         double logprob = 0;
         long tokens = 0;
         int scoredLines = 0;
         int truncated = 0;
         long start = System.nanoTime();
-        for (String line : lines) {
+        for (int i = 0; i < lines.size(); i++) {
+            String line = lines.get(i);
             if (line.isBlank()) {
                 continue;
             }
             InferenceResult r = session.run(dev.qsparse.runtime.inference.InferenceRequest.score(line));
-            if (r instanceof InferenceResult.Score s) {
-                logprob += s.logprob();
-                tokens += s.scoredTokens();
-                scoredLines++;
-                if (s.stats().inputTruncated()) {
-                    truncated++;
-                }
+            if (r instanceof InferenceResult.Failure f) {
+                throw new IllegalArgumentException(file + ": line " + (i + 1) + ": " + f.reason());
+            }
+            InferenceResult.Score s = (InferenceResult.Score) r;
+            logprob += s.logprob();
+            tokens += s.scoredTokens();
+            scoredLines++;
+            if (s.stats().inputTruncated()) {
+                truncated++;
             }
         }
-        double mean = tokens == 0 ? Double.NaN : logprob / tokens;
+        if (scoredLines == 0) {
+            throw new IllegalArgumentException(file + ": no non-empty line to score (" + lines.size()
+                    + " line(s), all blank)");
+        }
+        double mean = logprob / tokens;
+        double perplexity = Math.exp(-mean);
+        if (!Double.isFinite(logprob) || !Double.isFinite(perplexity)) {
+            throw new IllegalArgumentException(file + ": the corpus score is not finite (logprob " + logprob
+                    + ", perplexity " + perplexity + ")");
+        }
         out.put("logprob", logprob);
         out.put("mean_logprob", mean);
-        out.put("perplexity", Math.exp(-mean));
+        out.put("perplexity", perplexity);
         out.put("scored_tokens", tokens);
         out.put("lines", scoredLines);
         out.put("truncated_lines", truncated);

@@ -102,7 +102,8 @@ class QSparseCliTest {
         assertTrue(err.toString(StandardCharsets.UTF_8).contains("/no/such/model"));
         assertEquals("", out.toString(StandardCharsets.UTF_8));
         assertEquals(2, QSparseCli.run("score", "--text", "x"));
-        assertEquals(1, QSparseCli.run("generate", "--model", MODEL, "--prompt", "x", "--max-tokens", "0"));
+        // A bad decoding parameter is a usage error (2), like a malformed option.
+        assertEquals(2, QSparseCli.run("generate", "--model", MODEL, "--prompt", "x", "--max-tokens", "0"));
         assertEquals(1, QSparseCli.run("logits", "--model", MODEL, "--tokens", "99999"));
     }
 }

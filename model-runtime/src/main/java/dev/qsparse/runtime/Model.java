@@ -12,6 +12,7 @@ import dev.qsparse.runtime.model.QSparseTransformer;
 import dev.qsparse.runtime.model.SeedConfig;
 import dev.qsparse.runtime.model.SeedTransformer;
 import dev.qsparse.runtime.safetensors.Checkpoint;
+import dev.qsparse.runtime.safetensors.ModelFiles;
 import dev.qsparse.runtime.safetensors.ModelLoadException;
 import dev.qsparse.runtime.tokenizer.Tokenizer;
 import java.io.IOException;
@@ -59,7 +60,7 @@ public final class Model implements AutoCloseable {
                 network = new SeedTransformer((SeedConfig) config, checkpoint);
             }
             Path tokenizerFile = directory.resolve(TOKENIZER_FILE);
-            Tokenizer tokenizer = Files.isRegularFile(tokenizerFile)
+            Tokenizer tokenizer = ModelFiles.isPresent(directory, tokenizerFile)
                     ? Tokenizer.load(tokenizerFile, config.vocabSize()) : null;
             if (tokenizer != null && tokenizer.vocabSize() > config.vocabSize()) {
                 throw ModelLoadException.forFile(tokenizerFile, "tokenizer has " + tokenizer.vocabSize()

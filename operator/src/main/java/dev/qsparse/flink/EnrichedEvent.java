@@ -19,6 +19,8 @@ import java.util.Objects;
  *   <li>generate: {@code generated_text}, {@code generated_tokens}, {@code finish_reason};
  *   <li>score: {@code logprob}, {@code mean_logprob}, {@code perplexity}, {@code scored_tokens}.
  * </ul>
+ * Every number written is finite: a non-finite one (which the runtime never returns) would be
+ * written as {@code null}, never as {@code NaN}/{@code Infinity}.
  */
 public class EnrichedEvent {
 
@@ -60,7 +62,7 @@ public class EnrichedEvent {
                 g.writeFieldName("embedding");
                 g.writeStartArray();
                 for (float v : embedding) {
-                    g.writeNumber(v);
+                    Json.number(g, v);
                 }
                 g.writeEndArray();
                 g.writeStringField("pooling", pooling);
@@ -72,19 +74,40 @@ public class EnrichedEvent {
                 g.writeStringField("finish_reason", finishReason);
             }
             if (logprob != null) {
-                g.writeNumberField("logprob", logprob);
-                g.writeNumberField("mean_logprob", meanLogprob);
-                g.writeNumberField("perplexity", perplexity);
+                Json.number(g, "logprob", logprob);
+                Json.number(g, "mean_logprob", meanLogprob);
+                Json.number(g, "perplexity", perplexity);
                 g.writeNumberField("scored_tokens", scoredTokens);
             }
-            g.writeNumberField("activation_sparsity", activationSparsity);
+            Json.number(g, "activation_sparsity", activationSparsity);
             g.writeNumberField("input_tokens", inputTokens);
             g.writeBooleanField("input_truncated", inputTruncated);
             g.writeBooleanField("text_truncated", textTruncated);
-            g.writeNumberField("latency_ms", latencyMs);
-            g.writeNumberField("inference_ms", inferenceMs);
+            Json.number(g, "latency_ms", latencyMs);
+            Json.number(g, "inference_ms", inferenceMs);
             g.writeNumberField("batch_size", batchSize);
         });
+    }
+
+    /**
+     * Whether every number of the result is finite. The runtime never returns NaN or infinity
+     * (it fails the request instead); the operator checks again before emitting, and
+     * {@link #toJson()} writes a non-finite number as {@code null}, never as {@code NaN}.
+     */
+    public boolean isFinite() {
+        if (embedding != null) {
+            for (float v : embedding) {
+                if (!Float.isFinite(v)) {
+                    return false;
+                }
+            }
+        }
+        return finite(logprob) && finite(meanLogprob) && finite(perplexity) && Double.isFinite(activationSparsity)
+                && Double.isFinite(latencyMs) && Double.isFinite(inferenceMs);
+    }
+
+    private static boolean finite(Double d) {
+        return d == null || Double.isFinite(d);
     }
 
     /**

@@ -36,7 +36,9 @@ import java.util.Set;
  *       a string, empty or only white space, or (with {@code REJECT}) longer than
  *       {@code qsparse.input.max-chars} code points; unknown {@code mode}; {@code params} not an
  *       object, an unknown key, or a value of the wrong type or out of range:
- *       {@code max_new_tokens} in [1, max-new-tokens-limit], {@code temperature} in [0, 10],
+ *       {@code max_new_tokens} in [1, max-new-tokens-limit], {@code temperature} 0 (greedy) or in
+ *       [1e-4, 10] (below the floor {@link GenerationParams#MIN_TEMPERATURE} the logits would
+ *       overflow: use 0),
  *       {@code top_k} >= 0, {@code top_p} in (0, 1], {@code seed} an integer, {@code stop} a list of
  *       at most {@value #MAX_STOP_STRINGS} non-empty strings of at most
  *       {@value #MAX_STOP_CHARS} characters, {@code pooling} "mean" or "last". Every known key is
@@ -241,8 +243,7 @@ public final class EventParser {
                 switch (key) {
                     case "max_new_tokens" -> generation = generation.withMaxNewTokens(
                             intIn(key, v, 1, settings.maxNewTokensLimit()));
-                    case "temperature" -> generation = generation.withTemperature(
-                            doubleIn(key, v, 0, QSparseSettings.MAX_TEMPERATURE, true));
+                    case "temperature" -> generation = generation.withTemperature(temperature(v));
                     case "top_k" -> generation = generation.withTopK(intIn(key, v, 0, Integer.MAX_VALUE));
                     case "top_p" -> generation = generation.withTopP(doubleIn(key, v, 0, 1, false));
                     case "seed" -> {
@@ -293,6 +294,16 @@ public final class EventParser {
                     + (minInclusive ? "[" : "(") + fmt(min) + ", " + fmt(max) + "], got " + v);
         }
         return d;
+    }
+
+    /** 0 (greedy) or in [MIN_TEMPERATURE, MAX_TEMPERATURE]: the floor of {@link GenerationParams}. */
+    private static double temperature(JsonNode v) throws Invalid {
+        double t = v.isNumber() ? v.asDouble() : Double.NaN;
+        if (!v.isNumber() || !GenerationParams.validTemperature(t)) {
+            throw new Invalid(DeadLetter.STAGE_VALIDATE, "params.temperature must be 0 (greedy) or a number in ["
+                    + GenerationParams.MIN_TEMPERATURE + ", " + fmt(GenerationParams.MAX_TEMPERATURE) + "], got " + v);
+        }
+        return t;
     }
 
     private static String fmt(double d) {

@@ -115,6 +115,33 @@ final class Json {
         }
     }
 
+    /**
+     * Writes a number, or {@code null} when it is NaN or infinite: JSON has no such numbers, and
+     * Jackson would write them as the strings {@code "NaN"} / {@code "Infinity"} (or, with quoting
+     * off, as bare tokens no JSON reader accepts). Results never carry them (the runtime fails
+     * such a request, see {@code FiniteCheck}); this keeps every record valid, typed JSON anyway.
+     */
+    static void number(JsonGenerator g, String field, double v) throws IOException {
+        g.writeFieldName(field);
+        number(g, v);
+    }
+
+    static void number(JsonGenerator g, double v) throws IOException {
+        if (Double.isFinite(v)) {
+            g.writeNumber(v);
+        } else {
+            g.writeNull();
+        }
+    }
+
+    static void number(JsonGenerator g, float v) throws IOException {
+        if (Float.isFinite(v)) {
+            g.writeNumber(v);
+        } else {
+            g.writeNull();
+        }
+    }
+
     static boolean isJsonNumber(String token) {
         return token.length() <= 10_000 && JSON_NUMBER.matcher(token).matches();
     }

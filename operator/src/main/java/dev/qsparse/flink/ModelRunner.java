@@ -73,6 +73,13 @@ final class ModelRunner implements AutoCloseable {
                 continue;
             }
             EnrichedEvent enriched = enrich(event, result, latencyNanos, n);
+            if (!enriched.isFinite()) {
+                // The runtime fails such requests itself (FiniteCheck); never emit NaN as a result.
+                out.add(QSparseResult.of(DeadLetter.of(event.payload, true, event.id, event.idNumeric,
+                        DeadLetter.STAGE_INFERENCE, "the model produced a non-finite number (NaN or infinity)",
+                        modelName, maxRecordBytes)));
+                continue;
+            }
             sparsitySum += enriched.activationSparsity;
             served++;
             out.add(bounded(event, enriched, modelName, maxRecordBytes));

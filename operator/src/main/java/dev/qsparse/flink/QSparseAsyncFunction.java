@@ -79,6 +79,7 @@ public class QSparseAsyncFunction extends RichAsyncFunction<byte[], QSparseResul
     private transient TaskModel taskModel;
     private transient MicroBatcher<Pending> batcher;
     private transient Map<ResultFuture<QSparseResult>, Pending> inFlight;
+    private transient int subtask;
     /** Set when an inference thread died: every event from then on fails the task. */
     private transient volatile Throwable workerFailure;
 
@@ -108,6 +109,7 @@ public class QSparseAsyncFunction extends RichAsyncFunction<byte[], QSparseResul
     public void open(OpenContext openContext) throws Exception {
         super.open(openContext);
         taskModel = TaskModel.open(settings, getRuntimeContext());
+        subtask = getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
         inFlight = Collections.synchronizedMap(new IdentityHashMap<>());
         String threadName = "qsparse-" + getRuntimeContext().getTaskInfo().getTaskNameWithSubtasks();
         batcher = new MicroBatcher<>(threadName, settings.maxBatchSize(), settings.maxWait(),
@@ -167,9 +169,21 @@ public class QSparseAsyncFunction extends RichAsyncFunction<byte[], QSparseResul
         Pending pending = new Pending(outcome.event, resultFuture, arrival);
         inFlight.put(resultFuture, pending);
         batcher.submit(pending);
+        injectFault(FaultInjection.Point.ASYNC_INVOKE, 0);
         Throwable failure = workerFailure;
         if (failure != null) {
             failAll(List.of(pending), new IllegalStateException("a Q-Sparse inference thread has died", failure));
+        }
+    }
+
+    /** A test's fault at {@code point} (see {@link FaultInjection}), thrown on the task thread. */
+    private void injectFault(FaultInjection.Point point, int batchSize) {
+        try {
+            FaultInjection.at(point, subtask, inFlight.size(), batchSize);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
         }
     }
 
@@ -191,6 +205,7 @@ public class QSparseAsyncFunction extends RichAsyncFunction<byte[], QSparseResul
                 events.add(live.get(i).event);
                 arrivals[i] = live.get(i).arrivalNanos;
             }
+            FaultInjection.at(FaultInjection.Point.INFERENCE_BATCH, subtask, inFlight.size(), live.size());
             List<QSparseResult> results = runner.run(events, arrivals);
             for (int i = 0; i < live.size(); i++) {
                 complete(live.get(i), results.get(i));

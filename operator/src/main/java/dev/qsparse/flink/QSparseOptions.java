@@ -89,7 +89,8 @@ public final class QSparseOptions {
             ConfigOptions.key("qsparse.generate.temperature")
                     .doubleType()
                     .defaultValue(0.0)
-                    .withDescription("Default sampling temperature in [0, 10]; 0 = greedy decoding.");
+                    .withDescription("Default sampling temperature: 0 = greedy decoding, otherwise in [1e-4, 10] (a smaller"
+                            + " non-zero value is rejected: use 0).");
 
     public static final ConfigOption<Integer> GENERATE_TOP_K = ConfigOptions.key("qsparse.generate.top-k")
             .intType()

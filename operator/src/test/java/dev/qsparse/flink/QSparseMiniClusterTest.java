@@ -261,7 +261,10 @@ class QSparseMiniClusterTest {
     @Test
     void aCorruptModelFailsWithTheRuntimesReason(@TempDir Path tmp) throws Exception {
         Path model = copyOfTestModel(tmp);
-        Files.write(model.resolve("model.safetensors"), new byte[] {1, 2, 3});
+        // Cut short, but still holding more bytes than the config's shapes need at 2 bits per weight
+        // (a 3-byte file now fails earlier, at config.json's weight budget check).
+        byte[] weights = Files.readAllBytes(model.resolve("model.safetensors"));
+        Files.write(model.resolve("model.safetensors"), java.util.Arrays.copyOf(weights, weights.length / 2));
         StreamExecutionEnvironment env = env(1);
         QSparseEnrichment.builder().modelPath(model.toString()).build()
                 .applyOneAtATime(env.fromData(QSparseEnrichment.BYTES, TestEvents.event(1)))

@@ -6,7 +6,13 @@ import java.util.List;
  * Decoding settings of one generate request.
  *
  * @param maxNewTokens tokens to generate at most (>= 1)
- * @param temperature  0 for greedy decoding, otherwise the softmax temperature (0, 10]
+ * @param temperature  0 for greedy decoding, otherwise the softmax temperature in
+ *                     [{@value #MIN_TEMPERATURE}, {@value #MAX_TEMPERATURE}]. <b>Floor:</b> a
+ *                     temperature in (0, {@value #MIN_TEMPERATURE}) is <em>rejected</em>
+ *                     ({@link IllegalArgumentException}), not silently rounded: logits divided by
+ *                     such a temperature overflow float (1e-300 gives infinities and a NaN
+ *                     distribution), and a caller who wants the most likely token asks for 0
+ *                     (greedy). Non-finite values are rejected too
  * @param topK         sample only among the K most likely tokens; 0 = no limit
  * @param topP         nucleus sampling mass in (0, 1]; 1 = no limit
  * @param seed         random seed: the same seed, prompt and model always give the same text, so
@@ -20,13 +26,18 @@ public record GenerationParams(int maxNewTokens, double temperature, int topK, d
 
     public static final int DEFAULT_MAX_NEW_TOKENS = 32;
     public static final long DEFAULT_SEED = 42L;
+    /** Smallest non-zero temperature accepted; below it, use 0 (greedy). */
+    public static final double MIN_TEMPERATURE = 1e-4;
+    /** Largest temperature accepted. */
+    public static final double MAX_TEMPERATURE = 10.0;
 
     public GenerationParams {
         if (maxNewTokens < 1) {
             throw new IllegalArgumentException("max new tokens must be >= 1, got " + maxNewTokens);
         }
-        if (!(temperature >= 0 && temperature <= 10)) {
-            throw new IllegalArgumentException("temperature must be in [0, 10], got " + temperature);
+        if (!validTemperature(temperature)) {
+            throw new IllegalArgumentException("temperature must be 0 (greedy) or in [" + MIN_TEMPERATURE + ", "
+                    + MAX_TEMPERATURE + "], got " + temperature);
         }
         if (topK < 0) {
             throw new IllegalArgumentException("top-k must be >= 0, got " + topK);
@@ -40,6 +51,11 @@ public record GenerationParams(int maxNewTokens, double temperature, int topK, d
                 throw new IllegalArgumentException("stop strings must not be empty");
             }
         }
+    }
+
+    /** Whether {@code t} is an accepted temperature: 0, or in [{@value #MIN_TEMPERATURE}, {@value #MAX_TEMPERATURE}]. */
+    public static boolean validTemperature(double t) {
+        return t == 0 || (t >= MIN_TEMPERATURE && t <= MAX_TEMPERATURE);
     }
 
     /** Greedy decoding of up to 32 tokens, stopping at EOS. */

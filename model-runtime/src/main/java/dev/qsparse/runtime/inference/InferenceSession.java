@@ -162,6 +162,7 @@ public final class InferenceSession implements AutoCloseable {
                 out.set(i, run(batch.get(i)));
             }
         }
+        out.replaceAll(FiniteCheck::result); // no NaN/Inf leaves as a result (FiniteCheck)
         return out;
     }
 
@@ -319,11 +320,11 @@ public final class InferenceSession implements AutoCloseable {
                     new InferenceResult.Stats(0, false, 0, System.nanoTime() - start));
         }
         int[] tokens = withBos(tokenizer.encode(request.text()));
-        return switch (request.task()) {
+        return FiniteCheck.guard(() -> switch (request.task()) {
             case GENERATE -> generateAll(List.of(new Generation(0, request, tokens)), start).get(0);
             case EMBED -> embed(tokens, request.pooling(), start);
             case SCORE -> score(tokens, start);
-        };
+        }, tokens.length, state::activationSparsity, start);
     }
 
     public InferenceResult.Generation generate(String prompt, GenerationParams params) {
@@ -472,7 +473,15 @@ public final class InferenceSession implements AutoCloseable {
             List<Generation> next = new ArrayList<>(live.size());
             int[] tokens = new int[live.size()];
             for (Generation g : live) {
-                int token = step(g, tokenizer, eos, context);
+                int token;
+                try {
+                    token = step(g, tokenizer, eos, context);
+                } catch (FiniteCheck.NonFiniteException e) {
+                    // This sequence's logits went NaN/Inf: it fails alone, its companions go on.
+                    g.result = new InferenceResult.Failure(e.getMessage(), new InferenceResult.Stats(g.prompt.length,
+                            g.truncated, g.state.activationSparsity(), System.nanoTime() - start));
+                    token = -1;
+                }
                 if (token >= 0) {
                     tokens[next.size()] = token;
                     next.add(g);

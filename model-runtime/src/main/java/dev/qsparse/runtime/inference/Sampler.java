@@ -18,7 +18,9 @@ final class Sampler {
         this.probs = params.temperature() > 0 ? new float[vocabSize] : null;
     }
 
+    /** The next token; {@link FiniteCheck.NonFiniteException} when the logits (or logits / T) are not finite. */
     int next(float[] logits, int vocabSize) {
+        FiniteCheck.requireFinite(logits, vocabSize, "the logits");
         if (params.temperature() <= 0) {
             return Kernels.argmax(logits, vocabSize);
         }
@@ -27,6 +29,7 @@ final class Sampler {
             probs[i] = logits[i] * invT;
         }
         Kernels.softmax(probs, 0, vocabSize);
+        FiniteCheck.requireFinite(probs, vocabSize, "the sampling distribution (logits / temperature overflow)");
         if (params.topK() == 0 && params.topP() >= 1.0) {
             return sampleFrom(vocabSize);
         }

@@ -1,8 +1,8 @@
 package dev.qsparse.runtime.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.qsparse.runtime.kernel.TopKRescale;
+import dev.qsparse.runtime.safetensors.ModelFiles;
 import dev.qsparse.runtime.safetensors.ModelLoadException;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
@@ -43,15 +43,8 @@ public final class ConfigReader {
 
     public static ModelConfig read(Path modelDir) throws ModelLoadException {
         Path file = modelDir.resolve(FILE);
-        if (!Files.isRegularFile(file)) {
-            throw ModelLoadException.forFile(file, "file not found");
-        }
-        JsonNode root;
-        try {
-            root = new ObjectMapper().readTree(file.toFile());
-        } catch (IOException e) {
-            throw ModelLoadException.forFile(file, "not valid JSON: " + e.getMessage());
-        }
+        ModelFiles.requireRegular(modelDir, file);
+        JsonNode root = ModelFiles.parseJson(file, "", ModelFiles.readBounded(file, ModelFiles.MAX_CONFIG_BYTES));
         if (root == null || !root.isObject()) {
             throw ModelLoadException.forFile(file, "not a JSON object");
         }
@@ -166,10 +159,13 @@ public final class ConfigReader {
         long weightBytes = 0;
         try (DirectoryStream<Path> files = Files.newDirectoryStream(modelDir, "*.safetensors")) {
             for (Path f : files) {
-                if (Files.isRegularFile(f)) {
+                // A FIFO, a directory or a link out of the directory is named here, not counted as 0 bytes.
+                if (ModelFiles.isPresent(modelDir, f)) {
                     weightBytes += Files.size(f);
                 }
             }
+        } catch (ModelLoadException e) {
+            throw e;
         } catch (IOException e) {
             throw ModelLoadException.forFile(modelDir, "cannot list the weight files: " + e.getMessage());
         }

@@ -1,10 +1,8 @@
 package dev.qsparse.runtime.safetensors;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -40,13 +38,13 @@ public final class Checkpoint implements AutoCloseable {
         List<SafetensorsFile> files = new ArrayList<>();
         Map<String, SafetensorsFile> byTensor = new LinkedHashMap<>();
         try {
-            if (Files.isRegularFile(single)) {
+            if (ModelFiles.isPresent(directory, single)) {
                 SafetensorsFile f = SafetensorsFile.open(single);
                 files.add(f);
                 for (String name : f.tensors().keySet()) {
                     byTensor.put(name, f);
                 }
-            } else if (Files.isRegularFile(index)) {
+            } else if (ModelFiles.isPresent(directory, index)) {
                 openShards(directory, index, files, byTensor);
             } else {
                 throw ModelLoadException.forFile(directory, "no " + SINGLE_FILE + " or " + INDEX_FILE);
@@ -61,11 +59,7 @@ public final class Checkpoint implements AutoCloseable {
     private static void openShards(Path directory, Path index, List<SafetensorsFile> files,
                                    Map<String, SafetensorsFile> byTensor) throws ModelLoadException {
         JsonNode root;
-        try {
-            root = new ObjectMapper().readTree(index.toFile());
-        } catch (IOException e) {
-            throw ModelLoadException.forFile(index, "not valid JSON: " + e.getMessage());
-        }
+        root = ModelFiles.parseJson(index, "", ModelFiles.readBounded(index, ModelFiles.MAX_INDEX_BYTES));
         JsonNode weightMap = root == null ? null : root.get("weight_map");
         if (weightMap == null || !weightMap.isObject()) {
             throw ModelLoadException.forFile(index, "missing weight_map object");
@@ -80,6 +74,7 @@ public final class Checkpoint implements AutoCloseable {
             }
             SafetensorsFile shard = shards.get(shardName);
             if (shard == null) {
+                ModelFiles.requireRegular(directory, shardPath);
                 shard = SafetensorsFile.open(shardPath);
                 shards.put(shardName, shard);
                 files.add(shard);

@@ -1,9 +1,6 @@
 package dev.qsparse.runtime.safetensors;
 
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -38,8 +35,6 @@ public final class SafetensorsFile implements AutoCloseable {
     /** Headers of real checkpoints are a few hundred KB; anything far beyond is corruption. */
     static final long MAX_HEADER_BYTES = 100L * 1024 * 1024;
 
-    private static final ObjectMapper JSON =
-            new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
 
     private final Path path;
     private final FileChannel channel;
@@ -58,6 +53,8 @@ public final class SafetensorsFile implements AutoCloseable {
     }
 
     public static SafetensorsFile open(Path path) throws ModelLoadException {
+        // Never open a FIFO (it blocks until a writer comes) or a device (endless): regular files only.
+        ModelFiles.requireRegularFile(path);
         FileChannel channel;
         try {
             channel = FileChannel.open(path, StandardOpenOption.READ);
@@ -86,9 +83,10 @@ public final class SafetensorsFile implements AutoCloseable {
             readFully(channel, lengthBytes, 0);
             long headerLength = lengthBytes.getLong(0);
             if (headerLength < 2 || headerLength > MAX_HEADER_BYTES || headerLength > fileSize - 8) {
-                throw ModelLoadException.forFile(path, "header length " + headerLength
-                        + " is not sane for a file of " + fileSize + " bytes (at most "
-                        + MAX_HEADER_BYTES + " and within the file)");
+                // The value is the file's first 8 bytes: not echoed (the file may not be a safetensors file).
+                throw ModelLoadException.forFile(path, "not a safetensors file: its 8-byte header length is not"
+                        + " in [2, " + Math.min(MAX_HEADER_BYTES, Math.max(2, fileSize - 8)) + "] for a file of "
+                        + fileSize + " bytes");
             }
             ByteBuffer header = ByteBuffer.allocate((int) headerLength);
             readFully(channel, header, 8);
@@ -104,14 +102,8 @@ public final class SafetensorsFile implements AutoCloseable {
 
     private static SafetensorsFile parseHeader(Path path, FileChannel channel, byte[] headerBytes,
                                                long dataStart, long dataSize) throws ModelLoadException {
-        JsonNode root;
-        try {
-            root = JSON.readTree(headerBytes);
-        } catch (JsonProcessingException e) {
-            throw ModelLoadException.forFile(path, "header is not valid JSON: " + e.getOriginalMessage());
-        } catch (IOException e) {
-            throw ModelLoadException.forFile(path, "header is not valid JSON: " + e.getMessage());
-        }
+        // One JSON object; only white space (the format's padding) may follow it.
+        JsonNode root = ModelFiles.parseJson(path, "header", headerBytes);
         if (root == null || !root.isObject()) {
             throw ModelLoadException.forFile(path, "header is not a JSON object");
         }

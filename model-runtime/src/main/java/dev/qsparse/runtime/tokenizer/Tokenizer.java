@@ -4,11 +4,11 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.qsparse.runtime.safetensors.ModelFiles;
+import dev.qsparse.runtime.safetensors.ModelLoadException;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -193,14 +193,23 @@ public final class Tokenizer {
   public static Tokenizer load(Path tokenizerJson, int modelVocabSize) throws IOException {
     Objects.requireNonNull(tokenizerJson, "tokenizerJson");
     JsonNode root;
-    try (InputStream in = Files.newInputStream(tokenizerJson)) {
-      root = MAPPER.readTree(in);
+    byte[] bytes;
+    if (!Files.exists(tokenizerJson)) {
+      throw new TokenizerLoadException(tokenizerJson, "file does not exist");
+    }
+    try {
+      // Regular files only (a FIFO would block, /dev/zero never ends), read with a size bound.
+      ModelFiles.requireRegularFile(tokenizerJson);
+      bytes = ModelFiles.readBounded(tokenizerJson, ModelFiles.MAX_TOKENIZER_BYTES);
+    } catch (ModelLoadException e) {
+      throw new TokenizerLoadException(tokenizerJson, e.getMessage().substring(tokenizerJson.toString().length() + 2), e);
+    }
+    try {
+      root = MAPPER.readTree(bytes);
     } catch (JsonProcessingException e) {
-      throw new TokenizerLoadException(tokenizerJson, "not valid JSON: " + e.getOriginalMessage(), e);
-    } catch (NoSuchFileException e) {
-      throw new TokenizerLoadException(tokenizerJson, "file does not exist", e);
+      throw new TokenizerLoadException(tokenizerJson, ModelFiles.jsonError(e), e);
     } catch (IOException e) {
-      throw new TokenizerLoadException(tokenizerJson, "cannot read file: " + e, e);
+      throw new TokenizerLoadException(tokenizerJson, "cannot read file: " + e.getClass().getSimpleName(), e);
     }
     if (root == null || root.isMissingNode()) {
       throw new TokenizerLoadException(tokenizerJson, "file is empty, expected a JSON object");

@@ -10,12 +10,14 @@ public final class TokenizerLoadException extends IOException {
   private final transient Path file;
 
   public TokenizerLoadException(Path file, String problem) {
-    super(file + ": " + problem);
+    super(file + ": " + dev.qsparse.runtime.safetensors.ModelLoadException.cut(problem,
+        dev.qsparse.runtime.safetensors.ModelLoadException.MAX_PROBLEM_CHARS));
     this.file = file;
   }
 
   public TokenizerLoadException(Path file, String problem, Throwable cause) {
-    super(file + ": " + problem, cause);
+    super(file + ": " + dev.qsparse.runtime.safetensors.ModelLoadException.cut(problem,
+        dev.qsparse.runtime.safetensors.ModelLoadException.MAX_PROBLEM_CHARS), cause);
     this.file = file;
   }
 

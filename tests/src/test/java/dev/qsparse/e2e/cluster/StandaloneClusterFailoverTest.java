@@ -215,7 +215,7 @@ class StandaloneClusterFailoverTest {
     }
 
     /** RUNNING subtasks of the job per TaskManager id. */
-    private static Map<String, Integer> runningByTaskManager(LocalCluster cluster, String job) throws Exception {
+    static Map<String, Integer> runningByTaskManager(LocalCluster cluster, String job) throws Exception {
         Map<String, Integer> running = new TreeMap<>();
         JsonNode details = cluster.rest("/jobs/" + job);
         if (!"RUNNING".equals(details.path("state").asText())) {
@@ -233,11 +233,11 @@ class StandaloneClusterFailoverTest {
     }
 
     /** Wall-clock time the latest completed checkpoint was acknowledged, 0 if none. */
-    private static long lastCheckpointAck(LocalCluster cluster, String job) throws Exception {
+    static long lastCheckpointAck(LocalCluster cluster, String job) throws Exception {
         return cluster.rest("/jobs/" + job + "/checkpoints").path("latest").path("completed").path("latest_ack_timestamp").asLong(0);
     }
 
-    private static void await(Duration timeout, String what, Callable<Boolean> condition) throws Exception {
+    static void await(Duration timeout, String what, Callable<Boolean> condition) throws Exception {
         long deadline = System.nanoTime() + timeout.toNanos();
         Exception last = null;
         while (System.nanoTime() < deadline) {
@@ -254,11 +254,11 @@ class StandaloneClusterFailoverTest {
                 + (last == null ? "" : " (last error: " + last + ")"));
     }
 
-    private static int freePort(String what) throws Exception {
+    static int freePort(String what) throws Exception {
         return EmbeddedKafkaBroker.choosePort(0, what);
     }
 
-    private static String findMaven() {
+    static String findMaven() {
         for (String home : new String[] {System.getenv("MAVEN_HOME"), System.getenv("M2_HOME"), System.getProperty("maven.home")}) {
             if (home != null && Files.isExecutable(Path.of(home, "bin", "mvn"))) {
                 return Path.of(home, "bin", "mvn").toString();
@@ -267,7 +267,7 @@ class StandaloneClusterFailoverTest {
         return onPath("mvn");
     }
 
-    private static String onPath(String tool) {
+    static String onPath(String tool) {
         for (String dir : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
             Path p = Path.of(dir, tool);
             if (Files.isExecutable(p)) {
