@@ -3,7 +3,10 @@ package dev.qsparse.jobs.demo;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.qsparse.jobs.EnrichmentJob;
+import dev.qsparse.flink.QSparseOptions;
 import dev.qsparse.jobs.JobOptions;
+import dev.qsparse.jobs.OperatorFlags;
+import dev.qsparse.runtime.inference.Task;
 import dev.qsparse.jobs.kafka.EmbeddedKafkaBroker;
 import dev.qsparse.jobs.kafka.KafkaTopics;
 import java.io.IOException;
@@ -22,7 +25,9 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import org.apache.flink.api.common.JobStatus;
+import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.CoreOptions;
 import org.apache.flink.configuration.JobManagerOptions;
 import org.apache.flink.configuration.TaskManagerOptions;
 import org.apache.flink.configuration.RestOptions;
@@ -45,7 +50,7 @@ import picocli.CommandLine.Option;
  * JVM, the exactly-once enrichment job over the shipped demo model, held-out event texts with
  * malformed events mixed in, and a readable summary. Everything stops before it returns.
  */
-@Command(name = "demo", mixinStandardHelpOptions = true,
+@Command(name = "demo", mixinStandardHelpOptions = true, defaultValueProvider = OperatorFlags.class,
         description = "Run Kafka -> Q-Sparse -> Kafka end to end inside this JVM and print what came out.")
 public final class EmbeddedDemo implements Callable<Integer> {
 
@@ -59,7 +64,7 @@ public final class EmbeddedDemo implements Callable<Integer> {
     @Option(names = "--model", defaultValue = "models/qsparse-demo", description = "Model directory (default: ${DEFAULT-VALUE}).")
     Path model;
 
-    @Option(names = "--mode", defaultValue = "embed", description = "embed, generate or score (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--mode", description = "embed, generate or score; sets qsparse.mode (default: ${DEFAULT-VALUE}).")
     String mode;
 
     @Option(names = "--events", defaultValue = "300", description = "Well-formed events to send (default: ${DEFAULT-VALUE}).")
@@ -74,10 +79,12 @@ public final class EmbeddedDemo implements Callable<Integer> {
     @Option(names = "--parallelism", defaultValue = "2", description = "Job parallelism (default: ${DEFAULT-VALUE}).")
     int parallelism;
 
-    @Option(names = "--max-batch-size", defaultValue = "16", description = "Operator micro-batch size (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--max-batch-size", description = "Operator micro-batch size; sets qsparse.batch.max-size (default: ${DEFAULT-VALUE}).")
     int maxBatchSize;
 
-    @Option(names = "--max-new-tokens", defaultValue = "16", description = "Tokens generated per event in generate mode (default: ${DEFAULT-VALUE}).")
+    /** The demo's own choice, shorter than the operator's default (qsparse.generate.max-new-tokens). */
+    @Option(names = "--max-new-tokens", defaultValue = "16",
+            description = "Tokens generated per event in generate mode; sets qsparse.generate.max-new-tokens (default: ${DEFAULT-VALUE}).")
     int maxNewTokens;
 
     @Option(names = "--rate", defaultValue = "" + DEFAULT_RATE,
@@ -163,6 +170,10 @@ public final class EmbeddedDemo implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(),
                     "model directory " + model.toAbsolutePath() + " not found (no config.json); pass --model DIR");
         }
+        if (checkpointInterval.isNegative() || checkpointInterval.isZero()) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--checkpoint-interval must be > 0 (exactly-once output is committed at checkpoints), got " + checkpointInterval);
+        }
         if (!Files.isRegularFile(eventsFile)) {
             throw new CommandLine.ParameterException(spec.commandLine(),
                     "events file " + eventsFile.toAbsolutePath() + " not found; pass --events-file FILE");
@@ -201,15 +212,20 @@ public final class EmbeddedDemo implements Callable<Integer> {
 
     private Summary runJob(String bootstrap, String in, int partitions, String enrichedTopic, String dlq, String runId,
                            List<DemoEvents.Event> input) throws Exception {
+        // Configured the way a Flink job is: the operator's options, checkpointing and parallelism in
+        // the Flink configuration; only Kafka and the topics on the job's command line.
+        Configuration conf = bindTo(new Configuration(), bindAddress,
+                EmbeddedKafkaBroker.choosePort(webPort, "Flink web UI"));
+        conf.set(QSparseOptions.MODEL_PATH, model.toAbsolutePath().toString());
+        conf.set(QSparseOptions.MODE, Task.fromWireName(mode));
+        conf.set(QSparseOptions.BATCH_MAX_SIZE, maxBatchSize);
+        conf.set(QSparseOptions.GENERATE_MAX_NEW_TOKENS, maxNewTokens);
+        conf.set(CheckpointingOptions.CHECKPOINTING_INTERVAL, checkpointInterval);
+        conf.set(CoreOptions.DEFAULT_PARALLELISM, parallelism);
         JobOptions options = JobOptions.parse(
                 "--bootstrap-servers", bootstrap, "--input-topic", in, "--output-topic", enrichedTopic,
                 "--dead-letter-topic", dlq, "--group-id", "qsparse-demo-" + runId,
-                "--transactional-id-prefix", "qsparse-demo-" + runId, "--checkpoint-interval", checkpointInterval.toString(),
-                "--parallelism", String.valueOf(parallelism), "--model", model.toString(), "--mode", mode,
-                "--max-batch-size", String.valueOf(maxBatchSize),
-                "--set", "qsparse.generate.max-new-tokens=" + maxNewTokens);
-        Configuration conf = bindTo(new Configuration(), bindAddress,
-                EmbeddedKafkaBroker.choosePort(webPort, "Flink web UI"));
+                "--transactional-id-prefix", "qsparse-demo-" + runId);
         StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironmentWithWebUI(conf);
         EnrichmentJob.build(env, options);
         long deadline = System.nanoTime() + timeout.toNanos();
