@@ -237,7 +237,7 @@ class StandaloneClusterFailoverTest {
         return cluster.rest("/jobs/" + job + "/checkpoints").path("latest").path("completed").path("latest_ack_timestamp").asLong(0);
     }
 
-    private static void await(Duration timeout, String what, Callable<Boolean> condition) throws Exception {
+    static void await(Duration timeout, String what, Callable<Boolean> condition) throws Exception {
         long deadline = System.nanoTime() + timeout.toNanos();
         Exception last = null;
         while (System.nanoTime() < deadline) {
@@ -254,11 +254,11 @@ class StandaloneClusterFailoverTest {
                 + (last == null ? "" : " (last error: " + last + ")"));
     }
 
-    private static int freePort(String what) throws Exception {
+    static int freePort(String what) throws Exception {
         return EmbeddedKafkaBroker.choosePort(0, what);
     }
 
-    private static String findMaven() {
+    static String findMaven() {
         for (String home : new String[] {System.getenv("MAVEN_HOME"), System.getenv("M2_HOME"), System.getProperty("maven.home")}) {
             if (home != null && Files.isExecutable(Path.of(home, "bin", "mvn"))) {
                 return Path.of(home, "bin", "mvn").toString();
@@ -267,7 +267,7 @@ class StandaloneClusterFailoverTest {
         return onPath("mvn");
     }
 
-    private static String onPath(String tool) {
+    static String onPath(String tool) {
         for (String dir : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
             Path p = Path.of(dir, tool);
             if (Files.isExecutable(p)) {
