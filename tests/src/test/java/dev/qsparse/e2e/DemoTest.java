@@ -54,7 +54,7 @@ class DemoTest {
         assertEquals(40, s.committed().count(), "visible latency of every enriched event");
         assertEquals(java.time.Duration.ofMillis(500), s.checkpointInterval());
         // Micro-batch scale, not the seconds of model loading and a backlog (generous: shared CI cores).
-        assertTrue(s.operator().p99Millis() < 1000, "operator p99 " + s.operator().p99Millis() + " ms");
+        assertTrue(s.operator().p99Millis() < 1500, "operator p99 " + s.operator().p99Millis() + " ms");
         assertTrue(s.committed().p50Millis() >= s.operator().p50Millis(), "what a consumer sees includes the operator");
     }
 
