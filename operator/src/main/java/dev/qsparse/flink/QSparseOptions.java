@@ -88,7 +88,7 @@ public final class QSparseOptions {
     public static final ConfigOption<Double> GENERATE_TEMPERATURE =
             ConfigOptions.key("qsparse.generate.temperature")
                     .doubleType()
-                    .defaultValue(GenerationParams.defaults().temperature())
+                    .defaultValue(0.0)
                     .withDescription("Default sampling temperature in [0, 10]; 0 = greedy decoding.");
 
     public static final ConfigOption<Integer> GENERATE_TOP_K = ConfigOptions.key("qsparse.generate.top-k")
