@@ -91,21 +91,21 @@ class FlinkRunConfigurationTest {
             int maxInOutput = outcome.enriched.stream().mapToInt(e -> e.path("batch_size").asInt()).max().orElse(0);
 
             // The operator's histogram over the REST API (the JobManager refreshes metrics every few seconds).
-            AtomicReference<String> metrics = new AtomicReference<>();
+            AtomicReference<Map<String, String>> metrics = new AtomicReference<>(Map.of());
             StandaloneClusterFailoverTest.await(Duration.ofMinutes(1), "the batchSize metric over all " + EVENTS + " events", () -> {
                 Map<String, String> v = qsparseMetrics(cluster, job, "batchSize_max", "eventsEnriched");
-                metrics.set(v.toString());
+                metrics.set(v);
                 return String.valueOf(EVENTS).equals(v.get("eventsEnriched"));
             });
             log("REST metrics of the operator: " + metrics.get() + "; largest batch_size in the output: " + maxInOutput);
             cluster.cancel(job);
-            assertEquals(Map.of("batchSize_max", String.valueOf(BATCH), "eventsEnriched", String.valueOf(EVENTS)).toString(),
+            assertEquals(Map.of("batchSize_max", String.valueOf(BATCH), "eventsEnriched", String.valueOf(EVENTS)),
                     metrics.get(), "the operator ran with " + QSparseOptions.BATCH_MAX_SIZE.key() + "=" + BATCH);
             assertEquals(BATCH, maxInOutput);
         }
     }
 
-    /** The named metrics of the qsparse operator (summed over nothing: parallelism 1), by short name. */
+    /** The named metrics of the qsparse operator (parallelism 1: one subtask), by short name. */
     private static Map<String, String> qsparseMetrics(LocalCluster cluster, String job, String... names) throws Exception {
         Map<String, String> values = new java.util.TreeMap<>();
         for (JsonNode v : cluster.rest("/jobs/" + job).path("vertices")) {
