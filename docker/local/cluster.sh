@@ -5,6 +5,9 @@
 #
 #   docker/local/cluster.sh start                 # broker, JobManager, 2 TaskManagers; waits for 4 slots
 #   docker/local/cluster.sh submit [JOB OPTIONS]  # uploads the job jar over REST and runs it
+#   docker/local/cluster.sh flink run [-d] [-Dkey=value]... JAR [JOB OPTIONS]
+#                                                 # Flink's own CLI (a distribution's flink script) here
+#   docker/local/cluster.sh produce N [TOPIC]     # sends N demo events (default topic qsparse-input)
 #   docker/local/cluster.sh status                # processes, slots, jobs
 #   docker/local/cluster.sh stop                  # cancels jobs, SIGTERM to every process, waits
 #   docker/local/cluster.sh taskmanager N         # starts TaskManager N (a replacement, or one more)
@@ -419,6 +422,28 @@ cmd_submit() {
   echo "$job_id"
 }
 
+# Flink's command line (what bin/flink of a Flink distribution runs), against this cluster: its
+# config.yaml gives the REST address, so `flink run -Dqsparse.batch.max-size=32 JAR ...` works as
+# with a distribution. The job's main runs here, in this client JVM, as with bin/flink.
+cmd_flink() {
+  check_tools
+  resolve flink
+  [ -f "$work/conf/config.yaml" ] || die "no config: run start first"
+  mkdir -p "$work/plugins" "$work/logs"
+  FLINK_CONF_DIR="$work/conf" FLINK_PLUGINS_DIR="$work/plugins" "$JAVA" "${flink_jvm_flags[@]}" \
+    -Dlog.file="$work/logs/flink-cli.log" -Dlog4j.configurationFile="file:$work/conf/log4j.properties" \
+    -cp "$(cat "$work/classpath/flink.txt")" org.apache.flink.client.cli.CliFrontend "$@"
+}
+
+# produce N [TOPIC]: N demo events (held-out texts as JSON) to TOPIC on the local broker, at once.
+cmd_produce() {
+  check_tools
+  ensure_jars
+  resolve broker
+  "$JAVA" -cp "$JOBS_JAR:$(cat "$work/classpath/broker.txt")" dev.qsparse.jobs.demo.ProduceEvents \
+    "127.0.0.1:$KAFKA_PORT" "${2:-qsparse-input}" "$1" "$root/models/data/events.txt"
+}
+
 cmd_status() {
   local n pid
   for n in kafka jobmanager $(taskmanager_names); do
@@ -474,6 +499,8 @@ cmd_clean() {
 case "${1:-}" in
   start) cmd_start ;;
   submit) shift; cmd_submit "$@" ;;
+  flink) shift; cmd_flink "$@" ;;
+  produce) [ -n "${2:-}" ] || die "usage: cluster.sh produce N [TOPIC]"; shift; cmd_produce "$@" ;;
   status) cmd_status ;;
   stop) cmd_stop ;;
   taskmanager)
@@ -482,5 +509,5 @@ case "${1:-}" in
     start_taskmanager "$2" ;;
   kill-taskmanager) [ -n "${2:-}" ] || die "usage: cluster.sh kill-taskmanager N"; cmd_kill_taskmanager "$2" ;;
   clean) cmd_clean ;;
-  *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

@@ -14,7 +14,7 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "generate", mixinStandardHelpOptions = true, description = "Continue a prompt: {\"text\": ..., \"tokens\": [...], ...}.")
+@Command(name = "generate", mixinStandardHelpOptions = true, defaultValueProvider = GenerationDefaults.class, description = "Continue a prompt: {\"text\": ..., \"tokens\": [...], ...}.")
 final class GenerateCommand implements Callable<Integer> {
 
     @Spec
@@ -26,22 +26,22 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--prompt", required = true, description = "Text to continue.")
     String prompt;
 
-    @Option(names = "--max-tokens", defaultValue = "32", description = "New tokens at most (default ${DEFAULT-VALUE}).")
+    @Option(names = "--max-tokens", description = "New tokens at most (default ${DEFAULT-VALUE}).")
     int maxTokens;
 
-    @Option(names = "--temperature", defaultValue = "0", description = "0 = greedy (default ${DEFAULT-VALUE}); otherwise in [1e-4, 10]: a smaller non-zero value is rejected.")
+    @Option(names = "--temperature", description = "0 = greedy (default ${DEFAULT-VALUE}); otherwise in [1e-4, 10]: a smaller non-zero value is rejected.")
     double temperature;
 
-    @Option(names = "--top-k", defaultValue = "0", description = "Sample among the K most likely tokens; 0 = all (default ${DEFAULT-VALUE}).")
+    @Option(names = "--top-k", description = "Sample among the K most likely tokens; 0 = all (default ${DEFAULT-VALUE}).")
     int topK;
 
-    @Option(names = "--top-p", defaultValue = "1.0", description = "Nucleus sampling mass (default ${DEFAULT-VALUE}).")
+    @Option(names = "--top-p", description = "Nucleus sampling mass (default ${DEFAULT-VALUE}).")
     double topP;
 
-    @Option(names = "--seed", defaultValue = "42", description = "Random seed (default ${DEFAULT-VALUE}).")
+    @Option(names = "--seed", description = "Random seed (default ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--stop", description = "Stop string; may repeat.")
+    @Option(names = "--stop", description = "Stop string; may repeat (default: none).")
     List<String> stops;
 
     @Override

@@ -82,7 +82,7 @@ public final class EnrichmentJob {
 
     /** The job's command line over {@code options} (for --help and tests). */
     public static CommandLine commandLine(JobOptions options) {
-        return new CommandLine(options);
+        return JobOptions.commandLine(options);
     }
 
     static void run(JobOptions options) throws Exception {

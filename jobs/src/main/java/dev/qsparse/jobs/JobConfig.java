@@ -33,14 +33,6 @@ public final class JobConfig {
     /** Restart delay of the job's default fixed-delay strategy. */
     static final Duration DEFAULT_RESTART_DELAY = Duration.ofMillis(500);
 
-    /** The operator options that have their own command-line flag. */
-    private static final Map<String, ConfigOption<?>> TYPED_FLAGS = Map.of(
-            "--model", QSparseOptions.MODEL_PATH,
-            "--mode", QSparseOptions.MODE,
-            "--max-batch-size", QSparseOptions.BATCH_MAX_SIZE,
-            "--max-wait", QSparseOptions.BATCH_MAX_WAIT,
-            "--threads", QSparseOptions.THREADS);
-
     private JobConfig() {
     }
 
@@ -96,7 +88,7 @@ public final class JobConfig {
                         + "* options; give Flink options to Flink (flink run -D" + key + "=..., config.yaml)");
             }
         }
-        for (Map.Entry<String, ConfigOption<?>> flag : TYPED_FLAGS.entrySet()) {
+        for (Map.Entry<String, ConfigOption<?>> flag : OperatorFlags.FLAGS.entrySet()) {
             String key = flag.getValue().key();
             if (o.given(flag.getKey()) && set.containsKey(key) && flagValue(o, flag.getKey()) != null) {
                 throw new IllegalArgumentException("conflicting values for " + key + " on the command line: "

@@ -24,6 +24,7 @@ import picocli.CommandLine.Option;
  * filled some other way counts every option as given.
  */
 @CommandLine.Command(name = "enrichment-job", mixinStandardHelpOptions = true, usageHelpWidth = 120,
+        defaultValueProvider = OperatorFlags.class,
         description = {"Kafka -> Q-Sparse -> Kafka enrichment job.",
                 "Reads qsparse.* operator options and Flink options from the Flink configuration (config.yaml, "
                         + "flink run -D..., a FlinkDeployment's flinkConfiguration); options given here override them."})
@@ -99,16 +100,16 @@ public final class JobOptions {
     @Option(names = "--model", description = "Model directory, readable on every task manager; overrides qsparse.model.path (one of the two is required).")
     public Path model;
 
-    @Option(names = "--mode", defaultValue = "embed", description = "Default mode: embed, generate or score; overrides qsparse.mode (default: the configured mode, else ${DEFAULT-VALUE}); events may override it.")
+    @Option(names = "--mode", description = "Default mode: embed, generate or score; overrides qsparse.mode (default: the configured mode, else ${DEFAULT-VALUE}); events may override it.")
     public String mode;
 
-    @Option(names = "--max-batch-size", defaultValue = "16", description = "Micro-batch size; overrides qsparse.batch.max-size (default: the configured size, else ${DEFAULT-VALUE}).")
+    @Option(names = "--max-batch-size", description = "Micro-batch size; overrides qsparse.batch.max-size (default: the configured size, else ${DEFAULT-VALUE}).")
     public int maxBatchSize;
 
-    @Option(names = "--max-wait", defaultValue = "PT0.01S", description = "Longest wait before a partial batch is flushed; overrides qsparse.batch.max-wait (default: the configured wait, else ${DEFAULT-VALUE}).")
+    @Option(names = "--max-wait", description = "Longest wait before a partial batch is flushed; overrides qsparse.batch.max-wait (default: the configured wait, else ${DEFAULT-VALUE}).")
     public Duration maxWait;
 
-    @Option(names = "--threads", defaultValue = "1", description = "Inference threads per task; overrides qsparse.threads (default: the configured number, else ${DEFAULT-VALUE}).")
+    @Option(names = "--threads", description = "Inference threads per task; overrides qsparse.threads (default: the configured number, else ${DEFAULT-VALUE}).")
     public int threads;
 
     @Option(names = "--set", paramLabel = "KEY=VALUE",
@@ -129,9 +130,20 @@ public final class JobOptions {
     /** Parses a command line, recording which options it gives. */
     public static JobOptions parse(String... args) {
         JobOptions options = new JobOptions();
-        CommandLine cli = new CommandLine(options);
+        CommandLine cli = commandLine(options);
         options.recordGiven(cli.parseArgs(args));
         return options;
+    }
+
+    /**
+     * The command line over {@code options}. The operator flags' defaults come from
+     * {@link OperatorFlags} (that is, from {@code QSparseOptions}); the usage ends with every
+     * {@code qsparse.*} option, its default and its description.
+     */
+    public static CommandLine commandLine(JobOptions options) {
+        CommandLine cli = new CommandLine(options);
+        cli.getCommandSpec().usageMessage().footer(OperatorFlags.help().toArray(String[]::new));
+        return cli;
     }
 
     /** Records which options {@code parsed} (a parse of a command that has these options) gives. */

@@ -4,12 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.qsparse.flink.QSparseOptions;
 import dev.qsparse.jobs.demo.DemoEvents;
 import java.io.PrintWriter;
+import java.lang.reflect.Field;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
+import org.apache.flink.configuration.ConfigOption;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
@@ -30,6 +33,40 @@ class EnrichmentJobOptionsTest {
         }
         assertTrue(help.contains("default: localhost:9092"), help);
         assertTrue(help.contains("else PT10S"), help);
+    }
+
+    /**
+     * The operator flags have no defaults of their own: they are QSparseOptions' defaults, and
+     * --help lists every qsparse.* option with QSparseOptions' default and description.
+     */
+    @Test
+    void operatorDefaultsAndHelpComeFromQSparseOptions() {
+        JobOptions o = JobOptions.parse("--model", "m");
+        assertEquals(QSparseOptions.MODE.defaultValue().wireName(), o.mode);
+        assertEquals(QSparseOptions.BATCH_MAX_SIZE.defaultValue(), o.maxBatchSize);
+        assertEquals(QSparseOptions.BATCH_MAX_WAIT.defaultValue(), o.maxWait);
+        assertEquals(QSparseOptions.THREADS.defaultValue(), o.threads);
+        for (Field f : JobOptions.class.getDeclaredFields()) {
+            CommandLine.Option option = f.getAnnotation(CommandLine.Option.class);
+            if (option != null && OperatorFlags.FLAGS.containsKey(option.names()[0])) {
+                assertEquals("__no_default_value__", option.defaultValue(),
+                        option.names()[0] + " must take its default from QSparseOptions, not repeat it");
+            }
+        }
+
+        StringWriter text = new StringWriter();
+        CommandLine cli = EnrichmentJob.commandLine(new JobOptions());
+        cli.setOut(new PrintWriter(text));
+        assertEquals(0, cli.execute("--help"));
+        String help = text.toString().replaceAll("\\s+", " ");
+        assertTrue(help.contains("else " + QSparseOptions.BATCH_MAX_SIZE.defaultValue() + ")"), help);
+        for (ConfigOption<?> option : QSparseOptions.all()) {
+            String def = option.hasDefaultValue() ? OperatorFlags.text(option.defaultValue()) : "";
+            assertTrue(help.contains(option.key() + " (default: " + (def.isEmpty() ? "none" : def) + ")"),
+                    "help lists " + option.key() + " with its default: " + help);
+            String description = new OperatorFlags.PlainText().format(option.description());
+            assertTrue(help.contains(description), "help gives the description of " + option.key());
+        }
     }
 
     @Test

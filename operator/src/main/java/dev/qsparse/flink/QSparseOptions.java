@@ -94,12 +94,12 @@ public final class QSparseOptions {
 
     public static final ConfigOption<Integer> GENERATE_TOP_K = ConfigOptions.key("qsparse.generate.top-k")
             .intType()
-            .defaultValue(0)
+            .defaultValue(GenerationParams.defaults().topK())
             .withDescription("Default top-k (>= 0); 0 = no limit.");
 
     public static final ConfigOption<Double> GENERATE_TOP_P = ConfigOptions.key("qsparse.generate.top-p")
             .doubleType()
-            .defaultValue(1.0)
+            .defaultValue(GenerationParams.defaults().topP())
             .withDescription("Default nucleus mass in (0, 1]; 1 = no limit.");
 
     public static final ConfigOption<Long> GENERATE_SEED = ConfigOptions.key("qsparse.generate.seed")

@@ -31,7 +31,7 @@ class DemoTest {
     void demoRunsEndToEndAndAccountsForEveryEvent() {
         ByteArrayOutputStream captured = new ByteArrayOutputStream();
         EmbeddedDemo demo = new EmbeddedDemo(new PrintStream(captured, true, StandardCharsets.UTF_8));
-        int code = new CommandLine(demo).execute(args("--mode", "embed"));
+        int code = new CommandLine(demo).execute(args("--mode", "embed", "--checkpoint-interval", "PT0.5S"));
         String printed = captured.toString(StandardCharsets.UTF_8);
         assertEquals(0, code, printed);
         EmbeddedDemo.Summary s = demo.summary();
@@ -42,6 +42,20 @@ class DemoTest {
         assertTrue(printed.contains("Flink web UI: http://127.0.0.1:"), printed);
         assertTrue(printed.contains("accounted for    all, exactly once"), printed);
         assertTrue(s.meanSparsity() > 0.4, "sparsity " + s.meanSparsity());
+
+        // Producing starts once the job is warm, at a steady rate; two latencies, each saying what it covers.
+        assertTrue(printed.contains("Job warm after"), printed);
+        assertTrue(printed.contains("input rate       " + EmbeddedDemo.DEFAULT_RATE + " events/s, steady"), printed);
+        assertTrue(printed.contains("operator latency p50 "), printed);
+        assertTrue(printed.contains("(the records' latency_ms)"), printed);
+        assertTrue(printed.contains("visible latency  p50 "), printed);
+        assertTrue(printed.contains("a checkpoint every 500 ms, --checkpoint-interval"), printed);
+        assertEquals(40, s.operator().count(), "operator latency of every enriched event");
+        assertEquals(40, s.committed().count(), "visible latency of every enriched event");
+        assertEquals(java.time.Duration.ofMillis(500), s.checkpointInterval());
+        // Micro-batch scale, not the seconds of model loading and a backlog (generous: shared CI cores).
+        assertTrue(s.operator().p99Millis() < 1500, "operator p99 " + s.operator().p99Millis() + " ms");
+        assertTrue(s.committed().p50Millis() >= s.operator().p50Millis(), "what a consumer sees includes the operator");
     }
 
     @Test

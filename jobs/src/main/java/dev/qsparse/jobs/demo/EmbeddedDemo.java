@@ -3,10 +3,12 @@ package dev.qsparse.jobs.demo;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.qsparse.jobs.EnrichmentJob;
+import dev.qsparse.flink.QSparseOptions;
 import dev.qsparse.jobs.JobOptions;
+import dev.qsparse.jobs.OperatorFlags;
+import dev.qsparse.runtime.inference.Task;
 import dev.qsparse.jobs.kafka.EmbeddedKafkaBroker;
 import dev.qsparse.jobs.kafka.KafkaTopics;
-import dev.qsparse.jobs.kafka.TopicReader;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -22,7 +24,10 @@ import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import org.apache.flink.api.common.JobStatus;
+import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.CoreOptions;
 import org.apache.flink.configuration.JobManagerOptions;
 import org.apache.flink.configuration.TaskManagerOptions;
 import org.apache.flink.configuration.RestOptions;
@@ -31,7 +36,10 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -42,14 +50,21 @@ import picocli.CommandLine.Option;
  * JVM, the exactly-once enrichment job over the shipped demo model, held-out event texts with
  * malformed events mixed in, and a readable summary. Everything stops before it returns.
  */
-@Command(name = "demo", mixinStandardHelpOptions = true,
+@Command(name = "demo", mixinStandardHelpOptions = true, defaultValueProvider = OperatorFlags.class,
         description = "Run Kafka -> Q-Sparse -> Kafka end to end inside this JVM and print what came out.")
 public final class EmbeddedDemo implements Callable<Integer> {
+
+    /**
+     * Default input rate, events per second: below what the demo model serves in any mode on two
+     * cores at parallelism 2, so that the latencies measure the pipeline and not a backlog.
+     */
+    public static final int DEFAULT_RATE = 25;
+    static final String WARM_UP_ID = "warmup-";
 
     @Option(names = "--model", defaultValue = "models/qsparse-demo", description = "Model directory (default: ${DEFAULT-VALUE}).")
     Path model;
 
-    @Option(names = "--mode", defaultValue = "embed", description = "embed, generate or score (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--mode", description = "embed, generate or score; sets qsparse.mode (default: ${DEFAULT-VALUE}).")
     String mode;
 
     @Option(names = "--events", defaultValue = "300", description = "Well-formed events to send (default: ${DEFAULT-VALUE}).")
@@ -64,14 +79,29 @@ public final class EmbeddedDemo implements Callable<Integer> {
     @Option(names = "--parallelism", defaultValue = "2", description = "Job parallelism (default: ${DEFAULT-VALUE}).")
     int parallelism;
 
-    @Option(names = "--max-batch-size", defaultValue = "16", description = "Operator micro-batch size (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--max-batch-size", description = "Operator micro-batch size; sets qsparse.batch.max-size (default: ${DEFAULT-VALUE}).")
     int maxBatchSize;
 
-    @Option(names = "--max-new-tokens", defaultValue = "16", description = "Tokens generated per event in generate mode (default: ${DEFAULT-VALUE}).")
+    /** The demo's own choice, shorter than the operator's default (qsparse.generate.max-new-tokens). */
+    @Option(names = "--max-new-tokens", defaultValue = "16",
+            description = "Tokens generated per event in generate mode; sets qsparse.generate.max-new-tokens (default: ${DEFAULT-VALUE}).")
     int maxNewTokens;
 
-    @Option(names = "--rate", defaultValue = "0", description = "Events per second to produce; 0 sends all at once (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--rate", defaultValue = "" + DEFAULT_RATE,
+            description = "Events per second to produce, steadily, once the job is warm; 0 sends all at once"
+                    + " (then the latencies include queueing behind the whole backlog) (default: ${DEFAULT-VALUE}).")
     double rate;
+
+    @Option(names = "--checkpoint-interval", defaultValue = "PT1S",
+            description = "Checkpoint interval, ISO-8601. With exactly-once output a read_committed consumer sees a"
+                    + " result only when the checkpoint after it completes (default: ${DEFAULT-VALUE}).")
+    Duration checkpointInterval;
+
+    @Option(names = "--warm-up", defaultValue = "2",
+            description = "Warm-up events per input partition, sent once the job runs; measuring starts when all of"
+                    + " them came out (model loaded in every task, first batches through); not counted"
+                    + " (default: ${DEFAULT-VALUE}).")
+    int warmUp;
 
     @Option(names = "--kafka-port", defaultValue = "0", description = "Port of the embedded broker; 0 picks a free one (default: ${DEFAULT-VALUE}).")
     int kafkaPort;
@@ -112,9 +142,19 @@ public final class EmbeddedDemo implements Callable<Integer> {
 
     /** What a run saw, for the caller (and the tests). */
     public record Summary(int sent, int enriched, int deadLettered, Map<String, Integer> deadLetterReasons,
-                          double eventsPerSecond, double p50Millis, double p99Millis, double meanSparsity) {
+                          double eventsPerSecond, Latency operator, Latency committed, Duration checkpointInterval,
+                          double meanSparsity) {
         public boolean balanced() {
             return enriched + deadLettered == sent;
+        }
+    }
+
+    /** p50 and p99 of a latency, in milliseconds, over {@code count} events. */
+    public record Latency(double p50Millis, double p99Millis, int count) {
+        static Latency of(List<Double> millis) {
+            List<Double> sorted = new ArrayList<>(millis);
+            sorted.sort(null);
+            return new Latency(percentile(sorted, 0.50), percentile(sorted, 0.99), sorted.size());
         }
     }
 
@@ -129,6 +169,10 @@ public final class EmbeddedDemo implements Callable<Integer> {
         if (!Files.isRegularFile(model.resolve("config.json"))) {
             throw new CommandLine.ParameterException(spec.commandLine(),
                     "model directory " + model.toAbsolutePath() + " not found (no config.json); pass --model DIR");
+        }
+        if (checkpointInterval.isNegative() || checkpointInterval.isZero()) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--checkpoint-interval must be > 0 (exactly-once output is committed at checkpoints), got " + checkpointInterval);
         }
         if (!Files.isRegularFile(eventsFile)) {
             throw new CommandLine.ParameterException(spec.commandLine(),
@@ -153,8 +197,9 @@ public final class EmbeddedDemo implements Callable<Integer> {
             String in = "qsparse-demo-input" + suffix;
             String enriched = "qsparse-demo-enriched" + suffix;
             String dlq = "qsparse-demo-dead-letters" + suffix;
-            KafkaTopics.create(bootstrap, Map.of(in, 2, enriched, 2, dlq, 1));
-            summary = runJob(bootstrap, in, enriched, dlq, runId, input);
+            int partitions = Math.max(2, parallelism);
+            KafkaTopics.create(bootstrap, Map.of(in, partitions, enriched, 2, dlq, 1));
+            summary = runJob(bootstrap, in, partitions, enriched, dlq, runId, input);
             printSummary(summary);
             return summary.balanced() ? 0 : 1;
         } finally {
@@ -165,34 +210,143 @@ public final class EmbeddedDemo implements Callable<Integer> {
         }
     }
 
-    private Summary runJob(String bootstrap, String in, String enrichedTopic, String dlq, String runId,
+    private Summary runJob(String bootstrap, String in, int partitions, String enrichedTopic, String dlq, String runId,
                            List<DemoEvents.Event> input) throws Exception {
+        // Configured the way a Flink job is: the operator's options, checkpointing and parallelism in
+        // the Flink configuration; only Kafka and the topics on the job's command line.
+        Configuration conf = bindTo(new Configuration(), bindAddress,
+                EmbeddedKafkaBroker.choosePort(webPort, "Flink web UI"));
+        conf.set(QSparseOptions.MODEL_PATH, model.toAbsolutePath().toString());
+        conf.set(QSparseOptions.MODE, Task.fromWireName(mode));
+        conf.set(QSparseOptions.BATCH_MAX_SIZE, maxBatchSize);
+        conf.set(QSparseOptions.GENERATE_MAX_NEW_TOKENS, maxNewTokens);
+        conf.set(CheckpointingOptions.CHECKPOINTING_INTERVAL, checkpointInterval);
+        conf.set(CoreOptions.DEFAULT_PARALLELISM, parallelism);
         JobOptions options = JobOptions.parse(
                 "--bootstrap-servers", bootstrap, "--input-topic", in, "--output-topic", enrichedTopic,
                 "--dead-letter-topic", dlq, "--group-id", "qsparse-demo-" + runId,
-                "--transactional-id-prefix", "qsparse-demo-" + runId, "--checkpoint-interval", "PT1S",
-                "--parallelism", String.valueOf(parallelism), "--model", model.toString(), "--mode", mode,
-                "--max-batch-size", String.valueOf(maxBatchSize),
-                "--set", "qsparse.generate.max-new-tokens=" + maxNewTokens);
-        Configuration conf = bindTo(new Configuration(), bindAddress,
-                EmbeddedKafkaBroker.choosePort(webPort, "Flink web UI"));
+                "--transactional-id-prefix", "qsparse-demo-" + runId);
         StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironmentWithWebUI(conf);
         EnrichmentJob.build(env, options);
+        long deadline = System.nanoTime() + timeout.toNanos();
         JobClient job = env.executeAsync("qsparse-demo (" + mode + ")");
         out.println("Flink web UI: " + webUiUrl(conf) + "  (job " + job.getJobID() + ")");
+        try (KafkaConsumer<byte[], byte[]> consumer = readCommitted(bootstrap, List.of(enrichedTopic, dlq));
+             KafkaProducer<byte[], byte[]> producer = producer(bootstrap)) {
+            // Warm-up: the job runs, every task has loaded the model and served a batch, and the
+            // sinks' transactions are set up, before anything is measured.
+            awaitRunning(job, deadline);
+            long warmStart = System.nanoTime();
+            int warmUpEvents = warmUp(producer, in, partitions, input);
+            Map<String, Long> seenAt = new HashMap<>();
+            List<ConsumerRecord<byte[], byte[]>> records = new ArrayList<>();
+            poll(consumer, records, seenAt, deadline, () -> countWarmUp(records) >= warmUpEvents);
+            out.printf("Job warm after %.1f s (%d warm-up events, not counted); now producing %s%n",
+                    (System.nanoTime() - warmStart) / 1e9, warmUpEvents,
+                    rate > 0 ? String.format("%.0f events/s steadily", rate) : "all events at once");
+            records.clear();
 
-        Map<String, Long> sentAt = new ConcurrentHashMap<>();
-        long start = System.currentTimeMillis();
-        Thread producer = new Thread(() -> produce(bootstrap, in, input, sentAt), "qsparse-demo-producer");
-        producer.start();
-        int expected = input.size();
-        List<ConsumerRecord<byte[], byte[]>> records = TopicReader.readUntil(bootstrap, List.of(enrichedTopic, dlq),
-                timeout, rs -> rs.size() >= expected);
-        producer.join();
-        long end = records.stream().mapToLong(ConsumerRecord::timestamp).max().orElse(System.currentTimeMillis());
-        job.cancel().get(1, TimeUnit.MINUTES);
-        out.println("Flink job stopped.");
-        return analyse(records, enrichedTopic, input, sentAt, Math.max(1, end - start));
+            Map<String, Long> sentAt = new ConcurrentHashMap<>();
+            long start = System.currentTimeMillis();
+            Thread sender = new Thread(() -> produce(producer, in, input, sentAt), "qsparse-demo-producer");
+            sender.start();
+            int expected = input.size();
+            poll(consumer, records, seenAt, deadline, () -> records.size() - countWarmUp(records) >= expected);
+            sender.join();
+            records.removeIf(EmbeddedDemo::isWarmUp);
+            long end = seenAt.values().stream().mapToLong(Long::longValue).max().orElse(System.currentTimeMillis());
+            return analyse(records, enrichedTopic, input, sentAt, seenAt, Math.max(1, end - start));
+        } finally {
+            job.cancel().get(1, TimeUnit.MINUTES);
+            out.println("Flink job stopped.");
+        }
+    }
+
+    private static KafkaConsumer<byte[], byte[]> readCommitted(String bootstrap, List<String> topics) {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, "qsparse-demo-reader-" + System.nanoTime());
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+        consumer.subscribe(topics);
+        return consumer;
+    }
+
+    private static KafkaProducer<byte[], byte[]> producer(String bootstrap) {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.LINGER_MS_CONFIG, "0");
+        return new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
+    }
+
+    private static void awaitRunning(JobClient job, long deadline) throws Exception {
+        while (job.getJobStatus().get(1, TimeUnit.MINUTES) != JobStatus.RUNNING) {
+            JobStatus status = job.getJobStatus().get(1, TimeUnit.MINUTES);
+            if (status.isTerminalState()) {
+                throw new IllegalStateException("the demo job ended before it ran: " + status);
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("the demo job did not start within --timeout");
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    /** Sends {@link #warmUp} events to every input partition; returns how many. */
+    private int warmUp(KafkaProducer<byte[], byte[]> producer, String topic, int partitions, List<DemoEvents.Event> input)
+            throws Exception {
+        String text = input.stream().filter(e -> !e.malformed()).findFirst()
+                .map(e -> new String(e.payload(), StandardCharsets.UTF_8))
+                .map(json -> {
+                    try {
+                        return new ObjectMapper().readTree(json).path("text").asText();
+                    } catch (IOException e) {
+                        return "warm-up";
+                    }
+                }).orElse("warm-up");
+        int n = 0;
+        for (int partition = 0; partition < partitions; partition++) {
+            for (int i = 0; i < warmUp; i++) {
+                String json = "{\"id\":\"" + WARM_UP_ID + partition + "-" + i + "\",\"text\":"
+                        + new ObjectMapper().writeValueAsString(text) + "}";
+                producer.send(new ProducerRecord<>(topic, partition, null, json.getBytes(StandardCharsets.UTF_8)));
+                n++;
+            }
+        }
+        producer.flush();
+        return n;
+    }
+
+    private static boolean isWarmUp(ConsumerRecord<byte[], byte[]> r) {
+        return r.key() != null && new String(r.key(), StandardCharsets.UTF_8).startsWith(WARM_UP_ID);
+    }
+
+    private static int countWarmUp(List<ConsumerRecord<byte[], byte[]>> records) {
+        return (int) records.stream().filter(EmbeddedDemo::isWarmUp).count();
+    }
+
+    /**
+     * Polls until {@code done} or the deadline, noting when each record became visible to this
+     * read_committed consumer (key: topic/partition/offset).
+     */
+    private static void poll(KafkaConsumer<byte[], byte[]> consumer, List<ConsumerRecord<byte[], byte[]>> records,
+                             Map<String, Long> seenAt, long deadline, java.util.function.BooleanSupplier done) {
+        while (!done.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("timed out (--timeout) with " + records.size() + " output records read");
+            }
+            for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(100))) {
+                records.add(r);
+                seenAt.put(position(r), System.currentTimeMillis());
+            }
+        }
+    }
+
+    private static String position(ConsumerRecord<byte[], byte[]> r) {
+        return r.topic() + "/" + r.partition() + "/" + r.offset();
     }
 
     /**
@@ -222,11 +376,9 @@ public final class EmbeddedDemo implements Callable<Integer> {
         return "http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + conf.get(RestOptions.PORT);
     }
 
-    private void produce(String bootstrap, String topic, List<DemoEvents.Event> input, Map<String, Long> sentAt) {
-        Properties p = new Properties();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        p.put(ProducerConfig.ACKS_CONFIG, "all");
-        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
+    private void produce(KafkaProducer<byte[], byte[]> producer, String topic, List<DemoEvents.Event> input,
+                         Map<String, Long> sentAt) {
+        try {
             long begin = System.nanoTime();
             for (int i = 0; i < input.size(); i++) {
                 if (rate > 0) {
@@ -237,6 +389,7 @@ public final class EmbeddedDemo implements Callable<Integer> {
                     }
                 }
                 DemoEvents.Event e = input.get(i);
+                // The record's timestamp (CreateTime) is taken here, on this JVM's clock.
                 producer.send(new ProducerRecord<>(topic, e.payload()),
                         (meta, error) -> {
                             if (error == null) {
@@ -251,18 +404,22 @@ public final class EmbeddedDemo implements Callable<Integer> {
     }
 
     private Summary analyse(List<ConsumerRecord<byte[], byte[]>> records, String enrichedTopic,
-                            List<DemoEvents.Event> input, Map<String, Long> sentAt, long wallMillis) throws IOException {
+                            List<DemoEvents.Event> input, Map<String, Long> sentAt, Map<String, Long> seenAt,
+                            long wallMillis) throws IOException {
         ObjectMapper json = new ObjectMapper();
         List<JsonNode> enriched = new ArrayList<>();
         Map<String, Integer> reasons = new TreeMap<>();
-        List<Long> latencies = new ArrayList<>();
+        List<Double> operator = new ArrayList<>();
+        List<Double> committed = new ArrayList<>();
         for (ConsumerRecord<byte[], byte[]> r : records) {
             JsonNode node = json.readTree(r.value());
             if (r.topic().equals(enrichedTopic)) {
                 enriched.add(node);
+                operator.add(node.path("latency_ms").asDouble());
                 Long sent = sentAt.get(node.path("id").asText());
-                if (sent != null) {
-                    latencies.add(r.timestamp() - sent);
+                Long seen = seenAt.get(position(r));
+                if (sent != null && seen != null) {
+                    committed.add((double) (seen - sent));
                 }
             } else {
                 String reason = node.path("reason").asText("?");
@@ -270,11 +427,11 @@ public final class EmbeddedDemo implements Callable<Integer> {
             }
         }
         printExamples(enriched, input);
-        latencies.sort(null);
         double sparsity = enriched.stream().mapToDouble(n -> n.path("activation_sparsity").asDouble()).average().orElse(0);
         int deadLettered = records.size() - enriched.size();
         return new Summary(input.size(), enriched.size(), deadLettered, reasons,
-                records.size() * 1000.0 / wallMillis, percentile(latencies, 0.50), percentile(latencies, 0.99), sparsity);
+                records.size() * 1000.0 / wallMillis, Latency.of(operator), Latency.of(committed), checkpointInterval,
+                sparsity);
     }
 
     private void printExamples(List<JsonNode> enriched, List<DemoEvents.Event> input) {
@@ -347,12 +504,23 @@ public final class EmbeddedDemo implements Callable<Integer> {
         s.deadLetterReasons().forEach((reason, n) -> out.printf("      %3d  %s%n", n, reason));
         out.printf("  accounted for    %s%n", s.balanced() ? "all, exactly once" : "NO: " + (s.enriched() + s.deadLettered()) + " of " + s.sent());
         out.printf("  throughput       %.1f events/s%n", s.eventsPerSecond());
-        out.printf("  latency p50/p99  %.0f / %.0f ms (Kafka append of the input to the enriched record's send)%n",
-                s.p50Millis(), s.p99Millis());
+        out.printf("  input rate       %s, after the warm-up%n",
+                rate > 0 ? String.format("%.0f events/s, steady", rate) : "all at once (--rate 0)");
+        out.printf("  operator latency p50 %.0f ms, p99 %.0f ms%n", s.operator().p50Millis(), s.operator().p99Millis());
+        out.println("      event reaching the Q-Sparse operator -> its result: waiting for a micro-batch and"
+                + " inference (the records' latency_ms)");
+        out.printf("  visible latency  p50 %.0f ms, p99 %.0f ms%n", s.committed().p50Millis(), s.committed().p99Millis());
+        out.printf("      input appended to Kafka -> readable by a read_committed consumer: the above, Kafka both ways,"
+                + " and the wait%n      for the checkpoint that commits the output (exactly-once; a checkpoint every %s,"
+                + " --checkpoint-interval)%n", human(s.checkpointInterval()));
         out.printf("  sparsity         %.1f%% of linear-layer inputs are zero%n", 100 * s.meanSparsity());
     }
 
-    private static double percentile(List<Long> sorted, double q) {
+    private static String human(Duration d) {
+        return d.toMillis() % 1000 == 0 ? d.toSeconds() + " s" : d.toMillis() + " ms";
+    }
+
+    private static double percentile(List<Double> sorted, double q) {
         if (sorted.isEmpty()) {
             return Double.NaN;
         }

@@ -11,6 +11,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
@@ -42,12 +45,35 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     private final Path dataDir;
     private final boolean deleteDataDir;
     private final String bootstrapServers;
+    private final Map<String, String> listenerAddresses;
 
-    private EmbeddedKafkaBroker(KafkaRaftServer server, Path dataDir, boolean deleteDataDir, String bootstrapServers) {
+    private EmbeddedKafkaBroker(KafkaRaftServer server, Path dataDir, boolean deleteDataDir, String bootstrapServers,
+                                Map<String, String> listenerAddresses) {
         this.server = server;
         this.dataDir = dataDir;
         this.deleteDataDir = deleteDataDir;
         this.bootstrapServers = bootstrapServers;
+        this.listenerAddresses = Map.copyOf(listenerAddresses);
+    }
+
+    /**
+     * A listener besides the PLAINTEXT one (which stays the inter-broker listener and serves
+     * {@link #admin()}), for clients that must authenticate or encrypt.
+     *
+     * @param name             listener name, e.g. {@code SASL} or {@code TLS}
+     * @param securityProtocol {@code SASL_PLAINTEXT}, {@code SSL} or {@code SASL_SSL}
+     * @param settings         broker settings of this listener, without the
+     *                         {@code listener.name.<name>.} prefix that is added here, e.g.
+     *                         {@code sasl.enabled.mechanisms}, {@code plain.sasl.jaas.config},
+     *                         {@code ssl.keystore.location}
+     */
+    public record Listener(String name, String securityProtocol, Map<String, String> settings) {
+        public Listener {
+            if (!name.matches("[A-Z][A-Z0-9_]*") || name.equals("PLAINTEXT") || name.equals("CONTROLLER")) {
+                throw new IllegalArgumentException("listener name must be upper case and not PLAINTEXT or CONTROLLER: " + name);
+            }
+            settings = Map.copyOf(settings);
+        }
     }
 
     /** Starts a broker on free loopback ports with a fresh temporary data directory. */
@@ -66,17 +92,38 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
      */
     public static EmbeddedKafkaBroker start(Path dataDir, int brokerPort, int controllerPort, boolean deleteDataDir)
             throws IOException {
+        return start(dataDir, brokerPort, controllerPort, deleteDataDir, List.of());
+    }
+
+    /**
+     * Starts a broker with {@code extra} listeners (each on a free loopback port, see
+     * {@link #bootstrapServers(String)}) besides the PLAINTEXT and CONTROLLER ones.
+     */
+    public static EmbeddedKafkaBroker start(Path dataDir, int brokerPort, int controllerPort, boolean deleteDataDir,
+                                            List<Listener> extra) throws IOException {
         int port = choosePort(brokerPort, "Kafka broker");
         int cport = choosePort(controllerPort, "Kafka controller");
+        Map<String, String> addresses = new LinkedHashMap<>();
+        addresses.put("PLAINTEXT", "127.0.0.1:" + port);
+        StringBuilder protocols = new StringBuilder("PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
         Properties props = new Properties();
+        for (Listener l : extra) {
+            addresses.put(l.name(), "127.0.0.1:" + choosePort(0, "Kafka " + l.name() + " listener"));
+            protocols.append(',').append(l.name()).append(':').append(l.securityProtocol());
+            String prefix = "listener.name." + l.name().toLowerCase(Locale.ROOT) + ".";
+            l.settings().forEach((k, v) -> props.put(prefix + k, v));
+        }
+        StringBuilder listeners = new StringBuilder();
+        addresses.forEach((name, address) -> listeners.append(name).append("://").append(address).append(','));
+        String advertised = listeners.substring(0, listeners.length() - 1);
         props.put("process.roles", "broker,controller");
         props.put("node.id", "1");
         props.put("controller.quorum.voters", "1@127.0.0.1:" + cport);
-        props.put("listeners", "PLAINTEXT://127.0.0.1:" + port + ",CONTROLLER://127.0.0.1:" + cport);
-        props.put("advertised.listeners", "PLAINTEXT://127.0.0.1:" + port);
+        props.put("listeners", listeners + "CONTROLLER://127.0.0.1:" + cport);
+        props.put("advertised.listeners", advertised);
         props.put("controller.listener.names", "CONTROLLER");
         props.put("inter.broker.listener.name", "PLAINTEXT");
-        props.put("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
+        props.put("listener.security.protocol.map", protocols.toString());
         props.put("log.dirs", dataDir.toAbsolutePath().toString());
         props.put("offsets.topic.replication.factor", "1");
         props.put("offsets.topic.num.partitions", "1");
@@ -95,7 +142,8 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
             format(dataDir);
             KafkaRaftServer server = new KafkaRaftServer(new KafkaConfig(props, false), Time.SYSTEM);
             server.startup();
-            EmbeddedKafkaBroker broker = new EmbeddedKafkaBroker(server, dataDir, deleteDataDir, "127.0.0.1:" + port);
+            EmbeddedKafkaBroker broker = new EmbeddedKafkaBroker(server, dataDir, deleteDataDir, "127.0.0.1:" + port,
+                    addresses);
             broker.awaitReady(Duration.ofSeconds(60));
             LOG.info("Embedded Kafka broker ready at {}", broker.bootstrapServers);
             return broker;
@@ -145,6 +193,15 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
 
     public String bootstrapServers() {
         return bootstrapServers;
+    }
+
+    /** The address of the listener named {@code listener} (PLAINTEXT or one given to {@link #start}). */
+    public String bootstrapServers(String listener) {
+        String address = listenerAddresses.get(listener);
+        if (address == null) {
+            throw new IllegalArgumentException("no listener " + listener + "; listeners: " + listenerAddresses.keySet());
+        }
+        return address;
     }
 
     /** An admin client for this broker; the caller closes it. */

@@ -16,6 +16,7 @@ import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.common.KafkaFuture;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.config.TopicConfig;
+import org.apache.kafka.common.errors.AuthenticationException;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.slf4j.Logger;
@@ -34,7 +35,8 @@ public final class KafkaTopics {
      * {@code requiredBytes}: the job would produce records the broker rejects, failing on every
      * restart. Topics that do not exist yet are skipped (they get the broker's default); a broker
      * that cannot be asked within 30 s only gives a warning (the job may be submitted from a host
-     * that does not reach Kafka).
+     * that does not reach Kafka). A broker that refuses the client's credentials or TLS handshake
+     * fails the submission with a {@link KafkaAuthenticationException}: the job could not run.
      */
     public static void checkMaxMessageBytes(Properties clientProperties, List<String> topics, int requiredBytes) {
         Properties p = new Properties();
@@ -52,6 +54,7 @@ public final class KafkaTopics {
                     if (ex.getCause() instanceof UnknownTopicOrPartitionException) {
                         continue;
                     }
+                    rejectIfNotLetIn(ex.getCause(), p);
                     LOG.warn("cannot read max.message.bytes of topic {}: {}", e.getKey().name(), ex.getCause().toString());
                     continue;
                 } catch (TimeoutException ex) {
@@ -69,6 +72,36 @@ public final class KafkaTopics {
                             + " max.message.bytes or lower qsparse.output.max-record-size");
                 }
             }
+        }
+    }
+
+    /**
+     * Throws {@link KafkaAuthenticationException} when {@code failure} (or a cause of it) says the
+     * cluster did not let the client in: wrong user name or password, an unknown SASL mechanism, a
+     * certificate the client does not trust. No retry helps then, so the job must not start. The
+     * message names the bootstrap servers and the properties to check, never a secret value.
+     */
+    static void rejectIfNotLetIn(Throwable failure, Properties clientProperties) {
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            if (t instanceof AuthenticationException) {
+                throw new KafkaAuthenticationException("Kafka at "
+                        + clientProperties.getProperty(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG)
+                        + " rejected the client's authentication (security.protocol="
+                        + clientProperties.getProperty("security.protocol", "PLAINTEXT") + "): "
+                        + t.getClass().getSimpleName() + ": " + t.getMessage()
+                        + ". Check the Kafka client properties security.protocol, sasl.mechanism, sasl.jaas.config"
+                        + " (user name and password) and ssl.truststore.*, given as kafka.* keys of the Flink"
+                        + " configuration, --kafka-properties-file or --kafka-property", t);
+            }
+        }
+    }
+
+    /** The Kafka cluster refused the client's credentials or the TLS handshake. */
+    public static final class KafkaAuthenticationException extends IllegalArgumentException {
+        private static final long serialVersionUID = 1L;
+
+        public KafkaAuthenticationException(String message, Throwable cause) {
+            super(message, cause);
         }
     }
 
@@ -94,6 +127,7 @@ public final class KafkaTopics {
                 try {
                     e.getValue().get(1, TimeUnit.MINUTES);
                 } catch (ExecutionException ex) {
+                    rejectIfNotLetIn(ex.getCause(), p);
                     if (!(ex.getCause() instanceof TopicExistsException)) {
                         throw new IOException("cannot create topic " + e.getKey() + ": " + ex.getCause(), ex.getCause());
                     }

@@ -28,6 +28,18 @@ public final class TopicReader {
             Duration timeout, Predicate<List<ConsumerRecord<byte[], byte[]>>> done) {
         Properties p = new Properties();
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        return readUntil(p, topics, timeout, done);
+    }
+
+    /**
+     * The same with any consumer client properties: {@code bootstrap.servers} and, for a secured
+     * cluster, {@code security.protocol}, {@code sasl.*}, {@code ssl.*}. Group, offset reset, auto
+     * commit and isolation level are set here.
+     */
+    public static List<ConsumerRecord<byte[], byte[]>> readUntil(Properties clientProperties, List<String> topics,
+            Duration timeout, Predicate<List<ConsumerRecord<byte[], byte[]>>> done) {
+        Properties p = new Properties();
+        p.putAll(clientProperties);
         p.put(ConsumerConfig.GROUP_ID_CONFIG, "qsparse-reader-" + UUID.randomUUID());
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
