@@ -12,7 +12,7 @@ import java.nio.ByteOrder;
  * the page cache), or a heap array (in-memory quantization, or {@link #onHeap()}). For mapped
  * bytes, each thread copies the slices of a block of kept columns into a small panel with one
  * bulk {@code get} per column (a memcpy) and runs the array kernel on it; the panel stays in L1.
- * A micro-batch widens a panel of columns once and every input of the batch reads it.
+ * A micro-batch copies a tile of columns once and every input of the batch reads it.
  */
 abstract class ColumnMatrix implements WeightMatrix {
 
@@ -162,51 +162,19 @@ abstract class ColumnMatrix implements WeightMatrix {
         }
     }
 
-    /**
-     * Columns per panel of a micro-batch. Float panels: 64 columns x 64 outputs x 4 bytes = 16 KB,
-     * in L1 beside the accumulators, and int8 x int8 sums over 64 columns (at most 64 * 127 * 128)
-     * stay below the 2^22 that {@link KernelBackend#panelFloatInt} needs to be exact. 16-bit panels of ternary codes: 120 columns keep the 16-bit sums of
-     * code (at most 2) x int8 (at most 128 in magnitude) below 2^15: 120 * 256 = 30720.
-     */
-    static final int FLOAT_PANEL_COLUMNS = 64;
-    static final int SHORT_PANEL_COLUMNS = 120;
-
-    /** True when integer inputs use 16-bit panels ({@link #unpackShort}); else float panels for every input. */
-    boolean shortPanels() {
-        return false;
-    }
-
-    /** Widens the {@link #GROUP} outputs of column {@code c} starting at output {@code o0} into {@code dst[dstOff ..]}. */
-    abstract void unpackFloat(KernelBackend k, byte[] src, int srcOff, float[] dst, int dstOff);
-
-    /** The same into 16-bit lanes (only where {@link #shortPanels()}). */
-    void unpackShort(KernelBackend k, byte[] src, int srcOff, short[] dst, int dstOff) {
-        throw new UnsupportedOperationException();
-    }
-
-    /** Per-thread panels of a micro-batch: widened weights of a block of columns x {@link #GROUP} outputs. */
-    static final class Panels {
-        final float[] floats = new float[FLOAT_PANEL_COLUMNS * GROUP];
-        final short[] shorts = new short[SHORT_PANEL_COLUMNS * GROUP];
-        private byte[] stage = new byte[0];
-
-        /** Staged column slices of mapped weights: a block of columns x one thread's outputs. */
-        byte[] stage(int n) {
-            if (stage.length < n) {
-                stage = new byte[n];
-            }
-            return stage;
-        }
-    }
-
-    private static final ThreadLocal<Panels> PANELS = ThreadLocal.withInitial(Panels::new);
+    /** Weight bytes of one output tile of a micro-batch (L2-sized): every input of the batch reads it. */
+    static final int TILE_BYTES = 384 * 1024;
 
     /**
-     * A micro-batch as a sparse GEMM: for each tile of {@link #GROUP} outputs and block of columns,
-     * the weights are widened once into a panel that stays in L1, then every input of the batch runs
-     * its own kept columns of that block through the backend's panel kernel, accumulators in
-     * registers. Each input keeps its own top-K set; the sums (exact integers, or floats in the
-     * order of {@link #multiply}) are bit for bit those of one input at a time.
+     * A micro-batch: the outputs are cut into tiles whose weights fit in L2; each tile is copied
+     * once (for mapped weights) and every input of the batch runs its own kept columns over it with
+     * the GEMV kernels, which sweep a whole tile of outputs per block of columns. Each input keeps
+     * its own top-K set; the results are bit for bit those of {@link #multiply} one input at a time.
+     *
+     * <p>Why not register-blocked panels: a variant that widened 64-output panels once per batch
+     * into L1 and kept the accumulators in registers (measured in BENCHMARKS.md) was 20-35% slower
+     * here: with only 64 outputs per column visit, the per-column work (index, activation, bounds
+     * checks, broadcast) outweighs the accumulator traffic a whole-tile sweep pays.
      */
     @Override
     public void multiplyBatch(ActivationBuffer[] in, int count, float[][] out, Workspace ws) {
@@ -214,109 +182,6 @@ abstract class ColumnMatrix implements WeightMatrix {
             multiply(in[0], out[0], ws);
             return;
         }
-        if (TILES) {
-            multiplyBatchTiles(in, count, out, ws);
-            return;
-        }
-        KernelBackend k = ws.backend();
-        boolean anyInt = false;
-        for (int t = 0; t < count; t++) {
-            anyInt |= in[t].integer;
-        }
-        boolean shorts = anyInt && shortPanels();
-        int block = shorts ? SHORT_PANEL_COLUMNS : FLOAT_PANEL_COLUMNS;
-        int blocks = (cols + block - 1) / block;
-        // bounds[t][b] .. bounds[t][b + 1]: input t's kept columns in column block b (indices are ascending)
-        int[][] bounds = new int[count][blocks + 1];
-        for (int t = 0; t < count; t++) {
-            ActivationBuffer x = in[t];
-            int j = 0;
-            for (int b = 0; b < blocks; b++) {
-                bounds[t][b] = j;
-                int end = Math.min(cols, (b + 1) * block);
-                while (j < x.count && x.index[j] < end) {
-                    j++;
-                }
-            }
-            bounds[t][blocks] = j;
-        }
-        int[][] accI = anyInt ? ws.batchInts(count, padded) : null;
-        float[][] accF = ws.batchFloats(count, padded);
-        ws.forRange(padded, GROUP, (a, b) -> {
-            Panels p = PANELS.get();
-            for (int t = 0; t < count; t++) {
-                if (in[t].integer) {
-                    java.util.Arrays.fill(accI[t], a, b, 0);
-                } else {
-                    java.util.Arrays.fill(accF[t], a, b, 0f);
-                }
-            }
-            int spanBytes = sliceBytes(b - a);
-            for (int blk = 0; blk < blocks; blk++) {
-                int c0 = blk * block;
-                int c1 = Math.min(cols, c0 + block);
-                boolean needFloat = false;
-                boolean needShort = false;
-                for (int t = 0; t < count; t++) {
-                    if (bounds[t][blk + 1] > bounds[t][blk]) {
-                        boolean sh = shorts && in[t].integer;
-                        needShort |= sh;
-                        needFloat |= !sh;
-                    }
-                }
-                if (!needFloat && !needShort) {
-                    continue; // no input kept any column of this block
-                }
-                // Mapped weights: one copy per column of this thread's outputs, not one per tile.
-                byte[] src = heap;
-                if (heap == null) {
-                    src = p.stage((c1 - c0) * spanBytes);
-                    for (int c = c0; c < c1; c++) {
-                        data.get(c * stride + sliceBytes(a), src, (c - c0) * spanBytes, spanBytes);
-                    }
-                }
-                for (int o0 = a; o0 < b; o0 += GROUP) {
-                    for (int c = c0; c < c1; c++) {
-                        int pos = heap != null ? c * stride + sliceBytes(o0) : (c - c0) * spanBytes + sliceBytes(o0 - a);
-                        if (needFloat) {
-                            unpackFloat(k, src, pos, p.floats, (c - c0) * GROUP);
-                        }
-                        if (needShort) {
-                            unpackShort(k, src, pos, p.shorts, (c - c0) * GROUP);
-                        }
-                    }
-                    for (int t = 0; t < count; t++) {
-                        int j0 = bounds[t][blk];
-                        int j1 = bounds[t][blk + 1];
-                        if (j0 == j1) {
-                            continue;
-                        }
-                        ActivationBuffer x = in[t];
-                        if (!x.integer) {
-                            k.panelFloat(p.floats, c0, x.index, j0, j1, x.values, accF[t], o0);
-                        } else if (shorts) {
-                            k.panelShortInt(p.shorts, c0, x.index, j0, j1, x.values, accI[t], o0);
-                        } else {
-                            k.panelFloatInt(p.floats, c0, x.index, j0, j1, x.values, accI[t], o0);
-                        }
-                    }
-                }
-            }
-        });
-        for (int t = 0; t < count; t++) {
-            if (in[t].integer) {
-                finish(accI[t], out[t], in[t]);
-            } else {
-                finish(accF[t], out[t], in[t]);
-            }
-        }
-    }
-
-    static final boolean TILES = "tiles".equals(System.getProperty("qsparse.batch"));
-    static final int TILE_BYTES = 384 * 1024;
-
-    /** The GEMV kernels over an L2 tile per row (the previous batched path), for comparison. */
-    void multiplyBatchTiles(ActivationBuffer[] in, int count, float[][] out, Workspace ws) {
         KernelBackend k = ws.backend();
         int tile = Math.max(GROUP, Math.min(padded, TILE_BYTES / Math.max(1, sliceBytes(GROUP) * cols) * GROUP));
         int[][] accI = ws.batchInts(count, padded);

@@ -99,11 +99,6 @@ public final class Int8Matrix extends ColumnMatrix {
     }
 
     @Override
-    void unpackFloat(KernelBackend k, byte[] src, int srcOff, float[] dst, int dstOff) {
-        k.widenBytes(src, srcOff, dst, dstOff, GROUP);
-    }
-
-    @Override
     void finish(int[] acc, float[] out, ActivationBuffer in) {
         float s = in.outputScale;
         for (int o = 0; o < rows; o++) {

@@ -45,44 +45,6 @@ public interface KernelBackend {
      */
     void f32Gemm(float[] w, int wOff, int cols, float[][] x, int count, float[][] out, int outOff, int rows);
 
-    /** Outputs of one panel: the batched column kernels below work on {@value} outputs at a time. */
-    int PANEL = 64;
-
-    /**
-     * Panel kernel of a micro-batch, float sums: for i < {@link #PANEL},
-     * {@code acc[accOff + i] += sum_{j0 <= j < j1} x[idx[j]] * panel[(idx[j] - c0) * PANEL + i]},
-     * the terms added in j order per output exactly as {@link #int8Float} and {@link #ternaryFloat}
-     * add them (so a batch equals its inputs one by one, bit for bit). The accumulators stay in
-     * registers across the columns; the panel (a few columns' weights widened once per batch) stays in L1.
-     */
-    void panelFloat(float[] panel, int c0, int[] idx, int j0, int j1, float[] x, float[] acc, int accOff);
-
-    /**
-     * The same with integer-valued panel and activations, summed exactly in float registers and
-     * added to int accumulators. The caller keeps every partial sum below 2^22 in magnitude
-     * (e.g. at most 256 columns of int8 x int8), where float sums of integers are exact.
-     */
-    void panelFloatInt(float[] panel, int c0, int[] idx, int j0, int j1, float[] x, int[] acc, int accOff);
-
-    /**
-     * The same with a 16-bit panel (ternary codes 0..2) and int8 activations, summed in 16-bit lanes
-     * and widened once at the end: the caller keeps {@code (j1 - j0) * max|x * code|} below 2^15
-     * (at most 127 columns of codes times int8).
-     */
-    void panelShortInt(short[] panel, int c0, int[] idx, int j0, int j1, float[] x, int[] acc, int accOff);
-
-    /** {@code dst[dstOff + i] = src[srcOff + i]} widened to float, i < n (n a multiple of 64). */
-    void widenBytes(byte[] src, int srcOff, float[] dst, int dstOff, int n);
-
-    /**
-     * Unpacks {@code outputs} (a multiple of 64) ternary codes of one column slice starting at
-     * {@code src[srcOff]} (layout in the class comment) into {@code dst[dstOff + i]}, output order.
-     */
-    void ternaryCodes(byte[] src, int srcOff, short[] dst, int dstOff, int outputs);
-
-    /** {@link #ternaryCodes} into floats. */
-    void ternaryCodes(byte[] src, int srcOff, float[] dst, int dstOff, int outputs);
-
     float dot(float[] a, int aOff, float[] b, int bOff, int n);
 
     /** y[yOff + i] += a * x[xOff + i] for i in [0, n). */

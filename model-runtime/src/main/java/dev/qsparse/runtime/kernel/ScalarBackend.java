@@ -80,63 +80,6 @@ public final class ScalarBackend implements KernelBackend {
     }
 
     @Override
-    public void panelFloat(float[] panel, int c0, int[] idx, int j0, int j1, float[] x, float[] acc, int accOff) {
-        for (int j = j0; j < j1; j++) {
-            int c = idx[j];
-            float xv = x[c];
-            int base = (c - c0) * PANEL;
-            for (int i = 0; i < PANEL; i++) {
-                acc[accOff + i] += xv * panel[base + i];
-            }
-        }
-    }
-
-    @Override
-    public void panelFloatInt(float[] panel, int c0, int[] idx, int j0, int j1, float[] x, int[] acc, int accOff) {
-        for (int j = j0; j < j1; j++) {
-            int c = idx[j];
-            int xv = (int) x[c];
-            int base = (c - c0) * PANEL;
-            for (int i = 0; i < PANEL; i++) {
-                acc[accOff + i] += xv * (int) panel[base + i];
-            }
-        }
-    }
-
-    @Override
-    public void panelShortInt(short[] panel, int c0, int[] idx, int j0, int j1, float[] x, int[] acc, int accOff) {
-        for (int j = j0; j < j1; j++) {
-            int c = idx[j];
-            int xv = (int) x[c];
-            int base = (c - c0) * PANEL;
-            for (int i = 0; i < PANEL; i++) {
-                acc[accOff + i] += xv * panel[base + i];
-            }
-        }
-    }
-
-    @Override
-    public void widenBytes(byte[] src, int srcOff, float[] dst, int dstOff, int n) {
-        for (int i = 0; i < n; i++) {
-            dst[dstOff + i] = src[srcOff + i];
-        }
-    }
-
-    @Override
-    public void ternaryCodes(byte[] src, int srcOff, short[] dst, int dstOff, int outputs) {
-        for (int i = 0; i < outputs; i++) {
-            dst[dstOff + i] = (short) ternaryCode(src, srcOff, i);
-        }
-    }
-
-    @Override
-    public void ternaryCodes(byte[] src, int srcOff, float[] dst, int dstOff, int outputs) {
-        for (int i = 0; i < outputs; i++) {
-            dst[dstOff + i] = ternaryCode(src, srcOff, i);
-        }
-    }
-
-    @Override
     public float dot(float[] a, int aOff, float[] b, int bOff, int n) {
         return Kernels.dot(a, aOff, b, bOff, n);
     }

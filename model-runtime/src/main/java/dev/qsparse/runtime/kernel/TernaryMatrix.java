@@ -99,21 +99,6 @@ public final class TernaryMatrix extends ColumnMatrix {
     }
 
     @Override
-    boolean shortPanels() {
-        return true;
-    }
-
-    @Override
-    void unpackFloat(KernelBackend k, byte[] src, int srcOff, float[] dst, int dstOff) {
-        k.ternaryCodes(src, srcOff, dst, dstOff, GROUP);
-    }
-
-    @Override
-    void unpackShort(KernelBackend k, byte[] src, int srcOff, short[] dst, int dstOff) {
-        k.ternaryCodes(src, srcOff, dst, dstOff, GROUP);
-    }
-
-    @Override
     void finish(int[] acc, float[] out, ActivationBuffer in) {
         int sum = 0;
         for (int j = 0; j < in.count; j++) {
