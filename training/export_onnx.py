@@ -13,6 +13,12 @@ Two graphs are written, both from the same float weights the Java runtime reads:
       outputs  embeddings [B, d] f32: final-norm hidden states mean-pooled over the unmasked positions
                (not L2-normalised)
 
+With --int8, decoder-int8.onnx and embed-int8.onnx hold the same graphs with every projection and the lm
+head as ONNX Runtime's dynamic quantization writes them (onnxruntime.quantization.quantize_dynamic is
+Python-only and not installable here, so the graph is built directly): DynamicQuantizeLinear of the input
+(uint8, one scale per tensor) -> MatMulInteger with int8 weights (per output channel, the model format's
+int8 rule) -> Cast -> Mul by the two scales.
+
 Only the dense float forward of docs/model-format.md is exported: top-K sparsifiers and int8
 activations are not (a config that asks for them is refused unless --dense is given, which
 exports the same weights with ratio 1 and float activations; this is what the bench's "dense f32"
@@ -29,6 +35,7 @@ import json
 import math
 import os
 import sys
+import warnings
 from typing import List
 
 import torch
@@ -39,10 +46,52 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from qsparse.model import QSparseForCausalLM, rope_cos_sin  # noqa: E402
 
 
-class _Core(nn.Module):
-    """The dense float layers of a QSparseForCausalLM, with explicit positions and a KV cache."""
+def dynamic_quantize_linear(x):
+    """ONNX DynamicQuantizeLinear: uint8, one asymmetric scale for the whole tensor (ORT's dynamic quantization)."""
+    lo = torch.clamp(x.min(), max=0.0)
+    hi = torch.clamp(x.max(), min=0.0)
+    scale = (hi - lo) / 255.0
+    scale = torch.where(scale == 0, torch.ones_like(scale), scale)
+    zero = torch.clamp(torch.round(-lo / scale), 0, 255)
+    return torch.clamp(torch.round(x / scale) + zero, 0, 255), scale, zero
 
-    def __init__(self, model: QSparseForCausalLM):
+
+class _DynamicQuantLinear(torch.autograd.Function):
+    """x @ Wq^T with x quantized on the fly: DynamicQuantizeLinear -> MatMulInteger (u8 x s8) -> Cast -> Mul, the graph
+    onnxruntime.quantization.quantize_dynamic writes (per-channel int8 weights, per-tensor uint8 activations)."""
+
+    @staticmethod
+    def forward(ctx, x, wq_t, w_scale):
+        xq, s, zero = dynamic_quantize_linear(x)
+        acc = torch.matmul((xq - zero).double(), wq_t.double())  # exact integers
+        return (acc * (s.double() * w_scale.double())).float()
+
+    @staticmethod
+    def symbolic(g, x, wq_t, w_scale):
+        xq, s, zero = g.op("DynamicQuantizeLinear", x, outputs=3)
+        acc = g.op("MatMulInteger", xq, wq_t, zero)
+        return g.op("Mul", g.op("Cast", acc, to_i=1), g.op("Mul", s, w_scale))  # to_i=1: FLOAT
+
+
+class _Int8Weight(nn.Module):
+    """A projection's weight [out, in] as int8 per output channel (the model format's int8 rule) for MatMulInteger."""
+
+    def __init__(self, w):
+        super().__init__()
+        alpha = w.detach().abs().amax(dim=1) + 1e-5
+        wq = torch.clamp(torch.round(w.detach() * 127 / alpha[:, None]), -127, 127)
+        self.register_buffer("wq_t", wq.t().contiguous().to(torch.int8))
+        self.register_buffer("scale", (alpha / 127).to(torch.float32))
+
+    def forward(self, x):
+        return _DynamicQuantLinear.apply(x, self.wq_t, self.scale)
+
+
+class _Core(nn.Module):
+    """The dense layers of a QSparseForCausalLM, with explicit positions and a KV cache; weights "f32" or "int8"
+    (every projection and the lm head as ONNX Runtime's dynamic quantization would run them)."""
+
+    def __init__(self, model: QSparseForCausalLM, weights: str = "f32"):
         super().__init__()
         c = model.config
         if c.use_sub_norms or c.use_bias:
@@ -53,6 +102,20 @@ class _Core(nn.Module):
         cos, sin = rope_cos_sin(c.max_position_embeddings, c.head_dim, c.rope_theta)
         self.register_buffer("cos", cos, persistent=False)
         self.register_buffer("sin", sin, persistent=False)
+        if weights not in ("f32", "int8"):
+            raise ValueError(f"weights must be f32 or int8, not {weights!r}")
+        self.int8 = nn.ModuleDict()
+        if weights == "int8":
+            for name, p in model.named_parameters():
+                if name.endswith("_proj.weight"):
+                    self.int8[name.replace(".", "_")] = _Int8Weight(p)
+            self.int8["lm_head"] = _Int8Weight(model.lm_head_weight())
+
+    def linear(self, x, weight, name):
+        """x @ weight^T, or its int8 form when the core is int8."""
+        if len(self.int8):
+            return self.int8[name.replace(".", "_")](x)
+        return F.linear(x, weight)
 
     @staticmethod
     def _rms(norm, x):
@@ -74,10 +137,11 @@ class _Core(nn.Module):
         presents = []
         for i, layer in enumerate(self.m.model.layers):
             attn = layer.self_attn
+            pre = f"model.layers.{i}."
             a = self._rms(layer.input_layernorm, x)
-            q = F.linear(a, attn.q_proj.weight).view(b, t, hkv * g, hd).transpose(1, 2)
-            k = F.linear(a, attn.k_proj.weight).view(b, t, hkv, hd).transpose(1, 2)
-            v = F.linear(a, attn.v_proj.weight).view(b, t, hkv, hd).transpose(1, 2)
+            q = self.linear(a, attn.q_proj.weight, pre + "self_attn.q_proj.weight").view(b, t, hkv * g, hd).transpose(1, 2)
+            k = self.linear(a, attn.k_proj.weight, pre + "self_attn.k_proj.weight").view(b, t, hkv, hd).transpose(1, 2)
+            v = self.linear(a, attn.v_proj.weight, pre + "self_attn.v_proj.weight").view(b, t, hkv, hd).transpose(1, 2)
             q, k = self._rope(q, cos, sin), self._rope(k, cos, sin)
             if past:
                 k = torch.cat([past[2 * i], k], dim=2)
@@ -93,33 +157,34 @@ class _Core(nn.Module):
             scores = scores.masked_fill(future, float("-inf"))
             o = torch.matmul(torch.softmax(scores, dim=-1), v)  # [B, Hkv, g*T, hd]
             o = o.reshape(b, hkv * g, t, hd).transpose(1, 2).reshape(b, t, hkv * g * hd)
-            x = x + F.linear(o, attn.o_proj.weight)
+            x = x + self.linear(o, attn.o_proj.weight, pre + "self_attn.o_proj.weight")
             mlp = layer.mlp
             m = self._rms(layer.post_attention_layernorm, x)
-            h = F.linear(m, mlp.up_proj.weight) * torch.relu(F.linear(m, mlp.gate_proj.weight)).square()
-            x = x + F.linear(h, mlp.down_proj.weight)
+            h = (self.linear(m, mlp.up_proj.weight, pre + "mlp.up_proj.weight")
+                 * torch.relu(self.linear(m, mlp.gate_proj.weight, pre + "mlp.gate_proj.weight")).square())
+            x = x + self.linear(h, mlp.down_proj.weight, pre + "mlp.down_proj.weight")
         return self._rms(self.m.model.norm, x), presents
 
 
 class OnnxDecoder(nn.Module):
     """input_ids, position_ids, past_key.0, past_value.0, ... -> last logits, presents."""
 
-    def __init__(self, model: QSparseForCausalLM):
+    def __init__(self, model: QSparseForCausalLM, weights: str = "f32"):
         super().__init__()
-        self.core = _Core(model)
+        self.core = _Core(model, weights)
 
     def forward(self, input_ids, position_ids, *past):
         h, presents = self.core.hidden(input_ids, position_ids, list(past))
-        logits = F.linear(h[:, -1, :], self.core.m.lm_head_weight())
+        logits = self.core.linear(h[:, -1, :], self.core.m.lm_head_weight(), "lm_head")
         return (logits, *presents)
 
 
 class OnnxEmbed(nn.Module):
     """input_ids [B, T], attention_mask [B, T] (right padding) -> mean-pooled hidden states [B, d]."""
 
-    def __init__(self, model: QSparseForCausalLM):
+    def __init__(self, model: QSparseForCausalLM, weights: str = "f32"):
         super().__init__()
-        self.core = _Core(model)
+        self.core = _Core(model, weights)
 
     def forward(self, input_ids, attention_mask):
         b, t = input_ids.shape[0], input_ids.shape[1]
@@ -156,8 +221,9 @@ def _export(module, args, path, input_names, output_names, dynamic_axes, opset):
     torch.onnx.export(module, args, path, **kwargs)
 
 
-def export(model_dir: str, out_dir: str, dense: bool = False, opset: int = 14) -> dict:
-    """Writes decoder.onnx, embed.onnx and onnx.json (what was exported) under out_dir."""
+def export(model_dir: str, out_dir: str, dense: bool = False, opset: int = 14, int8: bool = False) -> dict:
+    """Writes decoder.onnx, embed.onnx (and with int8, decoder-int8.onnx and embed-int8.onnx) and onnx.json
+    (what was exported) under out_dir."""
     model = load_dense(model_dir, dense)
     c = model.config
     os.makedirs(out_dir, exist_ok=True)
@@ -170,20 +236,24 @@ def export(model_dir: str, out_dir: str, dense: bool = False, opset: int = 14) -
     axes = {"input_ids": {0: "batch", 1: "seq"}, "position_ids": {0: "batch", 1: "seq"}, "logits": {0: "batch"}}
     axes.update({n: {0: "batch", 2: "past"} for n in past_names})
     axes.update({n: {0: "batch", 2: "total"} for n in present_names})
-    with torch.no_grad():
-        _export(OnnxDecoder(model), (ids, pos, *past), os.path.join(out_dir, "decoder.onnx"),
-                ["input_ids", "position_ids", *past_names], ["logits", *present_names], axes, opset)
-        mask = torch.tensor([[1, 1, 0], [1, 1, 1]], dtype=torch.long)
-        _export(OnnxEmbed(model), (torch.tensor([[1, 2, 0], [3, 4, 5]], dtype=torch.long), mask),
-                os.path.join(out_dir, "embed.onnx"), ["input_ids", "attention_mask"], ["embeddings"],
-                {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
-                 "embeddings": {0: "batch"}}, opset)
     info = {"source": os.path.abspath(model_dir), "torch": torch.__version__, "opset": opset, "dtype": "float32",
             "layers": layers, "kv_heads": c.num_key_value_heads, "head_dim": c.head_dim,
             "hidden_size": c.hidden_size, "vocab_size": c.vocab_size,
             "max_position_embeddings": c.max_position_embeddings,
-            "decoder": "decoder.onnx", "embed": "embed.onnx", "past_names": past_names,
-            "present_names": present_names}
+            "past_names": past_names, "present_names": present_names, "graphs": {}}
+    for weights in ("f32", "int8") if int8 else ("f32",):
+        suffix = "" if weights == "f32" else "-" + weights
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the TorchScript exporter's shape-inference chatter
+            _export(OnnxDecoder(model, weights), (ids, pos, *past), os.path.join(out_dir, f"decoder{suffix}.onnx"),
+                    ["input_ids", "position_ids", *past_names], ["logits", *present_names], axes, opset)
+            mask = torch.tensor([[1, 1, 0], [1, 1, 1]], dtype=torch.long)
+            _export(OnnxEmbed(model, weights), (torch.tensor([[1, 2, 0], [3, 4, 5]], dtype=torch.long), mask),
+                    os.path.join(out_dir, f"embed{suffix}.onnx"), ["input_ids", "attention_mask"], ["embeddings"],
+                    {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
+                     "embeddings": {0: "batch"}}, opset)
+        info["graphs"][weights] = {"decoder": f"decoder{suffix}.onnx", "embed": f"embed{suffix}.onnx"}
+    info["decoder"], info["embed"] = "decoder.onnx", "embed.onnx"
     with open(os.path.join(out_dir, "onnx.json"), "w") as f:
         json.dump(info, f, indent=2)
     return info
@@ -195,8 +265,11 @@ def main():
     ap.add_argument("--out", required=True, help="output directory")
     ap.add_argument("--dense", action="store_true", help="export a sparse/quantized config's weights dense f32")
     ap.add_argument("--opset", type=int, default=14)
+    ap.add_argument("--int8", action="store_true",
+                    help="also decoder-int8.onnx / embed-int8.onnx: ONNX Runtime's dynamic int8 quantization graph "
+                         "(DynamicQuantizeLinear + MatMulInteger, int8 weights per output channel)")
     args = ap.parse_args()
-    info = export(args.model, args.out, args.dense, args.opset)
+    info = export(args.model, args.out, args.dense, args.opset, args.int8)
     print(json.dumps({"out": os.path.abspath(args.out), "torch": info["torch"], "opset": info["opset"]}))
 
 

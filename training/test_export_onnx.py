@@ -89,6 +89,25 @@ class ExportOnnxTest(unittest.TestCase):
             self.assertEqual(json.load(f)["past_names"], info["past_names"])
         self.assertEqual(info["past_names"][:2], ["past_key.0", "past_value.0"])
 
+    def test_int8_graphs_follow_the_f32_ones_and_export(self):
+        model = export_onnx.load_dense(self.dir, dense=False)
+        tokens = torch.tensor([[5, 17, 3, 42, 8, 1]])
+        c = model.config
+        past = [torch.zeros(1, c.num_key_value_heads, 0, c.head_dim) for _ in range(2 * c.num_hidden_layers)]
+        with torch.no_grad():
+            f32 = export_onnx.OnnxDecoder(model)(tokens, torch.arange(6).view(1, 6), *past)[0]
+            q = export_onnx.OnnxDecoder(model, "int8")(tokens, torch.arange(6).view(1, 6), *past)[0]
+        # 8-bit weights and activations: close to the float logits, not equal
+        self.assertLess((q - f32).abs().max().item(), 0.1 * f32.abs().max().item())
+        self.assertGreater((q - f32).abs().max().item(), 0)
+        out = os.path.join(self.tmp.name, "onnx8")
+        info = export_onnx.export(self.dir, out, int8=True)
+        self.assertEqual(info["graphs"]["int8"]["decoder"], "decoder-int8.onnx")
+        with open(os.path.join(out, "decoder-int8.onnx"), "rb") as f:
+            data = f.read()
+        self.assertIn(b"MatMulInteger", data)
+        self.assertIn(b"DynamicQuantizeLinear", data)
+
     def test_a_sparse_config_is_refused_unless_dense_is_asked(self):
         sparse = os.path.join(self.tmp.name, "sparse")
         tiny_model(sparse, topk_ratio=0.5, activation_bits=8)

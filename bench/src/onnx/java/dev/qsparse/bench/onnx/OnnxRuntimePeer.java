@@ -53,7 +53,7 @@ public final class OnnxRuntimePeer implements Peer {
 
     @Override
     public String engine() {
-        return "onnxruntime " + env.getVersion() + " f32";
+        return "onnxruntime " + env.getVersion();
     }
 
     /** {@code -Dqsparse.onnx.exporter}, else training/export_onnx.py here or one directory up (module tests). */
@@ -75,6 +75,7 @@ public final class OnnxRuntimePeer implements Peer {
         Path info = out.resolve("onnx.json");
         Path weights = f32Dir.resolve("model.safetensors").toRealPath();
         if (Files.isRegularFile(info) && Files.isRegularFile(out.resolve("decoder.onnx"))
+                && Files.isRegularFile(out.resolve("decoder-int8.onnx"))
                 && Files.getLastModifiedTime(info).compareTo(Files.getLastModifiedTime(weights)) > 0
                 && Files.getLastModifiedTime(info).compareTo(Files.getLastModifiedTime(exporter)) > 0) {
             return out;
@@ -82,7 +83,8 @@ public final class OnnxRuntimePeer implements Peer {
         if (!Files.isRegularFile(exporter)) {
             throw new IOException("the ONNX exporter " + exporter + " is missing (-Dqsparse.onnx.exporter=...)");
         }
-        Process p = new ProcessBuilder(python, exporter.toString(), "--model", f32Dir.toString(), "--out", out.toString())
+        Process p = new ProcessBuilder(python, exporter.toString(), "--model", f32Dir.toString(), "--out", out.toString(),
+                "--int8")
                 .redirectErrorStream(true).start();
         String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         if (!p.waitFor(30, TimeUnit.MINUTES) || p.exitValue() != 0) {
@@ -106,37 +108,47 @@ public final class OnnxRuntimePeer implements Peer {
     public void run(String model, Path f32Dir, BenchSuite.Options o, BenchSuite.EmbedWorkload embed,
                     List<BenchSuite.DecodeRow> rows, List<String> notes) throws Exception {
         Path out = export(f32Dir, o.work().resolve("onnx").resolve(model.replaceAll("[^A-Za-z0-9]+", "-")), o.python());
-        try (Graphs g = new Graphs(env, out, o.threads())) {
-            double parity = g.logitParity(f32Dir, 8);
-            int vocab = g.vocab;
-            Random random = new Random(7);
-            int[] prompt = random.ints(o.promptTokens(), 0, vocab).toArray();
-            int[] prefill = random.ints(o.prefillTokens(), 0, vocab).toArray();
-            int reps = Math.max(1, o.reps());
-            // warm-up, as ours: two short decodes, prefills and embeds
-            for (int i = 0; i < 2; i++) {
-                g.decode(prompt, Math.max(4, o.decodeTokens() / 4));
-                g.prefill(prefill);
-                if (embed != null) {
-                    g.embed(embed.ids());
+        for (String weights : new String[] {"f32", "int8"}) {
+            try (Graphs g = new Graphs(env, out, o.threads(), weights)) {
+                double parity = g.logitParity(f32Dir, 8);
+                int vocab = g.vocab;
+                Random random = new Random(7);
+                int[] prompt = random.ints(o.promptTokens(), 0, vocab).toArray();
+                int[] prefill = random.ints(o.prefillTokens(), 0, vocab).toArray();
+                int reps = Math.max(1, o.reps());
+                // warm-up, as ours: two short decodes, prefills and embeds
+                for (int i = 0; i < 2; i++) {
+                    g.decode(prompt, Math.max(4, o.decodeTokens() / 4));
+                    g.prefill(prefill);
+                    if (embed != null) {
+                        g.embed(embed.ids());
+                    }
                 }
+                double[] d = new double[reps];
+                double[] p = new double[reps];
+                double[] e = new double[reps];
+                for (int r = 0; r < reps; r++) {
+                    d[r] = g.decode(prompt, o.decodeTokens());
+                    p[r] = g.prefill(prefill);
+                    e[r] = embed == null ? Double.NaN : g.embed(embed.ids());
+                }
+                boolean f32 = weights.equals("f32");
+                rows.add(new BenchSuite.DecodeRow(model, f32 ? "dense f32" : "dense int8 (dynamic quant)", engine(weights),
+                        median(d), median(p), Double.NaN, 0, median(e)));
+                notes.add(String.format(Locale.ROOT, "%s on %s: exported by training/export_onnx.py (torch %s, opset %d)%s;"
+                        + " intra-op threads %d, inter-op 1; decode with a KV cache (one run per token), prefill one run,"
+                        + " embed one padded run; logits vs the Java runtime's dense f32 on 8 tokens: max |diff| %.2e%s",
+                        engine(weights), model, g.info.path("torch").asText("?"), g.info.path("opset").asInt(),
+                        f32 ? "" : " as ONNX Runtime's dynamic quantization graph (DynamicQuantizeLinear: uint8, one scale"
+                                + " per tensor; MatMulInteger with int8 weights per output channel; lm head too)",
+                        o.threads(), parity, f32 ? (parity <= PARITY_TOLERANCE ? " (within " : " (NOT within ")
+                                + PARITY_TOLERANCE + ")" : " (int8, not a parity check)"));
             }
-            double[] d = new double[reps];
-            double[] p = new double[reps];
-            double[] e = new double[reps];
-            for (int r = 0; r < reps; r++) {
-                d[r] = g.decode(prompt, o.decodeTokens());
-                p[r] = g.prefill(prefill);
-                e[r] = embed == null ? Double.NaN : g.embed(embed.ids());
-            }
-            rows.add(new BenchSuite.DecodeRow(model, "dense f32", engine(), median(d), median(p), Double.NaN, 0,
-                    median(e)));
-            notes.add(String.format(Locale.ROOT, "%s on %s: exported by training/export_onnx.py (torch %s, opset %d);"
-                    + " intra-op threads %d, inter-op 1; decode with a KV cache (one run per token), prefill one run,"
-                    + " embed one padded run; logits vs the Java runtime (dense f32) on 8 tokens: max |diff| %.2e (%s %.0e)",
-                    engine(), model, g.info.path("torch").asText("?"), g.info.path("opset").asInt(), o.threads(), parity,
-                    parity <= PARITY_TOLERANCE ? "within" : "NOT within", PARITY_TOLERANCE));
         }
+    }
+
+    String engine(String weights) {
+        return "onnxruntime " + env.getVersion() + " " + weights;
     }
 
     static double median(double[] v) {
@@ -159,6 +171,11 @@ public final class OnnxRuntimePeer implements Peer {
         final List<String> presentNames = new ArrayList<>();
 
         public Graphs(OrtEnvironment env, Path dir, int threads) throws IOException, OrtException {
+            this(env, dir, threads, "f32");
+        }
+
+        /** {@code weights}: "f32" (decoder.onnx, embed.onnx) or "int8" (the dynamic-quantization graphs). */
+        public Graphs(OrtEnvironment env, Path dir, int threads, String weights) throws IOException, OrtException {
             this.env = env;
             this.info = new ObjectMapper().readTree(dir.resolve("onnx.json").toFile());
             this.vocab = info.get("vocab_size").asInt();
@@ -167,9 +184,13 @@ public final class OnnxRuntimePeer implements Peer {
             this.headDim = info.get("head_dim").asLong();
             info.get("past_names").forEach(n -> pastNames.add(n.asText()));
             info.get("present_names").forEach(n -> presentNames.add(n.asText()));
+            JsonNode files = info.path("graphs").path(weights);
+            if (files.isMissingNode()) {
+                throw new IOException(dir + "/onnx.json has no " + weights + " graphs");
+            }
             try (OrtSession.SessionOptions so = options(threads)) {
-                this.decoder = env.createSession(dir.resolve("decoder.onnx").toString(), so);
-                this.embedder = env.createSession(dir.resolve("embed.onnx").toString(), so);
+                this.decoder = env.createSession(dir.resolve(files.get("decoder").asText()).toString(), so);
+                this.embedder = env.createSession(dir.resolve(files.get("embed").asText()).toString(), so);
             }
         }
 
