@@ -112,7 +112,7 @@ public final class BenchSuite {
             s.append("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
             for (DecodeRow r : decode) {
                 DecodeRow int8 = r.java() ? find(r.model, "dense int8", r.engine) : null;
-                DecodeRow f32 = find(r.model, "dense f32", r.engine);
+                DecodeRow f32 = r.java() ? find(r.model, "dense f32", r.engine) : findFamily(r.model, "dense f32", r.engine);
                 double gbs = r.bytesPerToken * r.decode / 1e9;
                 s.append(String.format(Locale.ROOT, "| %s | %s | %s | %.1f | %s | %s | %s | %s | %s | %s | %s | %s |%n",
                         r.model, r.variant, r.engine, r.decode, fmt(r.prefill), fmt(r.prefillDense), fmt(r.embed),
@@ -161,6 +161,17 @@ public final class BenchSuite {
             return String.format(Locale.ROOT, "; embed %.1f events/s: Java %sbest variant (%s) %.2fx", r.embed,
                     same == null ? "" : String.format(Locale.ROOT, "same variant %.2fx, ", same.embed / r.embed),
                     best.variant, best.embed / r.embed);
+        }
+
+        /** The row of {@code variant} of the same model and engine family ("onnxruntime 1.22.0 f32" and "... int8"). */
+        DecodeRow findFamily(String model, String variant, String engine) {
+            String family = engine.split(" ")[0];
+            for (DecodeRow r : decode) {
+                if (r.model.equals(model) && r.variant.equals(variant) && r.engine.split(" ")[0].equals(family)) {
+                    return r;
+                }
+            }
+            return null;
         }
 
         /** The row of {@code variant} of the same model and engine. */
