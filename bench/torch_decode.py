@@ -2,7 +2,10 @@
 
 Called by `bin/qsparse bench` on the same float weights the Java runtime runs (Debian's
 python3-torch with OpenBLAS; torch threads = --threads, as ours). Batch 1 with a KV cache, greedy,
-logits every token, like the Java decode loop; prefill is one forward pass over --prefill tokens.
+logits every token, like the Java decode loop; prefill is one forward pass over --prefill tokens;
+embed (with --embed-ids FILE, a JSON list of token-id lists, e.g. 32 events of ~40 tokens) is one
+batched forward over all of them, right-padded, with the final-norm hidden states mean-pooled over
+each row's own tokens (what a PyTorch user embedding a micro-batch would run), in events/s.
 Rows:
   - dense f32: plain F.linear on float32 weights;
   - 50% top-K int8: the model format's sparsifier (training/qsparse/model.py `sparsify`) before
@@ -125,6 +128,31 @@ class Decoder(torch.nn.Module):
             x = x + layer.down(self.s(h))
         return self.lm_head(self.rms(x[-1:], self.norm))[0]
 
+    def pooled(self, ids, mask):
+        """ids, mask: [B, T] (right padding, mask 1 on tokens). Mean-pooled final hidden states [B, d]."""
+        B, T = ids.shape
+        pos = torch.arange(T)
+        x = self.embed[ids]
+        future = torch.ones(T, T, dtype=torch.bool).triu(1)
+        rep = self.heads // self.kv_heads
+        for layer in self.layers:
+            a = self.s(self.rms(x, layer.n1))
+            q = self.rope(layer.q(a).view(B, T, self.heads, self.hd), pos)
+            k = self.rope(layer.k(a).view(B, T, self.kv_heads, self.hd), pos)
+            v = layer.v(a).view(B, T, self.kv_heads, self.hd)
+            k = k.repeat_interleave(rep, dim=2)
+            v = v.repeat_interleave(rep, dim=2)
+            scores = torch.einsum("bthd,bshd->bhts", q, k) / math.sqrt(self.hd)
+            scores = scores.masked_fill(future, float("-inf"))
+            o = torch.einsum("bhts,bshd->bthd", scores.softmax(-1), v).reshape(B, T, -1)
+            x = x + layer.o(self.s(o))
+            m = self.s(self.rms(x, layer.n2))
+            h = layer.up(m) * F.relu(layer.gate(m)).pow(2)
+            x = x + layer.down(self.s(h))
+        h = self.rms(x, self.norm)
+        w = mask.to(h.dtype).unsqueeze(-1)
+        return (h * w).sum(1) / w.sum(1)
+
 
 def blas():
     """The BLAS torch's generic BLAS_INFO resolves to (Debian: the libblas.so.3 alternative)."""
@@ -139,7 +167,8 @@ def blas():
         return "unknown"
 
 
-def run(model, prompt, tokens, prefill, reps):
+def run(model, prompt, tokens, prefill, reps, batch=None):
+    """Median decode tok/s, prefill tok/s and (with batch = (ids, mask)) embed events/s."""
     with torch.inference_mode():
         def decode_once(n):
             cache = [None] * len(model.layers)
@@ -158,11 +187,38 @@ def run(model, prompt, tokens, prefill, reps):
             model(prefill, 0, cache)
             return prefill.shape[0] / (time.perf_counter() - t0)
 
+        def embed_once():
+            t0 = time.perf_counter()
+            model.pooled(*batch)
+            return batch[0].shape[0] / (time.perf_counter() - t0)
+
         decode_once(max(2, tokens // 4))
         prefill_once()
         d = sorted(decode_once(tokens) for _ in range(reps))[reps // 2]
         p = sorted(prefill_once() for _ in range(reps))[reps // 2]
-        return d, p
+        e = None
+        if batch is not None:
+            embed_once()
+            e = sorted(embed_once() for _ in range(reps))[reps // 2]
+        return d, p, e
+
+
+def padded(id_lists):
+    """Right-padded ids and the attention mask [B, T] of a list of token-id lists."""
+    T = max(len(r) for r in id_lists)
+    ids = torch.zeros(len(id_lists), T, dtype=torch.long)
+    mask = torch.zeros(len(id_lists), T, dtype=torch.long)
+    for i, r in enumerate(id_lists):
+        ids[i, :len(r)] = torch.tensor(r, dtype=torch.long)
+        mask[i, :len(r)] = 1
+    return ids, mask
+
+
+def row(variant, d, p, e):
+    r = {"variant": variant, "decode": d, "prefill": p}
+    if e is not None:
+        r["embed"] = e
+    return r
 
 
 def main():
@@ -173,6 +229,7 @@ def main():
     ap.add_argument("--tokens", type=int, default=64)
     ap.add_argument("--prefill", type=int, default=128)
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--embed-ids", help="JSON list of token-id lists: one batched embed forward per rep")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(7)
@@ -182,14 +239,20 @@ def main():
     vocab = config["vocab_size"]
     prompt = torch.randint(0, vocab, (args.prompt,))
     prefill = torch.randint(0, vocab, (args.prefill,))
+    batch = None
+    if args.embed_ids:
+        with open(args.embed_ids) as f:
+            batch = padded(json.load(f))
     rows = []
     for variant, ratio, bits in [("dense f32", 1.0, 0), ("50% top-K int8", 0.5, 8)]:
         print(f"torch: {variant} ...", file=sys.stderr, flush=True)
-        d, p = run(Decoder(config, tensors, ratio, bits), prompt, args.tokens, prefill, args.reps)
-        rows.append({"variant": variant, "decode": d, "prefill": p})
+        rows.append(row(variant, *run(Decoder(config, tensors, ratio, bits), prompt, args.tokens, prefill, args.reps,
+                                      batch)))
     note = (f"torch {torch.__version__}, {torch.get_num_threads()} thread(s) (OMP/OPENBLAS/MKL_NUM_THREADS="
             f"{os.environ['OPENBLAS_NUM_THREADS']} set before import), BLAS: {blas()}; "
-            "50% top-K int8 = the model format's sparsifier in float before each projection (masked dense matmuls)")
+            "50% top-K int8 = the model format's sparsifier in float before each projection (masked dense matmuls)"
+            + (f"; embed = one forward over {batch[0].shape[0]} right-padded events ({batch[0].shape[1]} positions),"
+               " mean-pooled under the attention mask" if batch is not None else ""))
     try:
         engines = torch.backends.quantized.supported_engines
         engine = "fbgemm" if "fbgemm" in engines else ("onednn" if "onednn" in engines else None)
@@ -197,8 +260,7 @@ def main():
             torch.backends.quantized.engine = engine
             print("torch: dense int8 (dynamic) ...", file=sys.stderr, flush=True)
             q = torch.ao.quantization.quantize_dynamic(Decoder(config, tensors, 1.0, 0), {torch.nn.Linear}, dtype=torch.qint8)
-            d, p = run(q, prompt, args.tokens, prefill, args.reps)
-            rows.append({"variant": "dense int8 (dynamic quant)", "decode": d, "prefill": p})
+            rows.append(row("dense int8 (dynamic quant)", *run(q, prompt, args.tokens, prefill, args.reps, batch)))
             note += f"; dense int8 (dynamic quant) = quantize_dynamic with {engine}"
     except Exception as e:  # noqa: BLE001 - report, do not fail the table
         note += f"; dynamic int8 not available ({e})"

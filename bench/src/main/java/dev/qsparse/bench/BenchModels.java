@@ -53,6 +53,24 @@ public final class BenchModels {
         return dir;
     }
 
+    /**
+     * Gives {@code model} (the random seed-shape model, which has none) the tokenizer of {@code donor}
+     * when its ids fit the model's vocabulary, so that the bench can embed text events with it.
+     */
+    public static void borrowTokenizer(Path model, Path donor) throws IOException {
+        Path mine = model.resolve("tokenizer.json");
+        Path theirs = donor.resolve("tokenizer.json");
+        if (Files.isRegularFile(mine) || !Files.isRegularFile(theirs)) {
+            return;
+        }
+        ObjectMapper json = new ObjectMapper();
+        int modelVocab = json.readTree(model.resolve("config.json").toFile()).path("vocab_size").asInt();
+        int donorVocab = json.readTree(donor.resolve("config.json").toFile()).path("vocab_size").asInt();
+        if (donorVocab > 0 && donorVocab <= modelVocab) {
+            Files.copy(theirs, mine);
+        }
+    }
+
     /** Variant directories of {@code source} (converted as needed under {@code work/name-*}). */
     public static Map<Variant, Path> variants(Path source, String name, Path work, PrintStream log) throws IOException {
         Map<String, Path> converted = new LinkedHashMap<>();
@@ -89,6 +107,9 @@ public final class BenchModels {
                 Files.copy(weights.resolve("model.safetensors"), link);
             }
             Path tokenizer = weights.resolve("tokenizer.json");
+            if (!Files.isRegularFile(tokenizer)) {
+                tokenizer = source.resolve("tokenizer.json");
+            }
             if (Files.isRegularFile(tokenizer)) {
                 Files.copy(tokenizer, dir.resolve("tokenizer.json"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
             }

@@ -1,7 +1,10 @@
 package dev.qsparse.bench;
 
 import dev.qsparse.runtime.Model;
+import dev.qsparse.runtime.inference.InferenceRequest;
+import dev.qsparse.runtime.inference.InferenceResult;
 import dev.qsparse.runtime.inference.InferenceSession;
+import dev.qsparse.runtime.inference.Pooling;
 import dev.qsparse.runtime.kernel.DenseBatchBackend;
 import dev.qsparse.runtime.kernel.Kernels;
 import dev.qsparse.runtime.model.DecoderModel;
@@ -9,6 +12,7 @@ import dev.qsparse.runtime.model.ForwardState;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
 
 /**
@@ -21,7 +25,7 @@ public final class DecodeBench implements AutoCloseable {
 
     /** One variant's figures (medians over the rounds). */
     public record Result(double decodeTokensPerSecond, double prefillTokensPerSecond, double prefillDenseTokensPerSecond,
-                         long weightBytesPerToken, String backend, String weightFormat) {
+                         long weightBytesPerToken, String backend, String weightFormat, double embedEventsPerSecond) {
     }
 
     private final Model model;
@@ -36,11 +40,19 @@ public final class DecodeBench implements AutoCloseable {
     private final double[] decodeRuns;
     private final double[] prefillRuns;
     private final double[] denseRuns;
+    private final double[] embedRuns;
+    private final List<InferenceRequest> embedBatch;
     private int rounds;
     private long bytesPerToken;
 
     public DecodeBench(Path dir, int threads, int promptTokens, int decodeTokens, int prefillTokens, int maxRounds,
                        DenseBatchBackend dense) throws IOException {
+        this(dir, threads, promptTokens, decodeTokens, prefillTokens, maxRounds, dense, null);
+    }
+
+    /** {@code embedTexts}: one micro-batch of embed requests timed per round (null = none). */
+    public DecodeBench(Path dir, int threads, int promptTokens, int decodeTokens, int prefillTokens, int maxRounds,
+                       DenseBatchBackend dense, List<String> embedTexts) throws IOException {
         this.model = Model.load(dir);
         this.session = model.newSession(threads);
         this.net = model.network();
@@ -56,6 +68,9 @@ public final class DecodeBench implements AutoCloseable {
         this.decodeRuns = new double[maxRounds];
         this.prefillRuns = new double[maxRounds];
         this.denseRuns = new double[maxRounds];
+        this.embedRuns = new double[maxRounds];
+        this.embedBatch = embedTexts == null || model.tokenizer().isEmpty() ? null
+                : embedTexts.stream().map(t -> InferenceRequest.embed(t, Pooling.MEAN)).toList();
     }
 
     /** Compiles every path: two short decodes and prefills. */
@@ -65,6 +80,9 @@ public final class DecodeBench implements AutoCloseable {
             prefill();
             if (dense != null) {
                 prefillDense();
+            }
+            if (embedBatch != null) {
+                embed();
             }
         }
     }
@@ -76,12 +94,13 @@ public final class DecodeBench implements AutoCloseable {
         bytesPerToken = bytes[0] / decodeTokens;
         prefillRuns[rounds] = prefill();
         denseRuns[rounds] = dense == null ? Double.NaN : prefillDense();
+        embedRuns[rounds] = embedBatch == null ? Double.NaN : embed();
         rounds++;
     }
 
     public Result result() {
         return new Result(median(decodeRuns, rounds), median(prefillRuns, rounds), median(denseRuns, rounds),
-                bytesPerToken, session.kernelBackend(), net.weightFormat());
+                bytesPerToken, session.kernelBackend(), net.weightFormat(), median(embedRuns, rounds));
     }
 
     /** Warm-up plus {@code reps} rounds of one model alone. */
@@ -120,6 +139,19 @@ public final class DecodeBench implements AutoCloseable {
         net.forwardBatch(state, prefill, 0, prefill.length, 0, null);
         net.logits(state, logits);
         return prefill.length / ((System.nanoTime() - t0) / 1e9);
+    }
+
+    /** Events per second of one {@code InferenceSession.run(List)} over the embed batch. */
+    private double embed() {
+        long t0 = System.nanoTime();
+        List<InferenceResult> results = session.run(embedBatch);
+        long nanos = System.nanoTime() - t0;
+        for (InferenceResult r : results) {
+            if (!(r instanceof InferenceResult.Embedding)) {
+                throw new IllegalStateException("embed request failed in the bench: " + r);
+            }
+        }
+        return embedBatch.size() / (nanos / 1e9);
     }
 
     private double prefillDense() {

@@ -1,6 +1,7 @@
 package dev.qsparse.cli;
 
 import dev.qsparse.bench.BenchSuite;
+import dev.qsparse.bench.Peer;
 import dev.qsparse.runtime.kernel.DenseBatchBackend;
 import java.io.IOException;
 import java.net.URL;
@@ -21,8 +22,11 @@ import picocli.CommandLine.Option;
     "Print the side-by-side speed table (decode, prefill, bandwidth, PyTorch).",
     "Decode and prefill speed of dense f32, dense int8, 50%% top-K int8 and 50%% top-K ternary on the seed README's",
     "model shape (random weights) and on a demo model, with the GEMV kernels, the machine's read bandwidth measured",
-    "in the same run, ND4J prefill when backend-nd4j is built, and PyTorch eager on the same weights when",
-    "/usr/bin/python3 has torch. Prints one markdown table on stdout (--json: the figures as JSON); progress on stderr."})
+    "in the same run, ND4J prefill when backend-nd4j is built, PyTorch eager on the same weights when",
+    "/usr/bin/python3 has torch, and ONNX Runtime in this JVM when the bench's onnx profile is built",
+    "(mvn -B -ntp -Ponnx -pl bench -am package -DskipTests). An embed column times 32 events of ~40 tokens",
+    "(--events) per batch on every engine. Prints one markdown table on stdout (--json: the figures as JSON);",
+    "progress on stderr."})
 final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--threads", defaultValue = "1", description = "Threads per product, ours and torch's (default 1).")
@@ -71,6 +75,23 @@ final class BenchCommand implements Callable<Integer> {
             description = "Buffer of the read-bandwidth measurement (default 1024, far above any L3).")
     int bandwidthMb;
 
+    @Option(names = "--onnx", defaultValue = "auto", paramLabel = "auto|off|DIR",
+            description = "ONNX Runtime peer: auto (when bench/target/onnx, built by -Ponnx, is there), off, or the folder"
+                    + " holding bench-*-onnx.jar and onnxruntime-*.jar.")
+    String onnx;
+
+    @Option(names = "--onnx-exporter", defaultValue = "training/export_onnx.py", paramLabel = "FILE",
+            description = "The exporter the ONNX peer runs with --python (default training/export_onnx.py).")
+    Path onnxExporter;
+
+    @Option(names = "--events", defaultValue = "models/data/events.txt", paramLabel = "FILE",
+            description = "Texts of the embed column, one per line (default models/data/events.txt; absent = no embed column).")
+    Path events;
+
+    @Option(names = "--embed-batch", defaultValue = "32", paramLabel = "N",
+            description = "Events per embed batch (default 32; 0 = no embed column).")
+    int embedBatch;
+
     @Option(names = "--json", description = "Print the figures as JSON instead of the table.")
     boolean json;
 
@@ -91,9 +112,23 @@ final class BenchCommand implements Callable<Integer> {
             script = torchScript;
         }
         DenseBatchBackend dense = loadNd4j(nd4j);
+        List<String> onnxNotes = new ArrayList<>();
+        List<Peer> peers = new ArrayList<>();
+        Peer ort = loadOnnx(onnx, onnxExporter, onnxNotes);
+        if (ort != null) {
+            peers.add(ort);
+        }
         BenchSuite.Options options = new BenchSuite.Options(threads, prompt, decodeTokens, prefill, reps, work,
-                !noSeedShape, demo, script, python, dense, !noGemv, bandwidthMb, System.err);
-        BenchSuite.Report report = BenchSuite.run(options);
+                !noSeedShape, demo, script, python, dense, !noGemv, bandwidthMb, System.err, events, embedBatch, peers);
+        BenchSuite.Report report;
+        try {
+            report = BenchSuite.run(options);
+        } finally {
+            for (Peer p : peers) {
+                p.close();
+            }
+        }
+        report.notes().addAll(onnxNotes);
         if (script == null) {
             report.notes().add("PyTorch: not run (" + (torch.equals("off") ? "--torch off" : python
                     + " cannot import torch, or " + torchScript + " is missing") + ").");
@@ -106,6 +141,7 @@ final class BenchCommand implements Callable<Integer> {
             out.put("threads", report.threads());
             out.put("gemv", report.gemv());
             out.put("decode", report.decode());
+            out.put("embed_workloads", report.embedWorkloads());
             out.put("notes", report.notes());
             Json.print(out);
         } else {
@@ -113,6 +149,47 @@ final class BenchCommand implements Callable<Integer> {
             System.out.flush();
         }
         return 0;
+    }
+
+    /**
+     * The ONNX Runtime peer from the folder the bench's onnx profile writes (its classes and onnxruntime's jar, in
+     * their own class loader, so that neither the default build nor the CLI's class path carries them); null with
+     * a note when off or absent.
+     */
+    static Peer loadOnnx(String mode, Path exporter, List<String> notes) {
+        if (mode.equals("off")) {
+            notes.add("ONNX Runtime: not run (--onnx off).");
+            return null;
+        }
+        Path dir = mode.equals("auto") ? Path.of("bench/target/onnx") : Path.of(mode);
+        String className = "dev.qsparse.bench.onnx.OnnxRuntimePeer";
+        try {
+            ClassLoader parent = BenchCommand.class.getClassLoader();
+            ClassLoader loader = parent;
+            if (Files.isDirectory(dir)) {
+                List<URL> urls = new ArrayList<>();
+                try (Stream<Path> jars = Files.list(dir)) {
+                    for (Path p : (Iterable<Path>) jars::iterator) {
+                        if (p.toString().endsWith(".jar")) {
+                            urls.add(p.toUri().toURL());
+                        }
+                    }
+                }
+                loader = new URLClassLoader(urls.toArray(URL[]::new), parent);
+            }
+            Class<?> c;
+            try {
+                c = Class.forName(className, true, loader);
+            } catch (ClassNotFoundException e) {
+                notes.add("ONNX Runtime: not run (" + dir + " has no ONNX peer: build it with"
+                        + " mvn -B -ntp -Ponnx -pl bench -am package -DskipTests, or pass --onnx DIR).");
+                return null;
+            }
+            return (Peer) c.getConstructor(Path.class).newInstance(exporter);
+        } catch (IOException | ReflectiveOperationException | RuntimeException | LinkageError e) {
+            notes.add("ONNX Runtime: not loaded from " + dir + " (" + e + ").");
+            return null;
+        }
     }
 
     private boolean torchImports() {

@@ -68,14 +68,24 @@ class ConvertAndBenchCommandTest {
     }
 
     @Test
-    void benchPrintsOneTableWithEveryVariant() {
-        String table = run("bench", "--no-seed-shape", "--no-gemv", "--torch", "off", "--demo-model", MODEL,
-                "--work", tmp.resolve("work").toString(), "--decode-tokens", "4", "--prompt", "4", "--prefill", "8",
-                "--reps", "1", "--bandwidth-mb", "32", "--nd4j", tmp.resolve("none").toString());
+    void benchPrintsOneTableWithEveryVariant() throws Exception {
+        Path events = tmp.resolve("events.txt");
+        Files.writeString(events, "the first event of the batch\n\nand a second one, a little longer than the first\n"
+                + "a third\n");
+        String table = run("bench", "--no-seed-shape", "--no-gemv", "--torch", "off", "--onnx", "off",
+                "--demo-model", MODEL, "--work", tmp.resolve("work").toString(), "--decode-tokens", "4", "--prompt", "4",
+                "--prefill", "8", "--reps", "1", "--bandwidth-mb", "32", "--nd4j", tmp.resolve("none").toString(),
+                "--events", events.toString(), "--embed-batch", "3");
         for (String variant : new String[] {"dense f32", "dense int8", "50% top-K int8", "50% top-K ternary"}) {
             assertTrue(table.contains("| test-model | " + variant + " |"), table);
         }
+        assertTrue(table.contains("| embed events/s |"), table);
+        assertTrue(table.contains("Embed: test-model: 3 events of events.txt"), table);
+        String row = table.lines().filter(l -> l.startsWith("| test-model | dense f32 |")).findFirst().orElseThrow();
+        double embed = Double.parseDouble(row.split("\\|")[7].trim());
+        assertTrue(embed > 0, row);
         assertTrue(table.contains("Streaming read bandwidth"), table);
         assertTrue(table.contains("PyTorch: not run (--torch off)"), table);
+        assertTrue(table.contains("ONNX Runtime: not run (--onnx off)"), table);
     }
 }
