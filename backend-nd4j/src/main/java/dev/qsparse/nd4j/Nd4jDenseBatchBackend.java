@@ -27,8 +27,10 @@ public final class Nd4jDenseBatchBackend implements DenseBatchBackend {
 
     public Nd4jDenseBatchBackend() {
         if (System.getProperty(CACHE_PROPERTY) == null) {
-            String dir = System.getProperty("qsparse.nd4j.cachedir",
-                    Path.of(System.getProperty("java.io.tmpdir"), "qsparse-javacpp").toString());
+            String dir = System.getProperty(
+                    "qsparse.nd4j.cachedir",
+                    Path.of(System.getProperty("java.io.tmpdir"), "qsparse-javacpp")
+                            .toString());
             System.setProperty(CACHE_PROPERTY, dir);
         }
     }
@@ -55,7 +57,9 @@ public final class Nd4jDenseBatchBackend implements DenseBatchBackend {
         static void setThreads(int threads) {
             org.nd4j.linalg.factory.Nd4j.getEnvironment().setMaxMasterThreads(threads);
             org.nd4j.linalg.factory.Nd4j.getEnvironment().setMaxThreads(threads);
-            org.nd4j.nativeblas.NativeOpsHolder.getInstance().getDeviceNativeOps().setOmpNumThreads(threads);
+            org.nd4j.nativeblas.NativeOpsHolder.getInstance()
+                    .getDeviceNativeOps()
+                    .setOmpNumThreads(threads);
             org.nd4j.linalg.factory.Nd4j.factory().blas().setMaxThreads(threads);
         }
 
@@ -63,7 +67,10 @@ public final class Nd4jDenseBatchBackend implements DenseBatchBackend {
             if (!w.isDirect()) {
                 // Heap weights (tests, in-memory models): no address to wrap, so copy once per call.
                 float[] copy = new float[rows * cols];
-                w.duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(0, copy);
+                w.duplicate()
+                        .order(java.nio.ByteOrder.LITTLE_ENDIAN)
+                        .asFloatBuffer()
+                        .get(0, copy);
                 return org.nd4j.linalg.factory.Nd4j.create(copy, new long[] {rows, cols}, 'c');
             }
             org.bytedeco.javacpp.BytePointer bytes = new org.bytedeco.javacpp.BytePointer(w);
@@ -71,10 +78,17 @@ public final class Nd4jDenseBatchBackend implements DenseBatchBackend {
             return WEIGHTS.computeIfAbsent(key, k -> {
                 org.bytedeco.javacpp.FloatPointer floats = new org.bytedeco.javacpp.FloatPointer(bytes);
                 floats.capacity((long) rows * cols).limit((long) rows * cols);
-                org.nd4j.linalg.api.buffer.DataBuffer buffer = org.nd4j.linalg.factory.Nd4j.createBuffer(floats,
-                        org.nd4j.linalg.api.buffer.DataType.FLOAT, (long) rows * cols,
+                org.nd4j.linalg.api.buffer.DataBuffer buffer = org.nd4j.linalg.factory.Nd4j.createBuffer(
+                        floats,
+                        org.nd4j.linalg.api.buffer.DataType.FLOAT,
+                        (long) rows * cols,
                         org.bytedeco.javacpp.indexer.FloatIndexer.create(floats));
-                return org.nd4j.linalg.factory.Nd4j.create(buffer, new long[] {rows, cols}, new long[] {cols, 1}, 0, 'c',
+                return org.nd4j.linalg.factory.Nd4j.create(
+                        buffer,
+                        new long[] {rows, cols},
+                        new long[] {cols, 1},
+                        0,
+                        'c',
                         org.nd4j.linalg.api.buffer.DataType.FLOAT);
             });
         }
@@ -87,7 +101,8 @@ public final class Nd4jDenseBatchBackend implements DenseBatchBackend {
             }
             // X^T as a column-major [cols, count] view of the row-major [count, cols] inputs; W [rows, cols]
             // row-major as mapped. W · X^T = [rows, count]: sgemm with the mapped W untouched (no copy).
-            org.nd4j.linalg.api.ndarray.INDArray xt = org.nd4j.linalg.factory.Nd4j.create(flat, new long[] {cols, count}, 'f');
+            org.nd4j.linalg.api.ndarray.INDArray xt =
+                    org.nd4j.linalg.factory.Nd4j.create(flat, new long[] {cols, count}, 'f');
             org.nd4j.linalg.api.ndarray.INDArray result = org.nd4j.linalg.factory.Nd4j.create(
                     org.nd4j.linalg.api.buffer.DataType.FLOAT, new long[] {rows, count}, 'f');
             weights.mmul(xt, result);

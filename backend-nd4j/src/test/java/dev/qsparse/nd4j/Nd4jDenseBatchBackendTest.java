@@ -30,7 +30,9 @@ class Nd4jDenseBatchBackendTest {
         for (int[] shape : new int[][] {{1, 1}, {7, 5}, {70, 48}, {130, 257}}) {
             int rows = shape[0];
             int cols = shape[1];
-            ByteBuffer w = (rows % 2 == 0 ? ByteBuffer.allocate(rows * cols * 4) : ByteBuffer.allocateDirect(rows * cols * 4))
+            ByteBuffer w = (rows % 2 == 0
+                            ? ByteBuffer.allocate(rows * cols * 4)
+                            : ByteBuffer.allocateDirect(rows * cols * 4))
                     .order(ByteOrder.LITTLE_ENDIAN);
             for (int i = 0; i < rows * cols; i++) {
                 w.putFloat(i * 4, (float) r.nextGaussian());
@@ -50,7 +52,10 @@ class Nd4jDenseBatchBackendTest {
                     w.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(0, wf);
                     KernelBackends.scalar().f32Rows(wf, 0, cols, x[t], expected, 0, rows);
                     for (int o = 0; o < rows; o++) {
-                        assertEquals(expected[o], out[t][o], 1e-4f * (1 + Math.abs(expected[o])),
+                        assertEquals(
+                                expected[o],
+                                out[t][o],
+                                1e-4f * (1 + Math.abs(expected[o])),
                                 rows + "x" + cols + " batch " + count);
                     }
                 }

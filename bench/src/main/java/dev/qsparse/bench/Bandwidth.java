@@ -15,8 +15,7 @@ public final class Bandwidth {
 
     private static final VectorSpecies<Long> LS = LongVector.SPECIES_PREFERRED;
 
-    private Bandwidth() {
-    }
+    private Bandwidth() {}
 
     /** Best GB/s (1e9 bytes) of {@code passes} passes over {@code megabytes} MB with {@code threads} threads. */
     public static double measure(int megabytes, int threads, int passes) {

@@ -31,8 +31,7 @@ import java.util.Random;
  */
 public final class BatchedBench {
 
-    record Row(String model, double prefill, double embedEvents, double decode1, double decodeN) {
-    }
+    record Row(String model, double prefill, double embedEvents, double decode1, double decodeN) {}
 
     private final Model model;
     private final DecoderModel net;
@@ -102,8 +101,12 @@ public final class BatchedBench {
                 poss.add(p);
             }
         }
-        net.forwardSlots(owners.toArray(new ForwardState[0]), toks.stream().mapToInt(Integer::intValue).toArray(),
-                poss.stream().mapToInt(Integer::intValue).toArray(), owners.size(), null);
+        net.forwardSlots(
+                owners.toArray(new ForwardState[0]),
+                toks.stream().mapToInt(Integer::intValue).toArray(),
+                poss.stream().mapToInt(Integer::intValue).toArray(),
+                owners.size(),
+                null);
         float[][] logits = new float[n][vocab];
         float[][] hidden = new float[n][];
         int[] next = new int[n];
@@ -167,7 +170,8 @@ public final class BatchedBench {
             }
         }
         if (dirs.isEmpty()) {
-            System.err.println("usage: BatchedBench [--threads N] [--reps R] [--concurrent N] [--steps S] MODEL_DIR...");
+            System.err.println(
+                    "usage: BatchedBench [--threads N] [--reps R] [--concurrent N] [--steps S] MODEL_DIR...");
             System.exit(2);
         }
         List<BatchedBench> benches = new ArrayList<>();
@@ -185,24 +189,48 @@ public final class BatchedBench {
         for (int r = 0; r < reps; r++) {
             for (int m = 0; m < benches.size(); m++) {
                 BatchedBench b = benches.get(m);
-                System.err.printf(Locale.ROOT, "round %d/%d: %s%n", r + 1, reps, dirs.get(m).getFileName());
+                System.err.printf(
+                        Locale.ROOT,
+                        "round %d/%d: %s%n",
+                        r + 1,
+                        reps,
+                        dirs.get(m).getFileName());
                 runs[m][0][r] = b.prefill(prefillTokens);
                 runs[m][1][r] = b.embed(events, eventTokens);
                 runs[m][2][r] = b.decode(1, steps);
                 runs[m][3][r] = b.decode(concurrent, steps);
             }
         }
-        System.out.printf(Locale.ROOT, "threads %d, kernels %s, median of %d rounds; prefill %d tokens; embed %d events x %d tokens;"
-                + " decode %d steps after a 16-token prompt%n%n", threads,
-                dev.qsparse.runtime.kernel.KernelBackends.best().name(), reps, prefillTokens, events, eventTokens, steps);
-        System.out.printf(Locale.ROOT, "| model | prefill tok/s | embed events/s (batch %d) | decode tok/s x1 | decode tok/s x%d | x%d / x1 |%n",
-                events, concurrent, concurrent);
+        System.out.printf(
+                Locale.ROOT,
+                "threads %d, kernels %s, median of %d rounds; prefill %d tokens; embed %d events x %d tokens;"
+                        + " decode %d steps after a 16-token prompt%n%n",
+                threads,
+                dev.qsparse.runtime.kernel.KernelBackends.best().name(),
+                reps,
+                prefillTokens,
+                events,
+                eventTokens,
+                steps);
+        System.out.printf(
+                Locale.ROOT,
+                "| model | prefill tok/s | embed events/s (batch %d) | decode tok/s x1 | decode tok/s x%d | x%d / x1 |%n",
+                events,
+                concurrent,
+                concurrent);
         System.out.println("|---|---|---|---|---|---|");
         for (int m = 0; m < benches.size(); m++) {
             double d1 = median(runs[m][2]);
             double dn = median(runs[m][3]);
-            System.out.printf(Locale.ROOT, "| %s | %.1f | %.1f | %.1f | %.1f | %.2fx |%n", dirs.get(m).getFileName(),
-                    median(runs[m][0]), median(runs[m][1]), d1, dn, dn / d1);
+            System.out.printf(
+                    Locale.ROOT,
+                    "| %s | %.1f | %.1f | %.1f | %.1f | %.2fx |%n",
+                    dirs.get(m).getFileName(),
+                    median(runs[m][0]),
+                    median(runs[m][1]),
+                    d1,
+                    dn,
+                    dn / d1);
             benches.get(m).close();
         }
     }

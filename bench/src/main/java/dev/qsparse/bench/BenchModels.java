@@ -40,13 +40,13 @@ public final class BenchModels {
         }
     }
 
-    private BenchModels() {
-    }
+    private BenchModels() {}
 
     /** The seed README's shape with random weights, written once under {@code work/seed-f32}. */
     public static Path seedShape(Path work, PrintStream log) throws IOException {
         Path dir = work.resolve("seed-f32");
-        if (!Files.isRegularFile(dir.resolve("model.safetensors")) || !Files.isRegularFile(dir.resolve("config.json"))) {
+        if (!Files.isRegularFile(dir.resolve("model.safetensors"))
+                || !Files.isRegularFile(dir.resolve("config.json"))) {
             log.println("bench: writing the random seed-shape model to " + dir + " ...");
             RandomModels.write(dir, RandomModels.Shape.seedReadme(), 2024);
         }
@@ -64,8 +64,12 @@ public final class BenchModels {
             return;
         }
         ObjectMapper json = new ObjectMapper();
-        int modelVocab = json.readTree(model.resolve("config.json").toFile()).path("vocab_size").asInt();
-        int donorVocab = json.readTree(donor.resolve("config.json").toFile()).path("vocab_size").asInt();
+        int modelVocab = json.readTree(model.resolve("config.json").toFile())
+                .path("vocab_size")
+                .asInt();
+        int donorVocab = json.readTree(donor.resolve("config.json").toFile())
+                .path("vocab_size")
+                .asInt();
         if (donorVocab > 0 && donorVocab <= modelVocab) {
             Files.copy(theirs, mine);
         }
@@ -89,9 +93,11 @@ public final class BenchModels {
             Path weights = converted.get(v.weights);
             Path dir = work.resolve("variants").resolve(name + "-" + v.name().toLowerCase(java.util.Locale.ROOT));
             Files.createDirectories(dir);
-            ObjectNode config = (ObjectNode) json.readTree(weights.resolve("config.json").toFile());
+            ObjectNode config =
+                    (ObjectNode) json.readTree(weights.resolve("config.json").toFile());
             config.put("topk_ratio", v.ratio);
-            for (String k : new String[] {"topk_ratio_attn", "topk_ratio_attn_out", "topk_ratio_mlp", "topk_ratio_mlp_out"}) {
+            for (String k :
+                    new String[] {"topk_ratio_attn", "topk_ratio_attn_out", "topk_ratio_mlp", "topk_ratio_mlp_out"}) {
                 config.put(k, v.ratio);
             }
             config.put("activation_bits", v.activationBits);
@@ -120,6 +126,8 @@ public final class BenchModels {
 
     private static boolean isOlder(Path converted, Path source) throws IOException {
         return Files.getLastModifiedTime(converted.resolve("model.safetensors"))
-                .compareTo(Files.getLastModifiedTime(source.resolve("model.safetensors").toRealPath())) < 0;
+                        .compareTo(Files.getLastModifiedTime(
+                                source.resolve("model.safetensors").toRealPath()))
+                < 0;
     }
 }

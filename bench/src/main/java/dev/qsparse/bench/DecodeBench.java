@@ -24,9 +24,14 @@ import java.util.Random;
 public final class DecodeBench implements AutoCloseable {
 
     /** One variant's figures (medians over the rounds). */
-    public record Result(double decodeTokensPerSecond, double prefillTokensPerSecond, double prefillDenseTokensPerSecond,
-                         long weightBytesPerToken, String backend, String weightFormat, double embedEventsPerSecond) {
-    }
+    public record Result(
+            double decodeTokensPerSecond,
+            double prefillTokensPerSecond,
+            double prefillDenseTokensPerSecond,
+            long weightBytesPerToken,
+            String backend,
+            String weightFormat,
+            double embedEventsPerSecond) {}
 
     private final Model model;
     private final InferenceSession session;
@@ -45,14 +50,29 @@ public final class DecodeBench implements AutoCloseable {
     private int rounds;
     private long bytesPerToken;
 
-    public DecodeBench(Path dir, int threads, int promptTokens, int decodeTokens, int prefillTokens, int maxRounds,
-                       DenseBatchBackend dense) throws IOException {
+    public DecodeBench(
+            Path dir,
+            int threads,
+            int promptTokens,
+            int decodeTokens,
+            int prefillTokens,
+            int maxRounds,
+            DenseBatchBackend dense)
+            throws IOException {
         this(dir, threads, promptTokens, decodeTokens, prefillTokens, maxRounds, dense, null);
     }
 
     /** {@code embedTexts}: one micro-batch of embed requests timed per round (null = none). */
-    public DecodeBench(Path dir, int threads, int promptTokens, int decodeTokens, int prefillTokens, int maxRounds,
-                       DenseBatchBackend dense, List<String> embedTexts) throws IOException {
+    public DecodeBench(
+            Path dir,
+            int threads,
+            int promptTokens,
+            int decodeTokens,
+            int prefillTokens,
+            int maxRounds,
+            DenseBatchBackend dense,
+            List<String> embedTexts)
+            throws IOException {
         this.model = Model.load(dir);
         this.session = model.newSession(threads);
         this.net = model.network();
@@ -69,8 +89,11 @@ public final class DecodeBench implements AutoCloseable {
         this.prefillRuns = new double[maxRounds];
         this.denseRuns = new double[maxRounds];
         this.embedRuns = new double[maxRounds];
-        this.embedBatch = embedTexts == null || model.tokenizer().isEmpty() ? null
-                : embedTexts.stream().map(t -> InferenceRequest.embed(t, Pooling.MEAN)).toList();
+        this.embedBatch = embedTexts == null || model.tokenizer().isEmpty()
+                ? null
+                : embedTexts.stream()
+                        .map(t -> InferenceRequest.embed(t, Pooling.MEAN))
+                        .toList();
     }
 
     /** Compiles every path: two short decodes and prefills. */
@@ -99,13 +122,26 @@ public final class DecodeBench implements AutoCloseable {
     }
 
     public Result result() {
-        return new Result(median(decodeRuns, rounds), median(prefillRuns, rounds), median(denseRuns, rounds),
-                bytesPerToken, session.kernelBackend(), net.weightFormat(), median(embedRuns, rounds));
+        return new Result(
+                median(decodeRuns, rounds),
+                median(prefillRuns, rounds),
+                median(denseRuns, rounds),
+                bytesPerToken,
+                session.kernelBackend(),
+                net.weightFormat(),
+                median(embedRuns, rounds));
     }
 
     /** Warm-up plus {@code reps} rounds of one model alone. */
-    public static Result run(Path dir, int threads, int promptTokens, int decodeTokens, int prefillTokens, int reps,
-                             DenseBatchBackend dense) throws IOException {
+    public static Result run(
+            Path dir,
+            int threads,
+            int promptTokens,
+            int decodeTokens,
+            int prefillTokens,
+            int reps,
+            DenseBatchBackend dense)
+            throws IOException {
         try (DecodeBench b = new DecodeBench(dir, threads, promptTokens, decodeTokens, prefillTokens, reps, dense)) {
             b.warmUp();
             for (int r = 0; r < reps; r++) {

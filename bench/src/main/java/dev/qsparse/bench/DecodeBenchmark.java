@@ -37,7 +37,9 @@ import org.openjdk.jmh.annotations.Warmup;
 @OutputTimeUnit(TimeUnit.SECONDS)
 @Warmup(iterations = 2, time = 2)
 @Measurement(iterations = 5, time = 2)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector"})
+@Fork(
+        value = 1,
+        jvmArgsAppend = {"--add-modules", "jdk.incubator.vector"})
 public class DecodeBenchmark {
 
     @Param({"DENSE_F32", "DENSE_INT8", "TOPK50_INT8", "TOPK50_TERNARY"})
@@ -57,7 +59,8 @@ public class DecodeBenchmark {
     public void setup() throws IOException {
         Path work = Path.of(System.getProperty("qsparse.bench.work", "bench/target/bench-models"));
         PrintStream log = System.err;
-        Map<BenchModels.Variant, Path> dirs = BenchModels.variants(BenchModels.seedShape(work, log), "seed-shape", work, log);
+        Map<BenchModels.Variant, Path> dirs =
+                BenchModels.variants(BenchModels.seedShape(work, log), "seed-shape", work, log);
         model = Model.load(dirs.get(variant));
         session = model.newSession(threads);
         net = model.network();

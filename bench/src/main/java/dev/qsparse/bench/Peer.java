@@ -19,10 +19,15 @@ public interface Peer extends AutoCloseable {
      * ({@code embed} null when the model has no tokenizer or no events were found). Adds rows, and
      * notes saying what was measured, or why not.
      */
-    void run(String model, Path f32Dir, BenchSuite.Options options, BenchSuite.EmbedWorkload embed,
-             List<BenchSuite.DecodeRow> rows, List<String> notes) throws Exception;
+    void run(
+            String model,
+            Path f32Dir,
+            BenchSuite.Options options,
+            BenchSuite.EmbedWorkload embed,
+            List<BenchSuite.DecodeRow> rows,
+            List<String> notes)
+            throws Exception;
 
     @Override
-    default void close() {
-    }
+    default void close() {}
 }

@@ -18,15 +18,19 @@ import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-@Command(name = "bench", mixinStandardHelpOptions = true, description = {
-    "Print the side-by-side speed table (decode, prefill, bandwidth, PyTorch).",
-    "Decode and prefill speed of dense f32, dense int8, 50%% top-K int8 and 50%% top-K ternary on the seed README's",
-    "model shape (random weights) and on a demo model, with the GEMV kernels, the machine's read bandwidth measured",
-    "in the same run, ND4J prefill when backend-nd4j is built, PyTorch eager on the same weights when",
-    "/usr/bin/python3 has torch, and ONNX Runtime in this JVM when the bench's onnx profile is built",
-    "(mvn -B -ntp -Ponnx -pl bench -am package -DskipTests). An embed column times 32 events of ~40 tokens",
-    "(--events) per batch on every engine. Prints one markdown table on stdout (--json: the figures as JSON);",
-    "progress on stderr."})
+@Command(
+        name = "bench",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Print the side-by-side speed table (decode, prefill, bandwidth, PyTorch).",
+            "Decode and prefill speed of dense f32, dense int8, 50%% top-K int8 and 50%% top-K ternary on the seed README's",
+            "model shape (random weights) and on a demo model, with the GEMV kernels, the machine's read bandwidth measured",
+            "in the same run, ND4J prefill when backend-nd4j is built, PyTorch eager on the same weights when",
+            "/usr/bin/python3 has torch, and ONNX Runtime in this JVM when the bench's onnx profile is built",
+            "(mvn -B -ntp -Ponnx -pl bench -am package -DskipTests). An embed column times 32 events of ~40 tokens",
+            "(--events) per batch on every engine. Prints one markdown table on stdout (--json: the figures as JSON);",
+            "progress on stderr."
+        })
 final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--threads", defaultValue = "1", description = "Threads per product, ours and torch's (default 1).")
@@ -41,15 +45,24 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--prefill", defaultValue = "128", description = "Tokens of the timed prefill (default 128).")
     int prefill;
 
-    @Option(names = "--reps", defaultValue = "3", description = "Timed runs per figure, the median is kept (default 3).")
+    @Option(
+            names = "--reps",
+            defaultValue = "3",
+            description = "Timed runs per figure, the median is kept (default 3).")
     int reps;
 
-    @Option(names = "--work", defaultValue = "bench/target/bench-models", paramLabel = "DIR",
+    @Option(
+            names = "--work",
+            defaultValue = "bench/target/bench-models",
+            paramLabel = "DIR",
             description = "Where the random and converted models are kept between runs.")
     Path work;
 
-    @Option(names = "--demo-model", paramLabel = "DIR",
-            description = "Second model (default: the shipped demo models/qsparse-demo if present, else the bundled test model).")
+    @Option(
+            names = "--demo-model",
+            paramLabel = "DIR",
+            description =
+                    "Second model (default: the shipped demo models/qsparse-demo if present, else the bundled test model).")
     Path demoModel;
 
     @Option(names = "--no-seed-shape", description = "Skip the seed-shape model (and its ~0.9 GB of files).")
@@ -67,28 +80,48 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--torch-script", defaultValue = "bench/torch_decode.py", paramLabel = "FILE")
     Path torchScript;
 
-    @Option(names = "--nd4j", defaultValue = "backend-nd4j/target", paramLabel = "DIR",
+    @Option(
+            names = "--nd4j",
+            defaultValue = "backend-nd4j/target",
+            paramLabel = "DIR",
             description = "Built backend-nd4j (its jar and lib/); ignored when absent.")
     Path nd4j;
 
-    @Option(names = "--bandwidth-mb", defaultValue = "1024", paramLabel = "MB",
+    @Option(
+            names = "--bandwidth-mb",
+            defaultValue = "1024",
+            paramLabel = "MB",
             description = "Buffer of the read-bandwidth measurement (default 1024, far above any L3).")
     int bandwidthMb;
 
-    @Option(names = "--onnx", defaultValue = "auto", paramLabel = "auto|off|DIR",
-            description = "ONNX Runtime peer: auto (when bench/target/onnx, built by -Ponnx, is there), off, or the folder"
-                    + " holding bench-*-onnx.jar and onnxruntime-*.jar.")
+    @Option(
+            names = "--onnx",
+            defaultValue = "auto",
+            paramLabel = "auto|off|DIR",
+            description =
+                    "ONNX Runtime peer: auto (when bench/target/onnx, built by -Ponnx, is there), off, or the folder"
+                            + " holding bench-*-onnx.jar and onnxruntime-*.jar.")
     String onnx;
 
-    @Option(names = "--onnx-exporter", defaultValue = "training/export_onnx.py", paramLabel = "FILE",
+    @Option(
+            names = "--onnx-exporter",
+            defaultValue = "training/export_onnx.py",
+            paramLabel = "FILE",
             description = "The exporter the ONNX peer runs with --python (default training/export_onnx.py).")
     Path onnxExporter;
 
-    @Option(names = "--events", defaultValue = "models/data/events.txt", paramLabel = "FILE",
-            description = "Texts of the embed column, one per line (default models/data/events.txt; absent = no embed column).")
+    @Option(
+            names = "--events",
+            defaultValue = "models/data/events.txt",
+            paramLabel = "FILE",
+            description =
+                    "Texts of the embed column, one per line (default models/data/events.txt; absent = no embed column).")
     Path events;
 
-    @Option(names = "--embed-batch", defaultValue = "32", paramLabel = "N",
+    @Option(
+            names = "--embed-batch",
+            defaultValue = "32",
+            paramLabel = "N",
             description = "Events per embed batch (default 32; 0 = no embed column).")
     int embedBatch;
 
@@ -99,8 +132,9 @@ final class BenchCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Path demo = demoModel;
         if (demo == null) {
-            for (String candidate : new String[] {"models/qsparse-demo", "models/demo",
-                    "model-runtime/src/test/resources/test-model"}) {
+            for (String candidate :
+                    new String[] {"models/qsparse-demo", "models/demo", "model-runtime/src/test/resources/test-model"
+                    }) {
                 if (Files.isRegularFile(Path.of(candidate, "config.json"))) {
                     demo = Path.of(candidate);
                     break;
@@ -118,8 +152,24 @@ final class BenchCommand implements Callable<Integer> {
         if (ort != null) {
             peers.add(ort);
         }
-        BenchSuite.Options options = new BenchSuite.Options(threads, prompt, decodeTokens, prefill, reps, work,
-                !noSeedShape, demo, script, python, dense, !noGemv, bandwidthMb, System.err, events, embedBatch, peers);
+        BenchSuite.Options options = new BenchSuite.Options(
+                threads,
+                prompt,
+                decodeTokens,
+                prefill,
+                reps,
+                work,
+                !noSeedShape,
+                demo,
+                script,
+                python,
+                dense,
+                !noGemv,
+                bandwidthMb,
+                System.err,
+                events,
+                embedBatch,
+                peers);
         BenchSuite.Report report;
         try {
             report = BenchSuite.run(options);
@@ -130,8 +180,12 @@ final class BenchCommand implements Callable<Integer> {
         }
         report.notes().addAll(onnxNotes);
         if (script == null) {
-            report.notes().add("PyTorch: not run (" + (torch.equals("off") ? "--torch off" : python
-                    + " cannot import torch, or " + torchScript + " is missing") + ").");
+            report.notes()
+                    .add("PyTorch: not run ("
+                            + (torch.equals("off")
+                                    ? "--torch off"
+                                    : python + " cannot import torch, or " + torchScript + " is missing")
+                            + ").");
         }
         if (json) {
             Map<String, Object> out = new LinkedHashMap<>();
@@ -194,7 +248,9 @@ final class BenchCommand implements Callable<Integer> {
 
     private boolean torchImports() {
         try {
-            Process p = new ProcessBuilder(python, "-c", "import torch").redirectErrorStream(true).start();
+            Process p = new ProcessBuilder(python, "-c", "import torch")
+                    .redirectErrorStream(true)
+                    .start();
             p.getInputStream().readAllBytes();
             return p.waitFor() == 0;
         } catch (IOException | InterruptedException e) {
@@ -211,7 +267,8 @@ final class BenchCommand implements Callable<Integer> {
             List<URL> urls = new ArrayList<>();
             try (Stream<Path> jars = Files.list(dir)) {
                 for (Path p : (Iterable<Path>) jars::iterator) {
-                    if (p.getFileName().toString().startsWith("backend-nd4j") && p.toString().endsWith(".jar")) {
+                    if (p.getFileName().toString().startsWith("backend-nd4j")
+                            && p.toString().endsWith(".jar")) {
                         urls.add(p.toUri().toURL());
                     }
                 }
@@ -225,12 +282,16 @@ final class BenchCommand implements Callable<Integer> {
                 }
             }
             if (System.getProperty("org.bytedeco.javacpp.cachedir") == null) {
-                System.setProperty("org.bytedeco.javacpp.cachedir", dir.resolve("javacpp").toAbsolutePath().toString());
+                System.setProperty(
+                        "org.bytedeco.javacpp.cachedir",
+                        dir.resolve("javacpp").toAbsolutePath().toString());
             }
             ClassLoader loader = new URLClassLoader(urls.toArray(URL[]::new), BenchCommand.class.getClassLoader());
             // ND4J finds its native backend through the context class loader.
             Thread.currentThread().setContextClassLoader(loader);
-            return ServiceLoader.load(DenseBatchBackend.class, loader).findFirst().orElse(null);
+            return ServiceLoader.load(DenseBatchBackend.class, loader)
+                    .findFirst()
+                    .orElse(null);
         } catch (IOException | RuntimeException | LinkageError e) {
             System.err.println("bench: ND4J not loaded from " + dir + ": " + e);
             return null;

@@ -9,13 +9,15 @@ import picocli.CommandLine;
  */
 public final class BenchMain {
 
-    private BenchMain() {
-    }
+    private BenchMain() {}
 
     public static void main(String[] args) {
         CommandLine cli = new CommandLine(new BenchCommand());
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
-            commandLine.getErr().println("qsparse bench: " + (e.getMessage() == null ? e.getClass().getName() : e.getMessage()));
+            commandLine
+                    .getErr()
+                    .println("qsparse bench: "
+                            + (e.getMessage() == null ? e.getClass().getName() : e.getMessage()));
             return 1;
         });
         System.exit(cli.execute(args));

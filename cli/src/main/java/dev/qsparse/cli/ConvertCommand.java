@@ -8,24 +8,42 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-@Command(name = "convert", mixinStandardHelpOptions = true, description = {
-    "Write a runtime-ready model directory (f32, int8 or ternary weights).",
-    "Its weights load by memory-mapping alone, with no quantization at load, and every task on the machine",
-    "shares them through the page cache. Prints {\"out\": DIR, \"weights\": ..., \"lm_head\": ...,",
-    "\"bytes\": ..., \"quantized_tensors\": ...}."})
+@Command(
+        name = "convert",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Write a runtime-ready model directory (f32, int8 or ternary weights).",
+            "Its weights load by memory-mapping alone, with no quantization at load, and every task on the machine",
+            "shares them through the page cache. Prints {\"out\": DIR, \"weights\": ..., \"lm_head\": ...,",
+            "\"bytes\": ..., \"quantized_tensors\": ...}."
+        })
 final class ConvertCommand implements Callable<Integer> {
 
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Source model directory (float weights).")
+    @Option(
+            names = "--model",
+            required = true,
+            paramLabel = "DIR",
+            description = "Source model directory (float weights).")
     Path model;
 
-    @Option(names = "--out", required = true, paramLabel = "DIR", description = "Directory to write (created if missing).")
+    @Option(
+            names = "--out",
+            required = true,
+            paramLabel = "DIR",
+            description = "Directory to write (created if missing).")
     Path out;
 
-    @Option(names = "--weights", required = true, paramLabel = "FORMAT",
+    @Option(
+            names = "--weights",
+            required = true,
+            paramLabel = "FORMAT",
             description = "f32 (as stored), int8 (per output channel) or ternary (BitNet b1.58, 2-bit packed).")
     String weights;
 
-    @Option(names = "--lm-head", paramLabel = "FORMAT", defaultValue = "int8",
+    @Option(
+            names = "--lm-head",
+            paramLabel = "FORMAT",
+            defaultValue = "int8",
             description = "Format of the lm head with --weights int8|ternary: int8 (default) or f32.")
     String lmHead;
 

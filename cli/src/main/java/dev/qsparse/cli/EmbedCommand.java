@@ -10,7 +10,10 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "embed", mixinStandardHelpOptions = true, description = "Embed a text: {\"embedding\": [...], ...} (L2-normalised).")
+@Command(
+        name = "embed",
+        mixinStandardHelpOptions = true,
+        description = "Embed a text: {\"embedding\": [...], ...} (L2-normalised).")
 final class EmbedCommand implements Callable<Integer> {
 
     @Mixin

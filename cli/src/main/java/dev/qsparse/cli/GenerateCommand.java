@@ -8,13 +8,17 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
 
-@Command(name = "generate", mixinStandardHelpOptions = true, defaultValueProvider = GenerationDefaults.class, description = "Continue a prompt: {\"text\": ..., \"tokens\": [...], ...}.")
+@Command(
+        name = "generate",
+        mixinStandardHelpOptions = true,
+        defaultValueProvider = GenerationDefaults.class,
+        description = "Continue a prompt: {\"text\": ..., \"tokens\": [...], ...}.")
 final class GenerateCommand implements Callable<Integer> {
 
     @Spec
@@ -29,10 +33,15 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--max-tokens", description = "New tokens at most (default ${DEFAULT-VALUE}).")
     int maxTokens;
 
-    @Option(names = "--temperature", description = "0 = greedy (default ${DEFAULT-VALUE}); otherwise in [1e-4, 10]: a smaller non-zero value is rejected.")
+    @Option(
+            names = "--temperature",
+            description =
+                    "0 = greedy (default ${DEFAULT-VALUE}); otherwise in [1e-4, 10]: a smaller non-zero value is rejected.")
     double temperature;
 
-    @Option(names = "--top-k", description = "Sample among the K most likely tokens; 0 = all (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--top-k",
+            description = "Sample among the K most likely tokens; 0 = all (default ${DEFAULT-VALUE}).")
     int topK;
 
     @Option(names = "--top-p", description = "Nucleus sampling mass (default ${DEFAULT-VALUE}).")

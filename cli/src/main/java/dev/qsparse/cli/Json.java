@@ -8,11 +8,9 @@ import java.util.Map;
 /** Prints one JSON object per command on stdout. */
 final class Json {
 
-    private static final ObjectMapper MAPPER = new ObjectMapper()
-            .disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
+    private static final ObjectMapper MAPPER = new ObjectMapper().disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
 
-    private Json() {
-    }
+    private Json() {}
 
     /**
      * Prints {@code object}, after checking that it holds no NaN or infinity: JSON has no such

@@ -8,13 +8,20 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "logits", mixinStandardHelpOptions = true, description = "Print next-token logits for every input position: {\"logits\": [[...], ...]}.")
+@Command(
+        name = "logits",
+        mixinStandardHelpOptions = true,
+        description = "Print next-token logits for every input position: {\"logits\": [[...], ...]}.")
 final class LogitsCommand implements Callable<Integer> {
 
     @Mixin
     ModelOptions modelOptions;
 
-    @Option(names = "--tokens", required = true, split = ",", paramLabel = "IDS",
+    @Option(
+            names = "--tokens",
+            required = true,
+            split = ",",
+            paramLabel = "IDS",
             description = "Comma-separated token ids, e.g. 5,17,250 (no BOS is added).")
     List<Integer> tokens;
 

@@ -8,7 +8,10 @@ import picocli.CommandLine.Option;
 /** The {@code --model DIR} option every command shares. */
 final class ModelOptions {
 
-    @Option(names = "--model", required = true, paramLabel = "DIR",
+    @Option(
+            names = "--model",
+            required = true,
+            paramLabel = "DIR",
             description = "Model directory (config.json, model.safetensors, tokenizer.json).")
     Path model;
 

@@ -7,10 +7,20 @@ import picocli.CommandLine.Command;
  * {@code bin/qsparse}: JSON on stdout, errors on stderr with a non-zero exit code
  * (1 for a failure while running, 2 for a usage error).
  */
-@Command(name = "qsparse", mixinStandardHelpOptions = true, version = "qsparse 0.1.0",
+@Command(
+        name = "qsparse",
+        mixinStandardHelpOptions = true,
+        version = "qsparse 0.1.0",
         description = "Q-Sparse sparse language models on the CPU.",
-        subcommands = {LogitsCommand.class, GenerateCommand.class, EmbedCommand.class, ScoreCommand.class,
-            dev.qsparse.jobs.demo.EmbeddedDemo.class, ConvertCommand.class, BenchCommand.class})
+        subcommands = {
+            LogitsCommand.class,
+            GenerateCommand.class,
+            EmbedCommand.class,
+            ScoreCommand.class,
+            dev.qsparse.jobs.demo.EmbeddedDemo.class,
+            ConvertCommand.class,
+            BenchCommand.class
+        })
 public final class QSparseCli {
 
     public static void main(String[] args) {

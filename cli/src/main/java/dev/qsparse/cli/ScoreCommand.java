@@ -13,10 +13,14 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "score", mixinStandardHelpOptions = true, description = {
-    "Log-likelihood of a text: {\"logprob\": ..., \"mean_logprob\": ..., \"perplexity\": ...}.",
-    "With --file, every non-empty line is scored as its own text and the corpus perplexity is "
-        + "exp(-(sum of logprobs) / (sum of scored tokens)), as training/evaluate.py computes it."})
+@Command(
+        name = "score",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Log-likelihood of a text: {\"logprob\": ..., \"mean_logprob\": ..., \"perplexity\": ...}.",
+            "With --file, every non-empty line is scored as its own text and the corpus perplexity is "
+                    + "exp(-(sum of logprobs) / (sum of scored tokens)), as training/evaluate.py computes it."
+        })
 final class ScoreCommand implements Callable<Integer> {
 
     @Mixin
@@ -29,7 +33,10 @@ final class ScoreCommand implements Callable<Integer> {
         @Option(names = "--text", required = true, description = "Text to score.")
         String text;
 
-        @Option(names = "--file", required = true, paramLabel = "FILE",
+        @Option(
+                names = "--file",
+                required = true,
+                paramLabel = "FILE",
                 description = "UTF-8 text file: score each non-empty line, report the corpus perplexity. "
                         + "At most --max-file-bytes are read; binary content, a file over the bound or one "
                         + "with no non-empty line is an error.")
@@ -39,8 +46,12 @@ final class ScoreCommand implements Callable<Integer> {
     /** Default bound on the bytes {@code --file} reads (64 MiB): far above any held-out set, far below the heap. */
     static final long DEFAULT_MAX_FILE_BYTES = 64L * 1024 * 1024;
 
-    @Option(names = "--max-file-bytes", paramLabel = "N", defaultValue = "67108864",
-            description = "Read at most N bytes of --file; a longer file (or /dev/zero) fails (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--max-file-bytes",
+            paramLabel = "N",
+            defaultValue = "67108864",
+            description =
+                    "Read at most N bytes of --file; a longer file (or /dev/zero) fails (default ${DEFAULT-VALUE}).")
     long maxFileBytes = DEFAULT_MAX_FILE_BYTES;
 
     @Override
@@ -91,14 +102,14 @@ final class ScoreCommand implements Callable<Integer> {
             }
         }
         if (scoredLines == 0) {
-            throw new IllegalArgumentException(file + ": no non-empty line to score (" + lines.size()
-                    + " line(s), all blank)");
+            throw new IllegalArgumentException(
+                    file + ": no non-empty line to score (" + lines.size() + " line(s), all blank)");
         }
         double mean = logprob / tokens;
         double perplexity = Math.exp(-mean);
         if (!Double.isFinite(logprob) || !Double.isFinite(perplexity)) {
-            throw new IllegalArgumentException(file + ": the corpus score is not finite (logprob " + logprob
-                    + ", perplexity " + perplexity + ")");
+            throw new IllegalArgumentException(
+                    file + ": the corpus score is not finite (logprob " + logprob + ", perplexity " + perplexity + ")");
         }
         out.put("logprob", logprob);
         out.put("mean_logprob", mean);

@@ -6,8 +6,7 @@ import java.util.Map;
 /** The statistics fields every command's JSON carries. */
 final class Stats {
 
-    private Stats() {
-    }
+    private Stats() {}
 
     static void put(Map<String, Object> out, InferenceResult.Stats stats) {
         out.put("input_tokens", stats.inputTokens());

@@ -23,8 +23,7 @@ final class TextFile {
 
     private static final int CHUNK = 64 * 1024;
 
-    private TextFile() {
-    }
+    private TextFile() {}
 
     /** The lines of {@code file} (split as {@link String#lines()} does). */
     static List<String> readLines(Path file, long maxBytes) throws IOException {
@@ -35,7 +34,8 @@ final class TextFile {
             throw new IllegalArgumentException(file + ": file not found");
         }
         byte[] bytes = readBounded(file, maxBytes);
-        CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
+        CharsetDecoder decoder = StandardCharsets.UTF_8
+                .newDecoder()
                 .onMalformedInput(CodingErrorAction.REPORT)
                 .onUnmappableCharacter(CodingErrorAction.REPORT);
         ByteBuffer in = ByteBuffer.wrap(bytes);
@@ -62,12 +62,13 @@ final class TextFile {
                         long at = total + i;
                         byte[] seen = out.toByteArray();
                         throw new IllegalArgumentException(file + ": a binary file, not text: NUL byte on line "
-                                + (lineOf(seen, seen.length) + countNewlines(chunk, 0, i)) + " (byte offset " + at + ")");
+                                + (lineOf(seen, seen.length) + countNewlines(chunk, 0, i)) + " (byte offset " + at
+                                + ")");
                     }
                 }
                 if (total + n > maxBytes) {
-                    throw new IllegalArgumentException(file + ": larger than the " + maxBytes
-                            + "-byte limit of --max-file-bytes");
+                    throw new IllegalArgumentException(
+                            file + ": larger than the " + maxBytes + "-byte limit of --max-file-bytes");
                 }
                 out.write(chunk, 0, n);
                 total += n;

@@ -52,36 +52,66 @@ class ConvertAndBenchCommandTest {
     @Test
     void convertWritesALoadableModelWithTheSameLogitsAsInMemoryQuantization() throws Exception {
         Path dir = tmp.resolve("int8");
-        JsonNode json = new ObjectMapper().readTree(run("convert", "--model", MODEL, "--out", dir.toString(),
-                "--weights", "int8"));
+        JsonNode json = new ObjectMapper()
+                .readTree(run("convert", "--model", MODEL, "--out", dir.toString(), "--weights", "int8"));
         assertEquals("int8", json.get("weights").asText());
         assertEquals("int8", json.get("lm_head").asText());
         assertTrue(Files.isRegularFile(dir.resolve("tokenizer.json")));
         JsonNode logits = new ObjectMapper().readTree(run("logits", "--model", dir.toString(), "--tokens", "5,17,250"));
         assertEquals(3, logits.get("logits").size());
-        JsonNode generated = new ObjectMapper().readTree(run("generate", "--model", dir.toString(), "--prompt",
-                "The stream", "--max-tokens", "4"));
+        JsonNode generated = new ObjectMapper()
+                .readTree(run("generate", "--model", dir.toString(), "--prompt", "The stream", "--max-tokens", "4"));
         assertTrue(generated.get("tokens").size() >= 1);
         assertEquals(2, QSparseCli.run("convert", "--model", MODEL, "--out", dir.toString()));
-        assertEquals(1, QSparseCli.run("convert", "--model", MODEL, "--out", tmp.resolve("x").toString(),
-                "--weights", "int4"));
+        assertEquals(
+                1,
+                QSparseCli.run(
+                        "convert", "--model", MODEL, "--out", tmp.resolve("x").toString(), "--weights", "int4"));
     }
 
     @Test
     void benchPrintsOneTableWithEveryVariant() throws Exception {
         Path events = tmp.resolve("events.txt");
-        Files.writeString(events, "the first event of the batch\n\nand a second one, a little longer than the first\n"
-                + "a third\n");
-        String table = run("bench", "--no-seed-shape", "--no-gemv", "--torch", "off", "--onnx", "off",
-                "--demo-model", MODEL, "--work", tmp.resolve("work").toString(), "--decode-tokens", "4", "--prompt", "4",
-                "--prefill", "8", "--reps", "1", "--bandwidth-mb", "32", "--nd4j", tmp.resolve("none").toString(),
-                "--events", events.toString(), "--embed-batch", "3");
+        Files.writeString(
+                events,
+                "the first event of the batch\n\nand a second one, a little longer than the first\n" + "a third\n");
+        String table = run(
+                "bench",
+                "--no-seed-shape",
+                "--no-gemv",
+                "--torch",
+                "off",
+                "--onnx",
+                "off",
+                "--demo-model",
+                MODEL,
+                "--work",
+                tmp.resolve("work").toString(),
+                "--decode-tokens",
+                "4",
+                "--prompt",
+                "4",
+                "--prefill",
+                "8",
+                "--reps",
+                "1",
+                "--bandwidth-mb",
+                "32",
+                "--nd4j",
+                tmp.resolve("none").toString(),
+                "--events",
+                events.toString(),
+                "--embed-batch",
+                "3");
         for (String variant : new String[] {"dense f32", "dense int8", "50% top-K int8", "50% top-K ternary"}) {
             assertTrue(table.contains("| test-model | " + variant + " |"), table);
         }
         assertTrue(table.contains("| embed events/s |"), table);
         assertTrue(table.contains("Embed: test-model: 3 events of events.txt"), table);
-        String row = table.lines().filter(l -> l.startsWith("| test-model | dense f32 |")).findFirst().orElseThrow();
+        String row = table.lines()
+                .filter(l -> l.startsWith("| test-model | dense f32 |"))
+                .findFirst()
+                .orElseThrow();
         double embed = Double.parseDouble(row.split("\\|")[7].trim());
         assertTrue(embed > 0, row);
         assertTrue(table.contains("Streaming read bandwidth"), table);

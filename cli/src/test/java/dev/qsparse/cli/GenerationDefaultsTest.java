@@ -31,7 +31,10 @@ class GenerationDefaultsTest {
         CommandLine cli = new CommandLine(new GenerateCommand());
         cli.setOut(new PrintWriter(help));
         cli.execute("--help");
-        assertEquals(true, help.toString().contains("New tokens at most (default " + d.maxNewTokens() + ")"), help.toString());
+        assertEquals(
+                true,
+                help.toString().contains("New tokens at most (default " + d.maxNewTokens() + ")"),
+                help.toString());
 
         Configuration c = new Configuration();
         c.set(QSparseOptions.MODEL_PATH, "/m");

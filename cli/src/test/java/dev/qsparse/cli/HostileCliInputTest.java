@@ -62,8 +62,10 @@ class HostileCliInputTest {
     }
 
     private String scoreFile(Path file, String... extra) {
-        String[] args = Stream.concat(Stream.of("score", "--model", QSparseCliTest.MODEL, "--file", file.toString()),
-                Stream.of(extra)).toArray(String[]::new);
+        String[] args = Stream.concat(
+                        Stream.of("score", "--model", QSparseCliTest.MODEL, "--file", file.toString()),
+                        Stream.of(extra))
+                .toArray(String[]::new);
         return fails(1, args);
     }
 
@@ -95,7 +97,7 @@ class HostileCliInputTest {
     @Test
     void aFileOverTheBoundFailsWithoutBeingReadInFull() throws IOException {
         Path f = dir.resolve("big.txt");
-        Files.writeString(f, "a line of text\n".repeat(10_000));   // 150,000 bytes
+        Files.writeString(f, "a line of text\n".repeat(10_000)); // 150,000 bytes
         String e = scoreFile(f, "--max-file-bytes", "100000");
         assertTrue(e.contains(f + ": larger than the 100000-byte limit of --max-file-bytes"), e);
         assertEquals(64L * 1024 * 1024, ScoreCommand.DEFAULT_MAX_FILE_BYTES);
@@ -149,7 +151,12 @@ class HostileCliInputTest {
         Path f = dir.resolve("ok.txt");
         Files.writeString(f, "first line of text\n\nsecond line here\n");
         assertEquals(0, QSparseCli.run("score", "--model", QSparseCliTest.MODEL, "--file", f.toString()));
-        assertEquals(2, new ObjectMapper().readTree(out.toString(StandardCharsets.UTF_8)).get("lines").asInt());
+        assertEquals(
+                2,
+                new ObjectMapper()
+                        .readTree(out.toString(StandardCharsets.UTF_8))
+                        .get("lines")
+                        .asInt());
     }
 
     /** A copy of the test model with every weight of F32 {@code tensor} set to {@code value}. */
@@ -160,16 +167,18 @@ class HostileCliInputTest {
                 Files.copy(f, target.resolve(f.getFileName()));
             }
         }
-        try (FileChannel ch = FileChannel.open(target.resolve("model.safetensors"), StandardOpenOption.READ,
-                StandardOpenOption.WRITE)) {
+        try (FileChannel ch = FileChannel.open(
+                target.resolve("model.safetensors"), StandardOpenOption.READ, StandardOpenOption.WRITE)) {
             ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
             ch.read(len, 0);
             int n = (int) len.getLong(0);
             ByteBuffer header = ByteBuffer.allocate(n);
             ch.read(header, 8);
-            var offsets = new ObjectMapper().readTree(header.array()).get(tensor).get("data_offsets");
+            var offsets =
+                    new ObjectMapper().readTree(header.array()).get(tensor).get("data_offsets");
             long begin = offsets.get(0).asLong();
-            ByteBuffer b = ByteBuffer.allocate((int) (offsets.get(1).asLong() - begin)).order(ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer b =
+                    ByteBuffer.allocate((int) (offsets.get(1).asLong() - begin)).order(ByteOrder.LITTLE_ENDIAN);
             while (b.hasRemaining()) {
                 b.putFloat(value);
             }

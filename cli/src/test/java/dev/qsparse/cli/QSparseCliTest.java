@@ -51,8 +51,20 @@ class QSparseCliTest {
 
     @Test
     void generatePrintsTextAndTokens() throws Exception {
-        JsonNode json = runOk("generate", "--model", MODEL, "--prompt", "The stream", "--max-tokens", "5",
-                "--temperature", "0.8", "--top-p", "0.9", "--seed", "3");
+        JsonNode json = runOk(
+                "generate",
+                "--model",
+                MODEL,
+                "--prompt",
+                "The stream",
+                "--max-tokens",
+                "5",
+                "--temperature",
+                "0.8",
+                "--top-p",
+                "0.9",
+                "--seed",
+                "3");
         assertTrue(json.get("text").isTextual());
         assertTrue(json.get("tokens").size() >= 1 && json.get("tokens").size() <= 5);
         assertEquals("test-model", json.get("model").asText());
@@ -65,7 +77,8 @@ class QSparseCliTest {
         out.reset();
         JsonNode s = runOk("score", "--model", MODEL, "--text", "an event");
         assertTrue(s.get("logprob").asDouble() < 0);
-        assertEquals(Math.exp(-s.get("mean_logprob").asDouble()), s.get("perplexity").asDouble(), 1e-9);
+        assertEquals(
+                Math.exp(-s.get("mean_logprob").asDouble()), s.get("perplexity").asDouble(), 1e-9);
     }
 
     @Test
@@ -82,7 +95,10 @@ class QSparseCliTest {
         long tokens = a.get("scored_tokens").asLong() + b.get("scored_tokens").asLong();
         double logprob = a.get("logprob").asDouble() + b.get("logprob").asDouble();
         assertEquals(tokens, corpus.get("scored_tokens").asLong());
-        assertEquals(Math.exp(-logprob / tokens), corpus.get("perplexity").asDouble(), 1e-9 * corpus.get("perplexity").asDouble());
+        assertEquals(
+                Math.exp(-logprob / tokens),
+                corpus.get("perplexity").asDouble(),
+                1e-9 * corpus.get("perplexity").asDouble());
     }
 
     @Test
@@ -92,7 +108,8 @@ class QSparseCliTest {
             err.reset();
             assertEquals(0, QSparseCli.run(command, "--help"), command + ": " + err.toString(StandardCharsets.UTF_8));
             assertTrue(out.toString(StandardCharsets.UTF_8).contains("Usage: qsparse " + command), command);
-            assertTrue(!err.toString(StandardCharsets.UTF_8).contains("Could not format"), command + " help text formats");
+            assertTrue(
+                    !err.toString(StandardCharsets.UTF_8).contains("Could not format"), command + " help text formats");
         }
     }
 

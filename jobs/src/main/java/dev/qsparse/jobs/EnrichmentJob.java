@@ -3,25 +3,21 @@ package dev.qsparse.jobs;
 import dev.qsparse.flink.DeadLetter;
 import dev.qsparse.flink.EnrichedEvent;
 import dev.qsparse.flink.EventParser;
-import dev.qsparse.flink.QSparseOptions;
 import dev.qsparse.flink.QSparseEnrichment;
+import dev.qsparse.flink.QSparseOptions;
 import dev.qsparse.jobs.kafka.KafkaTopics;
-import dev.qsparse.runtime.inference.Task;
 import java.nio.charset.StandardCharsets;
 import java.util.Properties;
 import java.util.function.UnaryOperator;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.serialization.DeserializationSchema;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
-import org.apache.flink.configuration.Configuration;
-import org.apache.flink.configuration.RestartStrategyOptions;
 import org.apache.flink.connector.base.DeliveryGuarantee;
 import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
 import org.apache.flink.connector.kafka.sink.KafkaSink;
 import org.apache.flink.connector.kafka.source.KafkaSource;
 import org.apache.flink.connector.kafka.source.KafkaSourceBuilder;
 import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
-import org.apache.flink.core.execution.CheckpointingMode;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.kafka.clients.consumer.OffsetResetStrategy;
@@ -56,8 +52,7 @@ public final class EnrichmentJob {
     private static final Logger LOG = LoggerFactory.getLogger(EnrichmentJob.class);
     private static final String BOOTSTRAP = "bootstrap.servers";
 
-    private EnrichmentJob() {
-    }
+    private EnrichmentJob() {}
 
     /**
      * Runs the job. Never calls {@link System#exit} (in application mode that would kill the
@@ -91,10 +86,19 @@ public final class EnrichmentJob {
         QSparseEnrichment.Streams streams = build(env, options);
         Properties kafka = kafkaClient(env.getConfiguration(), options);
         if (options.createTopics) {
-            KafkaTopics.create(kafka, java.util.Map.of(options.inputTopic, options.topicPartitions,
-                    options.outputTopic, options.topicPartitions, options.deadLetterTopic, 1));
+            KafkaTopics.create(
+                    kafka,
+                    java.util.Map.of(
+                            options.inputTopic,
+                            options.topicPartitions,
+                            options.outputTopic,
+                            options.topicPartitions,
+                            options.deadLetterTopic,
+                            1));
         }
-        KafkaTopics.checkMaxMessageBytes(kafka, java.util.List.of(options.outputTopic, options.deadLetterTopic),
+        KafkaTopics.checkMaxMessageBytes(
+                kafka,
+                java.util.List.of(options.outputTopic, options.deadLetterTopic),
                 requiredRecordBytes(streams.settings().maxRecordBytes()));
         env.execute("qsparse-enrichment " + options.inputTopic + " -> " + options.outputTopic);
     }
@@ -108,8 +112,8 @@ public final class EnrichmentJob {
      * Adds the job's pipeline to {@code env}, passing the raw input stream through
      * {@code beforeModel} first (tests use it to inject failures at chosen moments).
      */
-    public static QSparseEnrichment.Streams build(StreamExecutionEnvironment env, JobOptions o,
-                                                  UnaryOperator<DataStream<byte[]>> beforeModel) {
+    public static QSparseEnrichment.Streams build(
+            StreamExecutionEnvironment env, JobOptions o, UnaryOperator<DataStream<byte[]>> beforeModel) {
         JobConfig.configure(env, o);
         QSparseEnrichment enrichment = JobConfig.enrichment(env.getConfiguration(), o);
         Properties kafka = kafkaClient(env.getConfiguration(), o);
@@ -129,16 +133,21 @@ public final class EnrichmentJob {
         if (o.bounded) {
             source.setBounded(OffsetsInitializer.latest());
         }
-        DataStream<byte[]> events = env.fromSource(source.build(), WatermarkStrategy.noWatermarks(), "kafka: " + o.inputTopic)
+        DataStream<byte[]> events = env.fromSource(
+                        source.build(), WatermarkStrategy.noWatermarks(), "kafka: " + o.inputTopic)
                 .uid("kafka-input");
         events = beforeModel.apply(events);
 
         QSparseEnrichment.Streams streams = enrichment.apply(events);
 
-        streams.enriched().sinkTo(sink(o, kafka, o.outputTopic, "out", new EnrichedSerializer(o.outputTopic)))
-                .name("kafka: " + o.outputTopic).uid("kafka-output");
-        streams.deadLetters().sinkTo(sink(o, kafka, o.deadLetterTopic, "dlq", new DeadLetterSerializer(o.deadLetterTopic)))
-                .name("kafka: " + o.deadLetterTopic).uid("kafka-dead-letters");
+        streams.enriched()
+                .sinkTo(sink(o, kafka, o.outputTopic, "out", new EnrichedSerializer(o.outputTopic)))
+                .name("kafka: " + o.outputTopic)
+                .uid("kafka-output");
+        streams.deadLetters()
+                .sinkTo(sink(o, kafka, o.deadLetterTopic, "dlq", new DeadLetterSerializer(o.deadLetterTopic)))
+                .name("kafka: " + o.deadLetterTopic)
+                .uid("kafka-dead-letters");
         return streams;
     }
 
@@ -163,8 +172,8 @@ public final class EnrichmentJob {
         try {
             return Integer.parseInt(v.trim());
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("Kafka client property max.request.size must be an integer (bytes), got '"
-                    + v + "'", e);
+            throw new IllegalArgumentException(
+                    "Kafka client property max.request.size must be an integer (bytes), got '" + v + "'", e);
         }
     }
 
@@ -206,8 +215,8 @@ public final class EnrichmentJob {
         return kafka;
     }
 
-    private static <T> KafkaSink<T> sink(JobOptions o, Properties kafka, String topic, String suffix,
-                                         KafkaRecordSerializationSchema<T> schema) {
+    private static <T> KafkaSink<T> sink(
+            JobOptions o, Properties kafka, String topic, String suffix, KafkaRecordSerializationSchema<T> schema) {
         var builder = KafkaSink.<T>builder()
                 .setKafkaProducerConfig(kafka)
                 .setBootstrapServers(kafka.getProperty(BOOTSTRAP))

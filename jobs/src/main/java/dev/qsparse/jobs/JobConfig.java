@@ -33,8 +33,7 @@ public final class JobConfig {
     /** Restart delay of the job's default fixed-delay strategy. */
     static final Duration DEFAULT_RESTART_DELAY = Duration.ofMillis(500);
 
-    private JobConfig() {
-    }
+    private JobConfig() {}
 
     /**
      * Checkpointing, restart strategy and parallelism of {@code env}: a flag given on the command
@@ -48,25 +47,36 @@ public final class JobConfig {
         }
 
         CheckpointingMode mode = flink.getOptional(CheckpointingOptions.CHECKPOINTING_CONSISTENCY_MODE)
-                .orElse(o.delivery == JobOptions.Delivery.EXACTLY_ONCE ? CheckpointingMode.EXACTLY_ONCE : CheckpointingMode.AT_LEAST_ONCE);
+                .orElse(
+                        o.delivery == JobOptions.Delivery.EXACTLY_ONCE
+                                ? CheckpointingMode.EXACTLY_ONCE
+                                : CheckpointingMode.AT_LEAST_ONCE);
         if (o.delivery == JobOptions.Delivery.EXACTLY_ONCE && mode != CheckpointingMode.EXACTLY_ONCE) {
             // An at-least-once checkpoint may include records after the barrier: the transactional
             // sink would commit them twice after a restore.
-            throw new IllegalArgumentException("--delivery exactly-once needs " + CheckpointingOptions.CHECKPOINTING_CONSISTENCY_MODE.key()
-                    + " EXACTLY_ONCE, but the Flink configuration sets " + mode + "; use --delivery at-least-once or change the configuration");
+            throw new IllegalArgumentException(
+                    "--delivery exactly-once needs " + CheckpointingOptions.CHECKPOINTING_CONSISTENCY_MODE.key()
+                            + " EXACTLY_ONCE, but the Flink configuration sets " + mode
+                            + "; use --delivery at-least-once or change the configuration");
         }
-        if (o.given("--checkpoint-interval") || flink.getOptional(CheckpointingOptions.CHECKPOINTING_INTERVAL).isEmpty()) {
-            env.enableCheckpointing(positive(o.checkpointInterval, "--checkpoint-interval").toMillis(), mode);
+        if (o.given("--checkpoint-interval")
+                || flink.getOptional(CheckpointingOptions.CHECKPOINTING_INTERVAL)
+                        .isEmpty()) {
+            env.enableCheckpointing(
+                    positive(o.checkpointInterval, "--checkpoint-interval").toMillis(), mode);
         } else {
             env.getCheckpointConfig().setCheckpointingConsistencyMode(mode);
         }
 
-        if (o.given("--restart-attempts") || flink.getOptional(RestartStrategyOptions.RESTART_STRATEGY).isEmpty()) {
+        if (o.given("--restart-attempts")
+                || flink.getOptional(RestartStrategyOptions.RESTART_STRATEGY).isEmpty()) {
             Configuration restart = new Configuration();
             restart.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
             restart.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, o.restartAttempts);
-            restart.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY,
-                    flink.getOptional(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY).orElse(DEFAULT_RESTART_DELAY));
+            restart.set(
+                    RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY,
+                    flink.getOptional(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY)
+                            .orElse(DEFAULT_RESTART_DELAY));
             env.configure(restart);
         }
     }
@@ -96,12 +106,12 @@ public final class JobConfig {
             }
         }
 
-        QSparseEnrichment.Builder builder = QSparseEnrichment.builder()
-                .configuration(flink)
-                .configuration(Configuration.fromMap(set));
+        QSparseEnrichment.Builder builder =
+                QSparseEnrichment.builder().configuration(flink).configuration(Configuration.fromMap(set));
         if (o.given("--model") && o.model != null) {
             builder.modelPath(o.model.toAbsolutePath().toString());
-        } else if (flink.getOptional(QSparseOptions.MODEL_PATH).isEmpty() && !set.containsKey(QSparseOptions.MODEL_PATH.key())) {
+        } else if (flink.getOptional(QSparseOptions.MODEL_PATH).isEmpty()
+                && !set.containsKey(QSparseOptions.MODEL_PATH.key())) {
             throw new IllegalArgumentException("no model: pass --model DIR or set " + QSparseOptions.MODEL_PATH.key()
                     + " in the Flink configuration (e.g. flink run -D" + QSparseOptions.MODEL_PATH.key() + "=DIR)");
         }
@@ -133,7 +143,8 @@ public final class JobConfig {
 
     /** Throws for any {@code qsparse.*} key among {@code keys} that is not an operator option. */
     static void rejectUnknown(Set<String> keys, String where) {
-        Set<String> known = QSparseOptions.all().stream().map(ConfigOption::key).collect(Collectors.toCollection(TreeSet::new));
+        Set<String> known =
+                QSparseOptions.all().stream().map(ConfigOption::key).collect(Collectors.toCollection(TreeSet::new));
         List<String> unknown = new ArrayList<>();
         for (String key : keys) {
             if (key.startsWith(PREFIX) && !known.contains(key)) {
@@ -145,9 +156,14 @@ public final class JobConfig {
         }
         StringBuilder message = new StringBuilder();
         for (String key : unknown) {
-            String near = known.stream().min(Comparator.comparingInt(k -> distance(k, key))).orElseThrow();
-            message.append(message.length() == 0 ? "" : "; ").append("unknown operator option ").append(key)
-                    .append(" in ").append(where);
+            String near = known.stream()
+                    .min(Comparator.comparingInt(k -> distance(k, key)))
+                    .orElseThrow();
+            message.append(message.length() == 0 ? "" : "; ")
+                    .append("unknown operator option ")
+                    .append(key)
+                    .append(" in ")
+                    .append(where);
             if (distance(near, key) <= Math.max(3, key.length() / 4)) {
                 message.append(" (did you mean ").append(near).append("?)");
             }

@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.io.Reader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Map;
 import java.util.Properties;
 import java.util.TreeMap;
@@ -30,12 +29,12 @@ public final class KafkaClientProperties {
 
     /** The Flink configuration prefix of Kafka client properties. */
     public static final String PREFIX = "kafka.";
+
     static final String MASK = "******";
     private static final Pattern SECRET = Pattern.compile(
             "(?i).*(jaas\\.config|password|secret|token|credential|user\\.info|\\.key)$|.*(password|secret).*");
 
-    private KafkaClientProperties() {
-    }
+    private KafkaClientProperties() {}
 
     /** The properties from the three sources; errors name the source, never a secret value. */
     public static Properties resolve(ReadableConfig flink, JobOptions o) {
@@ -50,8 +49,10 @@ public final class KafkaClientProperties {
             try (Reader r = Files.newBufferedReader(o.kafkaPropertiesFile, StandardCharsets.UTF_8)) {
                 file.load(r);
             } catch (IOException e) {
-                throw new IllegalArgumentException("--kafka-properties-file " + o.kafkaPropertiesFile + ": cannot read it ("
-                        + e.getClass().getSimpleName() + ")", e);
+                throw new IllegalArgumentException(
+                        "--kafka-properties-file " + o.kafkaPropertiesFile + ": cannot read it ("
+                                + e.getClass().getSimpleName() + ")",
+                        e);
             }
             file.stringPropertyNames().forEach(k -> p.setProperty(k, file.getProperty(k)));
         }
@@ -59,8 +60,9 @@ public final class KafkaClientProperties {
             int eq = entry.indexOf('=');
             if (eq <= 0) {
                 // Never echo the entry: it may be a secret pasted without its key.
-                throw new IllegalArgumentException("--kafka-property expects KEY=VALUE, e.g. --kafka-property security.protocol=SASL_SSL"
-                        + " (an entry without '=' was given)");
+                throw new IllegalArgumentException(
+                        "--kafka-property expects KEY=VALUE, e.g. --kafka-property security.protocol=SASL_SSL"
+                                + " (an entry without '=' was given)");
             }
             p.setProperty(entry.substring(0, eq).trim(), entry.substring(eq + 1));
         }

@@ -75,8 +75,9 @@ public final class OperatorFlags implements CommandLine.IDefaultValueProvider {
     public static List<String> help() {
         List<String> lines = new ArrayList<>();
         lines.add("");
-        lines.add("Operator options (qsparse.*), from the Flink configuration (flink run -Dqsparse.KEY=VALUE, config.yaml)"
-                + " or --set qsparse.KEY=VALUE; the flags above override them:");
+        lines.add(
+                "Operator options (qsparse.*), from the Flink configuration (flink run -Dqsparse.KEY=VALUE, config.yaml)"
+                        + " or --set qsparse.KEY=VALUE; the flags above override them:");
         for (ConfigOption<?> option : QSparseOptions.all()) {
             String def = option.hasDefaultValue() ? text(option.defaultValue()) : "";
             lines.add("  " + option.key() + " (default: " + (def.isEmpty() ? "none" : def) + ")");
@@ -117,8 +118,8 @@ public final class OperatorFlags implements CommandLine.IDefaultValueProvider {
         }
 
         @Override
-        protected void formatText(StringBuilder state, String format, String[] elements,
-                                  EnumSet<TextElement.TextStyle> styles) {
+        protected void formatText(
+                StringBuilder state, String format, String[] elements, EnumSet<TextElement.TextStyle> styles) {
             state.append(elements.length == 0 ? format : String.format(format, (Object[]) elements));
         }
 

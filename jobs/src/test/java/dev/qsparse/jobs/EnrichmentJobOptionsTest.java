@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.qsparse.flink.QSparseOptions;
 import dev.qsparse.jobs.demo.DemoEvents;
 import java.io.PrintWriter;
-import java.lang.reflect.Field;
 import java.io.StringWriter;
+import java.lang.reflect.Field;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
@@ -25,10 +25,24 @@ class EnrichmentJobOptionsTest {
         cli.setOut(new PrintWriter(text));
         assertEquals(0, cli.execute("--help"));
         String help = text.toString();
-        for (String option : List.of("--bootstrap-servers", "--input-topic", "--output-topic", "--dead-letter-topic",
-                "--group-id", "--starting-offsets", "--checkpoint-interval", "--parallelism", "--delivery",
-                "--transactional-id-prefix", "--transaction-timeout", "--model", "--mode", "--max-batch-size",
-                "--max-wait", "--threads", "--set")) {
+        for (String option : List.of(
+                "--bootstrap-servers",
+                "--input-topic",
+                "--output-topic",
+                "--dead-letter-topic",
+                "--group-id",
+                "--starting-offsets",
+                "--checkpoint-interval",
+                "--parallelism",
+                "--delivery",
+                "--transactional-id-prefix",
+                "--transaction-timeout",
+                "--model",
+                "--mode",
+                "--max-batch-size",
+                "--max-wait",
+                "--threads",
+                "--set")) {
             assertTrue(help.contains(option), "help lists " + option);
         }
         assertTrue(help.contains("default: localhost:9092"), help);
@@ -49,7 +63,9 @@ class EnrichmentJobOptionsTest {
         for (Field f : JobOptions.class.getDeclaredFields()) {
             CommandLine.Option option = f.getAnnotation(CommandLine.Option.class);
             if (option != null && OperatorFlags.FLAGS.containsKey(option.names()[0])) {
-                assertEquals("__no_default_value__", option.defaultValue(),
+                assertEquals(
+                        "__no_default_value__",
+                        option.defaultValue(),
                         option.names()[0] + " must take its default from QSparseOptions, not repeat it");
             }
         }
@@ -62,7 +78,8 @@ class EnrichmentJobOptionsTest {
         assertTrue(help.contains("else " + QSparseOptions.BATCH_MAX_SIZE.defaultValue() + ")"), help);
         for (ConfigOption<?> option : QSparseOptions.all()) {
             String def = option.hasDefaultValue() ? OperatorFlags.text(option.defaultValue()) : "";
-            assertTrue(help.contains(option.key() + " (default: " + (def.isEmpty() ? "none" : def) + ")"),
+            assertTrue(
+                    help.contains(option.key() + " (default: " + (def.isEmpty() ? "none" : def) + ")"),
                     "help lists " + option.key() + " with its default: " + help);
             String description = new OperatorFlags.PlainText().format(option.description());
             assertTrue(help.contains(description), "help gives the description of " + option.key());
@@ -71,8 +88,15 @@ class EnrichmentJobOptionsTest {
 
     @Test
     void parsesOptionsAndOperatorPassThrough() {
-        JobOptions o = JobOptions.parse("--model", "m", "--delivery", "at-least-once",
-                "--checkpoint-interval", "PT2S", "--set", "qsparse.generate.max-new-tokens=5");
+        JobOptions o = JobOptions.parse(
+                "--model",
+                "m",
+                "--delivery",
+                "at-least-once",
+                "--checkpoint-interval",
+                "PT2S",
+                "--set",
+                "qsparse.generate.max-new-tokens=5");
         assertEquals(JobOptions.Delivery.AT_LEAST_ONCE, o.delivery);
         assertEquals(Duration.ofSeconds(2), o.checkpointInterval);
         assertEquals("5", o.operatorOptions().get("qsparse.generate.max-new-tokens"));
@@ -87,10 +111,12 @@ class EnrichmentJobOptionsTest {
         List<DemoEvents.Event> events = DemoEvents.build(List.of("one", "two \"quoted\""), 10, 8, null, 1);
         assertEquals(18, events.size());
         assertEquals(8, events.stream().filter(DemoEvents.Event::malformed).count());
-        long invalidUtf8 = events.stream().filter(e -> {
-            String s = new String(e.payload(), StandardCharsets.UTF_8);
-            return !java.util.Arrays.equals(s.getBytes(StandardCharsets.UTF_8), e.payload());
-        }).count();
+        long invalidUtf8 = events.stream()
+                .filter(e -> {
+                    String s = new String(e.payload(), StandardCharsets.UTF_8);
+                    return !java.util.Arrays.equals(s.getBytes(StandardCharsets.UTF_8), e.payload());
+                })
+                .count();
         assertEquals(1, invalidUtf8);
         // Every malformed payload still names its event, so outputs can be matched to inputs.
         for (DemoEvents.Event e : events) {

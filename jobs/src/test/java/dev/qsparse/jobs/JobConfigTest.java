@@ -40,13 +40,16 @@ class JobConfigTest {
     @Test
     void configuredBatchSizeReachesTheOperator() {
         // flink run -Dqsparse.batch.max-size=32 ...: the --max-batch-size default (16) must not win.
-        assertEquals(32, settings(flink("qsparse.batch.max-size", "32"), "--model", "m").maxBatchSize());
+        assertEquals(
+                32,
+                settings(flink("qsparse.batch.max-size", "32"), "--model", "m").maxBatchSize());
         // The whole job as EnrichmentJob builds it, on an environment with that configuration.
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(
                 flink("qsparse.batch.max-size", "32", "qsparse.threads", "2", "qsparse.mode", "score"));
         JobOptions options = JobOptions.parse("--model", "m");
         EnrichmentJob.build(env, options);
-        QSparseSettings s = JobConfig.enrichment(env.getConfiguration(), options).settings();
+        QSparseSettings s =
+                JobConfig.enrichment(env.getConfiguration(), options).settings();
         assertEquals(32, s.maxBatchSize());
         assertEquals(2, s.threads());
         assertEquals(Task.SCORE, s.defaultMode());
@@ -54,13 +57,20 @@ class JobConfigTest {
 
     @Test
     void setEntryIsNotOverriddenByTypedDefaults() {
-        assertEquals(32, settings(new Configuration(), "--model", "m", "--set", "qsparse.batch.max-size=32").maxBatchSize());
-        assertEquals(Duration.ofMillis(40), settings(new Configuration(), "--model", "m", "--set", "qsparse.batch.max-wait=40ms").maxWait());
+        assertEquals(
+                32,
+                settings(new Configuration(), "--model", "m", "--set", "qsparse.batch.max-size=32")
+                        .maxBatchSize());
+        assertEquals(
+                Duration.ofMillis(40),
+                settings(new Configuration(), "--model", "m", "--set", "qsparse.batch.max-wait=40ms")
+                        .maxWait());
     }
 
     @Test
     void givenFlagsOverrideTheConfigurationAndDefaultsApplyOtherwise() {
-        Configuration conf = flink("qsparse.batch.max-size", "32", "qsparse.mode", "score", "qsparse.model.path", "/models/a");
+        Configuration conf =
+                flink("qsparse.batch.max-size", "32", "qsparse.mode", "score", "qsparse.model.path", "/models/a");
         QSparseSettings s = settings(conf, "--max-batch-size", "8", "--mode", "generate");
         assertEquals(8, s.maxBatchSize());
         assertEquals(Task.GENERATE, s.defaultMode());
@@ -74,41 +84,73 @@ class JobConfigTest {
 
     @Test
     void unknownOperatorKeysAreRejected() {
-        IllegalArgumentException fromConfig = assertThrows(IllegalArgumentException.class,
-                () -> settings(flink("qsparse.batch.maxsize", "32"), "--model", "m"));
-        assertTrue(fromConfig.getMessage().contains(
-                "unknown operator option qsparse.batch.maxsize in the Flink configuration (did you mean qsparse.batch.max-size?)"),
+        IllegalArgumentException fromConfig = assertThrows(
+                IllegalArgumentException.class, () -> settings(flink("qsparse.batch.maxsize", "32"), "--model", "m"));
+        assertTrue(
+                fromConfig
+                        .getMessage()
+                        .contains(
+                                "unknown operator option qsparse.batch.maxsize in the Flink configuration (did you mean qsparse.batch.max-size?)"),
                 fromConfig.getMessage());
-        IllegalArgumentException fromSet = assertThrows(IllegalArgumentException.class,
+        IllegalArgumentException fromSet = assertThrows(
+                IllegalArgumentException.class,
                 () -> settings(new Configuration(), "--model", "m", "--set", "qsparse.generate.max-tokens=5"));
-        assertTrue(fromSet.getMessage().contains("unknown operator option qsparse.generate.max-tokens in --set"), fromSet.getMessage());
-        IllegalArgumentException notOperator = assertThrows(IllegalArgumentException.class,
+        assertTrue(
+                fromSet.getMessage().contains("unknown operator option qsparse.generate.max-tokens in --set"),
+                fromSet.getMessage());
+        IllegalArgumentException notOperator = assertThrows(
+                IllegalArgumentException.class,
                 () -> settings(new Configuration(), "--model", "m", "--set", "parallelism.default=3"));
-        assertTrue(notOperator.getMessage().contains("--set takes the operator's qsparse.* options"), notOperator.getMessage());
+        assertTrue(
+                notOperator.getMessage().contains("--set takes the operator's qsparse.* options"),
+                notOperator.getMessage());
         // Keys outside qsparse.* belong to Flink and pass through.
         assertDoesNotThrow(() -> settings(flink("parallelism.default", "3", "some.plugin.key", "x"), "--model", "m"));
     }
 
     @Test
     void conflictingCommandLineValuesAreRejected() {
-        IllegalArgumentException typed = assertThrows(IllegalArgumentException.class,
-                () -> settings(new Configuration(), "--model", "m", "--max-batch-size", "8", "--set", "qsparse.batch.max-size=32"));
-        assertTrue(typed.getMessage().contains("conflicting values for qsparse.batch.max-size on the command line: --max-batch-size 8 and --set qsparse.batch.max-size=32"),
+        IllegalArgumentException typed = assertThrows(
+                IllegalArgumentException.class,
+                () -> settings(
+                        new Configuration(),
+                        "--model",
+                        "m",
+                        "--max-batch-size",
+                        "8",
+                        "--set",
+                        "qsparse.batch.max-size=32"));
+        assertTrue(
+                typed.getMessage()
+                        .contains(
+                                "conflicting values for qsparse.batch.max-size on the command line: --max-batch-size 8 and --set qsparse.batch.max-size=32"),
                 typed.getMessage());
-        IllegalArgumentException twice = assertThrows(IllegalArgumentException.class,
-                () -> settings(new Configuration(), "--model", "m", "--set", "qsparse.threads=1", "--set", "qsparse.threads=2"));
+        IllegalArgumentException twice = assertThrows(
+                IllegalArgumentException.class,
+                () -> settings(
+                        new Configuration(),
+                        "--model",
+                        "m",
+                        "--set",
+                        "qsparse.threads=1",
+                        "--set",
+                        "qsparse.threads=2"));
         assertTrue(twice.getMessage().contains("conflicting values for qsparse.threads"), twice.getMessage());
-        IllegalArgumentException noModel = assertThrows(IllegalArgumentException.class, () -> settings(new Configuration()));
-        assertTrue(noModel.getMessage().contains("no model: pass --model DIR or set qsparse.model.path"), noModel.getMessage());
+        IllegalArgumentException noModel =
+                assertThrows(IllegalArgumentException.class, () -> settings(new Configuration()));
+        assertTrue(
+                noModel.getMessage().contains("no model: pass --model DIR or set qsparse.model.path"),
+                noModel.getMessage());
     }
 
     @Test
     void checkpointingAndRestartStrategyComeFromFlinkWhenSet() {
-        StreamExecutionEnvironment configured = StreamExecutionEnvironment.getExecutionEnvironment(flink(
-                "execution.checkpointing.interval", "3s", "restart-strategy.type", "exponential-delay"));
+        StreamExecutionEnvironment configured = StreamExecutionEnvironment.getExecutionEnvironment(
+                flink("execution.checkpointing.interval", "3s", "restart-strategy.type", "exponential-delay"));
         JobConfig.configure(configured, JobOptions.parse("--model", "m"));
         assertEquals(3000, configured.getCheckpointConfig().getCheckpointInterval());
-        assertEquals(CheckpointingMode.EXACTLY_ONCE, configured.getCheckpointConfig().getCheckpointingConsistencyMode());
+        assertEquals(
+                CheckpointingMode.EXACTLY_ONCE, configured.getCheckpointConfig().getCheckpointingConsistencyMode());
         assertEquals("exponential-delay", configured.getConfiguration().get(RestartStrategyOptions.RESTART_STRATEGY));
 
         StreamExecutionEnvironment plain = StreamExecutionEnvironment.getExecutionEnvironment(new Configuration());
@@ -119,33 +161,50 @@ class JobConfigTest {
 
         StreamExecutionEnvironment flags = StreamExecutionEnvironment.getExecutionEnvironment(flink(
                 "execution.checkpointing.interval", "3s", "restart-strategy.type", "none", "parallelism.default", "3"));
-        JobConfig.configure(flags, JobOptions.parse("--model", "m", "--checkpoint-interval", "PT1S", "--restart-attempts", "4",
-                "--parallelism", "5"));
+        JobConfig.configure(
+                flags,
+                JobOptions.parse(
+                        "--model",
+                        "m",
+                        "--checkpoint-interval",
+                        "PT1S",
+                        "--restart-attempts",
+                        "4",
+                        "--parallelism",
+                        "5"));
         assertEquals(1000, flags.getCheckpointConfig().getCheckpointInterval());
         assertEquals("fixed-delay", flags.getConfiguration().get(RestartStrategyOptions.RESTART_STRATEGY));
         assertEquals(4, flags.getConfiguration().get(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS));
         assertEquals(5, flags.getParallelism());
 
-        StreamExecutionEnvironment configuredParallelism = StreamExecutionEnvironment.getExecutionEnvironment(flink("parallelism.default", "3"));
+        StreamExecutionEnvironment configuredParallelism =
+                StreamExecutionEnvironment.getExecutionEnvironment(flink("parallelism.default", "3"));
         JobConfig.configure(configuredParallelism, JobOptions.parse("--model", "m"));
         assertEquals(3, configuredParallelism.getParallelism());
 
-        StreamExecutionEnvironment atLeastOnce = StreamExecutionEnvironment.getExecutionEnvironment(flink("execution.checkpointing.mode", "AT_LEAST_ONCE"));
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        StreamExecutionEnvironment atLeastOnce = StreamExecutionEnvironment.getExecutionEnvironment(
+                flink("execution.checkpointing.mode", "AT_LEAST_ONCE"));
+        IllegalArgumentException e = assertThrows(
+                IllegalArgumentException.class,
                 () -> JobConfig.configure(atLeastOnce, JobOptions.parse("--model", "m")));
-        assertTrue(e.getMessage().contains("--delivery exactly-once needs execution.checkpointing.mode EXACTLY_ONCE"), e.getMessage());
+        assertTrue(
+                e.getMessage().contains("--delivery exactly-once needs execution.checkpointing.mode EXACTLY_ONCE"),
+                e.getMessage());
     }
 
     @Test
     void mainThrowsInsteadOfExiting() {
-        IllegalArgumentException badFlag = assertThrows(IllegalArgumentException.class,
+        IllegalArgumentException badFlag = assertThrows(
+                IllegalArgumentException.class,
                 () -> EnrichmentJob.main(new String[] {"--model", "m", "--no-such-option"}));
         assertTrue(badFlag.getMessage().contains("--no-such-option"), badFlag.getMessage());
         assertTrue(badFlag.getMessage().contains("Usage: enrichment-job"), badFlag.getMessage());
         // A bad configuration is rejected before any topic is created or anything runs.
-        IllegalArgumentException badKey = assertThrows(IllegalArgumentException.class,
-                () -> EnrichmentJob.main(new String[] {"--model", "m", "--create-topics", "--bootstrap-servers", "127.0.0.1:1",
-                        "--set", "qsparse.nope=1"}));
+        IllegalArgumentException badKey = assertThrows(
+                IllegalArgumentException.class,
+                () -> EnrichmentJob.main(new String[] {
+                    "--model", "m", "--create-topics", "--bootstrap-servers", "127.0.0.1:1", "--set", "qsparse.nope=1"
+                }));
         assertTrue(badKey.getMessage().contains("unknown operator option qsparse.nope in --set"), badKey.getMessage());
     }
 
@@ -166,7 +225,12 @@ class JobConfigTest {
 
     @Test
     void operatorOptionsMap() {
-        assertEquals(Map.of("qsparse.threads", "2"), JobOptions.parse("--set", "qsparse.threads=2", "--set", "qsparse.threads=2").operatorOptions());
-        assertThrows(IllegalArgumentException.class, () -> JobOptions.parse("--set", "qsparse.threads").operatorOptions());
+        assertEquals(
+                Map.of("qsparse.threads", "2"),
+                JobOptions.parse("--set", "qsparse.threads=2", "--set", "qsparse.threads=2")
+                        .operatorOptions());
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> JobOptions.parse("--set", "qsparse.threads").operatorOptions());
     }
 }

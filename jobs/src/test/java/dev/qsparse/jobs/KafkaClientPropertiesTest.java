@@ -19,26 +19,37 @@ import picocli.CommandLine;
 
 class KafkaClientPropertiesTest {
 
-    private static final String JAAS = "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" password=\"s3cret\";";
+    private static final String JAAS =
+            "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" password=\"s3cret\";";
 
     @Test
     void configurationThenFileThenFlags(@TempDir Path tmp) throws Exception {
         Path file = tmp.resolve("client.properties");
-        Files.writeString(file, "security.protocol=SASL_SSL\nsasl.mechanism=PLAIN\nssl.truststore.location=/etc/kafka/truststore.p12\n");
+        Files.writeString(
+                file,
+                "security.protocol=SASL_SSL\nsasl.mechanism=PLAIN\nssl.truststore.location=/etc/kafka/truststore.p12\n");
         Configuration flink = new Configuration();
         flink.setString("kafka.security.protocol", "SASL_PLAINTEXT");
         flink.setString("kafka.sasl.jaas.config", JAAS);
         flink.setString("kafka.bootstrap.servers", "broker-1:9093");
         flink.setString("kafkaesque.other", "not ours");
-        JobOptions o = JobOptions.parse("--model", "m", "--kafka-properties-file", file.toString(),
-                "--kafka-property", "ssl.truststore.password=tpw", "--kafka-property", "sasl.mechanism=SCRAM-SHA-512");
+        JobOptions o = JobOptions.parse(
+                "--model",
+                "m",
+                "--kafka-properties-file",
+                file.toString(),
+                "--kafka-property",
+                "ssl.truststore.password=tpw",
+                "--kafka-property",
+                "sasl.mechanism=SCRAM-SHA-512");
 
         Properties p = EnrichmentJob.kafkaClient(flink, o);
         assertEquals("SASL_SSL", p.getProperty("security.protocol"), "the file overrides the configuration");
         assertEquals("SCRAM-SHA-512", p.getProperty("sasl.mechanism"), "a flag overrides the file");
         assertEquals(JAAS, p.getProperty("sasl.jaas.config"));
         assertEquals("/etc/kafka/truststore.p12", p.getProperty("ssl.truststore.location"));
-        assertEquals("broker-1:9093", p.getProperty("bootstrap.servers"), "configured, and --bootstrap-servers not given");
+        assertEquals(
+                "broker-1:9093", p.getProperty("bootstrap.servers"), "configured, and --bootstrap-servers not given");
         assertFalse(p.containsKey("esque.other"));
 
         Map<String, String> masked = KafkaClientProperties.masked(p);
@@ -49,31 +60,45 @@ class KafkaClientPropertiesTest {
 
         JobOptions explicit = JobOptions.parse("--model", "m", "--bootstrap-servers", "other:9092");
         assertEquals("other:9092", EnrichmentJob.kafkaClient(flink, explicit).getProperty("bootstrap.servers"));
-        assertEquals("localhost:9092", EnrichmentJob.kafkaClient(new Configuration(), JobOptions.parse("--model", "m"))
-                .getProperty("bootstrap.servers"));
+        assertEquals(
+                "localhost:9092",
+                EnrichmentJob.kafkaClient(new Configuration(), JobOptions.parse("--model", "m"))
+                        .getProperty("bootstrap.servers"));
     }
 
     @Test
     void secretKeys() {
-        for (String k : new String[] {"sasl.jaas.config", "ssl.key.password", "ssl.keystore.password", "ssl.truststore.password",
-                "ssl.keystore.key", "sasl.oauthbearer.client.credentials.client.secret", "basic.auth.user.info"}) {
+        for (String k : new String[] {
+            "sasl.jaas.config",
+            "ssl.key.password",
+            "ssl.keystore.password",
+            "ssl.truststore.password",
+            "ssl.keystore.key",
+            "sasl.oauthbearer.client.credentials.client.secret",
+            "basic.auth.user.info"
+        }) {
             assertTrue(KafkaClientProperties.isSecret(k), k);
         }
-        for (String k : new String[] {"security.protocol", "sasl.mechanism", "ssl.truststore.location", "bootstrap.servers"}) {
+        for (String k :
+                new String[] {"security.protocol", "sasl.mechanism", "ssl.truststore.location", "bootstrap.servers"}) {
             assertFalse(KafkaClientProperties.isSecret(k), k);
         }
     }
 
     @Test
     void errorsAndHelpNeverShowSecrets(@TempDir Path tmp) {
-        IllegalArgumentException noEquals = assertThrows(IllegalArgumentException.class,
-                () -> KafkaClientProperties.resolve(new Configuration(), JobOptions.parse("--kafka-property", "s3cretWithoutKey")));
+        IllegalArgumentException noEquals = assertThrows(
+                IllegalArgumentException.class,
+                () -> KafkaClientProperties.resolve(
+                        new Configuration(), JobOptions.parse("--kafka-property", "s3cretWithoutKey")));
         assertFalse(noEquals.getMessage().contains("s3cret"), noEquals.getMessage());
         assertTrue(noEquals.getMessage().contains("--kafka-property expects KEY=VALUE"), noEquals.getMessage());
 
         Path missing = tmp.resolve("missing.properties");
-        IllegalArgumentException noFile = assertThrows(IllegalArgumentException.class,
-                () -> KafkaClientProperties.resolve(new Configuration(), JobOptions.parse("--kafka-properties-file", missing.toString())));
+        IllegalArgumentException noFile = assertThrows(
+                IllegalArgumentException.class,
+                () -> KafkaClientProperties.resolve(
+                        new Configuration(), JobOptions.parse("--kafka-properties-file", missing.toString())));
         assertTrue(noFile.getMessage().contains(missing.toString()), noFile.getMessage());
 
         StringWriter help = new StringWriter();

@@ -51,21 +51,30 @@ class RecordBoundTest {
     @Test
     void aBoundOverTheProducerLimitIsRefusedWhenTheJobIsBuilt() {
         JobOptions o = options("--set", "qsparse.output.max-record-size=1mb");
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        IllegalArgumentException e = assertThrows(
+                IllegalArgumentException.class,
                 () -> EnrichmentJob.build(StreamExecutionEnvironment.getExecutionEnvironment(), o));
-        assertTrue(e.getMessage().startsWith("qsparse.output.max-record-size = 1048576 bytes, plus 7168 bytes for the"
-                + " key and record headers, exceeds the Kafka producers' max.request.size = 1048576 bytes"), e.getMessage());
-        assertTrue(e.getMessage().contains("raise max.request.size to at least 1055744"
-                + " (--kafka-property max.request.size=1055744"), e.getMessage());
+        assertTrue(
+                e.getMessage()
+                        .startsWith(
+                                "qsparse.output.max-record-size = 1048576 bytes, plus 7168 bytes for the"
+                                        + " key and record headers, exceeds the Kafka producers' max.request.size = 1048576 bytes"),
+                e.getMessage());
+        assertTrue(
+                e.getMessage()
+                        .contains("raise max.request.size to at least 1055744"
+                                + " (--kafka-property max.request.size=1055744"),
+                e.getMessage());
 
-        JobOptions raised = options("--set", "qsparse.output.max-record-size=1mb",
-                "--kafka-property", "max.request.size=1055744");
+        JobOptions raised =
+                options("--set", "qsparse.output.max-record-size=1mb", "--kafka-property", "max.request.size=1055744");
         assertDoesNotThrow(() -> EnrichmentJob.build(StreamExecutionEnvironment.getExecutionEnvironment(), raised));
 
         // The same limit set through the Flink configuration's kafka.* keys is seen too.
         Configuration flink = new Configuration();
         flink.setString("kafka.max.request.size", "500000");
-        IllegalArgumentException fromConfig = assertThrows(IllegalArgumentException.class,
+        IllegalArgumentException fromConfig = assertThrows(
+                IllegalArgumentException.class,
                 () -> EnrichmentJob.build(StreamExecutionEnvironment.getExecutionEnvironment(flink), options()));
         assertTrue(fromConfig.getMessage().contains("max.request.size = 500000 bytes"), fromConfig.getMessage());
     }
@@ -79,21 +88,25 @@ class RecordBoundTest {
     @Test
     void aTopicThatCannotTakeTheBoundIsRefused() throws Exception {
         try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(dir.resolve("kafka"), 0, 0, true);
-             Admin admin = broker.admin()) {
+                Admin admin = broker.admin()) {
             admin.createTopics(List.of(
-                    new NewTopic("small", Optional.of(1), Optional.empty())
-                            .configs(Map.of("max.message.bytes", "500000")),
-                    new NewTopic("default", Optional.of(1), Optional.empty())))
-                    .all().get(1, TimeUnit.MINUTES);
+                            new NewTopic("small", Optional.of(1), Optional.empty())
+                                    .configs(Map.of("max.message.bytes", "500000")),
+                            new NewTopic("default", Optional.of(1), Optional.empty())))
+                    .all()
+                    .get(1, TimeUnit.MINUTES);
             int required = EnrichmentJob.requiredRecordBytes(900 * 1024);
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+            IllegalArgumentException e = assertThrows(
+                    IllegalArgumentException.class,
                     () -> KafkaTopics.checkMaxMessageBytes(client(broker), List.of("default", "small"), required));
-            assertEquals("topic small has max.message.bytes = 500000, below the 928768 bytes a record of this job can"
-                    + " take (qsparse.output.max-record-size plus key and headers): raise the topic's max.message.bytes"
-                    + " or lower qsparse.output.max-record-size", e.getMessage());
+            assertEquals(
+                    "topic small has max.message.bytes = 500000, below the 928768 bytes a record of this job can"
+                            + " take (qsparse.output.max-record-size plus key and headers): raise the topic's max.message.bytes"
+                            + " or lower qsparse.output.max-record-size",
+                    e.getMessage());
             // A topic with the broker's default, or one that does not exist yet, is fine.
-            assertDoesNotThrow(() -> KafkaTopics.checkMaxMessageBytes(client(broker),
-                    List.of("default", "not-yet-created"), required));
+            assertDoesNotThrow(() ->
+                    KafkaTopics.checkMaxMessageBytes(client(broker), List.of("default", "not-yet-created"), required));
         }
     }
 }

@@ -34,7 +34,8 @@ public final class Model implements AutoCloseable {
     private final DecoderModel network;
     private final Tokenizer tokenizer;
 
-    private Model(Path directory, ModelConfig config, Checkpoint checkpoint, DecoderModel network, Tokenizer tokenizer) {
+    private Model(
+            Path directory, ModelConfig config, Checkpoint checkpoint, DecoderModel network, Tokenizer tokenizer) {
         this.directory = directory;
         this.config = config;
         this.checkpoint = checkpoint;
@@ -61,10 +62,13 @@ public final class Model implements AutoCloseable {
             }
             Path tokenizerFile = directory.resolve(TOKENIZER_FILE);
             Tokenizer tokenizer = ModelFiles.isPresent(directory, tokenizerFile)
-                    ? Tokenizer.load(tokenizerFile, config.vocabSize()) : null;
+                    ? Tokenizer.load(tokenizerFile, config.vocabSize())
+                    : null;
             if (tokenizer != null && tokenizer.vocabSize() > config.vocabSize()) {
-                throw ModelLoadException.forFile(tokenizerFile, "tokenizer has " + tokenizer.vocabSize()
-                        + " tokens but the model's vocab_size is " + config.vocabSize());
+                throw ModelLoadException.forFile(
+                        tokenizerFile,
+                        "tokenizer has " + tokenizer.vocabSize() + " tokens but the model's vocab_size is "
+                                + config.vocabSize());
             }
             return new Model(directory, config, checkpoint, network, tokenizer);
         } catch (IOException | RuntimeException e) {

@@ -45,17 +45,21 @@ class ModelFileKindsTest {
 
     /** Loads under a time bound (a FIFO would block forever) and returns the failure. */
     private static <E extends Exception> E loadFails(Class<E> type, Path dir) {
-        return assertTimeoutPreemptively(Duration.ofSeconds(20), () -> assertThrows(type, () -> {
-            try (Model ignored = Model.load(dir)) {
-                // not reached
-            }
-        }));
+        return assertTimeoutPreemptively(
+                Duration.ofSeconds(20),
+                () -> assertThrows(type, () -> {
+                    try (Model ignored = Model.load(dir)) {
+                        // not reached
+                    }
+                }));
     }
 
     private static void mkfifo(Path p) throws Exception {
         Process proc;
         try {
-            proc = new ProcessBuilder("mkfifo", p.toString()).redirectErrorStream(true).start();
+            proc = new ProcessBuilder("mkfifo", p.toString())
+                    .redirectErrorStream(true)
+                    .start();
         } catch (IOException e) {
             Assumptions.abort("mkfifo is not available: " + e.getMessage());
             return;
@@ -104,10 +108,12 @@ class ModelFileKindsTest {
     @Test
     void devZeroItselfIsACharacterDevice() {
         Assumptions.assumeTrue(Files.exists(Path.of("/dev/zero")), "no /dev/zero");
-        ModelLoadException e = assertThrows(ModelLoadException.class,
+        ModelLoadException e = assertThrows(
+                ModelLoadException.class,
                 () -> dev.qsparse.runtime.safetensors.SafetensorsFile.open(Path.of("/dev/zero")));
         says(e, "/dev/zero: is a character device, not a regular file");
-        TokenizerLoadException t = assertThrows(TokenizerLoadException.class, () -> Tokenizer.load(Path.of("/dev/zero")));
+        TokenizerLoadException t =
+                assertThrows(TokenizerLoadException.class, () -> Tokenizer.load(Path.of("/dev/zero")));
         says(t, "/dev/zero: is a character device, not a regular file");
     }
 
@@ -122,7 +128,8 @@ class ModelFileKindsTest {
         says(e, "model.safetensors: a symbolic link that leads outside the model directory");
         // Its first 8 bytes as a little-endian number used to appear as the "header length".
         long first8 = ByteBuffer.wrap(SECRET.getBytes(StandardCharsets.US_ASCII), 0, 8)
-                .order(ByteOrder.LITTLE_ENDIAN).getLong();
+                .order(ByteOrder.LITTLE_ENDIAN)
+                .getLong();
         assertFalse(e.getMessage().contains(Long.toString(first8)), e.getMessage());
     }
 
@@ -150,7 +157,8 @@ class ModelFileKindsTest {
         ModelLoadException e = loadFails(ModelLoadException.class, m);
         says(e, "model.safetensors: not a safetensors file: its 8-byte header length is not in [2, ");
         long first8 = ByteBuffer.wrap(SECRET.getBytes(StandardCharsets.US_ASCII), 0, 8)
-                .order(ByteOrder.LITTLE_ENDIAN).getLong();
+                .order(ByteOrder.LITTLE_ENDIAN)
+                .getLong();
         assertFalse(e.getMessage().contains(Long.toString(first8)), e.getMessage());
     }
 
@@ -178,8 +186,12 @@ class ModelFileKindsTest {
         Path alias = Files.createSymbolicLink(tmp.resolve("alias"), m);
         try (Model model = Model.load(alias)) {
             assertTrue(model.tokenizer().isPresent());
-            assertEquals(48, model.newSession().embed("a text", dev.qsparse.runtime.inference.Pooling.MEAN)
-                    .vector().length);
+            assertEquals(
+                    48,
+                    model.newSession()
+                            .embed("a text", dev.qsparse.runtime.inference.Pooling.MEAN)
+                            .vector()
+                            .length);
         }
     }
 

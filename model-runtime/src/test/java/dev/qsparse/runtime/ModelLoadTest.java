@@ -53,9 +53,12 @@ class ModelLoadTest {
     void configThatDisagreesWithTheWeightsNamesTheTensor() throws IOException {
         Path m = copyOfTestModel();
         String config = Files.readString(m.resolve("config.json"));
-        Files.writeString(m.resolve("config.json"), config.replaceFirst("\"hidden_size\":\\s*\\d+", "\"hidden_size\": 64"));
+        Files.writeString(
+                m.resolve("config.json"), config.replaceFirst("\"hidden_size\":\\s*\\d+", "\"hidden_size\": 64"));
         ModelLoadException e = assertThrows(ModelLoadException.class, () -> Model.load(m));
-        assertTrue(e.getMessage().contains("model.embed_tokens.weight") && e.getMessage().contains("expected"),
+        assertTrue(
+                e.getMessage().contains("model.embed_tokens.weight")
+                        && e.getMessage().contains("expected"),
                 e.getMessage());
     }
 
@@ -63,7 +66,8 @@ class ModelLoadTest {
     void missingTensorIsNamed() throws IOException {
         Path m = copyOfTestModel();
         String config = Files.readString(m.resolve("config.json"));
-        Files.writeString(m.resolve("config.json"),
+        Files.writeString(
+                m.resolve("config.json"),
                 config.replaceFirst("\"num_hidden_layers\":\\s*\\d+", "\"num_hidden_layers\": 3"));
         ModelLoadException e = assertThrows(ModelLoadException.class, () -> Model.load(m));
         assertTrue(e.getMessage().contains("model.layers.2."), e.getMessage());

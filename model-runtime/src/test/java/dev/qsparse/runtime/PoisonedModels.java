@@ -17,8 +17,7 @@ import java.util.stream.Stream;
  */
 public final class PoisonedModels {
 
-    private PoisonedModels() {
-    }
+    private PoisonedModels() {}
 
     /** Copies {@code source} (a model directory) into {@code target}. */
     public static Path copy(Path source, Path target) throws IOException {

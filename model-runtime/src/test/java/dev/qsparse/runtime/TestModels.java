@@ -8,6 +8,5 @@ public final class TestModels {
     /** Random-weight qsparse model with a real BPE tokenizer (training/make_test_model.py). */
     public static final Path TEST_MODEL = Path.of("src/test/resources/test-model");
 
-    private TestModels() {
-    }
+    private TestModels() {}
 }

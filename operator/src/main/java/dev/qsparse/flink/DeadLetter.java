@@ -50,6 +50,7 @@ public class DeadLetter {
     public String id;
     /** Whether {@link #id} was a JSON number (then {@link #id} is its exact token). */
     public boolean idNumeric;
+
     public String stage;
     public String reason;
     public String model;
@@ -64,16 +65,22 @@ public class DeadLetter {
     /** SHA-256 (lower-case hex) of the complete original payload; set only when truncated. */
     public String payloadSha256;
 
-    public DeadLetter() {
-    }
+    public DeadLetter() {}
 
     /**
      * A dead letter whose JSON is at most {@code maxBytes} UTF-8 bytes, cutting the payload if it
      * must. {@code maxBytes} must leave room for the other fields (the settings guarantee at least
      * {@link QSparseSettings#MIN_RECORD_BYTES}, and ids, reasons and model names are bounded).
      */
-    static DeadLetter of(byte[] payload, boolean validUtf8, String id, boolean idNumeric, String stage,
-                         String reason, String model, int maxBytes) {
+    static DeadLetter of(
+            byte[] payload,
+            boolean validUtf8,
+            String id,
+            boolean idNumeric,
+            String stage,
+            String reason,
+            String model,
+            int maxBytes) {
         DeadLetter d = new DeadLetter();
         d.id = id;
         d.idNumeric = idNumeric;
@@ -129,8 +136,10 @@ public class DeadLetter {
      * bound (every char at most a 6-byte escape) answers without writing the JSON.
      */
     boolean sizeAtMost(long maxBytes) {
-        long bound = 256 + 6L * (len(id) + len(stage) + len(reason) + len(model) + len(originalPayload))
-                + len(payloadBase64) + len(payloadSha256);
+        long bound = 256
+                + 6L * (len(id) + len(stage) + len(reason) + len(model) + len(originalPayload))
+                + len(payloadBase64)
+                + len(payloadSha256);
         return bound <= maxBytes || Json.utf8Length(toJson()) <= maxBytes;
     }
 
@@ -159,7 +168,8 @@ public class DeadLetter {
 
     /** The payload bytes kept: all of them, or the prefix when {@link #payloadTruncated}. */
     public byte[] payloadBytes() {
-        return payloadBase64 != null ? Base64.getDecoder().decode(payloadBase64)
+        return payloadBase64 != null
+                ? Base64.getDecoder().decode(payloadBase64)
                 : originalPayload.getBytes(StandardCharsets.UTF_8);
     }
 
@@ -186,11 +196,16 @@ public class DeadLetter {
         if (!(o instanceof DeadLetter d)) {
             return false;
         }
-        return idNumeric == d.idNumeric && Objects.equals(id, d.id) && Objects.equals(stage, d.stage)
-                && Objects.equals(reason, d.reason) && Objects.equals(model, d.model)
+        return idNumeric == d.idNumeric
+                && Objects.equals(id, d.id)
+                && Objects.equals(stage, d.stage)
+                && Objects.equals(reason, d.reason)
+                && Objects.equals(model, d.model)
                 && Objects.equals(originalPayload, d.originalPayload)
-                && Objects.equals(payloadBase64, d.payloadBase64) && payloadLength == d.payloadLength
-                && payloadTruncated == d.payloadTruncated && Objects.equals(payloadSha256, d.payloadSha256);
+                && Objects.equals(payloadBase64, d.payloadBase64)
+                && payloadLength == d.payloadLength
+                && payloadTruncated == d.payloadTruncated
+                && Objects.equals(payloadSha256, d.payloadSha256);
     }
 
     @Override

@@ -28,6 +28,7 @@ public class EnrichedEvent {
     public boolean idNumeric;
     /** "embed", "generate" or "score". */
     public String mode;
+
     public String model;
 
     public float[] embedding;
@@ -50,8 +51,7 @@ public class EnrichedEvent {
     public double inferenceMs;
     public int batchSize;
 
-    public EnrichedEvent() {
-    }
+    public EnrichedEvent() {}
 
     public String toJson() {
         return Json.object(g -> {
@@ -102,8 +102,12 @@ public class EnrichedEvent {
                 }
             }
         }
-        return finite(logprob) && finite(meanLogprob) && finite(perplexity) && Double.isFinite(activationSparsity)
-                && Double.isFinite(latencyMs) && Double.isFinite(inferenceMs);
+        return finite(logprob)
+                && finite(meanLogprob)
+                && finite(perplexity)
+                && Double.isFinite(activationSparsity)
+                && Double.isFinite(latencyMs)
+                && Double.isFinite(inferenceMs);
     }
 
     private static boolean finite(Double d) {
@@ -117,8 +121,8 @@ public class EnrichedEvent {
     long jsonSizeAtMost(long limit) {
         // Strings: at most a 6-byte escape per char; a float at most 16 chars with its comma, an
         // int 12, the fixed fields and numbers well under 512.
-        long bound = 512 + 6L * (len(id) + len(mode) + len(model) + len(pooling) + len(generatedText)
-                + len(finishReason))
+        long bound = 512
+                + 6L * (len(id) + len(mode) + len(model) + len(pooling) + len(generatedText) + len(finishReason))
                 + (embedding == null ? 0 : 16L * embedding.length)
                 + (generatedTokens == null ? 0 : 12L * generatedTokens.length);
         return bound <= limit ? bound : Json.utf8Length(toJson());
@@ -133,15 +137,26 @@ public class EnrichedEvent {
         if (!(o instanceof EnrichedEvent e)) {
             return false;
         }
-        return idNumeric == e.idNumeric && Objects.equals(id, e.id) && Objects.equals(mode, e.mode)
-                && Objects.equals(model, e.model) && Arrays.equals(embedding, e.embedding)
-                && Objects.equals(pooling, e.pooling) && Objects.equals(generatedText, e.generatedText)
-                && Arrays.equals(generatedTokens, e.generatedTokens) && Objects.equals(finishReason, e.finishReason)
-                && Objects.equals(logprob, e.logprob) && Objects.equals(meanLogprob, e.meanLogprob)
-                && Objects.equals(perplexity, e.perplexity) && Objects.equals(scoredTokens, e.scoredTokens)
-                && activationSparsity == e.activationSparsity && inputTokens == e.inputTokens
-                && inputTruncated == e.inputTruncated && textTruncated == e.textTruncated
-                && latencyMs == e.latencyMs && inferenceMs == e.inferenceMs && batchSize == e.batchSize;
+        return idNumeric == e.idNumeric
+                && Objects.equals(id, e.id)
+                && Objects.equals(mode, e.mode)
+                && Objects.equals(model, e.model)
+                && Arrays.equals(embedding, e.embedding)
+                && Objects.equals(pooling, e.pooling)
+                && Objects.equals(generatedText, e.generatedText)
+                && Arrays.equals(generatedTokens, e.generatedTokens)
+                && Objects.equals(finishReason, e.finishReason)
+                && Objects.equals(logprob, e.logprob)
+                && Objects.equals(meanLogprob, e.meanLogprob)
+                && Objects.equals(perplexity, e.perplexity)
+                && Objects.equals(scoredTokens, e.scoredTokens)
+                && activationSparsity == e.activationSparsity
+                && inputTokens == e.inputTokens
+                && inputTruncated == e.inputTruncated
+                && textTruncated == e.textTruncated
+                && latencyMs == e.latencyMs
+                && inferenceMs == e.inferenceMs
+                && batchSize == e.batchSize;
     }
 
     @Override

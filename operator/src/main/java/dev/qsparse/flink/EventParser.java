@@ -61,8 +61,8 @@ public final class EventParser {
      */
     public static final int MAX_ID_CHARS = 1024;
 
-    private static final Set<String> PARAMS = Set.of("max_new_tokens", "temperature", "top_k", "top_p", "seed",
-            "stop", "pooling");
+    private static final Set<String> PARAMS =
+            Set.of("max_new_tokens", "temperature", "top_k", "top_p", "seed", "stop", "pooling");
 
     private final QSparseSettings settings;
     private final GenerationParams defaults;
@@ -120,8 +120,9 @@ public final class EventParser {
                 throw new Invalid(DeadLetter.STAGE_VALIDATE, "id must be a non-empty string or a number");
             }
             if (candidate.length() > MAX_ID_CHARS) {
-                throw new Invalid(DeadLetter.STAGE_VALIDATE, "id has " + candidate.length()
-                        + " characters, over the limit of " + MAX_ID_CHARS);
+                throw new Invalid(
+                        DeadLetter.STAGE_VALIDATE,
+                        "id has " + candidate.length() + " characters, over the limit of " + MAX_ID_CHARS);
             }
             id = candidate;
             return new Outcome(validate(payload, root, id, idNumeric), null);
@@ -131,8 +132,17 @@ public final class EventParser {
     }
 
     private Outcome dead(byte[] payload, boolean validUtf8, String id, boolean idNumeric, Invalid e) {
-        return new Outcome(null, DeadLetter.of(payload, validUtf8, id, idNumeric, e.stage, e.getMessage(),
-                settings.modelName(), settings.maxRecordBytes()));
+        return new Outcome(
+                null,
+                DeadLetter.of(
+                        payload,
+                        validUtf8,
+                        id,
+                        idNumeric,
+                        e.stage,
+                        e.getMessage(),
+                        settings.modelName(),
+                        settings.maxRecordBytes()));
     }
 
     /**
@@ -162,7 +172,8 @@ public final class EventParser {
         if (payload == null || payload.length == 0) {
             throw new Invalid(DeadLetter.STAGE_DECODE, "empty payload");
         }
-        CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
+        CharsetDecoder decoder = StandardCharsets.UTF_8
+                .newDecoder()
                 .onMalformedInput(CodingErrorAction.REPORT)
                 .onUnmappableCharacter(CodingErrorAction.REPORT);
         ByteBuffer in = ByteBuffer.wrap(payload);
@@ -209,8 +220,8 @@ public final class EventParser {
         int codePoints = text.codePointCount(0, text.length());
         if (codePoints > max) {
             if (settings.inputOverflow() == InputOverflow.REJECT) {
-                throw new Invalid(DeadLetter.STAGE_VALIDATE, "text has " + codePoints
-                        + " characters, over the limit of " + max);
+                throw new Invalid(
+                        DeadLetter.STAGE_VALIDATE, "text has " + codePoints + " characters, over the limit of " + max);
             }
             text = text.substring(0, text.offsetByCodePoints(0, max));
             truncated = true;
@@ -241,8 +252,8 @@ public final class EventParser {
                 String key = p.getKey();
                 JsonNode v = p.getValue();
                 switch (key) {
-                    case "max_new_tokens" -> generation = generation.withMaxNewTokens(
-                            intIn(key, v, 1, settings.maxNewTokensLimit()));
+                    case "max_new_tokens" ->
+                        generation = generation.withMaxNewTokens(intIn(key, v, 1, settings.maxNewTokensLimit()));
                     case "temperature" -> generation = generation.withTemperature(temperature(v));
                     case "top_k" -> generation = generation.withTopK(intIn(key, v, 0, Integer.MAX_VALUE));
                     case "top_p" -> generation = generation.withTopP(doubleIn(key, v, 0, 1, false));
@@ -263,8 +274,11 @@ public final class EventParser {
                             throw new Invalid(DeadLetter.STAGE_VALIDATE, "params.pooling: " + e.getMessage());
                         }
                     }
-                    default -> throw new Invalid(DeadLetter.STAGE_VALIDATE, "unknown parameter params." + key
-                            + " (expected one of " + String.join(", ", sorted(PARAMS)) + ")");
+                    default ->
+                        throw new Invalid(
+                                DeadLetter.STAGE_VALIDATE,
+                                "unknown parameter params." + key + " (expected one of "
+                                        + String.join(", ", sorted(PARAMS)) + ")");
                 }
             }
         }
@@ -279,8 +293,10 @@ public final class EventParser {
 
     private static int intIn(String key, JsonNode v, int min, int max) throws Invalid {
         if (!v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() < min || v.asInt() > max) {
-            throw new Invalid(DeadLetter.STAGE_VALIDATE, "params." + key + " must be an integer in [" + min + ", "
-                    + (max == Integer.MAX_VALUE ? "2^31-1" : String.valueOf(max)) + "], got " + v);
+            throw new Invalid(
+                    DeadLetter.STAGE_VALIDATE,
+                    "params." + key + " must be an integer in [" + min + ", "
+                            + (max == Integer.MAX_VALUE ? "2^31-1" : String.valueOf(max)) + "], got " + v);
         }
         return v.asInt();
     }
@@ -290,8 +306,10 @@ public final class EventParser {
         double d = v.isNumber() ? v.asDouble() : Double.NaN;
         boolean ok = v.isNumber() && (minInclusive ? d >= min : d > min) && d <= max;
         if (!ok) {
-            throw new Invalid(DeadLetter.STAGE_VALIDATE, "params." + key + " must be a number in "
-                    + (minInclusive ? "[" : "(") + fmt(min) + ", " + fmt(max) + "], got " + v);
+            throw new Invalid(
+                    DeadLetter.STAGE_VALIDATE,
+                    "params." + key + " must be a number in " + (minInclusive ? "[" : "(") + fmt(min) + ", " + fmt(max)
+                            + "], got " + v);
         }
         return d;
     }
@@ -300,8 +318,10 @@ public final class EventParser {
     private static double temperature(JsonNode v) throws Invalid {
         double t = v.isNumber() ? v.asDouble() : Double.NaN;
         if (!v.isNumber() || !GenerationParams.validTemperature(t)) {
-            throw new Invalid(DeadLetter.STAGE_VALIDATE, "params.temperature must be 0 (greedy) or a number in ["
-                    + GenerationParams.MIN_TEMPERATURE + ", " + fmt(GenerationParams.MAX_TEMPERATURE) + "], got " + v);
+            throw new Invalid(
+                    DeadLetter.STAGE_VALIDATE,
+                    "params.temperature must be 0 (greedy) or a number in [" + GenerationParams.MIN_TEMPERATURE + ", "
+                            + fmt(GenerationParams.MAX_TEMPERATURE) + "], got " + v);
         }
         return t;
     }
@@ -315,14 +335,17 @@ public final class EventParser {
             throw new Invalid(DeadLetter.STAGE_VALIDATE, "params.stop must be a list of strings");
         }
         if (v.size() > MAX_STOP_STRINGS) {
-            throw new Invalid(DeadLetter.STAGE_VALIDATE, "params.stop has " + v.size() + " strings, at most "
-                    + MAX_STOP_STRINGS + " are allowed");
+            throw new Invalid(
+                    DeadLetter.STAGE_VALIDATE,
+                    "params.stop has " + v.size() + " strings, at most " + MAX_STOP_STRINGS + " are allowed");
         }
         List<String> out = new ArrayList<>(v.size());
         for (JsonNode s : v) {
             if (!s.isTextual() || s.asText().isEmpty() || s.asText().length() > MAX_STOP_CHARS) {
-                throw new Invalid(DeadLetter.STAGE_VALIDATE, "params.stop entries must be non-empty strings of at most "
-                        + MAX_STOP_CHARS + " characters, got " + s);
+                throw new Invalid(
+                        DeadLetter.STAGE_VALIDATE,
+                        "params.stop entries must be non-empty strings of at most " + MAX_STOP_CHARS
+                                + " characters, got " + s);
             }
             out.add(s.asText());
         }

@@ -32,8 +32,7 @@ public final class FaultInjection {
 
     private static volatile Hook hook;
 
-    private FaultInjection() {
-    }
+    private FaultInjection() {}
 
     /** Installs {@code h} (null removes it). Tests only. */
     public static void install(Hook h) {

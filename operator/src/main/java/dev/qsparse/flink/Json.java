@@ -23,8 +23,7 @@ final class Json {
     /** RFC 8259's number grammar: what a numeric id must look like to be written unquoted. */
     private static final Pattern JSON_NUMBER = Pattern.compile("-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][+-]?[0-9]+)?");
 
-    private Json() {
-    }
+    private Json() {}
 
     interface Body {
         void write(JsonGenerator g) throws IOException;

@@ -44,8 +44,7 @@ final class MicroBatcher<T> implements AutoCloseable {
         void accept(List<T> batch);
 
         @Override
-        default void close() throws Exception {
-        }
+        default void close() throws Exception {}
     }
 
     private final int maxBatchSize;
@@ -54,8 +53,13 @@ final class MicroBatcher<T> implements AutoCloseable {
     private final ExecutorService workers;
     private volatile boolean running = true;
 
-    MicroBatcher(String name, int maxBatchSize, Duration maxWait, int threads,
-                 Supplier<Handler<T>> handlerFactory, Consumer<Throwable> onWorkerFailure) {
+    MicroBatcher(
+            String name,
+            int maxBatchSize,
+            Duration maxWait,
+            int threads,
+            Supplier<Handler<T>> handlerFactory,
+            Consumer<Throwable> onWorkerFailure) {
         if (maxBatchSize < 1 || threads < 1 || maxWait.isNegative()) {
             throw new IllegalArgumentException("maxBatchSize and threads must be >= 1, maxWait >= 0");
         }

@@ -50,8 +50,8 @@ final class ModelRunner implements AutoCloseable {
                 try {
                     results.add(session.run(r));
                 } catch (RuntimeException e) {
-                    results.add(new InferenceResult.Failure("inference error: " + e,
-                            new InferenceResult.Stats(0, false, 0, 0)));
+                    results.add(new InferenceResult.Failure(
+                            "inference error: " + e, new InferenceResult.Stats(0, false, 0, 0)));
                 }
             }
         }
@@ -68,16 +68,29 @@ final class ModelRunner implements AutoCloseable {
             long latencyNanos = end - arrivalNanos[i];
             metrics.eventLatencyUs.update(latencyNanos / 1_000);
             if (result instanceof InferenceResult.Failure f) {
-                out.add(QSparseResult.of(DeadLetter.of(event.payload, true, event.id, event.idNumeric,
-                        DeadLetter.STAGE_INFERENCE, f.reason(), modelName, maxRecordBytes)));
+                out.add(QSparseResult.of(DeadLetter.of(
+                        event.payload,
+                        true,
+                        event.id,
+                        event.idNumeric,
+                        DeadLetter.STAGE_INFERENCE,
+                        f.reason(),
+                        modelName,
+                        maxRecordBytes)));
                 continue;
             }
             EnrichedEvent enriched = enrich(event, result, latencyNanos, n);
             if (!enriched.isFinite()) {
                 // The runtime fails such requests itself (FiniteCheck); never emit NaN as a result.
-                out.add(QSparseResult.of(DeadLetter.of(event.payload, true, event.id, event.idNumeric,
-                        DeadLetter.STAGE_INFERENCE, "the model produced a non-finite number (NaN or infinity)",
-                        modelName, maxRecordBytes)));
+                out.add(QSparseResult.of(DeadLetter.of(
+                        event.payload,
+                        true,
+                        event.id,
+                        event.idNumeric,
+                        DeadLetter.STAGE_INFERENCE,
+                        "the model produced a non-finite number (NaN or infinity)",
+                        modelName,
+                        maxRecordBytes)));
                 continue;
             }
             sparsitySum += enriched.activationSparsity;
@@ -100,10 +113,16 @@ final class ModelRunner implements AutoCloseable {
         if (size <= maxRecordBytes) {
             return QSparseResult.of(enriched);
         }
-        return QSparseResult.of(DeadLetter.of(event.payload, true, event.id, event.idNumeric,
-                DeadLetter.STAGE_OUTPUT, "the enriched record is " + size + " bytes of JSON, over "
-                        + QSparseOptions.OUTPUT_MAX_RECORD_SIZE.key() + " = " + maxRecordBytes + " bytes",
-                modelName, maxRecordBytes));
+        return QSparseResult.of(DeadLetter.of(
+                event.payload,
+                true,
+                event.id,
+                event.idNumeric,
+                DeadLetter.STAGE_OUTPUT,
+                "the enriched record is " + size + " bytes of JSON, over " + QSparseOptions.OUTPUT_MAX_RECORD_SIZE.key()
+                        + " = " + maxRecordBytes + " bytes",
+                modelName,
+                maxRecordBytes));
     }
 
     /** Releases the session's resources (its kernel threads). */

@@ -17,8 +17,15 @@ final class ParsedEvent {
     final GenerationParams generation;
     final Pooling pooling;
 
-    ParsedEvent(byte[] payload, String id, boolean idNumeric, String text, boolean textTruncated, Task mode,
-                GenerationParams generation, Pooling pooling) {
+    ParsedEvent(
+            byte[] payload,
+            String id,
+            boolean idNumeric,
+            String text,
+            boolean textTruncated,
+            Task mode,
+            GenerationParams generation,
+            Pooling pooling) {
         this.payload = payload;
         this.id = id;
         this.idNumeric = idNumeric;

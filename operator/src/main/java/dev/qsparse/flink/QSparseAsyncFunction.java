@@ -112,8 +112,13 @@ public class QSparseAsyncFunction extends RichAsyncFunction<byte[], QSparseResul
         subtask = getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
         inFlight = Collections.synchronizedMap(new IdentityHashMap<>());
         String threadName = "qsparse-" + getRuntimeContext().getTaskInfo().getTaskNameWithSubtasks();
-        batcher = new MicroBatcher<>(threadName, settings.maxBatchSize(), settings.maxWait(),
-                settings.threads(), this::newBatchHandler, this::workerFailed);
+        batcher = new MicroBatcher<>(
+                threadName,
+                settings.maxBatchSize(),
+                settings.maxWait(),
+                settings.threads(),
+                this::newBatchHandler,
+                this::workerFailed);
     }
 
     /** On a dying inference thread: fail everything it might have served, so the task restarts. */
@@ -239,8 +244,14 @@ public class QSparseAsyncFunction extends RichAsyncFunction<byte[], QSparseResul
         }
         String id = pending == null ? null : pending.event.id;
         boolean numeric = pending != null && pending.event.idNumeric;
-        QSparseResult dead = QSparseResult.of(DeadLetter.of(input, true, id, numeric, DeadLetter.STAGE_TIMEOUT,
-                "timeout: no result within " + settings.timeout().toMillis() + " ms", settings.modelName(),
+        QSparseResult dead = QSparseResult.of(DeadLetter.of(
+                input,
+                true,
+                id,
+                numeric,
+                DeadLetter.STAGE_TIMEOUT,
+                "timeout: no result within " + settings.timeout().toMillis() + " ms",
+                settings.modelName(),
                 settings.maxRecordBytes()));
         taskModel.metrics.emitted(dead);
         resultFuture.complete(Collections.singletonList(dead));

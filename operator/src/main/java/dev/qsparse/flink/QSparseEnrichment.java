@@ -40,6 +40,7 @@ public final class QSparseEnrichment {
 
     /** The type of the raw events: what a Kafka value deserializer gives. */
     public static final TypeInformation<byte[]> BYTES = PrimitiveArrayTypeInfo.BYTE_PRIMITIVE_ARRAY_TYPE_INFO;
+
     public static final TypeInformation<QSparseResult> RESULT = TypeInformation.of(QSparseResult.class);
     public static final TypeInformation<EnrichedEvent> ENRICHED = TypeInformation.of(EnrichedEvent.class);
     public static final TypeInformation<DeadLetter> DEAD_LETTER = TypeInformation.of(DeadLetter.class);
@@ -73,10 +74,18 @@ public final class QSparseEnrichment {
     /** Micro-batched enrichment of raw events (the form to deploy). */
     public Streams apply(DataStream<byte[]> events) {
         DataStream<QSparseResult> results = settings.ordered()
-                ? AsyncDataStream.orderedWait(events, asyncFunction(), settings.timeout().toMillis(),
-                        TimeUnit.MILLISECONDS, settings.asyncCapacity())
-                : AsyncDataStream.unorderedWait(events, asyncFunction(), settings.timeout().toMillis(),
-                        TimeUnit.MILLISECONDS, settings.asyncCapacity());
+                ? AsyncDataStream.orderedWait(
+                        events,
+                        asyncFunction(),
+                        settings.timeout().toMillis(),
+                        TimeUnit.MILLISECONDS,
+                        settings.asyncCapacity())
+                : AsyncDataStream.unorderedWait(
+                        events,
+                        asyncFunction(),
+                        settings.timeout().toMillis(),
+                        TimeUnit.MILLISECONDS,
+                        settings.asyncCapacity());
         SingleOutputStreamOperator<QSparseResult> enrich = ((SingleOutputStreamOperator<QSparseResult>) results)
                 .returns(RESULT)
                 .name("qsparse-enrich (" + settings.defaultMode().wireName() + ", " + settings.modelName() + ")")
@@ -86,8 +95,10 @@ public final class QSparseEnrichment {
 
     /** Micro-batched enrichment of string events (encoded as UTF-8). */
     public Streams applyToStrings(DataStream<String> events) {
-        return apply(events.map(s -> s.getBytes(StandardCharsets.UTF_8)).returns(BYTES)
-                .name("qsparse-utf8").uid(uidPrefix + "-utf8"));
+        return apply(events.map(s -> s.getBytes(StandardCharsets.UTF_8))
+                .returns(BYTES)
+                .name("qsparse-utf8")
+                .uid(uidPrefix + "-utf8"));
     }
 
     /** Enrichment one event at a time, without batching. */
@@ -114,8 +125,11 @@ public final class QSparseEnrichment {
         private final SingleOutputStreamOperator<EnrichedEvent> enriched;
         private final DataStream<DeadLetter> deadLetters;
 
-        Streams(QSparseSettings settings, DataStream<QSparseResult> results,
-                SingleOutputStreamOperator<EnrichedEvent> enriched, DataStream<DeadLetter> deadLetters) {
+        Streams(
+                QSparseSettings settings,
+                DataStream<QSparseResult> results,
+                SingleOutputStreamOperator<EnrichedEvent> enriched,
+                DataStream<DeadLetter> deadLetters) {
             this.settings = settings;
             this.results = results;
             this.enriched = enriched;
@@ -151,8 +165,7 @@ public final class QSparseEnrichment {
         private final Configuration config = new Configuration();
         private String uidPrefix = "qsparse";
 
-        private Builder() {
-        }
+        private Builder() {}
 
         /** Copies every {@code qsparse.*} option present in {@code source}. */
         public Builder configuration(ReadableConfig source) {

@@ -36,7 +36,8 @@ public class QSparseMapFunction extends RichMapFunction<byte[], QSparseResult> {
         long arrival = System.nanoTime();
         taskModel.metrics.eventsReceived.inc();
         EventParser.Outcome outcome = taskModel.parser.parse(value);
-        QSparseResult result = outcome.deadLetter != null ? QSparseResult.of(outcome.deadLetter)
+        QSparseResult result = outcome.deadLetter != null
+                ? QSparseResult.of(outcome.deadLetter)
                 : runner.run(List.of(outcome.event), new long[] {arrival}).get(0);
         taskModel.metrics.emitted(result);
         return result;

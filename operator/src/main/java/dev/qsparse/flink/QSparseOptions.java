@@ -18,8 +18,7 @@ import org.apache.flink.configuration.MemorySize;
  */
 public final class QSparseOptions {
 
-    private QSparseOptions() {
-    }
+    private QSparseOptions() {}
 
     public static final ConfigOption<String> MODEL_PATH = ConfigOptions.key("qsparse.model.path")
             .stringType()
@@ -71,26 +70,25 @@ public final class QSparseOptions {
             .withDescription("Emit results in input order (true) or as soon as they are ready (false)."
                     + " Both are exactly-once; unordered only helps with qsparse.threads > 1.");
 
-    public static final ConfigOption<Integer> GENERATE_MAX_NEW_TOKENS =
-            ConfigOptions.key("qsparse.generate.max-new-tokens")
-                    .intType()
-                    .defaultValue(GenerationParams.DEFAULT_MAX_NEW_TOKENS)
-                    .withDescription("Default number of tokens to generate at most (>= 1, <="
-                            + " qsparse.generate.max-new-tokens-limit).");
+    public static final ConfigOption<Integer> GENERATE_MAX_NEW_TOKENS = ConfigOptions.key(
+                    "qsparse.generate.max-new-tokens")
+            .intType()
+            .defaultValue(GenerationParams.DEFAULT_MAX_NEW_TOKENS)
+            .withDescription("Default number of tokens to generate at most (>= 1, <="
+                    + " qsparse.generate.max-new-tokens-limit).");
 
-    public static final ConfigOption<Integer> GENERATE_MAX_NEW_TOKENS_LIMIT =
-            ConfigOptions.key("qsparse.generate.max-new-tokens-limit")
-                    .intType()
-                    .defaultValue(256)
-                    .withDescription("Upper bound of an event's params.max_new_tokens; a larger value makes"
-                            + " the event a dead letter.");
+    public static final ConfigOption<Integer> GENERATE_MAX_NEW_TOKENS_LIMIT = ConfigOptions.key(
+                    "qsparse.generate.max-new-tokens-limit")
+            .intType()
+            .defaultValue(256)
+            .withDescription("Upper bound of an event's params.max_new_tokens; a larger value makes"
+                    + " the event a dead letter.");
 
-    public static final ConfigOption<Double> GENERATE_TEMPERATURE =
-            ConfigOptions.key("qsparse.generate.temperature")
-                    .doubleType()
-                    .defaultValue(0.0)
-                    .withDescription("Default sampling temperature: 0 = greedy decoding, otherwise in [1e-4, 10] (a smaller"
-                            + " non-zero value is rejected: use 0).");
+    public static final ConfigOption<Double> GENERATE_TEMPERATURE = ConfigOptions.key("qsparse.generate.temperature")
+            .doubleType()
+            .defaultValue(0.0)
+            .withDescription("Default sampling temperature: 0 = greedy decoding, otherwise in [1e-4, 10] (a smaller"
+                    + " non-zero value is rejected: use 0).");
 
     public static final ConfigOption<Integer> GENERATE_TOP_K = ConfigOptions.key("qsparse.generate.top-k")
             .intType()
@@ -112,8 +110,8 @@ public final class QSparseOptions {
             .stringType()
             .asList()
             .defaultValues()
-            .withDescription("Default stop strings (separated by ';'). Generation ends before the first"
-                    + " one that appears.");
+            .withDescription(
+                    "Default stop strings (separated by ';'). Generation ends before the first" + " one that appears.");
 
     public static final ConfigOption<Pooling> EMBED_POOLING = ConfigOptions.key("qsparse.embed.pooling")
             .enumType(Pooling.class)
@@ -133,24 +131,40 @@ public final class QSparseOptions {
                     + " first max-chars code points and set text_truncated in the output) or REJECT"
                     + " (dead letter).");
 
-    public static final ConfigOption<MemorySize> OUTPUT_MAX_RECORD_SIZE =
-            ConfigOptions.key("qsparse.output.max-record-size")
-                    .memoryType()
-                    .defaultValue(MemorySize.parse("900kb"))
-                    .withDescription("Largest output record, measured as the UTF-8 bytes of its JSON (between"
-                            + " 16 kb and 256 mb; default 900 kb = 921,600 bytes, below Kafka's default"
-                            + " max.request.size and message.max.bytes of 1 MiB with room for the key and the"
-                            + " record headers). A dead letter over it keeps only a prefix of the payload"
-                            + " (payload_truncated, with payload_bytes and payload_sha256 of the original); an"
-                            + " enriched record over it (a huge generation or embedding) becomes a dead letter"
-                            + " with stage \"output\". The sink's own limit must be above it: the Kafka job"
-                            + " checks that at start.");
+    public static final ConfigOption<MemorySize> OUTPUT_MAX_RECORD_SIZE = ConfigOptions.key(
+                    "qsparse.output.max-record-size")
+            .memoryType()
+            .defaultValue(MemorySize.parse("900kb"))
+            .withDescription("Largest output record, measured as the UTF-8 bytes of its JSON (between"
+                    + " 16 kb and 256 mb; default 900 kb = 921,600 bytes, below Kafka's default"
+                    + " max.request.size and message.max.bytes of 1 MiB with room for the key and the"
+                    + " record headers). A dead letter over it keeps only a prefix of the payload"
+                    + " (payload_truncated, with payload_bytes and payload_sha256 of the original); an"
+                    + " enriched record over it (a huge generation or embedding) becomes a dead letter"
+                    + " with stage \"output\". The sink's own limit must be above it: the Kafka job"
+                    + " checks that at start.");
 
     /** Every option above. */
     public static List<ConfigOption<?>> all() {
-        return List.of(MODEL_PATH, MODEL_NAME, MODE, BATCH_MAX_SIZE, BATCH_MAX_WAIT, THREADS, ASYNC_TIMEOUT,
-                ASYNC_ORDERED, GENERATE_MAX_NEW_TOKENS, GENERATE_MAX_NEW_TOKENS_LIMIT, GENERATE_TEMPERATURE,
-                GENERATE_TOP_K, GENERATE_TOP_P, GENERATE_SEED, GENERATE_STOP, EMBED_POOLING, INPUT_MAX_CHARS,
-                INPUT_OVERFLOW, OUTPUT_MAX_RECORD_SIZE);
+        return List.of(
+                MODEL_PATH,
+                MODEL_NAME,
+                MODE,
+                BATCH_MAX_SIZE,
+                BATCH_MAX_WAIT,
+                THREADS,
+                ASYNC_TIMEOUT,
+                ASYNC_ORDERED,
+                GENERATE_MAX_NEW_TOKENS,
+                GENERATE_MAX_NEW_TOKENS_LIMIT,
+                GENERATE_TEMPERATURE,
+                GENERATE_TOP_K,
+                GENERATE_TOP_P,
+                GENERATE_SEED,
+                GENERATE_STOP,
+                EMBED_POOLING,
+                INPUT_MAX_CHARS,
+                INPUT_OVERFLOW,
+                OUTPUT_MAX_RECORD_SIZE);
     }
 }

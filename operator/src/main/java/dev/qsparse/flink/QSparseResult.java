@@ -10,8 +10,7 @@ public class QSparseResult {
     public EnrichedEvent enriched;
     public DeadLetter deadLetter;
 
-    public QSparseResult() {
-    }
+    public QSparseResult() {}
 
     public static QSparseResult of(EnrichedEvent e) {
         QSparseResult r = new QSparseResult();

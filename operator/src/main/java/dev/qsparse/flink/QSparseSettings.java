@@ -7,7 +7,6 @@ import java.io.Serializable;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.List;
 import java.util.Objects;
 import org.apache.flink.configuration.ReadableConfig;
 
@@ -59,7 +58,8 @@ public final class QSparseSettings implements Serializable {
         this.modelPath = c.getOptional(QSparseOptions.MODEL_PATH)
                 .filter(p -> !p.isBlank())
                 .orElseThrow(() -> new IllegalArgumentException(QSparseOptions.MODEL_PATH.key() + " is required"));
-        this.modelName = c.getOptional(QSparseOptions.MODEL_NAME).filter(n -> !n.isBlank())
+        this.modelName = c.getOptional(QSparseOptions.MODEL_NAME)
+                .filter(n -> !n.isBlank())
                 .orElseGet(() -> defaultName(modelPath));
         if (modelName.length() > MAX_MODEL_NAME_CHARS) {
             throw new IllegalArgumentException(QSparseOptions.MODEL_NAME.key() + " must be at most "
@@ -78,10 +78,12 @@ public final class QSparseSettings implements Serializable {
             throw new IllegalArgumentException(QSparseOptions.ASYNC_TIMEOUT.key() + " must be > 0, got " + timeout);
         }
         this.ordered = c.get(QSparseOptions.ASYNC_ORDERED);
-        this.maxNewTokensLimit = atLeast(c.get(QSparseOptions.GENERATE_MAX_NEW_TOKENS_LIMIT), 1,
+        this.maxNewTokensLimit = atLeast(
+                c.get(QSparseOptions.GENERATE_MAX_NEW_TOKENS_LIMIT),
+                1,
                 QSparseOptions.GENERATE_MAX_NEW_TOKENS_LIMIT.key());
-        this.maxNewTokens = atLeast(c.get(QSparseOptions.GENERATE_MAX_NEW_TOKENS), 1,
-                QSparseOptions.GENERATE_MAX_NEW_TOKENS.key());
+        this.maxNewTokens =
+                atLeast(c.get(QSparseOptions.GENERATE_MAX_NEW_TOKENS), 1, QSparseOptions.GENERATE_MAX_NEW_TOKENS.key());
         if (maxNewTokens > maxNewTokensLimit) {
             throw new IllegalArgumentException(QSparseOptions.GENERATE_MAX_NEW_TOKENS.key() + " = " + maxNewTokens
                     + " exceeds " + QSparseOptions.GENERATE_MAX_NEW_TOKENS_LIMIT.key() + " = " + maxNewTokensLimit);

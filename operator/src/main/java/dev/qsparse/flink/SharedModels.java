@@ -41,8 +41,7 @@ public final class SharedModels {
     private static long loads;
     private static long closes;
 
-    private SharedModels() {
-    }
+    private SharedModels() {}
 
     private static final class Entry {
         final Path key;
@@ -94,8 +93,8 @@ public final class SharedModels {
         try {
             key = directory.toRealPath();
         } catch (NoSuchFileException e) {
-            throw new NoSuchFileException(directory.toAbsolutePath().toString(), null,
-                    "model directory does not exist");
+            throw new NoSuchFileException(
+                    directory.toAbsolutePath().toString(), null, "model directory does not exist");
         }
         if (!Files.isDirectory(key)) {
             throw new IOException(directory.toAbsolutePath() + ": not a model directory");

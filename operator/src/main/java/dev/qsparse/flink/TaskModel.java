@@ -33,11 +33,14 @@ final class TaskModel implements AutoCloseable {
         try {
             lease = SharedModels.acquire(path);
         } catch (Exception | LinkageError e) {
-            throw new ModelUnavailableException("cannot load the Q-Sparse model at " + path.toAbsolutePath()
-                    + " (" + QSparseOptions.MODEL_PATH.key() + "): " + e.getMessage(), e);
+            throw new ModelUnavailableException(
+                    "cannot load the Q-Sparse model at " + path.toAbsolutePath() + " ("
+                            + QSparseOptions.MODEL_PATH.key() + "): " + e.getMessage(),
+                    e);
         }
         try {
-            return new TaskModel(settings, lease, new OperatorMetrics(context.getMetricGroup(), lease.path(), lease.model()));
+            return new TaskModel(
+                    settings, lease, new OperatorMetrics(context.getMetricGroup(), lease.path(), lease.model()));
         } catch (RuntimeException e) {
             lease.close();
             throw e;

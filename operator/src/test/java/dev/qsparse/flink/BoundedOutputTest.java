@@ -31,9 +31,11 @@ class BoundedOutputTest {
 
     /** Kafka's default max.request.size. */
     private static final int KAFKA_DEFAULT_MAX_REQUEST = 1024 * 1024;
+
     private static final int DEFAULT_BOUND = 900 * 1024;
 
-    private static final EventParser DEFAULT = new EventParser(TestEvents.builder().build().settings());
+    private static final EventParser DEFAULT =
+            new EventParser(TestEvents.builder().build().settings());
 
     private static DeadLetter dead(EventParser p, byte[] payload) {
         EventParser.Outcome o = p.parse(payload);
@@ -84,7 +86,8 @@ class BoundedOutputTest {
         JsonNode json = assertBounded(d, payload, DEFAULT_BOUND);
         assertTrue(json.get("payload_truncated").asBoolean());
         assertTrue(d.toJson().getBytes(StandardCharsets.UTF_8).length < KAFKA_DEFAULT_MAX_REQUEST);
-        byte[] base64Prefix = Base64.getDecoder().decode(json.get("payload_base64").asText());
+        byte[] base64Prefix =
+                Base64.getDecoder().decode(json.get("payload_base64").asText());
         assertTrue(base64Prefix.length > 100_000, "keeps a useful prefix, got " + base64Prefix.length + " bytes");
         assertTrue(json.get("payload").asText().startsWith("{\"id\":\"bad-1\",\"text\":\"\uFFFD"));
     }
@@ -103,7 +106,8 @@ class BoundedOutputTest {
         // Not UTF-8 after 1 MB of ASCII.
         byte[] lateInvalid = concat(utf8(head), repeat((byte) 'a', size - head.length() - 1), new byte[] {(byte) 0xC3});
         for (byte[] payload : List.of(validButRejected, controlBytes, lateInvalid)) {
-            assertTrue(payload.length > 980_000 && payload.length < KAFKA_DEFAULT_MAX_REQUEST, "size " + payload.length);
+            assertTrue(
+                    payload.length > 980_000 && payload.length < KAFKA_DEFAULT_MAX_REQUEST, "size " + payload.length);
             DeadLetter d = dead(DEFAULT, payload);
             JsonNode json = assertBounded(d, payload, DEFAULT_BOUND);
             assertTrue(json.get("payload_truncated").asBoolean(), d.reason);
@@ -120,7 +124,10 @@ class BoundedOutputTest {
     @Test
     void aSmallerBoundIsHonouredAndSmallDeadLettersAreUntouched() {
         int bound = 16 * 1024;
-        EventParser small = new EventParser(TestEvents.builder().maxRecordSize(MemorySize.parse("16kb")).build().settings());
+        EventParser small = new EventParser(TestEvents.builder()
+                .maxRecordSize(MemorySize.parse("16kb"))
+                .build()
+                .settings());
         byte[] invalid = concat(utf8("{\"id\":7,\"text\":\""), repeat((byte) 0xFE, 50_000));
         JsonNode json = assertBounded(dead(small, invalid), invalid, bound);
         assertTrue(json.get("payload_truncated").asBoolean());
@@ -186,7 +193,8 @@ class BoundedOutputTest {
         assertEquals(DeadLetter.STAGE_OUTPUT, r.deadLetter.stage);
         assertEquals("big-out", r.deadLetter.id);
         assertTrue(r.deadLetter.reason.startsWith("the enriched record is "), r.deadLetter.reason);
-        assertTrue(r.deadLetter.reason.endsWith(" bytes of JSON, over qsparse.output.max-record-size = 65536 bytes"),
+        assertTrue(
+                r.deadLetter.reason.endsWith(" bytes of JSON, over qsparse.output.max-record-size = 65536 bytes"),
                 r.deadLetter.reason);
         assertBounded(r.deadLetter, event.payload, bound);
 
@@ -194,7 +202,8 @@ class BoundedOutputTest {
         longText.generatedText = "\u0001".repeat(12_000); // 12,000 chars, 72,000 bytes once escaped
         longText.generatedTokens = new int[] {1};
         longText.finishReason = "length";
-        assertEquals(DeadLetter.STAGE_OUTPUT, ModelRunner.bounded(event, longText, "test-model", bound).deadLetter.stage);
+        assertEquals(
+                DeadLetter.STAGE_OUTPUT, ModelRunner.bounded(event, longText, "test-model", bound).deadLetter.stage);
 
         // Just under the bound stays enriched, and its measured size is exact.
         EnrichedEvent fits = enriched(event);
@@ -211,20 +220,36 @@ class BoundedOutputTest {
         assertEquals(DEFAULT_BOUND, TestEvents.builder().build().settings().maxRecordBytes());
         assertTrue(DEFAULT_BOUND < KAFKA_DEFAULT_MAX_REQUEST - 64 * 1024, "room for key and headers under 1 MiB");
         Configuration c = Configuration.fromMap(Map.of("qsparse.output.max-record-size", "128kb"));
-        assertEquals(128 * 1024, TestEvents.builder().configuration(c).build().settings().maxRecordBytes());
-        IllegalArgumentException tooSmall = assertThrows(IllegalArgumentException.class,
-                () -> TestEvents.builder().maxRecordSize(MemorySize.parse("1kb")).build());
-        assertEquals("qsparse.output.max-record-size must be between 16384 and 268435456 bytes, got 1024",
+        assertEquals(
+                128 * 1024,
+                TestEvents.builder().configuration(c).build().settings().maxRecordBytes());
+        IllegalArgumentException tooSmall = assertThrows(
+                IllegalArgumentException.class,
+                () -> TestEvents.builder()
+                        .maxRecordSize(MemorySize.parse("1kb"))
+                        .build());
+        assertEquals(
+                "qsparse.output.max-record-size must be between 16384 and 268435456 bytes, got 1024",
                 tooSmall.getMessage());
-        assertThrows(IllegalArgumentException.class,
-                () -> TestEvents.builder().maxRecordSize(MemorySize.parse("1gb")).build());
-        assertThrows(IllegalArgumentException.class,
-                () -> TestEvents.builder().modelName("m".repeat(QSparseSettings.MAX_MODEL_NAME_CHARS + 1)).build());
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> TestEvents.builder()
+                        .maxRecordSize(MemorySize.parse("1gb"))
+                        .build());
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> TestEvents.builder()
+                        .modelName("m".repeat(QSparseSettings.MAX_MODEL_NAME_CHARS + 1))
+                        .build());
     }
 
     @Test
     void theReportedPayloadInTheAsyncOperatorGivesOneBoundedDeadLetterAndTheEventsBehindItFlow() throws Exception {
-        QSparseSettings settings = TestEvents.builder().maxBatchSize(4).maxWait(Duration.ofMillis(20)).build().settings();
+        QSparseSettings settings = TestEvents.builder()
+                .maxBatchSize(4)
+                .maxWait(Duration.ofMillis(20))
+                .build()
+                .settings();
         byte[] bad = concat(utf8("{\"id\":\"bad-1\",\"text\":\""), repeat((byte) 0xFF, 600_000));
         try (var harness = Harnesses.async(settings)) {
             harness.open();

@@ -22,12 +22,10 @@ public final class CollectingReporter implements MetricReporter {
     static final Map<String, Map<String, String>> VARIABLES = new ConcurrentHashMap<>();
 
     @Override
-    public void open(MetricConfig config) {
-    }
+    public void open(MetricConfig config) {}
 
     @Override
-    public void close() {
-    }
+    public void close() {}
 
     @Override
     public void notifyOfAddedMetric(Metric metric, String metricName, MetricGroup group) {

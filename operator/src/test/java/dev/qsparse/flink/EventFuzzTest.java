@@ -41,16 +41,34 @@ class EventFuzzTest {
     private static final int MAX_RECORD = QSparseSettings.MIN_RECORD_BYTES;
 
     private static final JsonNodeFactory F = JsonNodeFactory.instance;
-    private static final List<String> KEYS = List.of("id", "text", "mode", "params", "max_new_tokens",
-            "temperature", "top_k", "top_p", "seed", "stop", "pooling");
+    private static final List<String> KEYS = List.of(
+            "id",
+            "text",
+            "mode",
+            "params",
+            "max_new_tokens",
+            "temperature",
+            "top_k",
+            "top_p",
+            "seed",
+            "stop",
+            "pooling");
 
     private static QSparseSettings settings() {
         return settings(TestEvents.MODEL.toString());
     }
 
     private static QSparseSettings settings(String modelPath) {
-        return QSparseEnrichment.builder().modelPath(modelPath).maxBatchSize(8).maxWait(Duration.ofMillis(2)).maxNewTokens(4)
-                .maxNewTokensLimit(6).inputMaxChars(400).maxRecordSize(new MemorySize(MAX_RECORD)).build().settings();
+        return QSparseEnrichment.builder()
+                .modelPath(modelPath)
+                .maxBatchSize(8)
+                .maxWait(Duration.ofMillis(2))
+                .maxNewTokens(4)
+                .maxNewTokensLimit(6)
+                .inputMaxChars(400)
+                .maxRecordSize(new MemorySize(MAX_RECORD))
+                .build()
+                .settings();
     }
 
     /** Generates mutated event payloads from one seed. */
@@ -64,24 +82,42 @@ class EventFuzzTest {
 
         JsonNode hostile() {
             switch (random.nextInt(26)) {
-                case 0: return F.numberNode(new BigDecimal("1e400"));
-                case 1: return F.numberNode(new BigDecimal("-1e-400"));
-                case 2: return F.numberNode(new BigDecimal("1.50"));
-                case 3: return F.numberNode(new BigInteger("123456789012345678901234567890"));
-                case 4: return F.numberNode(Long.MIN_VALUE);
-                case 5: return F.numberNode(random.nextInt(-3, 12));
-                case 6: return F.numberNode(1e-300);
-                case 7: return F.numberNode(random.nextDouble() * 12 - 1);
-                case 8: return F.textNode("");
-                case 9: return F.textNode(" \t\n");
-                case 10: return F.textNode("x".repeat(random.nextInt(1, 40_000)));
-                case 11: return F.textNode("\uD800 lone " + "\uDC00");
-                case 12: return F.textNode("emoji \uD83D\uDE00 \u0000 \u001F control");
-                case 13: return F.textNode(random.nextBoolean() ? "generate" : random.nextBoolean() ? "score" : "last");
-                case 14: return F.nullNode();
-                case 15: return F.booleanNode(random.nextBoolean());
-                case 16: return F.arrayNode();
-                case 17: return F.objectNode();
+                case 0:
+                    return F.numberNode(new BigDecimal("1e400"));
+                case 1:
+                    return F.numberNode(new BigDecimal("-1e-400"));
+                case 2:
+                    return F.numberNode(new BigDecimal("1.50"));
+                case 3:
+                    return F.numberNode(new BigInteger("123456789012345678901234567890"));
+                case 4:
+                    return F.numberNode(Long.MIN_VALUE);
+                case 5:
+                    return F.numberNode(random.nextInt(-3, 12));
+                case 6:
+                    return F.numberNode(1e-300);
+                case 7:
+                    return F.numberNode(random.nextDouble() * 12 - 1);
+                case 8:
+                    return F.textNode("");
+                case 9:
+                    return F.textNode(" \t\n");
+                case 10:
+                    return F.textNode("x".repeat(random.nextInt(1, 40_000)));
+                case 11:
+                    return F.textNode("\uD800 lone " + "\uDC00");
+                case 12:
+                    return F.textNode("emoji \uD83D\uDE00 \u0000 \u001F control");
+                case 13:
+                    return F.textNode(random.nextBoolean() ? "generate" : random.nextBoolean() ? "score" : "last");
+                case 14:
+                    return F.nullNode();
+                case 15:
+                    return F.booleanNode(random.nextBoolean());
+                case 16:
+                    return F.arrayNode();
+                case 17:
+                    return F.objectNode();
                 case 18: {
                     ArrayNode a = F.arrayNode();
                     for (int i = random.nextInt(12); i > 0; i--) {
@@ -98,10 +134,14 @@ class EventFuzzTest {
                     }
                     return deep;
                 }
-                case 20: return F.textNode("mean");
-                case 21: return F.numberNode(0.0001);
-                case 22: return F.numberNode(-0.0);
-                default: return F.textNode("A sentence for the model, number " + random.nextInt(1000) + ".");
+                case 20:
+                    return F.textNode("mean");
+                case 21:
+                    return F.numberNode(0.0001);
+                case 22:
+                    return F.numberNode(-0.0);
+                default:
+                    return F.textNode("A sentence for the model, number " + random.nextInt(1000) + ".");
             }
         }
 
@@ -130,7 +170,7 @@ class EventFuzzTest {
             ObjectNode o = valid();
             int kind = random.nextInt(10);
             if (kind < 2) {
-                return TestEvents.bytes(o);     // some stay valid, so inference really runs
+                return TestEvents.bytes(o); // some stay valid, so inference really runs
             }
             for (int k = 1 + random.nextInt(3); k > 0; k--) {
                 List<ObjectNode> objects = new ArrayList<>();
@@ -176,7 +216,9 @@ class EventFuzzTest {
                     return concat(b, new byte[] {(byte) 0xFF, (byte) 0xC0, (byte) 0x80});
                 case 3: {
                     String s = new String(b, StandardCharsets.UTF_8);
-                    return s.replaceFirst("\"id\":(\"[^\"]*\"|[-0-9.eE+]+)", "\"id\":" + (random.nextBoolean() ? "NaN" : "Infinity"))
+                    return s.replaceFirst(
+                                    "\"id\":(\"[^\"]*\"|[-0-9.eE+]+)",
+                                    "\"id\":" + (random.nextBoolean() ? "NaN" : "Infinity"))
                             .getBytes(StandardCharsets.UTF_8);
                 }
                 case 4:
@@ -213,8 +255,10 @@ class EventFuzzTest {
             try {
                 o = parser.parse(payload);
             } catch (RuntimeException | StackOverflowError e) {
-                throw new AssertionError(what + ": the parser threw on "
-                        + new String(payload, 0, Math.min(payload.length, 300), StandardCharsets.UTF_8), e);
+                throw new AssertionError(
+                        what + ": the parser threw on "
+                                + new String(payload, 0, Math.min(payload.length, 300), StandardCharsets.UTF_8),
+                        e);
             }
             assertTrue((o.event == null) != (o.deadLetter == null), what + ": exactly one of event / dead letter");
             if (o.deadLetter != null) {

@@ -25,7 +25,8 @@ class EventParserTest {
         return new EventParser(b.build().settings());
     }
 
-    private static final EventParser DEFAULT = parser(TestEvents.builder().inputMaxChars(20).maxNewTokensLimit(64));
+    private static final EventParser DEFAULT =
+            parser(TestEvents.builder().inputMaxChars(20).maxNewTokensLimit(64));
 
     private static DeadLetter dead(EventParser p, byte[] payload) {
         EventParser.Outcome o = p.parse(payload);
@@ -61,9 +62,11 @@ class EventParserTest {
 
     @Test
     void paramsOverrideTheDefaults() {
-        ParsedEvent e = ok(DEFAULT, "{\"id\": 1, \"text\": \"hi\", \"mode\": \"generate\", \"params\": {"
-                + "\"max_new_tokens\": 5, \"temperature\": 0.7, \"top_k\": 10, \"top_p\": 0.9, \"seed\": 7,"
-                + " \"stop\": [\".\", \"!\"], \"pooling\": \"last\"}}");
+        ParsedEvent e = ok(
+                DEFAULT,
+                "{\"id\": 1, \"text\": \"hi\", \"mode\": \"generate\", \"params\": {"
+                        + "\"max_new_tokens\": 5, \"temperature\": 0.7, \"top_k\": 10, \"top_p\": 0.9, \"seed\": 7,"
+                        + " \"stop\": [\".\", \"!\"], \"pooling\": \"last\"}}");
         assertEquals(Task.GENERATE, e.mode);
         assertEquals(5, e.generation.maxNewTokens());
         assertEquals(0.7, e.generation.temperature());
@@ -95,8 +98,28 @@ class EventParserTest {
 
     @Test
     void invalidUtf8KeepsTheExactBytesInBase64() {
-        byte[] payload = {'{', '"', 'i', 'd', '"', ':', '1', ',', '"', 't', 'e', 'x', 't', '"', ':', '"',
-            (byte) 0xC3, (byte) 0x28, '"', '}'};
+        byte[] payload = {
+            '{',
+            '"',
+            'i',
+            'd',
+            '"',
+            ':',
+            '1',
+            ',',
+            '"',
+            't',
+            'e',
+            'x',
+            't',
+            '"',
+            ':',
+            '"',
+            (byte) 0xC3,
+            (byte) 0x28,
+            '"',
+            '}'
+        };
         DeadLetter d = dead(DEFAULT, payload);
         assertEquals(DeadLetter.STAGE_DECODE, d.stage);
         assertEquals("invalid UTF-8 at byte 16", d.reason);
@@ -110,36 +133,39 @@ class EventParserTest {
     }
 
     @ParameterizedTest(name = "{0} -> {2}")
-    @CsvSource(delimiter = '|', quoteCharacter = '`', value = {
-        "``                                            | decode   | empty payload",
-        "not json                                      | parse    | invalid JSON: Unrecognized token 'not': was expecting (JSON String, Number, Array, Object or token 'null', 'true' or 'false')",
-        "[1, 2]                                        | parse    | event is not a JSON object",
-        "{\"id\": 1, \"text\": \"a\"} trailing          | parse    | ",
-        "{\"id\": 1, \"id\": 2, \"text\": \"a\"}        | parse    | invalid JSON: Duplicate field 'id'",
-        "{\"text\": \"a\"}                              | validate | missing id",
-        "{\"id\": null, \"text\": \"a\"}                | validate | missing id",
-        "{\"id\": \"\", \"text\": \"a\"}                | validate | id must be a non-empty string or a number",
-        "{\"id\": [1], \"text\": \"a\"}                 | validate | id must be a non-empty string or a number",
-        "{\"id\": 1}                                    | validate | missing text",
-        "{\"id\": 1, \"text\": 5}                       | validate | text must be a string",
-        "{\"id\": 1, \"text\": \"\"}                    | validate | empty text",
-        "{\"id\": 1, \"text\": \"  \\n \"}              | validate | empty text",
-        "{\"id\": 1, \"text\": \"a\", \"mode\": \"translate\"} | validate | unknown mode 'translate' (expected generate, embed or score)",
-        "{\"id\": 1, \"text\": \"a\", \"mode\": 3}      | validate | mode must be a string",
-        "{\"id\": 1, \"text\": \"a\", \"params\": 3}    | validate | params must be an object",
-        "{\"id\": 1, \"text\": \"a\", \"params\": {\"max_new_tokens\": 0}}    | validate | params.max_new_tokens must be an integer in [1, 64], got 0",
-        "{\"id\": 1, \"text\": \"a\", \"params\": {\"max_new_tokens\": 65}}   | validate | params.max_new_tokens must be an integer in [1, 64], got 65",
-        "{\"id\": 1, \"text\": \"a\", \"params\": {\"max_new_tokens\": 2.5}}  | validate | params.max_new_tokens must be an integer in [1, 64], got 2.5",
-        "{\"id\": 1, \"text\": \"a\", \"params\": {\"temperature\": 11}}      | validate | params.temperature must be 0 (greedy) or a number in [1.0E-4, 10], got 11",
-        "{\"id\": 1, \"text\": \"a\", \"params\": {\"temperature\": \"hot\"}} | validate | params.temperature must be 0 (greedy) or a number in [1.0E-4, 10], got \"hot\"",
-        "{\"id\": 1, \"text\": \"a\", \"params\": {\"top_p\": 0}}             | validate | params.top_p must be a number in (0, 1], got 0",
-        "{\"id\": 1, \"text\": \"a\", \"params\": {\"top_k\": -1}}            | validate | params.top_k must be an integer in [0, 2^31-1], got -1",
-        "{\"id\": 1, \"text\": \"a\", \"params\": {\"seed\": 1.5}}            | validate | params.seed must be a 64-bit integer",
-        "{\"id\": 1, \"text\": \"a\", \"params\": {\"stop\": \".\"}}          | validate | params.stop must be a list of strings",
-        "{\"id\": 1, \"text\": \"a\", \"params\": {\"stop\": [\"\"]}}         | validate | params.stop entries must be non-empty strings of at most 64 characters, got \"\"",
-        "{\"id\": 1, \"text\": \"a\", \"params\": {\"pooling\": \"max\"}}     | validate | params.pooling: unknown pooling 'max' (expected mean or last)",
-        "{\"id\": 1, \"text\": \"a\", \"params\": {\"temprature\": 1}}        | validate | unknown parameter params.temprature (expected one of max_new_tokens, pooling, seed, stop, temperature, top_k, top_p)",
-    })
+    @CsvSource(
+            delimiter = '|',
+            quoteCharacter = '`',
+            value = {
+                "``                                            | decode   | empty payload",
+                "not json                                      | parse    | invalid JSON: Unrecognized token 'not': was expecting (JSON String, Number, Array, Object or token 'null', 'true' or 'false')",
+                "[1, 2]                                        | parse    | event is not a JSON object",
+                "{\"id\": 1, \"text\": \"a\"} trailing          | parse    | ",
+                "{\"id\": 1, \"id\": 2, \"text\": \"a\"}        | parse    | invalid JSON: Duplicate field 'id'",
+                "{\"text\": \"a\"}                              | validate | missing id",
+                "{\"id\": null, \"text\": \"a\"}                | validate | missing id",
+                "{\"id\": \"\", \"text\": \"a\"}                | validate | id must be a non-empty string or a number",
+                "{\"id\": [1], \"text\": \"a\"}                 | validate | id must be a non-empty string or a number",
+                "{\"id\": 1}                                    | validate | missing text",
+                "{\"id\": 1, \"text\": 5}                       | validate | text must be a string",
+                "{\"id\": 1, \"text\": \"\"}                    | validate | empty text",
+                "{\"id\": 1, \"text\": \"  \\n \"}              | validate | empty text",
+                "{\"id\": 1, \"text\": \"a\", \"mode\": \"translate\"} | validate | unknown mode 'translate' (expected generate, embed or score)",
+                "{\"id\": 1, \"text\": \"a\", \"mode\": 3}      | validate | mode must be a string",
+                "{\"id\": 1, \"text\": \"a\", \"params\": 3}    | validate | params must be an object",
+                "{\"id\": 1, \"text\": \"a\", \"params\": {\"max_new_tokens\": 0}}    | validate | params.max_new_tokens must be an integer in [1, 64], got 0",
+                "{\"id\": 1, \"text\": \"a\", \"params\": {\"max_new_tokens\": 65}}   | validate | params.max_new_tokens must be an integer in [1, 64], got 65",
+                "{\"id\": 1, \"text\": \"a\", \"params\": {\"max_new_tokens\": 2.5}}  | validate | params.max_new_tokens must be an integer in [1, 64], got 2.5",
+                "{\"id\": 1, \"text\": \"a\", \"params\": {\"temperature\": 11}}      | validate | params.temperature must be 0 (greedy) or a number in [1.0E-4, 10], got 11",
+                "{\"id\": 1, \"text\": \"a\", \"params\": {\"temperature\": \"hot\"}} | validate | params.temperature must be 0 (greedy) or a number in [1.0E-4, 10], got \"hot\"",
+                "{\"id\": 1, \"text\": \"a\", \"params\": {\"top_p\": 0}}             | validate | params.top_p must be a number in (0, 1], got 0",
+                "{\"id\": 1, \"text\": \"a\", \"params\": {\"top_k\": -1}}            | validate | params.top_k must be an integer in [0, 2^31-1], got -1",
+                "{\"id\": 1, \"text\": \"a\", \"params\": {\"seed\": 1.5}}            | validate | params.seed must be a 64-bit integer",
+                "{\"id\": 1, \"text\": \"a\", \"params\": {\"stop\": \".\"}}          | validate | params.stop must be a list of strings",
+                "{\"id\": 1, \"text\": \"a\", \"params\": {\"stop\": [\"\"]}}         | validate | params.stop entries must be non-empty strings of at most 64 characters, got \"\"",
+                "{\"id\": 1, \"text\": \"a\", \"params\": {\"pooling\": \"max\"}}     | validate | params.pooling: unknown pooling 'max' (expected mean or last)",
+                "{\"id\": 1, \"text\": \"a\", \"params\": {\"temprature\": 1}}        | validate | unknown parameter params.temprature (expected one of max_new_tokens, pooling, seed, stop, temperature, top_k, top_p)",
+            })
     void badEventsBecomeDeadLettersWithTheirReason(String payload, String stage, String reason) {
         DeadLetter d = dead(DEFAULT, utf8(payload == null ? "" : payload));
         assertEquals(stage, d.stage);
@@ -159,13 +185,23 @@ class EventParserTest {
 
     @Test
     void settingsAreValidatedAtBuildTime() {
-        assertThrows(IllegalArgumentException.class, () -> QSparseEnrichment.builder().build(),
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> QSparseEnrichment.builder().build(),
                 "model path is required");
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> TestEvents.builder().maxNewTokens(100).maxNewTokensLimit(50).build());
+        IllegalArgumentException e = assertThrows(
+                IllegalArgumentException.class,
+                () -> TestEvents.builder()
+                        .maxNewTokens(100)
+                        .maxNewTokensLimit(50)
+                        .build());
         assertTrue(e.getMessage().contains("qsparse.generate.max-new-tokens"), e.getMessage());
-        assertThrows(IllegalArgumentException.class, () -> TestEvents.builder().maxBatchSize(0).build());
-        assertThrows(IllegalArgumentException.class, () -> TestEvents.builder().temperature(-1).build());
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> TestEvents.builder().maxBatchSize(0).build());
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> TestEvents.builder().temperature(-1).build());
     }
 
     @Test
@@ -178,7 +214,8 @@ class EventParserTest {
                 "qsparse.embed.pooling", "last",
                 "qsparse.input.overflow", "reject",
                 "qsparse.generate.stop", "END;STOP"));
-        QSparseSettings s = QSparseEnrichment.builder().configuration(c).threads(2).build().settings();
+        QSparseSettings s =
+                QSparseEnrichment.builder().configuration(c).threads(2).build().settings();
         assertEquals(Task.SCORE, s.defaultMode());
         assertEquals(32, s.maxBatchSize());
         assertEquals(java.time.Duration.ofMillis(25), s.maxWait());

@@ -17,13 +17,15 @@ import org.apache.flink.streaming.util.OneInputStreamOperatorTestHarness;
 /** Flink's operator test harness around the async operator, as Flink's own AsyncWaitOperator tests use it. */
 final class Harnesses {
 
-    private Harnesses() {
-    }
+    private Harnesses() {}
 
     static OneInputStreamOperatorTestHarness<byte[], QSparseResult> async(QSparseSettings settings) throws Exception {
         return new OneInputStreamOperatorTestHarness<>(
-                new AsyncWaitOperatorFactory<>(new QSparseAsyncFunction(settings), settings.timeout().toMillis(),
-                        settings.asyncCapacity(), AsyncDataStream.OutputMode.ORDERED),
+                new AsyncWaitOperatorFactory<>(
+                        new QSparseAsyncFunction(settings),
+                        settings.timeout().toMillis(),
+                        settings.asyncCapacity(),
+                        AsyncDataStream.OutputMode.ORDERED),
                 BytePrimitiveArraySerializer.INSTANCE);
     }
 
@@ -48,8 +50,8 @@ final class Harnesses {
     }
 
     /** Runs mails until {@code n} results were emitted, or fails after {@code timeout}. */
-    static List<QSparseResult> awaitResults(AbstractStreamOperatorTestHarness<QSparseResult> harness, int n,
-                                            Duration timeout) throws Exception {
+    static List<QSparseResult> awaitResults(
+            AbstractStreamOperatorTestHarness<QSparseResult> harness, int n, Duration timeout) throws Exception {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
             runMails(harness);

@@ -21,7 +21,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 /** Ids come out exactly as they went in, and every output record is valid JSON in UTF-8. */
 class IdEchoTest {
 
-    private static final EventParser PARSER = new EventParser(TestEvents.builder().build().settings());
+    private static final EventParser PARSER =
+            new EventParser(TestEvents.builder().build().settings());
 
     /** The raw token of the top-level "id" in {@code json}, read with a strict streaming parser. */
     private static String idToken(byte[] json) throws IOException {
@@ -56,8 +57,18 @@ class IdEchoTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"1.50", "1E2", "1e400", "-1e-400", "-0", "0.1000000000000000001",
-        "123456789012345678901234567890", "-7", "2.5E+3"})
+    @ValueSource(
+            strings = {
+                "1.50",
+                "1E2",
+                "1e400",
+                "-1e-400",
+                "-0",
+                "0.1000000000000000001",
+                "123456789012345678901234567890",
+                "-7",
+                "2.5E+3"
+            })
     void numericIdsAreEchoedAsTheirExactToken(String token) throws IOException {
         EventParser.Outcome o = PARSER.parse(utf8("{\"text\": \"hello\", \"id\": " + token + ", \"x\": [1e400]}"));
         assertNull(o.deadLetter);
@@ -78,7 +89,9 @@ class IdEchoTest {
 
     @Test
     void distinctTokensStayDistinct() {
-        assertFalse(PARSER.parse(utf8("{\"id\": 0.1, \"text\": \"a\"}")).event.id
+        assertFalse(PARSER.parse(utf8("{\"id\": 0.1, \"text\": \"a\"}"))
+                .event
+                .id
                 .equals(PARSER.parse(utf8("{\"id\": 0.1000000000000000001, \"text\": \"a\"}")).event.id));
     }
 
@@ -95,10 +108,14 @@ class IdEchoTest {
         ParsedEvent low = PARSER.parse(utf8("{\"id\": \"\\uDC00x\\uD83D\\uDE00\\uDBFF\", \"text\": \"hello\"}")).event;
         String lowJson = enriched(low).toJson();
         assertTrue(lowJson.contains("\"id\":\"\\uDC00x\uD83D\uDE00\\uDBFF\""), lowJson);
-        assertEquals(low.id, strict(lowJson.getBytes(StandardCharsets.UTF_8)).get("id").asText());
+        assertEquals(
+                low.id,
+                strict(lowJson.getBytes(StandardCharsets.UTF_8)).get("id").asText());
 
         DeadLetter d = PARSER.parse(utf8("{\"id\": \"\\uD800\", \"text\": 5}")).deadLetter;
-        assertEquals("\uD800", strict(d.toJson().getBytes(StandardCharsets.UTF_8)).get("id").asText());
+        assertEquals(
+                "\uD800",
+                strict(d.toJson().getBytes(StandardCharsets.UTF_8)).get("id").asText());
     }
 
     @Test
@@ -109,17 +126,24 @@ class IdEchoTest {
         e.idNumeric = true;
         e.mode = "score";
         e.model = "m";
-        assertEquals("Infinity", strict(e.toJson().getBytes(StandardCharsets.UTF_8)).get("id").asText());
+        assertEquals(
+                "Infinity",
+                strict(e.toJson().getBytes(StandardCharsets.UTF_8)).get("id").asText());
     }
 
     @Test
     void throughTheAsyncOperator() throws Exception {
-        QSparseSettings settings = TestEvents.builder().maxBatchSize(4).maxWait(Duration.ofMillis(20)).build().settings();
+        QSparseSettings settings = TestEvents.builder()
+                .maxBatchSize(4)
+                .maxWait(Duration.ofMillis(20))
+                .build()
+                .settings();
         List<String> ids = List.of("1e400", "1.50", "\"s\\uD800\"");
         try (var harness = Harnesses.async(settings)) {
             harness.open();
             for (int i = 0; i < ids.size(); i++) {
-                harness.processElement(utf8("{\"id\": " + ids.get(i) + ", \"text\": \"" + TestEvents.sentence(i) + "\"}"), i);
+                harness.processElement(
+                        utf8("{\"id\": " + ids.get(i) + ", \"text\": \"" + TestEvents.sentence(i) + "\"}"), i);
             }
             List<QSparseResult> out = awaitResults(harness, ids.size(), Duration.ofSeconds(30));
             for (int i = 0; i < ids.size(); i++) {

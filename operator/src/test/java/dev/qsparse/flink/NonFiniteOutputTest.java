@@ -33,7 +33,9 @@ import org.junit.jupiter.api.io.TempDir;
 class NonFiniteOutputTest {
 
     /** A reader that rejects NaN/Infinity tokens (Jackson's default), and strings are kept as strings. */
-    static final ObjectMapper STRICT = JsonMapper.builder().disable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS).build();
+    static final ObjectMapper STRICT = JsonMapper.builder()
+            .disable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)
+            .build();
 
     @TempDir
     Path dir;
@@ -46,14 +48,15 @@ class NonFiniteOutputTest {
                 Files.copy(f, target.resolve(f.getFileName()));
             }
         }
-        try (FileChannel ch = FileChannel.open(target.resolve("model.safetensors"), StandardOpenOption.READ,
-                StandardOpenOption.WRITE)) {
+        try (FileChannel ch = FileChannel.open(
+                target.resolve("model.safetensors"), StandardOpenOption.READ, StandardOpenOption.WRITE)) {
             ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
             ch.read(len, 0);
             int n = (int) len.getLong(0);
             ByteBuffer header = ByteBuffer.allocate(n);
             ch.read(header, 8);
-            JsonNode offsets = new ObjectMapper().readTree(header.array()).get(tensor).get("data_offsets");
+            JsonNode offsets =
+                    new ObjectMapper().readTree(header.array()).get(tensor).get("data_offsets");
             long begin = offsets.get(0).asLong();
             long end = offsets.get(1).asLong();
             ByteBuffer b = ByteBuffer.allocate((int) (end - begin)).order(ByteOrder.LITTLE_ENDIAN);
@@ -86,8 +89,13 @@ class NonFiniteOutputTest {
     @Test
     void aModelThatProducesNaNGivesOneDeadLetterPerEventInEveryMode() throws Exception {
         Path model = poisoned(dir.resolve("nan-model"), "model.norm.weight", Float.NaN);
-        QSparseSettings settings = QSparseEnrichment.builder().modelPath(model.toString()).maxBatchSize(4)
-                .maxWait(Duration.ofMillis(5)).maxNewTokens(4).build().settings();
+        QSparseSettings settings = QSparseEnrichment.builder()
+                .modelPath(model.toString())
+                .maxBatchSize(4)
+                .maxWait(Duration.ofMillis(5))
+                .maxNewTokens(4)
+                .build()
+                .settings();
         String[] modes = {"embed", "score", "generate"};
         int sent = 0;
         try (var harness = Harnesses.async(settings)) {
@@ -114,7 +122,8 @@ class NonFiniteOutputTest {
     @Test
     void theMapFunctionDeadLettersNaNResultsToo() throws Exception {
         Path model = poisoned(dir.resolve("inf-model"), "model.norm.weight", Float.POSITIVE_INFINITY);
-        QSparseSettings settings = QSparseEnrichment.builder().modelPath(model.toString()).build().settings();
+        QSparseSettings settings =
+                QSparseEnrichment.builder().modelPath(model.toString()).build().settings();
         try (var harness = new org.apache.flink.streaming.util.OneInputStreamOperatorTestHarness<>(
                 new org.apache.flink.streaming.api.operators.StreamMap<>(new QSparseMapFunction(settings)),
                 org.apache.flink.api.common.typeutils.base.array.BytePrimitiveArraySerializer.INSTANCE)) {
@@ -139,12 +148,13 @@ class NonFiniteOutputTest {
                     + " \"params\": {\"temperature\": " + t + "}}"));
             assertNull(o.event, "temperature " + t + " accepted");
             assertEquals(DeadLetter.STAGE_VALIDATE, o.deadLetter.stage);
-            assertTrue(o.deadLetter.reason.contains("params.temperature must be 0 (greedy) or a number in [1.0E-4, 10]"),
+            assertTrue(
+                    o.deadLetter.reason.contains("params.temperature must be 0 (greedy) or a number in [1.0E-4, 10]"),
                     o.deadLetter.reason);
         }
         for (String t : new String[] {"0", "0.0001", "1e-4", "0.8", "10"}) {
-            EventParser.Outcome o = parser.parse(utf8("{\"id\": \"t\", \"text\": \"hi\", \"params\": {\"temperature\": "
-                    + t + "}}"));
+            EventParser.Outcome o =
+                    parser.parse(utf8("{\"id\": \"t\", \"text\": \"hi\", \"params\": {\"temperature\": " + t + "}}"));
             assertNull(o.deadLetter, () -> "temperature " + t + ": " + o.deadLetter);
             assertEquals(Double.parseDouble(t), o.event.generation.temperature());
         }
@@ -152,7 +162,8 @@ class NonFiniteOutputTest {
 
     @Test
     void aJobDefaultTemperatureUnderTheFloorFailsTheBuild() {
-        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(
+                IllegalArgumentException.class,
                 () -> TestEvents.builder().temperature(1e-300).build());
         assertTrue(e.getMessage().contains("temperature must be 0 (greedy) or in [1.0E-4, 10.0]"), e.getMessage());
     }

@@ -48,7 +48,11 @@ class QSparseAsyncFunctionHarnessTest {
 
     @Test
     void batchesCloseWhenFull() throws Exception {
-        QSparseSettings settings = TestEvents.builder().maxBatchSize(4).maxWait(Duration.ofSeconds(20)).build().settings();
+        QSparseSettings settings = TestEvents.builder()
+                .maxBatchSize(4)
+                .maxWait(Duration.ofSeconds(20))
+                .build()
+                .settings();
         try (var harness = Harnesses.async(settings)) {
             harness.open();
             long start = System.nanoTime();
@@ -72,7 +76,11 @@ class QSparseAsyncFunctionHarnessTest {
 
     @Test
     void aPartialBatchClosesAfterMaxWait() throws Exception {
-        QSparseSettings settings = TestEvents.builder().maxBatchSize(16).maxWait(Duration.ofMillis(50)).build().settings();
+        QSparseSettings settings = TestEvents.builder()
+                .maxBatchSize(16)
+                .maxWait(Duration.ofMillis(50))
+                .build()
+                .settings();
         try (var harness = Harnesses.async(settings)) {
             harness.open();
             long start = System.nanoTime();
@@ -95,7 +103,11 @@ class QSparseAsyncFunctionHarnessTest {
      */
     @Test
     void snapshotMidBatchThenRestoreEmitsEveryEventExactlyOnce() throws Exception {
-        QSparseSettings settings = TestEvents.builder().maxBatchSize(4).maxWait(Duration.ofSeconds(60)).build().settings();
+        QSparseSettings settings = TestEvents.builder()
+                .maxBatchSize(4)
+                .maxWait(Duration.ofSeconds(60))
+                .build()
+                .settings();
         List<QSparseResult> beforeFailure;
         OperatorSubtaskState snapshot;
         var first = Harnesses.async(settings);
@@ -113,14 +125,14 @@ class QSparseAsyncFunctionHarnessTest {
             int emittedAtSnapshot = results(first).size();
             assertEquals(4, emittedAtSnapshot);
         } finally {
-            first.close();   // a failure: no endInput, so e4, e5 and the dead letter are never emitted here
+            first.close(); // a failure: no endInput, so e4, e5 and the dead letter are never emitted here
         }
         assertEquals(4, results(first).size(), "nothing may be emitted after the snapshot by the failed attempt");
 
         List<QSparseResult> afterRestore;
         try (var second = Harnesses.async(settings)) {
             second.initializeState(snapshot);
-            second.open();   // replays e4, e5 and "not json" from the snapshot
+            second.open(); // replays e4, e5 and "not json" from the snapshot
             for (int i = 7; i < 13; i++) {
                 second.processElement(event(i), i);
             }
@@ -130,7 +142,8 @@ class QSparseAsyncFunctionHarnessTest {
 
         List<QSparseResult> all = new ArrayList<>(beforeFailure);
         all.addAll(afterRestore);
-        Map<String, Long> countById = all.stream().filter(r -> !r.isDeadLetter())
+        Map<String, Long> countById = all.stream()
+                .filter(r -> !r.isDeadLetter())
                 .collect(Collectors.groupingBy(QSparseResult::id, Collectors.counting()));
         Set<String> expected = new HashSet<>();
         for (int i = 0; i < 13; i++) {
@@ -140,17 +153,27 @@ class QSparseAsyncFunctionHarnessTest {
         }
         assertEquals(expected, countById.keySet());
         countById.forEach((id, n) -> assertEquals(1L, n, id + " emitted " + n + " times"));
-        List<QSparseResult> dead = all.stream().filter(QSparseResult::isDeadLetter).toList();
+        List<QSparseResult> dead =
+                all.stream().filter(QSparseResult::isDeadLetter).toList();
         assertEquals(1, dead.size());
         assertEquals("not json", dead.get(0).deadLetter.originalPayload);
         // Order is kept across the restore: the replayed events come first.
-        assertEquals(List.of("e4", "e5"), afterRestore.subList(0, 2).stream().map(QSparseResult::id).toList());
+        assertEquals(
+                List.of("e4", "e5"),
+                afterRestore.subList(0, 2).stream().map(QSparseResult::id).toList());
     }
 
     @Test
     void badEventsBecomeDeadLettersAndEveryEventIsAccountedFor() throws Exception {
-        QSparseSettings settings = TestEvents.builder().maxBatchSize(4).maxWait(Duration.ofMillis(5))
-                .inputMaxChars(60).inputOverflow(InputOverflow.REJECT).maxNewTokens(4).maxNewTokensLimit(8).build().settings();
+        QSparseSettings settings = TestEvents.builder()
+                .maxBatchSize(4)
+                .maxWait(Duration.ofMillis(5))
+                .inputMaxChars(60)
+                .inputOverflow(InputOverflow.REJECT)
+                .maxNewTokens(4)
+                .maxNewTokensLimit(8)
+                .build()
+                .settings();
         byte[] invalidUtf8 = {'{', '"', 'i', 'd', '"', ':', '9', (byte) 0xFF, '}'};
         Map<String, String> badPayloads = new HashMap<>();
         badPayloads.put("{not json", "invalid JSON");
@@ -159,7 +182,8 @@ class QSparseAsyncFunctionHarnessTest {
         badPayloads.put("{\"id\": \"b4\", \"text\": \"\"}", "empty text");
         badPayloads.put("{\"id\": \"b5\", \"text\": \"" + "x".repeat(61) + "\"}", "over the limit of 60");
         badPayloads.put("{\"id\": \"b6\", \"text\": \"a\", \"mode\": \"summarize\"}", "unknown mode 'summarize'");
-        badPayloads.put("{\"id\": \"b7\", \"text\": \"a\", \"mode\": \"generate\", \"params\": {\"max_new_tokens\": 9}}",
+        badPayloads.put(
+                "{\"id\": \"b7\", \"text\": \"a\", \"mode\": \"generate\", \"params\": {\"max_new_tokens\": 9}}",
                 "params.max_new_tokens must be an integer in [1, 8]");
         badPayloads.put("{\"id\": \"b8\", \"text\": \"a\", \"params\": {\"top_p\": 1.5}}", "params.top_p");
 
@@ -175,8 +199,12 @@ class QSparseAsyncFunctionHarnessTest {
             harness.endInput();
             List<QSparseResult> out = results(harness);
 
-            List<QSparseResult> enriched = out.stream().filter(r -> !r.isDeadLetter()).toList();
-            List<DeadLetter> dead = out.stream().filter(QSparseResult::isDeadLetter).map(r -> r.deadLetter).toList();
+            List<QSparseResult> enriched =
+                    out.stream().filter(r -> !r.isDeadLetter()).toList();
+            List<DeadLetter> dead = out.stream()
+                    .filter(QSparseResult::isDeadLetter)
+                    .map(r -> r.deadLetter)
+                    .toList();
             assertEquals(received, enriched.size() + dead.size(), "enriched + dead-lettered = received");
             assertEquals(badPayloads.size(), enriched.size());
             assertEquals(badPayloads.size() + 1, dead.size());
@@ -197,8 +225,12 @@ class QSparseAsyncFunctionHarnessTest {
     @Test
     void aTimedOutEventBecomesADeadLetterNotAFailure() throws Exception {
         // A batch that would wait 60 s for company, and a 100 ms timeout on the operator's clock.
-        QSparseSettings settings = TestEvents.builder().maxBatchSize(16).maxWait(Duration.ofSeconds(60))
-                .timeout(Duration.ofMillis(100)).build().settings();
+        QSparseSettings settings = TestEvents.builder()
+                .maxBatchSize(16)
+                .maxWait(Duration.ofSeconds(60))
+                .timeout(Duration.ofMillis(100))
+                .build()
+                .settings();
         try (var harness = Harnesses.async(settings)) {
             harness.setProcessingTime(0);
             harness.open();
@@ -211,22 +243,32 @@ class QSparseAsyncFunctionHarnessTest {
                 assertEquals(DeadLetter.STAGE_TIMEOUT, r.deadLetter.stage);
                 assertEquals("timeout: no result within 100 ms", r.deadLetter.reason);
             }
-            assertEquals(List.of("e1", "e2"), out.stream().map(QSparseResult::id).toList());
+            assertEquals(
+                    List.of("e1", "e2"), out.stream().map(QSparseResult::id).toList());
         }
     }
 
     @Test
     void everyModeInOneBatchWithPerEventOverrides() throws Exception {
-        QSparseSettings settings = TestEvents.builder().mode(Task.EMBED).maxBatchSize(8).maxWait(Duration.ofMillis(5))
-                .inputMaxChars(30).build().settings();
+        QSparseSettings settings = TestEvents.builder()
+                .mode(Task.EMBED)
+                .maxBatchSize(8)
+                .maxWait(Duration.ofMillis(5))
+                .inputMaxChars(30)
+                .build()
+                .settings();
         try (var harness = Harnesses.async(settings)) {
             harness.open();
             harness.processElement(utf8("{\"id\": 1, \"text\": \"The stream carries\"}"), 0);
-            harness.processElement(utf8("{\"id\": \"g\", \"text\": \"Once upon\", \"mode\": \"generate\","
-                    + " \"params\": {\"max_new_tokens\": 3}}"), 1);
+            harness.processElement(
+                    utf8("{\"id\": \"g\", \"text\": \"Once upon\", \"mode\": \"generate\","
+                            + " \"params\": {\"max_new_tokens\": 3}}"),
+                    1);
             harness.processElement(utf8("{\"id\": \"s\", \"text\": \"how likely is this\", \"mode\": \"score\"}"), 2);
-            harness.processElement(utf8("{\"id\": \"l\", \"text\": \"" + "long text ".repeat(10) + "\","
-                    + " \"params\": {\"pooling\": \"last\"}}"), 3);
+            harness.processElement(
+                    utf8("{\"id\": \"l\", \"text\": \"" + "long text ".repeat(10) + "\","
+                            + " \"params\": {\"pooling\": \"last\"}}"),
+                    3);
             harness.endInput();
             List<QSparseResult> out = results(harness);
             assertEquals(4, out.size());
@@ -261,15 +303,22 @@ class QSparseAsyncFunctionHarnessTest {
             EnrichedEvent truncated = out.get(3).enriched;
             assertTrue(truncated.textTruncated);
             assertEquals("last", truncated.pooling);
-            assertTrue(TestEvents.parse(truncated.toJson()).get("text_truncated").asBoolean());
+            assertTrue(
+                    TestEvents.parse(truncated.toJson()).get("text_truncated").asBoolean());
         }
     }
 
     /** The same event twice gives the same result: what makes a replay after restore harmless. */
     @Test
     void replaysAreDeterministicEvenWhenSampling() throws Exception {
-        QSparseSettings settings = TestEvents.builder().mode(Task.GENERATE).temperature(0.9).seed(11).maxNewTokens(6)
-                .maxWait(Duration.ofMillis(1)).build().settings();
+        QSparseSettings settings = TestEvents.builder()
+                .mode(Task.GENERATE)
+                .temperature(0.9)
+                .seed(11)
+                .maxNewTokens(6)
+                .maxWait(Duration.ofMillis(1))
+                .build()
+                .settings();
         byte[] payload = utf8("{\"id\": \"r\", \"text\": \"The stream\"}");
         try (var harness = Harnesses.async(settings)) {
             harness.open();
@@ -278,7 +327,8 @@ class QSparseAsyncFunctionHarnessTest {
             harness.endInput();
             List<QSparseResult> out = results(harness);
             assertEquals(out.get(0).enriched.generatedText, out.get(1).enriched.generatedText);
-            assertEquals(java.util.Arrays.toString(out.get(0).enriched.generatedTokens),
+            assertEquals(
+                    java.util.Arrays.toString(out.get(0).enriched.generatedTokens),
                     java.util.Arrays.toString(out.get(1).enriched.generatedTokens));
         }
     }

@@ -50,12 +50,11 @@ import org.junit.jupiter.api.io.TempDir;
 class QSparseMiniClusterTest {
 
     @RegisterExtension
-    static final MiniClusterExtension CLUSTER = new MiniClusterExtension(
-            new MiniClusterResourceConfiguration.Builder()
-                    .setNumberTaskManagers(1)
-                    .setNumberSlotsPerTaskManager(2)
-                    .setConfiguration(reporterConfig())
-                    .build());
+    static final MiniClusterExtension CLUSTER = new MiniClusterExtension(new MiniClusterResourceConfiguration.Builder()
+            .setNumberTaskManagers(1)
+            .setNumberSlotsPerTaskManager(2)
+            .setConfiguration(reporterConfig())
+            .build());
 
     private static Configuration reporterConfig() {
         Configuration c = new Configuration();
@@ -65,6 +64,7 @@ class QSparseMiniClusterTest {
 
     /** What the job's first event saw, from inside the task manager, once both tasks were open. */
     static final AtomicInteger REFERENCES_SEEN = new AtomicInteger(-1);
+
     static final AtomicLong LOADS_SEEN = new AtomicLong(-1);
     static final AtomicLong MAPPINGS_SEEN = new AtomicLong(-1);
 
@@ -119,7 +119,7 @@ class QSparseMiniClusterTest {
 
     private static StreamExecutionEnvironment env(int parallelism) {
         Configuration conf = new Configuration();
-        conf.set(PipelineOptions.GENERIC_TYPES, false);   // any Kryo fallback fails the job
+        conf.set(PipelineOptions.GENERIC_TYPES, false); // any Kryo fallback fails the job
         conf.set(RestartStrategyOptions.RESTART_STRATEGY, "none");
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
         env.setParallelism(parallelism);
@@ -146,7 +146,8 @@ class QSparseMiniClusterTest {
         StreamExecutionEnvironment env = env(2);
         DataStream<byte[]> events = env.fromSource(
                         new DataGeneratorSource<>(new Events(model.toString()), total, QSparseEnrichment.BYTES),
-                        WatermarkStrategy.noWatermarks(), "events")
+                        WatermarkStrategy.noWatermarks(),
+                        "events")
                 .setParallelism(1)
                 .rebalance();
         QSparseEnrichment.Streams out = QSparseEnrichment.builder()
@@ -155,7 +156,9 @@ class QSparseMiniClusterTest {
                 .maxWait(Duration.ofMillis(5))
                 .build()
                 .apply(events);
-        DataStream<String> ids = out.enriched().map(e -> "E " + e.id).returns(Types.STRING)
+        DataStream<String> ids = out.enriched()
+                .map(e -> "E " + e.id)
+                .returns(Types.STRING)
                 .union(out.deadLetters().map(d -> "D " + d.id + " " + d.reason).returns(Types.STRING));
 
         List<String> collected = new ArrayList<>();
@@ -219,10 +222,12 @@ class QSparseMiniClusterTest {
         }
         assertTrue(Set.of("scalar", "vector-256", "vector-512").contains(expectedBackend), expectedBackend);
         // Backend names are labels (key/value groups), not string gauges a Prometheus reporter exports as 0.
-        assertTrue(byName(metrics, "kernelBackend").isEmpty() && byName(metrics, "batchBackend").isEmpty());
+        assertTrue(byName(metrics, "kernelBackend").isEmpty()
+                && byName(metrics, "batchBackend").isEmpty());
         for (String key : List.of(OperatorMetrics.KERNEL_BACKEND, OperatorMetrics.BATCH_BACKEND)) {
             List<String> infos = metrics.keySet().stream()
-                    .filter(k -> k.contains(".qsparse." + key + ".") && k.endsWith("." + OperatorMetrics.INFO)).toList();
+                    .filter(k -> k.contains(".qsparse." + key + ".") && k.endsWith("." + OperatorMetrics.INFO))
+                    .toList();
             assertEquals(2, infos.size(), "one per subtask: " + infos);
             for (String id : infos) {
                 assertEquals(1, ((Gauge<?>) metrics.get(id)).getValue());
@@ -246,13 +251,18 @@ class QSparseMiniClusterTest {
     void aModelThatCannotBeLoadedFailsTheTaskAtOpenNamingThePath(@TempDir Path tmp) throws Exception {
         Path missing = tmp.resolve("no-such-model");
         StreamExecutionEnvironment env = env(1);
-        QSparseEnrichment.builder().modelPath(missing.toString()).build()
+        QSparseEnrichment.builder()
+                .modelPath(missing.toString())
+                .build()
                 .apply(env.fromData(QSparseEnrichment.BYTES, TestEvents.event(1)))
-                .enriched().map(e -> e.id).returns(Types.STRING);
+                .enriched()
+                .map(e -> e.id)
+                .returns(Types.STRING);
         Exception e = assertThrows(Exception.class, () -> env.execute("qsparse-missing-model"));
         ModelUnavailableException cause = ExceptionUtils.findThrowable(e, ModelUnavailableException.class)
                 .orElseThrow(() -> new AssertionError("no ModelUnavailableException in", e));
-        assertTrue(cause.getMessage().startsWith("cannot load the Q-Sparse model at " + missing.toAbsolutePath()),
+        assertTrue(
+                cause.getMessage().startsWith("cannot load the Q-Sparse model at " + missing.toAbsolutePath()),
                 cause.getMessage());
         assertTrue(cause.getMessage().contains("model directory does not exist"), cause.getMessage());
         assertEquals(0, SharedModels.references(missing));
@@ -266,9 +276,13 @@ class QSparseMiniClusterTest {
         byte[] weights = Files.readAllBytes(model.resolve("model.safetensors"));
         Files.write(model.resolve("model.safetensors"), java.util.Arrays.copyOf(weights, weights.length / 2));
         StreamExecutionEnvironment env = env(1);
-        QSparseEnrichment.builder().modelPath(model.toString()).build()
+        QSparseEnrichment.builder()
+                .modelPath(model.toString())
+                .build()
                 .applyOneAtATime(env.fromData(QSparseEnrichment.BYTES, TestEvents.event(1)))
-                .enriched().map(e -> e.id).returns(Types.STRING);
+                .enriched()
+                .map(e -> e.id)
+                .returns(Types.STRING);
         Exception e = assertThrows(Exception.class, () -> env.execute("qsparse-corrupt-model"));
         ModelUnavailableException cause = ExceptionUtils.findThrowable(e, ModelUnavailableException.class)
                 .orElseThrow(() -> new AssertionError("no ModelUnavailableException in", e));
@@ -277,14 +291,21 @@ class QSparseMiniClusterTest {
     }
 
     private static List<Metric> byName(Map<String, Metric> metrics, String name) {
-        return metrics.entrySet().stream().filter(e -> e.getKey().endsWith(".qsparse." + name))
-                .map(Map.Entry::getValue).toList();
+        return metrics.entrySet().stream()
+                .filter(e -> e.getKey().endsWith(".qsparse." + name))
+                .map(Map.Entry::getValue)
+                .toList();
     }
 
     private static long sumCounters(Map<String, Metric> metrics, String name) {
         List<Metric> found = byName(metrics, name);
-        assertEquals(2, found.size(), () -> name + " per subtask in " + CollectingReporter.METRICS.keySet().stream()
-                .filter(k -> k.contains("qsparse")).toList());
+        assertEquals(
+                2,
+                found.size(),
+                () -> name + " per subtask in "
+                        + CollectingReporter.METRICS.keySet().stream()
+                                .filter(k -> k.contains("qsparse"))
+                                .toList());
         return found.stream().mapToLong(m -> ((Counter) m).getCount()).sum();
     }
 

@@ -19,12 +19,12 @@ class SharedModelsTest {
         long loads = SharedModels.loadCount();
         long closes = SharedModels.closeCount();
         try (SharedModels.Lease a = SharedModels.acquire(TestEvents.MODEL);
-             SharedModels.Lease b = SharedModels.acquire(link)) {
+                SharedModels.Lease b = SharedModels.acquire(link)) {
             assertSame(a.model(), b.model(), "two spellings of one directory share one model");
             assertEquals(loads + 1, SharedModels.loadCount());
             assertEquals(2, SharedModels.references(TestEvents.MODEL));
             b.close();
-            b.close();   // idempotent
+            b.close(); // idempotent
             assertEquals(1, SharedModels.references(link));
             assertEquals(closes, SharedModels.closeCount());
             assertThrows(IllegalStateException.class, b::model);

@@ -24,8 +24,7 @@ final class TestEvents {
         "Flink checkpoints the records still in flight.",
     };
 
-    private TestEvents() {
-    }
+    private TestEvents() {}
 
     static String sentence(int i) {
         return SENTENCES[Math.floorMod(i, SENTENCES.length)] + " (" + i + ")";

@@ -29,7 +29,9 @@ class DemoModelQualityTest {
 
     @Test
     void heldOutPerplexityMatchesPyTorch() throws Exception {
-        JsonNode recorded = new ObjectMapper().readTree(MODEL.resolve("training_log.json").toFile()).get("final_validation");
+        JsonNode recorded = new ObjectMapper()
+                .readTree(MODEL.resolve("training_log.json").toFile())
+                .get("final_validation");
         List<String> lines = Files.readAllLines(VALID, StandardCharsets.UTF_8);
         double logprob = 0;
         long tokens = 0;
@@ -47,7 +49,8 @@ class DemoModelQualityTest {
         }
         double javaPerplexity = Math.exp(-logprob / tokens);
         double torchPerplexity = recorded.get("perplexity").asDouble();
-        System.out.printf("demo model held-out perplexity: Java %.3f, PyTorch %.3f (%d tokens)%n",
+        System.out.printf(
+                "demo model held-out perplexity: Java %.3f, PyTorch %.3f (%d tokens)%n",
                 javaPerplexity, torchPerplexity, tokens);
         assertEquals(recorded.get("scored_tokens").asLong(), tokens, "same tokenization and truncation as PyTorch");
         double relative = Math.abs(javaPerplexity - torchPerplexity) / torchPerplexity;

@@ -19,8 +19,20 @@ class DemoTest {
 
     private static String[] args(String... extra) {
         Path model = Files.isDirectory(DEMO_MODEL) ? DEMO_MODEL : Pipeline.TEST_MODEL;
-        String[] base = {"--model", model.toString(), "--events-file", "../models/data/events.txt",
-            "--events", "40", "--malformed", "8", "--web-port", "0", "--max-new-tokens", "4"};
+        String[] base = {
+            "--model",
+            model.toString(),
+            "--events-file",
+            "../models/data/events.txt",
+            "--events",
+            "40",
+            "--malformed",
+            "8",
+            "--web-port",
+            "0",
+            "--max-new-tokens",
+            "4"
+        };
         String[] all = new String[base.length + extra.length];
         System.arraycopy(base, 0, all, 0, base.length);
         System.arraycopy(extra, 0, all, base.length, extra.length);
@@ -54,7 +66,8 @@ class DemoTest {
         assertEquals(40, s.committed().count(), "visible latency of every enriched event");
         assertEquals(java.time.Duration.ofMillis(500), s.checkpointInterval());
         // Micro-batch scale, not the seconds of model loading and a backlog (generous: shared CI cores).
-        assertTrue(s.operator().p99Millis() < 1500, "operator p99 " + s.operator().p99Millis() + " ms");
+        assertTrue(
+                s.operator().p99Millis() < 1500, "operator p99 " + s.operator().p99Millis() + " ms");
         assertTrue(s.committed().p50Millis() >= s.operator().p50Millis(), "what a consumer sees includes the operator");
     }
 
@@ -65,6 +78,7 @@ class DemoTest {
         cli.setErr(new java.io.PrintWriter(err, true, StandardCharsets.UTF_8));
         int code = cli.execute("--model", "/no/such/model");
         assertTrue(code != 0);
-        assertTrue(err.toString(StandardCharsets.UTF_8).contains("/no/such/model"), err.toString(StandardCharsets.UTF_8));
+        assertTrue(
+                err.toString(StandardCharsets.UTF_8).contains("/no/such/model"), err.toString(StandardCharsets.UTF_8));
     }
 }

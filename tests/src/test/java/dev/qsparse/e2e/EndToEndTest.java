@@ -37,11 +37,10 @@ import org.junit.jupiter.params.provider.ValueSource;
 public class EndToEndTest {
 
     @RegisterExtension
-    static final MiniClusterExtension FLINK = new MiniClusterExtension(
-            new MiniClusterResourceConfiguration.Builder()
-                    .setNumberTaskManagers(1)
-                    .setNumberSlotsPerTaskManager(4)
-                    .build());
+    static final MiniClusterExtension FLINK = new MiniClusterExtension(new MiniClusterResourceConfiguration.Builder()
+            .setNumberTaskManagers(1)
+            .setNumberSlotsPerTaskManager(4)
+            .build());
 
     static EmbeddedKafkaBroker broker;
     static List<String> texts;
@@ -63,7 +62,8 @@ public class EndToEndTest {
         Pipeline p = new Pipeline(broker, 2);
         List<DemoEvents.Event> events = DemoEvents.build(texts, 40, 0, null, 1);
         p.produce(events);
-        JobClient job = p.start(p.options(mode, 1, "--set", "qsparse.generate.max-new-tokens=6"), UnaryOperator.identity());
+        JobClient job =
+                p.start(p.options(mode, 1, "--set", "qsparse.generate.max-new-tokens=6"), UnaryOperator.identity());
         Pipeline.Outcome outcome = p.await(events.size(), Duration.ofMinutes(3));
         Pipeline.stop(job);
 
@@ -93,7 +93,8 @@ public class EndToEndTest {
                         for (int i = 0; i < ids.length; i++) {
                             ids[i] = tokens.get(i).asInt();
                         }
-                        assertEquals(tokenizer.decode(ids), e.path("generated_text").asText(), "text is the decoded tokens");
+                        assertEquals(
+                                tokenizer.decode(ids), e.path("generated_text").asText(), "text is the decoded tokens");
                     }
                     default -> {
                         double ppl = e.path("perplexity").asDouble();
@@ -124,7 +125,8 @@ public class EndToEndTest {
             stages.add(d.path("stage").asText());
         }
         assertTrue(stages.containsAll(List.of("decode", "parse", "validate")), "stages seen: " + stages);
-        assertTrue(outcome.deadLetters.stream().anyMatch(d -> d.has("payload_base64")), "invalid UTF-8 keeps its bytes");
+        assertTrue(
+                outcome.deadLetters.stream().anyMatch(d -> d.has("payload_base64")), "invalid UTF-8 keeps its bytes");
         assertExactlyOnce(events, outcome);
     }
 
@@ -178,8 +180,14 @@ public class EndToEndTest {
             assertEquals(64, d.path("payload_sha256").asText().length());
             assertTrue(d.toString().getBytes(StandardCharsets.UTF_8).length <= 900 * 1024);
         }
-        assertEquals(ff.length, outcome.deadLetters.stream().filter(d -> d.path("stage").asText().equals("decode"))
-                .findFirst().orElseThrow().path("payload_bytes").asLong());
+        assertEquals(
+                ff.length,
+                outcome.deadLetters.stream()
+                        .filter(d -> d.path("stage").asText().equals("decode"))
+                        .findFirst()
+                        .orElseThrow()
+                        .path("payload_bytes")
+                        .asLong());
         assertExactlyOnce(events, outcome);
     }
 
@@ -199,8 +207,10 @@ public class EndToEndTest {
                 problems.add("unknown output id " + c.getKey() + " x" + c.getValue());
             }
         }
-        assertTrue(problems.isEmpty(), () -> problems.size() + " ids not seen exactly once: "
-                + problems.subList(0, Math.min(20, problems.size())));
+        assertTrue(
+                problems.isEmpty(),
+                () -> problems.size() + " ids not seen exactly once: "
+                        + problems.subList(0, Math.min(20, problems.size())));
         assertEquals(events.size(), outcome.total(), "enriched + dead-lettered = received");
     }
 }

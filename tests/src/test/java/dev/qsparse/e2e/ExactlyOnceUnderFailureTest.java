@@ -26,11 +26,10 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class ExactlyOnceUnderFailureTest {
 
     @RegisterExtension
-    static final MiniClusterExtension FLINK = new MiniClusterExtension(
-            new MiniClusterResourceConfiguration.Builder()
-                    .setNumberTaskManagers(1)
-                    .setNumberSlotsPerTaskManager(2)
-                    .build());
+    static final MiniClusterExtension FLINK = new MiniClusterExtension(new MiniClusterResourceConfiguration.Builder()
+            .setNumberTaskManagers(1)
+            .setNumberSlotsPerTaskManager(2)
+            .build());
 
     /** Failures actually thrown, counted across restarts (the test's JVM runs the mini cluster). */
     static final AtomicInteger FAILURES = new AtomicInteger();
@@ -57,8 +56,8 @@ class ExactlyOnceUnderFailureTest {
             seen++;
             int k = FAILURES.get();
             if (k < PLAN.length && seen >= PLAN[k] && FAILURES.compareAndSet(k, k + 1)) {
-                throw new IllegalStateException("injected failure " + (k + 1) + " on subtask " + subtask
-                        + " after " + seen + " records");
+                throw new IllegalStateException(
+                        "injected failure " + (k + 1) + " on subtask " + subtask + " after " + seen + " records");
             }
             return value;
         }
@@ -71,8 +70,8 @@ class ExactlyOnceUnderFailureTest {
             List<String> texts = DemoEvents.readTexts(Path.of("../models/data/events.txt"));
             List<DemoEvents.Event> events = new ArrayList<>(DemoEvents.build(texts, 2000, 48, null, 4));
             FAILURES.set(0);
-            JobClient job = p.start(p.options("embed", 2),
-                    s -> s.map(new FailureInjector()).name("failure-injector"));
+            JobClient job = p.start(
+                    p.options("embed", 2), s -> s.map(new FailureInjector()).name("failure-injector"));
             // Produce while the job runs, in slices, and top up with extra events until all three
             // failures have happened, so every failure meets a live stream.
             int produced = 0;
@@ -81,9 +80,13 @@ class ExactlyOnceUnderFailureTest {
             while (produced < events.size() || FAILURES.get() < PLAN.length && System.nanoTime() < deadline) {
                 for (int i = 0; produced + i == events.size() && i < 50; i++) {
                     String id = String.format("evt-9%04d", extra++);
-                    String text = texts.get(extra % texts.size()).replace("\\", "").replace("\"", "'");
-                    events.add(new DemoEvents.Event(id, ("{\"id\":\"" + id + "\",\"text\":\"" + text + "\"}")
-                            .getBytes(java.nio.charset.StandardCharsets.UTF_8), false));
+                    String text =
+                            texts.get(extra % texts.size()).replace("\\", "").replace("\"", "'");
+                    events.add(new DemoEvents.Event(
+                            id,
+                            ("{\"id\":\"" + id + "\",\"text\":\"" + text + "\"}")
+                                    .getBytes(java.nio.charset.StandardCharsets.UTF_8),
+                            false));
                 }
                 int end = Math.min(events.size(), produced + 50);
                 p.produce(events.subList(produced, end));
@@ -97,7 +100,8 @@ class ExactlyOnceUnderFailureTest {
             assertEquals(2000 + extra, outcome.enriched.size());
             assertEquals(48, outcome.deadLetters.size());
             EndToEndTest.assertExactlyOnce(events, outcome);
-            assertTrue(outcome.enriched.stream().allMatch(e -> e.path("embedding").size() > 0));
+            assertTrue(
+                    outcome.enriched.stream().allMatch(e -> e.path("embedding").size() > 0));
         }
     }
 }

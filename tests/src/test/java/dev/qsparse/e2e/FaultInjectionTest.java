@@ -50,16 +50,16 @@ import org.junit.jupiter.params.provider.ValueSource;
 class FaultInjectionTest {
 
     @RegisterExtension
-    static final MiniClusterExtension FLINK = new MiniClusterExtension(
-            new MiniClusterResourceConfiguration.Builder()
-                    .setNumberTaskManagers(1)
-                    .setNumberSlotsPerTaskManager(2)
-                    .build());
+    static final MiniClusterExtension FLINK = new MiniClusterExtension(new MiniClusterResourceConfiguration.Builder()
+            .setNumberTaskManagers(1)
+            .setNumberSlotsPerTaskManager(2)
+            .build());
 
     static EmbeddedKafkaBroker broker;
 
     /** Faults thrown so far; what each saw when it was thrown. */
     static final AtomicInteger FAULTS = new AtomicInteger();
+
     static final List<String> FAULT_LOG = Collections.synchronizedList(new ArrayList<>());
     static final AtomicInteger CALLS = new AtomicInteger();
     /** Opens of the snapshot-fault map after the sink fault (a restart happened). */
@@ -83,18 +83,23 @@ class FaultInjectionTest {
     /** Faults 1 and 2, inside the async operator. */
     static void hook(FaultInjection.Point point, int subtask, int inFlight, int batchSize) {
         int calls = CALLS.incrementAndGet();
-        if (point == FaultInjection.Point.INFERENCE_BATCH && calls >= 40 && batchSize > 0
+        if (point == FaultInjection.Point.INFERENCE_BATCH
+                && calls >= 40
+                && batchSize > 0
                 && FAULTS.compareAndSet(0, 1)) {
             CALLS.set(0);
             FAULT_LOG.add("inference thread of subtask " + subtask + ", batch of " + batchSize + ", " + inFlight
                     + " in flight");
             throw new AssertionError("injected fault 1: an Error on an inference thread in the middle of a batch");
         }
-        if (point == FaultInjection.Point.ASYNC_INVOKE && FAULTS.get() == 1 && calls >= 60 && inFlight >= 2
+        if (point == FaultInjection.Point.ASYNC_INVOKE
+                && FAULTS.get() == 1
+                && calls >= 60
+                && inFlight >= 2
                 && FAULTS.compareAndSet(1, 2)) {
             FAULT_LOG.add("task thread of subtask " + subtask + ", " + inFlight + " in flight");
-            throw new IllegalStateException("injected fault 2: the async operator's task thread, " + inFlight
-                    + " events in flight");
+            throw new IllegalStateException(
+                    "injected fault 2: the async operator's task thread, " + inFlight + " events in flight");
         }
     }
 
@@ -147,8 +152,14 @@ class FaultInjectionTest {
         Pipeline p = new Pipeline(broker, 4);
         List<String> texts = DemoEvents.readTexts(Path.of("../models/data/events.txt"));
         List<DemoEvents.Event> events = new ArrayList<>(DemoEvents.build(texts, 300, 12, null, 5));
-        JobClient job = p.start(p.options(mode, 2, "--set", "qsparse.generate.max-new-tokens=3",
-                "--delivery", System.getProperty("fi.delivery", "exactly-once")),
+        JobClient job = p.start(
+                p.options(
+                        mode,
+                        2,
+                        "--set",
+                        "qsparse.generate.max-new-tokens=3",
+                        "--delivery",
+                        System.getProperty("fi.delivery", "exactly-once")),
                 s -> s.map(new SnapshotFault()).name("snapshot-fault"));
         int produced = 0;
         int extra = 0;
@@ -157,8 +168,10 @@ class FaultInjectionTest {
             for (int i = 0; produced + i == events.size() && i < 30; i++) {
                 String id = String.format("evt-8%04d", extra++);
                 String text = texts.get(extra % texts.size()).replace("\\", "").replace("\"", "'");
-                events.add(new DemoEvents.Event(id, ("{\"id\":\"" + id + "\",\"text\":\"" + text + "\"}")
-                        .getBytes(StandardCharsets.UTF_8), false));
+                events.add(new DemoEvents.Event(
+                        id,
+                        ("{\"id\":\"" + id + "\",\"text\":\"" + text + "\"}").getBytes(StandardCharsets.UTF_8),
+                        false));
             }
             int end = Math.min(events.size(), produced + 30);
             p.produce(events.subList(produced, end));
@@ -174,6 +187,7 @@ class FaultInjectionTest {
         assertEquals(300 + extra, outcome.enriched.size(), "faults: " + FAULT_LOG);
         assertEquals(12, outcome.deadLetters.size());
         EndToEndTest.assertExactlyOnce(events, outcome);
-        assertTrue(outcome.enriched.stream().allMatch(e -> mode.equals(e.path("mode").asText())));
+        assertTrue(outcome.enriched.stream()
+                .allMatch(e -> mode.equals(e.path("mode").asText())));
     }
 }

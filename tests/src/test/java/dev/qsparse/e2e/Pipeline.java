@@ -57,10 +57,30 @@ public final class Pipeline {
     /** Job options as the command line would give them, plus extra arguments. */
     JobOptions options(String mode, int parallelism, String... extra) {
         List<String> args = new ArrayList<>(List.of(
-                "--bootstrap-servers", broker.bootstrapServers(), "--input-topic", in, "--output-topic", out,
-                "--dead-letter-topic", dlq, "--group-id", "g-" + runId, "--transactional-id-prefix", "tx-" + runId,
-                "--checkpoint-interval", "PT0.5S", "--parallelism", String.valueOf(parallelism),
-                "--model", TEST_MODEL.toString(), "--mode", mode, "--max-batch-size", "8", "--restart-attempts", "20"));
+                "--bootstrap-servers",
+                broker.bootstrapServers(),
+                "--input-topic",
+                in,
+                "--output-topic",
+                out,
+                "--dead-letter-topic",
+                dlq,
+                "--group-id",
+                "g-" + runId,
+                "--transactional-id-prefix",
+                "tx-" + runId,
+                "--checkpoint-interval",
+                "PT0.5S",
+                "--parallelism",
+                String.valueOf(parallelism),
+                "--model",
+                TEST_MODEL.toString(),
+                "--mode",
+                mode,
+                "--max-batch-size",
+                "8",
+                "--restart-attempts",
+                "20"));
         args.addAll(List.of(extra));
         return JobOptions.parse(args.toArray(String[]::new));
     }
@@ -69,7 +89,8 @@ public final class Pipeline {
         Properties p = new Properties();
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
         p.put(ProducerConfig.ACKS_CONFIG, "all");
-        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
+        try (KafkaProducer<byte[], byte[]> producer =
+                new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
             for (DemoEvents.Event e : events) {
                 producer.send(new ProducerRecord<>(in, e.payload()));
             }
@@ -85,11 +106,11 @@ public final class Pipeline {
 
     /** Reads output + dead letters until {@code expected} records arrived, then a little longer to catch duplicates. */
     Outcome await(int expected, Duration timeout) {
-        List<ConsumerRecord<byte[], byte[]>> records = TopicReader.readUntil(broker.bootstrapServers(), List.of(out, dlq),
-                timeout, rs -> rs.size() >= expected);
+        List<ConsumerRecord<byte[], byte[]>> records = TopicReader.readUntil(
+                broker.bootstrapServers(), List.of(out, dlq), timeout, rs -> rs.size() >= expected);
         // Anything extra (a duplicate) would be committed within a few checkpoints.
-        List<ConsumerRecord<byte[], byte[]>> settled = TopicReader.readUntil(broker.bootstrapServers(), List.of(out, dlq),
-                Duration.ofSeconds(3), rs -> false);
+        List<ConsumerRecord<byte[], byte[]>> settled =
+                TopicReader.readUntil(broker.bootstrapServers(), List.of(out, dlq), Duration.ofSeconds(3), rs -> false);
         return new Outcome(this, settled.size() >= records.size() ? settled : records);
     }
 
@@ -116,7 +137,8 @@ public final class Pipeline {
                 try {
                     node = json.readTree(r.value());
                 } catch (IOException e) {
-                    throw new UncheckedIOException("output record is not JSON: " + new String(r.value(), StandardCharsets.UTF_8), e);
+                    throw new UncheckedIOException(
+                            "output record is not JSON: " + new String(r.value(), StandardCharsets.UTF_8), e);
                 }
                 String id;
                 if (r.topic().equals(outputTopic)) {

@@ -51,11 +51,10 @@ import org.junit.jupiter.api.io.TempDir;
 class SecuredKafkaTest {
 
     @RegisterExtension
-    static final MiniClusterExtension FLINK = new MiniClusterExtension(
-            new MiniClusterResourceConfiguration.Builder()
-                    .setNumberTaskManagers(1)
-                    .setNumberSlotsPerTaskManager(2)
-                    .build());
+    static final MiniClusterExtension FLINK = new MiniClusterExtension(new MiniClusterResourceConfiguration.Builder()
+            .setNumberTaskManagers(1)
+            .setNumberSlotsPerTaskManager(2)
+            .build());
 
     static final String USER = "qsparse-job";
     static final String PASSWORD = "pw-" + UUID.randomUUID();
@@ -74,24 +73,74 @@ class SecuredKafkaTest {
         Path keystore = dir.resolve("broker.p12");
         Path cert = dir.resolve("broker.crt");
         truststore = dir.resolve("truststore.p12");
-        keytool("-genkeypair", "-alias", "broker", "-keyalg", "RSA", "-keysize", "2048", "-validity", "2",
-                "-dname", "CN=localhost", "-ext", "SAN=ip:127.0.0.1,dns:localhost",
-                "-storetype", "PKCS12", "-keystore", keystore.toString(),
-                "-storepass", STORE_PASSWORD, "-keypass", STORE_PASSWORD);
-        keytool("-exportcert", "-rfc", "-alias", "broker", "-keystore", keystore.toString(),
-                "-storepass", STORE_PASSWORD, "-file", cert.toString());
-        keytool("-importcert", "-noprompt", "-alias", "broker", "-file", cert.toString(),
-                "-storetype", "PKCS12", "-keystore", truststore.toString(), "-storepass", STORE_PASSWORD);
+        keytool(
+                "-genkeypair",
+                "-alias",
+                "broker",
+                "-keyalg",
+                "RSA",
+                "-keysize",
+                "2048",
+                "-validity",
+                "2",
+                "-dname",
+                "CN=localhost",
+                "-ext",
+                "SAN=ip:127.0.0.1,dns:localhost",
+                "-storetype",
+                "PKCS12",
+                "-keystore",
+                keystore.toString(),
+                "-storepass",
+                STORE_PASSWORD,
+                "-keypass",
+                STORE_PASSWORD);
+        keytool(
+                "-exportcert",
+                "-rfc",
+                "-alias",
+                "broker",
+                "-keystore",
+                keystore.toString(),
+                "-storepass",
+                STORE_PASSWORD,
+                "-file",
+                cert.toString());
+        keytool(
+                "-importcert",
+                "-noprompt",
+                "-alias",
+                "broker",
+                "-file",
+                cert.toString(),
+                "-storetype",
+                "PKCS12",
+                "-keystore",
+                truststore.toString(),
+                "-storepass",
+                STORE_PASSWORD);
 
-        EmbeddedKafkaBroker.Listener sasl = new EmbeddedKafkaBroker.Listener("SASL", "SASL_PLAINTEXT", Map.of(
-                "sasl.enabled.mechanisms", "PLAIN",
-                "plain.sasl.jaas.config", "org.apache.kafka.common.security.plain.PlainLoginModule required"
-                        + " user_" + USER + "=\"" + PASSWORD + "\";"));
-        EmbeddedKafkaBroker.Listener tls = new EmbeddedKafkaBroker.Listener("TLS", "SSL", Map.of(
-                "ssl.keystore.type", "PKCS12",
-                "ssl.keystore.location", keystore.toString(),
-                "ssl.keystore.password", STORE_PASSWORD,
-                "ssl.key.password", STORE_PASSWORD));
+        EmbeddedKafkaBroker.Listener sasl = new EmbeddedKafkaBroker.Listener(
+                "SASL",
+                "SASL_PLAINTEXT",
+                Map.of(
+                        "sasl.enabled.mechanisms",
+                        "PLAIN",
+                        "plain.sasl.jaas.config",
+                        "org.apache.kafka.common.security.plain.PlainLoginModule required" + " user_" + USER + "=\""
+                                + PASSWORD + "\";"));
+        EmbeddedKafkaBroker.Listener tls = new EmbeddedKafkaBroker.Listener(
+                "TLS",
+                "SSL",
+                Map.of(
+                        "ssl.keystore.type",
+                        "PKCS12",
+                        "ssl.keystore.location",
+                        keystore.toString(),
+                        "ssl.keystore.password",
+                        STORE_PASSWORD,
+                        "ssl.key.password",
+                        STORE_PASSWORD));
         broker = EmbeddedKafkaBroker.start(dir.resolve("kafka"), 0, 0, true, List.of(sasl, tls));
         texts = DemoEvents.readTexts(Path.of("../models/data/events.txt"));
     }
@@ -119,8 +168,10 @@ class SecuredKafkaTest {
         p.setProperty("bootstrap.servers", broker.bootstrapServers("SASL"));
         p.setProperty("security.protocol", "SASL_PLAINTEXT");
         p.setProperty("sasl.mechanism", "PLAIN");
-        p.setProperty("sasl.jaas.config", "org.apache.kafka.common.security.plain.PlainLoginModule required"
-                + " username=\"" + USER + "\" password=\"" + password + "\";");
+        p.setProperty(
+                "sasl.jaas.config",
+                "org.apache.kafka.common.security.plain.PlainLoginModule required" + " username=\"" + USER
+                        + "\" password=\"" + password + "\";");
         return p;
     }
 
@@ -149,11 +200,35 @@ class SecuredKafkaTest {
     /** The job's command line for one run, reading {@code in} and writing {@code out}/{@code dlq}. */
     static List<String> jobArgs(String bootstrap, String run, String... extra) {
         List<String> args = new ArrayList<>(List.of(
-                "--bootstrap-servers", bootstrap, "--input-topic", "in-" + run, "--output-topic", "out-" + run,
-                "--dead-letter-topic", "dlq-" + run, "--group-id", "g-" + run, "--transactional-id-prefix", "tx-" + run,
-                "--starting-offsets", "EARLIEST", "--bounded", "--topic-partitions", "2",
-                "--checkpoint-interval", "PT0.5S", "--parallelism", "1", "--restart-attempts", "0",
-                "--model", Pipeline.TEST_MODEL.toString(), "--mode", "embed", "--max-batch-size", "8"));
+                "--bootstrap-servers",
+                bootstrap,
+                "--input-topic",
+                "in-" + run,
+                "--output-topic",
+                "out-" + run,
+                "--dead-letter-topic",
+                "dlq-" + run,
+                "--group-id",
+                "g-" + run,
+                "--transactional-id-prefix",
+                "tx-" + run,
+                "--starting-offsets",
+                "EARLIEST",
+                "--bounded",
+                "--topic-partitions",
+                "2",
+                "--checkpoint-interval",
+                "PT0.5S",
+                "--parallelism",
+                "1",
+                "--restart-attempts",
+                "0",
+                "--model",
+                Pipeline.TEST_MODEL.toString(),
+                "--mode",
+                "embed",
+                "--max-batch-size",
+                "8"));
         args.addAll(List.of(extra));
         return args;
     }
@@ -171,7 +246,7 @@ class SecuredKafkaTest {
         producerProps.putAll(client);
         producerProps.put(ProducerConfig.ACKS_CONFIG, "all");
         try (KafkaProducer<byte[], byte[]> producer =
-                     new KafkaProducer<>(producerProps, new ByteArraySerializer(), new ByteArraySerializer())) {
+                new KafkaProducer<>(producerProps, new ByteArraySerializer(), new ByteArraySerializer())) {
             for (DemoEvents.Event e : events) {
                 producer.send(new ProducerRecord<>("in-" + run, e.payload()));
             }
@@ -183,11 +258,12 @@ class SecuredKafkaTest {
         // Bounded: returns once every input record went through and the final checkpoint committed.
         EnrichmentJob.main(args.toArray(String[]::new));
 
-        List<ConsumerRecord<byte[], byte[]>> records = TopicReader.readUntil(client, List.of("out-" + run, "dlq-" + run),
-                Duration.ofSeconds(30), rs -> rs.size() >= events.size());
-        List<ConsumerRecord<byte[], byte[]>> settled = TopicReader.readUntil(client, List.of("out-" + run, "dlq-" + run),
-                Duration.ofSeconds(2), rs -> false);
-        Pipeline.Outcome outcome = new Pipeline.Outcome("out-" + run, settled.size() >= records.size() ? settled : records);
+        List<ConsumerRecord<byte[], byte[]>> records = TopicReader.readUntil(
+                client, List.of("out-" + run, "dlq-" + run), Duration.ofSeconds(30), rs -> rs.size() >= events.size());
+        List<ConsumerRecord<byte[], byte[]>> settled =
+                TopicReader.readUntil(client, List.of("out-" + run, "dlq-" + run), Duration.ofSeconds(2), rs -> false);
+        Pipeline.Outcome outcome =
+                new Pipeline.Outcome("out-" + run, settled.size() >= records.size() ? settled : records);
         assertEquals(30, outcome.enriched.size(), "enriched");
         assertEquals(6, outcome.deadLetters.size(), "dead letters");
         EndToEndTest.assertExactlyOnce(events, outcome);
@@ -196,17 +272,25 @@ class SecuredKafkaTest {
     @Test
     void saslPlainFromAPropertiesFileExactlyOnce() throws Exception {
         Properties client = saslClient(PASSWORD);
-        runExactlyOnce(client, "--kafka-properties-file", propertiesFile(client, "sasl.properties").toString());
+        runExactlyOnce(
+                client,
+                "--kafka-properties-file",
+                propertiesFile(client, "sasl.properties").toString());
     }
 
     @Test
     void tlsWithKafkaPropertyFlagsExactlyOnce() throws Exception {
         Properties client = tlsClient();
-        runExactlyOnce(client,
-                "--kafka-property", "security.protocol=SSL",
-                "--kafka-property", "ssl.truststore.type=PKCS12",
-                "--kafka-property", "ssl.truststore.location=" + truststore,
-                "--kafka-property", "ssl.truststore.password=" + STORE_PASSWORD);
+        runExactlyOnce(
+                client,
+                "--kafka-property",
+                "security.protocol=SSL",
+                "--kafka-property",
+                "ssl.truststore.type=PKCS12",
+                "--kafka-property",
+                "ssl.truststore.location=" + truststore,
+                "--kafka-property",
+                "ssl.truststore.password=" + STORE_PASSWORD);
     }
 
     @Test
@@ -216,7 +300,8 @@ class SecuredKafkaTest {
         // Kafka) and with it (the admin client creates them): either way the submission fails.
         for (boolean createTopics : new boolean[] {false, true}) {
             String run = UUID.randomUUID().toString().substring(0, 8);
-            List<String> args = jobArgs(broker.bootstrapServers("SASL"), run, "--kafka-properties-file", wrong.toString());
+            List<String> args =
+                    jobArgs(broker.bootstrapServers("SASL"), run, "--kafka-properties-file", wrong.toString());
             if (createTopics) {
                 args.add("--create-topics");
             }
@@ -227,16 +312,21 @@ class SecuredKafkaTest {
     @Test
     void anUntrustedCertificateFailsTheSubmissionFastAndClearly() throws Exception {
         // The JDK's default trust store does not know the test's self-signed certificate.
-        List<String> args = jobArgs(broker.bootstrapServers("TLS"), UUID.randomUUID().toString().substring(0, 8),
-                "--kafka-property", "security.protocol=SSL", "--create-topics");
+        List<String> args = jobArgs(
+                broker.bootstrapServers("TLS"),
+                UUID.randomUUID().toString().substring(0, 8),
+                "--kafka-property",
+                "security.protocol=SSL",
+                "--create-topics");
         assertRejected(args, "SslAuthenticationException", "ssl.truststore");
     }
 
     private static void assertRejected(List<String> args, String cause, String hint) {
         long start = System.nanoTime();
         // Preemptive: a submission that hangs (or runs the job into restarts) fails the test too.
-        Throwable e = assertTimeoutPreemptively(Duration.ofSeconds(60), () -> assertThrows(Exception.class,
-                () -> EnrichmentJob.main(args.toArray(String[]::new))));
+        Throwable e = assertTimeoutPreemptively(
+                Duration.ofSeconds(60),
+                () -> assertThrows(Exception.class, () -> EnrichmentJob.main(args.toArray(String[]::new))));
         long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start);
         assertInstanceOf(KafkaTopics.KafkaAuthenticationException.class, e, e::toString);
         String message = e.getMessage();
@@ -244,7 +334,8 @@ class SecuredKafkaTest {
         assertTrue(message.contains(cause), message);
         assertTrue(message.contains(hint), message);
         assertTrue(message.contains(args.get(1)), "names the bootstrap servers: " + message);
-        assertFalse(message.contains(WRONG_PASSWORD) || message.contains(PASSWORD) || message.contains(STORE_PASSWORD),
+        assertFalse(
+                message.contains(WRONG_PASSWORD) || message.contains(PASSWORD) || message.contains(STORE_PASSWORD),
                 "no secret in the message: " + message);
         assertTrue(seconds < 20, "failed after " + seconds + " s, expected within seconds");
     }

@@ -17,7 +17,9 @@ class OnnxRuntimePeerTest {
 
     static boolean torch() {
         try {
-            Process p = new ProcessBuilder("/usr/bin/python3", "-c", "import torch").redirectErrorStream(true).start();
+            Process p = new ProcessBuilder("/usr/bin/python3", "-c", "import torch")
+                    .redirectErrorStream(true)
+                    .start();
             p.getInputStream().readAllBytes();
             return p.waitFor() == 0;
         } catch (Exception e) {
@@ -39,7 +41,8 @@ class OnnxRuntimePeerTest {
                 assertTrue(diff <= OnnxRuntimePeer.PARITY_TOLERANCE, "max |logit diff| " + diff);
                 int[][] ids = {{5, 9, 200, 17}, {3, 1, 4, 1, 5, 9, 2}};
                 float[][] onnx = g.embeddings(ids);
-                try (Model m = Model.load(model); InferenceSession s = m.newSession()) {
+                try (Model m = Model.load(model);
+                        InferenceSession s = m.newSession()) {
                     for (int b = 0; b < ids.length; b++) {
                         float[][] hidden = s.hiddenStates(ids[b]);
                         for (int d = 0; d < hidden[0].length; d++) {
@@ -52,8 +55,8 @@ class OnnxRuntimePeerTest {
                     }
                 }
             }
-            try (OnnxRuntimePeer.Graphs g = new OnnxRuntimePeer.Graphs(OrtEnvironment.getEnvironment(), out, threads,
-                    "int8")) {
+            try (OnnxRuntimePeer.Graphs g =
+                    new OnnxRuntimePeer.Graphs(OrtEnvironment.getEnvironment(), out, threads, "int8")) {
                 double diff = g.logitParity(model, 12);
                 System.out.printf("int8 graphs, %d thread(s): max |logit diff| vs Java f32 %.3e%n", threads, diff);
                 assertTrue(diff > 0 && diff < 0.5, "int8 max |logit diff| " + diff);

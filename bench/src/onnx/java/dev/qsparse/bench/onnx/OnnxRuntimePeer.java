@@ -74,7 +74,8 @@ public final class OnnxRuntimePeer implements Peer {
     public Path export(Path f32Dir, Path out, String python) throws IOException, InterruptedException {
         Path info = out.resolve("onnx.json");
         Path weights = f32Dir.resolve("model.safetensors").toRealPath();
-        if (Files.isRegularFile(info) && Files.isRegularFile(out.resolve("decoder.onnx"))
+        if (Files.isRegularFile(info)
+                && Files.isRegularFile(out.resolve("decoder.onnx"))
                 && Files.isRegularFile(out.resolve("decoder-int8.onnx"))
                 && Files.getLastModifiedTime(info).compareTo(Files.getLastModifiedTime(weights)) > 0
                 && Files.getLastModifiedTime(info).compareTo(Files.getLastModifiedTime(exporter)) > 0) {
@@ -83,9 +84,10 @@ public final class OnnxRuntimePeer implements Peer {
         if (!Files.isRegularFile(exporter)) {
             throw new IOException("the ONNX exporter " + exporter + " is missing (-Dqsparse.onnx.exporter=...)");
         }
-        Process p = new ProcessBuilder(python, exporter.toString(), "--model", f32Dir.toString(), "--out", out.toString(),
-                "--int8")
-                .redirectErrorStream(true).start();
+        Process p = new ProcessBuilder(
+                        python, exporter.toString(), "--model", f32Dir.toString(), "--out", out.toString(), "--int8")
+                .redirectErrorStream(true)
+                .start();
         String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         if (!p.waitFor(30, TimeUnit.MINUTES) || p.exitValue() != 0) {
             String tail = log.length() > 2000 ? log.substring(log.length() - 2000) : log;
@@ -105,8 +107,14 @@ public final class OnnxRuntimePeer implements Peer {
     }
 
     @Override
-    public void run(String model, Path f32Dir, BenchSuite.Options o, BenchSuite.EmbedWorkload embed,
-                    List<BenchSuite.DecodeRow> rows, List<String> notes) throws Exception {
+    public void run(
+            String model,
+            Path f32Dir,
+            BenchSuite.Options o,
+            BenchSuite.EmbedWorkload embed,
+            List<BenchSuite.DecodeRow> rows,
+            List<String> notes)
+            throws Exception {
         Path out = export(f32Dir, o.work().resolve("onnx").resolve(model.replaceAll("[^A-Za-z0-9]+", "-")), o.python());
         for (String weights : new String[] {"f32", "int8"}) {
             try (Graphs g = new Graphs(env, out, o.threads(), weights)) {
@@ -133,16 +141,33 @@ public final class OnnxRuntimePeer implements Peer {
                     e[r] = embed == null ? Double.NaN : g.embed(embed.ids());
                 }
                 boolean f32 = weights.equals("f32");
-                rows.add(new BenchSuite.DecodeRow(model, f32 ? "dense f32" : "dense int8 (dynamic quant)", engine(weights),
-                        median(d), median(p), Double.NaN, 0, median(e)));
-                notes.add(String.format(Locale.ROOT, "%s on %s: exported by training/export_onnx.py (torch %s, opset %d)%s;"
-                        + " intra-op threads %d, inter-op 1; decode with a KV cache (one run per token), prefill one run,"
-                        + " embed one padded run; logits vs the Java runtime's dense f32 on 8 tokens: max |diff| %.2e%s",
-                        engine(weights), model, g.info.path("torch").asText("?"), g.info.path("opset").asInt(),
-                        f32 ? "" : " as ONNX Runtime's dynamic quantization graph (DynamicQuantizeLinear: uint8, one scale"
-                                + " per tensor; MatMulInteger with int8 weights per output channel; lm head too)",
-                        o.threads(), parity, f32 ? (parity <= PARITY_TOLERANCE ? " (within " : " (NOT within ")
-                                + PARITY_TOLERANCE + ")" : " (int8, not a parity check)"));
+                rows.add(new BenchSuite.DecodeRow(
+                        model,
+                        f32 ? "dense f32" : "dense int8 (dynamic quant)",
+                        engine(weights),
+                        median(d),
+                        median(p),
+                        Double.NaN,
+                        0,
+                        median(e)));
+                notes.add(String.format(
+                        Locale.ROOT,
+                        "%s on %s: exported by training/export_onnx.py (torch %s, opset %d)%s;"
+                                + " intra-op threads %d, inter-op 1; decode with a KV cache (one run per token), prefill one run,"
+                                + " embed one padded run; logits vs the Java runtime's dense f32 on 8 tokens: max |diff| %.2e%s",
+                        engine(weights),
+                        model,
+                        g.info.path("torch").asText("?"),
+                        g.info.path("opset").asInt(),
+                        f32
+                                ? ""
+                                : " as ONNX Runtime's dynamic quantization graph (DynamicQuantizeLinear: uint8, one scale"
+                                        + " per tensor; MatMulInteger with int8 weights per output channel; lm head too)",
+                        o.threads(),
+                        parity,
+                        f32
+                                ? (parity <= PARITY_TOLERANCE ? " (within " : " (NOT within ") + PARITY_TOLERANCE + ")"
+                                : " (int8, not a parity check)"));
             }
         }
     }
@@ -189,8 +214,10 @@ public final class OnnxRuntimePeer implements Peer {
                 throw new IOException(dir + "/onnx.json has no " + weights + " graphs");
             }
             try (OrtSession.SessionOptions so = options(threads)) {
-                this.decoder = env.createSession(dir.resolve(files.get("decoder").asText()).toString(), so);
-                this.embedder = env.createSession(dir.resolve(files.get("embed").asText()).toString(), so);
+                this.decoder = env.createSession(
+                        dir.resolve(files.get("decoder").asText()).toString(), so);
+                this.embedder = env.createSession(
+                        dir.resolve(files.get("embed").asText()).toString(), so);
             }
         }
 
@@ -198,7 +225,8 @@ public final class OnnxRuntimePeer implements Peer {
         public double logitParity(Path f32Dir, int n) throws Exception {
             int[] tokens = new Random(11).ints(n, 0, vocab).toArray();
             float[][] java;
-            try (Model model = Model.load(f32Dir); InferenceSession s = model.newSession()) {
+            try (Model model = Model.load(f32Dir);
+                    InferenceSession s = model.newSession()) {
                 java = s.logits(tokens);
             }
             double max = 0;
@@ -255,8 +283,8 @@ public final class OnnxRuntimePeer implements Peer {
             }
             long[] shape = {ids.length, t};
             try (OnnxTensor in = OnnxTensor.createTensor(env, LongBuffer.wrap(tokens), shape);
-                 OnnxTensor m = OnnxTensor.createTensor(env, LongBuffer.wrap(mask), shape);
-                 OrtSession.Result r = embedder.run(Map.of("input_ids", in, "attention_mask", m))) {
+                    OnnxTensor m = OnnxTensor.createTensor(env, LongBuffer.wrap(mask), shape);
+                    OrtSession.Result r = embedder.run(Map.of("input_ids", in, "attention_mask", m))) {
                 return (float[][]) r.get(0).getValue();
             }
         }
@@ -277,7 +305,8 @@ public final class OnnxRuntimePeer implements Peer {
         Step(Graphs g) throws OrtException {
             this.g = g;
             for (int i = 0; i < g.pastNames.size(); i++) {
-                empty.add(OnnxTensor.createTensor(g.env, FloatBuffer.allocate(0), new long[] {1, g.kvHeads, 0, g.headDim}));
+                empty.add(OnnxTensor.createTensor(
+                        g.env, FloatBuffer.allocate(0), new long[] {1, g.kvHeads, 0, g.headDim}));
             }
         }
 
@@ -291,13 +320,17 @@ public final class OnnxRuntimePeer implements Peer {
             }
             long[] shape = {1, tokens.length};
             try (OnnxTensor in = OnnxTensor.createTensor(g.env, LongBuffer.wrap(ids), shape);
-                 OnnxTensor p = OnnxTensor.createTensor(g.env, LongBuffer.wrap(pos), shape)) {
+                    OnnxTensor p = OnnxTensor.createTensor(g.env, LongBuffer.wrap(pos), shape)) {
                 Map<String, OnnxTensor> inputs = new HashMap<>();
                 inputs.put("input_ids", in);
                 inputs.put("position_ids", p);
                 for (int i = 0; i < g.pastNames.size(); i++) {
-                    inputs.put(g.pastNames.get(i), last == null ? empty.get(i)
-                            : (OnnxTensor) last.get(g.presentNames.get(i)).orElseThrow());
+                    inputs.put(
+                            g.pastNames.get(i),
+                            last == null
+                                    ? empty.get(i)
+                                    : (OnnxTensor)
+                                            last.get(g.presentNames.get(i)).orElseThrow());
                 }
                 OrtSession.Result r = g.decoder.run(inputs);
                 if (last != null) {

@@ -15,11 +15,9 @@ import java.util.Random;
 public final class DemoEvents {
 
     /** One Kafka record value and the id the pipeline must account for. */
-    public record Event(String id, byte[] payload, boolean malformed) {
-    }
+    public record Event(String id, byte[] payload, boolean malformed) {}
 
-    private DemoEvents() {
-    }
+    private DemoEvents() {}
 
     /** Reads one text per non-blank line. */
     public static List<String> readTexts(Path file) throws IOException {
@@ -60,15 +58,16 @@ public final class DemoEvents {
     /** The kinds of broken input a real topic sees. */
     static byte[] malformedPayload(int i, String id) {
         String json = switch (i % 8) {
-            case 0 -> "{\"id\": " + quote(id) + ", \"text\": \"unterminated";               // invalid JSON
-            case 1 -> "{\"id\": " + quote(id) + "}";                                       // missing text
-            case 2 -> "{\"id\": " + quote(id) + ", \"text\": \"\"}";                       // empty text
+            case 0 -> "{\"id\": " + quote(id) + ", \"text\": \"unterminated"; // invalid JSON
+            case 1 -> "{\"id\": " + quote(id) + "}"; // missing text
+            case 2 -> "{\"id\": " + quote(id) + ", \"text\": \"\"}"; // empty text
             case 3 -> "{\"id\": " + quote(id) + ", \"text\": \"hello\", \"mode\": \"translate\"}"; // unknown mode
-            case 4 -> "{\"id\": " + quote(id) + ", \"text\": \"hello\", \"mode\": \"generate\", "
-                    + "\"params\": {\"temperature\": -3}}";                                  // out-of-range parameter
+            case 4 ->
+                "{\"id\": " + quote(id) + ", \"text\": \"hello\", \"mode\": \"generate\", "
+                        + "\"params\": {\"temperature\": -3}}"; // out-of-range parameter
             case 5 -> "{\"text\": \"an event without an id\", \"ref\": " + quote(id) + "}"; // missing id
-            case 6 -> "[" + quote(id) + ", \"a JSON array, not an object\"]";             // not an object
-            default -> null;                                                                 // invalid UTF-8
+            case 6 -> "[" + quote(id) + ", \"a JSON array, not an object\"]"; // not an object
+            default -> null; // invalid UTF-8
         };
         if (json != null) {
             return json.getBytes(StandardCharsets.UTF_8);
@@ -76,8 +75,8 @@ public final class DemoEvents {
         byte[] prefix = ("{\"id\": " + quote(id) + ", \"text\": \"bad bytes ").getBytes(StandardCharsets.UTF_8);
         byte[] out = new byte[prefix.length + 4];
         System.arraycopy(prefix, 0, out, 0, prefix.length);
-        out[prefix.length] = (byte) 0xC3;       // a lead byte ...
-        out[prefix.length + 1] = (byte) 0x28;   // ... followed by a non-continuation byte
+        out[prefix.length] = (byte) 0xC3; // a lead byte ...
+        out[prefix.length + 1] = (byte) 0x28; // ... followed by a non-continuation byte
         out[prefix.length + 2] = '"';
         out[prefix.length + 3] = '}';
         return out;

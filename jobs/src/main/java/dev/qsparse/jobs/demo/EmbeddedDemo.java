@@ -2,13 +2,13 @@ package dev.qsparse.jobs.demo;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.qsparse.jobs.EnrichmentJob;
 import dev.qsparse.flink.QSparseOptions;
+import dev.qsparse.jobs.EnrichmentJob;
 import dev.qsparse.jobs.JobOptions;
 import dev.qsparse.jobs.OperatorFlags;
-import dev.qsparse.runtime.inference.Task;
 import dev.qsparse.jobs.kafka.EmbeddedKafkaBroker;
 import dev.qsparse.jobs.kafka.KafkaTopics;
+import dev.qsparse.runtime.inference.Task;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -29,16 +29,16 @@ import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.CoreOptions;
 import org.apache.flink.configuration.JobManagerOptions;
-import org.apache.flink.configuration.TaskManagerOptions;
 import org.apache.flink.configuration.RestOptions;
+import org.apache.flink.configuration.TaskManagerOptions;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import picocli.CommandLine;
@@ -50,7 +50,10 @@ import picocli.CommandLine.Option;
  * JVM, the exactly-once enrichment job over the shipped demo model, held-out event texts with
  * malformed events mixed in, and a readable summary. Everything stops before it returns.
  */
-@Command(name = "demo", mixinStandardHelpOptions = true, defaultValueProvider = OperatorFlags.class,
+@Command(
+        name = "demo",
+        mixinStandardHelpOptions = true,
+        defaultValueProvider = OperatorFlags.class,
         description = "Run Kafka -> Q-Sparse -> Kafka end to end inside this JVM and print what came out.")
 public final class EmbeddedDemo implements Callable<Integer> {
 
@@ -59,57 +62,89 @@ public final class EmbeddedDemo implements Callable<Integer> {
      * cores at parallelism 2, so that the latencies measure the pipeline and not a backlog.
      */
     public static final int DEFAULT_RATE = 25;
+
     static final String WARM_UP_ID = "warmup-";
 
-    @Option(names = "--model", defaultValue = "models/qsparse-demo", description = "Model directory (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--model",
+            defaultValue = "models/qsparse-demo",
+            description = "Model directory (default: ${DEFAULT-VALUE}).")
     Path model;
 
     @Option(names = "--mode", description = "embed, generate or score; sets qsparse.mode (default: ${DEFAULT-VALUE}).")
     String mode;
 
-    @Option(names = "--events", defaultValue = "300", description = "Well-formed events to send (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--events",
+            defaultValue = "300",
+            description = "Well-formed events to send (default: ${DEFAULT-VALUE}).")
     int events;
 
-    @Option(names = "--malformed", defaultValue = "16", description = "Malformed events mixed in (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--malformed",
+            defaultValue = "16",
+            description = "Malformed events mixed in (default: ${DEFAULT-VALUE}).")
     int malformed;
 
-    @Option(names = "--events-file", defaultValue = "models/data/events.txt", description = "Held-out event texts, one per line (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--events-file",
+            defaultValue = "models/data/events.txt",
+            description = "Held-out event texts, one per line (default: ${DEFAULT-VALUE}).")
     Path eventsFile;
 
     @Option(names = "--parallelism", defaultValue = "2", description = "Job parallelism (default: ${DEFAULT-VALUE}).")
     int parallelism;
 
-    @Option(names = "--max-batch-size", description = "Operator micro-batch size; sets qsparse.batch.max-size (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--max-batch-size",
+            description = "Operator micro-batch size; sets qsparse.batch.max-size (default: ${DEFAULT-VALUE}).")
     int maxBatchSize;
 
     /** The demo's own choice, shorter than the operator's default (qsparse.generate.max-new-tokens). */
-    @Option(names = "--max-new-tokens", defaultValue = "16",
-            description = "Tokens generated per event in generate mode; sets qsparse.generate.max-new-tokens (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--max-new-tokens",
+            defaultValue = "16",
+            description =
+                    "Tokens generated per event in generate mode; sets qsparse.generate.max-new-tokens (default: ${DEFAULT-VALUE}).")
     int maxNewTokens;
 
-    @Option(names = "--rate", defaultValue = "" + DEFAULT_RATE,
+    @Option(
+            names = "--rate",
+            defaultValue = "" + DEFAULT_RATE,
             description = "Events per second to produce, steadily, once the job is warm; 0 sends all at once"
                     + " (then the latencies include queueing behind the whole backlog) (default: ${DEFAULT-VALUE}).")
     double rate;
 
-    @Option(names = "--checkpoint-interval", defaultValue = "PT1S",
+    @Option(
+            names = "--checkpoint-interval",
+            defaultValue = "PT1S",
             description = "Checkpoint interval, ISO-8601. With exactly-once output a read_committed consumer sees a"
                     + " result only when the checkpoint after it completes (default: ${DEFAULT-VALUE}).")
     Duration checkpointInterval;
 
-    @Option(names = "--warm-up", defaultValue = "2",
+    @Option(
+            names = "--warm-up",
+            defaultValue = "2",
             description = "Warm-up events per input partition, sent once the job runs; measuring starts when all of"
                     + " them came out (model loaded in every task, first batches through); not counted"
                     + " (default: ${DEFAULT-VALUE}).")
     int warmUp;
 
-    @Option(names = "--kafka-port", defaultValue = "0", description = "Port of the embedded broker; 0 picks a free one (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--kafka-port",
+            defaultValue = "0",
+            description = "Port of the embedded broker; 0 picks a free one (default: ${DEFAULT-VALUE}).")
     int kafkaPort;
 
-    @Option(names = "--web-port", defaultValue = "8081", description = "Port of the Flink web UI; 0 picks a free one (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--web-port",
+            defaultValue = "8081",
+            description = "Port of the Flink web UI; 0 picks a free one (default: ${DEFAULT-VALUE}).")
     int webPort;
 
-    @Option(names = "--bind-address", defaultValue = "127.0.0.1",
+    @Option(
+            names = "--bind-address",
+            defaultValue = "127.0.0.1",
             description = "Address the Flink web UI (which accepts job uploads) and the mini cluster's other listeners"
                     + " bind to; 0.0.0.0 opens them to every interface (default: ${DEFAULT-VALUE}).")
     String bindAddress;
@@ -120,7 +155,10 @@ public final class EmbeddedDemo implements Callable<Integer> {
     @Option(names = "--show", defaultValue = "5", description = "Enriched events to print (default: ${DEFAULT-VALUE}).")
     int show;
 
-    @Option(names = "--timeout", defaultValue = "PT10M", description = "Give up after this long (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--timeout",
+            defaultValue = "PT10M",
+            description = "Give up after this long (default: ${DEFAULT-VALUE}).")
     Duration timeout;
 
     @CommandLine.Spec
@@ -141,9 +179,16 @@ public final class EmbeddedDemo implements Callable<Integer> {
     }
 
     /** What a run saw, for the caller (and the tests). */
-    public record Summary(int sent, int enriched, int deadLettered, Map<String, Integer> deadLetterReasons,
-                          double eventsPerSecond, Latency operator, Latency committed, Duration checkpointInterval,
-                          double meanSparsity) {
+    public record Summary(
+            int sent,
+            int enriched,
+            int deadLettered,
+            Map<String, Integer> deadLetterReasons,
+            double eventsPerSecond,
+            Latency operator,
+            Latency committed,
+            Duration checkpointInterval,
+            double meanSparsity) {
         public boolean balanced() {
             return enriched + deadLettered == sent;
         }
@@ -167,15 +212,19 @@ public final class EmbeddedDemo implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (!Files.isRegularFile(model.resolve("config.json"))) {
-            throw new CommandLine.ParameterException(spec.commandLine(),
+            throw new CommandLine.ParameterException(
+                    spec.commandLine(),
                     "model directory " + model.toAbsolutePath() + " not found (no config.json); pass --model DIR");
         }
         if (checkpointInterval.isNegative() || checkpointInterval.isZero()) {
-            throw new CommandLine.ParameterException(spec.commandLine(),
-                    "--checkpoint-interval must be > 0 (exactly-once output is committed at checkpoints), got " + checkpointInterval);
+            throw new CommandLine.ParameterException(
+                    spec.commandLine(),
+                    "--checkpoint-interval must be > 0 (exactly-once output is committed at checkpoints), got "
+                            + checkpointInterval);
         }
         if (!Files.isRegularFile(eventsFile)) {
-            throw new CommandLine.ParameterException(spec.commandLine(),
+            throw new CommandLine.ParameterException(
+                    spec.commandLine(),
                     "events file " + eventsFile.toAbsolutePath() + " not found; pass --events-file FILE");
         }
         List<DemoEvents.Event> input = DemoEvents.build(DemoEvents.readTexts(eventsFile), events, malformed, null, 7L);
@@ -210,12 +259,19 @@ public final class EmbeddedDemo implements Callable<Integer> {
         }
     }
 
-    private Summary runJob(String bootstrap, String in, int partitions, String enrichedTopic, String dlq, String runId,
-                           List<DemoEvents.Event> input) throws Exception {
+    private Summary runJob(
+            String bootstrap,
+            String in,
+            int partitions,
+            String enrichedTopic,
+            String dlq,
+            String runId,
+            List<DemoEvents.Event> input)
+            throws Exception {
         // Configured the way a Flink job is: the operator's options, checkpointing and parallelism in
         // the Flink configuration; only Kafka and the topics on the job's command line.
-        Configuration conf = bindTo(new Configuration(), bindAddress,
-                EmbeddedKafkaBroker.choosePort(webPort, "Flink web UI"));
+        Configuration conf =
+                bindTo(new Configuration(), bindAddress, EmbeddedKafkaBroker.choosePort(webPort, "Flink web UI"));
         conf.set(QSparseOptions.MODEL_PATH, model.toAbsolutePath().toString());
         conf.set(QSparseOptions.MODE, Task.fromWireName(mode));
         conf.set(QSparseOptions.BATCH_MAX_SIZE, maxBatchSize);
@@ -223,16 +279,25 @@ public final class EmbeddedDemo implements Callable<Integer> {
         conf.set(CheckpointingOptions.CHECKPOINTING_INTERVAL, checkpointInterval);
         conf.set(CoreOptions.DEFAULT_PARALLELISM, parallelism);
         JobOptions options = JobOptions.parse(
-                "--bootstrap-servers", bootstrap, "--input-topic", in, "--output-topic", enrichedTopic,
-                "--dead-letter-topic", dlq, "--group-id", "qsparse-demo-" + runId,
-                "--transactional-id-prefix", "qsparse-demo-" + runId);
+                "--bootstrap-servers",
+                bootstrap,
+                "--input-topic",
+                in,
+                "--output-topic",
+                enrichedTopic,
+                "--dead-letter-topic",
+                dlq,
+                "--group-id",
+                "qsparse-demo-" + runId,
+                "--transactional-id-prefix",
+                "qsparse-demo-" + runId);
         StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironmentWithWebUI(conf);
         EnrichmentJob.build(env, options);
         long deadline = System.nanoTime() + timeout.toNanos();
         JobClient job = env.executeAsync("qsparse-demo (" + mode + ")");
         out.println("Flink web UI: " + webUiUrl(conf) + "  (job " + job.getJobID() + ")");
         try (KafkaConsumer<byte[], byte[]> consumer = readCommitted(bootstrap, List.of(enrichedTopic, dlq));
-             KafkaProducer<byte[], byte[]> producer = producer(bootstrap)) {
+                KafkaProducer<byte[], byte[]> producer = producer(bootstrap)) {
             // Warm-up: the job runs, every task has loaded the model and served a batch, and the
             // sinks' transactions are set up, before anything is measured.
             awaitRunning(job, deadline);
@@ -241,8 +306,10 @@ public final class EmbeddedDemo implements Callable<Integer> {
             Map<String, Long> seenAt = new HashMap<>();
             List<ConsumerRecord<byte[], byte[]>> records = new ArrayList<>();
             poll(consumer, records, seenAt, deadline, () -> countWarmUp(records) >= warmUpEvents);
-            out.printf("Job warm after %.1f s (%d warm-up events, not counted); now producing %s%n",
-                    (System.nanoTime() - warmStart) / 1e9, warmUpEvents,
+            out.printf(
+                    "Job warm after %.1f s (%d warm-up events, not counted); now producing %s%n",
+                    (System.nanoTime() - warmStart) / 1e9,
+                    warmUpEvents,
                     rate > 0 ? String.format("%.0f events/s steadily", rate) : "all events at once");
             records.clear();
 
@@ -269,7 +336,8 @@ public final class EmbeddedDemo implements Callable<Integer> {
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-        KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+        KafkaConsumer<byte[], byte[]> consumer =
+                new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
         consumer.subscribe(topics);
         return consumer;
     }
@@ -296,9 +364,12 @@ public final class EmbeddedDemo implements Callable<Integer> {
     }
 
     /** Sends {@link #warmUp} events to every input partition; returns how many. */
-    private int warmUp(KafkaProducer<byte[], byte[]> producer, String topic, int partitions, List<DemoEvents.Event> input)
+    private int warmUp(
+            KafkaProducer<byte[], byte[]> producer, String topic, int partitions, List<DemoEvents.Event> input)
             throws Exception {
-        String text = input.stream().filter(e -> !e.malformed()).findFirst()
+        String text = input.stream()
+                .filter(e -> !e.malformed())
+                .findFirst()
                 .map(e -> new String(e.payload(), StandardCharsets.UTF_8))
                 .map(json -> {
                     try {
@@ -306,7 +377,8 @@ public final class EmbeddedDemo implements Callable<Integer> {
                     } catch (IOException e) {
                         return "warm-up";
                     }
-                }).orElse("warm-up");
+                })
+                .orElse("warm-up");
         int n = 0;
         for (int partition = 0; partition < partitions; partition++) {
             for (int i = 0; i < warmUp; i++) {
@@ -332,11 +404,16 @@ public final class EmbeddedDemo implements Callable<Integer> {
      * Polls until {@code done} or the deadline, noting when each record became visible to this
      * read_committed consumer (key: topic/partition/offset).
      */
-    private static void poll(KafkaConsumer<byte[], byte[]> consumer, List<ConsumerRecord<byte[], byte[]>> records,
-                             Map<String, Long> seenAt, long deadline, java.util.function.BooleanSupplier done) {
+    private static void poll(
+            KafkaConsumer<byte[], byte[]> consumer,
+            List<ConsumerRecord<byte[], byte[]>> records,
+            Map<String, Long> seenAt,
+            long deadline,
+            java.util.function.BooleanSupplier done) {
         while (!done.getAsBoolean()) {
             if (System.nanoTime() > deadline) {
-                throw new IllegalStateException("timed out (--timeout) with " + records.size() + " output records read");
+                throw new IllegalStateException(
+                        "timed out (--timeout) with " + records.size() + " output records read");
             }
             for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(100))) {
                 records.add(r);
@@ -376,8 +453,11 @@ public final class EmbeddedDemo implements Callable<Integer> {
         return "http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + conf.get(RestOptions.PORT);
     }
 
-    private void produce(KafkaProducer<byte[], byte[]> producer, String topic, List<DemoEvents.Event> input,
-                         Map<String, Long> sentAt) {
+    private void produce(
+            KafkaProducer<byte[], byte[]> producer,
+            String topic,
+            List<DemoEvents.Event> input,
+            Map<String, Long> sentAt) {
         try {
             long begin = System.nanoTime();
             for (int i = 0; i < input.size(); i++) {
@@ -390,12 +470,11 @@ public final class EmbeddedDemo implements Callable<Integer> {
                 }
                 DemoEvents.Event e = input.get(i);
                 // The record's timestamp (CreateTime) is taken here, on this JVM's clock.
-                producer.send(new ProducerRecord<>(topic, e.payload()),
-                        (meta, error) -> {
-                            if (error == null) {
-                                sentAt.put(e.id(), meta.timestamp());
-                            }
-                        });
+                producer.send(new ProducerRecord<>(topic, e.payload()), (meta, error) -> {
+                    if (error == null) {
+                        sentAt.put(e.id(), meta.timestamp());
+                    }
+                });
             }
             producer.flush();
         } catch (InterruptedException e) {
@@ -403,9 +482,14 @@ public final class EmbeddedDemo implements Callable<Integer> {
         }
     }
 
-    private Summary analyse(List<ConsumerRecord<byte[], byte[]>> records, String enrichedTopic,
-                            List<DemoEvents.Event> input, Map<String, Long> sentAt, Map<String, Long> seenAt,
-                            long wallMillis) throws IOException {
+    private Summary analyse(
+            List<ConsumerRecord<byte[], byte[]>> records,
+            String enrichedTopic,
+            List<DemoEvents.Event> input,
+            Map<String, Long> sentAt,
+            Map<String, Long> seenAt,
+            long wallMillis)
+            throws IOException {
         ObjectMapper json = new ObjectMapper();
         List<JsonNode> enriched = new ArrayList<>();
         Map<String, Integer> reasons = new TreeMap<>();
@@ -427,10 +511,20 @@ public final class EmbeddedDemo implements Callable<Integer> {
             }
         }
         printExamples(enriched, input);
-        double sparsity = enriched.stream().mapToDouble(n -> n.path("activation_sparsity").asDouble()).average().orElse(0);
+        double sparsity = enriched.stream()
+                .mapToDouble(n -> n.path("activation_sparsity").asDouble())
+                .average()
+                .orElse(0);
         int deadLettered = records.size() - enriched.size();
-        return new Summary(input.size(), enriched.size(), deadLettered, reasons,
-                records.size() * 1000.0 / wallMillis, Latency.of(operator), Latency.of(committed), checkpointInterval,
+        return new Summary(
+                input.size(),
+                enriched.size(),
+                deadLettered,
+                reasons,
+                records.size() * 1000.0 / wallMillis,
+                Latency.of(operator),
+                Latency.of(committed),
+                checkpointInterval,
                 sparsity);
     }
 
@@ -456,15 +550,27 @@ public final class EmbeddedDemo implements Callable<Integer> {
             switch (e.path("mode").asText()) {
                 case "embed" -> {
                     JsonNode nearest = nearest(e, enriched);
-                    out.printf("  %s  \"%s\"%n      nearest: %s  \"%s\"  (cosine %.3f)%n", id, text,
+                    out.printf(
+                            "  %s  \"%s\"%n      nearest: %s  \"%s\"  (cosine %.3f)%n",
+                            id,
+                            text,
                             nearest == null ? "-" : nearest.path("id").asText(),
-                            nearest == null ? "" : clip(texts.getOrDefault(nearest.path("id").asText(), "?"), 90),
+                            nearest == null
+                                    ? ""
+                                    : clip(texts.getOrDefault(nearest.path("id").asText(), "?"), 90),
                             nearest == null ? 0.0 : cosine(e, nearest));
                 }
-                case "generate" -> out.printf("  %s  \"%s\"%n      -> \"%s\"%n", id, text,
-                        clip(e.path("generated_text").asText(), 120));
-                default -> out.printf("  %s  perplexity %.1f  (%d tokens)  \"%s\"%n", id,
-                        e.path("perplexity").asDouble(), e.path("scored_tokens").asInt(), text);
+                case "generate" ->
+                    out.printf(
+                            "  %s  \"%s\"%n      -> \"%s\"%n",
+                            id, text, clip(e.path("generated_text").asText(), 120));
+                default ->
+                    out.printf(
+                            "  %s  perplexity %.1f  (%d tokens)  \"%s\"%n",
+                            id,
+                            e.path("perplexity").asDouble(),
+                            e.path("scored_tokens").asInt(),
+                            text);
             }
         }
     }
@@ -502,17 +608,26 @@ public final class EmbeddedDemo implements Callable<Integer> {
         out.printf("  enriched         %d%n", s.enriched());
         out.printf("  dead-lettered    %d%n", s.deadLettered());
         s.deadLetterReasons().forEach((reason, n) -> out.printf("      %3d  %s%n", n, reason));
-        out.printf("  accounted for    %s%n", s.balanced() ? "all, exactly once" : "NO: " + (s.enriched() + s.deadLettered()) + " of " + s.sent());
+        out.printf(
+                "  accounted for    %s%n",
+                s.balanced() ? "all, exactly once" : "NO: " + (s.enriched() + s.deadLettered()) + " of " + s.sent());
         out.printf("  throughput       %.1f events/s%n", s.eventsPerSecond());
-        out.printf("  input rate       %s, after the warm-up%n",
+        out.printf(
+                "  input rate       %s, after the warm-up%n",
                 rate > 0 ? String.format("%.0f events/s, steady", rate) : "all at once (--rate 0)");
-        out.printf("  operator latency p50 %.0f ms, p99 %.0f ms%n", s.operator().p50Millis(), s.operator().p99Millis());
+        out.printf(
+                "  operator latency p50 %.0f ms, p99 %.0f ms%n",
+                s.operator().p50Millis(), s.operator().p99Millis());
         out.println("      event reaching the Q-Sparse operator -> its result: waiting for a micro-batch and"
                 + " inference (the records' latency_ms)");
-        out.printf("  visible latency  p50 %.0f ms, p99 %.0f ms%n", s.committed().p50Millis(), s.committed().p99Millis());
-        out.printf("      input appended to Kafka -> readable by a read_committed consumer: the above, Kafka both ways,"
-                + " and the wait%n      for the checkpoint that commits the output (exactly-once; a checkpoint every %s,"
-                + " --checkpoint-interval)%n", human(s.checkpointInterval()));
+        out.printf(
+                "  visible latency  p50 %.0f ms, p99 %.0f ms%n",
+                s.committed().p50Millis(), s.committed().p99Millis());
+        out.printf(
+                "      input appended to Kafka -> readable by a read_committed consumer: the above, Kafka both ways,"
+                        + " and the wait%n      for the checkpoint that commits the output (exactly-once; a checkpoint every %s,"
+                        + " --checkpoint-interval)%n",
+                human(s.checkpointInterval()));
         out.printf("  sparsity         %.1f%% of linear-layer inputs are zero%n", 100 * s.meanSparsity());
     }
 

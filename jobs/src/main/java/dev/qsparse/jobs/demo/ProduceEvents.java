@@ -18,8 +18,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  */
 public final class ProduceEvents {
 
-    private ProduceEvents() {
-    }
+    private ProduceEvents() {}
 
     public static void main(String[] args) throws Exception {
         if (args.length < 3 || args.length > 5) {
@@ -28,13 +27,13 @@ public final class ProduceEvents {
         }
         Path file = Path.of(args.length > 3 ? args[3] : "models/data/events.txt");
         int malformed = args.length > 4 ? Integer.parseInt(args[4]) : 0;
-        List<DemoEvents.Event> events = DemoEvents.build(DemoEvents.readTexts(file), Integer.parseInt(args[2]),
-                malformed, null, 7L);
+        List<DemoEvents.Event> events =
+                DemoEvents.build(DemoEvents.readTexts(file), Integer.parseInt(args[2]), malformed, null, 7L);
         Properties p = new Properties();
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, args[0]);
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         try (KafkaProducer<byte[], byte[]> producer =
-                     new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
+                new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
             List<java.util.concurrent.Future<?>> sent = new java.util.ArrayList<>();
             for (DemoEvents.Event e : events) {
                 sent.add(producer.send(new ProducerRecord<>(args[1], e.payload())));

@@ -18,8 +18,7 @@ import java.util.concurrent.CountDownLatch;
  */
 public final class BrokerMain {
 
-    private BrokerMain() {
-    }
+    private BrokerMain() {}
 
     public static void main(String[] args) throws InterruptedException {
         int port = 9092;
@@ -34,7 +33,8 @@ public final class BrokerMain {
                     case "--data-dir" -> dataDir = Path.of(value(args, ++i));
                     case "--delete-data-dir" -> deleteDataDir = true;
                     case "-h", "--help" -> {
-                        System.out.println("usage: BrokerMain [--port 9092] [--controller-port 9093] [--data-dir DIR] [--delete-data-dir]");
+                        System.out.println(
+                                "usage: BrokerMain [--port 9092] [--controller-port 9093] [--data-dir DIR] [--delete-data-dir]");
                         return;
                     }
                     default -> throw new IllegalArgumentException("unknown option " + args[i]);
@@ -66,15 +66,18 @@ public final class BrokerMain {
         }
 
         CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            System.out.println("Kafka broker shutting down");
-            try {
-                broker.close();
-            } finally {
-                stopped.countDown();
-            }
-            System.out.println("Kafka broker stopped");
-        }, "broker-shutdown"));
+        Runtime.getRuntime()
+                .addShutdownHook(new Thread(
+                        () -> {
+                            System.out.println("Kafka broker shutting down");
+                            try {
+                                broker.close();
+                            } finally {
+                                stopped.countDown();
+                            }
+                            System.out.println("Kafka broker stopped");
+                        },
+                        "broker-shutdown"));
         System.out.println("Kafka broker ready at " + broker.bootstrapServers());
         System.out.flush();
         // The shutdown hook does the work; this thread only keeps the process alive.

@@ -47,8 +47,12 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     private final String bootstrapServers;
     private final Map<String, String> listenerAddresses;
 
-    private EmbeddedKafkaBroker(KafkaRaftServer server, Path dataDir, boolean deleteDataDir, String bootstrapServers,
-                                Map<String, String> listenerAddresses) {
+    private EmbeddedKafkaBroker(
+            KafkaRaftServer server,
+            Path dataDir,
+            boolean deleteDataDir,
+            String bootstrapServers,
+            Map<String, String> listenerAddresses) {
         this.server = server;
         this.dataDir = dataDir;
         this.deleteDataDir = deleteDataDir;
@@ -70,7 +74,8 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     public record Listener(String name, String securityProtocol, Map<String, String> settings) {
         public Listener {
             if (!name.matches("[A-Z][A-Z0-9_]*") || name.equals("PLAINTEXT") || name.equals("CONTROLLER")) {
-                throw new IllegalArgumentException("listener name must be upper case and not PLAINTEXT or CONTROLLER: " + name);
+                throw new IllegalArgumentException(
+                        "listener name must be upper case and not PLAINTEXT or CONTROLLER: " + name);
             }
             settings = Map.copyOf(settings);
         }
@@ -99,8 +104,9 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
      * Starts a broker with {@code extra} listeners (each on a free loopback port, see
      * {@link #bootstrapServers(String)}) besides the PLAINTEXT and CONTROLLER ones.
      */
-    public static EmbeddedKafkaBroker start(Path dataDir, int brokerPort, int controllerPort, boolean deleteDataDir,
-                                            List<Listener> extra) throws IOException {
+    public static EmbeddedKafkaBroker start(
+            Path dataDir, int brokerPort, int controllerPort, boolean deleteDataDir, List<Listener> extra)
+            throws IOException {
         int port = choosePort(brokerPort, "Kafka broker");
         int cport = choosePort(controllerPort, "Kafka controller");
         Map<String, String> addresses = new LinkedHashMap<>();
@@ -114,7 +120,8 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
             l.settings().forEach((k, v) -> props.put(prefix + k, v));
         }
         StringBuilder listeners = new StringBuilder();
-        addresses.forEach((name, address) -> listeners.append(name).append("://").append(address).append(','));
+        addresses.forEach((name, address) ->
+                listeners.append(name).append("://").append(address).append(','));
         String advertised = listeners.substring(0, listeners.length() - 1);
         props.put("process.roles", "broker,controller");
         props.put("node.id", "1");
@@ -142,8 +149,8 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
             format(dataDir);
             KafkaRaftServer server = new KafkaRaftServer(new KafkaConfig(props, false), Time.SYSTEM);
             server.startup();
-            EmbeddedKafkaBroker broker = new EmbeddedKafkaBroker(server, dataDir, deleteDataDir, "127.0.0.1:" + port,
-                    addresses);
+            EmbeddedKafkaBroker broker =
+                    new EmbeddedKafkaBroker(server, dataDir, deleteDataDir, "127.0.0.1:" + port, addresses);
             broker.awaitReady(Duration.ofSeconds(60));
             LOG.info("Embedded Kafka broker ready at {}", broker.bootstrapServers);
             return broker;
@@ -199,7 +206,8 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     public String bootstrapServers(String listener) {
         String address = listenerAddresses.get(listener);
         if (address == null) {
-            throw new IllegalArgumentException("no listener " + listener + "; listeners: " + listenerAddresses.keySet());
+            throw new IllegalArgumentException(
+                    "no listener " + listener + "; listeners: " + listenerAddresses.keySet());
         }
         return address;
     }

@@ -27,8 +27,7 @@ public final class KafkaTopics {
 
     private static final Logger LOG = LoggerFactory.getLogger(KafkaTopics.class);
 
-    private KafkaTopics() {
-    }
+    private KafkaTopics() {}
 
     /**
      * Refuses to go on when an existing topic's {@code max.message.bytes} is below
@@ -46,7 +45,8 @@ public final class KafkaTopics {
             resources.add(new ConfigResource(ConfigResource.Type.TOPIC, t));
         }
         try (Admin admin = Admin.create(p)) {
-            for (Map.Entry<ConfigResource, KafkaFuture<Config>> e : admin.describeConfigs(resources).values().entrySet()) {
+            for (Map.Entry<ConfigResource, KafkaFuture<Config>> e :
+                    admin.describeConfigs(resources).values().entrySet()) {
                 Config config;
                 try {
                     config = e.getValue().get(30, TimeUnit.SECONDS);
@@ -55,10 +55,15 @@ public final class KafkaTopics {
                         continue;
                     }
                     rejectIfNotLetIn(ex.getCause(), p);
-                    LOG.warn("cannot read max.message.bytes of topic {}: {}", e.getKey().name(), ex.getCause().toString());
+                    LOG.warn(
+                            "cannot read max.message.bytes of topic {}: {}",
+                            e.getKey().name(),
+                            ex.getCause().toString());
                     continue;
                 } catch (TimeoutException ex) {
-                    LOG.warn("cannot read max.message.bytes of topic {} within 30 s", e.getKey().name());
+                    LOG.warn(
+                            "cannot read max.message.bytes of topic {} within 30 s",
+                            e.getKey().name());
                     continue;
                 } catch (InterruptedException ex) {
                     Thread.currentThread().interrupt();
@@ -84,14 +89,16 @@ public final class KafkaTopics {
     static void rejectIfNotLetIn(Throwable failure, Properties clientProperties) {
         for (Throwable t = failure; t != null; t = t.getCause()) {
             if (t instanceof AuthenticationException) {
-                throw new KafkaAuthenticationException("Kafka at "
-                        + clientProperties.getProperty(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG)
-                        + " rejected the client's authentication (security.protocol="
-                        + clientProperties.getProperty("security.protocol", "PLAINTEXT") + "): "
-                        + t.getClass().getSimpleName() + ": " + t.getMessage()
-                        + ". Check the Kafka client properties security.protocol, sasl.mechanism, sasl.jaas.config"
-                        + " (user name and password) and ssl.truststore.*, given as kafka.* keys of the Flink"
-                        + " configuration, --kafka-properties-file or --kafka-property", t);
+                throw new KafkaAuthenticationException(
+                        "Kafka at "
+                                + clientProperties.getProperty(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG)
+                                + " rejected the client's authentication (security.protocol="
+                                + clientProperties.getProperty("security.protocol", "PLAINTEXT") + "): "
+                                + t.getClass().getSimpleName() + ": " + t.getMessage()
+                                + ". Check the Kafka client properties security.protocol, sasl.mechanism, sasl.jaas.config"
+                                + " (user name and password) and ssl.truststore.*, given as kafka.* keys of the Flink"
+                                + " configuration, --kafka-properties-file or --kafka-property",
+                        t);
             }
         }
     }
@@ -119,17 +126,20 @@ public final class KafkaTopics {
     public static void create(Properties clientProperties, Map<String, Integer> partitions) throws IOException {
         String bootstrapServers = clientProperties.getProperty(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG);
         List<NewTopic> topics = new ArrayList<>();
-        partitions.forEach((name, n) -> topics.add(new NewTopic(name, java.util.Optional.of(n), java.util.Optional.empty())));
+        partitions.forEach(
+                (name, n) -> topics.add(new NewTopic(name, java.util.Optional.of(n), java.util.Optional.empty())));
         Properties p = new Properties();
         p.putAll(clientProperties);
         try (Admin admin = Admin.create(p)) {
-            for (Map.Entry<String, KafkaFuture<Void>> e : admin.createTopics(topics).values().entrySet()) {
+            for (Map.Entry<String, KafkaFuture<Void>> e :
+                    admin.createTopics(topics).values().entrySet()) {
                 try {
                     e.getValue().get(1, TimeUnit.MINUTES);
                 } catch (ExecutionException ex) {
                     rejectIfNotLetIn(ex.getCause(), p);
                     if (!(ex.getCause() instanceof TopicExistsException)) {
-                        throw new IOException("cannot create topic " + e.getKey() + ": " + ex.getCause(), ex.getCause());
+                        throw new IOException(
+                                "cannot create topic " + e.getKey() + ": " + ex.getCause(), ex.getCause());
                     }
                 } catch (InterruptedException ex) {
                     Thread.currentThread().interrupt();

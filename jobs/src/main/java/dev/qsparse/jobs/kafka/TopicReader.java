@@ -17,15 +17,17 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
  */
 public final class TopicReader {
 
-    private TopicReader() {
-    }
+    private TopicReader() {}
 
     /**
      * Polls {@code topics} from the earliest offset until {@code done} accepts the records read so
      * far or {@code timeout} passes, then returns everything read.
      */
-    public static List<ConsumerRecord<byte[], byte[]>> readUntil(String bootstrapServers, List<String> topics,
-            Duration timeout, Predicate<List<ConsumerRecord<byte[], byte[]>>> done) {
+    public static List<ConsumerRecord<byte[], byte[]>> readUntil(
+            String bootstrapServers,
+            List<String> topics,
+            Duration timeout,
+            Predicate<List<ConsumerRecord<byte[], byte[]>>> done) {
         Properties p = new Properties();
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         return readUntil(p, topics, timeout, done);
@@ -36,8 +38,11 @@ public final class TopicReader {
      * cluster, {@code security.protocol}, {@code sasl.*}, {@code ssl.*}. Group, offset reset, auto
      * commit and isolation level are set here.
      */
-    public static List<ConsumerRecord<byte[], byte[]>> readUntil(Properties clientProperties, List<String> topics,
-            Duration timeout, Predicate<List<ConsumerRecord<byte[], byte[]>>> done) {
+    public static List<ConsumerRecord<byte[], byte[]>> readUntil(
+            Properties clientProperties,
+            List<String> topics,
+            Duration timeout,
+            Predicate<List<ConsumerRecord<byte[], byte[]>>> done) {
         Properties p = new Properties();
         p.putAll(clientProperties);
         p.put(ConsumerConfig.GROUP_ID_CONFIG, "qsparse-reader-" + UUID.randomUUID());
@@ -46,7 +51,7 @@ public final class TopicReader {
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         List<ConsumerRecord<byte[], byte[]>> records = new ArrayList<>();
         try (KafkaConsumer<byte[], byte[]> consumer =
-                     new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+                new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
             consumer.subscribe(topics);
             long deadline = System.nanoTime() + timeout.toNanos();
             while (System.nanoTime() < deadline) {

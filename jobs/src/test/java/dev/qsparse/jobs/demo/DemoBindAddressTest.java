@@ -50,13 +50,15 @@ class DemoBindAddressTest {
         }
     }
 
-    private record Ports(URI rest, int blob) {
-    }
+    private record Ports(URI rest, int blob) {}
 
     private static Ports start(String bindAddress, InetAddress external, boolean expectExternal) throws Exception {
         Configuration conf = EmbeddedDemo.bindTo(new Configuration(), bindAddress, 0);
         try (MiniCluster cluster = new MiniCluster(new MiniClusterConfiguration.Builder()
-                .setConfiguration(conf).setNumTaskManagers(1).setNumSlotsPerTaskManager(1).build())) {
+                .setConfiguration(conf)
+                .setNumTaskManagers(1)
+                .setNumSlotsPerTaskManager(1)
+                .build())) {
             cluster.start();
             URI rest = cluster.getRestAddress().get();
             int blob = cluster.getClusterInformation().getBlobServerPort();
@@ -80,8 +82,14 @@ class DemoBindAddressTest {
 
     @Test
     void thePrintedUrlIsTheBoundAddress() {
-        assertEquals("http://127.0.0.1:8081", EmbeddedDemo.webUiUrl(EmbeddedDemo.bindTo(new Configuration(), "127.0.0.1", 8081)));
-        assertEquals("http://10.1.2.3:9000", EmbeddedDemo.webUiUrl(EmbeddedDemo.bindTo(new Configuration(), "10.1.2.3", 9000)));
-        assertEquals("http://127.0.0.1:9000", EmbeddedDemo.webUiUrl(EmbeddedDemo.bindTo(new Configuration(), "0.0.0.0", 9000)));
+        assertEquals(
+                "http://127.0.0.1:8081",
+                EmbeddedDemo.webUiUrl(EmbeddedDemo.bindTo(new Configuration(), "127.0.0.1", 8081)));
+        assertEquals(
+                "http://10.1.2.3:9000",
+                EmbeddedDemo.webUiUrl(EmbeddedDemo.bindTo(new Configuration(), "10.1.2.3", 9000)));
+        assertEquals(
+                "http://127.0.0.1:9000",
+                EmbeddedDemo.webUiUrl(EmbeddedDemo.bindTo(new Configuration(), "0.0.0.0", 9000)));
     }
 }

@@ -37,7 +37,7 @@ class EmbeddedKafkaBrokerTest {
             p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
             p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, "test-tx");
             try (KafkaProducer<byte[], byte[]> producer =
-                         new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
+                    new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
                 producer.initTransactions();
                 producer.beginTransaction();
                 for (int i = 0; i < 10; i++) {
@@ -55,7 +55,7 @@ class EmbeddedKafkaBrokerTest {
             c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
             List<String> got = new ArrayList<>();
             try (KafkaConsumer<byte[], byte[]> consumer =
-                         new KafkaConsumer<>(c, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+                    new KafkaConsumer<>(c, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
                 consumer.subscribe(List.of("in"));
                 long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
                 while (got.size() < 10 && System.nanoTime() < deadline) {
@@ -76,7 +76,8 @@ class EmbeddedKafkaBrokerTest {
     @Test
     void aTakenPortFailsLoudly() throws Exception {
         try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            EmbeddedKafkaBroker.PortInUseException e = assertThrows(EmbeddedKafkaBroker.PortInUseException.class,
+            EmbeddedKafkaBroker.PortInUseException e = assertThrows(
+                    EmbeddedKafkaBroker.PortInUseException.class,
                     () -> EmbeddedKafkaBroker.start(dir.resolve("k2"), taken.getLocalPort(), 0, true));
             assertTrue(e.getMessage().contains(String.valueOf(taken.getLocalPort())), e.getMessage());
         }

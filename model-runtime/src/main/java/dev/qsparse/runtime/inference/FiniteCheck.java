@@ -21,8 +21,7 @@ import java.util.function.Supplier;
  */
 public final class FiniteCheck {
 
-    private FiniteCheck() {
-    }
+    private FiniteCheck() {}
 
     /** A forward pass produced NaN or infinity where a result needs a finite number. */
     public static final class NonFiniteException extends ArithmeticException {
@@ -57,17 +56,23 @@ public final class FiniteCheck {
         if (r instanceof InferenceResult.Embedding e) {
             int i = firstNonFinite(e.vector(), e.vector().length);
             if (i >= 0) {
-                return new InferenceResult.Failure("the model produced a non-finite embedding (" + e.vector()[i]
-                        + " at dimension " + i + "); its weights may hold NaN or infinity", e.stats());
+                return new InferenceResult.Failure(
+                        "the model produced a non-finite embedding (" + e.vector()[i] + " at dimension " + i
+                                + "); its weights may hold NaN or infinity",
+                        e.stats());
             }
         } else if (r instanceof InferenceResult.Score s) {
             if (!Double.isFinite(s.logprob()) || !Double.isFinite(s.meanLogprob())) {
-                return new InferenceResult.Failure("the model produced a non-finite score (logprob "
-                        + s.logprob() + "); its weights may hold NaN or infinity", s.stats());
+                return new InferenceResult.Failure(
+                        "the model produced a non-finite score (logprob " + s.logprob()
+                                + "); its weights may hold NaN or infinity",
+                        s.stats());
             }
             if (!Double.isFinite(s.perplexity())) {
-                return new InferenceResult.Failure("the perplexity overflows (mean logprob " + s.meanLogprob()
-                        + " gives exp(" + (-s.meanLogprob()) + ") = " + s.perplexity() + ")", s.stats());
+                return new InferenceResult.Failure(
+                        "the perplexity overflows (mean logprob " + s.meanLogprob() + " gives exp(" + (-s.meanLogprob())
+                                + ") = " + s.perplexity() + ")",
+                        s.stats());
             }
         }
         return r;
@@ -77,13 +82,14 @@ public final class FiniteCheck {
      * Runs one request: its result checked by {@link #result}, or, when the forward pass hit a
      * non-finite number on the way ({@link NonFiniteException}), a failure with that reason.
      */
-    static InferenceResult guard(Supplier<InferenceResult> request, int inputTokens, Supplier<Double> sparsity,
-                                 long startNanos) {
+    static InferenceResult guard(
+            Supplier<InferenceResult> request, int inputTokens, Supplier<Double> sparsity, long startNanos) {
         try {
             return result(request.get());
         } catch (NonFiniteException e) {
-            return new InferenceResult.Failure(e.getMessage(), new InferenceResult.Stats(inputTokens, false,
-                    sparsity.get(), System.nanoTime() - startNanos));
+            return new InferenceResult.Failure(
+                    e.getMessage(),
+                    new InferenceResult.Stats(inputTokens, false, sparsity.get(), System.nanoTime() - startNanos));
         }
     }
 }

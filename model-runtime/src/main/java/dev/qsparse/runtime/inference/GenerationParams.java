@@ -21,8 +21,14 @@ import java.util.List;
  *                     before the stop string
  * @param stopAtEos    end at the model's end-of-sequence token
  */
-public record GenerationParams(int maxNewTokens, double temperature, int topK, double topP, long seed,
-                               List<String> stopStrings, boolean stopAtEos) {
+public record GenerationParams(
+        int maxNewTokens,
+        double temperature,
+        int topK,
+        double topP,
+        long seed,
+        List<String> stopStrings,
+        boolean stopAtEos) {
 
     public static final int DEFAULT_MAX_NEW_TOKENS = 32;
     public static final long DEFAULT_SEED = 42L;

@@ -10,8 +10,7 @@ public sealed interface InferenceResult {
     Stats stats();
 
     /** Common statistics of a request. */
-    record Stats(int inputTokens, boolean inputTruncated, double activationSparsity, long nanos) {
-    }
+    record Stats(int inputTokens, boolean inputTruncated, double activationSparsity, long nanos) {}
 
     /**
      * Generated continuation.
@@ -19,12 +18,10 @@ public sealed interface InferenceResult {
      * @param finishReason "eos", "stop" (a stop string), "length" (max new tokens) or "context" (the
      *                     context window is full)
      */
-    record Generation(String text, int[] tokens, String finishReason, Stats stats) implements InferenceResult {
-    }
+    record Generation(String text, int[] tokens, String finishReason, Stats stats) implements InferenceResult {}
 
     /** L2-normalised pooled hidden state. */
-    record Embedding(float[] vector, Pooling pooling, Stats stats) implements InferenceResult {
-    }
+    record Embedding(float[] vector, Pooling pooling, Stats stats) implements InferenceResult {}
 
     /**
      * Log-likelihood of the text under the model.
@@ -36,10 +33,8 @@ public sealed interface InferenceResult {
      *                     the first when the model has no BOS)
      */
     record Score(double logprob, double meanLogprob, double perplexity, int scoredTokens, Stats stats)
-            implements InferenceResult {
-    }
+            implements InferenceResult {}
 
     /** The request could not be served (empty text, nothing to score, ...); the reason says why. */
-    record Failure(String reason, Stats stats) implements InferenceResult {
-    }
+    record Failure(String reason, Stats stats) implements InferenceResult {}
 }

@@ -214,16 +214,21 @@ public final class InferenceSession implements AutoCloseable {
             int n = Math.min(tokens.length, context);
             if (r.task() == Task.EMBED) {
                 if (tokens.length - textStart <= 0) {
-                    out.set(i, new InferenceResult.Failure("empty text has no tokens to embed",
-                            new InferenceResult.Stats(tokens.length, false, 0, System.nanoTime() - start)));
+                    out.set(
+                            i,
+                            new InferenceResult.Failure(
+                                    "empty text has no tokens to embed",
+                                    new InferenceResult.Stats(tokens.length, false, 0, System.nanoTime() - start)));
                     continue;
                 }
                 pending.add(new Pending(i, r, tokens, n, n, truncated));
             } else {
                 if (n < 2) {
-                    out.set(i, new InferenceResult.Failure("text has " + (n - textStart)
-                            + " token(s); scoring needs a token to predict",
-                            new InferenceResult.Stats(n, truncated, 0, System.nanoTime() - start)));
+                    out.set(
+                            i,
+                            new InferenceResult.Failure(
+                                    "text has " + (n - textStart) + " token(s); scoring needs a token to predict",
+                                    new InferenceResult.Stats(n, truncated, 0, System.nanoTime() - start)));
                     continue;
                 }
                 pending.add(new Pending(i, r, tokens, n, n - 1, truncated));
@@ -286,8 +291,8 @@ public final class InferenceSession implements AutoCloseable {
             active.removeIf(p -> p.next >= p.steps);
         }
         for (Pending p : pending) {
-            InferenceResult.Stats stats = new InferenceResult.Stats(p.n, p.truncated, p.state.activationSparsity(),
-                    System.nanoTime() - start);
+            InferenceResult.Stats stats = new InferenceResult.Stats(
+                    p.n, p.truncated, p.state.activationSparsity(), System.nanoTime() - start);
             if (p.request.task() == Task.EMBED) {
                 float[] vector = p.request.pooling() == Pooling.LAST ? p.state.hidden.clone() : p.sum;
                 out.set(p.index, new InferenceResult.Embedding(normalize(vector), p.request.pooling(), stats));
@@ -316,15 +321,22 @@ public final class InferenceSession implements AutoCloseable {
         state.resetSparsityStats();
         Tokenizer tokenizer = model.tokenizer().orElse(null);
         if (tokenizer == null) {
-            return new InferenceResult.Failure("model " + model.name() + " has no tokenizer.json",
+            return new InferenceResult.Failure(
+                    "model " + model.name() + " has no tokenizer.json",
                     new InferenceResult.Stats(0, false, 0, System.nanoTime() - start));
         }
         int[] tokens = withBos(tokenizer.encode(request.text()));
-        return FiniteCheck.guard(() -> switch (request.task()) {
-            case GENERATE -> generateAll(List.of(new Generation(0, request, tokens)), start).get(0);
-            case EMBED -> embed(tokens, request.pooling(), start);
-            case SCORE -> score(tokens, start);
-        }, tokens.length, state::activationSparsity, start);
+        return FiniteCheck.guard(
+                () -> switch (request.task()) {
+                    case GENERATE ->
+                        generateAll(List.of(new Generation(0, request, tokens)), start)
+                                .get(0);
+                    case EMBED -> embed(tokens, request.pooling(), start);
+                    case SCORE -> score(tokens, start);
+                },
+                tokens.length,
+                state::activationSparsity,
+                start);
     }
 
     public InferenceResult.Generation generate(String prompt, GenerationParams params) {
@@ -349,8 +361,8 @@ public final class InferenceSession implements AutoCloseable {
     /** Logits for every position of a token sequence (no BOS added): [positions][vocab]. */
     public float[][] logits(int[] tokens) {
         if (tokens.length > config.contextLength()) {
-            throw new IllegalArgumentException(tokens.length + " tokens exceed the context of "
-                    + config.contextLength());
+            throw new IllegalArgumentException(
+                    tokens.length + " tokens exceed the context of " + config.contextLength());
         }
         float[][] out = new float[tokens.length][];
         state.resetSparsityStats();
@@ -445,7 +457,8 @@ public final class InferenceSession implements AutoCloseable {
         List<Generation> live = new ArrayList<>();
         for (Generation g : gens) {
             if (g.prompt.length == 0) {
-                g.result = new InferenceResult.Failure("empty prompt and the model has no bos_token_id to start from",
+                g.result = new InferenceResult.Failure(
+                        "empty prompt and the model has no bos_token_id to start from",
                         new InferenceResult.Stats(0, false, 0, System.nanoTime() - start));
                 continue;
             }
@@ -478,8 +491,13 @@ public final class InferenceSession implements AutoCloseable {
                     token = step(g, tokenizer, eos, context);
                 } catch (FiniteCheck.NonFiniteException e) {
                     // This sequence's logits went NaN/Inf: it fails alone, its companions go on.
-                    g.result = new InferenceResult.Failure(e.getMessage(), new InferenceResult.Stats(g.prompt.length,
-                            g.truncated, g.state.activationSparsity(), System.nanoTime() - start));
+                    g.result = new InferenceResult.Failure(
+                            e.getMessage(),
+                            new InferenceResult.Stats(
+                                    g.prompt.length,
+                                    g.truncated,
+                                    g.state.activationSparsity(),
+                                    System.nanoTime() - start));
                     token = -1;
                 }
                 if (token >= 0) {
@@ -507,9 +525,12 @@ public final class InferenceSession implements AutoCloseable {
             if (g.result == null) {
                 int[] tokens = Arrays.copyOf(g.generated, g.count);
                 String text = g.finish.equals("stop") ? g.text : tokenizer.decode(tokens);
-                g.result = new InferenceResult.Generation(text, tokens, g.finish,
-                        new InferenceResult.Stats(g.prompt.length, g.truncated, g.state.activationSparsity(),
-                                System.nanoTime() - start));
+                g.result = new InferenceResult.Generation(
+                        text,
+                        tokens,
+                        g.finish,
+                        new InferenceResult.Stats(
+                                g.prompt.length, g.truncated, g.state.activationSparsity(), System.nanoTime() - start));
             }
             results.add(g.result);
         }
@@ -627,8 +648,11 @@ public final class InferenceSession implements AutoCloseable {
         boolean truncated = tokens.length > config.contextLength();
         int n = Math.min(tokens.length, config.contextLength());
         if (n < 2) {
-            return failure("text has " + (n - textStart()) + " token(s); scoring needs a token to predict",
-                    n, truncated, start);
+            return failure(
+                    "text has " + (n - textStart()) + " token(s); scoring needs a token to predict",
+                    n,
+                    truncated,
+                    start);
         }
         int vocab = config.vocabSize();
         double sum = 0;

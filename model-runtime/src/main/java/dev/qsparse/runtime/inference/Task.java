@@ -4,7 +4,9 @@ import java.util.Locale;
 
 /** What an inference request asks of the model. */
 public enum Task {
-    GENERATE, EMBED, SCORE;
+    GENERATE,
+    EMBED,
+    SCORE;
 
     /** The lower-case name used in JSON events and options ("generate", "embed", "score"). */
     public String wireName() {

@@ -43,8 +43,8 @@ abstract class ColumnMatrix implements WeightMatrix {
             this.data = data.slice().order(ByteOrder.LITTLE_ENDIAN);
         }
         if (this.data.remaining() != (long) cols * stride) {
-            throw new IllegalArgumentException(format() + " data of " + this.data.remaining() + " bytes is not "
-                    + cols + " columns x " + stride + " bytes");
+            throw new IllegalArgumentException(format() + " data of " + this.data.remaining() + " bytes is not " + cols
+                    + " columns x " + stride + " bytes");
         }
     }
 
@@ -58,7 +58,8 @@ abstract class ColumnMatrix implements WeightMatrix {
 
     abstract void kernelInt(KernelBackend k, byte[] w, int[] off, float[] xs, int n, int[] acc, int accOff, int len);
 
-    abstract void kernelFloat(KernelBackend k, byte[] w, int[] off, float[] xs, int n, float[] acc, int accOff, int len);
+    abstract void kernelFloat(
+            KernelBackend k, byte[] w, int[] off, float[] xs, int n, float[] acc, int accOff, int len);
 
     abstract void finish(int[] acc, float[] out, ActivationBuffer in);
 

@@ -16,8 +16,7 @@ public final class DenseBatchBackends {
     private static final Logger LOG = LoggerFactory.getLogger(DenseBatchBackends.class);
     private static volatile Optional<DenseBatchBackend> found;
 
-    private DenseBatchBackends() {
-    }
+    private DenseBatchBackends() {}
 
     public static Optional<DenseBatchBackend> find() {
         Optional<DenseBatchBackend> f = found;
@@ -34,7 +33,8 @@ public final class DenseBatchBackends {
     }
 
     private static Optional<DenseBatchBackend> load() {
-        String wanted = System.getProperty("qsparse.batch.backend", "auto").trim().toLowerCase(Locale.ROOT);
+        String wanted =
+                System.getProperty("qsparse.batch.backend", "auto").trim().toLowerCase(Locale.ROOT);
         if (wanted.equals("none")) {
             return Optional.empty();
         }

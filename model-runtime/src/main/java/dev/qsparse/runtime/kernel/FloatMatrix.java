@@ -91,6 +91,7 @@ public final class FloatMatrix implements WeightMatrix {
 
     /** Floats of rows staged per kernel call (L1-sized). */
     private static final int PANEL_FLOATS = 4096;
+
     private static final ThreadLocal<float[][]> PANEL = ThreadLocal.withInitial(() -> new float[1][0]);
 
     private static float[] panel(int n) {

@@ -3,8 +3,7 @@ package dev.qsparse.runtime.kernel;
 /** IEEE 754 binary16 to float32 (Java 17 has no Float.float16ToFloat). */
 public final class Half {
 
-    private Half() {
-    }
+    private Half() {}
 
     public static float toFloat(short bits) {
         int h = bits & 0xffff;

@@ -19,8 +19,7 @@ public final class KernelBackends {
 
     private static volatile KernelBackend best;
 
-    private KernelBackends() {
-    }
+    private KernelBackends() {}
 
     /** The scalar reference kernels. */
     public static KernelBackend scalar() {
@@ -81,7 +80,9 @@ public final class KernelBackends {
         v.f32Rows(x, 0, len, x, rb, 0, 1);
         v.axpy(1f, x, 0, fb, 0, len);
         s.axpy(1f, x, 0, fa, 0, len);
-        if (!java.util.Arrays.equals(a, b) || ra[0] != rb[0] || v.dot(x, 0, x, 0, len) != s.dot(x, 0, x, 0, len)
+        if (!java.util.Arrays.equals(a, b)
+                || ra[0] != rb[0]
+                || v.dot(x, 0, x, 0, len) != s.dot(x, 0, x, 0, len)
                 || !java.util.Arrays.equals(fa, fb)) {
             throw new IllegalStateException("Vector API kernels disagree with the scalar reference on this JVM");
         }
@@ -109,13 +110,17 @@ public final class KernelBackends {
             return scalar();
         }
         if (!vectorModulePresent()) {
-            LOG.warn("qsparse kernels: the Vector API module {} is not available, running the slow scalar kernels;"
-                    + " start the JVM with {}", VECTOR_MODULE, VECTOR_FLAG);
+            LOG.warn(
+                    "qsparse kernels: the Vector API module {} is not available, running the slow scalar kernels;"
+                            + " start the JVM with {}",
+                    VECTOR_MODULE,
+                    VECTOR_FLAG);
             return scalar();
         }
         java.util.Optional<KernelBackend> v = vector();
         if (v.isEmpty()) {
-            LOG.warn("qsparse kernels: the Vector API cannot run these kernels on this CPU, running the scalar kernels");
+            LOG.warn(
+                    "qsparse kernels: the Vector API cannot run these kernels on this CPU, running the scalar kernels");
             return scalar();
         }
         LOG.debug("qsparse kernels: {}", v.get().name());

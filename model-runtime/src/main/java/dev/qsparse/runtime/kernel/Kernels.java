@@ -6,8 +6,7 @@ package dev.qsparse.runtime.kernel;
  */
 public final class Kernels {
 
-    private Kernels() {
-    }
+    private Kernels() {}
 
     /** out = x / sqrt(mean(x^2) + eps) * weight. {@code out} may be {@code x}. */
     public static void rmsNorm(float[] out, float[] x, float[] weight, float eps, int n) {
@@ -98,8 +97,19 @@ public final class Kernels {
      * out = softmax(q·k_t * scale) · v_t. Keys/values are position-major with row stride
      * {@code stride}, this head's slice starting at {@code kvOff}.
      */
-    public static void attendHead(float[] q, int qOff, float[] keys, float[] values, int kvOff, int stride,
-                                  int headDim, int length, float scale, float[] scores, float[] out, int outOff) {
+    public static void attendHead(
+            float[] q,
+            int qOff,
+            float[] keys,
+            float[] values,
+            int kvOff,
+            int stride,
+            int headDim,
+            int length,
+            float scale,
+            float[] scores,
+            float[] out,
+            int outOff) {
         for (int t = 0; t < length; t++) {
             scores[t] = dot(q, qOff, keys, t * stride + kvOff, headDim) * scale;
         }

@@ -5,8 +5,7 @@ public final class ScalarBackend implements KernelBackend {
 
     public static final ScalarBackend INSTANCE = new ScalarBackend();
 
-    private ScalarBackend() {
-    }
+    private ScalarBackend() {}
 
     @Override
     public String name() {

@@ -15,6 +15,7 @@ public final class Sparsifier {
     private final TopKRescale rescale;
     /** Block Q-Sparse: keep the blockKeep largest |x| in every block of blockSize (0 = global top-K). */
     private final int blockKeep;
+
     private final int blockSize;
 
     public Sparsifier(double ratio, int activationBits, TopKRescale rescale) {
@@ -29,8 +30,8 @@ public final class Sparsifier {
      */
     public Sparsifier(double ratio, int activationBits, TopKRescale rescale, int blockKeep, int blockSize) {
         if (blockSize < 0 || blockKeep < 0 || (blockSize > 0 && (blockKeep < 1 || blockKeep > blockSize))) {
-            throw new IllegalArgumentException("topk_block must be [N, M] with 1 <= N <= M, got ["
-                    + blockKeep + ", " + blockSize + "]");
+            throw new IllegalArgumentException(
+                    "topk_block must be [N, M] with 1 <= N <= M, got [" + blockKeep + ", " + blockSize + "]");
         }
         this.blockKeep = blockKeep;
         this.blockSize = blockSize;
@@ -89,7 +90,8 @@ public final class Sparsifier {
             // scratch[i] = the threshold of i's block.
             for (int b = 0; b < n; b += blockSize) {
                 int len = Math.min(blockSize, n - b);
-                int keep = len == blockSize ? blockKeep
+                int keep = len == blockSize
+                        ? blockKeep
                         : Math.max(1, Math.min(len, (int) ((long) blockKeep * len / blockSize)));
                 for (int i = 0; i < len; i++) {
                     scratch[b + i] = Math.abs(x[b + i]);

@@ -3,8 +3,7 @@ package dev.qsparse.runtime.kernel;
 /** Linear-time selection of the K-th largest value, for the top-K sparsity threshold. */
 public final class TopK {
 
-    private TopK() {
-    }
+    private TopK() {}
 
     /**
      * The k-th largest (1-based) of {@code a[0..n)} by radix selection (see
@@ -62,5 +61,4 @@ public final class TopK {
         java.util.Arrays.sort(copy);
         return copy[n - k];
     }
-
 }

@@ -19,8 +19,9 @@ public enum TopKRescale {
             case "none" -> NONE;
             case "l2" -> L2;
             case "l2_preserve" -> L2_PRESERVE;
-            default -> throw new IllegalArgumentException("unknown topk_rescale '" + name
-                    + "' (expected none, l2 or l2_preserve)");
+            default ->
+                throw new IllegalArgumentException(
+                        "unknown topk_rescale '" + name + "' (expected none, l2 or l2_preserve)");
         };
     }
 }

@@ -28,6 +28,7 @@ final class VectorBackend implements KernelBackend {
     private static final VectorSpecies<Integer> IS = IntVector.SPECIES_PREFERRED;
     /** Lanes of the int and float vectors: 8 with 256-bit vectors, 16 with 512-bit. */
     private static final int L = IS.length();
+
     private static final VectorSpecies<Short> SS = VectorSpecies.of(short.class, VectorShape.forBitSize(L * 16));
     private static final VectorSpecies<Byte> BS = VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8));
 
@@ -132,8 +133,17 @@ final class VectorBackend implements KernelBackend {
         out[o + 3] = tail(a3.reduceLanes(VectorOperators.ADD), w, b3, x, c, cols);
     }
 
-    private static void rows4x4(float[] w, int base, int cols, float[] x0, float[] x1, float[] x2, float[] x3,
-                                float[][] out, int t, int o) {
+    private static void rows4x4(
+            float[] w,
+            int base,
+            int cols,
+            float[] x0,
+            float[] x1,
+            float[] x2,
+            float[] x3,
+            float[][] out,
+            int t,
+            int o) {
         FloatVector z = FloatVector.zero(FS);
         FloatVector a00 = z, a01 = z, a02 = z, a03 = z;
         FloatVector a10 = z, a11 = z, a12 = z, a13 = z;
@@ -175,9 +185,22 @@ final class VectorBackend implements KernelBackend {
         store4(out, t, o + 3, c, w, b3, cols, x0, x1, x2, x3, a30, a31, a32, a33);
     }
 
-    private static void store4(float[][] out, int t, int o, int c, float[] w, int base, int cols,
-                               float[] x0, float[] x1, float[] x2, float[] x3,
-                               FloatVector a0, FloatVector a1, FloatVector a2, FloatVector a3) {
+    private static void store4(
+            float[][] out,
+            int t,
+            int o,
+            int c,
+            float[] w,
+            int base,
+            int cols,
+            float[] x0,
+            float[] x1,
+            float[] x2,
+            float[] x3,
+            FloatVector a0,
+            FloatVector a1,
+            FloatVector a2,
+            FloatVector a3) {
         out[t][o] = tail(a0.reduceLanes(VectorOperators.ADD), w, base, x0, c, cols);
         out[t + 1][o] = tail(a1.reduceLanes(VectorOperators.ADD), w, base, x1, c, cols);
         out[t + 2][o] = tail(a2.reduceLanes(VectorOperators.ADD), w, base, x2, c, cols);
@@ -219,7 +242,9 @@ final class VectorBackend implements KernelBackend {
             int b1 = off[j];
             for (int i = 0; i < len; i += L) {
                 int o = accOff + i;
-                IntVector.fromArray(IS, acc, o).add(widen(shorts(w, b1 + i).mul(x1))).intoArray(acc, o);
+                IntVector.fromArray(IS, acc, o)
+                        .add(widen(shorts(w, b1 + i).mul(x1)))
+                        .intoArray(acc, o);
             }
         }
     }
@@ -258,7 +283,9 @@ final class VectorBackend implements KernelBackend {
 
     /** Codes of plane k (outputs 16k .. 16k+15 of a group) from a group's bytes widened to shorts. */
     private static ShortVector plane(ShortVector group, int k) {
-        return k == 0 ? group.and((short) 3) : group.lanewise(VectorOperators.LSHR, 2 * k).and((short) 3);
+        return k == 0
+                ? group.and((short) 3)
+                : group.lanewise(VectorOperators.LSHR, 2 * k).and((short) 3);
     }
 
     @Override
@@ -282,8 +309,11 @@ final class VectorBackend implements KernelBackend {
                     ShortVector v3 = shorts(w, b3 + gb);
                     ShortVector v4 = shorts(w, b4 + gb);
                     for (int k = 0; k < 4; k++) {
-                        ShortVector s = plane(v1, k).mul(x1).add(plane(v2, k).mul(x2))
-                                .add(plane(v3, k).mul(x3)).add(plane(v4, k).mul(x4));
+                        ShortVector s = plane(v1, k)
+                                .mul(x1)
+                                .add(plane(v2, k).mul(x2))
+                                .add(plane(v3, k).mul(x3))
+                                .add(plane(v4, k).mul(x4));
                         int o = accOff + 64 * g + 16 * k + h;
                         IntVector.fromArray(IS, acc, o).add(widen(s)).intoArray(acc, o);
                     }
@@ -298,7 +328,9 @@ final class VectorBackend implements KernelBackend {
                     ShortVector v1 = shorts(w, b1 + 16 * g + h);
                     for (int k = 0; k < 4; k++) {
                         int o = accOff + 64 * g + 16 * k + h;
-                        IntVector.fromArray(IS, acc, o).add(widen(plane(v1, k).mul(x1))).intoArray(acc, o);
+                        IntVector.fromArray(IS, acc, o)
+                                .add(widen(plane(v1, k).mul(x1)))
+                                .intoArray(acc, o);
                     }
                 }
             }
@@ -348,7 +380,9 @@ final class VectorBackend implements KernelBackend {
         FloatVector av = FloatVector.broadcast(FS, a);
         int i = 0;
         for (; i + L <= n; i += L) {
-            FloatVector.fromArray(FS, x, xOff + i).fma(av, FloatVector.fromArray(FS, y, yOff + i)).intoArray(y, yOff + i);
+            FloatVector.fromArray(FS, x, xOff + i)
+                    .fma(av, FloatVector.fromArray(FS, y, yOff + i))
+                    .intoArray(y, yOff + i);
         }
         for (; i < n; i++) {
             y[yOff + i] += a * x[xOff + i];

@@ -12,6 +12,7 @@ public final class Workspace {
     private boolean denseAuto;
     /** Per F32 batch shape: null = not measured yet; else whether the dense backend won. */
     private final java.util.Map<Long, long[]> denseTimes = new java.util.HashMap<>();
+
     private int[] ints = new int[0];
     private float[] floats = new float[0];
     private int[][] batchInts = new int[0][];

@@ -38,8 +38,7 @@ public final class ConfigReader {
     static final int MAX_CONTEXT = 1 << 24;
     static final int MAX_TOPK_BLOCK = 1 << 16;
 
-    private ConfigReader() {
-    }
+    private ConfigReader() {}
 
     public static ModelConfig read(Path modelDir) throws ModelLoadException {
         Path file = modelDir.resolve(FILE);
@@ -53,14 +52,15 @@ public final class ConfigReader {
             String type = string(root, "model_type", "");
             String layout = string(root, "weight_layout", WEIGHT_LAYOUT);
             if (!layout.equals(WEIGHT_LAYOUT)) {
-                throw new IllegalArgumentException("unsupported weight_layout '" + layout + "' (this runtime reads "
-                        + WEIGHT_LAYOUT + ")");
+                throw new IllegalArgumentException(
+                        "unsupported weight_layout '" + layout + "' (this runtime reads " + WEIGHT_LAYOUT + ")");
             }
             config = switch (type) {
                 case "qsparse", "bitnet", "llama" -> readQSparse(root);
                 case "qsparse_seed" -> readSeed(root);
-                default -> throw new IllegalArgumentException("unsupported model_type '" + type
-                        + "' (expected qsparse or qsparse_seed)");
+                default ->
+                    throw new IllegalArgumentException(
+                            "unsupported model_type '" + type + "' (expected qsparse or qsparse_seed)");
             };
         } catch (IllegalArgumentException e) {
             throw ModelLoadException.forFile(file, e.getMessage());
@@ -77,8 +77,8 @@ public final class ConfigReader {
         int layers = requiredInt(c, "num_hidden_layers", 1, MAX_LAYERS);
         int kvHeads = optionalInt(c, "num_key_value_heads", heads, 1, heads);
         if (heads % kvHeads != 0) {
-            throw new IllegalArgumentException("num_key_value_heads = " + kvHeads + " must divide num_attention_heads = "
-                    + heads);
+            throw new IllegalArgumentException(
+                    "num_key_value_heads = " + kvHeads + " must divide num_attention_heads = " + heads);
         }
         int headDim = optionalInt(c, "head_dim", Math.max(1, hidden / heads), 1, MAX_HEAD_DIM);
         if (headDim % 2 != 0) {
@@ -120,11 +120,15 @@ public final class ConfigReader {
         if (b == null || b.isNull()) {
             return 0;
         }
-        if (!b.isArray() || b.size() != 2 || !isInt(b.get(0)) || !isInt(b.get(1))
-                || b.get(0).intValue() < 1 || b.get(0).intValue() > b.get(1).intValue()
+        if (!b.isArray()
+                || b.size() != 2
+                || !isInt(b.get(0))
+                || !isInt(b.get(1))
+                || b.get(0).intValue() < 1
+                || b.get(0).intValue() > b.get(1).intValue()
                 || b.get(1).intValue() > MAX_TOPK_BLOCK) {
-            throw new IllegalArgumentException("topk_block must be [N, M] with integers 1 <= N <= M <= "
-                    + MAX_TOPK_BLOCK + ", got " + b);
+            throw new IllegalArgumentException(
+                    "topk_block must be [N, M] with integers 1 <= N <= M <= " + MAX_TOPK_BLOCK + ", got " + b);
         }
         return b.get(i).intValue();
     }
@@ -172,9 +176,11 @@ public final class ConfigReader {
         long params = impliedParameters(config);
         long minBytes = params / 4;
         if (minBytes > weightBytes) {
-            throw ModelLoadException.forFile(file, "the shapes it gives (" + shapeKeys(config) + ") imply " + params
-                    + " parameters, at least " + minBytes + " bytes of weights, but the *.safetensors files in "
-                    + modelDir + " hold " + weightBytes + " bytes");
+            throw ModelLoadException.forFile(
+                    file,
+                    "the shapes it gives (" + shapeKeys(config) + ") imply " + params
+                            + " parameters, at least " + minBytes + " bytes of weights, but the *.safetensors files in "
+                            + modelDir + " hold " + weightBytes + " bytes");
         }
     }
 
@@ -224,7 +230,8 @@ public final class ConfigReader {
 
     private static int intIn(String key, JsonNode v, int min, int max) {
         if (!isInt(v) || v.intValue() < min || v.intValue() > max) {
-            throw new IllegalArgumentException("'" + key + "' must be an integer in [" + min + ", " + max + "], got " + v);
+            throw new IllegalArgumentException(
+                    "'" + key + "' must be an integer in [" + min + ", " + max + "], got " + v);
         }
         return v.intValue();
     }

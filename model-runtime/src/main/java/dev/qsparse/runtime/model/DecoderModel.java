@@ -41,7 +41,8 @@ public interface DecoderModel {
      * per batch. Leaves the last token's output in {@link ForwardState#hidden}, and every token's
      * output in {@code hiddenOut[i]} when {@code hiddenOut} is not null.
      */
-    default void forwardBatch(ForwardState state, int[] tokens, int offset, int count, int startPos, float[][] hiddenOut) {
+    default void forwardBatch(
+            ForwardState state, int[] tokens, int offset, int count, int startPos, float[][] hiddenOut) {
         for (int i = 0; i < count; i++) {
             forward(state, tokens[offset + i], startPos + i);
             if (hiddenOut != null) {

@@ -12,6 +12,7 @@ public abstract class ForwardState {
 
     /** The output hidden state of the last forward step (what embeddings pool and logits read). */
     public final float[] hidden;
+
     private long nonZeroActivations;
     private long totalActivations;
     private long weightBytesRead;
@@ -19,10 +20,12 @@ public abstract class ForwardState {
 
     /** Per layer, keys and values of every cached position, position-major with row stride {@link #kvStride}. */
     final float[][] keyCache;
+
     final float[][] valueCache;
     final int kvStride;
     /** Attention-score scratch, one entry per cached position. */
     float[] scores = new float[0];
+
     private int capacity;
 
     /** {@code kernels}: the backend every product of this state runs on (chosen by the caller, not here). */

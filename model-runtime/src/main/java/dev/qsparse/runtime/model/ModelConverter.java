@@ -45,24 +45,26 @@ public final class ModelConverter {
 
     /** Target weight format of {@code qsparse convert --weights}. */
     public enum Target {
-        F32, INT8, TERNARY;
+        F32,
+        INT8,
+        TERNARY;
 
         public static Target parse(String s) {
             return switch (s.toLowerCase(Locale.ROOT)) {
                 case "f32", "float", "none" -> F32;
                 case "int8" -> INT8;
                 case "ternary", "b1.58" -> TERNARY;
-                default -> throw new IllegalArgumentException("unknown weight format '" + s + "' (expected f32, int8 or ternary)");
+                default ->
+                    throw new IllegalArgumentException(
+                            "unknown weight format '" + s + "' (expected f32, int8 or ternary)");
             };
         }
     }
 
     /** What was written, for the CLI's JSON. */
-    public record Result(Path directory, String weights, String lmHead, long bytes, int quantizedTensors) {
-    }
+    public record Result(Path directory, String weights, String lmHead, long bytes, int quantizedTensors) {}
 
-    private ModelConverter() {
-    }
+    private ModelConverter() {}
 
     /**
      * Converts {@code source} into {@code target}. {@code lmHeadInt8}: store the lm head as int8
@@ -74,7 +76,8 @@ public final class ModelConverter {
         }
         ModelConfig config = ConfigReader.read(source);
         ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-        ObjectNode configJson = (ObjectNode) json.readTree(source.resolve(ConfigReader.FILE).toFile());
+        ObjectNode configJson =
+                (ObjectNode) json.readTree(source.resolve(ConfigReader.FILE).toFile());
         Files.createDirectories(target);
         SafetensorsWriter writer = new SafetensorsWriter();
         writer.metadata("format", "pt");
@@ -107,8 +110,8 @@ public final class ModelConverter {
                     boolean tied = c.tieWordEmbeddings();
                     String lmName = tied ? "model.embed_tokens.weight" : "lm_head.weight";
                     if (lmHeadInt8 && !ckpt.contains("lm_head" + WeightLoader.INT8_WEIGHT)) {
-                        quantized += quantize(ckpt, writer, rest, lmName, c.vocabSize(), c.hiddenSize(), WeightQuant.INT8,
-                                "lm_head");
+                        quantized += quantize(
+                                ckpt, writer, rest, lmName, c.vocabSize(), c.hiddenSize(), WeightQuant.INT8, "lm_head");
                         if (tied) {
                             rest.add(lmName); // the embedding itself stays float, for look-ups
                         }
@@ -151,14 +154,29 @@ public final class ModelConverter {
         return out;
     }
 
-    private static int quantize(Checkpoint ckpt, SafetensorsWriter writer, Set<String> rest, String name, int rows,
-                                int cols, WeightQuant quant) throws ModelLoadException {
+    private static int quantize(
+            Checkpoint ckpt,
+            SafetensorsWriter writer,
+            Set<String> rest,
+            String name,
+            int rows,
+            int cols,
+            WeightQuant quant)
+            throws ModelLoadException {
         return quantize(ckpt, writer, rest, name, rows, cols, quant, WeightLoader.prefix(name));
     }
 
     /** Plans the runtime-ready tensors of one float matrix (or copies them when already runtime-ready). */
-    private static int quantize(Checkpoint ckpt, SafetensorsWriter writer, Set<String> rest, String name, int rows,
-                                int cols, WeightQuant quant, String outPrefix) throws ModelLoadException {
+    private static int quantize(
+            Checkpoint ckpt,
+            SafetensorsWriter writer,
+            Set<String> rest,
+            String name,
+            int rows,
+            int cols,
+            WeightQuant quant,
+            String outPrefix)
+            throws ModelLoadException {
         String p = WeightLoader.prefix(name);
         String wSuffix = quant == WeightQuant.INT8 ? WeightLoader.INT8_WEIGHT : WeightLoader.TERNARY_WEIGHT;
         String sSuffix = quant == WeightQuant.INT8 ? WeightLoader.INT8_SCALE : WeightLoader.TERNARY_SCALE;
@@ -168,14 +186,16 @@ public final class ModelConverter {
         }
         for (String other : new String[] {WeightLoader.INT8_WEIGHT, WeightLoader.TERNARY_WEIGHT}) {
             if (ckpt.contains(p + other)) {
-                throw new IllegalArgumentException(p + other + " is already quantized to another format; convert"
-                        + " from the float model");
+                throw new IllegalArgumentException(
+                        p + other + " is already quantized to another format; convert" + " from the float model");
             }
         }
         TensorInfo info = ckpt.info(name);
         if (info.rank() != 2 || info.dim(0) != rows || info.dim(1) != cols) {
-            throw ModelLoadException.forTensor(ckpt.fileOf(name), name, "shape " + java.util.Arrays.toString(info.shape())
-                    + ", expected [" + rows + ", " + cols + "]");
+            throw ModelLoadException.forTensor(
+                    ckpt.fileOf(name),
+                    name,
+                    "shape " + java.util.Arrays.toString(info.shape()) + ", expected [" + rows + ", " + cols + "]");
         }
         DType dtype = info.dtype();
         if (dtype != DType.F32 && dtype != DType.F16 && dtype != DType.BF16) {
@@ -215,7 +235,8 @@ public final class ModelConverter {
         return b.flip();
     }
 
-    private static void copyAll(Checkpoint ckpt, SafetensorsWriter writer, Set<String> names) throws ModelLoadException {
+    private static void copyAll(Checkpoint ckpt, SafetensorsWriter writer, Set<String> names)
+            throws ModelLoadException {
         for (String name : names) {
             TensorInfo info = ckpt.info(name);
             writer.add(name, info.dtype().name(), info.shape(), info.byteLength(), () -> ckpt.buffer(name));

@@ -31,17 +31,55 @@ public record QSparseConfig(
         WeightQuant weightQuant,
         WeightQuant lmHeadQuant,
         int topkBlockKeep,
-        int topkBlockSize) implements ModelConfig {
+        int topkBlockSize)
+        implements ModelConfig {
 
     /** The config without the kernel-era keys: lm head as stored, global top-K. */
-    public QSparseConfig(int vocabSize, int hiddenSize, int intermediateSize, int numLayers, int numHeads,
-                         int numKeyValueHeads, int headDim, int contextLength, float rmsNormEps, double ropeTheta,
-                         boolean tieWordEmbeddings, OptionalInt bosTokenId, OptionalInt eosTokenId,
-                         double topkRatioAttn, double topkRatioAttnOut, double topkRatioMlp, double topkRatioMlpOut,
-                         int activationBits, TopKRescale topkRescale, WeightQuant weightQuant) {
-        this(vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKeyValueHeads, headDim, contextLength,
-                rmsNormEps, ropeTheta, tieWordEmbeddings, bosTokenId, eosTokenId, topkRatioAttn, topkRatioAttnOut,
-                topkRatioMlp, topkRatioMlpOut, activationBits, topkRescale, weightQuant, WeightQuant.NONE, 0, 0);
+    public QSparseConfig(
+            int vocabSize,
+            int hiddenSize,
+            int intermediateSize,
+            int numLayers,
+            int numHeads,
+            int numKeyValueHeads,
+            int headDim,
+            int contextLength,
+            float rmsNormEps,
+            double ropeTheta,
+            boolean tieWordEmbeddings,
+            OptionalInt bosTokenId,
+            OptionalInt eosTokenId,
+            double topkRatioAttn,
+            double topkRatioAttnOut,
+            double topkRatioMlp,
+            double topkRatioMlpOut,
+            int activationBits,
+            TopKRescale topkRescale,
+            WeightQuant weightQuant) {
+        this(
+                vocabSize,
+                hiddenSize,
+                intermediateSize,
+                numLayers,
+                numHeads,
+                numKeyValueHeads,
+                headDim,
+                contextLength,
+                rmsNormEps,
+                ropeTheta,
+                tieWordEmbeddings,
+                bosTokenId,
+                eosTokenId,
+                topkRatioAttn,
+                topkRatioAttnOut,
+                topkRatioMlp,
+                topkRatioMlpOut,
+                activationBits,
+                topkRescale,
+                weightQuant,
+                WeightQuant.NONE,
+                0,
+                0);
     }
 
     public QSparseConfig {
@@ -50,7 +88,8 @@ public record QSparseConfig(
         require(intermediateSize > 0, "intermediate_size must be positive");
         require(numLayers > 0, "num_hidden_layers must be positive");
         require(numHeads > 0, "num_attention_heads must be positive");
-        require(numKeyValueHeads > 0 && numHeads % numKeyValueHeads == 0,
+        require(
+                numKeyValueHeads > 0 && numHeads % numKeyValueHeads == 0,
                 "num_key_value_heads must divide num_attention_heads");
         require(headDim > 0 && headDim % 2 == 0, "head_dim must be positive and even (rotary pairs)");
         require(contextLength > 0, "max_position_embeddings must be positive");
@@ -58,9 +97,11 @@ public record QSparseConfig(
             require(r > 0 && r <= 1, "top-K ratios must be in (0, 1], got " + r);
         }
         require(activationBits == 0 || activationBits == 8, "activation_bits must be 0 or 8");
-        require(lmHeadQuant == WeightQuant.NONE || lmHeadQuant == WeightQuant.INT8,
+        require(
+                lmHeadQuant == WeightQuant.NONE || lmHeadQuant == WeightQuant.INT8,
                 "lm_head_quant must be none or int8");
-        require(topkBlockSize == 0 ? topkBlockKeep == 0 : topkBlockKeep >= 1 && topkBlockKeep <= topkBlockSize,
+        require(
+                topkBlockSize == 0 ? topkBlockKeep == 0 : topkBlockKeep >= 1 && topkBlockKeep <= topkBlockSize,
                 "topk_block must be [N, M] with 1 <= N <= M");
     }
 

@@ -17,7 +17,6 @@ import dev.qsparse.runtime.safetensors.ModelLoadException;
  */
 public final class QSparseTransformer implements DecoderModel {
 
-
     private final QSparseConfig config;
     private final FloatMatrix embedding;
     private final WeightMatrix lmHead;
@@ -32,11 +31,24 @@ public final class QSparseTransformer implements DecoderModel {
 
     /** One decoder layer's weights; biases and sub-norms are null when absent. */
     private record Layer(
-            float[] inputNorm, WeightMatrix q, WeightMatrix k, WeightMatrix v, WeightMatrix o,
-            float[] qBias, float[] kBias, float[] vBias, float[] oBias, float[] attnSubNorm,
-            float[] postAttnNorm, WeightMatrix gate, WeightMatrix up, WeightMatrix down,
-            float[] gateBias, float[] upBias, float[] downBias, float[] ffnSubNorm) {
-    }
+            float[] inputNorm,
+            WeightMatrix q,
+            WeightMatrix k,
+            WeightMatrix v,
+            WeightMatrix o,
+            float[] qBias,
+            float[] kBias,
+            float[] vBias,
+            float[] oBias,
+            float[] attnSubNorm,
+            float[] postAttnNorm,
+            WeightMatrix gate,
+            WeightMatrix up,
+            WeightMatrix down,
+            float[] gateBias,
+            float[] upBias,
+            float[] downBias,
+            float[] ffnSubNorm) {}
 
     public QSparseTransformer(QSparseConfig config, Checkpoint checkpoint) throws ModelLoadException {
         this.config = config;
@@ -47,8 +59,11 @@ public final class QSparseTransformer implements DecoderModel {
         int kvDim = config.numKeyValueHeads() * config.headDim();
         WeightQuant quant = config.weightQuant();
         this.embedding = w.floatMatrix("model.embed_tokens.weight", config.vocabSize(), d);
-        this.lmHead = w.lmHead(config.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight",
-                config.vocabSize(), d, config.lmHeadQuant());
+        this.lmHead = w.lmHead(
+                config.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight",
+                config.vocabSize(),
+                d,
+                config.lmHeadQuant());
         this.finalNorm = w.vector("model.norm.weight", d);
         this.layers = new Layer[config.numLayers()];
         for (int l = 0; l < layers.length; l++) {
@@ -156,6 +171,7 @@ public final class QSparseTransformer implements DecoderModel {
         final QSparseConfig config;
         /** The one-slot batch of {@link #forward}. */
         final State[] single = {this};
+
         final int[] singleToken = new int[1];
         final int[] singlePos = new int[1];
         Slot[] batch = new Slot[0];
@@ -238,8 +254,8 @@ public final class QSparseTransformer implements DecoderModel {
     }
 
     @Override
-    public void forwardBatch(ForwardState forwardState, int[] tokens, int offset, int count, int startPos,
-                             float[][] hiddenOut) {
+    public void forwardBatch(
+            ForwardState forwardState, int[] tokens, int offset, int count, int startPos, float[][] hiddenOut) {
         State s = (State) forwardState;
         for (int done = 0; done < count; ) {
             int n = Math.min(MAX_SLOTS, count - done);
@@ -255,7 +271,8 @@ public final class QSparseTransformer implements DecoderModel {
         }
     }
 
-    private void forwardChunk(State s, int[] tokens, int offset, int n, int startPos, float[][] hiddenOut, int outOffset) {
+    private void forwardChunk(
+            State s, int[] tokens, int offset, int n, int startPos, float[][] hiddenOut, int outOffset) {
         State[] owners = s.owners(n);
         int[] toks = new int[n];
         int[] pos = new int[n];
@@ -386,8 +403,20 @@ public final class QSparseTransformer implements DecoderModel {
         System.arraycopy(t.v, 0, s.valueCache[l], pos * s.kvStride, s.kvStride);
         KernelBackend k = s.workspace().backend();
         for (int h = 0; h < c.numHeads(); h++) {
-            attendHead(k, t.q, h * hd, s.keyCache[l], s.valueCache[l], (h / groups) * hd, s.kvStride,
-                    hd, pos + 1, attnScale, s.scores, t.attOut, h * hd);
+            attendHead(
+                    k,
+                    t.q,
+                    h * hd,
+                    s.keyCache[l],
+                    s.valueCache[l],
+                    (h / groups) * hd,
+                    s.kvStride,
+                    hd,
+                    pos + 1,
+                    attnScale,
+                    s.scores,
+                    t.attOut,
+                    h * hd);
         }
         if (layer.attnSubNorm() != null) {
             Kernels.rmsNorm(t.attOut, t.attOut, layer.attnSubNorm(), c.rmsNormEps(), t.attOut.length);
@@ -396,8 +425,20 @@ public final class QSparseTransformer implements DecoderModel {
     }
 
     /** {@link Kernels#attendHead} on the workspace's backend. */
-    static void attendHead(KernelBackend k, float[] q, int qOff, float[] keys, float[] values, int kvOff, int stride,
-                           int headDim, int length, float scale, float[] scores, float[] out, int outOff) {
+    static void attendHead(
+            KernelBackend k,
+            float[] q,
+            int qOff,
+            float[] keys,
+            float[] values,
+            int kvOff,
+            int stride,
+            int headDim,
+            int length,
+            float scale,
+            float[] scores,
+            float[] out,
+            int outOff) {
         for (int t = 0; t < length; t++) {
             scores[t] = k.dot(q, qOff, keys, t * stride + kvOff, headDim) * scale;
         }
@@ -436,8 +477,8 @@ public final class QSparseTransformer implements DecoderModel {
         Kernels.addBias(out, bias);
     }
 
-    private static void projectBatch(State[] owners, ActivationBuffer[] in, int n, WeightMatrix w, float[] bias,
-                                     float[][] out, Workspace ws) {
+    private static void projectBatch(
+            State[] owners, ActivationBuffer[] in, int n, WeightMatrix w, float[] bias, float[][] out, Workspace ws) {
         w.multiplyBatch(in, n, out, ws);
         for (int i = 0; i < n; i++) {
             owners[i].recordWeightBytes(w.bytesRead(in[i].count));

@@ -16,8 +16,7 @@ import java.nio.file.Path;
  */
 public final class RandomModels {
 
-    private RandomModels() {
-    }
+    private RandomModels() {}
 
     /** Shape of a random model. */
     public record Shape(int vocab, int hidden, int heads, int layers, int intermediate, int context) {

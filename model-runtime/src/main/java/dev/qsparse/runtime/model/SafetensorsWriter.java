@@ -25,8 +25,7 @@ final class SafetensorsWriter {
         ByteBuffer get() throws IOException;
     }
 
-    private record Entry(String name, String dtype, long[] shape, long length, Bytes bytes) {
-    }
+    private record Entry(String name, String dtype, long[] shape, long length, Bytes bytes) {}
 
     private final List<Entry> entries = new ArrayList<>();
     private final Map<String, String> metadata = new LinkedHashMap<>();
@@ -64,14 +63,15 @@ final class SafetensorsWriter {
             head.put((byte) ' ');
         }
         head.flip();
-        try (FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
+        try (FileChannel out = FileChannel.open(
+                file, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
             writeFully(out, head);
             for (Entry e : entries) {
                 ByteBuffer b = e.bytes().get().duplicate();
                 b.position(0);
                 if (b.remaining() != e.length()) {
-                    throw new IOException("tensor " + e.name() + ": " + b.remaining() + " bytes, planned " + e.length());
+                    throw new IOException(
+                            "tensor " + e.name() + ": " + b.remaining() + " bytes, planned " + e.length());
                 }
                 writeFully(out, b);
             }

@@ -13,11 +13,13 @@ public record SeedConfig(
         boolean quantized,
         int contextLength,
         OptionalInt bosTokenId,
-        OptionalInt eosTokenId) implements ModelConfig {
+        OptionalInt eosTokenId)
+        implements ModelConfig {
 
     public SeedConfig {
         if (vocabSize <= 0 || dModel <= 0 || nhead <= 0 || numLayers <= 0 || dimFeedforward <= 0) {
-            throw new IllegalArgumentException("vocab_size, d_model, nhead, num_layers, dim_feedforward must be positive");
+            throw new IllegalArgumentException(
+                    "vocab_size, d_model, nhead, num_layers, dim_feedforward must be positive");
         }
         if (dModel % nhead != 0) {
             throw new IllegalArgumentException("d_model " + dModel + " is not divisible by nhead " + nhead);

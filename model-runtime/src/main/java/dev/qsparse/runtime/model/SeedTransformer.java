@@ -1,8 +1,8 @@
 package dev.qsparse.runtime.model;
 
-import dev.qsparse.runtime.kernel.KernelBackend;
 import dev.qsparse.runtime.kernel.ActivationBuffer;
 import dev.qsparse.runtime.kernel.FloatMatrix;
+import dev.qsparse.runtime.kernel.KernelBackend;
 import dev.qsparse.runtime.kernel.Kernels;
 import dev.qsparse.runtime.kernel.Sparsifier;
 import dev.qsparse.runtime.kernel.TopK;
@@ -30,11 +30,20 @@ public final class SeedTransformer implements DecoderModel {
     private final long parameterCount;
 
     private record Layer(
-            FloatMatrix inProj, float[] inProjBias, FloatMatrix outProj, float[] outProjBias,
-            FloatMatrix up, float[] upBias, FloatMatrix gate, float[] gateBias,
-            FloatMatrix linear2, float[] linear2Bias,
-            float[] norm1Weight, float[] norm1Bias, float[] norm2Weight, float[] norm2Bias) {
-    }
+            FloatMatrix inProj,
+            float[] inProjBias,
+            FloatMatrix outProj,
+            float[] outProjBias,
+            FloatMatrix up,
+            float[] upBias,
+            FloatMatrix gate,
+            float[] gateBias,
+            FloatMatrix linear2,
+            float[] linear2Bias,
+            float[] norm1Weight,
+            float[] norm1Bias,
+            float[] norm2Weight,
+            float[] norm2Bias) {}
 
     public SeedTransformer(SeedConfig config, Checkpoint checkpoint) throws ModelLoadException {
         this.config = config;
@@ -137,8 +146,20 @@ public final class SeedTransformer implements DecoderModel {
             System.arraycopy(s.qkv, d, s.keyCache[l], pos * d, d);
             System.arraycopy(s.qkv, 2 * d, s.valueCache[l], pos * d, d);
             for (int h = 0; h < heads; h++) {
-                QSparseTransformer.attendHead(s.workspace().backend(), s.qkv, h * hd, s.keyCache[l], s.valueCache[l],
-                        h * hd, d, hd, pos + 1, scale, s.scores, s.att, h * hd);
+                QSparseTransformer.attendHead(
+                        s.workspace().backend(),
+                        s.qkv,
+                        h * hd,
+                        s.keyCache[l],
+                        s.valueCache[l],
+                        h * hd,
+                        d,
+                        hd,
+                        pos + 1,
+                        scale,
+                        s.scores,
+                        s.att,
+                        h * hd);
             }
             s.denseD.setDense(s.att);
             multiply(s, layer.outProj(), s.denseD, s.tmp);

@@ -39,7 +39,8 @@ final class WeightLoader {
 
     /** {@code P} of a tensor name {@code P.weight}. */
     static String prefix(String weightName) {
-        return weightName.endsWith(".weight") ? weightName.substring(0, weightName.length() - ".weight".length())
+        return weightName.endsWith(".weight")
+                ? weightName.substring(0, weightName.length() - ".weight".length())
                 : weightName;
     }
 
@@ -77,9 +78,12 @@ final class WeightLoader {
 
     private void requireQuant(String tensor, WeightQuant configured, WeightQuant stored) throws ModelLoadException {
         if (configured != stored) {
-            throw ModelLoadException.forTensor(checkpoint.fileOf(tensor), tensor, "stored as "
-                    + stored.name().toLowerCase(java.util.Locale.ROOT) + " but config.json says "
-                    + configured.name().toLowerCase(java.util.Locale.ROOT));
+            throw ModelLoadException.forTensor(
+                    checkpoint.fileOf(tensor),
+                    tensor,
+                    "stored as "
+                            + stored.name().toLowerCase(java.util.Locale.ROOT) + " but config.json says "
+                            + configured.name().toLowerCase(java.util.Locale.ROOT));
         }
     }
 
@@ -114,12 +118,14 @@ final class WeightLoader {
         TensorInfo info = checkpoint.info(name);
         long[] expected = Arrays.stream(shape).asLongStream().toArray();
         if (info.dtype() != dtype) {
-            throw ModelLoadException.forTensor(checkpoint.fileOf(name), name, "dtype " + info.dtype()
-                    + ", expected " + dtype);
+            throw ModelLoadException.forTensor(
+                    checkpoint.fileOf(name), name, "dtype " + info.dtype() + ", expected " + dtype);
         }
         if (!Arrays.equals(info.shape(), expected)) {
-            throw ModelLoadException.forTensor(checkpoint.fileOf(name), name, "shape "
-                    + Arrays.toString(info.shape()) + ", expected " + Arrays.toString(expected));
+            throw ModelLoadException.forTensor(
+                    checkpoint.fileOf(name),
+                    name,
+                    "shape " + Arrays.toString(info.shape()) + ", expected " + Arrays.toString(expected));
         }
     }
 
@@ -140,13 +146,15 @@ final class WeightLoader {
         TensorInfo info = checkpoint.info(name);
         long[] expected = Arrays.stream(expectedShape).asLongStream().toArray();
         if (!Arrays.equals(info.shape(), expected)) {
-            throw ModelLoadException.forTensor(checkpoint.fileOf(name), name, "shape "
-                    + Arrays.toString(info.shape()) + ", expected " + Arrays.toString(expected));
+            throw ModelLoadException.forTensor(
+                    checkpoint.fileOf(name),
+                    name,
+                    "shape " + Arrays.toString(info.shape()) + ", expected " + Arrays.toString(expected));
         }
         DType dtype = info.dtype();
         if (dtype != DType.F32 && dtype != DType.F16 && dtype != DType.BF16) {
-            throw ModelLoadException.forTensor(checkpoint.fileOf(name), name, "dtype " + dtype
-                    + " is not a float type (F32, F16, BF16)");
+            throw ModelLoadException.forTensor(
+                    checkpoint.fileOf(name), name, "dtype " + dtype + " is not a float type (F32, F16, BF16)");
         }
         return FloatView.of(checkpoint.buffer(name), dtype);
     }

@@ -16,8 +16,9 @@ public enum WeightQuant {
             case "none", "f32", "float" -> NONE;
             case "ternary", "b1.58", "1.58" -> TERNARY;
             case "int8" -> INT8;
-            default -> throw new IllegalArgumentException("unknown weight_quant '" + name
-                    + "' (expected none, ternary or int8)");
+            default ->
+                throw new IllegalArgumentException(
+                        "unknown weight_quant '" + name + "' (expected none, ternary or int8)");
         };
     }
 }

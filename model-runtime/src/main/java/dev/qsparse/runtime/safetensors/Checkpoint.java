@@ -1,7 +1,6 @@
 package dev.qsparse.runtime.safetensors;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -56,8 +55,9 @@ public final class Checkpoint implements AutoCloseable {
         return new Checkpoint(directory, Collections.unmodifiableList(files), Collections.unmodifiableMap(byTensor));
     }
 
-    private static void openShards(Path directory, Path index, List<SafetensorsFile> files,
-                                   Map<String, SafetensorsFile> byTensor) throws ModelLoadException {
+    private static void openShards(
+            Path directory, Path index, List<SafetensorsFile> files, Map<String, SafetensorsFile> byTensor)
+            throws ModelLoadException {
         JsonNode root;
         root = ModelFiles.parseJson(index, "", ModelFiles.readBounded(index, ModelFiles.MAX_INDEX_BYTES));
         JsonNode weightMap = root == null ? null : root.get("weight_map");
@@ -70,7 +70,8 @@ public final class Checkpoint implements AutoCloseable {
             String shardName = e.getValue().asText();
             Path shardPath = directory.resolve(shardName).normalize();
             if (!shardPath.startsWith(directory.normalize()) || shardName.isEmpty()) {
-                throw ModelLoadException.forTensor(index, e.getKey(), "shard '" + shardName + "' is outside the model directory");
+                throw ModelLoadException.forTensor(
+                        index, e.getKey(), "shard '" + shardName + "' is outside the model directory");
             }
             SafetensorsFile shard = shards.get(shardName);
             if (shard == null) {
@@ -80,7 +81,8 @@ public final class Checkpoint implements AutoCloseable {
                 files.add(shard);
             }
             if (shard.info(e.getKey()) == null) {
-                throw ModelLoadException.forTensor(shardPath, e.getKey(), "listed in " + INDEX_FILE + " but not in the shard");
+                throw ModelLoadException.forTensor(
+                        shardPath, e.getKey(), "listed in " + INDEX_FILE + " but not in the shard");
             }
             byTensor.put(e.getKey(), shard);
         }

@@ -2,7 +2,16 @@ package dev.qsparse.runtime.safetensors;
 
 /** Element types of the safetensors format, with their size in bytes. */
 public enum DType {
-    F64(8), F32(4), F16(2), BF16(2), I64(8), I32(4), I16(2), I8(1), U8(1), BOOL(1);
+    F64(8),
+    F32(4),
+    F16(2),
+    BF16(2),
+    I64(8),
+    I32(4),
+    I16(2),
+    I8(1),
+    U8(1),
+    BOOL(1);
 
     private final int bytes;
 

@@ -40,8 +40,7 @@ public final class ModelFiles {
     /** Largest tokenizer.json read (the largest real ones are ~35 MB). */
     public static final long MAX_TOKENIZER_BYTES = 256L * 1024 * 1024;
 
-    private ModelFiles() {
-    }
+    private ModelFiles() {}
 
     /**
      * Whether {@code file} is present: false when nothing (not even a dangling link) is there;
@@ -62,10 +61,12 @@ public final class ModelFiles {
         try {
             real = file.toRealPath();
         } catch (NoSuchFileException e) {
-            throw ModelLoadException.forFile(file, Files.isSymbolicLink(file)
-                    ? "a symbolic link to a file that does not exist" : "file not found");
+            throw ModelLoadException.forFile(
+                    file,
+                    Files.isSymbolicLink(file) ? "a symbolic link to a file that does not exist" : "file not found");
         } catch (IOException e) {
-            throw ModelLoadException.forFile(file, "cannot resolve: " + e.getClass().getSimpleName());
+            throw ModelLoadException.forFile(
+                    file, "cannot resolve: " + e.getClass().getSimpleName());
         }
         if (modelDir != null && !externalLinksAllowed()) {
             Path dir;
@@ -75,9 +76,11 @@ public final class ModelFiles {
                 throw ModelLoadException.forFile(modelDir, "cannot resolve the model directory");
             }
             if (!real.startsWith(dir)) {
-                throw ModelLoadException.forFile(file, "a symbolic link that leads outside the model directory "
-                        + modelDir + "; links are followed only inside it (-D" + EXTERNAL_LINKS_PROPERTY
-                        + "=allow lifts this for a trusted layout such as a Hugging Face cache)");
+                throw ModelLoadException.forFile(
+                        file,
+                        "a symbolic link that leads outside the model directory "
+                                + modelDir + "; links are followed only inside it (-D" + EXTERNAL_LINKS_PROPERTY
+                                + "=allow lifts this for a trusted layout such as a Hugging Face cache)");
             }
         }
         checkKind(file, real);
@@ -103,7 +106,8 @@ public final class ModelFiles {
         } catch (NoSuchFileException e) {
             throw ModelLoadException.forFile(file, "file not found");
         } catch (IOException e) {
-            throw ModelLoadException.forFile(file, "cannot resolve: " + e.getClass().getSimpleName());
+            throw ModelLoadException.forFile(
+                    file, "cannot resolve: " + e.getClass().getSimpleName());
         }
         checkKind(file, real);
     }
@@ -113,7 +117,8 @@ public final class ModelFiles {
         try {
             attrs = Files.readAttributes(real, BasicFileAttributes.class);
         } catch (IOException e) {
-            throw ModelLoadException.forFile(file, "cannot read its attributes: " + e.getClass().getSimpleName());
+            throw ModelLoadException.forFile(
+                    file, "cannot read its attributes: " + e.getClass().getSimpleName());
         }
         if (!attrs.isRegularFile()) {
             throw ModelLoadException.forFile(file, "is " + kind(real, attrs) + ", not a regular file");
@@ -166,7 +171,8 @@ public final class ModelFiles {
         } catch (ModelLoadException e) {
             throw e;
         } catch (IOException e) {
-            throw ModelLoadException.forFile(file, "cannot read: " + e.getClass().getSimpleName());
+            throw ModelLoadException.forFile(
+                    file, "cannot read: " + e.getClass().getSimpleName());
         }
     }
 
@@ -193,12 +199,12 @@ public final class ModelFiles {
         } catch (JsonProcessingException e) {
             throw ModelLoadException.forFile(file, subject + (subject.isEmpty() ? "" : "is ") + jsonError(e));
         } catch (IOException e) {
-            throw ModelLoadException.forFile(file, subject + "cannot be parsed: " + e.getClass().getSimpleName());
+            throw ModelLoadException.forFile(
+                    file, subject + "cannot be parsed: " + e.getClass().getSimpleName());
         }
     }
 
-    private static final ObjectMapper STRICT = new ObjectMapper()
-            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+    private static final ObjectMapper STRICT = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
 
     private static String at(JsonLocation l) {
         return l == null ? "" : " (line " + l.getLineNr() + ", column " + l.getColumnNr() + ")";

@@ -35,7 +35,6 @@ public final class SafetensorsFile implements AutoCloseable {
     /** Headers of real checkpoints are a few hundred KB; anything far beyond is corruption. */
     static final long MAX_HEADER_BYTES = 100L * 1024 * 1024;
 
-
     private final Path path;
     private final FileChannel channel;
     private final long dataStart;
@@ -43,8 +42,12 @@ public final class SafetensorsFile implements AutoCloseable {
     private final Map<String, String> metadata;
     private final Map<String, ByteBuffer> mapped = new ConcurrentHashMap<>();
 
-    private SafetensorsFile(Path path, FileChannel channel, long dataStart,
-                            Map<String, TensorInfo> tensors, Map<String, String> metadata) {
+    private SafetensorsFile(
+            Path path,
+            FileChannel channel,
+            long dataStart,
+            Map<String, TensorInfo> tensors,
+            Map<String, String> metadata) {
         this.path = path;
         this.channel = channel;
         this.dataStart = dataStart;
@@ -76,17 +79,20 @@ public final class SafetensorsFile implements AutoCloseable {
         try {
             fileSize = channel.size();
             if (fileSize < 8) {
-                throw ModelLoadException.forFile(path, "truncated: " + fileSize
-                        + " bytes, shorter than the 8-byte header length");
+                throw ModelLoadException.forFile(
+                        path, "truncated: " + fileSize + " bytes, shorter than the 8-byte header length");
             }
             ByteBuffer lengthBytes = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
             readFully(channel, lengthBytes, 0);
             long headerLength = lengthBytes.getLong(0);
             if (headerLength < 2 || headerLength > MAX_HEADER_BYTES || headerLength > fileSize - 8) {
                 // The value is the file's first 8 bytes: not echoed (the file may not be a safetensors file).
-                throw ModelLoadException.forFile(path, "not a safetensors file: its 8-byte header length is not"
-                        + " in [2, " + Math.min(MAX_HEADER_BYTES, Math.max(2, fileSize - 8)) + "] for a file of "
-                        + fileSize + " bytes");
+                throw ModelLoadException.forFile(
+                        path,
+                        "not a safetensors file: its 8-byte header length is not"
+                                + " in [2, " + Math.min(MAX_HEADER_BYTES, Math.max(2, fileSize - 8))
+                                + "] for a file of "
+                                + fileSize + " bytes");
             }
             ByteBuffer header = ByteBuffer.allocate((int) headerLength);
             readFully(channel, header, 8);
@@ -100,8 +106,9 @@ public final class SafetensorsFile implements AutoCloseable {
         }
     }
 
-    private static SafetensorsFile parseHeader(Path path, FileChannel channel, byte[] headerBytes,
-                                               long dataStart, long dataSize) throws ModelLoadException {
+    private static SafetensorsFile parseHeader(
+            Path path, FileChannel channel, byte[] headerBytes, long dataStart, long dataSize)
+            throws ModelLoadException {
         // One JSON object; only white space (the format's padding) may follow it.
         JsonNode root = ModelFiles.parseJson(path, "header", headerBytes);
         if (root == null || !root.isObject()) {
@@ -115,14 +122,17 @@ public final class SafetensorsFile implements AutoCloseable {
                 if (!e.getValue().isObject()) {
                     throw ModelLoadException.forFile(path, "__metadata__ is not an object");
                 }
-                e.getValue().fields().forEachRemaining(m -> metadata.put(m.getKey(), m.getValue().asText()));
+                e.getValue()
+                        .fields()
+                        .forEachRemaining(
+                                m -> metadata.put(m.getKey(), m.getValue().asText()));
                 continue;
             }
             tensors.put(e.getKey(), parseEntry(path, e.getKey(), e.getValue(), dataSize));
         }
         checkNoOverlap(path, tensors);
-        return new SafetensorsFile(path, channel, dataStart,
-                Collections.unmodifiableMap(tensors), Collections.unmodifiableMap(metadata));
+        return new SafetensorsFile(
+                path, channel, dataStart, Collections.unmodifiableMap(tensors), Collections.unmodifiableMap(metadata));
     }
 
     private static TensorInfo parseEntry(Path path, String name, JsonNode node, long dataSize)
@@ -155,9 +165,13 @@ public final class SafetensorsFile implements AutoCloseable {
             throw ModelLoadException.forTensor(path, name, "shape " + shapeNode + " overflows");
         }
         JsonNode offsets = node.get("data_offsets");
-        if (offsets == null || !offsets.isArray() || offsets.size() != 2
-                || !offsets.get(0).isIntegralNumber() || !offsets.get(1).isIntegralNumber()
-                || !offsets.get(0).canConvertToLong() || !offsets.get(1).canConvertToLong()) {
+        if (offsets == null
+                || !offsets.isArray()
+                || offsets.size() != 2
+                || !offsets.get(0).isIntegralNumber()
+                || !offsets.get(1).isIntegralNumber()
+                || !offsets.get(0).canConvertToLong()
+                || !offsets.get(1).canConvertToLong()) {
             throw ModelLoadException.forTensor(path, name, "bad data_offsets " + offsets);
         }
         long begin = offsets.get(0).asLong();
@@ -166,12 +180,18 @@ public final class SafetensorsFile implements AutoCloseable {
             throw ModelLoadException.forTensor(path, name, "bad data_offsets [" + begin + ", " + end + "]");
         }
         if (end > dataSize) {
-            throw ModelLoadException.forTensor(path, name, "ends at data byte " + end
-                    + " but the file's data section has only " + dataSize + " bytes (truncated file?)");
+            throw ModelLoadException.forTensor(
+                    path,
+                    name,
+                    "ends at data byte " + end + " but the file's data section has only " + dataSize
+                            + " bytes (truncated file?)");
         }
         if (end - begin != elements) {
-            throw ModelLoadException.forTensor(path, name, "byte length " + (end - begin)
-                    + " does not match shape " + shapeNode + " x " + dtype + " = " + elements + " bytes");
+            throw ModelLoadException.forTensor(
+                    path,
+                    name,
+                    "byte length " + (end - begin) + " does not match shape " + shapeNode + " x " + dtype + " = "
+                            + elements + " bytes");
         }
         return new TensorInfo(name, dtype, shape, begin, end);
     }
@@ -188,9 +208,12 @@ public final class SafetensorsFile implements AutoCloseable {
             TensorInfo prev = sorted.get(i - 1);
             TensorInfo cur = sorted.get(i);
             if (cur.begin() < prev.end()) {
-                throw ModelLoadException.forTensor(path, cur.name(), "bytes [" + cur.begin() + ", "
-                        + cur.end() + ") overlap tensor '" + prev.name() + "' [" + prev.begin() + ", "
-                        + prev.end() + ")");
+                throw ModelLoadException.forTensor(
+                        path,
+                        cur.name(),
+                        "bytes [" + cur.begin() + ", "
+                                + cur.end() + ") overlap tensor '" + prev.name() + "' [" + prev.begin() + ", "
+                                + prev.end() + ")");
             }
         }
     }
@@ -233,8 +256,10 @@ public final class SafetensorsFile implements AutoCloseable {
             throw ModelLoadException.forTensor(path, name, "not in this file");
         }
         if (info.byteLength() > Integer.MAX_VALUE) {
-            throw ModelLoadException.forTensor(path, name, info.byteLength()
-                    + " bytes exceed the 2 GiB a single mapping can hold; shard the checkpoint");
+            throw ModelLoadException.forTensor(
+                    path,
+                    name,
+                    info.byteLength() + " bytes exceed the 2 GiB a single mapping can hold; shard the checkpoint");
         }
         long dataBytes = dataEnd();
         if (dataBytes <= Integer.MAX_VALUE) {
@@ -270,8 +295,10 @@ public final class SafetensorsFile implements AutoCloseable {
                 mapped.put(key, m);
                 return m;
             } catch (IOException e) {
-                throw new ModelLoadException(path + ": tensor '" + (key.isEmpty() ? "(data section)" : key)
-                        + "': cannot map: " + e.getMessage(), e);
+                throw new ModelLoadException(
+                        path + ": tensor '" + (key.isEmpty() ? "(data section)" : key) + "': cannot map: "
+                                + e.getMessage(),
+                        e);
             }
         }
     }

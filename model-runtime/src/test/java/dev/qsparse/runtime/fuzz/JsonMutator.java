@@ -39,25 +39,44 @@ public final class JsonMutator {
     /** A hostile JSON value: extreme numbers, wrong types, huge or odd strings, deep nesting. */
     public JsonNode hostileValue() {
         switch (random.nextInt(22)) {
-            case 0: return F.numberNode(0);
-            case 1: return F.numberNode(-1);
-            case 2: return F.numberNode(Integer.MAX_VALUE);
-            case 3: return F.numberNode(Integer.MIN_VALUE);
-            case 4: return F.numberNode(Long.MAX_VALUE);
-            case 5: return F.numberNode(new BigInteger("99999999999999999999999999"));
-            case 6: return F.numberNode(new BigDecimal("1e400"));
-            case 7: return F.numberNode(new BigDecimal("-1e400"));
-            case 8: return F.numberNode(48.7);
-            case 9: return F.numberNode(-1e-9);
-            case 10: return F.numberNode(random.nextInt(-5, 5000));
-            case 11: return F.textNode("");
-            case 12: return F.textNode("abc");
-            case 13: return F.textNode("x".repeat(random.nextInt(1, 200_000)));
-            case 14: return F.textNode("\uD800\u0000\uFFFF");
-            case 15: return F.nullNode();
-            case 16: return F.booleanNode(random.nextBoolean());
-            case 17: return F.arrayNode();
-            case 18: return F.objectNode();
+            case 0:
+                return F.numberNode(0);
+            case 1:
+                return F.numberNode(-1);
+            case 2:
+                return F.numberNode(Integer.MAX_VALUE);
+            case 3:
+                return F.numberNode(Integer.MIN_VALUE);
+            case 4:
+                return F.numberNode(Long.MAX_VALUE);
+            case 5:
+                return F.numberNode(new BigInteger("99999999999999999999999999"));
+            case 6:
+                return F.numberNode(new BigDecimal("1e400"));
+            case 7:
+                return F.numberNode(new BigDecimal("-1e400"));
+            case 8:
+                return F.numberNode(48.7);
+            case 9:
+                return F.numberNode(-1e-9);
+            case 10:
+                return F.numberNode(random.nextInt(-5, 5000));
+            case 11:
+                return F.textNode("");
+            case 12:
+                return F.textNode("abc");
+            case 13:
+                return F.textNode("x".repeat(random.nextInt(1, 200_000)));
+            case 14:
+                return F.textNode("\uD800\u0000\uFFFF");
+            case 15:
+                return F.nullNode();
+            case 16:
+                return F.booleanNode(random.nextBoolean());
+            case 17:
+                return F.arrayNode();
+            case 18:
+                return F.objectNode();
             case 19: {
                 ArrayNode a = F.arrayNode();
                 a.add(random.nextInt(-2, 70_000));

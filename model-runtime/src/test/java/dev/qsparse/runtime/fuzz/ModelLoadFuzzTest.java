@@ -46,14 +46,52 @@ class ModelLoadFuzzTest {
     private static final int CASES = Integer.getInteger("qsparse.fuzz.cases", 150);
     private static final long CASE_TIMEOUT_S = 20;
 
-    private static final List<String> CONFIG_KEYS = List.of("vocab_size", "hidden_size", "intermediate_size",
-            "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "head_dim", "max_position_embeddings",
-            "rms_norm_eps", "rope_theta", "tie_word_embeddings", "bos_token_id", "eos_token_id", "topk_ratio",
-            "topk_ratio_attn", "topk_ratio_mlp", "activation_bits", "topk_rescale", "weight_quant", "lm_head_quant",
-            "topk_block", "model_type", "weight_layout", "d_model", "nhead", "num_layers", "dim_feedforward", "k_ratio");
-    private static final List<String> TOKENIZER_KEYS = List.of("added_tokens", "normalizer", "pre_tokenizer",
-            "decoder", "model", "vocab", "merges", "type", "id", "content", "special", "ignore_merges", "byte_fallback",
-            "unk_token", "add_prefix_space", "use_regex");
+    private static final List<String> CONFIG_KEYS = List.of(
+            "vocab_size",
+            "hidden_size",
+            "intermediate_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "num_key_value_heads",
+            "head_dim",
+            "max_position_embeddings",
+            "rms_norm_eps",
+            "rope_theta",
+            "tie_word_embeddings",
+            "bos_token_id",
+            "eos_token_id",
+            "topk_ratio",
+            "topk_ratio_attn",
+            "topk_ratio_mlp",
+            "activation_bits",
+            "topk_rescale",
+            "weight_quant",
+            "lm_head_quant",
+            "topk_block",
+            "model_type",
+            "weight_layout",
+            "d_model",
+            "nhead",
+            "num_layers",
+            "dim_feedforward",
+            "k_ratio");
+    private static final List<String> TOKENIZER_KEYS = List.of(
+            "added_tokens",
+            "normalizer",
+            "pre_tokenizer",
+            "decoder",
+            "model",
+            "vocab",
+            "merges",
+            "type",
+            "id",
+            "content",
+            "special",
+            "ignore_merges",
+            "byte_fallback",
+            "unk_token",
+            "add_prefix_space",
+            "use_regex");
     private static final List<String> TENSOR_KEYS = List.of("dtype", "shape", "data_offsets", "__metadata__");
 
     private static ExecutorService executor;
@@ -97,14 +135,15 @@ class ModelLoadFuzzTest {
             return;
         }
         String message = String.valueOf(t.getMessage());
-        if (t instanceof ModelLoadException || t instanceof TokenizerLoadException
+        if (t instanceof ModelLoadException
+                || t instanceof TokenizerLoadException
                 || t instanceof IllegalArgumentException) {
             assertTrue(message.contains(dir.toString()), what + ": the error names no file of the model: " + t);
             assertTrue(message.length() < 20_000, what + ": an error of " + message.length() + " characters");
             return;
         }
-        AssertionError e = new AssertionError(what + " (" + file + "): " + t.getClass().getName() + ": "
-                + (message.length() > 500 ? message.substring(0, 500) : message));
+        AssertionError e = new AssertionError(what + " (" + file + "): "
+                + t.getClass().getName() + ": " + (message.length() > 500 ? message.substring(0, 500) : message));
         e.initCause(t);
         throw e;
     }
@@ -147,7 +186,8 @@ class ModelLoadFuzzTest {
         Path dir = PoisonedModels.copy(TestModels.TEST_MODEL, tmp.resolve("m-weights"));
         Path file = dir.resolve("model.safetensors");
         byte[] original = Files.readAllBytes(file);
-        int n = (int) ByteBuffer.wrap(original, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+        int n = (int)
+                ByteBuffer.wrap(original, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
         byte[] header = Arrays.copyOfRange(original, 8, 8 + n);
         byte[] data = Arrays.copyOfRange(original, 8 + n, original.length);
         long seed = SEED + 2;

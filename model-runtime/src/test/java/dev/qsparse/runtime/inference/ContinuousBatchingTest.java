@@ -36,16 +36,29 @@ class ContinuousBatchingTest {
                 InferenceRequest.generate("Once upon a time", greedy.withMaxNewTokens(12)),
                 InferenceRequest.generate("a", greedy.withMaxNewTokens(1)),
                 InferenceRequest.embed("an embed request in the middle", Pooling.MEAN),
-                InferenceRequest.generate("streams of events, sparsity and kernels ".repeat(4),
+                InferenceRequest.generate(
+                        "streams of events, sparsity and kernels ".repeat(4),
                         greedy.withMaxNewTokens(20).withStopAtEos(false)),
-                InferenceRequest.generate("sampled", greedy.withTemperature(0.9).withTopP(0.9).withSeed(7)
-                        .withMaxNewTokens(16).withStopAtEos(false)),
-                InferenceRequest.generate("sampled", greedy.withTemperature(0.9).withTopK(5).withSeed(8)
-                        .withMaxNewTokens(16).withStopAtEos(false)),
-                InferenceRequest.generate("stop me", greedy.withMaxNewTokens(30).withStopAtEos(false)
-                        .withStopStrings(List.of("e"))),
+                InferenceRequest.generate(
+                        "sampled",
+                        greedy.withTemperature(0.9)
+                                .withTopP(0.9)
+                                .withSeed(7)
+                                .withMaxNewTokens(16)
+                                .withStopAtEos(false)),
+                InferenceRequest.generate(
+                        "sampled",
+                        greedy.withTemperature(0.9)
+                                .withTopK(5)
+                                .withSeed(8)
+                                .withMaxNewTokens(16)
+                                .withStopAtEos(false)),
+                InferenceRequest.generate(
+                        "stop me",
+                        greedy.withMaxNewTokens(30).withStopAtEos(false).withStopStrings(List.of("e"))),
                 // longer than the 128-token context: the prompt is cut to leave room for the new tokens
-                InferenceRequest.generate("x y z ".repeat(60), greedy.withMaxNewTokens(40).withStopAtEos(false)));
+                InferenceRequest.generate(
+                        "x y z ".repeat(60), greedy.withMaxNewTokens(40).withStopAtEos(false)));
     }
 
     static void assertSameGeneration(InferenceResult expected, InferenceResult actual, String what) {
@@ -91,7 +104,9 @@ class ContinuousBatchingTest {
                             List<InferenceResult> together = session.run(generations());
                             assertEquals(alone.size(), together.size());
                             for (int i = 0; i < alone.size(); i++) {
-                                assertSameGeneration(alone.get(i), together.get(i),
+                                assertSameGeneration(
+                                        alone.get(i),
+                                        together.get(i),
                                         dir.getFileName() + " request " + i + " threads " + threads);
                             }
                         }
@@ -103,11 +118,13 @@ class ContinuousBatchingTest {
 
     @Test
     void greedyBatchMatchesTheTokenByTokenLoop() throws IOException {
-        try (Model model = Model.load(TEST_MODEL); InferenceSession session = model.newSession()) {
+        try (Model model = Model.load(TEST_MODEL);
+                InferenceSession session = model.newSession()) {
             DecoderModel net = model.network();
             List<String> prompts = List.of("Once upon a time", "the kernel", "sparse streams of text", "q");
             List<InferenceRequest> batch = new ArrayList<>();
-            GenerationParams params = GenerationParams.defaults().withMaxNewTokens(10).withStopAtEos(false);
+            GenerationParams params =
+                    GenerationParams.defaults().withMaxNewTokens(10).withStopAtEos(false);
             for (String p : prompts) {
                 batch.add(InferenceRequest.generate(p, params));
             }

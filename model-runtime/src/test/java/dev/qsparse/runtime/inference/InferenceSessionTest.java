@@ -45,7 +45,8 @@ class InferenceSessionTest {
     @Test
     void greedyGenerationIsArgmaxOverTheLogits() {
         InferenceSession session = model.newSession();
-        GenerationParams params = GenerationParams.defaults().withMaxNewTokens(10).withStopAtEos(false);
+        GenerationParams params =
+                GenerationParams.defaults().withMaxNewTokens(10).withStopAtEos(false);
         InferenceResult.Generation g = session.generate("The license grants", params);
         assertEquals(10, g.tokens().length);
         assertEquals("length", g.finishReason());
@@ -63,8 +64,12 @@ class InferenceSessionTest {
 
     @Test
     void samplingIsReproducibleBySeed() {
-        GenerationParams params = GenerationParams.defaults().withMaxNewTokens(24).withStopAtEos(false)
-                .withTemperature(1.0).withTopP(0.9).withTopK(50);
+        GenerationParams params = GenerationParams.defaults()
+                .withMaxNewTokens(24)
+                .withStopAtEos(false)
+                .withTemperature(1.0)
+                .withTopP(0.9)
+                .withTopK(50);
         InferenceResult.Generation a = model.newSession().generate("Stream events", params.withSeed(1));
         InferenceResult.Generation b = model.newSession().generate("Stream events", params.withSeed(1));
         InferenceResult.Generation c = model.newSession().generate("Stream events", params.withSeed(2));
@@ -74,12 +79,14 @@ class InferenceSessionTest {
 
     @Test
     void stopStringsCutTheText() {
-        GenerationParams params = GenerationParams.defaults().withMaxNewTokens(20).withStopAtEos(false);
+        GenerationParams params =
+                GenerationParams.defaults().withMaxNewTokens(20).withStopAtEos(false);
         InferenceResult.Generation full = model.newSession().generate("Copyright", params);
         String text = full.text();
         assertTrue(text.length() > 6, "need some text to cut: " + text);
         String stop = text.substring(text.length() / 2, text.length() / 2 + 2);
-        InferenceResult.Generation cut = model.newSession().generate("Copyright", params.withStopStrings(List.of(stop)));
+        InferenceResult.Generation cut =
+                model.newSession().generate("Copyright", params.withStopStrings(List.of(stop)));
         assertEquals("stop", cut.finishReason());
         assertEquals(text.substring(0, text.indexOf(stop)), cut.text());
     }
@@ -88,7 +95,8 @@ class InferenceSessionTest {
     void longPromptsKeepTheirEnd() {
         int context = model.config().contextLength();
         String longText = "software freedom and the license ".repeat(context);
-        GenerationParams params = GenerationParams.defaults().withMaxNewTokens(8).withStopAtEos(false);
+        GenerationParams params =
+                GenerationParams.defaults().withMaxNewTokens(8).withStopAtEos(false);
         InferenceResult.Generation g = model.newSession().generate(longText, params);
         assertTrue(g.stats().inputTruncated());
         assertEquals(context - 8, g.stats().inputTokens());
@@ -100,8 +108,7 @@ class InferenceSessionTest {
         assertTrue(s.stats().inputTruncated());
         assertEquals(context - 1, s.scoredTokens());
         // More new tokens than the context can hold are capped, not an error.
-        InferenceResult.Generation capped = model.newSession().generate("hi",
-                params.withMaxNewTokens(context * 2));
+        InferenceResult.Generation capped = model.newSession().generate("hi", params.withMaxNewTokens(context * 2));
         assertTrue(capped.tokens().length <= context - 1);
     }
 
@@ -153,13 +160,15 @@ class InferenceSessionTest {
 
     @Test
     void badItemsFailAloneAndTheBatchIsServed() {
-        List<InferenceResult> results = model.newSession().run(List.of(
-                InferenceRequest.embed("fine", Pooling.MEAN),
-                InferenceRequest.embed("", Pooling.MEAN),
-                InferenceRequest.score(""),
-                InferenceRequest.generate("", GenerationParams.defaults().withMaxNewTokens(3)),
-                InferenceRequest.score("lone surrogate \ud800 inside"),
-                InferenceRequest.score("fine too")));
+        List<InferenceResult> results = model.newSession()
+                .run(List.of(
+                        InferenceRequest.embed("fine", Pooling.MEAN),
+                        InferenceRequest.embed("", Pooling.MEAN),
+                        InferenceRequest.score(""),
+                        InferenceRequest.generate(
+                                "", GenerationParams.defaults().withMaxNewTokens(3)),
+                        InferenceRequest.score("lone surrogate \ud800 inside"),
+                        InferenceRequest.score("fine too")));
         assertEquals(6, results.size());
         assertInstanceOf(InferenceResult.Embedding.class, results.get(0));
         assertTrue(((InferenceResult.Failure) results.get(1)).reason().contains("empty"));
@@ -175,18 +184,29 @@ class InferenceSessionTest {
     void reportsAchievedSparsity() {
         InferenceResult.Embedding e = model.newSession().embed("sparsity of the activations", Pooling.MEAN);
         // Every projection keeps half its inputs; int8 rounding can only add zeros.
-        assertTrue(e.stats().activationSparsity() >= 0.49, "sparsity " + e.stats().activationSparsity());
+        assertTrue(
+                e.stats().activationSparsity() >= 0.49, "sparsity " + e.stats().activationSparsity());
         assertTrue(e.stats().activationSparsity() < 0.9, "sparsity " + e.stats().activationSparsity());
         assertTrue(e.stats().nanos() > 0);
     }
 
     @Test
     void invalidParametersAreRejectedUpFront() {
-        assertThrows(IllegalArgumentException.class, () -> GenerationParams.defaults().withMaxNewTokens(0));
-        assertThrows(IllegalArgumentException.class, () -> GenerationParams.defaults().withTemperature(-1));
-        assertThrows(IllegalArgumentException.class, () -> GenerationParams.defaults().withTopP(0));
-        assertThrows(IllegalArgumentException.class, () -> GenerationParams.defaults().withTopK(-2));
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> GenerationParams.defaults().withMaxNewTokens(0));
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> GenerationParams.defaults().withTemperature(-1));
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> GenerationParams.defaults().withTopP(0));
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> GenerationParams.defaults().withTopK(-2));
         assertThrows(IllegalArgumentException.class, () -> Task.fromWireName("translate"));
-        assertThrows(IllegalArgumentException.class, () -> model.newSession().logits(new int[] {model.config().vocabSize()}));
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> model.newSession().logits(new int[] {model.config().vocabSize()}));
     }
 }

@@ -33,23 +33,25 @@ class NonFiniteResultsTest {
     @ValueSource(floats = {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY})
     void everyTaskFailsWhenTheFinalNormIsNotFinite(float poison) throws Exception {
         Path m = PoisonedModels.withTensor(dir.resolve("m"), "model.norm.weight", poison);
-        try (Model model = Model.load(m); InferenceSession s = model.newSession()) {
+        try (Model model = Model.load(m);
+                InferenceSession s = model.newSession()) {
             assertNonFiniteFailure(s.run(InferenceRequest.embed("a text event", Pooling.MEAN)));
             assertNonFiniteFailure(s.run(InferenceRequest.embed("a text event", Pooling.LAST)));
             assertNonFiniteFailure(s.run(InferenceRequest.score("a text event")));
             // Greedy over NaN logits used to pick token 0 (= EOS here): "" with finish reason eos.
             assertNonFiniteFailure(s.run(InferenceRequest.generate("Once upon", GenerationParams.defaults())));
-            assertNonFiniteFailure(s.run(InferenceRequest.generate("Once upon",
-                    GenerationParams.defaults().withTemperature(0.8))));
+            assertNonFiniteFailure(s.run(InferenceRequest.generate(
+                    "Once upon", GenerationParams.defaults().withTemperature(0.8))));
             // The batch path (embed and score share forward passes) fails them the same way.
             List<InferenceResult> batch = s.run(List.of(
                     InferenceRequest.embed("first", Pooling.MEAN),
                     InferenceRequest.score("second text"),
-                    InferenceRequest.generate("third", GenerationParams.defaults().withMaxNewTokens(3)),
+                    InferenceRequest.generate(
+                            "third", GenerationParams.defaults().withMaxNewTokens(3)),
                     InferenceRequest.embed("fourth", Pooling.LAST)));
             batch.forEach(NonFiniteResultsTest::assertNonFiniteFailure);
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                    () -> s.generate("Once upon", GenerationParams.defaults()));
+            IllegalArgumentException e = assertThrows(
+                    IllegalArgumentException.class, () -> s.generate("Once upon", GenerationParams.defaults()));
             assertTrue(e.getMessage().contains("non-finite"), e.getMessage());
         }
     }
@@ -60,8 +62,10 @@ class NonFiniteResultsTest {
         int poisoned = -1;
         String word = null;
         try (Model model = Model.load(m)) {
-            List<Integer> clean = java.util.Arrays.stream(model.tokenizer().orElseThrow().encode("a text event"))
-                    .boxed().toList();
+            List<Integer> clean = java.util.Arrays.stream(
+                            model.tokenizer().orElseThrow().encode("a text event"))
+                    .boxed()
+                    .toList();
             for (String w : new String[] {"zebra", "xylophone", "quartz", "Q", "!", "9"}) {
                 int[] t = model.tokenizer().orElseThrow().encode(w);
                 if (!clean.contains(t[t.length - 1]) && t[t.length - 1] != 0) {
@@ -74,7 +78,8 @@ class NonFiniteResultsTest {
         assertTrue(poisoned > 0, "a token that 'a text event' does not use");
         // One row of the (tied) embedding table: the texts with that token get NaN hidden states.
         PoisonedModels.poison(m, "model.embed_tokens.weight", Float.NaN, 48L * poisoned, 48L * (poisoned + 1));
-        try (Model model = Model.load(m); InferenceSession s = model.newSession()) {
+        try (Model model = Model.load(m);
+                InferenceSession s = model.newSession()) {
             List<InferenceResult> out = s.run(List.of(
                     InferenceRequest.embed("a text event", Pooling.MEAN),
                     InferenceRequest.embed(word, Pooling.MEAN),
@@ -94,16 +99,20 @@ class NonFiniteResultsTest {
     void logitsThatOverflowAtTheTemperatureFloorFailInsteadOfSamplingFromNaN() throws Exception {
         // Finite but huge logits (~1e36): greedy works; divided by a temperature of 1e-4 they overflow.
         Path m = PoisonedModels.withTensor(dir.resolve("m"), "model.norm.weight", 1e36f);
-        try (Model model = Model.load(m); InferenceSession s = model.newSession()) {
-            assertInstanceOf(InferenceResult.Generation.class, s.run(InferenceRequest.generate("Once upon",
-                    GenerationParams.defaults().withMaxNewTokens(2).withStopAtEos(false))));
-            InferenceResult sampled = s.run(InferenceRequest.generate("Once upon",
-                    GenerationParams.defaults().withTemperature(GenerationParams.MIN_TEMPERATURE)));
+        try (Model model = Model.load(m);
+                InferenceSession s = model.newSession()) {
+            assertInstanceOf(
+                    InferenceResult.Generation.class,
+                    s.run(InferenceRequest.generate(
+                            "Once upon",
+                            GenerationParams.defaults().withMaxNewTokens(2).withStopAtEos(false))));
+            InferenceResult sampled = s.run(InferenceRequest.generate(
+                    "Once upon", GenerationParams.defaults().withTemperature(GenerationParams.MIN_TEMPERATURE)));
             InferenceResult.Failure f = assertInstanceOf(InferenceResult.Failure.class, sampled);
             assertTrue(f.reason().contains("temperature"), f.reason());
             // The score's logprob is finite (~ -1e36) but exp(-mean) is not: no "Infinity" perplexity.
-            InferenceResult.Failure p = assertInstanceOf(InferenceResult.Failure.class,
-                    s.run(InferenceRequest.score("a text event")));
+            InferenceResult.Failure p =
+                    assertInstanceOf(InferenceResult.Failure.class, s.run(InferenceRequest.score("a text event")));
             assertTrue(p.reason().contains("perplexity"), p.reason());
         }
     }
@@ -111,10 +120,10 @@ class NonFiniteResultsTest {
     @Test
     void temperatureHasAFloor() {
         GenerationParams d = GenerationParams.defaults();
-        for (double bad : new double[] {1e-300, Double.MIN_VALUE, 9.9e-5, -0.1, 10.5, Double.NaN,
-                Double.POSITIVE_INFINITY}) {
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> d.withTemperature(bad),
-                    "temperature " + bad);
+        for (double bad :
+                new double[] {1e-300, Double.MIN_VALUE, 9.9e-5, -0.1, 10.5, Double.NaN, Double.POSITIVE_INFINITY}) {
+            IllegalArgumentException e =
+                    assertThrows(IllegalArgumentException.class, () -> d.withTemperature(bad), "temperature " + bad);
             assertTrue(e.getMessage().contains("0 (greedy) or in [1.0E-4, 10.0]"), e.getMessage());
         }
         assertEquals(0.0, d.withTemperature(0).temperature());
@@ -124,11 +133,15 @@ class NonFiniteResultsTest {
 
     @Test
     void theUntouchedModelStillServesEveryTask() throws Exception {
-        try (Model model = Model.load(TestModels.TEST_MODEL); InferenceSession s = model.newSession()) {
+        try (Model model = Model.load(TestModels.TEST_MODEL);
+                InferenceSession s = model.newSession()) {
             assertInstanceOf(InferenceResult.Embedding.class, s.run(InferenceRequest.embed("a text", Pooling.MEAN)));
             assertInstanceOf(InferenceResult.Score.class, s.run(InferenceRequest.score("a text")));
-            assertInstanceOf(InferenceResult.Generation.class, s.run(InferenceRequest.generate("a text",
-                    GenerationParams.defaults().withTemperature(1e-4).withMaxNewTokens(3))));
+            assertInstanceOf(
+                    InferenceResult.Generation.class,
+                    s.run(InferenceRequest.generate(
+                            "a text",
+                            GenerationParams.defaults().withTemperature(1e-4).withMaxNewTokens(3))));
         }
     }
 }

@@ -52,7 +52,10 @@ class BlockSparsifierTest {
                     float[] expected = reference(x, nm[0], nm[1], bits);
                     int nonZero = 0;
                     for (int i = 0; i < n; i++) {
-                        assertEquals(expected[i], buf.values[i] * buf.outputScale, 1e-6f * Math.max(1, Math.abs(expected[i])),
+                        assertEquals(
+                                expected[i],
+                                buf.values[i] * buf.outputScale,
+                                1e-6f * Math.max(1, Math.abs(expected[i])),
                                 "n=" + n + " " + nm[0] + ":" + nm[1] + " at " + i);
                         if (buf.values[i] != 0f) {
                             assertEquals(i, buf.index[nonZero++]);

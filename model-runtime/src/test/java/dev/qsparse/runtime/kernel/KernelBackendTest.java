@@ -26,7 +26,9 @@ class KernelBackendTest {
 
     @Test
     void bestIsVectorWhenTheModuleIsPresent() {
-        assertTrue(KernelBackends.best().name().startsWith("vector-"), KernelBackends.best().name());
+        assertTrue(
+                KernelBackends.best().name().startsWith("vector-"),
+                KernelBackends.best().name());
         assertEquals("scalar", scalar.name());
     }
 

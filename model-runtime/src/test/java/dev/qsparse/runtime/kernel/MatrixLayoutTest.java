@@ -68,8 +68,8 @@ class MatrixLayoutTest {
                         for (int t = 0; t < batch; t++) {
                             float[] threaded = new float[rows];
                             m.multiply(in[t], threaded, ws);
-                            String what = m.format() + " " + rows + "x" + cols + " bits " + bits + " threads "
-                                    + ws.threads();
+                            String what =
+                                    m.format() + " " + rows + "x" + cols + " bits " + bits + " threads " + ws.threads();
                             assertArrayEquals(single[t], threaded, 0f, what);
                             assertArrayEquals(single[t], batched[t], 0f, what + " batched");
                         }
@@ -112,7 +112,8 @@ class MatrixLayoutTest {
                 }
                 WeightMatrix mapped = m instanceof Int8Matrix q
                         ? Int8Matrix.of(direct(q.data()), q.rowScales(), shape[0], shape[1])
-                        : TernaryMatrix.of(direct(((TernaryMatrix) m).data()), ((TernaryMatrix) m).scale(), shape[0], shape[1]);
+                        : TernaryMatrix.of(
+                                direct(((TernaryMatrix) m).data()), ((TernaryMatrix) m).scale(), shape[0], shape[1]);
                 for (int bits : new int[] {0, 8}) {
                     ActivationBuffer[] in = {sparsified(r, shape[1], bits), sparsified(r, shape[1], bits)};
                     for (WorkerPool pool : new WorkerPool[] {null, POOL2}) {

@@ -81,10 +81,10 @@ class SparsifierTest {
     void edgeCases() {
         for (int bits : new int[] {0, 8}) {
             for (TopKRescale rescale : TopKRescale.values()) {
-                check(new float[16], 0.5, bits, rescale);                 // all zeros
+                check(new float[16], 0.5, bits, rescale); // all zeros
                 float[] equal = new float[10];
                 Arrays.fill(equal, -1.5f);
-                check(equal, 0.3, bits, rescale);                         // ties keep all
+                check(equal, 0.3, bits, rescale); // ties keep all
                 check(new float[] {0f, 0f, 0f, 4f, 0f, -2f}, 0.5, bits, rescale); // fewer non-zeros than K
                 check(new float[] {1e-30f, -1e-30f, 2e-30f}, 0.67, bits, rescale); // tiny values
             }
@@ -114,7 +114,11 @@ class SparsifierTest {
         for (int i = 0; i < n; i++) {
             float got = buf.values[i] * buf.outputScale;
             float tol = 1e-5f * Math.max(1f, Math.abs(expected[i]));
-            assertEquals(expected[i], got, tol, "element " + i + " n=" + n + " ratio=" + ratio + " bits=" + bits + " " + rescale);
+            assertEquals(
+                    expected[i],
+                    got,
+                    tol,
+                    "element " + i + " n=" + n + " ratio=" + ratio + " bits=" + bits + " " + rescale);
             if (buf.values[i] != 0f) {
                 assertEquals(i, buf.index[nonZero++], "index list must hold the non-zeros in order");
             }

@@ -104,7 +104,8 @@ class WeightMatrixTest {
                 for (int c = 0; c < s[1]; c++) {
                     float unit = row[c] / t.scale();
                     assertTrue(unit == -1f || unit == 0f || unit == 1f, "ternary value " + unit);
-                    float expectedUnit = (float) Math.max(-1, Math.min(1, Math.rint(w[r * s[1] + c] / (t.scale() + 1e-5f))));
+                    float expectedUnit =
+                            (float) Math.max(-1, Math.min(1, Math.rint(w[r * s[1] + c] / (t.scale() + 1e-5f))));
                     assertEquals(expectedUnit, unit, 0f);
                 }
             }

@@ -31,14 +31,17 @@ class WorkerPoolTest {
     void usesItsOwnThreadsAndPropagatesFailures() {
         try (WorkerPool pool = WorkerPool.create(2)) {
             String[] names = new String[2];
-            pool.forRange(128, 64, (a, b) -> names[a / 64] = Thread.currentThread().getName());
+            pool.forRange(
+                    128, 64, (a, b) -> names[a / 64] = Thread.currentThread().getName());
             assertEquals(Thread.currentThread().getName(), names[0]);
             assertTrue(names[1].startsWith("qsparse-kernel-"), names[1]);
-            assertThrows(IllegalStateException.class, () -> pool.forRange(128, 64, (a, b) -> {
-                if (a > 0) {
-                    throw new IllegalStateException("boom");
-                }
-            }));
+            assertThrows(
+                    IllegalStateException.class,
+                    () -> pool.forRange(128, 64, (a, b) -> {
+                        if (a > 0) {
+                            throw new IllegalStateException("boom");
+                        }
+                    }));
             // still usable afterwards
             int[] sum = new int[1];
             pool.forRange(64, 64, (a, b) -> sum[0] += b - a);

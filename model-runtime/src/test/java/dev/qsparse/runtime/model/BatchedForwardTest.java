@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import dev.qsparse.runtime.Model;
 import dev.qsparse.runtime.kernel.WorkerPool;
 import java.io.IOException;
-import java.nio.file.Path;
 import java.util.Random;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -24,7 +23,7 @@ class BatchedForwardTest {
     @MethodSource("fixtures")
     void batchedEqualsTokenByToken(String name) throws IOException {
         try (Model model = Model.load(PyTorchParityTest.FIXTURES.resolve(name));
-             WorkerPool pool = WorkerPool.create(2)) {
+                WorkerPool pool = WorkerPool.create(2)) {
             DecoderModel net = model.network();
             int vocab = model.config().vocabSize();
             int d = model.config().hiddenSize();

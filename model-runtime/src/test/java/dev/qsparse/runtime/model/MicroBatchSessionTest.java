@@ -32,7 +32,8 @@ class MicroBatchSessionTest {
                 InferenceRequest.embed("a text event", Pooling.MEAN),
                 InferenceRequest.score("how likely is this?"),
                 InferenceRequest.embed(longText, Pooling.LAST),
-                InferenceRequest.generate("Once upon", GenerationParams.defaults().withMaxNewTokens(3)),
+                InferenceRequest.generate(
+                        "Once upon", GenerationParams.defaults().withMaxNewTokens(3)),
                 InferenceRequest.score(longText + longText),
                 InferenceRequest.embed("", Pooling.MEAN),
                 InferenceRequest.score("x"),
@@ -53,7 +54,8 @@ class MicroBatchSessionTest {
         } else if (expected instanceof InferenceResult.Generation g) {
             assertArrayEquals(g.tokens(), ((InferenceResult.Generation) actual).tokens(), what);
         } else {
-            assertEquals(((InferenceResult.Failure) expected).reason(), ((InferenceResult.Failure) actual).reason(), what);
+            assertEquals(
+                    ((InferenceResult.Failure) expected).reason(), ((InferenceResult.Failure) actual).reason(), what);
         }
     }
 
@@ -75,8 +77,10 @@ class MicroBatchSessionTest {
                             List<InferenceResult> together = session.run(requests());
                             assertEquals(alone.size(), together.size());
                             for (int i = 0; i < alone.size(); i++) {
-                                assertSame(alone.get(i), together.get(i), dir.getFileName() + " request " + i
-                                        + " threads " + threads);
+                                assertSame(
+                                        alone.get(i),
+                                        together.get(i),
+                                        dir.getFileName() + " request " + i + " threads " + threads);
                             }
                         }
                     }

@@ -48,7 +48,8 @@ class ModelConverterTest {
             }
         }
         ObjectMapper json = new ObjectMapper();
-        ObjectNode config = (ObjectNode) json.readTree(copy.resolve("config.json").toFile());
+        ObjectNode config =
+                (ObjectNode) json.readTree(copy.resolve("config.json").toFile());
         for (int i = 0; i < keyValues.length; i += 2) {
             config.put(keyValues[i], keyValues[i + 1]);
         }
@@ -59,8 +60,11 @@ class ModelConverterTest {
     @Test
     void f32ConversionGivesExactlyTheOriginalLogits() throws IOException {
         int[] tokens = {0, 5, 17, 250, 999, 3, 3, 42};
-        for (Path src : new Path[] {TEST_MODEL, PyTorchParityTest.FIXTURES.resolve("seed_float"),
-                PyTorchParityTest.FIXTURES.resolve("qsparse_bf16")}) {
+        for (Path src : new Path[] {
+            TEST_MODEL,
+            PyTorchParityTest.FIXTURES.resolve("seed_float"),
+            PyTorchParityTest.FIXTURES.resolve("qsparse_bf16")
+        }) {
             Path out = tmp.resolve("f32-" + src.getFileName());
             ModelConverter.Result r = ModelConverter.convert(src, out, ModelConverter.Target.F32, true);
             assertEquals("f32", r.weights());
@@ -76,10 +80,16 @@ class ModelConverterTest {
         for (String target : new String[] {"int8", "ternary"}) {
             for (boolean lmHead : new boolean[] {true, false}) {
                 Path out = tmp.resolve(target + "-" + lmHead);
-                ModelConverter.Result r = ModelConverter.convert(TEST_MODEL, out, ModelConverter.Target.parse(target), lmHead);
+                ModelConverter.Result r =
+                        ModelConverter.convert(TEST_MODEL, out, ModelConverter.Target.parse(target), lmHead);
                 assertEquals(14, r.quantizedTensors() - (lmHead ? 1 : 0));
-                Path inMemory = withConfig(TEST_MODEL, "mem-" + target + "-" + lmHead,
-                        "weight_quant", target, "lm_head_quant", lmHead ? "int8" : "none");
+                Path inMemory = withConfig(
+                        TEST_MODEL,
+                        "mem-" + target + "-" + lmHead,
+                        "weight_quant",
+                        target,
+                        "lm_head_quant",
+                        lmHead ? "int8" : "none");
                 assertSameLogits(logits(inMemory, tokens), logits(out, tokens), target + " lm head int8 " + lmHead);
                 try (Model converted = Model.load(out)) {
                     QSparseTransformer net = (QSparseTransformer) converted.network();
@@ -90,12 +100,15 @@ class ModelConverterTest {
                 try (SafetensorsFile f = SafetensorsFile.open(out.resolve("model.safetensors"))) {
                     String p = "model.layers.0.mlp.down_proj";
                     assertFalse(f.tensors().containsKey(p + ".weight"));
-                    DType stored = f.info(p + (target.equals("int8") ? ".qweight" : ".tweight")).dtype();
+                    DType stored = f.info(p + (target.equals("int8") ? ".qweight" : ".tweight"))
+                            .dtype();
                     assertEquals(target.equals("int8") ? DType.I8 : DType.U8, stored);
                     assertEquals(lmHead, f.tensors().containsKey("lm_head.qweight"));
                 }
-                long dataStart = 8 + java.nio.ByteBuffer.wrap(Files.readAllBytes(out.resolve("model.safetensors")), 0, 8)
-                        .order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
+                long dataStart = 8
+                        + java.nio.ByteBuffer.wrap(Files.readAllBytes(out.resolve("model.safetensors")), 0, 8)
+                                .order(java.nio.ByteOrder.LITTLE_ENDIAN)
+                                .getLong();
                 assertEquals(0, dataStart % 64, "data section aligned to 64 bytes");
             }
         }
@@ -110,7 +123,9 @@ class ModelConverterTest {
             String target = name.endsWith("int8w") ? "int8" : "ternary";
             Path out = tmp.resolve("fixture-" + name);
             ModelConverter.convert(src, out, ModelConverter.Target.parse(target), false);
-            int[] tokens = PyTorchParityTest.ints(new ObjectMapper().readTree(src.resolve("expected.json").toFile()).get("tokens"));
+            int[] tokens = PyTorchParityTest.ints(new ObjectMapper()
+                    .readTree(src.resolve("expected.json").toFile())
+                    .get("tokens"));
             assertSameLogits(logits(src, tokens), logits(out, tokens), name);
         }
     }
@@ -134,11 +149,13 @@ class ModelConverterTest {
     @Test
     void refusesWhatItCannotConvert() throws IOException {
         Path seed = PyTorchParityTest.FIXTURES.resolve("seed_quantized");
-        assertThrows(IllegalArgumentException.class,
+        assertThrows(
+                IllegalArgumentException.class,
                 () -> ModelConverter.convert(seed, tmp.resolve("x"), ModelConverter.Target.INT8, true));
         Path ternary = tmp.resolve("t");
         ModelConverter.convert(TEST_MODEL, ternary, ModelConverter.Target.TERNARY, true);
-        assertThrows(IllegalArgumentException.class,
+        assertThrows(
+                IllegalArgumentException.class,
                 () -> ModelConverter.convert(ternary, tmp.resolve("y"), ModelConverter.Target.INT8, true));
         assertThrows(IllegalArgumentException.class, () -> ModelConverter.Target.parse("int4"));
         // a converted directory with a config that disagrees with its tensors fails at load, naming the tensor

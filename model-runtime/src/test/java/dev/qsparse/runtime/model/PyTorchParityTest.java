@@ -26,8 +26,12 @@ class PyTorchParityTest {
 
     static Stream<String> fixtures() throws IOException {
         try (Stream<Path> dirs = Files.list(FIXTURES)) {
-            return dirs.filter(d -> Files.isRegularFile(d.resolve("expected.json")))
-                    .map(d -> d.getFileName().toString()).sorted().toList().stream();
+            return dirs
+                    .filter(d -> Files.isRegularFile(d.resolve("expected.json")))
+                    .map(d -> d.getFileName().toString())
+                    .sorted()
+                    .toList()
+                    .stream();
         }
     }
 
@@ -42,7 +46,8 @@ class PyTorchParityTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("fixtures")
     void logitsMatchPyTorch(String name) throws IOException {
-        JsonNode expected = new ObjectMapper().readTree(FIXTURES.resolve(name).resolve("expected.json").toFile());
+        JsonNode expected = new ObjectMapper()
+                .readTree(FIXTURES.resolve(name).resolve("expected.json").toFile());
         try (Model model = Model.load(FIXTURES.resolve(name))) {
             int[] tokens = ints(expected.get("tokens"));
             InferenceSession session = model.newSession();
@@ -59,7 +64,8 @@ class PyTorchParityTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("fixtures")
     void greedyGenerationWithKvCacheMatchesFullRecomputation(String name) throws IOException {
-        JsonNode expected = new ObjectMapper().readTree(FIXTURES.resolve(name).resolve("expected.json").toFile());
+        JsonNode expected = new ObjectMapper()
+                .readTree(FIXTURES.resolve(name).resolve("expected.json").toFile());
         JsonNode greedy = expected.get("greedy");
         try (Model model = Model.load(FIXTURES.resolve(name))) {
             DecoderModel network = model.network();
@@ -120,8 +126,10 @@ class PyTorchParityTest {
             for (int i = 0; i < actual[p].length; i++) {
                 double diff = Math.abs(row.get(i).asDouble() - actual[p][i]);
                 worst = Math.max(worst, diff);
-                assertTrue(diff <= tol, what + " differ at position " + p + " index " + i + ": expected "
-                        + row.get(i).asDouble() + " got " + actual[p][i]);
+                assertTrue(
+                        diff <= tol,
+                        what + " differ at position " + p + " index " + i + ": expected "
+                                + row.get(i).asDouble() + " got " + actual[p][i]);
             }
         }
         return worst;

@@ -39,12 +39,16 @@ class SafetensorsFileTest {
                 .write(dir.resolve("all.safetensors"));
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
             assertEquals(5, f.tensors().size());
-            assertArrayEquals(new float[] {1f, -2f, 3.5f, 0.25f}, FloatView.of(f.buffer("a"), DType.F32).toArray());
+            assertArrayEquals(
+                    new float[] {1f, -2f, 3.5f, 0.25f},
+                    FloatView.of(f.buffer("a"), DType.F32).toArray());
             float[] h = FloatView.of(f.buffer("h"), DType.F16).toArray();
             assertEquals(1f, h[0]);
             assertEquals(-2f, h[1]);
             assertEquals(0.33325195f, h[2], 1e-7);
-            assertArrayEquals(new float[] {1f, -3f}, FloatView.of(f.buffer("b"), DType.BF16).toArray());
+            assertArrayEquals(
+                    new float[] {1f, -3f},
+                    FloatView.of(f.buffer("b"), DType.BF16).toArray());
             ByteBuffer i8 = f.buffer("i");
             assertEquals(-128, i8.get(0));
             assertEquals(127, i8.get(2));
@@ -55,12 +59,11 @@ class SafetensorsFileTest {
 
     @Test
     void truncatedDataNamesTheTensor() throws IOException {
-        TestSafetensors t = new TestSafetensors()
-                .f32("first", shape(2), 1f, 2f)
-                .f32("second.weight", shape(4), 1f, 2f, 3f, 4f);
+        TestSafetensors t =
+                new TestSafetensors().f32("first", shape(2), 1f, 2f).f32("second.weight", shape(4), 1f, 2f, 3f, 4f);
         byte[] data = t.dataBytes();
-        Path file = TestSafetensors.writeRaw(dir.resolve("trunc.safetensors"), t.headerJson(),
-                Arrays.copyOf(data, data.length - 3));
+        Path file = TestSafetensors.writeRaw(
+                dir.resolve("trunc.safetensors"), t.headerJson(), Arrays.copyOf(data, data.length - 3));
         ModelLoadException e = assertThrows(ModelLoadException.class, () -> SafetensorsFile.open(file));
         assertTrue(e.getMessage().contains("trunc.safetensors"), e.getMessage());
         assertTrue(e.getMessage().contains("second.weight"), e.getMessage());
@@ -96,15 +99,16 @@ class SafetensorsFileTest {
     void headerThatIsNotJson() throws IOException {
         Path file = TestSafetensors.writeRaw(dir.resolve("nojson.safetensors"), "{\"a\": [1, 2", new byte[8]);
         ModelLoadException e = assertThrows(ModelLoadException.class, () -> SafetensorsFile.open(file));
-        assertTrue(e.getMessage().contains("nojson.safetensors") && e.getMessage().contains("JSON"), e.getMessage());
+        assertTrue(
+                e.getMessage().contains("nojson.safetensors") && e.getMessage().contains("JSON"), e.getMessage());
         Path array = TestSafetensors.writeRaw(dir.resolve("array.safetensors"), "[1,2,3]", new byte[0]);
         assertThrows(ModelLoadException.class, () -> SafetensorsFile.open(array));
     }
 
     @Test
     void shapeThatDisagreesWithByteLength() throws IOException {
-        Path file = new TestSafetensors().raw("w.bad", "F32", shape(3, 3), 0, 32)
-                .write(dir.resolve("shape.safetensors"));
+        Path file =
+                new TestSafetensors().raw("w.bad", "F32", shape(3, 3), 0, 32).write(dir.resolve("shape.safetensors"));
         Files.write(file, new byte[32], java.nio.file.StandardOpenOption.APPEND);
         ModelLoadException e = assertThrows(ModelLoadException.class, () -> SafetensorsFile.open(file));
         assertTrue(e.getMessage().contains("w.bad") && e.getMessage().contains("does not match"), e.getMessage());
@@ -112,7 +116,8 @@ class SafetensorsFileTest {
 
     @Test
     void shapeOverflow() throws IOException {
-        Path file = new TestSafetensors().raw("big", "F32", shape(1L << 40, 1L << 40), 0, 4)
+        Path file = new TestSafetensors()
+                .raw("big", "F32", shape(1L << 40, 1L << 40), 0, 4)
                 .write(dir.resolve("overflow.safetensors"));
         Files.write(file, new byte[4], java.nio.file.StandardOpenOption.APPEND);
         ModelLoadException e = assertThrows(ModelLoadException.class, () -> SafetensorsFile.open(file));
@@ -121,9 +126,8 @@ class SafetensorsFileTest {
 
     @Test
     void overlappingTensors() throws IOException {
-        TestSafetensors t = new TestSafetensors()
-                .raw("a", "F32", shape(4), 0, 16)
-                .raw("b", "F32", shape(2), 8, 16);
+        TestSafetensors t =
+                new TestSafetensors().raw("a", "F32", shape(4), 0, 16).raw("b", "F32", shape(2), 8, 16);
         Path file = TestSafetensors.writeRaw(dir.resolve("overlap.safetensors"), t.headerJson(), new byte[16]);
         ModelLoadException e = assertThrows(ModelLoadException.class, () -> SafetensorsFile.open(file));
         assertTrue(e.getMessage().contains("overlap"), e.getMessage());
@@ -150,8 +154,8 @@ class SafetensorsFileTest {
 
     @Test
     void missingFile() {
-        ModelLoadException e = assertThrows(ModelLoadException.class,
-                () -> SafetensorsFile.open(dir.resolve("nope.safetensors")));
+        ModelLoadException e =
+                assertThrows(ModelLoadException.class, () -> SafetensorsFile.open(dir.resolve("nope.safetensors")));
         assertTrue(e.getMessage().contains("nope.safetensors"), e.getMessage());
     }
 
@@ -159,8 +163,10 @@ class SafetensorsFileTest {
     void shardedCheckpoint() throws IOException {
         new TestSafetensors().f32("x", shape(2), 1f, 2f).write(dir.resolve("model-00001-of-00002.safetensors"));
         new TestSafetensors().f32("y", shape(1), 3f).write(dir.resolve("model-00002-of-00002.safetensors"));
-        Files.writeString(dir.resolve(Checkpoint.INDEX_FILE), "{\"metadata\":{},\"weight_map\":{"
-                + "\"x\":\"model-00001-of-00002.safetensors\",\"y\":\"model-00002-of-00002.safetensors\"}}");
+        Files.writeString(
+                dir.resolve(Checkpoint.INDEX_FILE),
+                "{\"metadata\":{},\"weight_map\":{"
+                        + "\"x\":\"model-00001-of-00002.safetensors\",\"y\":\"model-00002-of-00002.safetensors\"}}");
         try (Checkpoint c = Checkpoint.open(dir)) {
             assertEquals(2, c.tensorNames().size());
             assertEquals(3f, c.buffer("y").getFloat(0));
@@ -168,8 +174,10 @@ class SafetensorsFileTest {
             ModelLoadException e = assertThrows(ModelLoadException.class, () -> c.info("z"));
             assertTrue(e.getMessage().contains("'z'"));
         }
-        Files.writeString(dir.resolve(Checkpoint.INDEX_FILE), "{\"weight_map\":{\"x\":\"model-00001-of-00002.safetensors\","
-                + "\"q\":\"model-00002-of-00002.safetensors\"}}");
+        Files.writeString(
+                dir.resolve(Checkpoint.INDEX_FILE),
+                "{\"weight_map\":{\"x\":\"model-00001-of-00002.safetensors\","
+                        + "\"q\":\"model-00002-of-00002.safetensors\"}}");
         ModelLoadException e = assertThrows(ModelLoadException.class, () -> Checkpoint.open(dir));
         assertTrue(e.getMessage().contains("'q'"), e.getMessage());
         Files.writeString(dir.resolve(Checkpoint.INDEX_FILE), "{\"weight_map\":{\"x\":\"../../etc/passwd\"}}");

@@ -40,8 +40,8 @@ public final class TestSafetensors {
         for (int i = 0; i < shape.length; i++) {
             s.append(i == 0 ? "" : ",").append(shape[i]);
         }
-        entries.add("\"" + name + "\":{\"dtype\":\"" + dtype + "\",\"shape\":[" + s + "],\"data_offsets\":["
-                + begin + "," + end + "]}");
+        entries.add("\"" + name + "\":{\"dtype\":\"" + dtype + "\",\"shape\":[" + s + "],\"data_offsets\":[" + begin
+                + "," + end + "]}");
         return this;
     }
 

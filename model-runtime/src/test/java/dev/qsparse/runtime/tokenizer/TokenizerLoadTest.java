@@ -15,105 +15,142 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** Malformed or unsupported tokenizer.json files fail with a TokenizerLoadException naming the file. */
 class TokenizerLoadTest {
-  private static final ObjectMapper MAPPER = new ObjectMapper();
+    private static final ObjectMapper MAPPER = new ObjectMapper();
 
-  @TempDir Path dir;
+    @TempDir
+    Path dir;
 
-  private Path write(String name, String content) throws IOException {
-    Path p = dir.resolve(name);
-    Files.writeString(p, content);
-    return p;
-  }
+    private Path write(String name, String content) throws IOException {
+        Path p = dir.resolve(name);
+        Files.writeString(p, content);
+        return p;
+    }
 
-  /** The fixture with one modification applied. */
-  private Path variant(String name, Consumer<ObjectNode> change) throws Exception {
-    ObjectNode root = (ObjectNode) MAPPER.readTree(TokenizerTest.fixture("tokenizer.json").toFile());
-    change.accept(root);
-    return write(name, MAPPER.writeValueAsString(root));
-  }
+    /** The fixture with one modification applied. */
+    private Path variant(String name, Consumer<ObjectNode> change) throws Exception {
+        ObjectNode root = (ObjectNode)
+                MAPPER.readTree(TokenizerTest.fixture("tokenizer.json").toFile());
+        change.accept(root);
+        return write(name, MAPPER.writeValueAsString(root));
+    }
 
-  private static TokenizerLoadException assertLoadFails(Path file, String expectedFragment) {
-    TokenizerLoadException e = assertThrows(TokenizerLoadException.class, () -> Tokenizer.load(file));
-    assertTrue(e.getMessage().contains(file.toString()), "message names the file: " + e.getMessage());
-    assertTrue(e.getMessage().contains(expectedFragment), "message says '" + expectedFragment + "': " + e.getMessage());
-    assertEquals(file, e.file());
-    return e;
-  }
+    private static TokenizerLoadException assertLoadFails(Path file, String expectedFragment) {
+        TokenizerLoadException e = assertThrows(TokenizerLoadException.class, () -> Tokenizer.load(file));
+        assertTrue(e.getMessage().contains(file.toString()), "message names the file: " + e.getMessage());
+        assertTrue(
+                e.getMessage().contains(expectedFragment),
+                "message says '" + expectedFragment + "': " + e.getMessage());
+        assertEquals(file, e.file());
+        return e;
+    }
 
-  @Test
-  void notJson() throws Exception {
-    assertLoadFails(write("garbage.json", "this is not json"), "not valid JSON");
-    assertLoadFails(write("truncated.json", "{\"model\": {\"type\": \"BPE\", "), "not valid JSON");
-    assertLoadFails(write("trailing.json", "{} {}"), "not valid JSON");
-    assertLoadFails(write("empty.json", ""), "empty");
-    assertLoadFails(write("array.json", "[1, 2]"), "not a JSON object");
-  }
+    @Test
+    void notJson() throws Exception {
+        assertLoadFails(write("garbage.json", "this is not json"), "not valid JSON");
+        assertLoadFails(write("truncated.json", "{\"model\": {\"type\": \"BPE\", "), "not valid JSON");
+        assertLoadFails(write("trailing.json", "{} {}"), "not valid JSON");
+        assertLoadFails(write("empty.json", ""), "empty");
+        assertLoadFails(write("array.json", "[1, 2]"), "not a JSON object");
+    }
 
-  @Test
-  void missingFile() {
-    assertLoadFails(dir.resolve("nope.json"), "does not exist");
-  }
+    @Test
+    void missingFile() {
+        assertLoadFails(dir.resolve("nope.json"), "does not exist");
+    }
 
-  @Test
-  void missingModel() throws Exception {
-    assertLoadFails(variant("nomodel.json", r -> r.remove("model")), "missing 'model'");
-  }
+    @Test
+    void missingModel() throws Exception {
+        assertLoadFails(variant("nomodel.json", r -> r.remove("model")), "missing 'model'");
+    }
 
-  @Test
-  void mergesReferencingUnknownTokens() throws Exception {
-    assertLoadFails(variant("badmerge.json",
-        r -> ((com.fasterxml.jackson.databind.node.ArrayNode) r.get("model").get("merges")).add("Ġzzq qqz")),
-        "not in model.vocab");
-    // both parts exist but their concatenation does not
-    assertLoadFails(variant("badmerge2.json",
-        r -> ((com.fasterxml.jackson.databind.node.ArrayNode) r.get("model").get("merges")).add("Ġthe Ġthe")),
-        "'ĠtheĠthe'");
-    assertLoadFails(variant("badmerge3.json",
-        r -> ((com.fasterxml.jackson.databind.node.ArrayNode) r.get("model").get("merges")).add("onlyone")),
-        "model.merges[");
-    assertLoadFails(variant("badmerge4.json",
-        r -> ((com.fasterxml.jackson.databind.node.ArrayNode) r.get("model").get("merges")).addArray().add("a")),
-        "model.merges[");
-  }
+    @Test
+    void mergesReferencingUnknownTokens() throws Exception {
+        assertLoadFails(
+                variant(
+                        "badmerge.json",
+                        r -> ((com.fasterxml.jackson.databind.node.ArrayNode)
+                                        r.get("model").get("merges"))
+                                .add("Ġzzq qqz")),
+                "not in model.vocab");
+        // both parts exist but their concatenation does not
+        assertLoadFails(
+                variant(
+                        "badmerge2.json",
+                        r -> ((com.fasterxml.jackson.databind.node.ArrayNode)
+                                        r.get("model").get("merges"))
+                                .add("Ġthe Ġthe")),
+                "'ĠtheĠthe'");
+        assertLoadFails(
+                variant(
+                        "badmerge3.json",
+                        r -> ((com.fasterxml.jackson.databind.node.ArrayNode)
+                                        r.get("model").get("merges"))
+                                .add("onlyone")),
+                "model.merges[");
+        assertLoadFails(
+                variant(
+                        "badmerge4.json",
+                        r -> ((com.fasterxml.jackson.databind.node.ArrayNode)
+                                        r.get("model").get("merges"))
+                                .addArray()
+                                .add("a")),
+                "model.merges[");
+    }
 
-  @Test
-  void unsupportedComponents() throws Exception {
-    assertLoadFails(variant("wordpiece.json", r -> ((ObjectNode) r.get("model")).put("type", "WordPiece")), "WordPiece");
-    assertLoadFails(variant("nfc.json", r -> r.putObject("normalizer").put("type", "NFC")), "normalizer 'NFC'");
-    assertLoadFails(variant("metaspace.json", r -> r.putObject("pre_tokenizer").put("type", "Metaspace")), "Metaspace");
-    assertLoadFails(variant("nopre.json", r -> r.putNull("pre_tokenizer")), "pre_tokenizer");
-    assertLoadFails(variant("decoder.json", r -> r.putObject("decoder").put("type", "WordPiece")), "decoder 'WordPiece'");
-    assertLoadFails(variant("dropout.json", r -> ((ObjectNode) r.get("model")).put("dropout", 0.1)), "dropout");
-    assertLoadFails(variant("prefix.json", r -> ((ObjectNode) r.get("model")).put("continuing_subword_prefix", "##")),
-        "continuing_subword_prefix");
-    assertLoadFails(variant("badregex.json", r -> {
-      ObjectNode seq = r.putObject("pre_tokenizer");
-      seq.put("type", "Sequence");
-      ObjectNode split = seq.putArray("pretokenizers").addObject();
-      split.put("type", "Split").putObject("pattern").put("Regex", "(unclosed");
-      split.put("behavior", "Isolated");
-      ((com.fasterxml.jackson.databind.node.ArrayNode) seq.get("pretokenizers")).addObject().put("type", "ByteLevel").put("use_regex", false);
-    }), "not a valid regex");
-  }
+    @Test
+    void unsupportedComponents() throws Exception {
+        assertLoadFails(
+                variant("wordpiece.json", r -> ((ObjectNode) r.get("model")).put("type", "WordPiece")), "WordPiece");
+        assertLoadFails(variant("nfc.json", r -> r.putObject("normalizer").put("type", "NFC")), "normalizer 'NFC'");
+        assertLoadFails(
+                variant("metaspace.json", r -> r.putObject("pre_tokenizer").put("type", "Metaspace")), "Metaspace");
+        assertLoadFails(variant("nopre.json", r -> r.putNull("pre_tokenizer")), "pre_tokenizer");
+        assertLoadFails(
+                variant("decoder.json", r -> r.putObject("decoder").put("type", "WordPiece")), "decoder 'WordPiece'");
+        assertLoadFails(variant("dropout.json", r -> ((ObjectNode) r.get("model")).put("dropout", 0.1)), "dropout");
+        assertLoadFails(
+                variant("prefix.json", r -> ((ObjectNode) r.get("model")).put("continuing_subword_prefix", "##")),
+                "continuing_subword_prefix");
+        assertLoadFails(
+                variant("badregex.json", r -> {
+                    ObjectNode seq = r.putObject("pre_tokenizer");
+                    seq.put("type", "Sequence");
+                    ObjectNode split = seq.putArray("pretokenizers").addObject();
+                    split.put("type", "Split").putObject("pattern").put("Regex", "(unclosed");
+                    split.put("behavior", "Isolated");
+                    ((com.fasterxml.jackson.databind.node.ArrayNode) seq.get("pretokenizers"))
+                            .addObject()
+                            .put("type", "ByteLevel")
+                            .put("use_regex", false);
+                }),
+                "not a valid regex");
+    }
 
-  @Test
-  void vocabMustCoverAllBytes() throws Exception {
-    assertLoadFails(variant("nobyte.json", r -> {
-      ObjectNode vocab = (ObjectNode) r.get("model").get("vocab");
-      vocab.remove(String.valueOf(ByteLevelAlphabet.toChar(0x07)));
-    }), "byte 0x07");
-  }
+    @Test
+    void vocabMustCoverAllBytes() throws Exception {
+        assertLoadFails(
+                variant("nobyte.json", r -> {
+                    ObjectNode vocab = (ObjectNode) r.get("model").get("vocab");
+                    vocab.remove(String.valueOf(ByteLevelAlphabet.toChar(0x07)));
+                }),
+                "byte 0x07");
+    }
 
-  @Test
-  void badVocabAndAddedTokens() throws Exception {
-    assertLoadFails(variant("vocabid.json", r -> ((ObjectNode) r.get("model").get("vocab")).put("zzz", "x")), "zzz");
-    assertLoadFails(variant("dupid.json", r -> ((ObjectNode) r.get("model").get("vocab")).put("zzz", 5)), "id 5");
-    assertLoadFails(variant("added.json", r -> r.putArray("added_tokens").addObject().put("id", 3)), "added_tokens[0]");
-  }
+    @Test
+    void badVocabAndAddedTokens() throws Exception {
+        assertLoadFails(
+                variant("vocabid.json", r -> ((ObjectNode) r.get("model").get("vocab")).put("zzz", "x")), "zzz");
+        assertLoadFails(variant("dupid.json", r -> ((ObjectNode) r.get("model").get("vocab")).put("zzz", 5)), "id 5");
+        assertLoadFails(
+                variant(
+                        "added.json",
+                        r -> r.putArray("added_tokens").addObject().put("id", 3)),
+                "added_tokens[0]");
+    }
 
-  @Test
-  void fixtureLoads() throws Exception {
-    Tokenizer t = Tokenizer.load(variant("ok.json", r -> { }));
-    assertEquals(1000, t.vocabSize());
-  }
+    @Test
+    void fixtureLoads() throws Exception {
+        Tokenizer t = Tokenizer.load(variant("ok.json", r -> {}));
+        assertEquals(1000, t.vocabSize());
+    }
 }

@@ -66,16 +66,19 @@ public final class OperatorBenchmark {
         }
     }
 
-    record Row(int parallelism, int batch, int events, double eventsPerSecond, double p50, double p99,
-               double meanBatch) {
-    }
+    record Row(
+            int parallelism, int batch, int events, double eventsPerSecond, double p50, double p99, double meanBatch) {}
 
     public static void main(String[] args) throws Exception {
         Path model = Path.of(args.length > 0 ? args[0] : "../model-runtime/src/test/resources/test-model");
         int events = args.length > 1 ? Integer.parseInt(args[1]) : 4000;
         Path eventsFile = Path.of(args.length > 2 ? args[2] : "../models/data/events.txt");
         List<byte[]> payloads = payloads(eventsFile, events);
-        System.out.printf(Locale.ROOT, "model %s, %d events from %s, %d cores%n", model.toRealPath(), events,
+        System.out.printf(
+                Locale.ROOT,
+                "model %s, %d events from %s, %d cores%n",
+                model.toRealPath(),
+                events,
                 Files.isRegularFile(eventsFile) ? eventsFile.toRealPath() : "generated sentences",
                 Runtime.getRuntime().availableProcessors());
 
@@ -91,28 +94,57 @@ public final class OperatorBenchmark {
             for (int batch : batches) {
                 Row row = run(model, payloads, parallelism, batch, mode);
                 rows.add(row);
-                System.out.printf(Locale.ROOT, "p=%d batch=%d: %.0f events/s, p50 %.2f ms, p99 %.2f ms%n",
-                        parallelism, batch, row.eventsPerSecond(), row.p50(), row.p99());
+                System.out.printf(
+                        Locale.ROOT,
+                        "p=%d batch=%d: %.0f events/s, p50 %.2f ms, p99 %.2f ms%n",
+                        parallelism,
+                        batch,
+                        row.eventsPerSecond(),
+                        row.p50(),
+                        row.p99());
             }
         }
         System.out.println();
-        System.out.println("| parallelism | max batch | mean batch | events | events/s | p50 latency (ms) | p99 latency (ms) |");
+        System.out.println(
+                "| parallelism | max batch | mean batch | events | events/s | p50 latency (ms) | p99 latency (ms) |");
         System.out.println("|---:|---:|---:|---:|---:|---:|---:|");
         for (Row r : rows) {
-            System.out.printf(Locale.ROOT, "| %d | %d | %.1f | %d | %.0f | %.2f | %.2f |%n", r.parallelism(), r.batch(),
-                    r.meanBatch(), r.events(), r.eventsPerSecond(), r.p50(), r.p99());
+            System.out.printf(
+                    Locale.ROOT,
+                    "| %d | %d | %.1f | %d | %.0f | %.2f | %.2f |%n",
+                    r.parallelism(),
+                    r.batch(),
+                    r.meanBatch(),
+                    r.events(),
+                    r.eventsPerSecond(),
+                    r.p50(),
+                    r.p99());
         }
         int largest = batches[batches.length - 1];
         for (int p : parallelisms) {
-            Row b1 = rows.stream().filter(r -> r.parallelism() == p && r.batch() == batches[0]).findFirst().orElseThrow();
-            Row bn = rows.stream().filter(r -> r.parallelism() == p && r.batch() == largest).findFirst().orElseThrow();
-            System.out.printf(Locale.ROOT, "parallelism %d: batch %d / batch %d = %.2fx events/s%n", p, largest,
-                    batches[0], bn.eventsPerSecond() / b1.eventsPerSecond());
+            Row b1 = rows.stream()
+                    .filter(r -> r.parallelism() == p && r.batch() == batches[0])
+                    .findFirst()
+                    .orElseThrow();
+            Row bn = rows.stream()
+                    .filter(r -> r.parallelism() == p && r.batch() == largest)
+                    .findFirst()
+                    .orElseThrow();
+            System.out.printf(
+                    Locale.ROOT,
+                    "parallelism %d: batch %d / batch %d = %.2fx events/s%n",
+                    p,
+                    largest,
+                    batches[0],
+                    bn.eventsPerSecond() / b1.eventsPerSecond());
         }
     }
 
     static int[] ints(String list) {
-        return java.util.Arrays.stream(list.split(",")).map(String::strip).mapToInt(Integer::parseInt).toArray();
+        return java.util.Arrays.stream(list.split(","))
+                .map(String::strip)
+                .mapToInt(Integer::parseInt)
+                .toArray();
     }
 
     static List<byte[]> payloads(Path file, int count) throws Exception {
@@ -153,7 +185,9 @@ public final class OperatorBenchmark {
         StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(conf);
         env.setRuntimeMode(RuntimeExecutionMode.STREAMING);
         env.setParallelism(parallelism);
-        DataStream<byte[]> events = env.fromData(payloads, QSparseEnrichment.BYTES).setParallelism(1).rebalance();
+        DataStream<byte[]> events = env.fromData(payloads, QSparseEnrichment.BYTES)
+                .setParallelism(1)
+                .rebalance();
         QSparseEnrichment.Streams out = QSparseEnrichment.builder()
                 .modelPath(model.toString())
                 .mode(mode)
@@ -166,14 +200,21 @@ public final class OperatorBenchmark {
         out.deadLetters().sinkTo(new DiscardingSink<>());
         env.execute("qsparse-benchmark p" + parallelism + " b" + batch);
 
-        double[] latencies = LATENCIES.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        double[] latencies =
+                LATENCIES.stream().mapToDouble(Double::doubleValue).sorted().toArray();
         if (latencies.length != payloads.size()) {
             throw new IllegalStateException(latencies.length + " results for " + payloads.size() + " events");
         }
         double seconds = (LAST.get() - FIRST.get()) / 1e9;
         double perSecond = (latencies.length - 1) / seconds;
-        return new Row(parallelism, batch, payloads.size(), perSecond, percentile(latencies, 0.50),
-                percentile(latencies, 0.99), latencies.length / BATCHES.sum());
+        return new Row(
+                parallelism,
+                batch,
+                payloads.size(),
+                perSecond,
+                percentile(latencies, 0.50),
+                percentile(latencies, 0.99),
+                latencies.length / BATCHES.sum());
     }
 
     static double percentile(double[] sorted, double q) {
@@ -181,6 +222,5 @@ public final class OperatorBenchmark {
         return sorted[Math.max(0, Math.min(sorted.length - 1, i))];
     }
 
-    private OperatorBenchmark() {
-    }
+    private OperatorBenchmark() {}
 }

@@ -38,10 +38,12 @@ final class LocalCluster implements AutoCloseable {
     final int restPort;
     private final Map<String, String> env = new HashMap<>();
     private final Path scriptLog;
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final HttpClient http =
+            HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     private final Thread shutdownHook = new Thread(this::killAll, "local-cluster-kill");
 
-    LocalCluster(Path work, String mvn, int kafkaPort, int controllerPort, int rpcPort, int restPort) throws IOException {
+    LocalCluster(Path work, String mvn, int kafkaPort, int controllerPort, int rpcPort, int restPort)
+            throws IOException {
         this.work = work.toAbsolutePath().normalize();
         this.kafkaPort = kafkaPort;
         this.restPort = restPort;
@@ -65,7 +67,8 @@ final class LocalCluster implements AutoCloseable {
     String script(Duration timeout, String... args) throws IOException, InterruptedException {
         List<String> command = new ArrayList<>(List.of("bash", SCRIPT.toString()));
         command.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(command).directory(ROOT.toFile())
+        ProcessBuilder pb = new ProcessBuilder(command)
+                .directory(ROOT.toFile())
                 .redirectError(ProcessBuilder.Redirect.appendTo(scriptLog.toFile()));
         pb.environment().putAll(env);
         Process p = pb.start();
@@ -73,8 +76,8 @@ final class LocalCluster implements AutoCloseable {
         // Output is a job id at most: reading it after exit cannot block the script.
         if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
             p.destroyForcibly();
-            throw new IllegalStateException("cluster.sh " + String.join(" ", args) + " did not finish within "
-                    + timeout + "; see " + scriptLog);
+            throw new IllegalStateException("cluster.sh " + String.join(" ", args) + " did not finish within " + timeout
+                    + "; see " + scriptLog);
         }
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
         if (p.exitValue() != 0) {
@@ -86,13 +89,18 @@ final class LocalCluster implements AutoCloseable {
 
     /** PID of a process the script started ("kafka", "jobmanager", "taskmanager-N"). */
     long pid(String name) throws IOException {
-        return Long.parseLong(Files.readString(work.resolve("pids/" + name + ".pid")).strip());
+        return Long.parseLong(
+                Files.readString(work.resolve("pids/" + name + ".pid")).strip());
     }
 
     /** GET on the JobManager's REST API. */
     JsonNode rest(String path) throws IOException, InterruptedException {
-        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + restPort + path))
-                .timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> r = http.send(
+                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + restPort + path))
+                        .timeout(Duration.ofSeconds(10))
+                        .GET()
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
         if (r.statusCode() != 200) {
             throw new IOException("GET " + path + ": HTTP " + r.statusCode() + " " + r.body());
         }
@@ -100,8 +108,11 @@ final class LocalCluster implements AutoCloseable {
     }
 
     void cancel(String jobId) throws IOException, InterruptedException {
-        http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + restPort + "/jobs/" + jobId + "?mode=cancel"))
-                .timeout(Duration.ofSeconds(10)).method("PATCH", HttpRequest.BodyPublishers.noBody()).build(),
+        http.send(
+                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + restPort + "/jobs/" + jobId + "?mode=cancel"))
+                        .timeout(Duration.ofSeconds(10))
+                        .method("PATCH", HttpRequest.BodyPublishers.noBody())
+                        .build(),
                 HttpResponse.BodyHandlers.discarding());
     }
 
@@ -142,8 +153,13 @@ final class LocalCluster implements AutoCloseable {
                     continue;
                 }
                 Optional<ProcessHandle> h = ProcessHandle.of(pid.getAsLong());
-                if (h.isPresent() && h.get().info().arguments().map(a -> String.join(" ", a))
-                        .orElse("").contains("-Dqsparse.cluster.work=" + work)) {
+                if (h.isPresent()
+                        && h.get()
+                                .info()
+                                .arguments()
+                                .map(a -> String.join(" ", a))
+                                .orElse("")
+                                .contains("-Dqsparse.cluster.work=" + work)) {
                     h.get().destroyForcibly();
                     h.get().onExit().get(10, TimeUnit.SECONDS);
                 }

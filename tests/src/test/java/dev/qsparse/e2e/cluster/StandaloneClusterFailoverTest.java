@@ -60,16 +60,23 @@ class StandaloneClusterFailoverTest {
     @Test
     @Timeout(value = 8, unit = TimeUnit.MINUTES)
     void everyIdExactlyOnceAfterATaskManagerIsKilled() throws Exception {
-        assumeTrue(System.getProperty("os.name", "").toLowerCase(Locale.ROOT).contains("linux")
-                && Files.isReadable(Path.of("/proc/self/maps")), "the local cluster test needs Linux and /proc");
+        assumeTrue(
+                System.getProperty("os.name", "").toLowerCase(Locale.ROOT).contains("linux")
+                        && Files.isReadable(Path.of("/proc/self/maps")),
+                "the local cluster test needs Linux and /proc");
         for (String tool : List.of("bash", "curl", "setsid")) {
-            assumeTrue(onPath(tool) != null, tool + " is not on PATH: docker/local/cluster.sh needs it; skipping the local cluster test");
+            assumeTrue(
+                    onPath(tool) != null,
+                    tool + " is not on PATH: docker/local/cluster.sh needs it; skipping the local cluster test");
         }
         String mvn = findMaven();
-        assumeTrue(mvn != null, "Maven (mvn) not found on PATH or in MAVEN_HOME: docker/local/cluster.sh resolves"
-                + " Flink's class path with it; skipping the local cluster test");
+        assumeTrue(
+                mvn != null,
+                "Maven (mvn) not found on PATH or in MAVEN_HOME: docker/local/cluster.sh resolves"
+                        + " Flink's class path with it; skipping the local cluster test");
         for (String jar : List.of("qsparse-enrichment-job.jar", "jobs-0.1.0-SNAPSHOT.jar")) {
-            assertTrue(Files.isRegularFile(LocalCluster.ROOT.resolve("jobs/target/" + jar)),
+            assertTrue(
+                    Files.isRegularFile(LocalCluster.ROOT.resolve("jobs/target/" + jar)),
                     "jobs/target/" + jar + " is missing: build it with mvn -pl jobs -am package -DskipTests");
         }
 
@@ -80,38 +87,75 @@ class StandaloneClusterFailoverTest {
         List<DemoEvents.Event> events = DemoEvents.build(
                 DemoEvents.readTexts(LocalCluster.ROOT.resolve("models/data/events.txt")), EVENTS, MALFORMED, null, 11);
 
-        try (LocalCluster cluster = new LocalCluster(Path.of("target/cluster-work"), mvn,
-                freePort("Kafka"), freePort("Kafka controller"), freePort("Flink RPC"), freePort("Flink REST"))) {
+        try (LocalCluster cluster = new LocalCluster(
+                Path.of("target/cluster-work"),
+                mvn,
+                freePort("Kafka"),
+                freePort("Kafka controller"),
+                freePort("Flink RPC"),
+                freePort("Flink REST"))) {
             log("work dir (logs, pids, config): " + cluster.work);
             cluster.script(Duration.ofMinutes(4), "start");
             log("cluster up: Kafka broker, JobManager, 2 TaskManagers x 2 slots");
             KafkaTopics.create(cluster.bootstrapServers(), Map.of(in, PARALLELISM, out, 2, dlq, 1));
 
-            String jobId = cluster.script(Duration.ofMinutes(3), "submit",
-                    "--bootstrap-servers", cluster.bootstrapServers(), "--input-topic", in, "--output-topic", out,
-                    "--dead-letter-topic", dlq, "--group-id", "g-" + run, "--transactional-id-prefix", "tx-" + run,
-                    "--model", MODEL.toString(), "--mode", "embed", "--parallelism", String.valueOf(PARALLELISM),
-                    "--checkpoint-interval", "PT1S", "--restart-attempts", "20", "--max-batch-size", "8");
+            String jobId = cluster.script(
+                    Duration.ofMinutes(3),
+                    "submit",
+                    "--bootstrap-servers",
+                    cluster.bootstrapServers(),
+                    "--input-topic",
+                    in,
+                    "--output-topic",
+                    out,
+                    "--dead-letter-topic",
+                    dlq,
+                    "--group-id",
+                    "g-" + run,
+                    "--transactional-id-prefix",
+                    "tx-" + run,
+                    "--model",
+                    MODEL.toString(),
+                    "--mode",
+                    "embed",
+                    "--parallelism",
+                    String.valueOf(PARALLELISM),
+                    "--checkpoint-interval",
+                    "PT1S",
+                    "--restart-attempts",
+                    "20",
+                    "--max-batch-size",
+                    "8");
             jobId = jobId.lines().reduce((a, b) -> b).orElseThrow().strip();
             final String job = jobId;
             log("job " + job + " submitted through the REST API");
 
             // All four subtasks running, two in each TaskManager.
-            await(Duration.ofMinutes(2), "all " + PARALLELISM + " subtasks running",
-                    () -> runningByTaskManager(cluster, job).values().stream().mapToInt(Integer::intValue).sum() == PARALLELISM);
+            await(
+                    Duration.ofMinutes(2),
+                    "all " + PARALLELISM + " subtasks running",
+                    () -> runningByTaskManager(cluster, job).values().stream()
+                                    .mapToInt(Integer::intValue)
+                                    .sum()
+                            == PARALLELISM);
             Map<String, Integer> placement = runningByTaskManager(cluster, job);
             log("subtasks per TaskManager: " + placement);
             assertEquals(Map.of("taskmanager-1", 2, "taskmanager-2", 2), placement, "two subtasks in each TaskManager");
 
             AtomicInteger produced = new AtomicInteger();
             AtomicReference<Throwable> producerError = new AtomicReference<>();
-            Thread producer = new Thread(() -> produce(cluster.bootstrapServers(), in, events, produced, producerError), "producer");
+            Thread producer = new Thread(
+                    () -> produce(cluster.bootstrapServers(), in, events, produced, producerError), "producer");
             producer.setDaemon(true);
             producer.start();
 
             // Some output committed (read_committed), well before all of it.
-            int committed = TopicReader.readUntil(cluster.bootstrapServers(), List.of(out, dlq), Duration.ofSeconds(90),
-                    rs -> rs.size() >= 300).size();
+            int committed = TopicReader.readUntil(
+                            cluster.bootstrapServers(),
+                            List.of(out, dlq),
+                            Duration.ofSeconds(90),
+                            rs -> rs.size() >= 300)
+                    .size();
             assertTrue(committed >= 300, "only " + committed + " outputs committed after 90 s");
 
             // One mapping of the weights per TaskManager process, though each runs two subtasks.
@@ -120,7 +164,9 @@ class StandaloneClusterFailoverTest {
                 mapsBefore.put(tm, LocalCluster.mappings(cluster.pid(tm), WEIGHTS));
             }
             log("mappings of " + WEIGHTS + " per TaskManager process: " + mapsBefore);
-            assertEquals(Map.of("taskmanager-1", 1L, "taskmanager-2", 1L), mapsBefore,
+            assertEquals(
+                    Map.of("taskmanager-1", 1L, "taskmanager-2", 1L),
+                    mapsBefore,
                     "each TaskManager maps the weights once, not once per slot");
 
             // SIGKILL one TaskManager mid-run, then start a replacement.
@@ -141,25 +187,51 @@ class StandaloneClusterFailoverTest {
             // Recovered: all subtasks running again and a checkpoint completed after the kill.
             AtomicLong registered = new AtomicLong();
             AtomicLong running = new AtomicLong();
-            await(Duration.ofMinutes(2), "recovery (all subtasks running, a checkpoint completed after the kill)", () -> {
-                if (registered.get() == 0 && cluster.rest("/taskmanagers").findValuesAsText("id").contains("taskmanager-3")) {
-                    registered.set(System.nanoTime());
-                }
-                boolean allRunning = runningByTaskManager(cluster, job).values().stream().mapToInt(Integer::intValue).sum() == PARALLELISM;
-                if (allRunning && running.get() == 0) {
-                    running.set(System.nanoTime());
-                }
-                return allRunning && lastCheckpointAck(cluster, job) > killedAt;
-            });
+            await(
+                    Duration.ofMinutes(2),
+                    "recovery (all subtasks running, a checkpoint completed after the kill)",
+                    () -> {
+                        if (registered.get() == 0
+                                && cluster.rest("/taskmanagers")
+                                        .findValuesAsText("id")
+                                        .contains("taskmanager-3")) {
+                            registered.set(System.nanoTime());
+                        }
+                        boolean allRunning = runningByTaskManager(cluster, job).values().stream()
+                                        .mapToInt(Integer::intValue)
+                                        .sum()
+                                == PARALLELISM;
+                        if (allRunning && running.get() == 0) {
+                            running.set(System.nanoTime());
+                        }
+                        return allRunning && lastCheckpointAck(cluster, job) > killedAt;
+                    });
             double recoverySeconds = (System.nanoTime() - killedNanos) / 1e9;
             Map<String, Integer> placementAfter = runningByTaskManager(cluster, job);
-            String restarts = cluster.rest("/jobs/" + job + "/metrics?get=numRestarts").path(0).path("value").asText("?");
-            JsonNode failures = cluster.rest("/jobs/" + job + "/exceptions?maxExceptions=20").path("exceptionHistory").path("entries");
-            log(String.format(Locale.ROOT, "recovered %.1f s after the kill (replacement registered at %.1f s, all subtasks"
-                    + " running at %.1f s, then the first checkpoint); %d failure(s) recorded, first: %s; restarts (numRestarts) %s;"
-                    + " subtasks per TaskManager %s", recoverySeconds, (registered.get() - killedNanos) / 1e9,
-                    (running.get() - killedNanos) / 1e9, failures.size(),
-                    failures.path(0).path("stacktrace").asText("-").lines().findFirst().orElse("-"), restarts, placementAfter));
+            String restarts = cluster.rest("/jobs/" + job + "/metrics?get=numRestarts")
+                    .path(0)
+                    .path("value")
+                    .asText("?");
+            JsonNode failures = cluster.rest("/jobs/" + job + "/exceptions?maxExceptions=20")
+                    .path("exceptionHistory")
+                    .path("entries");
+            log(String.format(
+                    Locale.ROOT,
+                    "recovered %.1f s after the kill (replacement registered at %.1f s, all subtasks"
+                            + " running at %.1f s, then the first checkpoint); %d failure(s) recorded, first: %s; restarts (numRestarts) %s;"
+                            + " subtasks per TaskManager %s",
+                    recoverySeconds,
+                    (registered.get() - killedNanos) / 1e9,
+                    (running.get() - killedNanos) / 1e9,
+                    failures.size(),
+                    failures.path(0)
+                            .path("stacktrace")
+                            .asText("-")
+                            .lines()
+                            .findFirst()
+                            .orElse("-"),
+                    restarts,
+                    placementAfter));
             assertEquals(Map.of("taskmanager-1", 2, "taskmanager-3", 2), placementAfter, "the replacement took over");
             assertTrue(Integer.parseInt(restarts) >= 1, "the job restarted after the loss");
 
@@ -174,10 +246,13 @@ class StandaloneClusterFailoverTest {
             assertEquals(events.size(), produced.get(), "every event produced");
 
             // Read everything back with read_committed, then a little longer to catch duplicates.
-            List<ConsumerRecord<byte[], byte[]>> records = TopicReader.readUntil(cluster.bootstrapServers(),
-                    List.of(out, dlq), Duration.ofMinutes(2), rs -> rs.size() >= events.size());
-            List<ConsumerRecord<byte[], byte[]>> settled = TopicReader.readUntil(cluster.bootstrapServers(),
-                    List.of(out, dlq), Duration.ofSeconds(4), rs -> false);
+            List<ConsumerRecord<byte[], byte[]>> records = TopicReader.readUntil(
+                    cluster.bootstrapServers(),
+                    List.of(out, dlq),
+                    Duration.ofMinutes(2),
+                    rs -> rs.size() >= events.size());
+            List<ConsumerRecord<byte[], byte[]>> settled = TopicReader.readUntil(
+                    cluster.bootstrapServers(), List.of(out, dlq), Duration.ofSeconds(4), rs -> false);
             Pipeline.Outcome outcome = new Pipeline.Outcome(out, settled.size() >= records.size() ? settled : records);
             log("read_committed: " + outcome.enriched.size() + " enriched + " + outcome.deadLetters.size()
                     + " dead letters for " + events.size() + " input events");
@@ -186,20 +261,28 @@ class StandaloneClusterFailoverTest {
             EndToEndTest.assertExactlyOnce(events, outcome);
             assertEquals(EVENTS, outcome.enriched.size());
             assertEquals(MALFORMED, outcome.deadLetters.size());
-            assertTrue(outcome.enriched.stream().allMatch(e -> e.path("embedding").size() > 0), "embeddings present");
-            assertEquals(Map.of("taskmanager-1", 1L, "taskmanager-3", 1L), mapsAfter,
+            assertTrue(
+                    outcome.enriched.stream().allMatch(e -> e.path("embedding").size() > 0), "embeddings present");
+            assertEquals(
+                    Map.of("taskmanager-1", 1L, "taskmanager-3", 1L),
+                    mapsAfter,
                     "after recovery each TaskManager still maps the weights once");
         } finally {
             log("cluster stopped");
         }
     }
 
-    private static void produce(String bootstrap, String topic, List<DemoEvents.Event> events, AtomicInteger produced,
-                                AtomicReference<Throwable> error) {
+    private static void produce(
+            String bootstrap,
+            String topic,
+            List<DemoEvents.Event> events,
+            AtomicInteger produced,
+            AtomicReference<Throwable> error) {
         Properties p = new Properties();
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(ProducerConfig.ACKS_CONFIG, "all");
-        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
+        try (KafkaProducer<byte[], byte[]> producer =
+                new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
             // About 100 events a second, so that the stream is still flowing when the TaskManager dies.
             for (int i = 0; i < events.size(); i += 100) {
                 for (DemoEvents.Event e : events.subList(i, Math.min(events.size(), i + 100))) {
@@ -222,7 +305,9 @@ class StandaloneClusterFailoverTest {
             return running;
         }
         for (JsonNode v : details.path("vertices")) {
-            for (JsonNode tm : cluster.rest("/jobs/" + job + "/vertices/" + v.path("id").asText() + "/taskmanagers").path("taskmanagers")) {
+            for (JsonNode tm : cluster.rest(
+                            "/jobs/" + job + "/vertices/" + v.path("id").asText() + "/taskmanagers")
+                    .path("taskmanagers")) {
                 int n = tm.path("status-counts").path("RUNNING").asInt();
                 if (n > 0) {
                     running.merge(tm.path("taskmanager-id").asText(), n, Integer::sum);
@@ -234,7 +319,11 @@ class StandaloneClusterFailoverTest {
 
     /** Wall-clock time the latest completed checkpoint was acknowledged, 0 if none. */
     static long lastCheckpointAck(LocalCluster cluster, String job) throws Exception {
-        return cluster.rest("/jobs/" + job + "/checkpoints").path("latest").path("completed").path("latest_ack_timestamp").asLong(0);
+        return cluster.rest("/jobs/" + job + "/checkpoints")
+                .path("latest")
+                .path("completed")
+                .path("latest_ack_timestamp")
+                .asLong(0);
     }
 
     static void await(Duration timeout, String what, Callable<Boolean> condition) throws Exception {
@@ -259,7 +348,9 @@ class StandaloneClusterFailoverTest {
     }
 
     static String findMaven() {
-        for (String home : new String[] {System.getenv("MAVEN_HOME"), System.getenv("M2_HOME"), System.getProperty("maven.home")}) {
+        for (String home :
+                new String[] {System.getenv("MAVEN_HOME"), System.getenv("M2_HOME"), System.getProperty("maven.home")
+                }) {
             if (home != null && Files.isExecutable(Path.of(home, "bin", "mvn"))) {
                 return Path.of(home, "bin", "mvn").toString();
             }

@@ -59,7 +59,7 @@ class StandaloneClusterSoakTest {
     static byte[] hostile(String id, int kind) {
         String head = "{\"id\":\"" + id + "\",";
         return switch (kind % 6) {
-            case 0 -> {   // the stopper of issue 11: a huge invalid-UTF-8 text
+            case 0 -> { // the stopper of issue 11: a huge invalid-UTF-8 text
                 byte[] junk = new byte[600 * 1024];
                 Arrays.fill(junk, (byte) 0xFF);
                 byte[] h = (head + "\"text\":\"").getBytes(StandardCharsets.UTF_8);
@@ -67,11 +67,13 @@ class StandaloneClusterSoakTest {
                 System.arraycopy(junk, 0, b, h.length, junk.length);
                 yield b;
             }
-            case 1 -> (head + "\"text\":\"hi\",\"mode\":\"generate\",\"params\":{\"temperature\":1e-300}}")
-                    .getBytes(StandardCharsets.UTF_8);
+            case 1 ->
+                (head + "\"text\":\"hi\",\"mode\":\"generate\",\"params\":{\"temperature\":1e-300}}")
+                        .getBytes(StandardCharsets.UTF_8);
             case 2 -> (head + "\"text\":\"\"}").getBytes(StandardCharsets.UTF_8);
             case 3 -> (head + "\"text\":\"cut").getBytes(StandardCharsets.UTF_8);
-            case 4 -> (head + "\"text\":\"hi\",\"params\":{\"max_new_tokens\":100000}}").getBytes(StandardCharsets.UTF_8);
+            case 4 ->
+                (head + "\"text\":\"hi\",\"params\":{\"max_new_tokens\":100000}}").getBytes(StandardCharsets.UTF_8);
             default -> (head + "\"text\":\"a\",\"mode\":\"summarize\"}").getBytes(StandardCharsets.UTF_8);
         };
     }
@@ -96,54 +98,94 @@ class StandaloneClusterSoakTest {
         List<String> texts = DemoEvents.readTexts(LocalCluster.ROOT.resolve("models/data/events.txt"));
         List<DemoEvents.Event> sent = Collections.synchronizedList(new ArrayList<>());
 
-        try (LocalCluster cluster = new LocalCluster(Path.of("target/soak-work"), mvn,
-                StandaloneClusterFailoverTest.freePort("Kafka"), StandaloneClusterFailoverTest.freePort("Kafka controller"),
-                StandaloneClusterFailoverTest.freePort("Flink RPC"), StandaloneClusterFailoverTest.freePort("Flink REST"))) {
+        try (LocalCluster cluster = new LocalCluster(
+                Path.of("target/soak-work"),
+                mvn,
+                StandaloneClusterFailoverTest.freePort("Kafka"),
+                StandaloneClusterFailoverTest.freePort("Kafka controller"),
+                StandaloneClusterFailoverTest.freePort("Flink RPC"),
+                StandaloneClusterFailoverTest.freePort("Flink REST"))) {
             cluster.script(Duration.ofMinutes(4), "start");
             KafkaTopics.create(cluster.bootstrapServers(), Map.of(in, PARALLELISM, out, 2, dlq, 1));
-            String job = cluster.script(Duration.ofMinutes(3), "submit",
-                    "--bootstrap-servers", cluster.bootstrapServers(), "--input-topic", in, "--output-topic", out,
-                    "--dead-letter-topic", dlq, "--group-id", "g-" + run, "--transactional-id-prefix", "tx-" + run,
-                    "--model", MODEL.toString(), "--mode", mode, "--parallelism", String.valueOf(PARALLELISM),
-                    "--checkpoint-interval", "PT2S", "--restart-attempts", "50", "--max-batch-size", "8",
-                    "--set", "qsparse.generate.max-new-tokens=4")
-                    .lines().reduce((a, b) -> b).orElseThrow().strip();
+            String job = cluster.script(
+                            Duration.ofMinutes(3),
+                            "submit",
+                            "--bootstrap-servers",
+                            cluster.bootstrapServers(),
+                            "--input-topic",
+                            in,
+                            "--output-topic",
+                            out,
+                            "--dead-letter-topic",
+                            dlq,
+                            "--group-id",
+                            "g-" + run,
+                            "--transactional-id-prefix",
+                            "tx-" + run,
+                            "--model",
+                            MODEL.toString(),
+                            "--mode",
+                            mode,
+                            "--parallelism",
+                            String.valueOf(PARALLELISM),
+                            "--checkpoint-interval",
+                            "PT2S",
+                            "--restart-attempts",
+                            "50",
+                            "--max-batch-size",
+                            "8",
+                            "--set",
+                            "qsparse.generate.max-new-tokens=4")
+                    .lines()
+                    .reduce((a, b) -> b)
+                    .orElseThrow()
+                    .strip();
             log("job " + job + " submitted; " + minutes + " min at " + rate + " events/s, 1% hostile, a TaskManager"
                     + " killed every " + killEvery + " min");
-            StandaloneClusterFailoverTest.await(Duration.ofMinutes(2), "all subtasks running", () ->
-                    StandaloneClusterFailoverTest.runningByTaskManager(cluster, job).values().stream()
-                            .mapToInt(Integer::intValue).sum() == PARALLELISM);
+            StandaloneClusterFailoverTest.await(
+                    Duration.ofMinutes(2),
+                    "all subtasks running",
+                    () -> StandaloneClusterFailoverTest.runningByTaskManager(cluster, job).values().stream()
+                                    .mapToInt(Integer::intValue)
+                                    .sum()
+                            == PARALLELISM);
 
             // Steady load on its own thread.
             AtomicBoolean stop = new AtomicBoolean();
             AtomicReference<Throwable> producerError = new AtomicReference<>();
-            Thread producer = new Thread(() -> {
-                Properties p = new Properties();
-                p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, cluster.bootstrapServers());
-                p.put(ProducerConfig.ACKS_CONFIG, "all");
-                try (KafkaProducer<byte[], byte[]> kp = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
-                    int i = 0;
-                    while (!stop.get()) {
-                        long second = System.nanoTime();
-                        for (int k = 0; k < rate; k++, i++) {
-                            boolean bad = i % 100 == 99;
-                            String id = String.format(Locale.ROOT, bad ? "bad-%05d" : "evt-%05d", i);
-                            byte[] payload = bad ? hostile(id, i / 100)
-                                    : ("{\"id\":\"" + id + "\",\"text\":" + TestText.quote(texts.get(i % texts.size())) + "}")
-                                    .getBytes(StandardCharsets.UTF_8);
-                            kp.send(new ProducerRecord<>(in, payload));
-                            sent.add(new DemoEvents.Event(id, new byte[0], bad));   // ids only: the payloads are not kept
+            Thread producer = new Thread(
+                    () -> {
+                        Properties p = new Properties();
+                        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, cluster.bootstrapServers());
+                        p.put(ProducerConfig.ACKS_CONFIG, "all");
+                        try (KafkaProducer<byte[], byte[]> kp =
+                                new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
+                            int i = 0;
+                            while (!stop.get()) {
+                                long second = System.nanoTime();
+                                for (int k = 0; k < rate; k++, i++) {
+                                    boolean bad = i % 100 == 99;
+                                    String id = String.format(Locale.ROOT, bad ? "bad-%05d" : "evt-%05d", i);
+                                    byte[] payload = bad
+                                            ? hostile(id, i / 100)
+                                            : ("{\"id\":\"" + id + "\",\"text\":"
+                                                            + TestText.quote(texts.get(i % texts.size())) + "}")
+                                                    .getBytes(StandardCharsets.UTF_8);
+                                    kp.send(new ProducerRecord<>(in, payload));
+                                    sent.add(new DemoEvents.Event(
+                                            id, new byte[0], bad)); // ids only: the payloads are not kept
+                                }
+                                kp.flush();
+                                long left = 1_000_000_000L - (System.nanoTime() - second);
+                                if (left > 0) {
+                                    Thread.sleep(left / 1_000_000);
+                                }
+                            }
+                        } catch (Throwable t) {
+                            producerError.set(t);
                         }
-                        kp.flush();
-                        long left = 1_000_000_000L - (System.nanoTime() - second);
-                        if (left > 0) {
-                            Thread.sleep(left / 1_000_000);
-                        }
-                    }
-                } catch (Throwable t) {
-                    producerError.set(t);
-                }
-            }, "soak-producer");
+                    },
+                    "soak-producer");
             producer.setDaemon(true);
             producer.start();
 
@@ -162,8 +204,8 @@ class StandaloneClusterSoakTest {
                     kills++;
                     victim++;
                     cluster.script(Duration.ofMinutes(1), "taskmanager", String.valueOf(victim));
-                    log("SIGKILL #" + kills + ": taskmanager-" + (victim - 1) + " (pid " + pid + "), replaced by taskmanager-"
-                            + victim + "; " + sent.size() + " events sent");
+                    log("SIGKILL #" + kills + ": taskmanager-" + (victim - 1) + " (pid " + pid
+                            + "), replaced by taskmanager-" + victim + "; " + sent.size() + " events sent");
                     nextKill += (long) (killEvery * 60e9);
                 }
                 Thread.sleep(10_000);
@@ -173,31 +215,49 @@ class StandaloneClusterSoakTest {
             assertTrue(producerError.get() == null, () -> "producer failed: " + producerError.get());
             log(sent.size() + " events sent; waiting for all of them to be committed");
 
-            List<ConsumerRecord<byte[], byte[]>> records = TopicReader.readUntil(cluster.bootstrapServers(),
-                    List.of(out, dlq), Duration.ofMinutes(5), rs -> rs.size() >= sent.size());
-            List<ConsumerRecord<byte[], byte[]>> settled = TopicReader.readUntil(cluster.bootstrapServers(),
-                    List.of(out, dlq), Duration.ofSeconds(10), rs -> false);
+            List<ConsumerRecord<byte[], byte[]>> records = TopicReader.readUntil(
+                    cluster.bootstrapServers(),
+                    List.of(out, dlq),
+                    Duration.ofMinutes(5),
+                    rs -> rs.size() >= sent.size());
+            List<ConsumerRecord<byte[], byte[]>> settled = TopicReader.readUntil(
+                    cluster.bootstrapServers(), List.of(out, dlq), Duration.ofSeconds(10), rs -> false);
             Pipeline.Outcome outcome = new Pipeline.Outcome(out, settled.size() >= records.size() ? settled : records);
-            int restarts = cluster.rest("/jobs/" + job + "/metrics?get=numRestarts").path(0).path("value").asInt(-1);
+            int restarts = cluster.rest("/jobs/" + job + "/metrics?get=numRestarts")
+                    .path(0)
+                    .path("value")
+                    .asInt(-1);
             String state = cluster.rest("/jobs/" + job).path("state").asText();
             log("read_committed: " + outcome.enriched.size() + " enriched + " + outcome.deadLetters.size()
                     + " dead letters for " + sent.size() + " events; " + kills + " kills, " + restarts
-                    + " restarts, job " + state + "; heap of taskmanager-1 (MB): " + heapSamples.stream()
-                    .map(b -> b / (1 << 20)).toList());
+                    + " restarts, job " + state + "; heap of taskmanager-1 (MB): "
+                    + heapSamples.stream().map(b -> b / (1 << 20)).toList());
             cluster.cancel(job);
 
             EndToEndTest.assertExactlyOnce(new ArrayList<>(sent), outcome);
-            long hostileCount = sent.stream().filter(DemoEvents.Event::malformed).count();
+            long hostileCount =
+                    sent.stream().filter(DemoEvents.Event::malformed).count();
             assertEquals(hostileCount, outcome.deadLetters.size(), "each hostile event is one dead letter");
             assertEquals("RUNNING", state, "the job is still running: no restart loop gave up");
-            assertTrue(restarts >= 0 && restarts <= 3 * Math.max(1, kills), "restarts " + restarts + " for " + kills
-                    + " kills: a restart loop");
+            assertTrue(
+                    restarts >= 0 && restarts <= 3 * Math.max(1, kills),
+                    "restarts " + restarts + " for " + kills + " kills: a restart loop");
             int window = Math.max(1, heapSamples.size() / 6);
-            double first = heapSamples.subList(0, window).stream().mapToLong(Long::longValue).average().orElse(0);
+            double first = heapSamples.subList(0, window).stream()
+                    .mapToLong(Long::longValue)
+                    .average()
+                    .orElse(0);
             double last = heapSamples.subList(heapSamples.size() - window, heapSamples.size()).stream()
-                    .mapToLong(Long::longValue).average().orElse(0);
-            assertTrue(last <= HEAP_GROWTH * first + 64 * (1 << 20), String.format(Locale.ROOT,
-                    "heap of taskmanager-1 grew from %.0f MB to %.0f MB", first / (1 << 20), last / (1 << 20)));
+                    .mapToLong(Long::longValue)
+                    .average()
+                    .orElse(0);
+            assertTrue(
+                    last <= HEAP_GROWTH * first + 64 * (1 << 20),
+                    String.format(
+                            Locale.ROOT,
+                            "heap of taskmanager-1 grew from %.0f MB to %.0f MB",
+                            first / (1 << 20),
+                            last / (1 << 20)));
         }
     }
 
