@@ -2,6 +2,7 @@ package dev.qsparse.runtime.inference;
 
 import dev.qsparse.runtime.Model;
 import dev.qsparse.runtime.kernel.DenseBatchBackends;
+import dev.qsparse.runtime.kernel.IntegerBatchBackends;
 import dev.qsparse.runtime.kernel.Kernels;
 import dev.qsparse.runtime.kernel.WorkerPool;
 import dev.qsparse.runtime.model.DecoderModel;
@@ -71,8 +72,16 @@ public final class InferenceSession implements AutoCloseable {
         this.logits = new float[config.vocabSize()];
         this.pool = threads > 1 ? WorkerPool.create(threads) : null;
         state.useThreads(pool);
-        // An optional dense batch backend (backend-nd4j) serves F32 micro-batches where it measures faster.
-        DenseBatchBackends.find().ifPresent(dense -> state.workspace().useDenseBatch(dense, true));
+        useOptionalBackends(state);
+    }
+
+    /**
+     * Optional backends found on the class path: backend-nd4j serves F32 micro-batches where it
+     * measures faster; backend-native serves int8/ternary micro-batches (exact, same results).
+     */
+    private static void useOptionalBackends(ForwardState s) {
+        DenseBatchBackends.find().ifPresent(dense -> s.workspace().useDenseBatch(dense, true));
+        IntegerBatchBackends.find().ifPresent(integer -> s.workspace().useIntegerBatch(integer));
     }
 
     /** Threads that share each product. */
@@ -195,7 +204,7 @@ public final class InferenceSession implements AutoCloseable {
         while (extraStates.size() <= i) {
             ForwardState s = network.newState();
             s.useThreads(pool);
-            DenseBatchBackends.find().ifPresent(dense -> s.workspace().useDenseBatch(dense, true));
+            useOptionalBackends(s);
             extraStates.add(s);
         }
         return extraStates.get(i);

@@ -63,6 +63,17 @@ abstract class ColumnMatrix implements WeightMatrix {
 
     abstract void finish(int[] acc, float[] out, ActivationBuffer in);
 
+    /** This format's product on the integer batch backend, outputs [o0, o0 + len). */
+    abstract void integerKernel(
+            IntegerBatchBackend backend,
+            int o0,
+            int len,
+            ByteBuffer x,
+            int count,
+            int xStride,
+            ByteBuffer acc,
+            ByteBuffer scratch);
+
     abstract void finish(float[] acc, float[] out, ActivationBuffer in);
 
     /** The stored bytes, [cols][stride] (a read-only view). */
@@ -83,11 +94,20 @@ abstract class ColumnMatrix implements WeightMatrix {
         final int[] off = new int[MAX_BLOCK];
         final float[] xs = new float[MAX_BLOCK];
 
+        ByteBuffer direct = ByteBuffer.allocateDirect(0);
+
         byte[] bytes(int n) {
             if (bytes.length < n) {
                 bytes = new byte[n];
             }
             return bytes;
+        }
+
+        ByteBuffer direct(int n) {
+            if (direct.capacity() < n) {
+                direct = ByteBuffer.allocateDirect(n);
+            }
+            return direct;
         }
     }
 
@@ -183,6 +203,11 @@ abstract class ColumnMatrix implements WeightMatrix {
             multiply(in[0], out[0], ws);
             return;
         }
+        IntegerBatchBackend integer = ws.integerBatch();
+        if (integer != null && count >= INTEGER_BATCH_MIN && allInteger(in, count)) {
+            multiplyBatchInteger(integer, in, count, out, ws);
+            return;
+        }
         KernelBackend k = ws.backend();
         int tile = Math.max(GROUP, Math.min(padded, TILE_BYTES / Math.max(1, sliceBytes(GROUP) * cols) * GROUP));
         int[][] accI = ws.batchInts(count, padded);
@@ -230,6 +255,53 @@ abstract class ColumnMatrix implements WeightMatrix {
             } else {
                 finish(accF[t], out[t], in[t]);
             }
+        }
+    }
+
+    /**
+     * Smallest batch for the integer backend: it computes every input (zeros too) and repacks each
+     * weight block per call, which a few inputs do not pay back against the sparse column kernels.
+     */
+    static final int INTEGER_BATCH_MIN = 4;
+
+    private static boolean allInteger(ActivationBuffer[] in, int count) {
+        for (int t = 0; t < count; t++) {
+            if (!in[t].integer) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * A micro-batch of int8 activations on the integer backend: the activations as dense bytes
+     * (one row per input), exact int32 sums per output tile on the pool's threads, then the same
+     * {@code finish} as the Java kernels, so the results are bit for bit theirs.
+     */
+    private void multiplyBatchInteger(
+            IntegerBatchBackend backend, ActivationBuffer[] in, int count, float[][] out, Workspace ws) {
+        int xStride = (cols + 63) / 64 * 64;
+        ByteBuffer x = ws.integerActivations(count * xStride);
+        byte[] row = ws.activationRow(xStride);
+        java.util.Arrays.fill(row, cols, xStride, (byte) 0);
+        for (int t = 0; t < count; t++) {
+            float[] v = in[t].values;
+            for (int c = 0; c < cols; c++) {
+                row[c] = (byte) v[c]; // integer-valued in [-128, 127]
+            }
+            x.put(t * xStride, row, 0, xStride);
+        }
+        ByteBuffer acc = ws.integerSums(count * padded);
+        int scratchBytes = backend.scratchBytes(cols, count * xStride);
+        ws.forRange(padded, GROUP, (a, b) -> {
+            ByteBuffer scratch = SCRATCH.get().direct(scratchBytes);
+            integerKernel(backend, a, b - a, x, count, xStride, acc, scratch);
+        });
+        int[][] accI = ws.batchInts(count, padded);
+        java.nio.IntBuffer sums = acc.asIntBuffer();
+        for (int t = 0; t < count; t++) {
+            sums.get(t * padded, accI[t], 0, rows);
+            finish(accI[t], out[t], in[t]);
         }
     }
 

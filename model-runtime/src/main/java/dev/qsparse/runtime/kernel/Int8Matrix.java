@@ -99,6 +99,19 @@ public final class Int8Matrix extends ColumnMatrix {
     }
 
     @Override
+    void integerKernel(
+            IntegerBatchBackend backend,
+            int o0,
+            int len,
+            ByteBuffer x,
+            int count,
+            int xStride,
+            ByteBuffer acc,
+            ByteBuffer scratch) {
+        backend.int8(heap == null ? data : null, heap, stride, cols, o0, len, x, count, xStride, acc, padded, scratch);
+    }
+
+    @Override
     void finish(int[] acc, float[] out, ActivationBuffer in) {
         float s = in.outputScale;
         for (int o = 0; o < rows; o++) {

@@ -99,6 +99,20 @@ public final class TernaryMatrix extends ColumnMatrix {
     }
 
     @Override
+    void integerKernel(
+            IntegerBatchBackend backend,
+            int o0,
+            int len,
+            ByteBuffer x,
+            int count,
+            int xStride,
+            ByteBuffer acc,
+            ByteBuffer scratch) {
+        backend.ternary(
+                heap == null ? data : null, heap, stride, cols, o0, len, x, count, xStride, acc, padded, scratch);
+    }
+
+    @Override
     void finish(int[] acc, float[] out, ActivationBuffer in) {
         int sum = 0;
         for (int j = 0; j < in.count; j++) {

@@ -13,6 +13,11 @@ public final class Workspace {
     /** Per F32 batch shape: null = not measured yet; else whether the dense backend won. */
     private final java.util.Map<Long, long[]> denseTimes = new java.util.HashMap<>();
 
+    private IntegerBatchBackend integerBatch;
+    private java.nio.ByteBuffer integerActivations = java.nio.ByteBuffer.allocateDirect(0);
+    private java.nio.ByteBuffer integerSums = java.nio.ByteBuffer.allocateDirect(0);
+    private byte[] activationRow = new byte[0];
+
     private int[] ints = new int[0];
     private float[] floats = new float[0];
     private int[][] batchInts = new int[0][];
@@ -48,6 +53,44 @@ public final class Workspace {
         if (dense != null) {
             dense.setThreads(threads());
         }
+    }
+
+    /**
+     * Integer micro-batch products of int8/ternary weights may use {@code backend} (null: never).
+     * Its sums are exact, so results do not change: only the speed does.
+     */
+    public void useIntegerBatch(IntegerBatchBackend backend) {
+        this.integerBatch = backend;
+    }
+
+    public IntegerBatchBackend integerBatch() {
+        return integerBatch;
+    }
+
+    /** Direct bytes for a batch's int8 activations (contents undefined). */
+    java.nio.ByteBuffer integerActivations(int bytes) {
+        if (integerActivations.capacity() < bytes) {
+            integerActivations = java.nio.ByteBuffer.allocateDirect(bytes);
+        }
+        return integerActivations;
+    }
+
+    /** Direct little-endian int32 sums for a batch (contents undefined). */
+    java.nio.ByteBuffer integerSums(int ints) {
+        long bytes = 4L * ints;
+        if (integerSums.capacity() < bytes) {
+            integerSums =
+                    java.nio.ByteBuffer.allocateDirect(Math.toIntExact(bytes)).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        }
+        return integerSums;
+    }
+
+    /** A zeroed staging row of at least {@code n} bytes, for widening activations to bytes. */
+    byte[] activationRow(int n) {
+        if (activationRow.length < n) {
+            activationRow = new byte[n];
+        }
+        return activationRow;
     }
 
     public DenseBatchBackend denseBatch() {
