@@ -128,11 +128,11 @@ abstract class ColumnMatrix implements WeightMatrix {
         KernelBackend k = ws.backend();
         if (in.integer) {
             int[] acc = ws.ints(padded);
-            ws.forRange(padded, GROUP, (a, b) -> columns(k, in, acc, null, a, b));
+            ws.forRange(padded, GROUP, (long) padded * in.count, (a, b) -> columns(k, in, acc, null, a, b));
             finish(acc, out, in);
         } else {
             float[] acc = ws.floats(padded);
-            ws.forRange(padded, GROUP, (a, b) -> columns(k, in, null, acc, a, b));
+            ws.forRange(padded, GROUP, (long) padded * in.count, (a, b) -> columns(k, in, null, acc, a, b));
             finish(acc, out, in);
         }
     }
@@ -209,10 +209,14 @@ abstract class ColumnMatrix implements WeightMatrix {
             return;
         }
         KernelBackend k = ws.backend();
+        long work = 0;
+        for (int t = 0; t < count; t++) {
+            work += (long) padded * in[t].count;
+        }
         int tile = Math.max(GROUP, Math.min(padded, TILE_BYTES / Math.max(1, sliceBytes(GROUP) * cols) * GROUP));
         int[][] accI = ws.batchInts(count, padded);
         float[][] accF = ws.batchFloats(count, padded);
-        ws.forRange(padded, GROUP, (a, b) -> {
+        ws.forRange(padded, GROUP, work, (a, b) -> {
             Scratch s = SCRATCH.get();
             for (int o0 = a; o0 < b; o0 += tile) {
                 int o1 = Math.min(b, o0 + tile);
@@ -293,7 +297,7 @@ abstract class ColumnMatrix implements WeightMatrix {
         }
         ByteBuffer acc = ws.integerSums(count * padded);
         int scratchBytes = backend.scratchBytes(cols, count * xStride);
-        ws.forRange(padded, GROUP, (a, b) -> {
+        ws.forRange(padded, GROUP, (long) padded * cols * count, (a, b) -> {
             ByteBuffer scratch = SCRATCH.get().direct(scratchBytes);
             integerKernel(backend, a, b - a, x, count, xStride, acc, scratch);
         });

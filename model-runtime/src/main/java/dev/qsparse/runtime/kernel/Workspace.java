@@ -134,6 +134,13 @@ public final class Workspace {
         return pool == null ? 1 : pool.threads();
     }
 
+    /**
+     * Multiply-adds below which a share of a product is not worth a hand-off to another thread
+     * (about 2-4 us of kernel work, several times the wake-up and cache-line traffic of a hand-off):
+     * a small product runs on fewer threads, so adding threads never makes it slower.
+     */
+    public static final long MIN_WORK_PER_THREAD = 1L << 15;
+
     /** Runs {@code task} over {@code [0, n)}, split across the pool's threads at multiples of {@code align}. */
     public void forRange(int n, int align, WorkerPool.RangeTask task) {
         if (pool == null) {
@@ -141,6 +148,23 @@ public final class Workspace {
         } else {
             pool.forRange(n, align, task);
         }
+    }
+
+    /**
+     * As {@link #forRange(int, int, WorkerPool.RangeTask)} for a product of {@code work}
+     * multiply-adds in all: at most one thread per {@link #MIN_WORK_PER_THREAD} of them.
+     */
+    public void forRange(int n, int align, long work, WorkerPool.RangeTask task) {
+        if (pool == null) {
+            task.run(0, n);
+        } else {
+            pool.forRange(n, align, threadsFor(work), task);
+        }
+    }
+
+    /** Threads worth using for {@code work} multiply-adds: between 1 and the pool's size. */
+    public int threadsFor(long work) {
+        return (int) Math.max(1, Math.min(threads(), work / MIN_WORK_PER_THREAD));
     }
 
     int[] ints(int n) {
