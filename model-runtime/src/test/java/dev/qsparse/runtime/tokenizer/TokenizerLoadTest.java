@@ -101,7 +101,16 @@ class TokenizerLoadTest {
     void unsupportedComponents() throws Exception {
         assertLoadFails(
                 variant("wordpiece.json", r -> ((ObjectNode) r.get("model")).put("type", "WordPiece")), "WordPiece");
-        assertLoadFails(variant("nfc.json", r -> r.putObject("normalizer").put("type", "NFC")), "normalizer 'NFC'");
+        assertLoadFails(variant("nfkc.json", r -> r.putObject("normalizer").put("type", "NFKC")), "normalizer 'NFKC'");
+        assertLoadFails(
+                variant("lowercase-in-sequence.json", r -> {
+                    ObjectNode seq = r.putObject("normalizer").put("type", "Sequence");
+                    seq.putArray("normalizers").addObject().put("type", "NFC");
+                    ((com.fasterxml.jackson.databind.node.ArrayNode) seq.get("normalizers"))
+                            .addObject()
+                            .put("type", "Lowercase");
+                }),
+                "normalizer 'Lowercase' at 'normalizer.normalizers[1]'");
         assertLoadFails(
                 variant("metaspace.json", r -> r.putObject("pre_tokenizer").put("type", "Metaspace")), "Metaspace");
         assertLoadFails(variant("nopre.json", r -> r.putNull("pre_tokenizer")), "pre_tokenizer");
