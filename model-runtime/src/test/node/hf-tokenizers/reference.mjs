@@ -11,7 +11,7 @@ import { TokenizerLoader } from "@lenml/tokenizers";
 
 // Texts where the regex, the NFC normalizer and the added tokens matter. Left out on purpose,
 // because the JavaScript regex differs there from Oniguruma, which the Rust library uses (see
-// TokenizerRegexTest for our behaviour on them): U+0085 and U+FEFF (JavaScript's \s lacks U+0085
+// OnigurumaReferenceTest, which holds us to Oniguruma itself there): U+0085 and U+FEFF (JavaScript's \s lacks U+0085
 // and has U+FEFF) and the long s in "'ſ" (Oniguruma's case folding makes it a contraction).
 const TEXTS = [
   "Hello world",
