@@ -376,13 +376,11 @@ class QSparseAsyncFunctionHarnessTest {
                 dev.qsparse.runtime.Model model = dev.qsparse.runtime.Model.load(TestEvents.MODEL)) {
             var tok = model.tokenizer().orElseThrow();
             var chat = settings.defaultGeneration().promptTemplate();
-            // BOS, the template's special token as its id, the event's "<|endoftext|>" as plain text.
-            int expected = 1
-                    + tok.encodeWithSpecialTokens(chat.prefix()).length
+            // The template's special token as its id, the event's "<|endoftext|>" as plain text.
+            int expected = tok.encodeWithSpecialTokens(chat.prefix()).length
                     + tok.encode(text).length
                     + tok.encodeWithSpecialTokens(chat.suffix()).length;
-            int injected = 1
-                    + tok.encodeWithSpecialTokens(chat.prefix()).length
+            int injected = tok.encodeWithSpecialTokens(chat.prefix()).length
                     + tok.encodeWithSpecialTokens(text).length
                     + tok.encodeWithSpecialTokens(chat.suffix()).length;
             assertTrue(expected > injected, "the event's special token would shorten the prompt");

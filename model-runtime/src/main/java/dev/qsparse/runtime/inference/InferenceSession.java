@@ -12,6 +12,7 @@ import dev.qsparse.runtime.tokenizer.Tokenizer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * Runs micro-batches of generate / embed / score requests over one loaded {@link Model}.
@@ -20,10 +21,13 @@ import java.util.List;
  * thread-safe: use one session per thread (one per Flink task). The {@link Model} it reads is
  * immutable and shared by any number of sessions.
  *
- * <p><b>Tokens.</b> When the config has a {@code bos_token_id}, it is put before every text. Text
- * is always encoded literally: an added/special token written in it (e.g. {@code <|eot_id|>}) is
- * plain text, never a control token. A generate request's {@link PromptTemplate} (chat format)
- * contributes the control tokens around the text, and its stop tokens end the generation.
+ * <p><b>Tokens.</b> Before every text go the tokens the tokenizer's {@code post_processor} puts
+ * there (Llama 3: {@code <|begin_of_text|>}; Qwen: none), as Hugging Face's tokenizer does; a
+ * tokenizer.json without a {@code post_processor} (this project's own) gets the config's
+ * {@code bos_token_id}, when it has one. Text is always encoded literally: an added/special token
+ * written in it (e.g. {@code <|eot_id|>}) is plain text, never a control token. A generate
+ * request's {@link PromptTemplate} (chat format) is the whole prompt format instead: its control
+ * tokens (BOS included) around the literal text, and its stop tokens end the generation.
  *
  * <p><b>Inputs longer than the context window</b> ({@code max_position_embeddings} tokens) are
  * cut, never rejected, and the result's {@code inputTruncated} says so:
@@ -56,6 +60,9 @@ public final class InferenceSession implements AutoCloseable {
     private final ForwardState state;
     private final float[] logits;
     private final WorkerPool pool;
+    /** Ids put before every text (see Tokens above). */
+    private final int[] textPrefix;
+
     private float[][] chunkHidden = new float[0][];
     private float[][] chunkLogits = new float[0][];
 
@@ -73,6 +80,7 @@ public final class InferenceSession implements AutoCloseable {
         this.config = network.config();
         this.state = network.newState();
         this.logits = new float[config.vocabSize()];
+        this.textPrefix = textPrefix(model, config);
         this.pool = threads > 1 ? WorkerPool.create(threads) : null;
         state.useThreads(pool);
         // An optional dense batch backend (backend-nd4j) serves F32 micro-batches where it measures faster.
@@ -403,29 +411,37 @@ public final class InferenceSession implements AutoCloseable {
 
     /**
      * The request's input ids: BOS, then the text encoded literally, or for a generate request with
-     * a prompt template, the template's control tokens around the literal text.
+     * a prompt template, the template's control tokens (BOS included) around the literal text.
      *
      * @throws IllegalArgumentException if the template does not fit the model's tokenizer
      */
     private int[] inputTokens(Tokenizer tokenizer, InferenceRequest request) {
         PromptTemplate template =
                 request.task() == Task.GENERATE ? request.generation().promptTemplate() : null;
-        return withBos(
-                template == null ? tokenizer.encode(request.text()) : template.encode(tokenizer, request.text()));
+        return template == null
+                ? withBos(tokenizer.encode(request.text()))
+                : template.encode(tokenizer, request.text());
+    }
+
+    private static int[] textPrefix(Model model, ModelConfig config) {
+        Optional<int[]> fromTokenizer = model.tokenizer().flatMap(Tokenizer::prefixTokens);
+        if (fromTokenizer.isPresent()) {
+            return fromTokenizer.get();
+        }
+        return config.bosTokenId().isPresent() ? new int[] {config.bosTokenId().getAsInt()} : new int[0];
     }
 
     private int[] withBos(int[] tokens) {
-        if (config.bosTokenId().isEmpty()) {
+        if (textPrefix.length == 0) {
             return tokens;
         }
-        int[] out = new int[tokens.length + 1];
-        out[0] = config.bosTokenId().getAsInt();
-        System.arraycopy(tokens, 0, out, 1, tokens.length);
+        int[] out = Arrays.copyOf(textPrefix, textPrefix.length + tokens.length);
+        System.arraycopy(tokens, 0, out, textPrefix.length, tokens.length);
         return out;
     }
 
     private int textStart() {
-        return config.bosTokenId().isPresent() ? 1 : 0;
+        return textPrefix.length;
     }
 
     /** One generate request being served: its sequence state, sampler and output so far. */
@@ -488,7 +504,7 @@ public final class InferenceSession implements AutoCloseable {
         for (Generation g : gens) {
             if (g.prompt.length == 0) {
                 g.result = new InferenceResult.Failure(
-                        "empty prompt and the model has no bos_token_id to start from",
+                        "empty prompt and nothing to start from (no bos_token_id, no template)",
                         new InferenceResult.Stats(0, false, 0, System.nanoTime() - start));
                 continue;
             }

@@ -13,7 +13,8 @@ import java.util.OptionalInt;
  * a special token written in it stays text and cannot close the turn or open a new one. The
  * template's stop tokens (its end-of-turn token) end a generation like the end-of-sequence token.
  *
- * <p>The model's BOS token, when its config has one, is put before the prefix by the session.
+ * <p>A template is the whole prompt format, as a Hugging Face chat template is: it writes the BOS
+ * token itself where the family wants one (Llama 3, BitNet), and the session adds nothing to it.
  *
  * @param prefix text before the untrusted text (special tokens recognised)
  * @param suffix text after it (special tokens recognised)
@@ -27,10 +28,12 @@ public record PromptTemplate(String prefix, String suffix, List<String> stopToke
 
     /** Llama 3 Instruct: one user turn, then the assistant header. */
     public static final PromptTemplate LLAMA3 = parse(
-            "<|start_header_id|>user<|end_header_id|>\n\n{text}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n",
+            "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n{text}<|eot_id|>"
+                    + "<|start_header_id|>assistant<|end_header_id|>\n\n",
             List.of("<|eot_id|>"));
-    /** BitNet b1.58 2B4T's chat format: {@code User: ...<|eot_id|>Assistant: }. */
-    public static final PromptTemplate BITNET = parse("User: {text}<|eot_id|>Assistant: ", List.of("<|eot_id|>"));
+    /** BitNet b1.58 2B4T's chat format: {@code <|begin_of_text|>User: ...<|eot_id|>Assistant: }. */
+    public static final PromptTemplate BITNET =
+            parse("<|begin_of_text|>User: {text}<|eot_id|>Assistant: ", List.of("<|eot_id|>"));
     /** ChatML (Qwen2/Qwen3): {@code <|im_start|>user\n...<|im_end|>\n<|im_start|>assistant\n}. */
     public static final PromptTemplate CHATML =
             parse("<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n", List.of("<|im_end|>"));

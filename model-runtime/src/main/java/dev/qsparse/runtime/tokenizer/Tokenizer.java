@@ -18,6 +18,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -35,8 +36,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * else (other normalizers, pre-tokenizers, decoders or models, BPE dropout, subword
  * prefixes/suffixes, a vocabulary lacking one of the 256 byte symbols, merges naming unknown
  * tokens) is rejected with a {@link TokenizerLoadException} rather than silently mis-tokenizing.
- * The {@code post_processor} is ignored: {@code encode} never adds BOS/EOS or other template
- * tokens; callers add them explicitly.
+ * {@code encode} never adds BOS/EOS or other template tokens; {@link #prefixTokens()} says which
+ * tokens the {@code post_processor} puts before a text ({@link PostProcessor}), for the caller to add.
  *
  * <p>Text handling:
  *
@@ -80,6 +81,7 @@ public final class Tokenizer {
     private final boolean ignoreMerges;
     private final boolean nfc;
     private final PreTokenizer preTokenizer;
+    private final int[] prefixTokens; // null: no post_processor
     private final AddedToken[] addedTokens;
     private final Map<Character, AddedToken[]> addedByFirstChar;
     private final ConcurrentHashMap<String, int[]> cache = new ConcurrentHashMap<>();
@@ -111,7 +113,9 @@ public final class Tokenizer {
             boolean ignoreMerges,
             boolean nfc,
             PreTokenizer preTokenizer,
+            int[] prefixTokens,
             int[] byteIds) {
+        this.prefixTokens = prefixTokens;
         this.vocab = vocab;
         this.ignoreMerges = ignoreMerges;
         this.nfc = nfc;
@@ -369,7 +373,30 @@ public final class Tokenizer {
             }
         }
         checkIds(file, vocab, added, modelVocabSize);
-        return new Tokenizer(vocab, added, left, right, result, ignoreMerges, nfc, pre, byteIds);
+        int[] prefix = prefixTokens(file, root.get("post_processor"), byId, added);
+        return new Tokenizer(vocab, added, left, right, result, ignoreMerges, nfc, pre, prefix, byteIds);
+    }
+
+    /** The post-processor's leading tokens (null without a post_processor), each a token of this tokenizer. */
+    private static int[] prefixTokens(Path file, JsonNode node, Map<Integer, String> vocabById, List<AddedToken> added)
+            throws TokenizerLoadException {
+        int size = 0;
+        for (int id : vocabById.keySet()) {
+            size = Math.max(size, id + 1);
+        }
+        for (AddedToken t : added) {
+            size = Math.max(size, t.id + 1);
+        }
+        int[] prefix = PostProcessor.prefix(file, node, size).orElse(null);
+        if (prefix != null) {
+            for (int id : prefix) {
+                if (!vocabById.containsKey(id) && added.stream().noneMatch(t -> t.id == id)) {
+                    throw new TokenizerLoadException(
+                            file, "post_processor puts token id " + id + " before the text, but no token has that id");
+                }
+            }
+        }
+        return prefix;
     }
 
     /**
@@ -710,6 +737,15 @@ public final class Tokenizer {
                     "token id " + id + " is out of range (vocab size " + idToBytes.length + ")");
         }
         return idToBytes[id];
+    }
+
+    /**
+     * The ids the tokenizer's {@code post_processor} puts before every text (Llama 3's current
+     * files: {@code <|begin_of_text|>}; Qwen2/Qwen3: none), or empty when the file has no
+     * {@code post_processor} and the model config's {@code bos_token_id} decides.
+     */
+    public Optional<int[]> prefixTokens() {
+        return prefixTokens == null ? Optional.empty() : Optional.of(prefixTokens.clone());
     }
 
     /** Max id + 1 over the vocabulary and the added tokens. */
