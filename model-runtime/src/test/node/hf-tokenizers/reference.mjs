@@ -63,6 +63,41 @@ const TEXTS = [
   "A long paragraph follows. Tokenizers cut text into pieces with a regular expression, then merge the bytes of each piece by rank until no merge applies; this sentence exists to exercise longer pieces, like internationalization and counterrevolutionaries.",
 ];
 
+// Seeded random mixes of the pieces the regex and the merges care about (scripts, marks, digits,
+// apostrophes, spaces, emoji), without the characters where the JavaScript regex differs from
+// Oniguruma (see above).
+const FRAGMENTS = [
+  "a", "Zq", "the", " of", "ing", "\u00e9", "\u00df", "\u212a", "\u0130", "\u4e2d\u6587", "\u65e5\u672c", "\ud55c",
+  "\u0639\u0631\u0628", "\u0939\u093f\u0928\u094d\u0926\u0940", "\u0e44\u0e17\u0e22", "\u03a9", "\u0436",
+  "\u0301", "\u0308", "\u0327", "0", "12", "345", "\u0663", "\u096a", "\u216b", "\u00bd", "\u00b2",
+  "'", "'s", "'S", "'ll", "'LL", "'Re", "'ve", "'m", "'D", "'t", "\u2019s",
+  ".", ",", "!?", "--", "...", "()", "{}", "#", "@", "_", "/", "\\", "\"", "<|", "|>", "<|eot_id|>", "<|im_end|>",
+  " ", "  ", "\t", "\n", "\r\n", "\r", "\u000b", "\u000c", "\u00a0", "\u2028", "\u3000", "\u2003", "\u200b",
+  "\u0001", "\ud83d\ude00", "\ud83d\udc68\u200d\ud83d\udc69\u200d\ud83d\udc67", "\ud83c\udde9\ud83c\uddea",
+  "\ud83d\udc4d\ud83c\udffd", "\u2764\ufe0f",
+];
+
+function randomTexts(count, seed) {
+  let state = seed >>> 0;
+  const next = () => {
+    // mulberry32
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const texts = [];
+  for (let i = 0; i < count; i++) {
+    const n = 1 + Math.floor(next() * 12);
+    let s = "";
+    for (let j = 0; j < n; j++) s += FRAGMENTS[Math.floor(next() * FRAGMENTS.length)];
+    texts.push(s);
+  }
+  return texts;
+}
+TEXTS.push(...randomTexts(150, 7));
+
 // User turns for the chat-format check: the model family's own chat template (tokenizer_config.json)
 // against PromptTemplate's built-in llama3 / chatml templates.
 const CHAT_TEXTS = [
@@ -115,7 +150,9 @@ for (const [family, pkg] of Object.entries(FAMILIES)) {
   });
   const chat = CHAT_TEXTS.map((text) => ({ text, ids: chatIds(family, withSpecial, text) }));
   const file = path.join(outDir, `${family}-expected.json`);
-  const json = { package: pkg, reference: "@lenml/tokenizers 3.7.2", cases, chat };
-  fs.writeFileSync(file, JSON.stringify(json, null, 1) + "\n");
+  // One case per line, so a regenerated file diffs case by case.
+  const lines = (items) => items.map((c) => "  " + JSON.stringify(c)).join(",\n");
+  const head = `{"package": ${JSON.stringify(pkg)}, "reference": "@lenml/tokenizers 3.7.2",\n`;
+  fs.writeFileSync(file, `${head}"cases": [\n${lines(cases)}\n],\n"chat": [\n${lines(chat)}\n]}\n`);
   console.log(`${file}: ${cases.length} cases`);
 }

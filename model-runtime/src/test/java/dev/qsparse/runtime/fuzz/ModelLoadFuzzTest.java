@@ -96,7 +96,12 @@ class ModelLoadFuzzTest {
             "pretokenizers",
             "pattern",
             "Regex",
-            "behavior");
+            "behavior",
+            "post_processor",
+            "processors",
+            "single",
+            "special_tokens",
+            "ids");
     private static final List<String> TENSOR_KEYS = List.of("dtype", "shape", "data_offsets", "__metadata__");
 
     private static ExecutorService executor;
