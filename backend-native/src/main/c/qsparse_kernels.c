@@ -10,12 +10,13 @@
  *
  * vpdpbusd multiplies unsigned by signed bytes. Int8 weights are signed, so activations go in as
  * x + 128 (unsigned) and 128 * sum_c W[o,c] is taken off at the end. Ternary codes (0, 1, 2) are
- * unsigned already and the activations stay signed. Every sum is an exact int32: results equal the
- * Java kernels' bit for bit.
+ * unsigned already and the activations stay signed. Every sum is an exact int32, and the float
+ * finish repeats the Java kernels' operations in their order: results equal theirs bit for bit.
  */
 #include <jni.h>
 #include <immintrin.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #define BLOCK 64  /* outputs per block: 4 zmm registers of 16 int32 lanes */
@@ -189,46 +190,61 @@ VNNI static void block_weight_sums(const int8_t *w, int groups, int32_t sums[BLO
     }
 }
 
-/* Activations of one call, turned into the bytes the kernels multiply: x + 128 for int8 weights. */
-VNNI static void prepare_activations(int format, const int8_t *x, long xstride, int count, uint8_t *dst) {
-    long n = (long)count * xstride;
-    if (format == FORMAT_TERNARY) {
-        memcpy(dst, x, n);
-        return;
-    }
-    const __m512i bias = _mm512_set1_epi8((char)0x80);
-    long i = 0;
-    for (; i + 64 <= n; i += 64) {
-        _mm512_storeu_si512(dst + i, _mm512_xor_si512(_mm512_loadu_si512(x + i), bias));
-    }
-    for (; i < n; i++) {
-        dst[i] = (uint8_t)(x[i] ^ 0x80);
+/*
+ * Activations of one call (count rows of xstride floats, integers in [-128, 127], zero past the
+ * row's inputs) as the bytes the kernels multiply: x + 128 (unsigned) for int8 weights, x for ternary.
+ */
+VNNI static void prepare_activations(int format, const float *x, long xstride, int count, uint8_t *dst) {
+    const __m128i bias = _mm_set1_epi8(format == FORMAT_INT8 ? (char)0x80 : 0);
+    long n = (long)count * xstride; /* xstride is a multiple of 64 */
+    for (long i = 0; i < n; i += 16) {
+        __m512i ints = _mm512_cvtps_epi32(_mm512_loadu_ps(x + i)); /* exact: the floats are integers */
+        _mm_storeu_si128((__m128i *)(dst + i), _mm_xor_si128(_mm512_cvtepi32_epi8(ints), bias));
     }
 }
 
-VNNI static void columns(int format, const int8_t *weights, long stride, int cols, int o0, int len, const int8_t *x,
-                         int count, long xstride, int32_t *acc, long accstride, int8_t *scratch) {
+/*
+ * The Java kernels' finish, in the same float operations (this file is built with
+ * -ffp-contract=off, so no multiply is fused): int8 weights out = (float) sum * rowScale[o] * tokenScale[t];
+ * ternary out = (float) (sum - tokenSum[t]) * tokenScale[t].
+ */
+VNNI static void finish_block(int format, const int32_t *sums, int count, const int32_t weight_sums[BLOCK],
+                              const float *row_scale, const float *token_scale, const int32_t *token_sum, float *out,
+                              long ostride) {
+    for (int t = 0; t < count; t++) {
+        const int32_t *s = sums + (long)t * BLOCK;
+        float *o = out + (long)t * ostride;
+        if (format == FORMAT_INT8) {
+            for (int i = 0; i < BLOCK; i++) {
+                o[i] = (float)(s[i] - 128 * weight_sums[i]) * row_scale[i] * token_scale[t];
+            }
+        } else {
+            for (int i = 0; i < BLOCK; i++) {
+                o[i] = (float)(s[i] - token_sum[t]) * token_scale[t];
+            }
+        }
+    }
+}
+
+VNNI static void columns(int format, const int8_t *weights, long stride, int cols, const float *row_scale, int o0,
+                         int len, const float *x, int count, long xstride, const float *token_scale,
+                         const int32_t *token_sum, float *out, long ostride, int8_t *scratch) {
     int groups = (cols + 3) / 4;
     int8_t *packed = scratch;
     uint8_t *xs = (uint8_t *)(scratch + (long)groups * 256);
+    int32_t *sums = (int32_t *)(scratch + (long)groups * 256 + (long)count * xstride);
     prepare_activations(format, x, xstride, count, xs);
-    int32_t sums[BLOCK];
+    int32_t weight_sums[BLOCK];
     for (int b = o0; b < o0 + len; b += BLOCK) {
         const int8_t *src = weights + (format == FORMAT_INT8 ? b : b / 4);
         pack_block(format, src, stride, cols, groups, packed);
         if (format == FORMAT_INT8) {
-            rows_int8(packed, groups, xs, xstride, count, acc + b, accstride);
+            rows_int8(packed, groups, xs, xstride, count, sums, BLOCK);
+            block_weight_sums(packed, groups, weight_sums);
+            finish_block(format, sums, count, weight_sums, row_scale + b, token_scale, NULL, out + b, ostride);
         } else {
-            rows_ternary(packed, groups, xs, xstride, count, acc + b, accstride);
-        }
-        if (format == FORMAT_INT8) {
-            block_weight_sums(packed, groups, sums);
-            for (int t = 0; t < count; t++) {
-                int32_t *row = acc + (long)t * accstride + b;
-                for (int o = 0; o < BLOCK; o++) {
-                    row[o] -= 128 * sums[o];
-                }
-            }
+            rows_ternary(packed, groups, xs, xstride, count, sums, BLOCK);
+            finish_block(format, sums, count, NULL, NULL, token_scale, token_sum, out + b, ostride);
         }
     }
 }
@@ -246,9 +262,26 @@ JNIEXPORT jboolean JNICALL Java_dev_qsparse_nativekernels_NativeKernels_cpuSuppo
            && __builtin_cpu_supports("avx512vnni");
 }
 
-JNIEXPORT jint JNICALL Java_dev_qsparse_nativekernels_NativeKernels_scratchBytes(JNIEnv *env, jclass cls, jint cols,
-                                                                                 jint activationBytes) {
-    return ((cols + 3) / 4) * 256 + activationBytes;
+static jlong scratch_bytes(jint cols, jint count, jint xstride) {
+    return (jlong)((cols + 3) / 4) * 256 + (jlong)count * xstride + (jlong)count * BLOCK * 4;
+}
+
+JNIEXPORT jlong JNICALL Java_dev_qsparse_nativekernels_NativeKernels_scratchBytes(JNIEnv *env, jclass cls, jint cols,
+                                                                                  jint count, jint xstride) {
+    return scratch_bytes(cols, count, xstride);
+}
+
+/* The address of a direct buffer holding at least `bytes`, or NULL with an IllegalArgumentException pending. */
+static void *direct(JNIEnv *env, jobject buffer, jlong bytes, const char *what) {
+    void *p = buffer == NULL ? NULL : (*env)->GetDirectBufferAddress(env, buffer);
+    if (p == NULL || (*env)->GetDirectBufferCapacity(env, buffer) < bytes) {
+        char message[160];
+        snprintf(message, sizeof message, "qsparse native kernel: %s must be a direct buffer of at least %lld bytes",
+                 what, (long long)bytes);
+        throw_illegal(env, message);
+        return NULL;
+    }
+    return p;
 }
 
 /*
@@ -256,10 +289,11 @@ JNIEXPORT jint JNICALL Java_dev_qsparse_nativekernels_NativeKernels_scratchBytes
  * IllegalArgumentException, never a read or write outside a buffer.
  */
 JNIEXPORT void JNICALL Java_dev_qsparse_nativekernels_NativeKernels_columns(
-    JNIEnv *env, jclass cls, jint format, jobject mapped, jbyteArray heap, jint stride, jint cols, jint o0, jint len,
-    jobject x, jint count, jint xstride, jobject acc, jint accstride, jobject scratch) {
-    if ((format != FORMAT_INT8 && format != FORMAT_TERNARY) || cols <= 0 || count <= 0 || len <= 0
-        || o0 < 0 || o0 % BLOCK != 0 || len % BLOCK != 0 || xstride < ((cols + 3) / 4) * 4 || accstride < o0 + len) {
+    JNIEnv *env, jclass cls, jint format, jobject mapped, jbyteArray heap, jint stride, jint cols, jobject rowScales,
+    jint o0, jint len, jobject x, jint count, jint xstride, jobject tokenScales, jobject tokenSums, jobject out,
+    jint ostride, jobject scratch) {
+    if ((format != FORMAT_INT8 && format != FORMAT_TERNARY) || cols <= 0 || count <= 0 || len <= 0 || o0 < 0
+        || o0 % BLOCK != 0 || len % BLOCK != 0 || xstride % 64 != 0 || xstride < cols || ostride < o0 + len) {
         throw_illegal(env, "qsparse native kernel: bad shape arguments");
         return;
     }
@@ -269,26 +303,29 @@ JNIEXPORT void JNICALL Java_dev_qsparse_nativekernels_NativeKernels_columns(
         return;
     }
     long weight_bytes = (long)cols * stride;
-    const int8_t *xp = (*env)->GetDirectBufferAddress(env, x);
-    int32_t *accp = (*env)->GetDirectBufferAddress(env, acc);
-    int8_t *scratchp = (*env)->GetDirectBufferAddress(env, scratch);
-    if (xp == NULL || accp == NULL || scratchp == NULL) {
-        throw_illegal(env, "qsparse native kernel: activation, accumulator and scratch buffers must be direct");
+    const float *xp = direct(env, x, (jlong)count * xstride * 4, "x");
+    const float *token_scale = xp == NULL ? NULL : direct(env, tokenScales, (jlong)count * 4, "tokenScales");
+    float *outp = token_scale == NULL ? NULL : direct(env, out, (jlong)count * ostride * 4, "out");
+    int8_t *scratchp = outp == NULL ? NULL : direct(env, scratch, scratch_bytes(cols, count, xstride), "scratch");
+    if (scratchp == NULL) {
         return;
     }
-    if ((*env)->GetDirectBufferCapacity(env, x) < (jlong)count * xstride
-        || (*env)->GetDirectBufferCapacity(env, acc) < (jlong)count * accstride * 4
-        || (*env)->GetDirectBufferCapacity(env, scratch) < (jlong)((cols + 3) / 4) * 256 + (jlong)count * xstride) {
-        throw_illegal(env, "qsparse native kernel: a buffer is smaller than the shape needs");
+    const float *row_scale = NULL;
+    const int32_t *token_sum = NULL;
+    if (format == FORMAT_INT8) {
+        row_scale = direct(env, rowScales, ((jlong)o0 + len) * 4, "rowScales");
+    } else {
+        token_sum = direct(env, tokenSums, (jlong)count * 4, "tokenSums");
+    }
+    if (row_scale == NULL && token_sum == NULL) {
         return;
     }
     if (mapped != NULL) {
-        const int8_t *w = (*env)->GetDirectBufferAddress(env, mapped);
-        if (w == NULL || (*env)->GetDirectBufferCapacity(env, mapped) < weight_bytes) {
-            throw_illegal(env, "qsparse native kernel: weight buffer not direct or smaller than cols x stride");
-            return;
+        const int8_t *w = direct(env, mapped, weight_bytes, "weights");
+        if (w != NULL) {
+            columns(format, w, stride, cols, row_scale, o0, len, xp, count, xstride, token_scale, token_sum, outp,
+                    ostride, scratchp);
         }
-        columns(format, w, stride, cols, o0, len, xp, count, xstride, accp, accstride, scratchp);
     } else if (heap != NULL) {
         if ((*env)->GetArrayLength(env, heap) < weight_bytes) {
             throw_illegal(env, "qsparse native kernel: weight array smaller than cols x stride");
@@ -299,7 +336,8 @@ JNIEXPORT void JNICALL Java_dev_qsparse_nativekernels_NativeKernels_columns(
         if (w == NULL) {
             return; /* OutOfMemoryError pending */
         }
-        columns(format, (const int8_t *)w, stride, cols, o0, len, xp, count, xstride, accp, accstride, scratchp);
+        columns(format, (const int8_t *)w, stride, cols, row_scale, o0, len, xp, count, xstride, token_scale,
+                token_sum, outp, ostride, scratchp);
         (*env)->ReleasePrimitiveArrayCritical(env, heap, w, JNI_ABORT);
     } else {
         throw_illegal(env, "qsparse native kernel: no weights");

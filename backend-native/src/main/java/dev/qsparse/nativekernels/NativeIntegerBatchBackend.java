@@ -20,8 +20,8 @@ public final class NativeIntegerBatchBackend implements IntegerBatchBackend {
     }
 
     @Override
-    public int scratchBytes(int cols, int activationBytes) {
-        return NativeKernels.scratchBytes(cols, activationBytes);
+    public long scratchBytes(int cols, int count, int xStride) {
+        return NativeKernels.scratchBytes(cols, count, xStride);
     }
 
     @Override
@@ -30,13 +30,15 @@ public final class NativeIntegerBatchBackend implements IntegerBatchBackend {
             byte[] heap,
             int stride,
             int cols,
+            ByteBuffer rowScales,
             int o0,
             int len,
             ByteBuffer x,
             int count,
             int xStride,
-            ByteBuffer acc,
-            int accStride,
+            ByteBuffer tokenScales,
+            ByteBuffer out,
+            int outStride,
             ByteBuffer scratch) {
         NativeKernels.columns(
                 NativeKernels.FORMAT_INT8,
@@ -44,13 +46,16 @@ public final class NativeIntegerBatchBackend implements IntegerBatchBackend {
                 heap,
                 stride,
                 cols,
+                rowScales,
                 o0,
                 len,
                 x,
                 count,
                 xStride,
-                acc,
-                accStride,
+                tokenScales,
+                null,
+                out,
+                outStride,
                 scratch);
     }
 
@@ -65,8 +70,10 @@ public final class NativeIntegerBatchBackend implements IntegerBatchBackend {
             ByteBuffer x,
             int count,
             int xStride,
-            ByteBuffer acc,
-            int accStride,
+            ByteBuffer tokenScales,
+            ByteBuffer tokenSums,
+            ByteBuffer out,
+            int outStride,
             ByteBuffer scratch) {
         NativeKernels.columns(
                 NativeKernels.FORMAT_TERNARY,
@@ -74,13 +81,16 @@ public final class NativeIntegerBatchBackend implements IntegerBatchBackend {
                 heap,
                 stride,
                 cols,
+                null,
                 o0,
                 len,
                 x,
                 count,
                 xStride,
-                acc,
-                accStride,
+                tokenScales,
+                tokenSums,
+                out,
+                outStride,
                 scratch);
     }
 }

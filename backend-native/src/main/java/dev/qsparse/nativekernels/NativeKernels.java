@@ -61,7 +61,7 @@ final class NativeKernels {
 
     static native boolean cpuSupported();
 
-    static native int scratchBytes(int cols, int activationBytes);
+    static native long scratchBytes(int cols, int count, int xStride);
 
     static native void columns(
             int format,
@@ -69,12 +69,15 @@ final class NativeKernels {
             byte[] heap,
             int stride,
             int cols,
+            ByteBuffer rowScales,
             int o0,
             int len,
             ByteBuffer x,
             int count,
             int xStride,
-            ByteBuffer acc,
-            int accStride,
+            ByteBuffer tokenScales,
+            ByteBuffer tokenSums,
+            ByteBuffer out,
+            int outStride,
             ByteBuffer scratch);
 }

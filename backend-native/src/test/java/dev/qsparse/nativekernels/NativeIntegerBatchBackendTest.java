@@ -101,21 +101,32 @@ class NativeIntegerBatchBackendTest {
 
     @Test
     void wrongShapesAreRejectedBeforeAnyMemoryIsTouched() {
-        ByteBuffer x = ByteBuffer.allocateDirect(64);
-        ByteBuffer acc = ByteBuffer.allocateDirect(64 * 4);
-        ByteBuffer scratch = ByteBuffer.allocateDirect(1024);
+        ByteBuffer x = ByteBuffer.allocateDirect(64 * 4);
+        ByteBuffer scales = ByteBuffer.allocateDirect(64 * 4);
+        ByteBuffer out = ByteBuffer.allocateDirect(64 * 4);
+        ByteBuffer scratch = ByteBuffer.allocateDirect(4096);
         ByteBuffer w = ByteBuffer.allocateDirect(64);
         IntegerBatchBackend b = backend();
         // Weights of 1 column x 64 bytes, but 2 columns claimed.
-        assertThrows(IllegalArgumentException.class, () -> b.int8(w, null, 64, 2, 0, 64, x, 1, 64, acc, 64, scratch));
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> b.int8(w, null, 64, 2, scales, 0, 64, x, 1, 64, scales, out, 64, scratch));
         // Outputs not a whole block.
-        assertThrows(IllegalArgumentException.class, () -> b.int8(w, null, 64, 1, 0, 32, x, 1, 64, acc, 64, scratch));
-        // Accumulators too small for 2 rows.
-        assertThrows(IllegalArgumentException.class, () -> b.int8(w, null, 64, 1, 0, 64, x, 2, 32, acc, 64, scratch));
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> b.int8(w, null, 64, 1, scales, 0, 32, x, 1, 64, scales, out, 64, scratch));
+        // Results too small for 2 rows.
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> b.int8(w, null, 64, 1, scales, 0, 64, x, 2, 64, scales, out, 64, scratch));
         // A heap buffer where a direct one is needed.
         assertThrows(
                 IllegalArgumentException.class,
-                () -> b.int8(w, null, 64, 1, 0, 64, ByteBuffer.allocate(64), 1, 64, acc, 64, scratch));
+                () -> b.int8(w, null, 64, 1, scales, 0, 64, ByteBuffer.allocate(256), 1, 64, scales, out, 64, scratch));
+        // Ternary without its per-row sums.
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> b.ternary(w, null, 16, 1, 0, 64, x, 1, 64, scales, null, out, 64, scratch));
     }
 
     @Test

@@ -63,7 +63,10 @@ abstract class ColumnMatrix implements WeightMatrix {
 
     abstract void finish(int[] acc, float[] out, ActivationBuffer in);
 
-    /** This format's product on the integer batch backend, outputs [o0, o0 + len). */
+    /**
+     * This format's product on the integer batch backend, outputs [o0, o0 + len), finished into
+     * floats as {@link #finish(int[], float[], ActivationBuffer)} does.
+     */
     abstract void integerKernel(
             IntegerBatchBackend backend,
             int o0,
@@ -71,8 +74,13 @@ abstract class ColumnMatrix implements WeightMatrix {
             ByteBuffer x,
             int count,
             int xStride,
-            ByteBuffer acc,
+            ByteBuffer tokenScales,
+            ByteBuffer tokenSums,
+            ByteBuffer out,
             ByteBuffer scratch);
+
+    /** The per-input factor of this format's finish: the input's output scale (times a tensor scale). */
+    abstract float tokenScale(ActivationBuffer in);
 
     abstract void finish(float[] acc, float[] out, ActivationBuffer in);
 
@@ -278,36 +286,44 @@ abstract class ColumnMatrix implements WeightMatrix {
     }
 
     /**
-     * A micro-batch of int8 activations on the integer backend: the activations as dense bytes
-     * (one row per input), exact int32 sums per output tile on the pool's threads, then the same
-     * {@code finish} as the Java kernels, so the results are bit for bit theirs.
+     * A micro-batch of int8 activations on the integer backend: the activation rows copied into one
+     * direct buffer, exact integer sums and the same float finish as the Java kernels per output
+     * tile on the pool's threads, so the results are bit for bit theirs.
      */
     private void multiplyBatchInteger(
             IntegerBatchBackend backend, ActivationBuffer[] in, int count, float[][] out, Workspace ws) {
         int xStride = (cols + 63) / 64 * 64;
-        ByteBuffer x = ws.integerActivations(count * xStride);
-        byte[] row = ws.activationRow(xStride);
-        java.util.Arrays.fill(row, cols, xStride, (byte) 0);
+        java.nio.FloatBuffer x = ws.integerActivations(count * xStride);
+        java.nio.FloatBuffer scales = ws.integerTokenScales(count);
+        java.nio.IntBuffer sums = ws.integerTokenSums(count);
         for (int t = 0; t < count; t++) {
-            float[] v = in[t].values;
-            for (int c = 0; c < cols; c++) {
-                row[c] = (byte) v[c]; // integer-valued in [-128, 127]
+            ActivationBuffer a = in[t];
+            x.put(t * xStride, a.values, 0, cols);
+            x.put(t * xStride + cols, ZEROS, 0, xStride - cols);
+            scales.put(t, tokenScale(a));
+            int sum = 0;
+            for (int j = 0; j < a.count; j++) {
+                sum += (int) a.values[a.index[j]];
             }
-            x.put(t * xStride, row, 0, xStride);
+            sums.put(t, sum);
         }
-        ByteBuffer acc = ws.integerSums(count * padded);
-        int scratchBytes = backend.scratchBytes(cols, count * xStride);
+        java.nio.FloatBuffer results = ws.integerResults(count * padded);
+        long scratchBytes = backend.scratchBytes(cols, count, xStride);
+        ByteBuffer xBytes = ws.integerActivationBytes();
+        ByteBuffer scaleBytes = ws.integerTokenScaleBytes();
+        ByteBuffer sumBytes = ws.integerTokenSumBytes();
+        ByteBuffer resultBytes = ws.integerResultBytes();
         ws.forRange(padded, GROUP, (long) padded * cols * count, (a, b) -> {
-            ByteBuffer scratch = SCRATCH.get().direct(scratchBytes);
-            integerKernel(backend, a, b - a, x, count, xStride, acc, scratch);
+            ByteBuffer scratch = SCRATCH.get().direct(Math.toIntExact(scratchBytes));
+            integerKernel(backend, a, b - a, xBytes, count, xStride, scaleBytes, sumBytes, resultBytes, scratch);
         });
-        int[][] accI = ws.batchInts(count, padded);
-        java.nio.IntBuffer sums = acc.asIntBuffer();
         for (int t = 0; t < count; t++) {
-            sums.get(t * padded, accI[t], 0, rows);
-            finish(accI[t], out[t], in[t]);
+            results.get(t * padded, out[t], 0, rows);
         }
     }
+
+    /** Zero padding of an activation row up to a multiple of 64 inputs. */
+    private static final float[] ZEROS = new float[64];
 
     @Override
     public void matvec(float[] x, float[] out) {

@@ -106,9 +106,43 @@ public final class Int8Matrix extends ColumnMatrix {
             ByteBuffer x,
             int count,
             int xStride,
-            ByteBuffer acc,
+            ByteBuffer tokenScales,
+            ByteBuffer tokenSums,
+            ByteBuffer out,
             ByteBuffer scratch) {
-        backend.int8(heap == null ? data : null, heap, stride, cols, o0, len, x, count, xStride, acc, padded, scratch);
+        backend.int8(
+                heap == null ? data : null,
+                heap,
+                stride,
+                cols,
+                paddedScales(),
+                o0,
+                len,
+                x,
+                count,
+                xStride,
+                tokenScales,
+                out,
+                padded,
+                scratch);
+    }
+
+    @Override
+    float tokenScale(ActivationBuffer in) {
+        return in.outputScale;
+    }
+
+    private volatile ByteBuffer paddedScales;
+
+    /** The row scales as direct little-endian floats, zero for the padding outputs (made once). */
+    private ByteBuffer paddedScales() {
+        ByteBuffer b = paddedScales;
+        if (b == null) {
+            b = ByteBuffer.allocateDirect(4 * padded).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            b.asFloatBuffer().put(rowScale);
+            paddedScales = b;
+        }
+        return b;
     }
 
     @Override

@@ -106,10 +106,30 @@ public final class TernaryMatrix extends ColumnMatrix {
             ByteBuffer x,
             int count,
             int xStride,
-            ByteBuffer acc,
+            ByteBuffer tokenScales,
+            ByteBuffer tokenSums,
+            ByteBuffer out,
             ByteBuffer scratch) {
         backend.ternary(
-                heap == null ? data : null, heap, stride, cols, o0, len, x, count, xStride, acc, padded, scratch);
+                heap == null ? data : null,
+                heap,
+                stride,
+                cols,
+                o0,
+                len,
+                x,
+                count,
+                xStride,
+                tokenScales,
+                tokenSums,
+                out,
+                padded,
+                scratch);
+    }
+
+    @Override
+    float tokenScale(ActivationBuffer in) {
+        return scale * in.outputScale;
     }
 
     @Override

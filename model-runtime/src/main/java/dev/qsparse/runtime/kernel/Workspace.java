@@ -14,9 +14,10 @@ public final class Workspace {
     private final java.util.Map<Long, long[]> denseTimes = new java.util.HashMap<>();
 
     private IntegerBatchBackend integerBatch;
-    private java.nio.ByteBuffer integerActivations = java.nio.ByteBuffer.allocateDirect(0);
+    private java.nio.ByteBuffer integerX = java.nio.ByteBuffer.allocateDirect(0);
+    private java.nio.ByteBuffer integerScales = java.nio.ByteBuffer.allocateDirect(0);
     private java.nio.ByteBuffer integerSums = java.nio.ByteBuffer.allocateDirect(0);
-    private byte[] activationRow = new byte[0];
+    private java.nio.ByteBuffer integerOut = java.nio.ByteBuffer.allocateDirect(0);
 
     private int[] ints = new int[0];
     private float[] floats = new float[0];
@@ -67,30 +68,53 @@ public final class Workspace {
         return integerBatch;
     }
 
-    /** Direct bytes for a batch's int8 activations (contents undefined). */
-    java.nio.ByteBuffer integerActivations(int bytes) {
-        if (integerActivations.capacity() < bytes) {
-            integerActivations = java.nio.ByteBuffer.allocateDirect(bytes);
-        }
-        return integerActivations;
+    /** Direct little-endian floats for a batch's activation rows (contents undefined). */
+    java.nio.FloatBuffer integerActivations(int floats) {
+        integerX = direct(integerX, floats);
+        return integerX.asFloatBuffer();
     }
 
-    /** Direct little-endian int32 sums for a batch (contents undefined). */
-    java.nio.ByteBuffer integerSums(int ints) {
-        long bytes = 4L * ints;
-        if (integerSums.capacity() < bytes) {
-            integerSums =
-                    java.nio.ByteBuffer.allocateDirect(Math.toIntExact(bytes)).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-        }
+    java.nio.ByteBuffer integerActivationBytes() {
+        return integerX;
+    }
+
+    /** Direct floats, one per input of a batch: the finish's per-input factor. */
+    java.nio.FloatBuffer integerTokenScales(int count) {
+        integerScales = direct(integerScales, count);
+        return integerScales.asFloatBuffer();
+    }
+
+    java.nio.ByteBuffer integerTokenScaleBytes() {
+        return integerScales;
+    }
+
+    /** Direct int32s, one per input of a batch: the sum of its activations (ternary finish). */
+    java.nio.IntBuffer integerTokenSums(int count) {
+        integerSums = direct(integerSums, count);
+        return integerSums.asIntBuffer();
+    }
+
+    java.nio.ByteBuffer integerTokenSumBytes() {
         return integerSums;
     }
 
-    /** A zeroed staging row of at least {@code n} bytes, for widening activations to bytes. */
-    byte[] activationRow(int n) {
-        if (activationRow.length < n) {
-            activationRow = new byte[n];
+    /** Direct floats for a batch's results, [count][padded outputs]. */
+    java.nio.FloatBuffer integerResults(int floats) {
+        integerOut = direct(integerOut, floats);
+        return integerOut.asFloatBuffer();
+    }
+
+    java.nio.ByteBuffer integerResultBytes() {
+        return integerOut;
+    }
+
+    /** {@code b} if it holds {@code n} 4-byte values, else a new little-endian direct buffer that does. */
+    private static java.nio.ByteBuffer direct(java.nio.ByteBuffer b, int n) {
+        long bytes = 4L * n;
+        if (b.capacity() >= bytes) {
+            return b;
         }
-        return activationRow;
+        return java.nio.ByteBuffer.allocateDirect(Math.toIntExact(bytes)).order(java.nio.ByteOrder.LITTLE_ENDIAN);
     }
 
     public DenseBatchBackend denseBatch() {
