@@ -249,6 +249,116 @@ VNNI static void columns(int format, const int8_t *weights, long stride, int col
     }
 }
 
+/*
+ * Int8 weights times float activations (the lm head, whose input is not quantized), bit for bit as
+ * the Java int8Float kernel: per output, acc = fma(w, x, acc) over the input's kept columns in
+ * their order, from 0, then acc * rowScale * tokenScale. Inputs whose kept-column lists are equal
+ * (a dense input lists every column) share each weight load: up to 6 of them in registers.
+ */
+#define FACC(r) __m512 f##r##0 = _mm512_setzero_ps(), f##r##1 = f##r##0, f##r##2 = f##r##0, f##r##3 = f##r##0
+#define FROW(r)                                                    \
+    do {                                                           \
+        __m512 xb = _mm512_set1_ps(x[(r) * xstride + c]);          \
+        f##r##0 = _mm512_fmadd_ps(w0, xb, f##r##0);                \
+        f##r##1 = _mm512_fmadd_ps(w1, xb, f##r##1);                \
+        f##r##2 = _mm512_fmadd_ps(w2, xb, f##r##2);                \
+        f##r##3 = _mm512_fmadd_ps(w3, xb, f##r##3);                \
+    } while (0)
+#define FSTORE(r)                                                  \
+    do {                                                           \
+        float *o = out + (r) * ostride;                            \
+        float ts = token_scale[r];                                 \
+        _mm512_storeu_ps(o, _mm512_mul_ps(_mm512_mul_ps(f##r##0, s0), _mm512_set1_ps(ts)));      \
+        _mm512_storeu_ps(o + 16, _mm512_mul_ps(_mm512_mul_ps(f##r##1, s1), _mm512_set1_ps(ts))); \
+        _mm512_storeu_ps(o + 32, _mm512_mul_ps(_mm512_mul_ps(f##r##2, s2), _mm512_set1_ps(ts))); \
+        _mm512_storeu_ps(o + 48, _mm512_mul_ps(_mm512_mul_ps(f##r##3, s3), _mm512_set1_ps(ts))); \
+    } while (0)
+#define FWEIGHTS                                                   \
+    int c = index[j];                                              \
+    const int8_t *wc = w + (long)c * stride;                       \
+    __m512 w0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)wc)));        \
+    __m512 w1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(wc + 16)))); \
+    __m512 w2 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(wc + 32)))); \
+    __m512 w3 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(wc + 48))))
+#define FLOAT_ARGS const int8_t *w, long stride, const int32_t *index, int n, const float *x, long xstride, \
+    const float *row_scale, const float *token_scale, float *out, long ostride
+#define FSCALES                                                    \
+    __m512 s0 = _mm512_loadu_ps(row_scale), s1 = _mm512_loadu_ps(row_scale + 16); \
+    __m512 s2 = _mm512_loadu_ps(row_scale + 32), s3 = _mm512_loadu_ps(row_scale + 48)
+
+VNNI_INLINE void float6(FLOAT_ARGS) {
+    FACC(0); FACC(1); FACC(2); FACC(3); FACC(4); FACC(5);
+    for (int j = 0; j < n; j++) {
+        FWEIGHTS;
+        FROW(0); FROW(1); FROW(2); FROW(3); FROW(4); FROW(5);
+    }
+    FSCALES;
+    FSTORE(0); FSTORE(1); FSTORE(2); FSTORE(3); FSTORE(4); FSTORE(5);
+}
+
+VNNI_INLINE void float4(FLOAT_ARGS) {
+    FACC(0); FACC(1); FACC(2); FACC(3);
+    for (int j = 0; j < n; j++) {
+        FWEIGHTS;
+        FROW(0); FROW(1); FROW(2); FROW(3);
+    }
+    FSCALES;
+    FSTORE(0); FSTORE(1); FSTORE(2); FSTORE(3);
+}
+
+VNNI_INLINE void float2(FLOAT_ARGS) {
+    FACC(0); FACC(1);
+    for (int j = 0; j < n; j++) {
+        FWEIGHTS;
+        FROW(0); FROW(1);
+    }
+    FSCALES;
+    FSTORE(0); FSTORE(1);
+}
+
+VNNI_INLINE void float1(FLOAT_ARGS) {
+    FACC(0);
+    for (int j = 0; j < n; j++) {
+        FWEIGHTS;
+        FROW(0);
+    }
+    FSCALES;
+    FSTORE(0);
+}
+
+/* Whether inputs a and b keep the same columns in the same order. */
+static int same_columns(const int32_t *index, const int32_t *counts, long xstride, int a, int b) {
+    return counts[a] == counts[b] && memcmp(index + a * xstride, index + b * xstride, 4L * counts[a]) == 0;
+}
+
+VNNI static void float_columns(const int8_t *weights, long stride, const float *row_scale, int o0, int len,
+                               const float *x, const int32_t *index, const int32_t *counts, int count, long xstride,
+                               const float *token_scale, float *out, long ostride) {
+    for (int b = o0; b < o0 + len; b += BLOCK) {
+        const int8_t *w = weights + b;
+        int t = 0;
+        while (t < count) {
+            int g = 1;
+            while (g < 6 && t + g < count && same_columns(index, counts, xstride, t, t + g)) {
+                g++;
+            }
+            if (g == 3 || g == 5) {
+                g--; /* kernels of 6, 4, 2 and 1 inputs */
+            }
+            const int32_t *list = index + t * xstride;
+            const float *xt = x + t * xstride;
+            float *ot = out + t * ostride + b;
+            switch (g) {
+                case 6: float6(w, stride, list, counts[t], xt, xstride, row_scale + b, token_scale + t, ot, ostride); break;
+                case 4: float4(w, stride, list, counts[t], xt, xstride, row_scale + b, token_scale + t, ot, ostride); break;
+                case 2: float2(w, stride, list, counts[t], xt, xstride, row_scale + b, token_scale + t, ot, ostride); break;
+                default: float1(w, stride, list, counts[t], xt, xstride, row_scale + b, token_scale + t, ot, ostride); break;
+            }
+            t += g;
+        }
+    }
+}
+
 static void throw_illegal(JNIEnv *env, const char *message) {
     jclass cls = (*env)->FindClass(env, "java/lang/IllegalArgumentException");
     if (cls != NULL) {
@@ -338,6 +448,65 @@ JNIEXPORT void JNICALL Java_dev_qsparse_nativekernels_NativeKernels_columns(
         }
         columns(format, (const int8_t *)w, stride, cols, row_scale, o0, len, xp, count, xstride, token_scale,
                 token_sum, outp, ostride, scratchp);
+        (*env)->ReleasePrimitiveArrayCritical(env, heap, w, JNI_ABORT);
+    } else {
+        throw_illegal(env, "qsparse native kernel: no weights");
+    }
+}
+
+/*
+ * Int8 weights, float activations: x holds count rows of xstride floats, index count rows of
+ * xstride int32 column numbers (the first counts[t] of row t used). Every column number is checked.
+ */
+JNIEXPORT void JNICALL Java_dev_qsparse_nativekernels_NativeKernels_int8FloatColumns(
+    JNIEnv *env, jclass cls, jobject mapped, jbyteArray heap, jint stride, jint cols, jobject rowScales, jint o0,
+    jint len, jobject x, jobject index, jobject counts, jint count, jint xstride, jobject tokenScales, jobject out,
+    jint ostride) {
+    if (cols <= 0 || count <= 0 || len <= 0 || o0 < 0 || o0 % BLOCK != 0 || len % BLOCK != 0 || xstride < cols
+        || ostride < o0 + len || stride < (long)o0 + len) {
+        throw_illegal(env, "qsparse native kernel: bad shape arguments");
+        return;
+    }
+    const float *xp = direct(env, x, (jlong)count * xstride * 4, "x");
+    const int32_t *indexp = xp == NULL ? NULL : direct(env, index, (jlong)count * xstride * 4, "index");
+    const int32_t *countsp = indexp == NULL ? NULL : direct(env, counts, (jlong)count * 4, "counts");
+    const float *token_scale = countsp == NULL ? NULL : direct(env, tokenScales, (jlong)count * 4, "tokenScales");
+    float *outp = token_scale == NULL ? NULL : direct(env, out, (jlong)count * ostride * 4, "out");
+    const float *row_scale = outp == NULL ? NULL : direct(env, rowScales, ((jlong)o0 + len) * 4, "rowScales");
+    if (row_scale == NULL) {
+        return;
+    }
+    for (int t = 0; t < count; t++) {
+        if (countsp[t] < 0 || countsp[t] > cols) {
+            throw_illegal(env, "qsparse native kernel: a kept-column count outside [0, cols]");
+            return;
+        }
+        for (int j = 0; j < countsp[t]; j++) {
+            int c = indexp[(long)t * xstride + j];
+            if (c < 0 || c >= cols) {
+                throw_illegal(env, "qsparse native kernel: a column number outside [0, cols)");
+                return;
+            }
+        }
+    }
+    long weight_bytes = (long)cols * stride;
+    if (mapped != NULL) {
+        const int8_t *w = direct(env, mapped, weight_bytes, "weights");
+        if (w != NULL) {
+            float_columns(w, stride, row_scale, o0, len, xp, indexp, countsp, count, xstride, token_scale, outp,
+                          ostride);
+        }
+    } else if (heap != NULL) {
+        if ((*env)->GetArrayLength(env, heap) < weight_bytes) {
+            throw_illegal(env, "qsparse native kernel: weight array smaller than cols x stride");
+            return;
+        }
+        jbyte *w = (*env)->GetPrimitiveArrayCritical(env, heap, NULL);
+        if (w == NULL) {
+            return;
+        }
+        float_columns((const int8_t *)w, stride, row_scale, o0, len, xp, indexp, countsp, count, xstride,
+                      token_scale, outp, ostride);
         (*env)->ReleasePrimitiveArrayCritical(env, heap, w, JNI_ABORT);
     } else {
         throw_illegal(env, "qsparse native kernel: no weights");

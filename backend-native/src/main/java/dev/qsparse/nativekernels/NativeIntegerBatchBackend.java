@@ -93,4 +93,39 @@ public final class NativeIntegerBatchBackend implements IntegerBatchBackend {
                 outStride,
                 scratch);
     }
+
+    @Override
+    public void int8Float(
+            ByteBuffer mapped,
+            byte[] heap,
+            int stride,
+            int cols,
+            ByteBuffer rowScales,
+            int o0,
+            int len,
+            ByteBuffer x,
+            ByteBuffer index,
+            ByteBuffer counts,
+            int count,
+            int xStride,
+            ByteBuffer tokenScales,
+            ByteBuffer out,
+            int outStride) {
+        NativeKernels.int8FloatColumns(
+                mapped,
+                heap,
+                stride,
+                cols,
+                rowScales,
+                o0,
+                len,
+                x,
+                index,
+                counts,
+                count,
+                xStride,
+                tokenScales,
+                out,
+                outStride);
+    }
 }

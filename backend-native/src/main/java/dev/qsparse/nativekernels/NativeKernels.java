@@ -80,4 +80,21 @@ final class NativeKernels {
             ByteBuffer out,
             int outStride,
             ByteBuffer scratch);
+
+    static native void int8FloatColumns(
+            ByteBuffer mapped,
+            byte[] heap,
+            int stride,
+            int cols,
+            ByteBuffer rowScales,
+            int o0,
+            int len,
+            ByteBuffer x,
+            ByteBuffer index,
+            ByteBuffer counts,
+            int count,
+            int xStride,
+            ByteBuffer tokenScales,
+            ByteBuffer out,
+            int outStride);
 }

@@ -70,6 +70,31 @@ class NativeIntegerBatchBackendTest {
     }
 
     @Test
+    void int8WeightsWithFloatActivationsEqualTheJavaKernelBitForBit() {
+        Random r = new Random(13);
+        for (int[] shape : SHAPES) {
+            Int8Matrix heap = Int8Matrix.quantize(randomWeights(r, shape[0], shape[1]), shape[0], shape[1]);
+            Int8Matrix direct = Int8Matrix.of(direct(heap.data()), heap.rowScales(), shape[0], shape[1]);
+            for (int count : COUNTS) {
+                for (Int8Matrix m : new Int8Matrix[] {heap, direct}) {
+                    // Dense inputs share one column list (the grouped kernels); sparse ones each their own.
+                    for (boolean dense : new boolean[] {true, false}) {
+                        ActivationBuffer[] in = new ActivationBuffer[count];
+                        for (int t = 0; t < count; t++) {
+                            in[t] = randomFloat(r, m.cols(), dense ? 1.0 : 0.5);
+                        }
+                        float[][] expected = multiply(m, in, null, 1);
+                        float[][] actual = multiply(m, in, backend(), 2);
+                        for (int t = 0; t < count; t++) {
+                            assertArrayEquals(expected[t], actual[t], m.rows() + "x" + m.cols() + " batch " + count);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void extremeActivationsAndWeightsDoNotOverflow() {
         // Every activation -128 (the one value whose + 128 bias is 0) or 127, weights at +-127.
         int rows = 128;
@@ -193,6 +218,17 @@ class NativeIntegerBatchBackendTest {
         }
         a.count = n;
         a.integer = true;
+        a.outputScale = 0.01f + r.nextFloat();
+        return a;
+    }
+
+    private static ActivationBuffer randomFloat(Random r, int cols, double keep) {
+        ActivationBuffer a = new ActivationBuffer(cols);
+        float[] x = new float[cols];
+        for (int c = 0; c < cols; c++) {
+            x[c] = r.nextDouble() < keep ? (float) r.nextGaussian() : 0f;
+        }
+        a.setDense(x);
         a.outputScale = 0.01f + r.nextFloat();
         return a;
     }

@@ -216,6 +216,10 @@ abstract class ColumnMatrix implements WeightMatrix {
             multiplyBatchInteger(integer, in, count, out, ws);
             return;
         }
+        if (integer != null && count >= INTEGER_BATCH_MIN && noneInteger(in, count) && floatKernelOnBackend()) {
+            multiplyBatchFloat(integer, in, count, out, ws);
+            return;
+        }
         KernelBackend k = ws.backend();
         long work = 0;
         for (int t = 0; t < count; t++) {
@@ -317,6 +321,73 @@ abstract class ColumnMatrix implements WeightMatrix {
             ByteBuffer scratch = SCRATCH.get().direct(Math.toIntExact(scratchBytes));
             integerKernel(backend, a, b - a, xBytes, count, xStride, scaleBytes, sumBytes, resultBytes, scratch);
         });
+        for (int t = 0; t < count; t++) {
+            results.get(t * padded, out[t], 0, rows);
+        }
+    }
+
+    private static boolean noneInteger(ActivationBuffer[] in, int count) {
+        for (int t = 0; t < count; t++) {
+            if (in[t].integer) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Whether the integer backend has this format's float-activation kernel ({@link #floatKernel}). */
+    boolean floatKernelOnBackend() {
+        return false;
+    }
+
+    /** This format's float-activation product on the backend, outputs [o0, o0 + len). */
+    void floatKernel(
+            IntegerBatchBackend backend,
+            int o0,
+            int len,
+            ByteBuffer x,
+            ByteBuffer index,
+            ByteBuffer counts,
+            int count,
+            int xStride,
+            ByteBuffer tokenScales,
+            ByteBuffer out) {
+        throw new UnsupportedOperationException(format() + " has no float-activation kernel on " + backend.name());
+    }
+
+    /**
+     * A micro-batch of float activations on the backend (an int8 lm head): values, kept-column lists
+     * and scales copied into direct buffers, each input's own columns in their order, so the results
+     * are bit for bit those of the Java kernels.
+     */
+    private void multiplyBatchFloat(
+            IntegerBatchBackend backend, ActivationBuffer[] in, int count, float[][] out, Workspace ws) {
+        int xStride = (cols + 63) / 64 * 64;
+        java.nio.FloatBuffer x = ws.integerActivations(count * xStride);
+        java.nio.IntBuffer index = ws.integerIndex(count * xStride);
+        java.nio.IntBuffer counts = ws.integerTokenSums(count);
+        java.nio.FloatBuffer scales = ws.integerTokenScales(count);
+        long work = 0;
+        for (int t = 0; t < count; t++) {
+            ActivationBuffer a = in[t];
+            x.put(t * xStride, a.values, 0, cols);
+            index.put(t * xStride, a.index, 0, a.count);
+            counts.put(t, a.count);
+            scales.put(t, tokenScale(a));
+            work += (long) padded * a.count;
+        }
+        java.nio.FloatBuffer results = ws.integerResults(count * padded);
+        ByteBuffer xBytes = ws.integerActivationBytes();
+        ByteBuffer indexBytes = ws.integerIndexBytes();
+        ByteBuffer countBytes = ws.integerTokenSumBytes();
+        ByteBuffer scaleBytes = ws.integerTokenScaleBytes();
+        ByteBuffer resultBytes = ws.integerResultBytes();
+        ws.forRange(
+                padded,
+                GROUP,
+                work,
+                (a, b) -> floatKernel(
+                        backend, a, b - a, xBytes, indexBytes, countBytes, count, xStride, scaleBytes, resultBytes));
         for (int t = 0; t < count; t++) {
             results.get(t * padded, out[t], 0, rows);
         }

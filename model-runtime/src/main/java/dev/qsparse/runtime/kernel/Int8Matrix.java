@@ -128,6 +128,41 @@ public final class Int8Matrix extends ColumnMatrix {
     }
 
     @Override
+    boolean floatKernelOnBackend() {
+        return true;
+    }
+
+    @Override
+    void floatKernel(
+            IntegerBatchBackend backend,
+            int o0,
+            int len,
+            ByteBuffer x,
+            ByteBuffer index,
+            ByteBuffer counts,
+            int count,
+            int xStride,
+            ByteBuffer tokenScales,
+            ByteBuffer out) {
+        backend.int8Float(
+                heap == null ? data : null,
+                heap,
+                stride,
+                cols,
+                paddedScales(),
+                o0,
+                len,
+                x,
+                index,
+                counts,
+                count,
+                xStride,
+                tokenScales,
+                out,
+                padded);
+    }
+
+    @Override
     float tokenScale(ActivationBuffer in) {
         return in.outputScale;
     }

@@ -68,4 +68,28 @@ public interface IntegerBatchBackend {
             ByteBuffer out,
             int outStride,
             ByteBuffer scratch);
+
+    /**
+     * Int8 weights times float activations (an lm head, whose input is not quantized), bit for bit
+     * as the Java {@code int8Float} kernel: per output, {@code acc = fma(W[o, c], x[t][c], acc)} over
+     * input t's kept columns in their order ({@code index}: {@code count} rows of {@code xStride}
+     * int32 column numbers, the first {@code counts[t]} used), then
+     * {@code out[t][o] = acc * rowScales[o] * tokenScales[t]}.
+     */
+    void int8Float(
+            ByteBuffer mapped,
+            byte[] heap,
+            int stride,
+            int cols,
+            ByteBuffer rowScales,
+            int o0,
+            int len,
+            ByteBuffer x,
+            ByteBuffer index,
+            ByteBuffer counts,
+            int count,
+            int xStride,
+            ByteBuffer tokenScales,
+            ByteBuffer out,
+            int outStride);
 }

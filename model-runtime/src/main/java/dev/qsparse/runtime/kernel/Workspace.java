@@ -18,6 +18,7 @@ public final class Workspace {
     private java.nio.ByteBuffer integerScales = java.nio.ByteBuffer.allocateDirect(0);
     private java.nio.ByteBuffer integerSums = java.nio.ByteBuffer.allocateDirect(0);
     private java.nio.ByteBuffer integerOut = java.nio.ByteBuffer.allocateDirect(0);
+    private java.nio.ByteBuffer integerIndex = java.nio.ByteBuffer.allocateDirect(0);
 
     private int[] ints = new int[0];
     private float[] floats = new float[0];
@@ -96,6 +97,16 @@ public final class Workspace {
 
     java.nio.ByteBuffer integerTokenSumBytes() {
         return integerSums;
+    }
+
+    /** Direct int32s for a batch's kept-column lists, [count][stride] (contents undefined). */
+    java.nio.IntBuffer integerIndex(int ints) {
+        integerIndex = direct(integerIndex, ints);
+        return integerIndex.asIntBuffer();
+    }
+
+    java.nio.ByteBuffer integerIndexBytes() {
+        return integerIndex;
     }
 
     /** Direct floats for a batch's results, [count][padded outputs]. */
