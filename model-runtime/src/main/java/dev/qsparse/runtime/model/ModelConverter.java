@@ -40,6 +40,10 @@ import java.util.stream.Stream;
  * Quantization is the runtime's own ({@link Int8Matrix#quantize}, {@link TernaryMatrix#quantize}),
  * so a converted model gives bit for bit the results of loading the float model with the same
  * {@code weight_quant} and {@code lm_head_quant} in its config.
+ * A Hugging Face BitNet checkpoint ({@code model_type} bitnet) converts to ternary (or f32, the
+ * tensors as stored): its packed weights are unpacked, or its float master weights quantized with
+ * transformers' formula ({@link BitNetWeights}), and each {@code weight_scale} is folded into
+ * {@code P.tscale}, so the converted model gives bit for bit the results of the checkpoint.
  */
 public final class ModelConverter {
 
