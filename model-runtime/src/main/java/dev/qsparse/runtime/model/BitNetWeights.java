@@ -77,21 +77,24 @@ final class BitNetWeights {
         float weightScale = weightScale(ckpt, name);
         ByteBuffer packed = ckpt.buffer(name);
         TernaryColumns out = new TernaryColumns(rows, cols);
+        byte[] row = new byte[cols];
         for (int r = 0; r < quarter; r++) {
-            int base = r * cols;
+            packed.get(r * cols, row);
             for (int c = 0; c < cols; c++) {
-                int b = packed.get(base + c) & 0xFF;
-                for (int i = 0; i < 4; i++) {
-                    int code = (b >>> (2 * i)) & 3;
-                    if (code == 3) {
-                        throw ModelLoadException.forTensor(
-                                file,
-                                name,
-                                "byte [" + r + ", " + c + "] = " + b + " holds code 3 in bits " + (2 * i) + ".."
-                                        + (2 * i + 1) + " (only 0, 1, 2 = -1, 0, +1 are ternary codes)");
-                    }
-                    out.setCode(i * quarter + r, c, code);
+                int b = row[c] & 0xFF;
+                // A field holds 3 when both of its bits are set.
+                int threes = b & (b >>> 1) & 0x55;
+                if (threes != 0) {
+                    int bit = Integer.numberOfTrailingZeros(threes);
+                    throw ModelLoadException.forTensor(
+                            file,
+                            name,
+                            "byte [" + r + ", " + c + "] = " + b + " holds code 3 in bits " + bit + ".." + (bit + 1)
+                                    + " (only 0, 1, 2 = -1, 0, +1 are ternary codes)");
                 }
+            }
+            for (int i = 0; i < 4; i++) {
+                out.setRow(i * quarter + r, row, 2 * i);
             }
         }
         return out.toMatrix(rules.ternaryMultiplier(weightScale));

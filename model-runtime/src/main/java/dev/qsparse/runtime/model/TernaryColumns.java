@@ -35,6 +35,19 @@ final class TernaryColumns {
         bytes[pos] = (byte) ((bytes[pos] & ~(3 << shift)) | (code << shift));
     }
 
+    /**
+     * Sets the whole row W[o, :] from 2-bit codes: the code of column {@code c} is bits {@code
+     * shift..shift+1} of {@code source[c]} (already checked to be 0, 1 or 2).
+     */
+    void setRow(int o, byte[] source, int shift) {
+        int pos = 16 * (o >>> 6) + (o & 15);
+        int to = 2 * ((o >>> 4) & 3);
+        int keep = ~(3 << to);
+        for (int c = 0, p = pos; c < cols; c++, p += stride) {
+            bytes[p] = (byte) ((bytes[p] & keep) | (((source[c] >>> shift) & 3) << to));
+        }
+    }
+
     /** The finished matrix, effective weight {@code W * multiplier}, its bytes on the heap. */
     TernaryMatrix toMatrix(float multiplier) {
         // of() wraps the array as it is; onHeap() then lets the kernels read it without panel copies.
