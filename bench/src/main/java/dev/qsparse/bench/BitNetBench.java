@@ -1,5 +1,8 @@
 package dev.qsparse.bench;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qsparse.runtime.Model;
 import dev.qsparse.runtime.model.ModelConverter;
 import dev.qsparse.runtime.model.RandomModels;
@@ -13,10 +16,10 @@ import java.util.Locale;
 /**
  * BitNet b1.58 2B4T's shape with random weights, written by {@link RandomModels#writeBitNet} in
  * the published Hugging Face format (nothing is downloaded), then: its runtime-ready conversions
- * (lm head as published, BF16, and int8), the load time and heap growth of each form, the
- * machine's read bandwidth, and greedy decode tok/s at 1 and 2 threads beside the weight bytes a
- * token reads and the ceiling that bandwidth puts on it. The models stay under the work directory
- * (about 4 GB) for the next run.
+ * (lm head as published, BF16, and int8; the latter also with Q-Sparse 50% top-K), the load time
+ * and heap growth of each form, the machine's read bandwidth, and greedy decode tok/s at 1 and 2
+ * threads beside the weight bytes a token reads and the ceiling that bandwidth puts on it. The
+ * models stay under the work directory (about 4 GB) for the next run.
  *
  * <p>Run: {@code java --add-modules jdk.incubator.vector -cp ... dev.qsparse.bench.BitNetBench
  * [work-dir] [decode-tokens] [rounds]}
@@ -39,6 +42,7 @@ public final class BitNetBench {
         }
         convert(hf, bf16Head, false);
         convert(hf, int8Head, true);
+        Path topK = withTopK(int8Head, work.resolve("ternary-int8-head-topk50"));
         for (Path dir : new Path[] {bf16Head, int8Head, hf}) {
             load(dir);
         }
@@ -51,7 +55,7 @@ public final class BitNetBench {
         System.out.println("| model | threads | decode tok/s | weight MB / token | ceiling tok/s | of ceiling |");
         System.out.println("|---|---|---|---|---|---|");
         for (int threads = 1; threads <= 2; threads++) {
-            for (Path dir : new Path[] {bf16Head, int8Head}) {
+            for (Path dir : new Path[] {bf16Head, int8Head, topK}) {
                 DecodeBench.Result r = DecodeBench.run(dir, threads, 8, decodeTokens, 8, rounds, null);
                 double ceiling = bandwidth[threads - 1] * 1e9 / r.weightBytesPerToken();
                 System.out.printf(
@@ -66,6 +70,23 @@ public final class BitNetBench {
                         100 * r.decodeTokensPerSecond() / ceiling);
             }
         }
+    }
+
+    /**
+     * {@code source} with Q-Sparse 50% top-K on every projection input (one config key), its weights
+     * a hard link to the source's file (one copy in the page cache).
+     */
+    private static Path withTopK(Path source, Path dir) throws IOException {
+        Files.createDirectories(dir);
+        ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        ObjectNode config =
+                (ObjectNode) json.readTree(source.resolve("config.json").toFile());
+        config.put("topk_ratio", 0.5);
+        json.writeValue(dir.resolve("config.json").toFile(), config);
+        Path link = dir.resolve("model.safetensors");
+        Files.deleteIfExists(link);
+        Files.createLink(link, source.resolve("model.safetensors").toRealPath());
+        return dir;
     }
 
     private static void convert(Path source, Path out, boolean int8Head) throws IOException {
