@@ -156,6 +156,23 @@ class BitNetCheckpointTest {
     }
 
     @Test
+    void theBf16TwinWithoutQuantizationConfigIsQuantizedTheSameWay() throws IOException {
+        Path twin = BitNetParityTest.FIXTURES.resolve("bitnet_bf16");
+        Path bare = Files.createTempDirectory(tmp, "bare");
+        Files.copy(twin.resolve("model.safetensors"), bare.resolve("model.safetensors"));
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode config =
+                (ObjectNode) json.readTree(twin.resolve("config.json").toFile());
+        config.remove("quantization_config");
+        json.writeValue(bare.resolve("config.json").toFile(), config);
+        int[] tokens = {1, 17, 40, 3, 88, 9};
+        ModelConverterTest.assertSameLogits(
+                ModelConverterTest.logits(twin, tokens),
+                ModelConverterTest.logits(bare, tokens),
+                "no quantization_config");
+    }
+
+    @Test
     void topKRatioAddsQSparseOnTopOfABitNetCheckpoint() throws IOException {
         int[] tokens = {1, 17, 40, 3, 88, 9, 62, 5};
         float[][] dense;
