@@ -79,6 +79,10 @@ public final class ModelConverter {
             throw new IllegalArgumentException("--out must differ from --model");
         }
         ModelConfig config = ConfigReader.read(source);
+        if (config instanceof QSparseConfig q && q.quantRules().isBitNet() && format == Target.INT8) {
+            throw new IllegalArgumentException("model_type bitnet converts to ternary (its weights are ternary by"
+                    + " definition) or f32 (the tensors as stored)");
+        }
         ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         ObjectNode configJson =
                 (ObjectNode) json.readTree(source.resolve(ConfigReader.FILE).toFile());
@@ -105,10 +109,6 @@ public final class ModelConverter {
                 } else {
                     writer.metadata("qsparse.weight_layout", ConfigReader.WEIGHT_LAYOUT);
                     WeightQuant quant = format == Target.INT8 ? WeightQuant.INT8 : WeightQuant.TERNARY;
-                    if (c.quantRules().isBitNet() && quant != WeightQuant.TERNARY) {
-                        throw new IllegalArgumentException("model_type bitnet converts to ternary (its weights are"
-                                + " ternary by definition) or f32 (the tensors as stored)");
-                    }
                     for (Map.Entry<String, int[]> p : projections.entrySet()) {
                         String name = p.getKey();
                         int rows = p.getValue()[0];

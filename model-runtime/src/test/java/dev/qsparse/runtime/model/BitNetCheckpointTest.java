@@ -156,6 +156,16 @@ class BitNetCheckpointTest {
     }
 
     @Test
+    void int8ConversionOfABitNetCheckpointIsRefusedBeforeWritingAnything() {
+        Path out = tmp.resolve("int8");
+        IllegalArgumentException e = assertThrows(
+                IllegalArgumentException.class,
+                () -> ModelConverter.convert(PACKED, out, ModelConverter.Target.INT8, true));
+        assertTrue(e.getMessage().contains("bitnet"), e.getMessage());
+        assertTrue(Files.notExists(out));
+    }
+
+    @Test
     void theBf16TwinWithoutQuantizationConfigIsQuantizedTheSameWay() throws IOException {
         Path twin = BitNetParityTest.FIXTURES.resolve("bitnet_bf16");
         Path bare = Files.createTempDirectory(tmp, "bare");
