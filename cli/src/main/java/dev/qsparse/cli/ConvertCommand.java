@@ -23,7 +23,7 @@ final class ConvertCommand implements Callable<Integer> {
             names = "--model",
             required = true,
             paramLabel = "DIR",
-            description = "Source model directory (float weights).")
+            description = "Source model directory (float weights, or a packed Hugging Face BitNet checkpoint).")
     Path model;
 
     @Option(

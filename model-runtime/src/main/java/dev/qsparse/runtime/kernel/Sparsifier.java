@@ -17,9 +17,15 @@ public final class Sparsifier {
     private final int blockKeep;
 
     private final int blockSize;
+    /** How the int8 scale is taken from max|x| (activation_bits = 8 only). */
+    private final Int8ScaleRule scaleRule;
 
     public Sparsifier(double ratio, int activationBits, TopKRescale rescale) {
         this(ratio, activationBits, rescale, 0, 0);
+    }
+
+    public Sparsifier(double ratio, int activationBits, TopKRescale rescale, int blockKeep, int blockSize) {
+        this(ratio, activationBits, rescale, blockKeep, blockSize, Int8ScaleRule.EPS_ADDED);
     }
 
     /**
@@ -28,7 +34,13 @@ public final class Sparsifier {
      * shorter last block keeps {@code clamp(floor(blockKeep * len / blockSize), 1, len)}); ties at
      * a block's threshold keep more, as in the global rule.
      */
-    public Sparsifier(double ratio, int activationBits, TopKRescale rescale, int blockKeep, int blockSize) {
+    public Sparsifier(
+            double ratio,
+            int activationBits,
+            TopKRescale rescale,
+            int blockKeep,
+            int blockSize,
+            Int8ScaleRule scaleRule) {
         if (blockSize < 0 || blockKeep < 0 || (blockSize > 0 && (blockKeep < 1 || blockKeep > blockSize))) {
             throw new IllegalArgumentException(
                     "topk_block must be [N, M] with 1 <= N <= M, got [" + blockKeep + ", " + blockSize + "]");
@@ -44,6 +56,7 @@ public final class Sparsifier {
         this.ratio = Math.min(ratio, 1.0);
         this.activationBits = activationBits;
         this.rescale = rescale;
+        this.scaleRule = scaleRule;
     }
 
     public double ratio() {
@@ -56,6 +69,10 @@ public final class Sparsifier {
 
     public TopKRescale rescale() {
         return rescale;
+    }
+
+    public Int8ScaleRule scaleRule() {
+        return scaleRule;
     }
 
     /** N of a Block Q-Sparse N:M mask, 0 when the mask is the global top-K. */
@@ -112,7 +129,7 @@ public final class Sparsifier {
         float multiplier = 1f;
         float[] v = out.values;
         if (activationBits == 8) {
-            float s = 127f / (gamma + QUANT_EPS);
+            float s = scaleRule.scale(gamma);
             if (blocks) {
                 for (int i = 0; i < n; i++) {
                     v[i] = Math.abs(x[i]) >= scratch[i] ? quantizeFast(x[i], s) : 0f;

@@ -56,11 +56,12 @@ public final class ConfigReader {
                         "unsupported weight_layout '" + layout + "' (this runtime reads " + WEIGHT_LAYOUT + ")");
             }
             config = switch (type) {
-                case "qsparse", "bitnet", "llama" -> readQSparse(root);
+                case "qsparse", "llama" -> readQSparse(root);
+                case "bitnet" -> readBitNet(root);
                 case "qsparse_seed" -> readSeed(root);
                 default ->
                     throw new IllegalArgumentException(
-                            "unsupported model_type '" + type + "' (expected qsparse or qsparse_seed)");
+                            "unsupported model_type '" + type + "' (expected qsparse, bitnet, llama or qsparse_seed)");
             };
         } catch (IllegalArgumentException e) {
             throw ModelLoadException.forFile(file, e.getMessage());
@@ -70,6 +71,66 @@ public final class ConfigReader {
     }
 
     static QSparseConfig readQSparse(JsonNode c) {
+        return readQSparse(
+                c, QuantRules.QSPARSE, activationBits(c), WeightQuant.fromConfig(string(c, "weight_quant", "none")));
+    }
+
+    /**
+     * A Hugging Face BitNet checkpoint ({@code BitNetForCausalLM}): ternary weights and int8
+     * activations by definition, with transformers' formulas ({@link QuantRules}). The
+     * quantization_config says which linear class (and so which weight_scale convention) the
+     * checkpoint was written for; keys that would contradict the BitNet math are refused.
+     */
+    static QSparseConfig readBitNet(JsonNode c) {
+        String act = string(c, "hidden_act", "relu2");
+        if (!act.equals("relu2")) {
+            throw new IllegalArgumentException(
+                    "'hidden_act' must be relu2 for model_type bitnet (the runtime's squared-ReLU GLU), got '" + act
+                            + "'");
+        }
+        JsonNode ropeScaling = c.get("rope_scaling");
+        if (ropeScaling != null && !ropeScaling.isNull()) {
+            throw new IllegalArgumentException("'rope_scaling' is not supported (plain RoPE only), got " + ropeScaling);
+        }
+        if (activationBits(c, 8) != 8) {
+            throw new IllegalArgumentException("'activation_bits' must be 8 for model_type bitnet (int8 activations)");
+        }
+        WeightQuant weights = WeightQuant.fromConfig(string(c, "weight_quant", "ternary"));
+        if (weights != WeightQuant.TERNARY) {
+            throw new IllegalArgumentException("'weight_quant' must be ternary for model_type bitnet");
+        }
+        return readQSparse(c, bitNetRules(c.get("quantization_config")), 8, weights);
+    }
+
+    /** transformers' defaults: BitLinear when quantization_config or its linear_class is absent. */
+    private static QuantRules bitNetRules(JsonNode q) {
+        if (q == null || q.isNull()) {
+            return QuantRules.BITNET_BITLINEAR;
+        }
+        if (!q.isObject()) {
+            throw new IllegalArgumentException("'quantization_config' must be an object, got " + q);
+        }
+        String method = string(q, "quant_method", "bitnet");
+        if (!method.equals("bitnet")) {
+            throw new IllegalArgumentException(
+                    "'quantization_config.quant_method' must be bitnet for model_type bitnet, got '" + method + "'");
+        }
+        String mode = string(q, "quantization_mode", "offline");
+        if (!mode.equals("offline") && !mode.equals("online")) {
+            throw new IllegalArgumentException(
+                    "'quantization_config.quantization_mode' must be offline or online, got '" + mode + "'");
+        }
+        String linear = string(q, "linear_class", "bitlinear");
+        return switch (linear) {
+            case "bitlinear" -> QuantRules.BITNET_BITLINEAR;
+            case "autobitlinear" -> QuantRules.BITNET_AUTOBITLINEAR;
+            default ->
+                throw new IllegalArgumentException("'quantization_config.linear_class' must be bitlinear or"
+                        + " autobitlinear, got '" + linear + "'");
+        };
+    }
+
+    private static QSparseConfig readQSparse(JsonNode c, QuantRules rules, int activationBits, WeightQuant weights) {
         int hidden = requiredInt(c, "hidden_size", 1, MAX_HIDDEN);
         int heads = requiredInt(c, "num_attention_heads", 1, MAX_HEADS);
         int vocab = requiredInt(c, "vocab_size", 1, MAX_VOCAB);
@@ -104,12 +165,13 @@ public final class ConfigReader {
                 ratio(c, "topk_ratio_attn_out", ratio),
                 ratio(c, "topk_ratio_mlp", ratio),
                 ratio(c, "topk_ratio_mlp_out", ratio),
-                activationBits(c),
+                activationBits,
                 TopKRescale.fromConfig(string(c, "topk_rescale", "none")),
-                WeightQuant.fromConfig(string(c, "weight_quant", "none")),
+                weights,
                 WeightQuant.fromConfig(string(c, "lm_head_quant", "none")),
                 topkBlock(c, 0),
-                topkBlock(c, 1));
+                topkBlock(c, 1),
+                rules);
     }
 
     /** Value of the weight_layout key that converted models carry (see docs/model-format.md). */
@@ -285,9 +347,13 @@ public final class ConfigReader {
     }
 
     private static int activationBits(JsonNode c) {
+        return activationBits(c, 0);
+    }
+
+    private static int activationBits(JsonNode c, int fallback) {
         JsonNode v = c.get("activation_bits");
         if (v == null || v.isNull()) {
-            return 0;
+            return fallback;
         }
         if (!isInt(v) || (v.intValue() != 0 && v.intValue() != 8)) {
             throw new IllegalArgumentException("'activation_bits' must be 0, 8 or null, got " + v);

@@ -40,6 +40,10 @@ import java.util.stream.Stream;
  * Quantization is the runtime's own ({@link Int8Matrix#quantize}, {@link TernaryMatrix#quantize}),
  * so a converted model gives bit for bit the results of loading the float model with the same
  * {@code weight_quant} and {@code lm_head_quant} in its config.
+ * A Hugging Face BitNet checkpoint ({@code model_type} bitnet) converts to ternary (or f32, the
+ * tensors as stored): its packed weights are unpacked, or its float master weights quantized with
+ * transformers' formula ({@link BitNetWeights}), and each {@code weight_scale} is folded into
+ * {@code P.tscale}, so the converted model gives bit for bit the results of the checkpoint.
  */
 public final class ModelConverter {
 
@@ -75,6 +79,10 @@ public final class ModelConverter {
             throw new IllegalArgumentException("--out must differ from --model");
         }
         ModelConfig config = ConfigReader.read(source);
+        if (config instanceof QSparseConfig q && q.quantRules().isBitNet() && format == Target.INT8) {
+            throw new IllegalArgumentException("model_type bitnet converts to ternary (its weights are ternary by"
+                    + " definition) or f32 (the tensors as stored)");
+        }
         ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         ObjectNode configJson =
                 (ObjectNode) json.readTree(source.resolve(ConfigReader.FILE).toFile());
@@ -105,7 +113,9 @@ public final class ModelConverter {
                         String name = p.getKey();
                         int rows = p.getValue()[0];
                         int cols = p.getValue()[1];
-                        quantized += quantize(ckpt, writer, rest, name, rows, cols, quant);
+                        quantized += c.quantRules().isBitNet()
+                                ? bitNet(ckpt, writer, rest, name, rows, cols, c.quantRules())
+                                : quantize(ckpt, writer, rest, name, rows, cols, quant);
                     }
                     boolean tied = c.tieWordEmbeddings();
                     String lmName = tied ? "model.embed_tokens.weight" : "lm_head.weight";
@@ -224,6 +234,42 @@ public final class ModelConverter {
             writer.add(outPrefix + wSuffix, "U8", new long[] {cols, stride}, (long) cols * stride, weights);
             writer.add(outPrefix + sSuffix, "F32", new long[] {1}, 4L, () -> (ByteBuffer) holder[0]);
         }
+        return 1;
+    }
+
+    /**
+     * Plans the runtime-ready tensors of one BitNet projection, packed or float, unpacked or
+     * quantized with transformers' formulas ({@link BitNetWeights}); its weight_scale is folded into
+     * {@code P.tscale} and not copied.
+     */
+    private static int bitNet(
+            Checkpoint ckpt,
+            SafetensorsWriter writer,
+            Set<String> rest,
+            String name,
+            int rows,
+            int cols,
+            QuantRules rules)
+            throws ModelLoadException {
+        String p = WeightLoader.prefix(name);
+        if (ckpt.contains(p + WeightLoader.TERNARY_WEIGHT)) {
+            return 0; // already runtime-ready: copied by copyAll
+        }
+        // Checked now, so that a corrupt tensor fails before the output file is started.
+        ckpt.info(name);
+        if (BitNetWeights.isPacked(ckpt, name)) {
+            BitNetWeights.weightScale(ckpt, name);
+        }
+        rest.remove(name);
+        rest.remove(BitNetWeights.scaleName(name));
+        Object[] holder = new Object[1];
+        int stride = TernaryMatrix.strideFor(rows);
+        writer.add(p + WeightLoader.TERNARY_WEIGHT, "U8", new long[] {cols, stride}, (long) cols * stride, () -> {
+            TernaryMatrix m = BitNetWeights.load(ckpt, name, rows, cols, rules);
+            holder[0] = floats(new float[] {m.scale()});
+            return m.data();
+        });
+        writer.add(p + WeightLoader.TERNARY_SCALE, "F32", new long[] {1}, 4L, () -> (ByteBuffer) holder[0]);
         return 1;
     }
 

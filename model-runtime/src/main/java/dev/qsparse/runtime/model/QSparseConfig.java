@@ -31,7 +31,8 @@ public record QSparseConfig(
         WeightQuant weightQuant,
         WeightQuant lmHeadQuant,
         int topkBlockKeep,
-        int topkBlockSize)
+        int topkBlockSize,
+        QuantRules quantRules)
         implements ModelConfig {
 
     /** The config without the kernel-era keys: lm head as stored, global top-K. */
@@ -79,7 +80,8 @@ public record QSparseConfig(
                 weightQuant,
                 WeightQuant.NONE,
                 0,
-                0);
+                0,
+                QuantRules.QSPARSE);
     }
 
     public QSparseConfig {
@@ -103,6 +105,7 @@ public record QSparseConfig(
         require(
                 topkBlockSize == 0 ? topkBlockKeep == 0 : topkBlockKeep >= 1 && topkBlockKeep <= topkBlockSize,
                 "topk_block must be [N, M] with 1 <= N <= M");
+        require(quantRules != null, "quantization rules must be given");
     }
 
     private static void require(boolean ok, String message) {
@@ -113,22 +116,27 @@ public record QSparseConfig(
 
     @Override
     public String modelType() {
-        return "qsparse";
+        return quantRules.isBitNet() ? "bitnet" : "qsparse";
+    }
+
+    private Sparsifier sparsifier(double ratio) {
+        return new Sparsifier(
+                ratio, activationBits, topkRescale, topkBlockKeep, topkBlockSize, quantRules.activationScale());
     }
 
     public Sparsifier attnInput() {
-        return new Sparsifier(topkRatioAttn, activationBits, topkRescale, topkBlockKeep, topkBlockSize);
+        return sparsifier(topkRatioAttn);
     }
 
     public Sparsifier attnOutput() {
-        return new Sparsifier(topkRatioAttnOut, activationBits, topkRescale, topkBlockKeep, topkBlockSize);
+        return sparsifier(topkRatioAttnOut);
     }
 
     public Sparsifier mlpInput() {
-        return new Sparsifier(topkRatioMlp, activationBits, topkRescale, topkBlockKeep, topkBlockSize);
+        return sparsifier(topkRatioMlp);
     }
 
     public Sparsifier mlpOutput() {
-        return new Sparsifier(topkRatioMlpOut, activationBits, topkRescale, topkBlockKeep, topkBlockSize);
+        return sparsifier(topkRatioMlpOut);
     }
 }

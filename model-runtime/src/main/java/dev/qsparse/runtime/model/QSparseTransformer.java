@@ -52,7 +52,7 @@ public final class QSparseTransformer implements DecoderModel {
 
     public QSparseTransformer(QSparseConfig config, Checkpoint checkpoint) throws ModelLoadException {
         this.config = config;
-        WeightLoader w = new WeightLoader(checkpoint);
+        WeightLoader w = new WeightLoader(checkpoint, config.quantRules());
         int d = config.hiddenSize();
         int f = config.intermediateSize();
         int qDim = config.numHeads() * config.headDim();

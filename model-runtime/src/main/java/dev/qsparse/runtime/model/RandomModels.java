@@ -12,7 +12,8 @@ import java.nio.file.Path;
 /**
  * Random-weight {@code qsparse} model directories of any shape, for benchmarks: the speed of a
  * forward pass does not depend on what the weights have learned. Written as float32, dense
- * (top-K ratio 1, float activations): benchmarks change the config keys and convert.
+ * (top-K ratio 1, float activations): benchmarks change the config keys and convert. {@link
+ * #writeBitNet} writes a Hugging Face BitNet checkpoint instead, in the published packed format.
  */
 public final class RandomModels {
 
@@ -69,6 +70,135 @@ public final class RandomModels {
         random(w, "lm_head.weight", state, s.vocab(), d);
         w.write(dir.resolve("model.safetensors"));
         json.writeValue(dir.resolve(ConfigReader.FILE).toFile(), c);
+    }
+
+    /** Shape of a random Hugging Face BitNet model. */
+    public record BitNetShape(
+            int vocab, int hidden, int heads, int kvHeads, int layers, int intermediate, int context) {
+
+        /** BitNet b1.58 2B4T: vocab 128256, hidden 2560, 30 layers, 20 query / 5 kv heads, ff 6912. */
+        public static BitNetShape bitnet2B4T() {
+            return new BitNetShape(128256, 2560, 20, 5, 30, 6912, 4096);
+        }
+    }
+
+    /**
+     * Writes config.json and model.safetensors of a BitNet checkpoint as published (model_type
+     * bitnet, BitLinear offline): U8 packed projections with random codes (half zeros) and a BF16
+     * {@code weight_scale}, BF16 embeddings (uniform in +-0.05) tied to the lm head, BF16 norms of 1.
+     */
+    public static void writeBitNet(Path dir, BitNetShape s, long seed) throws IOException {
+        if (s.hidden() % s.heads() != 0 || s.heads() % s.kvHeads() != 0) {
+            throw new IllegalArgumentException("heads must divide hidden and kv heads must divide heads: " + s);
+        }
+        Files.createDirectories(dir);
+        ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        ObjectNode c = json.createObjectNode();
+        c.putArray("architectures").add("BitNetForCausalLM");
+        c.put("model_type", "bitnet");
+        c.put("vocab_size", s.vocab());
+        c.put("hidden_size", s.hidden());
+        c.put("intermediate_size", s.intermediate());
+        c.put("num_hidden_layers", s.layers());
+        c.put("num_attention_heads", s.heads());
+        c.put("num_key_value_heads", s.kvHeads());
+        c.put("max_position_embeddings", s.context());
+        c.put("hidden_act", "relu2");
+        c.put("rms_norm_eps", 1e-5);
+        c.put("rope_theta", 500000.0);
+        c.put("tie_word_embeddings", true);
+        c.put("torch_dtype", "bfloat16");
+        ObjectNode q = c.putObject("quantization_config");
+        q.put("quant_method", "bitnet");
+        q.put("linear_class", "bitlinear");
+        q.put("quantization_mode", "offline");
+        SafetensorsWriter w = new SafetensorsWriter();
+        w.metadata("format", "pt");
+        long[] state = {seed * 0x9E3779B97F4A7C15L + 1};
+        int d = s.hidden();
+        int f = s.intermediate();
+        int kv = d / s.heads() * s.kvHeads();
+        randomBf16(w, "model.embed_tokens.weight", state, s.vocab(), d);
+        for (int l = 0; l < s.layers(); l++) {
+            String p = "model.layers." + l + ".";
+            onesBf16(w, p + "input_layernorm.weight", d);
+            packed(w, p + "self_attn.q_proj", state, d, d);
+            packed(w, p + "self_attn.k_proj", state, kv, d);
+            packed(w, p + "self_attn.v_proj", state, kv, d);
+            onesBf16(w, p + "self_attn.attn_sub_norm.weight", d);
+            packed(w, p + "self_attn.o_proj", state, d, d);
+            onesBf16(w, p + "post_attention_layernorm.weight", d);
+            packed(w, p + "mlp.gate_proj", state, f, d);
+            packed(w, p + "mlp.up_proj", state, f, d);
+            onesBf16(w, p + "mlp.ffn_sub_norm.weight", f);
+            packed(w, p + "mlp.down_proj", state, d, f);
+        }
+        onesBf16(w, "model.norm.weight", d);
+        w.write(dir.resolve("model.safetensors"));
+        json.writeValue(dir.resolve(ConfigReader.FILE).toFile(), c);
+    }
+
+    private static long next(long x) {
+        x ^= x >>> 12;
+        x ^= x << 25;
+        x ^= x >>> 27;
+        return x;
+    }
+
+    /** P.weight (U8 [rows/4, cols], codes 0..2, a drawn 3 becomes 1) and P.weight_scale (BF16 [1]). */
+    private static void packed(SafetensorsWriter w, String p, long[] state, int rows, int cols) {
+        long n = (long) rows / 4 * cols;
+        w.add(p + ".weight", "U8", new long[] {rows / 4, cols}, n, () -> {
+            ByteBuffer b = ByteBuffer.allocateDirect(Math.toIntExact(n)).order(ByteOrder.LITTLE_ENDIAN);
+            long x = state[0];
+            long i = 0;
+            for (; i + 8 <= n; i += 8) {
+                x = next(x);
+                long r = x * 0x2545F4914F6CDD1DL;
+                long threes = r & (r >>> 1) & 0x5555555555555555L;
+                b.putLong(r & ~(threes << 1));
+            }
+            for (; i < n; i++) {
+                b.put((byte) 0x55);
+            }
+            state[0] = x;
+            return b.flip();
+        });
+        w.add(
+                p + ".weight_scale",
+                "BF16",
+                new long[] {1},
+                2,
+                () -> bf16(ByteBuffer.allocate(2), 40f).flip());
+    }
+
+    private static ByteBuffer bf16(ByteBuffer b, float v) {
+        return b.order(ByteOrder.LITTLE_ENDIAN).putShort((short) (Float.floatToRawIntBits(v) >>> 16));
+    }
+
+    private static void randomBf16(SafetensorsWriter w, String name, long[] state, int rows, int cols) {
+        long n = (long) rows * cols;
+        w.add(name, "BF16", new long[] {rows, cols}, n * 2, () -> {
+            ByteBuffer b = ByteBuffer.allocateDirect(Math.toIntExact(n * 2)).order(ByteOrder.LITTLE_ENDIAN);
+            long x = state[0];
+            for (long i = 0; i < n; i++) {
+                x = next(x);
+                long r = x * 0x2545F4914F6CDD1DL;
+                bf16(b, (float) (((r >>> 40) * 0x1p-24) - 0.5) * 0.1f);
+            }
+            state[0] = x;
+            return b.flip();
+        });
+    }
+
+    private static void onesBf16(SafetensorsWriter w, String name, int n) {
+        w.add(name, "BF16", new long[] {n}, 2L * n, () -> {
+            ByteBuffer b = ByteBuffer.allocate(2 * n);
+            for (int i = 0; i < n; i++) {
+                bf16(b, 1f);
+            }
+            return b.flip();
+        });
     }
 
     private static void random(SafetensorsWriter w, String name, long[] state, int rows, int cols) {

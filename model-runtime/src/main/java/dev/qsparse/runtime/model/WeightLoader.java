@@ -28,9 +28,15 @@ final class WeightLoader {
     static final String TERNARY_SCALE = ".tscale";
 
     private final Checkpoint checkpoint;
+    private final QuantRules rules;
 
     WeightLoader(Checkpoint checkpoint) {
+        this(checkpoint, QuantRules.QSPARSE);
+    }
+
+    WeightLoader(Checkpoint checkpoint, QuantRules rules) {
         this.checkpoint = checkpoint;
+        this.rules = rules;
     }
 
     boolean has(String name) {
@@ -53,6 +59,9 @@ final class WeightLoader {
         if (has(p + TERNARY_WEIGHT)) {
             requireQuant(p + TERNARY_WEIGHT, quant, WeightQuant.TERNARY);
             return ternary(p, rows, cols);
+        }
+        if (rules.isBitNet() && quant == WeightQuant.TERNARY) {
+            return BitNetWeights.load(checkpoint, name, rows, cols, rules);
         }
         FloatView view = floatView(name, rows, cols);
         return switch (quant) {
