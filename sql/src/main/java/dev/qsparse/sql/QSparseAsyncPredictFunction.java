@@ -1,0 +1,93 @@
+package dev.qsparse.sql;
+
+import dev.qsparse.flink.BatchedInference;
+import dev.qsparse.flink.EventParser;
+import dev.qsparse.flink.QSparseResult;
+import dev.qsparse.flink.QSparseSettings;
+import dev.qsparse.flink.TaskModel;
+import java.time.Duration;
+import java.util.Collection;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import org.apache.flink.api.common.TaskInfo;
+import org.apache.flink.table.data.RowData;
+import org.apache.flink.table.functions.AsyncPredictFunction;
+import org.apache.flink.table.functions.FunctionContext;
+
+/**
+ * {@code ML_PREDICT} with the default {@code 'async' = 'true'}: every row goes through the same
+ * {@link BatchedInference} (micro-batcher, inference threads, shared per-task-manager model,
+ * metrics) as the DataStream operator's {@code QSparseAsyncFunction}. Flink's async operator holds
+ * the rows in flight and checkpoints them, so a restore replays them (see {@code
+ * QSparseAsyncFunction} for why that is exactly-once). A row the model cannot serve completes with
+ * an error row (see {@link OutputLayout}); only a failure that is not about one row (a dead
+ * inference thread) fails the task, which restarts from its last checkpoint.
+ *
+ * <p>Public only because the planner's generated code refers to it by name.
+ */
+public final class QSparseAsyncPredictFunction extends AsyncPredictFunction {
+
+    private static final long serialVersionUID = 1L;
+
+    private final QSparseSettings settings;
+    private final OutputLayout layout;
+
+    private transient TaskModel taskModel;
+    private transient BatchedInference batched;
+
+    QSparseAsyncPredictFunction(QSparseSettings settings, OutputLayout layout) {
+        this.settings = settings;
+        this.layout = layout;
+    }
+
+    @Override
+    public void open(FunctionContext context) throws Exception {
+        super.open(context);
+        taskModel = TaskModel.open(settings, context.getMetricGroup());
+        TaskInfo task = context.getTaskInfo();
+        batched = new BatchedInference(
+                taskModel, "qsparse-sql-" + task.getTaskNameWithSubtasks(), task.getIndexOfThisSubtask());
+    }
+
+    @Override
+    public CompletableFuture<Collection<RowData>> asyncPredict(RowData input) {
+        long arrival = System.nanoTime();
+        taskModel.received();
+        CompletableFuture<Collection<RowData>> future = new CompletableFuture<>();
+        EventParser.Outcome outcome = taskModel.parseText(PredictInput.text(input));
+        if (outcome.deadLetter() != null) {
+            QSparseResult rejected = QSparseResult.of(outcome.deadLetter());
+            taskModel.emitted(rejected);
+            future.complete(List.of(layout.toRow(rejected)));
+            return future;
+        }
+        batched.submit(outcome.event(), arrival, future, new BatchedInference.Completion() {
+            @Override
+            public void complete(QSparseResult result) {
+                future.complete(List.of(layout.toRow(result)));
+            }
+
+            @Override
+            public void fail(Throwable failure) {
+                future.completeExceptionally(failure);
+            }
+        });
+        return future;
+    }
+
+    @Override
+    public void close() throws Exception {
+        try {
+            if (batched != null) {
+                batched.close(Duration.ofSeconds(30));
+            }
+        } finally {
+            batched = null;
+            if (taskModel != null) {
+                taskModel.close();
+                taskModel = null;
+            }
+            super.close();
+        }
+    }
+}
