@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.apache.flink.configuration.Configuration;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.table.api.DataTypes;
 import org.apache.flink.table.api.TableEnvironment;
@@ -40,7 +41,14 @@ class MlPredictErrorsTest {
     static final MiniClusterExtension CLUSTER = new MiniClusterExtension(new MiniClusterResourceConfiguration.Builder()
             .setNumberTaskManagers(1)
             .setNumberSlotsPerTaskManager(1)
+            .setConfiguration(reporter())
             .build());
+
+    private static Configuration reporter() {
+        Configuration c = new Configuration();
+        c.setString("metrics.reporter.collect.factory.class", MetricsCollector.Factory.class.getName());
+        return c;
+    }
 
     @AfterEach
     void everyTaskReleasedTheModel() {
@@ -75,6 +83,7 @@ class MlPredictErrorsTest {
                 + " WITH ('provider' = 'qsparse', 'model-path' = " + quoted(MODEL) + ", 'task' = 'embed',"
                 + " 'input.max-chars' = '80', 'input.overflow' = 'reject')");
         for (String config : new String[] {"", ", MAP['async', 'false']"}) {
+            MetricsCollector.METRICS.clear();
             Map<String, Row> rows = collectById(
                     tEnv,
                     "SELECT id, embedding, error, text_truncated"
@@ -95,6 +104,13 @@ class MlPredictErrorsTest {
                 assertNull(rows.get(bad).getField(1), bad);
                 assertNull(rows.get(bad).getField(3), bad);
             }
+            // The operator's metrics, in the predict operator's group.
+            assertEquals(6, MetricsCollector.counter(".qsparse.eventsReceived"), config);
+            assertEquals(2, MetricsCollector.counter(".qsparse.eventsEnriched"), config);
+            assertEquals(4, MetricsCollector.counter(".qsparse.deadLetters"), config);
+            assertTrue(
+                    MetricsCollector.METRICS.keySet().stream().anyMatch(k -> k.endsWith(".qsparse.batchSize")),
+                    "batchSize histogram");
         }
     }
 

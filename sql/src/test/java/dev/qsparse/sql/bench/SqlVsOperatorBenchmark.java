@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qsparse.flink.EnrichedEvent;
 import dev.qsparse.flink.QSparseEnrichment;
 import dev.qsparse.runtime.inference.Task;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -34,7 +35,9 @@ import org.apache.flink.types.Row;
  * round's ratio compares runs seconds apart on a shared, noisy machine. Not a test.
  *
  * <p>events/s: results per second between the first and the last result, counted in a map after
- * the predict operator (job start-up and model loading excluded). The operator reads JSON events
+ * the predict operator (job start-up and model loading excluded); and the process's CPU time per
+ * result over the same span, which other processes on a shared machine disturb less. The operator
+ * reads JSON events
  * (and parses them); the SQL path reads rows (id, text).
  *
  * <p>Run: {@code mvn -q -pl sql -am -Psql-bench verify -DskipTests} ({@code -Dbench.model=DIR},
@@ -45,19 +48,42 @@ public final class SqlVsOperatorBenchmark {
     static final AtomicLong FIRST = new AtomicLong();
     static final AtomicLong LAST = new AtomicLong();
     static final AtomicLong COUNT = new AtomicLong();
+    /** Process CPU time at the first and at the last result: CPU per event, less hurt by other load. */
+    static final AtomicLong CPU_FIRST = new AtomicLong();
 
-    static void resetProbe() {
+    static final AtomicLong CPU_LAST = new AtomicLong();
+
+    static volatile long expected;
+
+    static final com.sun.management.OperatingSystemMXBean OS =
+            (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+
+    static void resetProbe(int events) {
         FIRST.set(Long.MAX_VALUE);
         LAST.set(Long.MIN_VALUE);
         COUNT.set(0);
+        expected = events;
     }
 
     static void tick() {
         long now = System.nanoTime();
         FIRST.accumulateAndGet(now, Math::min);
         LAST.accumulateAndGet(now, Math::max);
-        COUNT.incrementAndGet();
+        long n = COUNT.incrementAndGet();
+        if (n == 1) {
+            CPU_FIRST.set(OS.getProcessCpuTime());
+        } else if (n == expected) {
+            CPU_LAST.set(OS.getProcessCpuTime());
+        }
     }
+
+    /** Process CPU microseconds per result between the first and the last result. */
+    static double cpuMicrosPerEvent() {
+        return (CPU_LAST.get() - CPU_FIRST.get()) / 1e3 / (COUNT.get() - 1);
+    }
+
+    /** One run: events/s and CPU microseconds per event. */
+    record Run(double perSecond, double cpuMicros) {}
 
     static final class EventProbe implements MapFunction<EnrichedEvent, Integer> {
         private static final long serialVersionUID = 1L;
@@ -98,27 +124,30 @@ public final class SqlVsOperatorBenchmark {
         // Warm-up (not counted): class loading and JIT of both paths.
         runOperator(model, texts.subList(0, Math.min(200, texts.size())), batch);
         runSql(model, texts.subList(0, Math.min(200, texts.size())), batch);
-        double[] operator = new double[rounds];
-        double[] sql = new double[rounds];
         double[] ratios = new double[rounds];
+        double[] cpuRatios = new double[rounds];
         for (int r = 0; r < rounds; r++) {
-            operator[r] = runOperator(model, texts, batch);
-            sql[r] = runSql(model, texts, batch);
-            ratios[r] = sql[r] / operator[r];
+            Run operator = runOperator(model, texts, batch);
+            Run sql = runSql(model, texts, batch);
+            ratios[r] = sql.perSecond() / operator.perSecond();
+            cpuRatios[r] = sql.cpuMicros() / operator.cpuMicros();
             System.out.printf(
                     Locale.ROOT,
-                    "round %d: operator %.1f events/s, sql %.1f events/s, sql/operator %.3f%n",
+                    "round %d: operator %.1f events/s %.0f cpu-us/event, sql %.1f events/s %.0f cpu-us/event;"
+                            + " sql/operator: throughput %.3f, cpu per event %.3f%n",
                     r + 1,
-                    operator[r],
-                    sql[r],
-                    sql[r] / operator[r]);
+                    operator.perSecond(),
+                    operator.cpuMicros(),
+                    sql.perSecond(),
+                    sql.cpuMicros(),
+                    ratios[r],
+                    cpuRatios[r]);
         }
         System.out.printf(
                 Locale.ROOT,
-                "median: operator %.1f, sql %.1f events/s; median of the rounds' sql/operator %.3f%n",
-                median(operator),
-                median(sql),
-                median(ratios));
+                "median of the rounds' sql/operator: throughput %.3f, cpu per event %.3f%n",
+                median(ratios),
+                median(cpuRatios));
     }
 
     static double median(double[] v) {
@@ -151,12 +180,13 @@ public final class SqlVsOperatorBenchmark {
         return env;
     }
 
-    static double perSecond() {
-        return (COUNT.get() - 1) / ((LAST.get() - FIRST.get()) / 1e9);
+    static Run measured() {
+        check((int) expected);
+        return new Run((COUNT.get() - 1) / ((LAST.get() - FIRST.get()) / 1e9), cpuMicrosPerEvent());
     }
 
-    static double runOperator(Path model, List<String> texts, int batch) throws Exception {
-        resetProbe();
+    static Run runOperator(Path model, List<String> texts, int batch) throws Exception {
+        resetProbe(texts.size());
         ObjectMapper json = new ObjectMapper();
         List<byte[]> payloads = new ArrayList<>(texts.size());
         for (int i = 0; i < texts.size(); i++) {
@@ -177,12 +207,11 @@ public final class SqlVsOperatorBenchmark {
         out.enriched().map(new EventProbe()).sinkTo(new DiscardingSink<>());
         out.deadLetters().sinkTo(new DiscardingSink<>());
         env.execute("operator");
-        check(texts.size());
-        return perSecond();
+        return measured();
     }
 
-    static double runSql(Path model, List<String> texts, int batch) throws Exception {
-        resetProbe();
+    static Run runSql(Path model, List<String> texts, int batch) throws Exception {
+        resetProbe(texts.size());
         List<Row> rows = new ArrayList<>(texts.size());
         for (int i = 0; i < texts.size(); i++) {
             rows.add(Row.of("e" + i, texts.get(i)));
@@ -200,8 +229,7 @@ public final class SqlVsOperatorBenchmark {
                 + " MODEL embedder, DESCRIPTOR(text), MAP['max-concurrent-operations', '" + (2 * batch) + "'])");
         tEnv.toDataStream(enriched).map(new RowProbe()).sinkTo(new DiscardingSink<>());
         env.execute("sql");
-        check(texts.size());
-        return perSecond();
+        return measured();
     }
 
     static void check(int expected) {
