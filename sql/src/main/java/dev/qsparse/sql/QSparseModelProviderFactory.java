@@ -8,6 +8,8 @@ import java.nio.file.Path;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.ReadableConfig;
@@ -103,7 +105,10 @@ public final class QSparseModelProviderFactory implements ModelProviderFactory {
         } catch (IllegalArgumentException e) {
             String message = e.getMessage();
             for (OptionPair<?> p : PAIRS) {
-                message = message.replace(p.operator().key(), "'" + p.sql().key() + "'");
+                // Whole keys only: qsparse.generate.max-new-tokens is a prefix of its -limit key.
+                message = message.replaceAll(
+                        Pattern.quote(p.operator().key()) + "(?![\\w.-])",
+                        Matcher.quoteReplacement("'" + p.sql().key() + "'"));
             }
             throw new IllegalArgumentException(message, e);
         }

@@ -217,6 +217,14 @@ class MlPredictErrorsTest {
                 failureOf("INPUT (text STRING) OUTPUT (e ARRAY<FLOAT>) WITH ('provider' = 'qsparse', 'model-path' = "
                         + quoted(MODEL) + ", 'task' = 'embed', 'batch.max-sise' = '8')"),
                 "batch.max-sise");
+        assertContains(
+                failureOf("INPUT (text STRING) OUTPUT (g STRING) WITH ('provider' = 'qsparse', 'model-path' = "
+                        + quoted(MODEL) + ", 'task' = 'generate', 'generate.max-new-tokens' = '300')"),
+                "'generate.max-new-tokens' = 300 exceeds qsparse.generate.max-new-tokens-limit = 256");
+        assertContains(
+                failureOf("INPUT (text STRING) OUTPUT (g STRING) WITH ('provider' = 'qsparse', 'model-path' = "
+                        + quoted(MODEL) + ", 'task' = 'generate', 'generate.temperature' = '1e-300')"),
+                "temperature");
     }
 
     @Test
