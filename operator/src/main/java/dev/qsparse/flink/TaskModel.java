@@ -74,6 +74,22 @@ public final class TaskModel implements AutoCloseable {
         return parser.parseText(text);
     }
 
+    /**
+     * The result of an input (without payload or id, as from a SQL row) that had no result within
+     * {@code qsparse.async.timeout}: a dead letter with stage "timeout".
+     */
+    public QSparseResult timedOut() {
+        return QSparseResult.of(DeadLetter.of(
+                new byte[0],
+                true,
+                null,
+                false,
+                DeadLetter.STAGE_TIMEOUT,
+                "no result within " + settings.timeout().toMillis() + " ms",
+                settings.modelName(),
+                settings.maxRecordBytes()));
+    }
+
     /** A runner with its own inference session, for one thread. */
     public ModelRunner newRunner() {
         return new ModelRunner(lease.model(), settings.modelName(), settings.maxRecordBytes(), metrics);

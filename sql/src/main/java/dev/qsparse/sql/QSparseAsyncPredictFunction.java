@@ -9,6 +9,9 @@ import java.time.Duration;
 import java.util.Collection;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import org.apache.flink.api.common.TaskInfo;
 import org.apache.flink.table.data.RowData;
 import org.apache.flink.table.functions.AsyncPredictFunction;
@@ -20,7 +23,8 @@ import org.apache.flink.table.functions.FunctionContext;
  * metrics) as the DataStream operator's {@code QSparseAsyncFunction}. Flink's async operator holds
  * the rows in flight and checkpoints them, so a restore replays them (see {@code
  * QSparseAsyncFunction} for why that is exactly-once). A row the model cannot serve completes with
- * an error row (see {@link OutputLayout}); only a failure that is not about one row (a dead
+ * an error row (see {@link OutputLayout}), and so does a row still without a result after
+ * {@code 'row.timeout'}; only a failure that is not about one row (a dead
  * inference thread) fails the task, which restarts from its last checkpoint.
  *
  * <p>Public only because the planner's generated code refers to it by name.
@@ -34,6 +38,8 @@ public final class QSparseAsyncPredictFunction extends AsyncPredictFunction {
 
     private transient TaskModel taskModel;
     private transient BatchedInference batched;
+    /** Completes rows still without a result after 'row.timeout' (one daemon thread per task). */
+    private transient ScheduledThreadPoolExecutor timeouts;
 
     QSparseAsyncPredictFunction(QSparseSettings settings, OutputLayout layout) {
         this.settings = settings;
@@ -45,8 +51,14 @@ public final class QSparseAsyncPredictFunction extends AsyncPredictFunction {
         super.open(context);
         taskModel = TaskModel.open(settings, context.getMetricGroup());
         TaskInfo task = context.getTaskInfo();
-        batched = new BatchedInference(
-                taskModel, "qsparse-sql-" + task.getTaskNameWithSubtasks(), task.getIndexOfThisSubtask());
+        String name = "qsparse-sql-" + task.getTaskNameWithSubtasks();
+        batched = new BatchedInference(taskModel, name, task.getIndexOfThisSubtask());
+        timeouts = new ScheduledThreadPoolExecutor(1, r -> {
+            Thread t = new Thread(r, name + "-timeouts");
+            t.setDaemon(true);
+            return t;
+        });
+        timeouts.setRemoveOnCancelPolicy(true);
     }
 
     @Override
@@ -61,27 +73,45 @@ public final class QSparseAsyncPredictFunction extends AsyncPredictFunction {
             future.complete(List.of(layout.toRow(rejected)));
             return future;
         }
+        ScheduledFuture<?> timeout =
+                timeouts.schedule(() -> timeOut(future), settings.timeout().toNanos(), TimeUnit.NANOSECONDS);
         batched.submit(outcome.event(), arrival, future, new BatchedInference.Completion() {
             @Override
             public void complete(QSparseResult result) {
+                timeout.cancel(false);
                 future.complete(List.of(layout.toRow(result)));
             }
 
             @Override
             public void fail(Throwable failure) {
+                timeout.cancel(false);
                 future.completeExceptionally(failure);
             }
         });
         return future;
     }
 
+    /** A row still waiting: it comes out with error "timeout: ..." and its batch skips it. */
+    private void timeOut(CompletableFuture<Collection<RowData>> future) {
+        BatchedInference.Pending pending = batched.remove(future);
+        if (pending != null && pending.claim()) {
+            QSparseResult late = taskModel.timedOut();
+            taskModel.emitted(late);
+            future.complete(List.of(layout.toRow(late)));
+        }
+    }
+
     @Override
     public void close() throws Exception {
         try {
+            if (timeouts != null) {
+                timeouts.shutdownNow();
+            }
             if (batched != null) {
                 batched.close(Duration.ofSeconds(30));
             }
         } finally {
+            timeouts = null;
             batched = null;
             if (taskModel != null) {
                 taskModel.close();

@@ -53,6 +53,13 @@ public final class QSparseModelOptions {
             .defaultValue(QSparseOptions.THREADS.defaultValue())
             .withDescription("Inference threads per parallel task, each with its own session (>= 1).");
 
+    public static final ConfigOption<Duration> ROW_TIMEOUT = ConfigOptions.key("row.timeout")
+            .durationType()
+            .defaultValue(QSparseOptions.ASYNC_TIMEOUT.defaultValue())
+            .withDescription("Async only: a row without a result this long after it reached the predict"
+                    + " function comes out with null results and error 'timeout: ...'; the job goes on."
+                    + " Keep it below ML_PREDICT's 'timeout' (default 3 min), which fails the task.");
+
     public static final ConfigOption<Integer> GENERATE_MAX_NEW_TOKENS = ConfigOptions.key("generate.max-new-tokens")
             .intType()
             .defaultValue(QSparseOptions.GENERATE_MAX_NEW_TOKENS.defaultValue())

@@ -36,6 +36,7 @@ public final class QSparseModelProviderFactory implements ModelProviderFactory {
             new OptionPair<>(QSparseModelOptions.BATCH_MAX_SIZE, QSparseOptions.BATCH_MAX_SIZE),
             new OptionPair<>(QSparseModelOptions.BATCH_MAX_WAIT, QSparseOptions.BATCH_MAX_WAIT),
             new OptionPair<>(QSparseModelOptions.THREADS, QSparseOptions.THREADS),
+            new OptionPair<>(QSparseModelOptions.ROW_TIMEOUT, QSparseOptions.ASYNC_TIMEOUT),
             new OptionPair<>(QSparseModelOptions.GENERATE_MAX_NEW_TOKENS, QSparseOptions.GENERATE_MAX_NEW_TOKENS),
             new OptionPair<>(QSparseModelOptions.GENERATE_TEMPERATURE, QSparseOptions.GENERATE_TEMPERATURE),
             new OptionPair<>(QSparseModelOptions.GENERATE_TOP_K, QSparseOptions.GENERATE_TOP_K),

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.qsparse.flink.FaultInjection;
 import dev.qsparse.flink.SharedModels;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -111,6 +112,33 @@ class MlPredictErrorsTest {
             assertTrue(
                     MetricsCollector.METRICS.keySet().stream().anyMatch(k -> k.endsWith(".qsparse.batchSize")),
                     "batchSize histogram");
+        }
+    }
+
+    @Test
+    void aRowWithoutAResultInTimeComesOutWithATimeoutError() throws Exception {
+        // Every batch is slower than row.timeout: each row is completed by its timeout, and the
+        // batch's late results are dropped.
+        FaultInjection.install((point, subtask, inFlight, batchSize) -> {
+            if (point == FaultInjection.Point.INFERENCE_BATCH) {
+                Thread.sleep(600);
+            }
+        });
+        try {
+            TableEnvironment tEnv = SqlModels.tableEnvironment();
+            SqlModels.registerDocs(tEnv);
+            tEnv.executeSql("CREATE TEMPORARY MODEL m INPUT (text STRING) OUTPUT (e ARRAY<FLOAT>, error STRING)"
+                    + " WITH ('provider' = 'qsparse', 'model-path' = " + quoted(MODEL) + ", 'task' = 'embed',"
+                    + " 'batch.max-size' = '2', 'row.timeout' = '200 ms')");
+            Map<String, Row> rows =
+                    collectById(tEnv, "SELECT id, e, error FROM ML_PREDICT(TABLE docs, MODEL m, DESCRIPTOR(text))");
+            assertEquals(SqlModels.TEXTS.length, rows.size());
+            for (Row r : rows.values()) {
+                assertNull(r.getField(1), r.toString());
+                assertEquals("timeout: no result within 200 ms", r.getField(2), r.toString());
+            }
+        } finally {
+            FaultInjection.install(null);
         }
     }
 
