@@ -3,6 +3,7 @@ package dev.qsparse.cli;
 import dev.qsparse.runtime.Model;
 import dev.qsparse.runtime.inference.GenerationParams;
 import dev.qsparse.runtime.inference.InferenceResult;
+import dev.qsparse.runtime.tokenizer.PromptTemplate;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -53,11 +54,24 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--stop", description = "Stop string; may repeat (default: none).")
     List<String> stops;
 
+    @Option(
+            names = "--chat",
+            paramLabel = "TEMPLATE",
+            description = "Chat-style prompt: llama3, bitnet, chatml, or a template with {text} where the prompt goes"
+                    + " (its special tokens become control tokens; the prompt stays literal text).")
+    String chat;
+
+    @Option(
+            names = "--chat-stop",
+            paramLabel = "TOKEN",
+            description = "End-of-turn token that ends generation, for a --chat template string; may repeat.")
+    List<String> chatStops;
+
     @Override
     public Integer call() throws Exception {
         GenerationParams params;
         try {
-            params = new GenerationParams(maxTokens, temperature, topK, topP, seed, stops, true);
+            params = new GenerationParams(maxTokens, temperature, topK, topP, seed, stops, true, promptTemplate());
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }
@@ -72,5 +86,18 @@ final class GenerateCommand implements Callable<Integer> {
             Json.print(out);
             return 0;
         }
+    }
+
+    /** The --chat template: a built-in name, or a template string (with its --chat-stop tokens). */
+    private PromptTemplate promptTemplate() {
+        boolean custom = chat != null && chat.contains(PromptTemplate.TEXT);
+        if (chatStops != null && !chatStops.isEmpty() && !custom) {
+            throw new IllegalArgumentException("--chat-stop goes with a --chat template string containing "
+                    + PromptTemplate.TEXT + ", not with a built-in template");
+        }
+        if (chat == null) {
+            return null;
+        }
+        return custom ? PromptTemplate.parse(chat, chatStops) : PromptTemplate.named(chat);
     }
 }

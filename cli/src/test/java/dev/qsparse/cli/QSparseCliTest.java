@@ -71,6 +71,37 @@ class QSparseCliTest {
     }
 
     @Test
+    void generateWithAChatTemplate() throws Exception {
+        // The test model's tokenizer has one special token, <|endoftext|>: a template around it.
+        JsonNode bare = runOk("generate", "--model", MODEL, "--prompt", "hi <|endoftext|>", "--max-tokens", "2");
+        out.reset();
+        JsonNode chat = runOk(
+                "generate",
+                "--model",
+                MODEL,
+                "--prompt",
+                "hi <|endoftext|>",
+                "--max-tokens",
+                "2",
+                "--chat",
+                "<|endoftext|>User: {text}\nAssistant:",
+                "--chat-stop",
+                "<|endoftext|>");
+        // <|endoftext|> + "User: " + text + "\nAssistant:": more input tokens than the bare prompt
+        // (BOS + text), which encodes its "<|endoftext|>" as text (several tokens, not the special id).
+        assertTrue(chat.get("input_tokens").asInt() > bare.get("input_tokens").asInt() + 2, chat + " vs " + bare);
+        assertTrue(bare.get("input_tokens").asInt() > 4, bare.toString());
+        // A built-in template of another model family names the missing token; usage errors give 2.
+        assertEquals(1, QSparseCli.run("generate", "--model", MODEL, "--prompt", "x", "--chat", "llama3"));
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("<|eot_id|>"), err.toString(StandardCharsets.UTF_8));
+        assertEquals(2, QSparseCli.run("generate", "--model", MODEL, "--prompt", "x", "--chat", "nonesuch"));
+        assertEquals(2, QSparseCli.run("generate", "--model", MODEL, "--prompt", "x", "--chat", "a {text} {text}"));
+        assertEquals(
+                2,
+                QSparseCli.run("generate", "--model", MODEL, "--prompt", "x", "--chat", "chatml", "--chat-stop", "x"));
+    }
+
+    @Test
     void embedAndScore() throws Exception {
         JsonNode e = runOk("embed", "--model", MODEL, "--text", "an event");
         assertEquals(48, e.get("embedding").size());

@@ -113,6 +113,20 @@ public final class QSparseOptions {
             .withDescription(
                     "Default stop strings (separated by ';'). Generation ends before the first" + " one that appears.");
 
+    public static final ConfigOption<String> GENERATE_CHAT = ConfigOptions.key("qsparse.generate.chat")
+            .stringType()
+            .noDefaultValue()
+            .withDescription("Chat-style prompt around each generate event's text: llama3, bitnet, chatml, or a"
+                    + " template with {text} where the text goes. The template's special tokens become control"
+                    + " tokens; the event text stays literal (a special token written in it is text).");
+
+    public static final ConfigOption<List<String>> GENERATE_CHAT_STOP = ConfigOptions.key("qsparse.generate.chat-stop")
+            .stringType()
+            .asList()
+            .defaultValues()
+            .withDescription("End-of-turn tokens (separated by ';') that end generation, for a"
+                    + " qsparse.generate.chat template string; the built-in templates bring their own.");
+
     public static final ConfigOption<Pooling> EMBED_POOLING = ConfigOptions.key("qsparse.embed.pooling")
             .enumType(Pooling.class)
             .defaultValue(Pooling.MEAN)
@@ -162,6 +176,8 @@ public final class QSparseOptions {
                 GENERATE_TOP_P,
                 GENERATE_SEED,
                 GENERATE_STOP,
+                GENERATE_CHAT,
+                GENERATE_CHAT_STOP,
                 EMBED_POOLING,
                 INPUT_MAX_CHARS,
                 INPUT_OVERFLOW,

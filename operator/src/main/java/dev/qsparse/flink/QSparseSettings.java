@@ -3,6 +3,7 @@ package dev.qsparse.flink;
 import dev.qsparse.runtime.inference.GenerationParams;
 import dev.qsparse.runtime.inference.Pooling;
 import dev.qsparse.runtime.inference.Task;
+import dev.qsparse.runtime.tokenizer.PromptTemplate;
 import java.io.Serializable;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -49,6 +50,8 @@ public final class QSparseSettings implements Serializable {
     private final double topP;
     private final long seed;
     private final ArrayList<String> stopStrings;
+    private final String chat;
+    private final ArrayList<String> chatStops;
     private final Pooling pooling;
     private final int inputMaxChars;
     private final InputOverflow inputOverflow;
@@ -93,6 +96,10 @@ public final class QSparseSettings implements Serializable {
         this.topP = c.get(QSparseOptions.GENERATE_TOP_P);
         this.seed = c.get(QSparseOptions.GENERATE_SEED);
         this.stopStrings = new ArrayList<>(c.get(QSparseOptions.GENERATE_STOP));
+        this.chat = c.getOptional(QSparseOptions.GENERATE_CHAT)
+                .filter(t -> !t.isBlank())
+                .orElse(null);
+        this.chatStops = new ArrayList<>(c.get(QSparseOptions.GENERATE_CHAT_STOP));
         this.pooling = c.get(QSparseOptions.EMBED_POOLING);
         this.inputMaxChars = atLeast(c.get(QSparseOptions.INPUT_MAX_CHARS), 1, QSparseOptions.INPUT_MAX_CHARS.key());
         this.inputOverflow = c.get(QSparseOptions.INPUT_OVERFLOW);
@@ -186,7 +193,24 @@ public final class QSparseSettings implements Serializable {
 
     /** The generation parameters of an event without "params". */
     public GenerationParams defaultGeneration() {
-        return new GenerationParams(maxNewTokens, temperature, topK, topP, seed, stopStrings, true);
+        return new GenerationParams(maxNewTokens, temperature, topK, topP, seed, stopStrings, true, promptTemplate());
+    }
+
+    /** The qsparse.generate.chat template, or null (the event text is the whole prompt). */
+    private PromptTemplate promptTemplate() {
+        boolean custom = chat != null && chat.contains(PromptTemplate.TEXT);
+        if (!chatStops.isEmpty() && !custom) {
+            throw new IllegalArgumentException(QSparseOptions.GENERATE_CHAT_STOP.key() + " goes with a "
+                    + QSparseOptions.GENERATE_CHAT.key() + " template string containing " + PromptTemplate.TEXT);
+        }
+        if (chat == null) {
+            return null;
+        }
+        try {
+            return custom ? PromptTemplate.parse(chat, chatStops) : PromptTemplate.named(chat);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(QSparseOptions.GENERATE_CHAT.key() + ": " + e.getMessage(), e);
+        }
     }
 
     @Override

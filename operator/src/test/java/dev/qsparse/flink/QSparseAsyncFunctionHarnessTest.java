@@ -356,4 +356,51 @@ class QSparseAsyncFunctionHarnessTest {
         }
         assertEquals(0, SharedModels.references(TestEvents.MODEL));
     }
+
+    @Test
+    void generateWrapsTheEventTextInTheConfiguredChatTemplate() throws Exception {
+        // The test model's tokenizer has one special token: a template around it, set as a Flink option.
+        String template = "<|endoftext|>User: {text}\nAssistant:";
+        QSparseSettings settings = TestEvents.builder()
+                .configuration(org.apache.flink.configuration.Configuration.fromMap(Map.of(
+                        "qsparse.model.path", TestEvents.MODEL.toString(),
+                        "qsparse.mode", "generate",
+                        "qsparse.generate.max-new-tokens", "2",
+                        "qsparse.generate.chat", template,
+                        "qsparse.generate.chat-stop", "<|endoftext|>")))
+                .maxWait(Duration.ofMillis(10))
+                .build()
+                .settings();
+        String text = "hi <|endoftext|> there";
+        try (var harness = Harnesses.async(settings);
+                dev.qsparse.runtime.Model model = dev.qsparse.runtime.Model.load(TestEvents.MODEL)) {
+            var tok = model.tokenizer().orElseThrow();
+            var chat = settings.defaultGeneration().promptTemplate();
+            // The template's special token as its id, the event's "<|endoftext|>" as plain text.
+            int expected = tok.encodeWithSpecialTokens(chat.prefix()).length
+                    + tok.encode(text).length
+                    + tok.encodeWithSpecialTokens(chat.suffix()).length;
+            int injected = tok.encodeWithSpecialTokens(chat.prefix()).length
+                    + tok.encodeWithSpecialTokens(text).length
+                    + tok.encodeWithSpecialTokens(chat.suffix()).length;
+            assertTrue(expected > injected, "the event's special token would shorten the prompt");
+            harness.open();
+            harness.processElement(TestEvents.event("c1", text, null), 0);
+            EnrichedEvent e = awaitResults(harness, 1, WAIT).get(0).enriched;
+            assertNotNull(e);
+            assertEquals("generate", e.mode);
+            assertEquals(expected, e.inputTokens);
+        }
+        IllegalArgumentException bad = org.junit.jupiter.api.Assertions.assertThrows(
+                IllegalArgumentException.class,
+                () -> TestEvents.builder()
+                        .configuration(org.apache.flink.configuration.Configuration.fromMap(Map.of(
+                                "qsparse.model.path",
+                                TestEvents.MODEL.toString(),
+                                "qsparse.generate.chat",
+                                "nonesuch")))
+                        .build()
+                        .settings());
+        assertTrue(bad.getMessage().contains("qsparse.generate.chat"), bad.getMessage());
+    }
 }

@@ -1,5 +1,6 @@
 package dev.qsparse.runtime.inference;
 
+import dev.qsparse.runtime.tokenizer.PromptTemplate;
 import java.util.List;
 
 /**
@@ -19,7 +20,9 @@ import java.util.List;
  *                     a replayed stream event produces an identical result
  * @param stopStrings  generation ends when the generated text contains one of these; it is cut
  *                     before the stop string
- * @param stopAtEos    end at the model's end-of-sequence token
+ * @param stopAtEos    end at the model's end-of-sequence token (and at the template's stop tokens)
+ * @param promptTemplate chat-style prompt around the text, or null for the bare text: its special
+ *                     tokens become control ids while the text stays literal (see {@link PromptTemplate})
  */
 public record GenerationParams(
         int maxNewTokens,
@@ -28,7 +31,8 @@ public record GenerationParams(
         double topP,
         long seed,
         List<String> stopStrings,
-        boolean stopAtEos) {
+        boolean stopAtEos,
+        PromptTemplate promptTemplate) {
 
     public static final int DEFAULT_MAX_NEW_TOKENS = 32;
     public static final long DEFAULT_SEED = 42L;
@@ -59,6 +63,18 @@ public record GenerationParams(
         }
     }
 
+    /** Settings without a prompt template: the text is the whole prompt. */
+    public GenerationParams(
+            int maxNewTokens,
+            double temperature,
+            int topK,
+            double topP,
+            long seed,
+            List<String> stopStrings,
+            boolean stopAtEos) {
+        this(maxNewTokens, temperature, topK, topP, seed, stopStrings, stopAtEos, null);
+    }
+
     /** Whether {@code t} is an accepted temperature: 0, or in [{@value #MIN_TEMPERATURE}, {@value #MAX_TEMPERATURE}]. */
     public static boolean validTemperature(double t) {
         return t == 0 || (t >= MIN_TEMPERATURE && t <= MAX_TEMPERATURE);
@@ -70,30 +86,34 @@ public record GenerationParams(
     }
 
     public GenerationParams withMaxNewTokens(int n) {
-        return new GenerationParams(n, temperature, topK, topP, seed, stopStrings, stopAtEos);
+        return new GenerationParams(n, temperature, topK, topP, seed, stopStrings, stopAtEos, promptTemplate);
     }
 
     public GenerationParams withTemperature(double t) {
-        return new GenerationParams(maxNewTokens, t, topK, topP, seed, stopStrings, stopAtEos);
+        return new GenerationParams(maxNewTokens, t, topK, topP, seed, stopStrings, stopAtEos, promptTemplate);
     }
 
     public GenerationParams withTopK(int k) {
-        return new GenerationParams(maxNewTokens, temperature, k, topP, seed, stopStrings, stopAtEos);
+        return new GenerationParams(maxNewTokens, temperature, k, topP, seed, stopStrings, stopAtEos, promptTemplate);
     }
 
     public GenerationParams withTopP(double p) {
-        return new GenerationParams(maxNewTokens, temperature, topK, p, seed, stopStrings, stopAtEos);
+        return new GenerationParams(maxNewTokens, temperature, topK, p, seed, stopStrings, stopAtEos, promptTemplate);
     }
 
     public GenerationParams withSeed(long s) {
-        return new GenerationParams(maxNewTokens, temperature, topK, topP, s, stopStrings, stopAtEos);
+        return new GenerationParams(maxNewTokens, temperature, topK, topP, s, stopStrings, stopAtEos, promptTemplate);
     }
 
     public GenerationParams withStopStrings(List<String> stops) {
-        return new GenerationParams(maxNewTokens, temperature, topK, topP, seed, stops, stopAtEos);
+        return new GenerationParams(maxNewTokens, temperature, topK, topP, seed, stops, stopAtEos, promptTemplate);
     }
 
     public GenerationParams withStopAtEos(boolean stop) {
-        return new GenerationParams(maxNewTokens, temperature, topK, topP, seed, stopStrings, stop);
+        return new GenerationParams(maxNewTokens, temperature, topK, topP, seed, stopStrings, stop, promptTemplate);
+    }
+
+    public GenerationParams withPromptTemplate(PromptTemplate template) {
+        return new GenerationParams(maxNewTokens, temperature, topK, topP, seed, stopStrings, stopAtEos, template);
     }
 }

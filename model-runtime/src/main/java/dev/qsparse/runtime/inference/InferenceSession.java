@@ -2,15 +2,18 @@ package dev.qsparse.runtime.inference;
 
 import dev.qsparse.runtime.Model;
 import dev.qsparse.runtime.kernel.DenseBatchBackends;
+import dev.qsparse.runtime.kernel.IntegerBatchBackends;
 import dev.qsparse.runtime.kernel.Kernels;
 import dev.qsparse.runtime.kernel.WorkerPool;
 import dev.qsparse.runtime.model.DecoderModel;
 import dev.qsparse.runtime.model.ForwardState;
 import dev.qsparse.runtime.model.ModelConfig;
+import dev.qsparse.runtime.tokenizer.PromptTemplate;
 import dev.qsparse.runtime.tokenizer.Tokenizer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * Runs micro-batches of generate / embed / score requests over one loaded {@link Model}.
@@ -19,7 +22,13 @@ import java.util.List;
  * thread-safe: use one session per thread (one per Flink task). The {@link Model} it reads is
  * immutable and shared by any number of sessions.
  *
- * <p><b>Tokens.</b> When the config has a {@code bos_token_id}, it is put before every text.
+ * <p><b>Tokens.</b> Before every text go the tokens the tokenizer's {@code post_processor} puts
+ * there (Llama 3: {@code <|begin_of_text|>}; Qwen: none), as Hugging Face's tokenizer does; a
+ * tokenizer.json without a {@code post_processor} (this project's own) gets the config's
+ * {@code bos_token_id}, when it has one. Text is always encoded literally: an added/special token
+ * written in it (e.g. {@code <|eot_id|>}) is plain text, never a control token. A generate
+ * request's {@link PromptTemplate} (chat format) is the whole prompt format instead: its control
+ * tokens (BOS included) around the literal text, and its stop tokens end the generation.
  *
  * <p><b>Inputs longer than the context window</b> ({@code max_position_embeddings} tokens) are
  * cut, never rejected, and the result's {@code inputTruncated} says so:
@@ -52,6 +61,9 @@ public final class InferenceSession implements AutoCloseable {
     private final ForwardState state;
     private final float[] logits;
     private final WorkerPool pool;
+    /** Ids put before every text (see Tokens above). */
+    private final int[] textPrefix;
+
     private float[][] chunkHidden = new float[0][];
     private float[][] chunkLogits = new float[0][];
 
@@ -69,10 +81,19 @@ public final class InferenceSession implements AutoCloseable {
         this.config = network.config();
         this.state = network.newState();
         this.logits = new float[config.vocabSize()];
+        this.textPrefix = textPrefix(model, config);
         this.pool = threads > 1 ? WorkerPool.create(threads) : null;
         state.useThreads(pool);
-        // An optional dense batch backend (backend-nd4j) serves F32 micro-batches where it measures faster.
-        DenseBatchBackends.find().ifPresent(dense -> state.workspace().useDenseBatch(dense, true));
+        useOptionalBackends(state);
+    }
+
+    /**
+     * Optional backends found on the class path: backend-nd4j serves F32 micro-batches where it
+     * measures faster; backend-native serves int8/ternary micro-batches (exact, same results).
+     */
+    private static void useOptionalBackends(ForwardState s) {
+        DenseBatchBackends.find().ifPresent(dense -> s.workspace().useDenseBatch(dense, true));
+        IntegerBatchBackends.find().ifPresent(integer -> s.workspace().useIntegerBatch(integer));
     }
 
     /** Threads that share each product. */
@@ -195,7 +216,7 @@ public final class InferenceSession implements AutoCloseable {
         while (extraStates.size() <= i) {
             ForwardState s = network.newState();
             s.useThreads(pool);
-            DenseBatchBackends.find().ifPresent(dense -> s.workspace().useDenseBatch(dense, true));
+            useOptionalBackends(s);
             extraStates.add(s);
         }
         return extraStates.get(i);
@@ -325,7 +346,12 @@ public final class InferenceSession implements AutoCloseable {
                     "model " + model.name() + " has no tokenizer.json",
                     new InferenceResult.Stats(0, false, 0, System.nanoTime() - start));
         }
-        int[] tokens = withBos(tokenizer.encode(request.text()));
+        int[] tokens;
+        try {
+            tokens = inputTokens(tokenizer, request);
+        } catch (IllegalArgumentException e) {
+            return failure(e.getMessage(), 0, false, start);
+        }
         return FiniteCheck.guard(
                 () -> switch (request.task()) {
                     case GENERATE ->
@@ -392,18 +418,39 @@ public final class InferenceSession implements AutoCloseable {
         return state.activationSparsity();
     }
 
+    /**
+     * The request's input ids: BOS, then the text encoded literally, or for a generate request with
+     * a prompt template, the template's control tokens (BOS included) around the literal text.
+     *
+     * @throws IllegalArgumentException if the template does not fit the model's tokenizer
+     */
+    private int[] inputTokens(Tokenizer tokenizer, InferenceRequest request) {
+        PromptTemplate template =
+                request.task() == Task.GENERATE ? request.generation().promptTemplate() : null;
+        return template == null
+                ? withBos(tokenizer.encode(request.text()))
+                : template.encode(tokenizer, request.text());
+    }
+
+    private static int[] textPrefix(Model model, ModelConfig config) {
+        Optional<int[]> fromTokenizer = model.tokenizer().flatMap(Tokenizer::prefixTokens);
+        if (fromTokenizer.isPresent()) {
+            return fromTokenizer.get();
+        }
+        return config.bosTokenId().isPresent() ? new int[] {config.bosTokenId().getAsInt()} : new int[0];
+    }
+
     private int[] withBos(int[] tokens) {
-        if (config.bosTokenId().isEmpty()) {
+        if (textPrefix.length == 0) {
             return tokens;
         }
-        int[] out = new int[tokens.length + 1];
-        out[0] = config.bosTokenId().getAsInt();
-        System.arraycopy(tokens, 0, out, 1, tokens.length);
+        int[] out = Arrays.copyOf(textPrefix, textPrefix.length + tokens.length);
+        System.arraycopy(tokens, 0, out, textPrefix.length, tokens.length);
         return out;
     }
 
     private int textStart() {
-        return config.bosTokenId().isPresent() ? 1 : 0;
+        return textPrefix.length;
     }
 
     /** One generate request being served: its sequence state, sampler and output so far. */
@@ -415,6 +462,7 @@ public final class InferenceSession implements AutoCloseable {
         int maxNew;
         ForwardState state;
         Sampler sampler;
+        int[] stopTokens;
         float[] logits;
         int[] generated;
         int count;
@@ -436,7 +484,14 @@ public final class InferenceSession implements AutoCloseable {
         List<Generation> gens = new ArrayList<>();
         for (int i : indices) {
             InferenceRequest r = batch.get(i);
-            gens.add(new Generation(i, r, withBos(tokenizer.encode(r.text()))));
+            try {
+                gens.add(new Generation(i, r, inputTokens(tokenizer, r)));
+            } catch (IllegalArgumentException e) {
+                out.set(i, failure(e.getMessage(), 0, false, start));
+            }
+        }
+        if (gens.isEmpty()) {
+            return;
         }
         List<InferenceResult> results = generateAll(gens, start);
         for (int k = 0; k < gens.size(); k++) {
@@ -458,7 +513,7 @@ public final class InferenceSession implements AutoCloseable {
         for (Generation g : gens) {
             if (g.prompt.length == 0) {
                 g.result = new InferenceResult.Failure(
-                        "empty prompt and the model has no bos_token_id to start from",
+                        "empty prompt and nothing to start from (no bos_token_id, no template)",
                         new InferenceResult.Stats(0, false, 0, System.nanoTime() - start));
                 continue;
             }
@@ -472,6 +527,9 @@ public final class InferenceSession implements AutoCloseable {
             g.state = live.isEmpty() ? state : extraState(live.size() - 1);
             g.state.resetSparsityStats();
             g.sampler = new Sampler(params, vocab);
+            g.stopTokens = params.promptTemplate() == null
+                    ? new int[0]
+                    : params.promptTemplate().stopTokenIds(model.tokenizer().orElseThrow());
             g.logits = new float[vocab];
             g.generated = new int[g.maxNew];
             g.pos = g.prompt.length;
@@ -544,7 +602,7 @@ public final class InferenceSession implements AutoCloseable {
     private static int step(Generation g, Tokenizer tokenizer, int eos, int context) {
         GenerationParams params = g.request.generation();
         int next = g.sampler.next(g.logits, g.logits.length);
-        if (params.stopAtEos() && next == eos) {
+        if (params.stopAtEos() && (next == eos || contains(g.stopTokens, next))) {
             g.finish = "eos";
             return -1;
         }
@@ -566,6 +624,15 @@ public final class InferenceSession implements AutoCloseable {
             return -1;
         }
         return next;
+    }
+
+    private static boolean contains(int[] ids, int id) {
+        for (int v : ids) {
+            if (v == id) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Runs every prompt through the network, positions of several prompts sharing each pass. */

@@ -63,6 +63,25 @@ abstract class ColumnMatrix implements WeightMatrix {
 
     abstract void finish(int[] acc, float[] out, ActivationBuffer in);
 
+    /**
+     * This format's product on the integer batch backend, outputs [o0, o0 + len), finished into
+     * floats as {@link #finish(int[], float[], ActivationBuffer)} does.
+     */
+    abstract void integerKernel(
+            IntegerBatchBackend backend,
+            int o0,
+            int len,
+            ByteBuffer x,
+            int count,
+            int xStride,
+            ByteBuffer tokenScales,
+            ByteBuffer tokenSums,
+            ByteBuffer out,
+            ByteBuffer scratch);
+
+    /** The per-input factor of this format's finish: the input's output scale (times a tensor scale). */
+    abstract float tokenScale(ActivationBuffer in);
+
     abstract void finish(float[] acc, float[] out, ActivationBuffer in);
 
     /** The stored bytes, [cols][stride] (a read-only view). */
@@ -83,11 +102,20 @@ abstract class ColumnMatrix implements WeightMatrix {
         final int[] off = new int[MAX_BLOCK];
         final float[] xs = new float[MAX_BLOCK];
 
+        ByteBuffer direct = ByteBuffer.allocateDirect(0);
+
         byte[] bytes(int n) {
             if (bytes.length < n) {
                 bytes = new byte[n];
             }
             return bytes;
+        }
+
+        ByteBuffer direct(int n) {
+            if (direct.capacity() < n) {
+                direct = ByteBuffer.allocateDirect(n);
+            }
+            return direct;
         }
     }
 
@@ -108,11 +136,11 @@ abstract class ColumnMatrix implements WeightMatrix {
         KernelBackend k = ws.backend();
         if (in.integer) {
             int[] acc = ws.ints(padded);
-            ws.forRange(padded, GROUP, (a, b) -> columns(k, in, acc, null, a, b));
+            ws.forRange(padded, GROUP, (long) padded * in.count, (a, b) -> columns(k, in, acc, null, a, b));
             finish(acc, out, in);
         } else {
             float[] acc = ws.floats(padded);
-            ws.forRange(padded, GROUP, (a, b) -> columns(k, in, null, acc, a, b));
+            ws.forRange(padded, GROUP, (long) padded * in.count, (a, b) -> columns(k, in, null, acc, a, b));
             finish(acc, out, in);
         }
     }
@@ -183,11 +211,20 @@ abstract class ColumnMatrix implements WeightMatrix {
             multiply(in[0], out[0], ws);
             return;
         }
+        IntegerBatchBackend integer = ws.integerBatch();
+        if (integer != null && count >= INTEGER_BATCH_MIN && allInteger(in, count)) {
+            multiplyBatchInteger(integer, in, count, out, ws);
+            return;
+        }
         KernelBackend k = ws.backend();
+        long work = 0;
+        for (int t = 0; t < count; t++) {
+            work += (long) padded * in[t].count;
+        }
         int tile = Math.max(GROUP, Math.min(padded, TILE_BYTES / Math.max(1, sliceBytes(GROUP) * cols) * GROUP));
         int[][] accI = ws.batchInts(count, padded);
         float[][] accF = ws.batchFloats(count, padded);
-        ws.forRange(padded, GROUP, (a, b) -> {
+        ws.forRange(padded, GROUP, work, (a, b) -> {
             Scratch s = SCRATCH.get();
             for (int o0 = a; o0 < b; o0 += tile) {
                 int o1 = Math.min(b, o0 + tile);
@@ -232,6 +269,61 @@ abstract class ColumnMatrix implements WeightMatrix {
             }
         }
     }
+
+    /**
+     * Smallest batch for the integer backend: it computes every input (zeros too) and repacks each
+     * weight block per call, which a few inputs do not pay back against the sparse column kernels.
+     */
+    static final int INTEGER_BATCH_MIN = 4;
+
+    private static boolean allInteger(ActivationBuffer[] in, int count) {
+        for (int t = 0; t < count; t++) {
+            if (!in[t].integer) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * A micro-batch of int8 activations on the integer backend: the activation rows copied into one
+     * direct buffer, exact integer sums and the same float finish as the Java kernels per output
+     * tile on the pool's threads, so the results are bit for bit theirs.
+     */
+    private void multiplyBatchInteger(
+            IntegerBatchBackend backend, ActivationBuffer[] in, int count, float[][] out, Workspace ws) {
+        int xStride = (cols + 63) / 64 * 64;
+        java.nio.FloatBuffer x = ws.integerActivations(count * xStride);
+        java.nio.FloatBuffer scales = ws.integerTokenScales(count);
+        java.nio.IntBuffer sums = ws.integerTokenSums(count);
+        for (int t = 0; t < count; t++) {
+            ActivationBuffer a = in[t];
+            x.put(t * xStride, a.values, 0, cols);
+            x.put(t * xStride + cols, ZEROS, 0, xStride - cols);
+            scales.put(t, tokenScale(a));
+            int sum = 0;
+            for (int j = 0; j < a.count; j++) {
+                sum += (int) a.values[a.index[j]];
+            }
+            sums.put(t, sum);
+        }
+        java.nio.FloatBuffer results = ws.integerResults(count * padded);
+        long scratchBytes = backend.scratchBytes(cols, count, xStride);
+        ByteBuffer xBytes = ws.integerActivationBytes();
+        ByteBuffer scaleBytes = ws.integerTokenScaleBytes();
+        ByteBuffer sumBytes = ws.integerTokenSumBytes();
+        ByteBuffer resultBytes = ws.integerResultBytes();
+        ws.forRange(padded, GROUP, (long) padded * cols * count, (a, b) -> {
+            ByteBuffer scratch = SCRATCH.get().direct(Math.toIntExact(scratchBytes));
+            integerKernel(backend, a, b - a, xBytes, count, xStride, scaleBytes, sumBytes, resultBytes, scratch);
+        });
+        for (int t = 0; t < count; t++) {
+            results.get(t * padded, out[t], 0, rows);
+        }
+    }
+
+    /** Zero padding of an activation row up to a multiple of 64 inputs. */
+    private static final float[] ZEROS = new float[64];
 
     @Override
     public void matvec(float[] x, float[] out) {

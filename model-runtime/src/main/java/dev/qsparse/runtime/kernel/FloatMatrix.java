@@ -107,7 +107,7 @@ public final class FloatMatrix implements WeightMatrix {
         KernelBackend k = ws.backend();
         if (f32 != null && k != ScalarBackend.INSTANCE) {
             float[] x = in.values;
-            ws.forRange(rows, ROW_ALIGN, (r0, r1) -> {
+            ws.forRange(rows, ROW_ALIGN, (long) rows * cols, (r0, r1) -> {
                 int block = Math.max(1, PANEL_FLOATS / cols);
                 float[] p = panel(block * cols);
                 for (int r = r0; r < r1; r += block) {
@@ -150,7 +150,7 @@ public final class FloatMatrix implements WeightMatrix {
         for (int t = 0; t < count; t++) {
             x[t] = in[t].values;
         }
-        ws.forRange(rows, ROW_ALIGN, (a, b) -> {
+        ws.forRange(rows, ROW_ALIGN, (long) rows * cols * count, (a, b) -> {
             float[] p = panel(Math.min(tile, b - a) * cols);
             for (int r0 = a; r0 < b; r0 += tile) {
                 int n = Math.min(tile, b - r0);

@@ -99,6 +99,53 @@ public final class Int8Matrix extends ColumnMatrix {
     }
 
     @Override
+    void integerKernel(
+            IntegerBatchBackend backend,
+            int o0,
+            int len,
+            ByteBuffer x,
+            int count,
+            int xStride,
+            ByteBuffer tokenScales,
+            ByteBuffer tokenSums,
+            ByteBuffer out,
+            ByteBuffer scratch) {
+        backend.int8(
+                heap == null ? data : null,
+                heap,
+                stride,
+                cols,
+                paddedScales(),
+                o0,
+                len,
+                x,
+                count,
+                xStride,
+                tokenScales,
+                out,
+                padded,
+                scratch);
+    }
+
+    @Override
+    float tokenScale(ActivationBuffer in) {
+        return in.outputScale;
+    }
+
+    private volatile ByteBuffer paddedScales;
+
+    /** The row scales as direct little-endian floats, zero for the padding outputs (made once). */
+    private ByteBuffer paddedScales() {
+        ByteBuffer b = paddedScales;
+        if (b == null) {
+            b = ByteBuffer.allocateDirect(4 * padded).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            b.asFloatBuffer().put(rowScale);
+            paddedScales = b;
+        }
+        return b;
+    }
+
+    @Override
     void finish(int[] acc, float[] out, ActivationBuffer in) {
         float s = in.outputScale;
         for (int o = 0; o < rows; o++) {

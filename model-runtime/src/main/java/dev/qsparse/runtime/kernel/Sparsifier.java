@@ -101,16 +101,17 @@ public final class Sparsifier {
                     scratch[b + i] = t;
                 }
             }
-        } else if (ratio < 1.0) {
+        }
+        float gamma = absMax(x, n);
+        if (!blocks && ratio < 1.0) {
             for (int i = 0; i < n; i++) {
                 scratch[i] = Math.abs(x[i]);
             }
-            threshold = TopK.kthLargest(scratch, n, keptCount(n));
+            threshold = TopK.kthLargestMagnitude(scratch, n, keptCount(n), Float.floatToRawIntBits(gamma));
         }
         float multiplier = 1f;
         float[] v = out.values;
         if (activationBits == 8) {
-            float gamma = absMax(x, n);
             float s = 127f / (gamma + QUANT_EPS);
             if (blocks) {
                 for (int i = 0; i < n; i++) {

@@ -99,6 +99,40 @@ public final class TernaryMatrix extends ColumnMatrix {
     }
 
     @Override
+    void integerKernel(
+            IntegerBatchBackend backend,
+            int o0,
+            int len,
+            ByteBuffer x,
+            int count,
+            int xStride,
+            ByteBuffer tokenScales,
+            ByteBuffer tokenSums,
+            ByteBuffer out,
+            ByteBuffer scratch) {
+        backend.ternary(
+                heap == null ? data : null,
+                heap,
+                stride,
+                cols,
+                o0,
+                len,
+                x,
+                count,
+                xStride,
+                tokenScales,
+                tokenSums,
+                out,
+                padded,
+                scratch);
+    }
+
+    @Override
+    float tokenScale(ActivationBuffer in) {
+        return scale * in.outputScale;
+    }
+
+    @Override
     void finish(int[] acc, float[] out, ActivationBuffer in) {
         int sum = 0;
         for (int j = 0; j < in.count; j++) {

@@ -49,6 +49,56 @@ public final class TopK {
         return a[from];
     }
 
+    /** Bits of a non-negative float below the first pass's bucket: 8 exponent and 3 mantissa bits remain (8 buckets per octave). */
+    private static final int BUCKET_SHIFT = 20;
+    /** Buckets of the first pass: 0 for +0.0, 1 for everything 31 octaves or more below the maximum, then 8 an octave. */
+    private static final int BUCKETS = 256;
+
+    /**
+     * The k-th largest of {@code a[0..n)} when every value is non-negative (magnitudes |x|, zeros as
+     * +0.0) and {@code maxBits} is the raw bits of their maximum, as {@link #kthLargest} but in two
+     * passes instead of up to eight: the raw bits of a non-negative float order like its value, so one
+     * histogram over the 31 octaves below the maximum (8 buckets an octave) finds the bucket of the
+     * answer, one branch-free pass keeps that bucket's few values, and the radix selection finishes on
+     * them. Exact zeros have a bucket of their own: after a ReLU² half the inputs can be zero, and when
+     * the answer is zero it is known after the first pass. Reorders {@code a}.
+     */
+    public static float kthLargestMagnitude(float[] a, int n, int k, int maxBits) {
+        if (k < 1 || k > n) {
+            throw new IllegalArgumentException("k=" + k + " outside [1, " + n + "]");
+        }
+        int floor = (maxBits >>> BUCKET_SHIFT) - (BUCKETS - 1);
+        int[] count = new int[BUCKETS];
+        for (int i = 0; i < n; i++) {
+            count[magnitudeBucket(Float.floatToRawIntBits(a[i]), floor)]++;
+        }
+        int bucket = BUCKETS - 1;
+        int rank = k;
+        while (rank > count[bucket]) {
+            rank -= count[bucket];
+            bucket--;
+        }
+        if (bucket == 0) {
+            return 0f;
+        }
+        int kept = 0;
+        for (int i = 0; i < n; i++) {
+            float v = a[i];
+            a[kept] = v;
+            kept += magnitudeBucket(Float.floatToRawIntBits(v), floor) == bucket ? 1 : 0;
+        }
+        return kthLargestInRange(a, 0, kept, rank);
+    }
+
+    /**
+     * Bucket of a non-negative float's bits: 0 for zero, else top bits - floor within [1, BUCKETS - 1]
+     * (a NaN, above any maximum that ignored it, joins the top bucket and the radix pass orders it); no branches.
+     */
+    private static int magnitudeBucket(int bits, int floor) {
+        int nonZero = (bits | -bits) >>> 31;
+        return Math.min(BUCKETS - 1, Math.max(1, (bits >>> BUCKET_SHIFT) - floor)) & -nonZero;
+    }
+
     /** The float's bits mapped so that unsigned integer order is the float order (negatives flipped whole, positives get the top bit). */
     private static int sortKey(float f) {
         int b = Float.floatToRawIntBits(f);

@@ -56,8 +56,13 @@ public final class WorkerPool implements AutoCloseable {
      * boundaries are multiples of {@code align} (the last part ends at n); returns when all parts are done.
      */
     public void forRange(int n, int align, RangeTask task) {
+        forRange(n, align, threads, task);
+    }
+
+    /** As {@link #forRange(int, int, RangeTask)} in at most {@code maxParts} parts (a small product stays on few threads). */
+    public void forRange(int n, int align, int maxParts, RangeTask task) {
         int units = (n + align - 1) / align;
-        int parts = Math.min(threads, units);
+        int parts = Math.min(Math.min(threads, Math.max(1, maxParts)), units);
         if (parts <= 1 || closed) {
             task.run(0, n);
             return;

@@ -13,6 +13,12 @@ public final class Workspace {
     /** Per F32 batch shape: null = not measured yet; else whether the dense backend won. */
     private final java.util.Map<Long, long[]> denseTimes = new java.util.HashMap<>();
 
+    private IntegerBatchBackend integerBatch;
+    private java.nio.ByteBuffer integerX = java.nio.ByteBuffer.allocateDirect(0);
+    private java.nio.ByteBuffer integerScales = java.nio.ByteBuffer.allocateDirect(0);
+    private java.nio.ByteBuffer integerSums = java.nio.ByteBuffer.allocateDirect(0);
+    private java.nio.ByteBuffer integerOut = java.nio.ByteBuffer.allocateDirect(0);
+
     private int[] ints = new int[0];
     private float[] floats = new float[0];
     private int[][] batchInts = new int[0][];
@@ -48,6 +54,67 @@ public final class Workspace {
         if (dense != null) {
             dense.setThreads(threads());
         }
+    }
+
+    /**
+     * Integer micro-batch products of int8/ternary weights may use {@code backend} (null: never).
+     * Its sums are exact, so results do not change: only the speed does.
+     */
+    public void useIntegerBatch(IntegerBatchBackend backend) {
+        this.integerBatch = backend;
+    }
+
+    public IntegerBatchBackend integerBatch() {
+        return integerBatch;
+    }
+
+    /** Direct little-endian floats for a batch's activation rows (contents undefined). */
+    java.nio.FloatBuffer integerActivations(int floats) {
+        integerX = direct(integerX, floats);
+        return integerX.asFloatBuffer();
+    }
+
+    java.nio.ByteBuffer integerActivationBytes() {
+        return integerX;
+    }
+
+    /** Direct floats, one per input of a batch: the finish's per-input factor. */
+    java.nio.FloatBuffer integerTokenScales(int count) {
+        integerScales = direct(integerScales, count);
+        return integerScales.asFloatBuffer();
+    }
+
+    java.nio.ByteBuffer integerTokenScaleBytes() {
+        return integerScales;
+    }
+
+    /** Direct int32s, one per input of a batch: the sum of its activations (ternary finish). */
+    java.nio.IntBuffer integerTokenSums(int count) {
+        integerSums = direct(integerSums, count);
+        return integerSums.asIntBuffer();
+    }
+
+    java.nio.ByteBuffer integerTokenSumBytes() {
+        return integerSums;
+    }
+
+    /** Direct floats for a batch's results, [count][padded outputs]. */
+    java.nio.FloatBuffer integerResults(int floats) {
+        integerOut = direct(integerOut, floats);
+        return integerOut.asFloatBuffer();
+    }
+
+    java.nio.ByteBuffer integerResultBytes() {
+        return integerOut;
+    }
+
+    /** {@code b} if it holds {@code n} 4-byte values, else a new little-endian direct buffer that does. */
+    private static java.nio.ByteBuffer direct(java.nio.ByteBuffer b, int n) {
+        long bytes = 4L * n;
+        if (b.capacity() >= bytes) {
+            return b;
+        }
+        return java.nio.ByteBuffer.allocateDirect(Math.toIntExact(bytes)).order(java.nio.ByteOrder.LITTLE_ENDIAN);
     }
 
     public DenseBatchBackend denseBatch() {
@@ -91,6 +158,13 @@ public final class Workspace {
         return pool == null ? 1 : pool.threads();
     }
 
+    /**
+     * Multiply-adds below which a share of a product is not worth a hand-off to another thread
+     * (about 2-4 us of kernel work, several times the wake-up and cache-line traffic of a hand-off):
+     * a small product runs on fewer threads, so adding threads never makes it slower.
+     */
+    public static final long MIN_WORK_PER_THREAD = 1L << 15;
+
     /** Runs {@code task} over {@code [0, n)}, split across the pool's threads at multiples of {@code align}. */
     public void forRange(int n, int align, WorkerPool.RangeTask task) {
         if (pool == null) {
@@ -98,6 +172,23 @@ public final class Workspace {
         } else {
             pool.forRange(n, align, task);
         }
+    }
+
+    /**
+     * As {@link #forRange(int, int, WorkerPool.RangeTask)} for a product of {@code work}
+     * multiply-adds in all: at most one thread per {@link #MIN_WORK_PER_THREAD} of them.
+     */
+    public void forRange(int n, int align, long work, WorkerPool.RangeTask task) {
+        if (pool == null) {
+            task.run(0, n);
+        } else {
+            pool.forRange(n, align, threadsFor(work), task);
+        }
+    }
+
+    /** Threads worth using for {@code work} multiply-adds: between 1 and the pool's size. */
+    public int threadsFor(long work) {
+        return (int) Math.max(1, Math.min(threads(), work / MIN_WORK_PER_THREAD));
     }
 
     int[] ints(int n) {

@@ -13,15 +13,16 @@ import java.util.regex.PatternSyntaxException;
  * ending in {@code ByteLevel}. Pre-tokenization cuts text into pieces (concatenating to the text
  * unless a {@code Removed} split drops some); BPE then runs on each piece's UTF-8 bytes.
  *
- * <p>Regexes are Java regexes compiled with {@link Pattern#UNICODE_CHARACTER_CLASS}, so {@code \s}
- * is the Unicode White_Space property and {@code \p{L}}/{@code \p{N}} are general categories.
+ * <p>Regexes are Oniguruma regexes (what the Rust library runs), compiled to Java by {@link
+ * OnigurumaRegex} with the same meaning: {@code \s} is the Unicode White_Space property and
+ * {@code \p{L}}/{@code \p{N}} are general categories.
  */
 final class PreTokenizer {
     /** GPT-2's split pattern, as used by the ByteLevel pre-tokenizer with {@code use_regex}. */
     static final String GPT2_PATTERN =
             "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
-    private static final Pattern GPT2 = Pattern.compile(GPT2_PATTERN, Pattern.UNICODE_CHARACTER_CLASS);
+    private static final Pattern GPT2 = OnigurumaRegex.compile(GPT2_PATTERN);
 
     enum Behavior {
         REMOVED,
@@ -299,11 +300,13 @@ final class PreTokenizer {
     private static SplitStep parseSplit(Path file, JsonNode node, String where) throws TokenizerLoadException {
         JsonNode pattern = node.get("pattern");
         String regex;
+        boolean isRegex = false;
         if (pattern != null
                 && pattern.isObject()
                 && pattern.hasNonNull("Regex")
                 && pattern.get("Regex").isTextual()) {
             regex = pattern.get("Regex").asText();
+            isRegex = true;
         } else if (pattern != null
                 && pattern.isObject()
                 && pattern.hasNonNull("String")
@@ -315,7 +318,7 @@ final class PreTokenizer {
         }
         Pattern compiled;
         try {
-            compiled = Pattern.compile(regex, Pattern.UNICODE_CHARACTER_CLASS);
+            compiled = isRegex ? OnigurumaRegex.compile(regex) : Pattern.compile(regex);
         } catch (PatternSyntaxException e) {
             throw new TokenizerLoadException(
                     file,

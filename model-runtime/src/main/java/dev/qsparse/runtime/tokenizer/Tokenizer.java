@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.text.Normalizer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -17,6 +18,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -26,14 +28,16 @@ import java.util.concurrent.ConcurrentHashMap;
  * <p>Supported: {@code model.type == "BPE"} with {@code vocab} and {@code merges} (as {@code "a b"}
  * strings or {@code ["a", "b"]} arrays), {@code ignore_merges}; {@code added_tokens} (with
  * {@code single_word}, {@code lstrip}, {@code rstrip}; an added token sharing an id with a vocabulary
- * token takes precedence for that id); {@code normalizer} null; pre-tokenizer
- * {@code ByteLevel} (with {@code add_prefix_space}, {@code use_regex}) or a {@code Sequence} of
- * {@code Split} steps ending in {@code ByteLevel}; decoder {@code ByteLevel} (or null). Anything
+ * token takes precedence for that id); {@code normalizer} null or {@code NFC} (alone or in a
+ * {@code Sequence}, as Qwen2/Qwen3 ship it); pre-tokenizer {@code ByteLevel} (with
+ * {@code add_prefix_space}, {@code use_regex}) or a {@code Sequence} of {@code Split} steps ending
+ * in {@code ByteLevel} (Llama 3, Qwen2/Qwen3), whose regexes keep their Oniguruma meaning
+ * ({@link OnigurumaRegex}); decoder {@code ByteLevel} (or null). Anything
  * else (other normalizers, pre-tokenizers, decoders or models, BPE dropout, subword
  * prefixes/suffixes, a vocabulary lacking one of the 256 byte symbols, merges naming unknown
  * tokens) is rejected with a {@link TokenizerLoadException} rather than silently mis-tokenizing.
- * The {@code post_processor} is ignored: {@code encode} never adds BOS/EOS or other template
- * tokens; callers add them explicitly.
+ * {@code encode} never adds BOS/EOS or other template tokens; {@link #prefixTokens()} says which
+ * tokens the {@code post_processor} puts before a text ({@link PostProcessor}), for the caller to add.
  *
  * <p>Text handling:
  *
@@ -46,8 +50,12 @@ import java.util.concurrent.ConcurrentHashMap;
  *   <li>{@link #encode(byte[])} decodes invalid UTF-8 with U+FFFD replacement; it never throws.
  *   <li>{@link #decode(int[])} joins the tokens' bytes and decodes them as UTF-8, replacing
  *       incomplete or invalid sequences with U+FFFD; added tokens decode to their literal text.
+ *   <li>With an {@code NFC} normalizer, the text between added tokens is put in Unicode
+ *       Normalization Form C before it is split (the JDK's Unicode tables), as the Rust library
+ *       does; {@code decode} then gives the NFC form of the text.
  *   <li>For every string without lone surrogates, {@code decode(encode(s)).equals(s)} (given a
- *       tokenizer without {@code add_prefix_space} and without {@code Removed} splits).
+ *       tokenizer without {@code add_prefix_space}, without {@code Removed} splits, and without a
+ *       normalizer or with {@code s} already in NFC).
  * </ul>
  *
  * <p>Instances are immutable and thread-safe; the only mutable state is a bounded concurrent cache
@@ -71,7 +79,9 @@ public final class Tokenizer {
     private final int[] byteIds;
     private final MergeTable merges;
     private final boolean ignoreMerges;
+    private final boolean nfc;
     private final PreTokenizer preTokenizer;
+    private final int[] prefixTokens; // null: no post_processor
     private final AddedToken[] addedTokens;
     private final Map<Character, AddedToken[]> addedByFirstChar;
     private final ConcurrentHashMap<String, int[]> cache = new ConcurrentHashMap<>();
@@ -101,10 +111,14 @@ public final class Tokenizer {
             int[] mergeRight,
             int[] mergeResult,
             boolean ignoreMerges,
+            boolean nfc,
             PreTokenizer preTokenizer,
+            int[] prefixTokens,
             int[] byteIds) {
+        this.prefixTokens = prefixTokens;
         this.vocab = vocab;
         this.ignoreMerges = ignoreMerges;
+        this.nfc = nfc;
         this.preTokenizer = preTokenizer;
         this.byteIds = byteIds;
         this.merges = MergeTable.build(mergeLeft, mergeRight, mergeResult);
@@ -225,7 +239,7 @@ public final class Tokenizer {
     }
 
     private static Tokenizer fromJson(Path file, JsonNode root, int modelVocabSize) throws TokenizerLoadException {
-        checkNormalizer(file, root.get("normalizer"));
+        boolean nfc = parseNormalizer(file, root.get("normalizer"), "normalizer");
         checkDecoder(file, root.get("decoder"));
         PreTokenizer pre = PreTokenizer.parse(file, root.get("pre_tokenizer"));
 
@@ -359,7 +373,30 @@ public final class Tokenizer {
             }
         }
         checkIds(file, vocab, added, modelVocabSize);
-        return new Tokenizer(vocab, added, left, right, result, ignoreMerges, pre, byteIds);
+        int[] prefix = prefixTokens(file, root.get("post_processor"), byId, added);
+        return new Tokenizer(vocab, added, left, right, result, ignoreMerges, nfc, pre, prefix, byteIds);
+    }
+
+    /** The post-processor's leading tokens (null without a post_processor), each a token of this tokenizer. */
+    private static int[] prefixTokens(Path file, JsonNode node, Map<Integer, String> vocabById, List<AddedToken> added)
+            throws TokenizerLoadException {
+        int size = 0;
+        for (int id : vocabById.keySet()) {
+            size = Math.max(size, id + 1);
+        }
+        for (AddedToken t : added) {
+            size = Math.max(size, t.id + 1);
+        }
+        int[] prefix = PostProcessor.prefix(file, node, size).orElse(null);
+        if (prefix != null) {
+            for (int id : prefix) {
+                if (!vocabById.containsKey(id) && added.stream().noneMatch(t -> t.id == id)) {
+                    throw new TokenizerLoadException(
+                            file, "post_processor puts token id " + id + " before the text, but no token has that id");
+                }
+            }
+        }
+        return prefix;
     }
 
     /**
@@ -403,17 +440,28 @@ public final class Tokenizer {
         return id;
     }
 
-    private static void checkNormalizer(Path file, JsonNode node) throws TokenizerLoadException {
+    /**
+     * Whether the text is put in NFC first: the normalizer must be null, {@code NFC}, or a
+     * {@code Sequence} of those; any other normalizer is refused rather than ignored.
+     */
+    private static boolean parseNormalizer(Path file, JsonNode node, String where) throws TokenizerLoadException {
         if (node == null || node.isNull()) {
-            return;
+            return false;
         }
-        if ("Sequence".equals(node.path("type").asText())
-                && node.path("normalizers").isArray()
-                && node.path("normalizers").size() == 0) {
-            return;
+        String type = node.path("type").asText("");
+        if ("NFC".equals(type)) {
+            return true;
+        }
+        if ("Sequence".equals(type) && node.path("normalizers").isArray()) {
+            boolean nfc = false;
+            JsonNode list = node.get("normalizers");
+            for (int i = 0; i < list.size(); i++) {
+                nfc |= parseNormalizer(file, list.get(i), where + ".normalizers[" + i + "]");
+            }
+            return nfc;
         }
         throw new TokenizerLoadException(
-                file, "unsupported normalizer " + describe(node) + " (only null is supported)");
+                file, "unsupported normalizer " + describe(node) + " at '" + where + "' (supported: null, NFC)");
     }
 
     private static void checkDecoder(Path file, JsonNode node) throws TokenizerLoadException {
@@ -520,7 +568,8 @@ public final class Tokenizer {
         if (text.isEmpty()) {
             return;
         }
-        for (String piece : preTokenizer.split(text)) {
+        String normalized = nfc ? Normalizer.normalize(text, Normalizer.Form.NFC) : text;
+        for (String piece : preTokenizer.split(normalized)) {
             boolean cacheable = piece.length() <= CACHE_MAX_PIECE_LENGTH;
             int[] ids = cacheable ? cache.get(piece) : null;
             if (ids == null) {
@@ -688,6 +737,15 @@ public final class Tokenizer {
                     "token id " + id + " is out of range (vocab size " + idToBytes.length + ")");
         }
         return idToBytes[id];
+    }
+
+    /**
+     * The ids the tokenizer's {@code post_processor} puts before every text (Llama 3's current
+     * files: {@code <|begin_of_text|>}; Qwen2/Qwen3: none), or empty when the file has no
+     * {@code post_processor} and the model config's {@code bos_token_id} decides.
+     */
+    public Optional<int[]> prefixTokens() {
+        return prefixTokens == null ? Optional.empty() : Optional.of(prefixTokens.clone());
     }
 
     /** Max id + 1 over the vocabulary and the added tokens. */

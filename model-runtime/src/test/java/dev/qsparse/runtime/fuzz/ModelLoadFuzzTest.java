@@ -91,7 +91,17 @@ class ModelLoadFuzzTest {
             "byte_fallback",
             "unk_token",
             "add_prefix_space",
-            "use_regex");
+            "use_regex",
+            "normalizers",
+            "pretokenizers",
+            "pattern",
+            "Regex",
+            "behavior",
+            "post_processor",
+            "processors",
+            "single",
+            "special_tokens",
+            "ids");
     private static final List<String> TENSOR_KEYS = List.of("dtype", "shape", "data_offsets", "__metadata__");
 
     private static ExecutorService executor;

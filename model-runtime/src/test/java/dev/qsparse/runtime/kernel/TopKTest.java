@@ -26,6 +26,51 @@ class TopKTest {
     }
 
     @Test
+    void magnitudeSelectionMatchesSortOverWideRangesTiesAndZeros() {
+        Random random = new Random(2);
+        for (int trial = 0; trial < 3000; trial++) {
+            int n = 1 + random.nextInt(trial < 1000 ? 20 : 3100);
+            float[] a = new float[n];
+            int kind = trial % 5;
+            for (int i = 0; i < n; i++) {
+                a[i] = switch (kind) {
+                    case 0 -> Math.abs((float) random.nextGaussian());
+                    case 1 -> random.nextInt(5); // many ties, zeros
+                    // 80 octaves: most values below the first pass's 32-octave window share bucket 0.
+                    case 2 -> (float) Math.pow(2, -70 + 80 * random.nextDouble());
+                    case 3 -> random.nextInt(4) == 0 ? Float.MIN_VALUE * random.nextInt(3) : 1e-30f;
+                    default ->
+                        random.nextInt(3) == 0 ? Float.POSITIVE_INFINITY : Math.abs((float) random.nextGaussian());
+                };
+            }
+            int k = 1 + random.nextInt(n);
+            float expected = TopK.kthLargestBySort(a, n, k);
+            assertEquals(
+                    expected,
+                    TopK.kthLargestMagnitude(Arrays.copyOf(a, n), n, k, maxBits(a, n)),
+                    "kind=" + kind + " n=" + n + " k=" + k);
+        }
+        assertEquals(0f, TopK.kthLargestMagnitude(new float[4], 4, 2, 0));
+        assertEquals(0f, TopK.kthLargestMagnitude(new float[] {0f, 3f, 0f, 1f}, 4, 3, Float.floatToRawIntBits(3f)));
+        assertEquals(1f, TopK.kthLargestMagnitude(new float[] {0f, 3f, 0f, 1f}, 4, 2, Float.floatToRawIntBits(3f)));
+        assertThrows(IllegalArgumentException.class, () -> TopK.kthLargestMagnitude(new float[3], 3, 4, 0));
+        // A NaN the maximum ignored still ranks first, as in the radix selection.
+        float[] withNaN = {1f, Float.NaN, 2f, 0.5f};
+        assertEquals(
+                TopK.kthLargest(withNaN.clone(), 4, 2),
+                TopK.kthLargestMagnitude(withNaN.clone(), 4, 2, Float.floatToRawIntBits(2f)));
+        assertEquals(Float.NaN, TopK.kthLargestMagnitude(withNaN.clone(), 4, 1, Float.floatToRawIntBits(2f)));
+    }
+
+    private static int maxBits(float[] a, int n) {
+        float max = 0f;
+        for (int i = 0; i < n; i++) {
+            max = Math.max(max, a[i]);
+        }
+        return Float.floatToRawIntBits(max);
+    }
+
+    @Test
     void edgeCases() {
         assertEquals(3f, TopK.kthLargest(new float[] {3f}, 1, 1));
         assertEquals(2f, TopK.kthLargest(new float[] {2f, 2f, 2f, 2f}, 4, 3));

@@ -49,4 +49,29 @@ class WorkerPoolTest {
         }
         assertThrows(IllegalArgumentException.class, () -> WorkerPool.create(0));
     }
+
+    @Test
+    void smallProductsStayOnFewerThreads() {
+        try (WorkerPool pool = WorkerPool.create(4)) {
+            Workspace ws = new Workspace(KernelBackends.scalar());
+            ws.usePool(pool);
+            assertEquals(1, ws.threadsFor(Workspace.MIN_WORK_PER_THREAD - 1));
+            assertEquals(2, ws.threadsFor(2 * Workspace.MIN_WORK_PER_THREAD));
+            assertEquals(4, ws.threadsFor(100 * Workspace.MIN_WORK_PER_THREAD));
+            for (long work : new long[] {1, 2 * Workspace.MIN_WORK_PER_THREAD + 5, Long.MAX_VALUE}) {
+                java.util.Set<String> names = java.util.concurrent.ConcurrentHashMap.newKeySet();
+                AtomicIntegerArray hits = new AtomicIntegerArray(1024);
+                ws.forRange(1024, 64, work, (a, b) -> {
+                    names.add(Thread.currentThread().getName());
+                    for (int i = a; i < b; i++) {
+                        hits.incrementAndGet(i);
+                    }
+                });
+                assertEquals(ws.threadsFor(work), names.size(), "threads for " + work + " multiply-adds");
+                for (int i = 0; i < 1024; i++) {
+                    assertEquals(1, hits.get(i));
+                }
+            }
+        }
+    }
 }

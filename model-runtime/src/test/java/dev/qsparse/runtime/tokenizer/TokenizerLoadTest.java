@@ -101,7 +101,16 @@ class TokenizerLoadTest {
     void unsupportedComponents() throws Exception {
         assertLoadFails(
                 variant("wordpiece.json", r -> ((ObjectNode) r.get("model")).put("type", "WordPiece")), "WordPiece");
-        assertLoadFails(variant("nfc.json", r -> r.putObject("normalizer").put("type", "NFC")), "normalizer 'NFC'");
+        assertLoadFails(variant("nfkc.json", r -> r.putObject("normalizer").put("type", "NFKC")), "normalizer 'NFKC'");
+        assertLoadFails(
+                variant("lowercase-in-sequence.json", r -> {
+                    ObjectNode seq = r.putObject("normalizer").put("type", "Sequence");
+                    seq.putArray("normalizers").addObject().put("type", "NFC");
+                    ((com.fasterxml.jackson.databind.node.ArrayNode) seq.get("normalizers"))
+                            .addObject()
+                            .put("type", "Lowercase");
+                }),
+                "normalizer 'Lowercase' at 'normalizer.normalizers[1]'");
         assertLoadFails(
                 variant("metaspace.json", r -> r.putObject("pre_tokenizer").put("type", "Metaspace")), "Metaspace");
         assertLoadFails(variant("nopre.json", r -> r.putNull("pre_tokenizer")), "pre_tokenizer");
@@ -152,5 +161,61 @@ class TokenizerLoadTest {
     void fixtureLoads() throws Exception {
         Tokenizer t = Tokenizer.load(variant("ok.json", r -> {}));
         assertEquals(1000, t.vocabSize());
+    }
+
+    private static ObjectNode llama3Template(ObjectNode processor, String token, int id) {
+        processor.put("type", "TemplateProcessing");
+        com.fasterxml.jackson.databind.node.ArrayNode single = processor.putArray("single");
+        single.addObject().putObject("SpecialToken").put("id", token).put("type_id", 0);
+        single.addObject().putObject("Sequence").put("id", "A").put("type_id", 0);
+        single.addObject().putObject("SpecialToken").put("id", token).put("type_id", 0); // trailing: not read
+        ObjectNode entry = processor.putObject("special_tokens").putObject(token);
+        entry.put("id", token).putArray("ids").add(id);
+        entry.putArray("tokens").add(token);
+        return processor;
+    }
+
+    @Test
+    void postProcessorSaysWhatGoesBeforeTheText() throws Exception {
+        assertTrue(
+                Tokenizer.load(TokenizerTest.fixture("tokenizer.json"))
+                        .prefixTokens()
+                        .isEmpty(),
+                "none: config");
+        Tokenizer byteLevel = Tokenizer.load(
+                variant("bytelevel.json", r -> r.putObject("post_processor").put("type", "ByteLevel")));
+        assertEquals(0, byteLevel.prefixTokens().orElseThrow().length, "ByteLevel: nothing (Qwen)");
+        Tokenizer template = Tokenizer.load(variant("template.json", r -> {
+            ObjectNode seq = r.putObject("post_processor").put("type", "Sequence");
+            com.fasterxml.jackson.databind.node.ArrayNode list = seq.putArray("processors");
+            list.addObject().put("type", "ByteLevel");
+            llama3Template(list.addObject(), "<|endoftext|>", 0);
+        }));
+        org.junit.jupiter.api.Assertions.assertArrayEquals(
+                new int[] {0}, template.prefixTokens().orElseThrow());
+        Tokenizer roberta = Tokenizer.load(variant(
+                "roberta.json",
+                r -> r.putObject("post_processor")
+                        .put("type", "RobertaProcessing")
+                        .set(
+                                "cls",
+                                MAPPER.createArrayNode().add("<|endoftext|>").add(0))));
+        org.junit.jupiter.api.Assertions.assertArrayEquals(
+                new int[] {0}, roberta.prefixTokens().orElseThrow());
+
+        assertLoadFails(
+                variant(
+                        "unknown-id.json",
+                        r -> llama3Template(r.putObject("post_processor"), "<|endoftext|>", 1 << 30)),
+                "post_processor.special_tokens['<|endoftext|>'].ids[0]");
+        assertLoadFails(
+                variant("unnamed.json", r -> {
+                    ObjectNode t = llama3Template(r.putObject("post_processor"), "<|endoftext|>", 0);
+                    t.remove("special_tokens");
+                }),
+                "names special token '<|endoftext|>'");
+        assertLoadFails(
+                variant("other.json", r -> r.putObject("post_processor").put("type", "Mystery")),
+                "unsupported post-processor type 'Mystery'");
     }
 }

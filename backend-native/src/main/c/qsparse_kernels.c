@@ -1,0 +1,345 @@
+/*
+ * Integer micro-batch products for qsparse's column weight formats, with AVX-512 VNNI.
+ *
+ * The weights come as model-runtime stores them: input-channel major, column c holds every output's
+ * weight (int8: one byte per output; ternary: 2-bit codes, 64 outputs per 16 bytes, output 16k+i of
+ * a group in byte i, bits 2k..2k+1). VNNI's vpdpbusd wants, per 32-bit lane (one output), four
+ * consecutive inputs, so each call repacks one block of 64 outputs at a time into
+ * [input group of 4][64 outputs][4 inputs] in an L2-sized scratch, then runs every activation row
+ * of the batch over it: the repack is paid once per block and call, the products count times.
+ *
+ * vpdpbusd multiplies unsigned by signed bytes. Int8 weights are signed, so activations go in as
+ * x + 128 (unsigned) and 128 * sum_c W[o,c] is taken off at the end. Ternary codes (0, 1, 2) are
+ * unsigned already and the activations stay signed. Every sum is an exact int32, and the float
+ * finish repeats the Java kernels' operations in their order: results equal theirs bit for bit.
+ */
+#include <jni.h>
+#include <immintrin.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#define BLOCK 64  /* outputs per block: 4 zmm registers of 16 int32 lanes */
+
+#define VNNI __attribute__((target("avx512f,avx512bw,avx512vnni")))
+#define VNNI_INLINE static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512vnni")))
+
+enum { FORMAT_INT8 = 0, FORMAT_TERNARY = 1 };
+
+/* Interleaves four columns' 16 outputs (a, b, c, d) into 16 lanes of 4 bytes: a_i b_i c_i d_i. */
+VNNI_INLINE void interleave4(__m128i a, __m128i b, __m128i c, __m128i d, int8_t *dst) {
+    __m128i ab_lo = _mm_unpacklo_epi8(a, b), ab_hi = _mm_unpackhi_epi8(a, b);
+    __m128i cd_lo = _mm_unpacklo_epi8(c, d), cd_hi = _mm_unpackhi_epi8(c, d);
+    _mm_storeu_si128((__m128i *)(dst + 0), _mm_unpacklo_epi16(ab_lo, cd_lo));
+    _mm_storeu_si128((__m128i *)(dst + 16), _mm_unpackhi_epi16(ab_lo, cd_lo));
+    _mm_storeu_si128((__m128i *)(dst + 32), _mm_unpacklo_epi16(ab_hi, cd_hi));
+    _mm_storeu_si128((__m128i *)(dst + 48), _mm_unpackhi_epi16(ab_hi, cd_hi));
+}
+
+/*
+ * One block of 64 outputs into dst[g][64][4] for input groups g < groups (inputs past cols are 0).
+ * src points at the block's first byte in column 0; column c starts at src + c * stride.
+ */
+VNNI static void pack_block(int format, const int8_t *src, long stride, int cols, int groups, int8_t *dst) {
+    const __m128i three = _mm_set1_epi8(3);
+    for (int g = 0; g < groups; g++) {
+        __m128i chunk[4][4]; /* [input k of the group][16-output chunk q] */
+        for (int k = 0; k < 4; k++) {
+            int c = 4 * g + k;
+            if (c >= cols) {
+                for (int q = 0; q < 4; q++) {
+                    chunk[k][q] = _mm_setzero_si128();
+                }
+            } else if (format == FORMAT_INT8) {
+                const int8_t *col = src + (long)c * stride;
+                for (int q = 0; q < 4; q++) {
+                    chunk[k][q] = _mm_loadu_si128((const __m128i *)(col + 16 * q));
+                }
+            } else {
+                /* 16 bytes hold the group's 64 codes: chunk q is bits 2q..2q+1 of each byte. */
+                __m128i packed = _mm_loadu_si128((const __m128i *)(src + (long)c * stride));
+                for (int q = 0; q < 4; q++) {
+                    chunk[k][q] = _mm_and_si128(_mm_srli_epi16(packed, 2 * q), three);
+                }
+            }
+        }
+        for (int q = 0; q < 4; q++) {
+            interleave4(chunk[0][q], chunk[1][q], chunk[2][q], chunk[3][q], dst + (long)g * 256 + 64 * q);
+        }
+    }
+}
+
+/* One 4-input step of one output lane: int8 weights take unsigned activations, ternary codes signed ones. */
+VNNI_INLINE __m512i dot4(int format, __m512i acc, __m512i x4, __m512i w) {
+    return format == FORMAT_INT8 ? _mm512_dpbusd_epi32(acc, x4, w) : _mm512_dpbusd_epi32(acc, w, x4);
+}
+
+VNNI_INLINE __m512i broadcast4(const uint8_t *p) {
+    int32_t four;
+    memcpy(&four, p, 4);
+    return _mm512_set1_epi32(four);
+}
+
+/*
+ * Micro-kernels over one packed block: out[r][0..64) = sum over input groups g of the block's 4 x 64
+ * weights of group g times row r's 4 activation bytes of group g. The accumulators are named
+ * variables, one per (row, 16-output quarter), so that the compiler keeps all of them in registers
+ * (with an array it spilled and copied them every step).
+ */
+#define ACC(r) __m512i c##r##0 = _mm512_setzero_si512(), c##r##1 = c##r##0, c##r##2 = c##r##0, c##r##3 = c##r##0
+#define ROW(r)                                                 \
+    do {                                                       \
+        __m512i x4 = broadcast4(x + (r) * xstride + 4L * g);   \
+        c##r##0 = dot4(format, c##r##0, x4, w0);               \
+        c##r##1 = dot4(format, c##r##1, x4, w1);               \
+        c##r##2 = dot4(format, c##r##2, x4, w2);               \
+        c##r##3 = dot4(format, c##r##3, x4, w3);               \
+    } while (0)
+#define STORE(r)                                               \
+    do {                                                       \
+        int32_t *o = out + (r) * ostride;                      \
+        _mm512_storeu_si512(o, c##r##0);                       \
+        _mm512_storeu_si512(o + 16, c##r##1);                  \
+        _mm512_storeu_si512(o + 32, c##r##2);                  \
+        _mm512_storeu_si512(o + 48, c##r##3);                  \
+    } while (0)
+#define WEIGHTS                                                \
+    const int8_t *wg = w + (long)g * 256;                      \
+    __m512i w0 = _mm512_loadu_si512(wg), w1 = _mm512_loadu_si512(wg + 64); \
+    __m512i w2 = _mm512_loadu_si512(wg + 128), w3 = _mm512_loadu_si512(wg + 192)
+#define KERNEL_ARGS int format, const int8_t *w, int groups, const uint8_t *x, long xstride, int32_t *out, long ostride
+
+VNNI_INLINE void kernel6(KERNEL_ARGS) {
+    ACC(0); ACC(1); ACC(2); ACC(3); ACC(4); ACC(5);
+    for (int g = 0; g < groups; g++) {
+        WEIGHTS;
+        ROW(0); ROW(1); ROW(2); ROW(3); ROW(4); ROW(5);
+    }
+    STORE(0); STORE(1); STORE(2); STORE(3); STORE(4); STORE(5);
+}
+
+VNNI_INLINE void kernel4(KERNEL_ARGS) {
+    ACC(0); ACC(1); ACC(2); ACC(3);
+    for (int g = 0; g < groups; g++) {
+        WEIGHTS;
+        ROW(0); ROW(1); ROW(2); ROW(3);
+    }
+    STORE(0); STORE(1); STORE(2); STORE(3);
+}
+
+VNNI_INLINE void kernel2(KERNEL_ARGS) {
+    ACC(0); ACC(1);
+    for (int g = 0; g < groups; g++) {
+        WEIGHTS;
+        ROW(0); ROW(1);
+    }
+    STORE(0); STORE(1);
+}
+
+VNNI_INLINE void kernel1(KERNEL_ARGS) {
+    ACC(0);
+    for (int g = 0; g < groups; g++) {
+        WEIGHTS;
+        ROW(0);
+    }
+    STORE(0);
+}
+
+/* Rows of the batch over one packed block, 6 at a time, the rest 4, 2 and 1 at a time. */
+VNNI_INLINE void block_rows(int format, const int8_t *w, int groups, const uint8_t *x, long xstride, int count,
+                            int32_t *out, long ostride) {
+    int t = 0;
+    for (; t + 6 <= count; t += 6) {
+        kernel6(format, w, groups, x + t * xstride, xstride, out + t * ostride, ostride);
+    }
+    if (t + 4 <= count) {
+        kernel4(format, w, groups, x + t * xstride, xstride, out + t * ostride, ostride);
+        t += 4;
+    }
+    if (t + 2 <= count) {
+        kernel2(format, w, groups, x + t * xstride, xstride, out + t * ostride, ostride);
+        t += 2;
+    }
+    if (t < count) {
+        kernel1(format, w, groups, x + t * xstride, xstride, out + t * ostride, ostride);
+    }
+}
+
+/* One copy per format, so that the operand order is a constant inside each. */
+VNNI static void rows_int8(const int8_t *w, int groups, const uint8_t *x, long xstride, int count, int32_t *out,
+                           long ostride) {
+    block_rows(FORMAT_INT8, w, groups, x, xstride, count, out, ostride);
+}
+
+VNNI static void rows_ternary(const int8_t *w, int groups, const uint8_t *x, long xstride, int count, int32_t *out,
+                              long ostride) {
+    block_rows(FORMAT_TERNARY, w, groups, x, xstride, count, out, ostride);
+}
+
+/* Sum over inputs of each of the block's 64 int8 weights: the x + 128 correction. */
+VNNI static void block_weight_sums(const int8_t *w, int groups, int32_t sums[BLOCK]) {
+    const __m512i ones = _mm512_set1_epi8(1);
+    __m512i s[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()};
+    for (int g = 0; g < groups; g++) {
+        for (int q = 0; q < 4; q++) {
+            s[q] = _mm512_dpbusd_epi32(s[q], ones, _mm512_loadu_si512(w + (long)g * 256 + 64 * q));
+        }
+    }
+    for (int q = 0; q < 4; q++) {
+        _mm512_storeu_si512(sums + 16 * q, s[q]);
+    }
+}
+
+/*
+ * Activations of one call (count rows of xstride floats, integers in [-128, 127], zero past the
+ * row's inputs) as the bytes the kernels multiply: x + 128 (unsigned) for int8 weights, x for ternary.
+ */
+VNNI static void prepare_activations(int format, const float *x, long xstride, int count, uint8_t *dst) {
+    const __m128i bias = _mm_set1_epi8(format == FORMAT_INT8 ? (char)0x80 : 0);
+    long n = (long)count * xstride; /* xstride is a multiple of 64 */
+    for (long i = 0; i < n; i += 16) {
+        __m512i ints = _mm512_cvtps_epi32(_mm512_loadu_ps(x + i)); /* exact: the floats are integers */
+        _mm_storeu_si128((__m128i *)(dst + i), _mm_xor_si128(_mm512_cvtepi32_epi8(ints), bias));
+    }
+}
+
+/*
+ * The Java kernels' finish, in the same float operations (this file is built with
+ * -ffp-contract=off, so no multiply is fused): int8 weights out = (float) sum * rowScale[o] * tokenScale[t];
+ * ternary out = (float) (sum - tokenSum[t]) * tokenScale[t].
+ */
+VNNI static void finish_block(int format, const int32_t *sums, int count, const int32_t weight_sums[BLOCK],
+                              const float *row_scale, const float *token_scale, const int32_t *token_sum, float *out,
+                              long ostride) {
+    for (int t = 0; t < count; t++) {
+        const int32_t *s = sums + (long)t * BLOCK;
+        float *o = out + (long)t * ostride;
+        if (format == FORMAT_INT8) {
+            for (int i = 0; i < BLOCK; i++) {
+                o[i] = (float)(s[i] - 128 * weight_sums[i]) * row_scale[i] * token_scale[t];
+            }
+        } else {
+            for (int i = 0; i < BLOCK; i++) {
+                o[i] = (float)(s[i] - token_sum[t]) * token_scale[t];
+            }
+        }
+    }
+}
+
+VNNI static void columns(int format, const int8_t *weights, long stride, int cols, const float *row_scale, int o0,
+                         int len, const float *x, int count, long xstride, const float *token_scale,
+                         const int32_t *token_sum, float *out, long ostride, int8_t *scratch) {
+    int groups = (cols + 3) / 4;
+    int8_t *packed = scratch;
+    uint8_t *xs = (uint8_t *)(scratch + (long)groups * 256);
+    int32_t *sums = (int32_t *)(scratch + (long)groups * 256 + (long)count * xstride);
+    prepare_activations(format, x, xstride, count, xs);
+    int32_t weight_sums[BLOCK];
+    for (int b = o0; b < o0 + len; b += BLOCK) {
+        const int8_t *src = weights + (format == FORMAT_INT8 ? b : b / 4);
+        pack_block(format, src, stride, cols, groups, packed);
+        if (format == FORMAT_INT8) {
+            rows_int8(packed, groups, xs, xstride, count, sums, BLOCK);
+            block_weight_sums(packed, groups, weight_sums);
+            finish_block(format, sums, count, weight_sums, row_scale + b, token_scale, NULL, out + b, ostride);
+        } else {
+            rows_ternary(packed, groups, xs, xstride, count, sums, BLOCK);
+            finish_block(format, sums, count, NULL, NULL, token_scale, token_sum, out + b, ostride);
+        }
+    }
+}
+
+static void throw_illegal(JNIEnv *env, const char *message) {
+    jclass cls = (*env)->FindClass(env, "java/lang/IllegalArgumentException");
+    if (cls != NULL) {
+        (*env)->ThrowNew(env, cls, message);
+    }
+}
+
+JNIEXPORT jboolean JNICALL Java_dev_qsparse_nativekernels_NativeKernels_cpuSupported(JNIEnv *env, jclass cls) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+           && __builtin_cpu_supports("avx512vnni");
+}
+
+static jlong scratch_bytes(jint cols, jint count, jint xstride) {
+    return (jlong)((cols + 3) / 4) * 256 + (jlong)count * xstride + (jlong)count * BLOCK * 4;
+}
+
+JNIEXPORT jlong JNICALL Java_dev_qsparse_nativekernels_NativeKernels_scratchBytes(JNIEnv *env, jclass cls, jint cols,
+                                                                                  jint count, jint xstride) {
+    return scratch_bytes(cols, count, xstride);
+}
+
+/* The address of a direct buffer holding at least `bytes`, or NULL with an IllegalArgumentException pending. */
+static void *direct(JNIEnv *env, jobject buffer, jlong bytes, const char *what) {
+    void *p = buffer == NULL ? NULL : (*env)->GetDirectBufferAddress(env, buffer);
+    if (p == NULL || (*env)->GetDirectBufferCapacity(env, buffer) < bytes) {
+        char message[160];
+        snprintf(message, sizeof message, "qsparse native kernel: %s must be a direct buffer of at least %lld bytes",
+                 what, (long long)bytes);
+        throw_illegal(env, message);
+        return NULL;
+    }
+    return p;
+}
+
+/*
+ * Every size is checked against the buffers' capacities here, so a wrong argument from Java is an
+ * IllegalArgumentException, never a read or write outside a buffer.
+ */
+JNIEXPORT void JNICALL Java_dev_qsparse_nativekernels_NativeKernels_columns(
+    JNIEnv *env, jclass cls, jint format, jobject mapped, jbyteArray heap, jint stride, jint cols, jobject rowScales,
+    jint o0, jint len, jobject x, jint count, jint xstride, jobject tokenScales, jobject tokenSums, jobject out,
+    jint ostride, jobject scratch) {
+    if ((format != FORMAT_INT8 && format != FORMAT_TERNARY) || cols <= 0 || count <= 0 || len <= 0 || o0 < 0
+        || o0 % BLOCK != 0 || len % BLOCK != 0 || xstride % 64 != 0 || xstride < cols || ostride < o0 + len) {
+        throw_illegal(env, "qsparse native kernel: bad shape arguments");
+        return;
+    }
+    long bytes_per_column = format == FORMAT_INT8 ? (long)o0 + len : ((long)o0 + len) / 4;
+    if (stride < bytes_per_column) {
+        throw_illegal(env, "qsparse native kernel: outputs past the column stride");
+        return;
+    }
+    long weight_bytes = (long)cols * stride;
+    const float *xp = direct(env, x, (jlong)count * xstride * 4, "x");
+    const float *token_scale = xp == NULL ? NULL : direct(env, tokenScales, (jlong)count * 4, "tokenScales");
+    float *outp = token_scale == NULL ? NULL : direct(env, out, (jlong)count * ostride * 4, "out");
+    int8_t *scratchp = outp == NULL ? NULL : direct(env, scratch, scratch_bytes(cols, count, xstride), "scratch");
+    if (scratchp == NULL) {
+        return;
+    }
+    const float *row_scale = NULL;
+    const int32_t *token_sum = NULL;
+    if (format == FORMAT_INT8) {
+        row_scale = direct(env, rowScales, ((jlong)o0 + len) * 4, "rowScales");
+    } else {
+        token_sum = direct(env, tokenSums, (jlong)count * 4, "tokenSums");
+    }
+    if (row_scale == NULL && token_sum == NULL) {
+        return;
+    }
+    if (mapped != NULL) {
+        const int8_t *w = direct(env, mapped, weight_bytes, "weights");
+        if (w != NULL) {
+            columns(format, w, stride, cols, row_scale, o0, len, xp, count, xstride, token_scale, token_sum, outp,
+                    ostride, scratchp);
+        }
+    } else if (heap != NULL) {
+        if ((*env)->GetArrayLength(env, heap) < weight_bytes) {
+            throw_illegal(env, "qsparse native kernel: weight array smaller than cols x stride");
+            return;
+        }
+        /* Held for one call: the JVM may pin or copy; either way the array cannot move under us. */
+        jbyte *w = (*env)->GetPrimitiveArrayCritical(env, heap, NULL);
+        if (w == NULL) {
+            return; /* OutOfMemoryError pending */
+        }
+        columns(format, (const int8_t *)w, stride, cols, row_scale, o0, len, xp, count, xstride, token_scale,
+                token_sum, outp, ostride, scratchp);
+        (*env)->ReleasePrimitiveArrayCritical(env, heap, w, JNI_ABORT);
+    } else {
+        throw_illegal(env, "qsparse native kernel: no weights");
+    }
+}

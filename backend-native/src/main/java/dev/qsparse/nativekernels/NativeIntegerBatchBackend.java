@@ -1,0 +1,96 @@
+package dev.qsparse.nativekernels;
+
+import dev.qsparse.runtime.kernel.IntegerBatchBackend;
+import java.nio.ByteBuffer;
+
+/**
+ * AVX-512 VNNI products for int8 and ternary micro-batches, registered as the
+ * {@link IntegerBatchBackend} service. The constructor fails (and the runtime keeps its Vector API
+ * kernels) where the library cannot load or the CPU lacks VNNI.
+ */
+public final class NativeIntegerBatchBackend implements IntegerBatchBackend {
+
+    public NativeIntegerBatchBackend() {
+        NativeKernels.load();
+    }
+
+    @Override
+    public String name() {
+        return "native-avx512-vnni";
+    }
+
+    @Override
+    public long scratchBytes(int cols, int count, int xStride) {
+        return NativeKernels.scratchBytes(cols, count, xStride);
+    }
+
+    @Override
+    public void int8(
+            ByteBuffer mapped,
+            byte[] heap,
+            int stride,
+            int cols,
+            ByteBuffer rowScales,
+            int o0,
+            int len,
+            ByteBuffer x,
+            int count,
+            int xStride,
+            ByteBuffer tokenScales,
+            ByteBuffer out,
+            int outStride,
+            ByteBuffer scratch) {
+        NativeKernels.columns(
+                NativeKernels.FORMAT_INT8,
+                mapped,
+                heap,
+                stride,
+                cols,
+                rowScales,
+                o0,
+                len,
+                x,
+                count,
+                xStride,
+                tokenScales,
+                null,
+                out,
+                outStride,
+                scratch);
+    }
+
+    @Override
+    public void ternary(
+            ByteBuffer mapped,
+            byte[] heap,
+            int stride,
+            int cols,
+            int o0,
+            int len,
+            ByteBuffer x,
+            int count,
+            int xStride,
+            ByteBuffer tokenScales,
+            ByteBuffer tokenSums,
+            ByteBuffer out,
+            int outStride,
+            ByteBuffer scratch) {
+        NativeKernels.columns(
+                NativeKernels.FORMAT_TERNARY,
+                mapped,
+                heap,
+                stride,
+                cols,
+                null,
+                o0,
+                len,
+                x,
+                count,
+                xStride,
+                tokenScales,
+                tokenSums,
+                out,
+                outStride,
+                scratch);
+    }
+}

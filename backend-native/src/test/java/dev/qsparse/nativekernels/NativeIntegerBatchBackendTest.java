@@ -1,0 +1,232 @@
+package dev.qsparse.nativekernels;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import dev.qsparse.runtime.Model;
+import dev.qsparse.runtime.inference.InferenceSession;
+import dev.qsparse.runtime.kernel.ActivationBuffer;
+import dev.qsparse.runtime.kernel.FloatView;
+import dev.qsparse.runtime.kernel.Int8Matrix;
+import dev.qsparse.runtime.kernel.IntegerBatchBackend;
+import dev.qsparse.runtime.kernel.IntegerBatchBackends;
+import dev.qsparse.runtime.kernel.KernelBackends;
+import dev.qsparse.runtime.kernel.TernaryMatrix;
+import dev.qsparse.runtime.kernel.WeightMatrix;
+import dev.qsparse.runtime.kernel.WorkerPool;
+import dev.qsparse.runtime.kernel.Workspace;
+import dev.qsparse.runtime.model.ModelConverter;
+import dev.qsparse.runtime.safetensors.DType;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The VNNI kernels against the Java kernels: integer sums are exact, so every product must be
+ * equal bit for bit, for heap and direct (mapped-like) weights, odd shapes, per-row sparsity and
+ * threads. The build machines (AMD Zen 4, Intel Ice Lake and Sapphire Rapids) all have VNNI; a
+ * CPU without it fails the first test with the loader's reason rather than skipping silently.
+ */
+class NativeIntegerBatchBackendTest {
+
+    private static final int[][] SHAPES = {{64, 4}, {100, 3}, {320, 130}, {192, 768}, {64, 1}};
+    private static final int[] COUNTS = {4, 5, 7, 13, 64};
+
+    @Test
+    void foundByServiceLoaderOnThisCpu() {
+        IntegerBatchBackend b = IntegerBatchBackends.find()
+                .orElseThrow(() -> new AssertionError("no integer batch backend: " + reasonNativeFails()));
+        assertEquals("native-avx512-vnni", b.name());
+    }
+
+    @Test
+    void int8BatchesEqualTheJavaKernelsBitForBit() {
+        Random r = new Random(11);
+        for (int[] shape : SHAPES) {
+            Int8Matrix heap = Int8Matrix.quantize(randomWeights(r, shape[0], shape[1]), shape[0], shape[1]);
+            Int8Matrix direct = Int8Matrix.of(direct(heap.data()), heap.rowScales(), shape[0], shape[1]);
+            for (int count : COUNTS) {
+                assertEqualBatches(heap, count, r, 1);
+                assertEqualBatches(direct, count, r, 2);
+            }
+        }
+    }
+
+    @Test
+    void ternaryBatchesEqualTheJavaKernelsBitForBit() {
+        Random r = new Random(12);
+        for (int[] shape : SHAPES) {
+            TernaryMatrix heap = TernaryMatrix.quantize(randomWeights(r, shape[0], shape[1]), shape[0], shape[1]);
+            TernaryMatrix direct = TernaryMatrix.of(direct(heap.data()), heap.scale(), shape[0], shape[1]);
+            for (int count : COUNTS) {
+                assertEqualBatches(heap, count, r, 2);
+                assertEqualBatches(direct, count, r, 1);
+            }
+        }
+    }
+
+    @Test
+    void extremeActivationsAndWeightsDoNotOverflow() {
+        // Every activation -128 (the one value whose + 128 bias is 0) or 127, weights at +-127.
+        int rows = 128;
+        int cols = 3072;
+        float[] w = new float[rows * cols];
+        for (int i = 0; i < w.length; i++) {
+            w[i] = (i / cols) % 2 == 0 ? 1f : -1f;
+        }
+        Int8Matrix m = Int8Matrix.quantize(view(w), rows, cols);
+        for (float v : new float[] {-128f, 127f}) {
+            ActivationBuffer[] in = new ActivationBuffer[4];
+            for (int t = 0; t < in.length; t++) {
+                in[t] = new ActivationBuffer(cols);
+                for (int c = 0; c < cols; c++) {
+                    in[t].values[c] = v;
+                    in[t].index[c] = c;
+                }
+                in[t].count = cols;
+                in[t].integer = true;
+            }
+            float[][] expected = multiply(m, in, null, 1);
+            float[][] actual = multiply(m, in, backend(), 1);
+            for (int t = 0; t < in.length; t++) {
+                assertArrayEquals(expected[t], actual[t]);
+                assertEquals(v * 127f * cols * m.rowScales()[0], actual[t][0], Math.abs(actual[t][0]) * 1e-6f);
+            }
+        }
+    }
+
+    @Test
+    void wrongShapesAreRejectedBeforeAnyMemoryIsTouched() {
+        ByteBuffer x = ByteBuffer.allocateDirect(64 * 4);
+        ByteBuffer scales = ByteBuffer.allocateDirect(64 * 4);
+        ByteBuffer out = ByteBuffer.allocateDirect(64 * 4);
+        ByteBuffer scratch = ByteBuffer.allocateDirect(4096);
+        ByteBuffer w = ByteBuffer.allocateDirect(64);
+        IntegerBatchBackend b = backend();
+        // Weights of 1 column x 64 bytes, but 2 columns claimed.
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> b.int8(w, null, 64, 2, scales, 0, 64, x, 1, 64, scales, out, 64, scratch));
+        // Outputs not a whole block.
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> b.int8(w, null, 64, 1, scales, 0, 32, x, 1, 64, scales, out, 64, scratch));
+        // Results too small for 2 rows.
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> b.int8(w, null, 64, 1, scales, 0, 64, x, 2, 64, scales, out, 64, scratch));
+        // A heap buffer where a direct one is needed.
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> b.int8(w, null, 64, 1, scales, 0, 64, ByteBuffer.allocate(256), 1, 64, scales, out, 64, scratch));
+        // Ternary without its per-row sums.
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> b.ternary(w, null, 16, 1, 0, 64, x, 1, 64, scales, null, out, 64, scratch));
+    }
+
+    @Test
+    void convertedModelsGiveTheSameLogitsWithAndWithoutTheNativeKernels(@TempDir Path tmp) throws Exception {
+        Path source = Path.of("../model-runtime/src/test/resources/fixtures/qsparse_topk50_int8");
+        for (ModelConverter.Target target :
+                new ModelConverter.Target[] {ModelConverter.Target.INT8, ModelConverter.Target.TERNARY}) {
+            Path dir = tmp.resolve(target.name());
+            ModelConverter.convert(source, dir, target, true);
+            int[] tokens = new int[40];
+            for (int i = 0; i < tokens.length; i++) {
+                tokens[i] = (i * 7 + 3) % 72;
+            }
+            try (Model model = Model.load(dir);
+                    InferenceSession plain = model.newSession(2);
+                    InferenceSession fast = model.newSession(2)) {
+                plain.state().workspace().useIntegerBatch(null);
+                assertEquals(
+                        backend().name(),
+                        fast.state().workspace().integerBatch().name());
+                float[][] expected = plain.logits(tokens);
+                float[][] actual = fast.logits(tokens);
+                for (int p = 0; p < tokens.length; p++) {
+                    assertArrayEquals(expected[p], actual[p], target + " position " + p);
+                }
+            }
+        }
+    }
+
+    private static void assertEqualBatches(WeightMatrix m, int count, Random r, int threads) {
+        ActivationBuffer[] in = new ActivationBuffer[count];
+        for (int t = 0; t < count; t++) {
+            in[t] = randomSparseInt8(r, m.cols(), 0.25 + 0.5 * r.nextDouble());
+        }
+        float[][] expected = multiply(m, in, null, threads);
+        float[][] actual = multiply(m, in, backend(), threads);
+        for (int t = 0; t < count; t++) {
+            assertArrayEquals(expected[t], actual[t], m.format() + " " + m.rows() + "x" + m.cols() + " batch " + count);
+        }
+    }
+
+    private static float[][] multiply(WeightMatrix m, ActivationBuffer[] in, IntegerBatchBackend b, int threads) {
+        Workspace ws = new Workspace(KernelBackends.best());
+        ws.useIntegerBatch(b);
+        float[][] out = new float[in.length][m.rows()];
+        try (WorkerPool pool = threads > 1 ? WorkerPool.create(threads) : null) {
+            ws.usePool(pool);
+            m.multiplyBatch(in, in.length, out, ws);
+        }
+        return out;
+    }
+
+    private static ActivationBuffer randomSparseInt8(Random r, int cols, double keep) {
+        ActivationBuffer a = new ActivationBuffer(cols);
+        int n = 0;
+        for (int c = 0; c < cols; c++) {
+            if (r.nextDouble() < keep) {
+                int v = r.nextInt(256) - 128;
+                if (v != 0) {
+                    a.values[c] = v;
+                    a.index[n++] = c;
+                }
+            }
+        }
+        a.count = n;
+        a.integer = true;
+        a.outputScale = 0.01f + r.nextFloat();
+        return a;
+    }
+
+    private static FloatView randomWeights(Random r, int rows, int cols) {
+        float[] w = new float[rows * cols];
+        for (int i = 0; i < w.length; i++) {
+            w[i] = (float) r.nextGaussian();
+        }
+        return view(w);
+    }
+
+    private static FloatView view(float[] w) {
+        ByteBuffer b = ByteBuffer.allocate(w.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+        b.asFloatBuffer().put(w);
+        return FloatView.of(b, DType.F32);
+    }
+
+    private static ByteBuffer direct(ByteBuffer src) {
+        ByteBuffer d = ByteBuffer.allocateDirect(src.remaining());
+        d.put(src.duplicate());
+        return d.flip();
+    }
+
+    private static IntegerBatchBackend backend() {
+        return IntegerBatchBackends.find().orElseThrow();
+    }
+
+    private static String reasonNativeFails() {
+        try {
+            new NativeIntegerBatchBackend();
+            return "constructor succeeded";
+        } catch (RuntimeException | LinkageError e) {
+            return e.toString();
+        }
+    }
+}

@@ -1,0 +1,71 @@
+package dev.qsparse.runtime.kernel;
+
+import java.nio.ByteBuffer;
+
+/**
+ * Integer micro-batch products of the column formats ({@link Int8Matrix}, {@link TernaryMatrix})
+ * with int8 activations, provided by an optional module (backend-native: AVX-512 VNNI through JNI)
+ * and found at run time with {@link java.util.ServiceLoader}. The sums are exact integers and the
+ * float finish repeats the Java kernels' operations in their order, so a result is bit for bit
+ * what the Vector API kernels give: the runtime uses it whenever it is present and the batch is
+ * large enough to pay for its per-call weight repacking.
+ *
+ * <p>Operands are direct little-endian buffers (native code reads them in place): {@code x} holds
+ * {@code count} rows of {@code xStride} floats (the int8 activations as integers, zero past the
+ * matrix's inputs; {@code xStride} a multiple of 64); {@code tokenScales} one float per row;
+ * {@code out} receives {@code count} rows of {@code outStride} floats, of which this call writes
+ * outputs {@code [o0, o0 + len)} ({@code o0} and {@code len} multiples of 64). Calls for disjoint
+ * output ranges may run on different threads at once, each with its own direct {@code scratch} of
+ * at least {@link #scratchBytes} bytes.
+ */
+public interface IntegerBatchBackend {
+
+    /** "native-avx512-vnni", for logs, metrics and the bench table. */
+    String name();
+
+    /** Scratch bytes one call needs. */
+    long scratchBytes(int cols, int count, int xStride);
+
+    /**
+     * Int8 weights as {@link Int8Matrix} stores them ({@code [cols][stride]}, one byte per output;
+     * exactly one of {@code mapped} (direct) and {@code heap} non-null) and {@code rowScales} (a
+     * float per output, padded outputs included):
+     * {@code out[t][o] = (float) sum_c W[o, c] * x[t][c] * rowScales[o] * tokenScales[t]}.
+     */
+    void int8(
+            ByteBuffer mapped,
+            byte[] heap,
+            int stride,
+            int cols,
+            ByteBuffer rowScales,
+            int o0,
+            int len,
+            ByteBuffer x,
+            int count,
+            int xStride,
+            ByteBuffer tokenScales,
+            ByteBuffer out,
+            int outStride,
+            ByteBuffer scratch);
+
+    /**
+     * Ternary codes as {@link TernaryMatrix} stores them ({@code [cols][stride]}, 2 bits per output,
+     * codes 0, 1, 2 for -1, 0, +1): {@code out[t][o] = (float) (sum_c code(o, c) * x[t][c] - tokenSums[t])
+     * * tokenScales[t]}, with {@code tokenSums[t] = sum_c x[t][c]} (int32 per row).
+     */
+    void ternary(
+            ByteBuffer mapped,
+            byte[] heap,
+            int stride,
+            int cols,
+            int o0,
+            int len,
+            ByteBuffer x,
+            int count,
+            int xStride,
+            ByteBuffer tokenScales,
+            ByteBuffer tokenSums,
+            ByteBuffer out,
+            int outStride,
+            ByteBuffer scratch);
+}
