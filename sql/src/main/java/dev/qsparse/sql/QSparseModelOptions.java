@@ -93,6 +93,18 @@ public final class QSparseModelOptions {
             .defaultValues()
             .withDescription("Stop strings (separated by ';'); generation ends before the first one.");
 
+    public static final ConfigOption<String> GENERATE_CHAT = ConfigOptions.key("generate.chat")
+            .stringType()
+            .noDefaultValue()
+            .withDescription("Chat-style prompt around each text: llama3, bitnet, chatml, or a template with"
+                    + " {text} where the text goes; the row's text stays literal.");
+
+    public static final ConfigOption<List<String>> GENERATE_CHAT_STOP = ConfigOptions.key("generate.chat-stop")
+            .stringType()
+            .asList()
+            .defaultValues()
+            .withDescription("End-of-turn tokens (separated by ';') for a generate.chat template string.");
+
     public static final ConfigOption<Pooling> EMBED_POOLING = ConfigOptions.key("embed.pooling")
             .enumType(Pooling.class)
             .defaultValue(QSparseOptions.EMBED_POOLING.defaultValue())

@@ -43,6 +43,8 @@ public final class QSparseModelProviderFactory implements ModelProviderFactory {
             new OptionPair<>(QSparseModelOptions.GENERATE_TOP_P, QSparseOptions.GENERATE_TOP_P),
             new OptionPair<>(QSparseModelOptions.GENERATE_SEED, QSparseOptions.GENERATE_SEED),
             new OptionPair<>(QSparseModelOptions.GENERATE_STOP, QSparseOptions.GENERATE_STOP),
+            new OptionPair<>(QSparseModelOptions.GENERATE_CHAT, QSparseOptions.GENERATE_CHAT),
+            new OptionPair<>(QSparseModelOptions.GENERATE_CHAT_STOP, QSparseOptions.GENERATE_CHAT_STOP),
             new OptionPair<>(QSparseModelOptions.EMBED_POOLING, QSparseOptions.EMBED_POOLING),
             new OptionPair<>(QSparseModelOptions.INPUT_MAX_CHARS, QSparseOptions.INPUT_MAX_CHARS),
             new OptionPair<>(QSparseModelOptions.INPUT_OVERFLOW, QSparseOptions.INPUT_OVERFLOW));

@@ -253,6 +253,10 @@ class MlPredictErrorsTest {
                 failureOf("INPUT (text STRING) OUTPUT (g STRING) WITH ('provider' = 'qsparse', 'model-path' = "
                         + quoted(MODEL) + ", 'task' = 'generate', 'generate.temperature' = '1e-300')"),
                 "temperature");
+        assertContains(
+                failureOf("INPUT (text STRING) OUTPUT (g STRING) WITH ('provider' = 'qsparse', 'model-path' = "
+                        + quoted(MODEL) + ", 'task' = 'generate', 'generate.chat-stop' = '<|end|>')"),
+                "'generate.chat-stop' goes with a 'generate.chat' template string");
     }
 
     @Test
