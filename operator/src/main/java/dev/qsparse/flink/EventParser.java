@@ -64,6 +64,9 @@ public final class EventParser {
     private static final Set<String> PARAMS =
             Set.of("max_new_tokens", "temperature", "top_k", "top_p", "seed", "stop", "pooling");
 
+    /** The payload of a text that came without one: its dead letter carries only the reason. */
+    private static final byte[] NO_PAYLOAD = new byte[0];
+
     private final QSparseSettings settings;
     private final GenerationParams defaults;
 
@@ -73,13 +76,23 @@ public final class EventParser {
     }
 
     /** Either a valid event or a dead letter. */
-    static final class Outcome {
+    public static final class Outcome {
         final ParsedEvent event;
         final DeadLetter deadLetter;
 
         private Outcome(ParsedEvent event, DeadLetter deadLetter) {
             this.event = event;
             this.deadLetter = deadLetter;
+        }
+
+        /** The valid event, or null. */
+        public ParsedEvent event() {
+            return event;
+        }
+
+        /** Why the input was rejected, or null. */
+        public DeadLetter deadLetter() {
+            return deadLetter;
         }
     }
 
@@ -211,21 +224,9 @@ public final class EventParser {
         if (!textNode.isTextual()) {
             throw new Invalid(DeadLetter.STAGE_VALIDATE, "text must be a string");
         }
-        String text = textNode.asText();
-        if (text.isBlank()) {
-            throw new Invalid(DeadLetter.STAGE_VALIDATE, "empty text");
-        }
-        boolean truncated = false;
-        int max = settings.inputMaxChars();
-        int codePoints = text.codePointCount(0, text.length());
-        if (codePoints > max) {
-            if (settings.inputOverflow() == InputOverflow.REJECT) {
-                throw new Invalid(
-                        DeadLetter.STAGE_VALIDATE, "text has " + codePoints + " characters, over the limit of " + max);
-            }
-            text = text.substring(0, text.offsetByCodePoints(0, max));
-            truncated = true;
-        }
+        String original = textNode.asText();
+        String text = boundedText(original);
+        boolean truncated = text.length() != original.length();
 
         Task mode = settings.defaultMode();
         JsonNode modeNode = root.get("mode");
@@ -283,6 +284,53 @@ public final class EventParser {
             }
         }
         return new ParsedEvent(payload, id, idNumeric, text, truncated, mode, generation, pooling);
+    }
+
+    /**
+     * {@code text} checked (not blank) and bounded by {@code qsparse.input.max-chars}: cut to that
+     * many code points, or rejected with {@code REJECT}.
+     */
+    private String boundedText(String text) throws Invalid {
+        if (text.isBlank()) {
+            throw new Invalid(DeadLetter.STAGE_VALIDATE, "empty text");
+        }
+        int max = settings.inputMaxChars();
+        int codePoints = text.codePointCount(0, text.length());
+        if (codePoints <= max) {
+            return text;
+        }
+        if (settings.inputOverflow() == InputOverflow.REJECT) {
+            throw new Invalid(
+                    DeadLetter.STAGE_VALIDATE, "text has " + codePoints + " characters, over the limit of " + max);
+        }
+        return text.substring(0, text.offsetByCodePoints(0, max));
+    }
+
+    /**
+     * A plain text (a SQL row's column, not a JSON event) in the default mode with the default
+     * parameters, under the same text checks as an event's "text": a null, blank or (with
+     * {@code REJECT}) too long text gives a dead letter with the reason, without id or payload.
+     */
+    public Outcome parseText(String text) {
+        try {
+            if (text == null) {
+                throw new Invalid(DeadLetter.STAGE_VALIDATE, "missing text (null)");
+            }
+            String bounded = boundedText(text);
+            return new Outcome(
+                    new ParsedEvent(
+                            NO_PAYLOAD,
+                            null,
+                            false,
+                            bounded,
+                            bounded.length() != text.length(),
+                            settings.defaultMode(),
+                            defaults,
+                            settings.pooling()),
+                    null);
+        } catch (Invalid e) {
+            return dead(NO_PAYLOAD, true, null, false, e);
+        }
     }
 
     private static List<String> sorted(Set<String> s) {

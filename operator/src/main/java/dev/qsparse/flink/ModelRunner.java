@@ -12,7 +12,7 @@ import java.util.List;
  * into {@link QSparseResult}s, updating the metrics. One per inference thread (the session is not
  * thread-safe); shared code of the async and the map function.
  */
-final class ModelRunner implements AutoCloseable {
+public final class ModelRunner implements AutoCloseable {
 
     private final InferenceSession session;
     private final String modelName;
@@ -33,7 +33,7 @@ final class ModelRunner implements AutoCloseable {
      * the batch metrics; the caller counts each result it actually emits
      * ({@link OperatorMetrics#emitted}).
      */
-    List<QSparseResult> run(List<ParsedEvent> events, long[] arrivalNanos) {
+    public List<QSparseResult> run(List<ParsedEvent> events, long[] arrivalNanos) {
         int n = events.size();
         List<InferenceRequest> requests = new ArrayList<>(n);
         for (ParsedEvent e : events) {

@@ -6,7 +6,7 @@ import dev.qsparse.runtime.inference.Pooling;
 import dev.qsparse.runtime.inference.Task;
 
 /** A valid event, ready for the model. Lives only inside one task (never serialized). */
-final class ParsedEvent {
+public final class ParsedEvent {
 
     final byte[] payload;
     final String id;

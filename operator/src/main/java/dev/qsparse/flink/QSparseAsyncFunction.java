@@ -2,13 +2,8 @@ package dev.qsparse.flink;
 
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Collections;
-import java.util.IdentityHashMap;
-import java.util.List;
-import java.util.Map;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.streaming.api.datastream.AsyncDataStream;
 import org.apache.flink.streaming.api.functions.async.ResultFuture;
@@ -21,8 +16,8 @@ import org.apache.flink.streaming.api.functions.async.RichAsyncFunction;
  * {@code qsparse.batch.max-size}.
  *
  * <p><b>How it works.</b> {@link #open} takes a reference to the task manager's shared copy of the
- * model ({@link SharedModels}) and starts a {@link MicroBatcher} with {@code qsparse.threads}
- * inference threads, each with its own inference session. {@link #asyncInvoke} runs on the task
+ * model ({@link SharedModels}) and starts a {@link BatchedInference} (a {@link MicroBatcher} with
+ * {@code qsparse.threads} inference threads, each with its own inference session). {@link #asyncInvoke} runs on the task
  * thread: it parses the event; an invalid event completes at once with its dead letter; a valid
  * one is queued. The batcher closes a batch at {@code qsparse.batch.max-size} events or
  * {@code qsparse.batch.max-wait} after the batch's first event, runs it through the runtime's
@@ -77,11 +72,8 @@ public class QSparseAsyncFunction extends RichAsyncFunction<byte[], QSparseResul
     private final QSparseSettings settings;
 
     private transient TaskModel taskModel;
-    private transient MicroBatcher<Pending> batcher;
-    private transient Map<ResultFuture<QSparseResult>, Pending> inFlight;
+    private transient BatchedInference batched;
     private transient int subtask;
-    /** Set when an inference thread died: every event from then on fails the task. */
-    private transient volatile Throwable workerFailure;
 
     public QSparseAsyncFunction(QSparseSettings settings) {
         this.settings = settings;
@@ -91,71 +83,35 @@ public class QSparseAsyncFunction extends RichAsyncFunction<byte[], QSparseResul
         return settings;
     }
 
-    /** One valid event waiting for its result. */
-    private static final class Pending {
-        final ParsedEvent event;
-        final ResultFuture<QSparseResult> future;
-        final long arrivalNanos;
-        final AtomicBoolean done = new AtomicBoolean();
-
-        Pending(ParsedEvent event, ResultFuture<QSparseResult> future, long arrivalNanos) {
-            this.event = event;
-            this.future = future;
-            this.arrivalNanos = arrivalNanos;
-        }
-    }
-
     @Override
     public void open(OpenContext openContext) throws Exception {
         super.open(openContext);
         taskModel = TaskModel.open(settings, getRuntimeContext());
         subtask = getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
-        inFlight = Collections.synchronizedMap(new IdentityHashMap<>());
         String threadName = "qsparse-" + getRuntimeContext().getTaskInfo().getTaskNameWithSubtasks();
-        batcher = new MicroBatcher<>(
-                threadName,
-                settings.maxBatchSize(),
-                settings.maxWait(),
-                settings.threads(),
-                this::newBatchHandler,
-                this::workerFailed);
+        batched = new BatchedInference(taskModel, threadName, subtask);
     }
 
-    /** On a dying inference thread: fail everything it might have served, so the task restarts. */
-    private void workerFailed(Throwable t) {
-        workerFailure = t;
-        List<Pending> pending;
-        synchronized (inFlight) {
-            pending = new ArrayList<>(inFlight.values());
-        }
-        failAll(pending, t);
-    }
-
-    private void failAll(List<Pending> pending, Throwable t) {
-        for (Pending p : pending) {
-            if (p.done.compareAndSet(false, true)) {
-                inFlight.remove(p.future);
+    /** Hands a result or a failure to Flink's future for one event. */
+    private static BatchedInference.Completion completionOf(ResultFuture<QSparseResult> future) {
+        return new BatchedInference.Completion() {
+            @Override
+            public void complete(QSparseResult result) {
                 try {
-                    p.future.completeExceptionally(t);
+                    future.complete(Collections.singletonList(result));
+                } catch (RejectedExecutionException closing) {
+                    // The task is shutting down (failure or cancellation) and its mailbox is closed:
+                    // the event is in the operator's checkpointed state and will be replayed.
+                }
+            }
+
+            @Override
+            public void fail(Throwable failure) {
+                try {
+                    future.completeExceptionally(failure);
                 } catch (RejectedExecutionException closing) {
                     // the task is shutting down; the event is in the operator's state
                 }
-            }
-        }
-    }
-
-    /** On each new inference thread: its own session. */
-    private MicroBatcher.Handler<Pending> newBatchHandler() {
-        ModelRunner runner = taskModel.newRunner();
-        return new MicroBatcher.Handler<>() {
-            @Override
-            public void accept(List<Pending> batch) {
-                serve(runner, batch);
-            }
-
-            @Override
-            public void close() throws Exception {
-                runner.close();
             }
         };
     }
@@ -171,20 +127,14 @@ public class QSparseAsyncFunction extends RichAsyncFunction<byte[], QSparseResul
             resultFuture.complete(Collections.singletonList(dead));
             return;
         }
-        Pending pending = new Pending(outcome.event, resultFuture, arrival);
-        inFlight.put(resultFuture, pending);
-        batcher.submit(pending);
+        batched.submit(outcome.event, arrival, resultFuture, completionOf(resultFuture));
         injectFault(FaultInjection.Point.ASYNC_INVOKE, 0);
-        Throwable failure = workerFailure;
-        if (failure != null) {
-            failAll(List.of(pending), new IllegalStateException("a Q-Sparse inference thread has died", failure));
-        }
     }
 
     /** A test's fault at {@code point} (see {@link FaultInjection}), thrown on the task thread. */
     private void injectFault(FaultInjection.Point point, int batchSize) {
         try {
-            FaultInjection.at(point, subtask, inFlight.size(), batchSize);
+            FaultInjection.at(point, subtask, batched.inFlight(), batchSize);
         } catch (RuntimeException | Error e) {
             throw e;
         } catch (Exception e) {
@@ -192,58 +142,15 @@ public class QSparseAsyncFunction extends RichAsyncFunction<byte[], QSparseResul
         }
     }
 
-    /** On an inference thread. Never throws: a failure completes the batch's futures exceptionally. */
-    private void serve(ModelRunner runner, List<Pending> batch) {
-        List<Pending> live = new ArrayList<>(batch.size());
-        for (Pending p : batch) {
-            if (!p.done.get()) {
-                live.add(p);
-            }
-        }
-        if (live.isEmpty()) {
-            return;
-        }
-        try {
-            List<ParsedEvent> events = new ArrayList<>(live.size());
-            long[] arrivals = new long[live.size()];
-            for (int i = 0; i < live.size(); i++) {
-                events.add(live.get(i).event);
-                arrivals[i] = live.get(i).arrivalNanos;
-            }
-            FaultInjection.at(FaultInjection.Point.INFERENCE_BATCH, subtask, inFlight.size(), live.size());
-            List<QSparseResult> results = runner.run(events, arrivals);
-            for (int i = 0; i < live.size(); i++) {
-                complete(live.get(i), results.get(i));
-            }
-        } catch (Throwable t) {
-            // Not a bad event (those become dead letters inside the runner): fail the task so that
-            // it restarts from the last checkpoint.
-            failAll(live, t);
-        }
-    }
-
-    private void complete(Pending p, QSparseResult result) {
-        if (p.done.compareAndSet(false, true)) {
-            inFlight.remove(p.future);
-            taskModel.metrics.emitted(result);
-            try {
-                p.future.complete(Collections.singletonList(result));
-            } catch (RejectedExecutionException closing) {
-                // The task is shutting down (failure or cancellation) and its mailbox is closed:
-                // the event is in the operator's checkpointed state and will be replayed.
-            }
-        }
-    }
-
     /** A late event becomes a dead letter with stage and reason "timeout"; the job goes on. */
     @Override
     public void timeout(byte[] input, ResultFuture<QSparseResult> resultFuture) {
-        Pending pending = inFlight.remove(resultFuture);
-        if (pending != null && !pending.done.compareAndSet(false, true)) {
+        BatchedInference.Pending pending = batched.remove(resultFuture);
+        if (pending != null && !pending.claim()) {
             return;
         }
-        String id = pending == null ? null : pending.event.id;
-        boolean numeric = pending != null && pending.event.idNumeric;
+        String id = pending == null ? null : pending.id();
+        boolean numeric = pending != null && pending.idNumeric();
         QSparseResult dead = QSparseResult.of(DeadLetter.of(
                 input,
                 true,
@@ -260,14 +167,11 @@ public class QSparseAsyncFunction extends RichAsyncFunction<byte[], QSparseResul
     @Override
     public void close() throws Exception {
         try {
-            if (batcher != null) {
-                batcher.close(Duration.ofSeconds(30));
+            if (batched != null) {
+                batched.close(Duration.ofSeconds(30));
             }
         } finally {
-            batcher = null;
-            if (inFlight != null) {
-                inFlight.clear();
-            }
+            batched = null;
             if (taskModel != null) {
                 taskModel.close();
                 taskModel = null;

@@ -2,12 +2,14 @@ package dev.qsparse.flink;
 
 import java.nio.file.Path;
 import org.apache.flink.api.common.functions.RuntimeContext;
+import org.apache.flink.metrics.MetricGroup;
 
 /**
  * What one parallel task holds while it is open: its lease on the shared model, the event parser
- * and its metrics. Shared by {@link QSparseAsyncFunction} and {@link QSparseMapFunction}.
+ * and its metrics. Shared by {@link QSparseAsyncFunction}, {@link QSparseMapFunction} and the SQL
+ * provider's predict functions.
  */
-final class TaskModel implements AutoCloseable {
+public final class TaskModel implements AutoCloseable {
 
     final QSparseSettings settings;
     final SharedModels.Lease lease;
@@ -28,6 +30,17 @@ final class TaskModel implements AutoCloseable {
      *                                   and the cause, and the task fails at open
      */
     static TaskModel open(QSparseSettings settings, RuntimeContext context) throws ModelUnavailableException {
+        return open(settings, context.getMetricGroup());
+    }
+
+    /**
+     * Acquires the model and registers the metrics under {@code metricGroup} (a task's or a table
+     * function's group).
+     *
+     * @throws ModelUnavailableException the model cannot be loaded; the message names the path
+     *                                   and the cause
+     */
+    public static TaskModel open(QSparseSettings settings, MetricGroup metricGroup) throws ModelUnavailableException {
         Path path = Path.of(settings.modelPath());
         SharedModels.Lease lease;
         try {
@@ -39,16 +52,51 @@ final class TaskModel implements AutoCloseable {
                     e);
         }
         try {
-            return new TaskModel(
-                    settings, lease, new OperatorMetrics(context.getMetricGroup(), lease.path(), lease.model()));
+            return new TaskModel(settings, lease, new OperatorMetrics(metricGroup, lease.path(), lease.model()));
         } catch (RuntimeException e) {
             lease.close();
             throw e;
         }
     }
 
-    ModelRunner newRunner() {
+    /** Counts one input that reached the function. */
+    public void received() {
+        metrics.eventsReceived.inc();
+    }
+
+    /** Counts one result handed to Flink (once per input, whatever the path). */
+    public void emitted(QSparseResult result) {
+        metrics.emitted(result);
+    }
+
+    /** The validated, ready-to-serve form of a plain text in the configured mode, or its dead letter. */
+    public EventParser.Outcome parseText(String text) {
+        return parser.parseText(text);
+    }
+
+    /**
+     * The result of an input (without payload or id, as from a SQL row) that had no result within
+     * {@code qsparse.async.timeout}: a dead letter with stage "timeout".
+     */
+    public QSparseResult timedOut() {
+        return QSparseResult.of(DeadLetter.of(
+                new byte[0],
+                true,
+                null,
+                false,
+                DeadLetter.STAGE_TIMEOUT,
+                "no result within " + settings.timeout().toMillis() + " ms",
+                settings.modelName(),
+                settings.maxRecordBytes()));
+    }
+
+    /** A runner with its own inference session, for one thread. */
+    public ModelRunner newRunner() {
         return new ModelRunner(lease.model(), settings.modelName(), settings.maxRecordBytes(), metrics);
+    }
+
+    public QSparseSettings settings() {
+        return settings;
     }
 
     @Override

@@ -54,6 +54,24 @@ class EventParserTest {
     }
 
     @Test
+    void aPlainTextGetsTheSameTextChecksAsAnEvent() {
+        EventParser.Outcome ok = DEFAULT.parseText("hello");
+        assertEquals("hello", ok.event().text);
+        assertNull(ok.event().id);
+        assertEquals(Task.EMBED, ok.event().mode);
+        EventParser.Outcome cut = DEFAULT.parseText("x".repeat(25));
+        assertEquals(20, cut.event().text.length());
+        assertTrue(cut.event().textTruncated);
+        assertEquals("missing text (null)", DEFAULT.parseText(null).deadLetter().reason);
+        assertEquals("empty text", DEFAULT.parseText(" \n ").deadLetter().reason);
+        EventParser reject = parser(TestEvents.builder().inputMaxChars(20).inputOverflow(InputOverflow.REJECT));
+        DeadLetter over = reject.parseText("y".repeat(21)).deadLetter();
+        assertEquals(DeadLetter.STAGE_VALIDATE, over.stage);
+        assertEquals("text has 21 characters, over the limit of 20", over.reason);
+        assertEquals(dead(reject, utf8("{\"id\": 1, \"text\": \"" + "y".repeat(21) + "\"}")).reason, over.reason);
+    }
+
+    @Test
     void numericIdStaysANumber() {
         ParsedEvent e = ok(DEFAULT, "{\"id\": 17, \"text\": \"hello\"}");
         assertEquals("17", e.id);

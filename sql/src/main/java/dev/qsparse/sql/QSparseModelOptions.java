@@ -1,0 +1,129 @@
+package dev.qsparse.sql;
+
+import dev.qsparse.flink.InputOverflow;
+import dev.qsparse.flink.QSparseOptions;
+import dev.qsparse.runtime.inference.Pooling;
+import dev.qsparse.runtime.inference.Task;
+import java.time.Duration;
+import java.util.List;
+import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.ConfigOptions;
+
+/**
+ * The {@code WITH} options of {@code CREATE MODEL ... WITH ('provider' = 'qsparse', ...)}. Each one
+ * stands for one operator option of {@link QSparseOptions} (its default is that option's default),
+ * so SQL and DataStream jobs are configured, bounded and validated the same way.
+ */
+public final class QSparseModelOptions {
+
+    private QSparseModelOptions() {}
+
+    public static final ConfigOption<String> MODEL_PATH = ConfigOptions.key("model-path")
+            .stringType()
+            .noDefaultValue()
+            .withDescription("Required. The model directory (config.json, model.safetensors, tokenizer.json),"
+                    + " readable at the same path on every task manager; tasks in one task manager share"
+                    + " one memory-mapped copy of its weights.");
+
+    public static final ConfigOption<Task> TASK = ConfigOptions.key("task")
+            .enumType(Task.class)
+            .noDefaultValue()
+            .withDescription("Required. embed (output ARRAY<FLOAT>), generate (output STRING) or score"
+                    + " (output DOUBLE: the text's log-probability).");
+
+    public static final ConfigOption<String> MODEL_NAME = ConfigOptions.key("model-name")
+            .stringType()
+            .noDefaultValue()
+            .withDescription("Name of the model in metrics and errors. Default: the last component of model-path.");
+
+    public static final ConfigOption<Integer> BATCH_MAX_SIZE = ConfigOptions.key("batch.max-size")
+            .intType()
+            .defaultValue(QSparseOptions.BATCH_MAX_SIZE.defaultValue())
+            .withDescription("Largest micro-batch handed to the model (>= 1). ML_PREDICT's"
+                    + " 'max-concurrent-operations' (default 10) bounds the rows in flight: set it to at"
+                    + " least 2 x batch.max-size x threads.");
+
+    public static final ConfigOption<Duration> BATCH_MAX_WAIT = ConfigOptions.key("batch.max-wait")
+            .durationType()
+            .defaultValue(QSparseOptions.BATCH_MAX_WAIT.defaultValue())
+            .withDescription("A micro-batch is closed at the latest this long after its first row (>= 0).");
+
+    public static final ConfigOption<Integer> THREADS = ConfigOptions.key("threads")
+            .intType()
+            .defaultValue(QSparseOptions.THREADS.defaultValue())
+            .withDescription("Inference threads per parallel task, each with its own session (>= 1).");
+
+    public static final ConfigOption<Duration> ROW_TIMEOUT = ConfigOptions.key("row.timeout")
+            .durationType()
+            .defaultValue(QSparseOptions.ASYNC_TIMEOUT.defaultValue())
+            .withDescription("Async only: a row without a result this long after it reached the predict"
+                    + " function comes out with null results and error 'timeout: ...'; the job goes on."
+                    + " Keep it below ML_PREDICT's 'timeout' (default 3 min), which fails the task.");
+
+    public static final ConfigOption<Integer> GENERATE_MAX_NEW_TOKENS = ConfigOptions.key("generate.max-new-tokens")
+            .intType()
+            .defaultValue(QSparseOptions.GENERATE_MAX_NEW_TOKENS.defaultValue())
+            .withDescription("Tokens to generate at most (>= 1, <= "
+                    + QSparseOptions.GENERATE_MAX_NEW_TOKENS_LIMIT.defaultValue() + ").");
+
+    public static final ConfigOption<Double> GENERATE_TEMPERATURE = ConfigOptions.key("generate.temperature")
+            .doubleType()
+            .defaultValue(QSparseOptions.GENERATE_TEMPERATURE.defaultValue())
+            .withDescription("Sampling temperature: 0 = greedy, otherwise in [1e-4, 10].");
+
+    public static final ConfigOption<Integer> GENERATE_TOP_K = ConfigOptions.key("generate.top-k")
+            .intType()
+            .defaultValue(QSparseOptions.GENERATE_TOP_K.defaultValue())
+            .withDescription("Top-k (>= 0); 0 = no limit.");
+
+    public static final ConfigOption<Double> GENERATE_TOP_P = ConfigOptions.key("generate.top-p")
+            .doubleType()
+            .defaultValue(QSparseOptions.GENERATE_TOP_P.defaultValue())
+            .withDescription("Nucleus mass in (0, 1]; 1 = no limit.");
+
+    public static final ConfigOption<Long> GENERATE_SEED = ConfigOptions.key("generate.seed")
+            .longType()
+            .defaultValue(QSparseOptions.GENERATE_SEED.defaultValue())
+            .withDescription("Sampling seed: the same seed, text and model give the same output, so a row"
+                    + " replayed after a restore gets the same result.");
+
+    public static final ConfigOption<List<String>> GENERATE_STOP = ConfigOptions.key("generate.stop")
+            .stringType()
+            .asList()
+            .defaultValues()
+            .withDescription("Stop strings (separated by ';'); generation ends before the first one.");
+
+    public static final ConfigOption<String> GENERATE_CHAT = ConfigOptions.key("generate.chat")
+            .stringType()
+            .noDefaultValue()
+            .withDescription("Chat-style prompt around each text: llama3, bitnet, chatml, or a template with"
+                    + " {text} where the text goes; the row's text stays literal.");
+
+    public static final ConfigOption<List<String>> GENERATE_CHAT_STOP = ConfigOptions.key("generate.chat-stop")
+            .stringType()
+            .asList()
+            .defaultValues()
+            .withDescription("End-of-turn tokens (separated by ';') for a generate.chat template string.");
+
+    public static final ConfigOption<Pooling> EMBED_POOLING = ConfigOptions.key("embed.pooling")
+            .enumType(Pooling.class)
+            .defaultValue(QSparseOptions.EMBED_POOLING.defaultValue())
+            .withDescription("Pooling of embeddings: mean or last.");
+
+    public static final ConfigOption<Integer> INPUT_MAX_CHARS = ConfigOptions.key("input.max-chars")
+            .intType()
+            .defaultValue(QSparseOptions.INPUT_MAX_CHARS.defaultValue())
+            .withDescription("Longest accepted text, in code points (>= 1); longer texts follow input.overflow.");
+
+    public static final ConfigOption<InputOverflow> INPUT_OVERFLOW = ConfigOptions.key("input.overflow")
+            .enumType(InputOverflow.class)
+            .defaultValue(QSparseOptions.INPUT_OVERFLOW.defaultValue())
+            .withDescription("truncate (cut to input.max-chars code points) or reject (the row gets a null"
+                    + " result and, if the output has one, an error column).");
+
+    public static final ConfigOption<Boolean> CHECK_MODEL_PATH = ConfigOptions.key("check-model-path")
+            .booleanType()
+            .defaultValue(true)
+            .withDescription("Fail the query at planning when model-path is not a directory where it is"
+                    + " planned. Set false when only the task managers see the model.");
+}

@@ -1,0 +1,138 @@
+package dev.qsparse.sql;
+
+import dev.qsparse.flink.QSparseOptions;
+import dev.qsparse.flink.QSparseSettings;
+import dev.qsparse.runtime.inference.Task;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.ReadableConfig;
+import org.apache.flink.table.api.ValidationException;
+import org.apache.flink.table.factories.FactoryUtil;
+import org.apache.flink.table.factories.ModelProviderFactory;
+import org.apache.flink.table.ml.ModelProvider;
+
+/**
+ * The {@code qsparse} model provider: {@code CREATE MODEL m INPUT (text STRING) OUTPUT (...) WITH
+ * ('provider' = 'qsparse', 'model-path' = '...', 'task' = 'embed')}. Options are in
+ * {@link QSparseModelOptions}; the output columns in {@link OutputLayout}. Everything is checked
+ * when a query using the model is planned, so a bad model fails the statement, not a running task.
+ */
+public final class QSparseModelProviderFactory implements ModelProviderFactory {
+
+    public static final String IDENTIFIER = "qsparse";
+
+    /** Each SQL option and the operator option it sets. */
+    private static final List<OptionPair<?>> PAIRS = List.of(
+            new OptionPair<>(QSparseModelOptions.MODEL_PATH, QSparseOptions.MODEL_PATH),
+            new OptionPair<>(QSparseModelOptions.MODEL_NAME, QSparseOptions.MODEL_NAME),
+            new OptionPair<>(QSparseModelOptions.TASK, QSparseOptions.MODE),
+            new OptionPair<>(QSparseModelOptions.BATCH_MAX_SIZE, QSparseOptions.BATCH_MAX_SIZE),
+            new OptionPair<>(QSparseModelOptions.BATCH_MAX_WAIT, QSparseOptions.BATCH_MAX_WAIT),
+            new OptionPair<>(QSparseModelOptions.THREADS, QSparseOptions.THREADS),
+            new OptionPair<>(QSparseModelOptions.ROW_TIMEOUT, QSparseOptions.ASYNC_TIMEOUT),
+            new OptionPair<>(QSparseModelOptions.GENERATE_MAX_NEW_TOKENS, QSparseOptions.GENERATE_MAX_NEW_TOKENS),
+            new OptionPair<>(QSparseModelOptions.GENERATE_TEMPERATURE, QSparseOptions.GENERATE_TEMPERATURE),
+            new OptionPair<>(QSparseModelOptions.GENERATE_TOP_K, QSparseOptions.GENERATE_TOP_K),
+            new OptionPair<>(QSparseModelOptions.GENERATE_TOP_P, QSparseOptions.GENERATE_TOP_P),
+            new OptionPair<>(QSparseModelOptions.GENERATE_SEED, QSparseOptions.GENERATE_SEED),
+            new OptionPair<>(QSparseModelOptions.GENERATE_STOP, QSparseOptions.GENERATE_STOP),
+            new OptionPair<>(QSparseModelOptions.GENERATE_CHAT, QSparseOptions.GENERATE_CHAT),
+            new OptionPair<>(QSparseModelOptions.GENERATE_CHAT_STOP, QSparseOptions.GENERATE_CHAT_STOP),
+            new OptionPair<>(QSparseModelOptions.EMBED_POOLING, QSparseOptions.EMBED_POOLING),
+            new OptionPair<>(QSparseModelOptions.INPUT_MAX_CHARS, QSparseOptions.INPUT_MAX_CHARS),
+            new OptionPair<>(QSparseModelOptions.INPUT_OVERFLOW, QSparseOptions.INPUT_OVERFLOW));
+
+    private record OptionPair<T>(ConfigOption<T> sql, ConfigOption<T> operator) {
+        void copy(ReadableConfig from, Configuration to) {
+            from.getOptional(sql).ifPresent(v -> to.set(operator, v));
+        }
+    }
+
+    @Override
+    public String factoryIdentifier() {
+        return IDENTIFIER;
+    }
+
+    @Override
+    public Set<ConfigOption<?>> requiredOptions() {
+        return Set.of(QSparseModelOptions.MODEL_PATH, QSparseModelOptions.TASK);
+    }
+
+    @Override
+    public Set<ConfigOption<?>> optionalOptions() {
+        Set<ConfigOption<?>> optional = new LinkedHashSet<>();
+        for (OptionPair<?> p : PAIRS) {
+            optional.add(p.sql());
+        }
+        optional.removeAll(requiredOptions());
+        optional.add(QSparseModelOptions.CHECK_MODEL_PATH);
+        return optional;
+    }
+
+    @Override
+    public ModelProvider createModelProvider(Context context) {
+        FactoryUtil.ModelProviderFactoryHelper helper = FactoryUtil.createModelProviderFactoryHelper(this, context);
+        helper.validate();
+        ReadableConfig options = helper.getOptions();
+        String model = context.getObjectIdentifier().asSummaryString();
+        try {
+            QSparseSettings settings = settings(options);
+            if (options.get(QSparseModelOptions.CHECK_MODEL_PATH)) {
+                checkModelDirectory(settings.modelPath());
+            }
+            Task task = options.get(QSparseModelOptions.TASK);
+            OutputLayout.checkInput(model, context.getCatalogModel().getResolvedInputSchema());
+            OutputLayout layout =
+                    OutputLayout.of(model, task, context.getCatalogModel().getResolvedOutputSchema());
+            return new QSparseModelProvider(settings, layout);
+        } catch (IllegalArgumentException e) {
+            throw new ValidationException("Invalid qsparse model " + model + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The operator's settings from the SQL options; a bad value is reported by its SQL key. */
+    static QSparseSettings settings(ReadableConfig options) {
+        Configuration operatorConfig = new Configuration();
+        for (OptionPair<?> p : PAIRS) {
+            p.copy(options, operatorConfig);
+        }
+        try {
+            return QSparseSettings.from(operatorConfig);
+        } catch (IllegalArgumentException e) {
+            String message = e.getMessage();
+            for (OptionPair<?> p : PAIRS) {
+                // Whole keys only: qsparse.generate.max-new-tokens is a prefix of its -limit key.
+                message = message.replaceAll(
+                        Pattern.quote(p.operator().key()) + "(?![\\w.-])",
+                        Matcher.quoteReplacement("'" + p.sql().key() + "'"));
+            }
+            throw new IllegalArgumentException(message, e);
+        }
+    }
+
+    private static void checkModelDirectory(String modelPath) {
+        Path dir = Path.of(modelPath);
+        String hint = " (set '" + QSparseModelOptions.CHECK_MODEL_PATH.key()
+                + "' = 'false' if only the task managers see it)";
+        if (!Files.exists(dir)) {
+            throw new IllegalArgumentException("'" + QSparseModelOptions.MODEL_PATH.key() + "' = " + modelPath
+                    + ": no such directory (" + dir.toAbsolutePath() + ")" + hint);
+        }
+        if (!Files.isDirectory(dir)) {
+            throw new IllegalArgumentException("'" + QSparseModelOptions.MODEL_PATH.key() + "' = " + modelPath
+                    + ": not a directory (a model is a directory with config.json, model.safetensors and"
+                    + " tokenizer.json)");
+        }
+        if (!Files.isRegularFile(dir.resolve("config.json"))) {
+            throw new IllegalArgumentException("'" + QSparseModelOptions.MODEL_PATH.key() + "' = " + modelPath
+                    + ": no config.json in the directory, not a model directory" + hint);
+        }
+    }
+}
