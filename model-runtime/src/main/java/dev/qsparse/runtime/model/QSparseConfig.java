@@ -31,7 +31,8 @@ public record QSparseConfig(
         WeightQuant weightQuant,
         WeightQuant lmHeadQuant,
         int topkBlockKeep,
-        int topkBlockSize)
+        int topkBlockSize,
+        MlpActivation mlpActivation)
         implements ModelConfig {
 
     /** The config without the kernel-era keys: lm head as stored, global top-K. */
@@ -79,7 +80,8 @@ public record QSparseConfig(
                 weightQuant,
                 WeightQuant.NONE,
                 0,
-                0);
+                0,
+                MlpActivation.RELU2_GLU);
     }
 
     public QSparseConfig {
@@ -103,6 +105,7 @@ public record QSparseConfig(
         require(
                 topkBlockSize == 0 ? topkBlockKeep == 0 : topkBlockKeep >= 1 && topkBlockKeep <= topkBlockSize,
                 "topk_block must be [N, M] with 1 <= N <= M");
+        require(mlpActivation != null, "mlp_activation must be given");
     }
 
     private static void require(boolean ok, String message) {
