@@ -6,9 +6,9 @@
 
 Reads every model's training_log.json (loss curves), ``EVAL/<model>.json`` (PyTorch:
 training/ffn_sparsity.py) and, where present, ``EVAL/<model>.java.json`` (the runtime:
-``bin/qsparse score --file ... --ffn-sparsity``). Writes ``relu2glu-loss.png``,
-``relu2glu-sparsity.png`` and ``relu2glu-results.json`` to ``--out`` and prints the
-Markdown table.
+``bin/qsparse score --file ... --ffn-sparsity``). Writes ``NAME-loss.png``,
+``NAME-sparsity.png`` and ``NAME-results.json`` to ``--out`` (``--name``, default relu2glu)
+and prints the Markdown table.
 """
 
 import argparse
@@ -141,8 +141,9 @@ def plot_sparsity(rows: List[Dict], path: str) -> None:
 
 def markdown_table(rows: List[Dict]) -> str:
     head = ("| feed-forward | top-K | d_ff | params | valid loss | valid ppl | ppl (Java) "
-            "| h = 0 | h ≈ 0 | down_proj in = 0 | down_proj in ≈ 0 | max \\|PyTorch − Java\\| |")
-    lines = [head, "|" + "---|" * 12]
+            "| h = 0 | h ≈ 0 | h ≠ 0 per token | h not ≈ 0 per token "
+            "| down_proj in = 0 | down_proj in ≈ 0 | max \\|PyTorch − Java\\| |")
+    lines = [head, "|" + "---|" * 14]
     for r in rows:
         java_ppl = f"{r['java_ppl']:.2f}" if "java_ppl" in r else "–"
         java_diff = f"{r['java_max_difference']:.1e}" if "java_max_difference" in r else "–"
@@ -150,8 +151,31 @@ def markdown_table(rows: List[Dict]) -> str:
             f"| {r['activation_label']} | {r['variant_label']} | {r['intermediate_size']} "
             f"| {r['parameters']:,} | {r['valid_loss']:.4f} | {r['valid_ppl']:.2f} | {java_ppl} "
             f"| {r['pre_topk.exact_zero']:.1%} | {r['pre_topk.near_zero']:.1%} "
+            f"| {(1 - r['pre_topk.exact_zero']) * r['intermediate_size']:.0f} "
+            f"| {(1 - r['pre_topk.near_zero']) * r['intermediate_size']:.0f} "
             f"| {r['down_proj_input.exact_zero']:.1%} | {r['down_proj_input.near_zero']:.1%} "
             f"| {java_diff} |")
+    return "\n".join(lines)
+
+
+def seeds_table(rows: List[Dict], repeats: Sequence[str]) -> str:
+    """Validation perplexity and mean h sparsity of every model over the seeds (--repeat)."""
+    lines = ["| feed-forward | top-K | valid ppl per seed | mean ppl | h = 0 (min–max) "
+             "| h ≈ 0 (min–max) |", "|" + "---|" * 6]
+    for r in rows:
+        evals = [{"perplexity": r["valid_ppl"], "layers": r["layers"]}]
+        for directory in repeats:
+            e = load_json(os.path.join(directory, f"{r['model']}.json"))
+            if e is not None:
+                evals.append(e)
+        ppl = [e["perplexity"] for e in evals]
+        exact = [mean_over_layers(e["layers"], "pre_topk", "exact_zero") for e in evals]
+        near = [mean_over_layers(e["layers"], "pre_topk", "near_zero") for e in evals]
+        lines.append(
+            f"| {r['activation_label']} | {r['variant_label']} "
+            f"| {', '.join(f'{p:.1f}' for p in ppl)} | {sum(ppl) / len(ppl):.1f} "
+            f"| {sum(exact) / len(exact):.1%} ({min(exact):.1%}–{max(exact):.1%}) "
+            f"| {sum(near) / len(near):.1%} ({min(near):.1%}–{max(near):.1%}) |")
     return "\n".join(lines)
 
 
@@ -160,17 +184,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--runs", required=True, help="directory of the six model directories")
     ap.add_argument("--eval", required=True, help="directory of the evaluation JSON files")
     ap.add_argument("--out", required=True, help="where the PNGs and results JSON go")
+    ap.add_argument("--name", default="relu2glu", help="stem of the output file names")
+    ap.add_argument("--repeat", action="append", default=[], metavar="EVAL_DIR",
+                    help="evaluation directory of the same six models with another seed "
+                         "(repeatable): adds a table over the seeds")
     args = ap.parse_args(argv)
     rows = collect(args.runs, args.eval)
     if not rows:
         raise SystemExit("no finished model to plot")
     os.makedirs(args.out, exist_ok=True)
-    plot_losses(rows, os.path.join(args.out, "relu2glu-loss.png"))
-    plot_sparsity(rows, os.path.join(args.out, "relu2glu-sparsity.png"))
-    with open(os.path.join(args.out, "relu2glu-results.json"), "w") as f:
+    plot_losses(rows, os.path.join(args.out, f"{args.name}-loss.png"))
+    plot_sparsity(rows, os.path.join(args.out, f"{args.name}-sparsity.png"))
+    with open(os.path.join(args.out, f"{args.name}-results.json"), "w") as f:
         json.dump(rows, f, indent=1)
         f.write("\n")
     print(markdown_table(rows))
+    if args.repeat:
+        print()
+        print(seeds_table(rows, args.repeat))
     return 0
 
 
