@@ -11,16 +11,23 @@
 # Sized for a shared 2-core machine: two runs at a time, one BLAS/OpenMP thread each.
 # STEPS (default 400) x 8 rows x 128 predicted tokens (409,600 tokens, 0.37 epoch of the
 # corpus) is the token budget of every model.
-# A model whose training_log.json exists is not trained again; delete
-# training/work/relu2glu/ to start over.
+# SEED (default 1234) seeds the initialisation and the data order; another seed works in
+# training/work/relu2glu-seed<SEED>/ and writes relu2glu-seed<SEED>-*.{png,json}.
+# A model whose training_log.json exists is not trained again; delete the work directory to
+# start over.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 PY="${PYTHON:-/usr/bin/python3}"
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
-work=training/work/relu2glu
 STEPS="${STEPS:-400}"
+SEED="${SEED:-1234}"
+if [ "$SEED" = 1234 ]; then
+  work=training/work/relu2glu name=relu2glu
+else
+  work="training/work/relu2glu-seed$SEED" name="relu2glu-seed$SEED"
+fi
 mkdir -p "$work/logs" "$work/models" "$work/eval"
 
 if [ ! -s training/work/corpus/train.txt ]; then
@@ -33,7 +40,7 @@ common=(--tokenizer models/qsparse-demo/tokenizer.json --train training/work/cor
         --valid models/data/valid.txt --cache-dir "$work/cache"
         --hidden-size 128 --layers 4 --heads 4 --kv-heads 2 --context 128 --rope-theta 10000
         --batch-size 8 --lr 2e-3 --min-lr-ratio 0.1 --warmup-steps 50 --weight-decay 0.1
-        --grad-clip 1.0 --seed 1234 --threads 1 --max-steps "$STEPS" --log-every 20
+        --grad-clip 1.0 --seed "$SEED" --threads 1 --max-steps "$STEPS" --log-every 20
         --eval-every-minutes 0 --eval-every-steps 50 --activation-bits 0 --topk-rescale none)
 
 width_of() {  # activation -> intermediate size
@@ -65,12 +72,12 @@ wait "$second"
 # The same figures from PyTorch and from the Java runtime (bin/qsparse builds itself if needed).
 for act in relu swiglu relu2glu; do
   for suffix in dense topk50; do
-    name="$act-$suffix"
-    "$PY" training/ffn_sparsity.py --model "$work/models/$name" \
-      --valid models/data/valid.txt --out "$work/eval/$name.json" > /dev/null
-    bin/qsparse score --model "$work/models/$name" --file models/data/valid.txt --ffn-sparsity \
-      > "$work/eval/$name.java.json" 2> "$work/logs/score-$name.log"
+    model="$act-$suffix"
+    "$PY" training/ffn_sparsity.py --model "$work/models/$model" \
+      --valid models/data/valid.txt --out "$work/eval/$model.json" > /dev/null
+    bin/qsparse score --model "$work/models/$model" --file models/data/valid.txt --ffn-sparsity \
+      > "$work/eval/$model.java.json" 2> "$work/logs/score-$model.log"
   done
 done
 "$PY" training/plot_relu2glu.py --runs "$work/models" --eval "$work/eval" \
-  --out docs/experiments
+  --out docs/experiments --name "$name"
