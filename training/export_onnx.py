@@ -199,6 +199,9 @@ def load_dense(model_dir: str, dense: bool) -> QSparseForCausalLM:
         config = json.load(f)
     if config.get("model_type", "qsparse") not in ("qsparse", "bitnet", "llama"):
         raise SystemExit(f"{model_dir}: model_type {config.get('model_type')!r} is not exported (qsparse only)")
+    if config.get("mlp_activation", "relu2glu") != "relu2glu":
+        raise SystemExit(f"{model_dir}: mlp_activation {config['mlp_activation']!r} is not exported "
+                         "(the ONNX graph has the ReLU²GLU feed-forward only)")
     sparse = any(float(config.get(k, 1.0)) < 1.0 for k in
                  ("topk_ratio", "topk_ratio_attn", "topk_ratio_attn_out", "topk_ratio_mlp", "topk_ratio_mlp_out"))
     quant = int(config.get("activation_bits", 0)) != 0 or config.get("weight_quant", "none") != "none"

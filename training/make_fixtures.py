@@ -34,6 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from qsparse.model import (QSparseConfig, QSparseForCausalLM, RMSNorm,  # noqa: E402
                            TopKSparsifier, absmax_int8, topk_count, topk_mask)
 from qsparse.seed_model import QSparseModel, SeedSparsifier  # noqa: E402
+from ffn_sparsity import FeedForwardProbe  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "model-runtime", "src", "test", "resources", "fixtures")
@@ -77,6 +78,21 @@ QSPARSE_CASES = {
                      torch.float32, 1.0),
     "qsparse_f16": (dict(topk_ratio=0.5, activation_bits=0), torch.float16, 1.0),
     "qsparse_bf16": (dict(topk_ratio=0.5, activation_bits=8), torch.bfloat16, 1.0),
+}
+
+# The other feed-forwards (mlp_activation), after the seed cases so that the cases above keep
+# their seeds and bytes. Their expected.json also has "ffn_sparsity": per layer, the counts of
+# exactly-zero and near-zero entries of h before its sparsifier and at the input of down_proj
+# over the positions of "tokens" (training/ffn_sparsity.py's definition).
+FFN_CASES = {
+    "qsparse_relu_dense": (dict(mlp_activation="relu", topk_ratio=1.0, activation_bits=0),
+                           torch.float32, 1.0),
+    "qsparse_relu_topk50": (dict(mlp_activation="relu", topk_ratio=0.5, activation_bits=0),
+                            torch.float32, 1.0),
+    "qsparse_swiglu_topk50": (dict(mlp_activation="swiglu", topk_ratio=0.5, activation_bits=0),
+                              torch.float32, 1.0),
+    "qsparse_relu2glu_topk50_int8": (dict(topk_ratio=0.5, activation_bits=8),
+                                     torch.float32, 1.0),
 }
 
 SEED_SHAPE = dict(vocab_size=72, d_model=40, nhead=4, num_layers=2, dim_feedforward=64,
@@ -289,12 +305,25 @@ def _matrix(t: torch.Tensor) -> str:
     return "[\n    " + ",\n    ".join(_floats(r) for r in rows) + "\n  ]"
 
 
+@torch.no_grad()
+def ffn_sparsity_counts(model: QSparseForCausalLM, tokens):
+    """Per-layer zero counts of the feed-forward activation over one forward of ``tokens``."""
+    probe = FeedForwardProbe(model)
+    try:
+        model(torch.tensor([tokens]))
+    finally:
+        probe.remove()
+    return [{"layer": i, **counts} for i, counts in enumerate(probe.counts)]
+
+
 def write_expected(path: str, expected) -> None:
     parts = ['  "tokens": ' + json.dumps(expected["tokens"]),
              '  "logits": ' + _matrix(expected["logits"])]
     if expected["hidden"] is not None:
         parts.append('  "hidden": ' + _matrix(expected["hidden"]))
     parts.append('  "greedy": ' + json.dumps(expected["greedy"]))
+    if expected.get("ffn_sparsity") is not None:
+        parts.append('  "ffn_sparsity": ' + json.dumps(expected["ffn_sparsity"]))
     text = "{\n" + ",\n".join(parts) + "\n}\n"
     json.loads(text)  # sanity
     with open(path, "w") as f:
@@ -331,14 +360,15 @@ def main() -> None:
     torch.set_num_threads(1)  # deterministic reductions
     os.makedirs(FIXTURES, exist_ok=True)
     summary = []
-    all_cases = list(QSPARSE_CASES) + list(SEED_CASES)
+    all_cases = list(QSPARSE_CASES) + list(SEED_CASES) + list(FFN_CASES)
+    qsparse_cases = {**QSPARSE_CASES, **FFN_CASES}
     for index, name in enumerate(all_cases):
         directory = os.path.join(FIXTURES, name)
         if os.path.isdir(directory):
             shutil.rmtree(directory)
         base_seed = 100 * (index + 1)
-        if name in QSPARSE_CASES:
-            overrides, storage_dtype, gain = QSPARSE_CASES[name]
+        if name in qsparse_cases:
+            overrides, storage_dtype, gain = qsparse_cases[name]
             tokens, prompt = case_inputs(index, BASE["vocab_size"])
             weight_quant = overrides.get("weight_quant", "none")
             seed, model, expected, margins = choose_seed(
@@ -346,6 +376,8 @@ def main() -> None:
                 tokens, prompt, weight_quant, True, base_seed)
             model.save_pretrained(directory, dtype=storage_dtype)
             check_reload(directory, QSparseForCausalLM.from_pretrained, expected, True)
+            if name in FFN_CASES:
+                expected["ffn_sparsity"] = ffn_sparsity_counts(model, tokens)
             dtype_name = {torch.float32: "F32", torch.float16: "F16",
                           torch.bfloat16: "BF16"}[storage_dtype]
         else:
@@ -377,6 +409,9 @@ def write_readme(summary) -> None:
         "`tokens`, `logits` (one row per position), `hidden` (final-norm hidden states,",
         "`qsparse` only), and `greedy` (`prompt`, `max_new_tokens`, generated `tokens`,",
         "argmax decoding by full recomputation). Values are float32, computed in float32.",
+        "The feed-forward cases (`qsparse_relu*`, `qsparse_swiglu*`, `qsparse_relu2glu*`) also",
+        "have `ffn_sparsity`: per layer, the counts of exactly-zero and near-zero entries of h",
+        "before its sparsifier and at down_proj's input (`training/ffn_sparsity.py`).",
         "",
         "Margins: the smallest relative distance of a discrete decision from its boundary",
         "over all positions (`topk`: gap between the K-th and (K+1)-th largest |x|;",

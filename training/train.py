@@ -56,7 +56,7 @@ ARCH_KEYS = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layer
              "num_attention_heads", "num_key_value_heads", "head_dim", "max_position_embeddings",
              "rms_norm_eps", "rope_theta", "tie_word_embeddings", "topk_ratio", "topk_ratio_attn",
              "topk_ratio_attn_out", "topk_ratio_mlp", "topk_ratio_mlp_out", "activation_bits",
-             "topk_rescale", "weight_quant", "use_sub_norms", "use_bias")
+             "topk_rescale", "weight_quant", "mlp_activation", "use_sub_norms", "use_bias")
 
 
 def log(msg: str) -> None:
@@ -197,6 +197,7 @@ def build_config(args, vocab_size: int, eot_id: int) -> QSparseConfig:
         activation_bits=args.activation_bits,
         topk_rescale=args.topk_rescale,
         weight_quant=args.weight_quant,
+        mlp_activation=args.mlp_activation,
         use_sub_norms=args.sub_norms,
         use_bias=args.bias,
     )
@@ -288,6 +289,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     arch.add_argument("--activation-bits", type=int, choices=(0, 8), default=0)
     arch.add_argument("--topk-rescale", choices=("none", "l2", "l2_preserve"), default="none")
     arch.add_argument("--weight-quant", choices=("none", "ternary", "int8"), default="none")
+    arch.add_argument("--mlp-activation", choices=("relu2glu", "swiglu", "relu"),
+                      default="relu2glu",
+                      help="feed-forward: up*relu(gate)^2, up*silu(gate), or relu(up) without gate")
     arch.add_argument("--sub-norms", action="store_true",
                       help="attn_sub_norm/ffn_sub_norm (BitNet b1.58 2B4T)")
     arch.add_argument("--bias", action="store_true", help="a bias on every projection")
@@ -309,6 +313,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     tr.add_argument("--threads", type=int, default=2)
     tr.add_argument("--log-every", type=int, default=20)
     tr.add_argument("--eval-every-minutes", type=float, default=4.0)
+    tr.add_argument("--eval-every-steps", type=int, default=0,
+                    help="also evaluate every N steps (0 = only by minutes), for step-aligned curves")
     tr.add_argument("--eval-max-lines", type=int, default=0,
                     help="paragraphs of --valid used for the periodic evaluation (0 = all)")
     tr.add_argument("--checkpoint-minutes", type=float, default=3.0)
@@ -353,6 +359,7 @@ def train(args: argparse.Namespace) -> Dict:
     step, tokens_seen, wall_before = 0, 0, 0.0
     resumed_loss_ema = None
     history: List[Dict] = []
+    train_curve: List[List] = []  # [step, loss of that step's batch] every --log-every steps
     data_state = {"epoch": 0, "row": 0}
     if args.resume == "auto" and os.path.exists(ckpt_path):
         ckpt = torch.load(ckpt_path)
@@ -365,6 +372,7 @@ def train(args: argparse.Namespace) -> Dict:
         optimizer.load_state_dict(ckpt["optimizer"])
         step, tokens_seen = ckpt["step"], ckpt["tokens_seen"]
         wall_before, history = ckpt["wall_seconds"], ckpt["history"]
+        train_curve = ckpt.get("train_curve", [])
         data_state = ckpt["data"]
         set_rng_state(ckpt["rng"])
         resumed_loss_ema = ckpt.get("loss_ema")
@@ -388,7 +396,7 @@ def train(args: argparse.Namespace) -> Dict:
             "config": config.to_dict(include_training_keys=True), "args": vars(args),
             "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "step": step, "tokens_seen": tokens_seen, "wall_seconds": wall,
-            "history": history, "data": batches.state(), "rng": rng_state(),
+            "history": history, "train_curve": train_curve, "data": batches.state(), "rng": rng_state(),
             "loss_ema": loss_ema})
 
     def progress(wall: float) -> float:
@@ -442,13 +450,17 @@ def train(args: argparse.Namespace) -> Dict:
             first_loss = lv
             history.append({"step": step, "first_train_loss": lv})
         if step % args.log_every == 0 or step == 1:
+            train_curve.append([step, round(lv, 4)])
             now = time.time()
             log(f"step {step} loss {lv:.4f} (ema {loss_ema:.4f}) lr {lr:.2e} "
                 f"gnorm {float(grad_norm):.2f} tok/s {window_tokens / (now - window_t):.0f} "
                 f"tokens {tokens_seen} epoch {tokens_seen / corpus_tokens:.2f} "
                 f"wall {(now - t_start) / 60:.1f} min")
             window_t, window_tokens = now, 0
-        if args.eval_every_minutes and time.time() - last_eval >= args.eval_every_minutes * 60:
+        by_steps = args.eval_every_steps and step % args.eval_every_steps == 0
+        by_minutes = (args.eval_every_minutes
+                      and time.time() - last_eval >= args.eval_every_minutes * 60)
+        if by_steps or by_minutes:
             periodic_eval(time.time() - t_start, loss_ema)
             last_eval = time.time()
         if time.time() - last_ckpt >= args.checkpoint_minutes * 60:
@@ -493,6 +505,7 @@ def train(args: argparse.Namespace) -> Dict:
         "final_train_loss_ema": loss_ema,
         "final_validation": final,
         "history": history,
+        "train_curve": train_curve,
         "torch": torch.__version__,
         "threads": args.threads,
     }

@@ -38,6 +38,9 @@ MODEL_TYPE = "qsparse"
 ACCEPTED_MODEL_TYPES = ("qsparse", "bitnet", "llama")
 RESCALE_MODES = ("none", "l2", "l2_preserve")
 WEIGHT_QUANT_MODES = ("none", "ternary", "int8")
+# Feed-forward kinds: "relu2glu" (the default, Q-Sparse's) = up * relu(gate)^2;
+# "swiglu" = up * silu(gate); "relu" = relu(up), with no gate_proj.
+MLP_ACTIVATIONS = ("relu2glu", "swiglu", "relu")
 # Config fields that only steer how the PyTorch module is built. The runtime
 # detects these features from the tensors present, so they are not written
 # to config.json by default.
@@ -71,6 +74,7 @@ class QSparseConfig:
     activation_bits: int = 0  # 0 = float, 8 = per-token absmax int8
     topk_rescale: str = "none"  # "none", "l2", "l2_preserve"
     weight_quant: str = "none"  # "none", "ternary", "int8"
+    mlp_activation: str = "relu2glu"  # one of MLP_ACTIVATIONS; written only when not the default
     # Training-only options (see TRAINING_ONLY_KEYS).
     use_sub_norms: bool = False  # attn_sub_norm / ffn_sub_norm (BitNet b1.58 2B4T)
     use_bias: bool = False  # a .bias on every projection
@@ -97,6 +101,8 @@ class QSparseConfig:
             raise ValueError(f"topk_rescale must be one of {RESCALE_MODES}")
         if self.weight_quant not in WEIGHT_QUANT_MODES:
             raise ValueError(f"weight_quant must be one of {WEIGHT_QUANT_MODES}")
+        if self.mlp_activation not in MLP_ACTIVATIONS:
+            raise ValueError(f"mlp_activation must be one of {MLP_ACTIVATIONS}")
 
     def to_dict(self, include_training_keys: bool = False) -> Dict[str, Any]:
         out = {"model_type": MODEL_TYPE}
@@ -106,6 +112,8 @@ class QSparseConfig:
                 continue
             if value is None:  # only bos/eos can still be None here
                 continue
+            if field.name == "mlp_activation" and value == "relu2glu":
+                continue  # the default: existing config.json files stay byte-identical
             out[field.name] = value
         return out
 
@@ -348,12 +356,17 @@ class QSparseAttention(nn.Module):
 
 
 class QSparseMLP(nn.Module):
-    """ReLU^2 GLU: down(S(sub_norm(up(m) * relu(gate(m))^2))), m = S(input)."""
+    """down(S(sub_norm(h))), m = S(input), with h by ``mlp_activation``:
+    ReLU^2 GLU up(m) * relu(gate(m))^2 (default), SwiGLU up(m) * silu(gate(m)),
+    or plain ReLU relu(up(m)) (no gate_proj)."""
 
     def __init__(self, config: QSparseConfig):
         super().__init__()
         c = config
-        self.gate_proj = QuantLinear(c.hidden_size, c.intermediate_size, c.use_bias, c.weight_quant)
+        self.activation = c.mlp_activation
+        self.gate_proj = (None if c.mlp_activation == "relu" else
+                          QuantLinear(c.hidden_size, c.intermediate_size, c.use_bias,
+                                      c.weight_quant))
         self.up_proj = QuantLinear(c.hidden_size, c.intermediate_size, c.use_bias, c.weight_quant)
         self.ffn_sub_norm = (RMSNorm(c.intermediate_size, c.rms_norm_eps)
                              if c.use_sub_norms else None)
@@ -364,7 +377,12 @@ class QSparseMLP(nn.Module):
 
     def forward(self, m: torch.Tensor) -> torch.Tensor:
         m = self.input_sparsifier(m)  # shared by gate and up
-        h = self.up_proj(m) * torch.relu(self.gate_proj(m)).square()
+        if self.activation == "relu2glu":
+            h = self.up_proj(m) * torch.relu(self.gate_proj(m)).square()
+        elif self.activation == "swiglu":
+            h = self.up_proj(m) * F.silu(self.gate_proj(m))
+        else:
+            h = torch.relu(self.up_proj(m))
         if self.ffn_sub_norm is not None:
             h = self.ffn_sub_norm(h)
         return self.down_proj(self.output_sparsifier(h))

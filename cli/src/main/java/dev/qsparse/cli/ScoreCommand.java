@@ -3,6 +3,8 @@ package dev.qsparse.cli;
 import dev.qsparse.runtime.Model;
 import dev.qsparse.runtime.inference.InferenceResult;
 import dev.qsparse.runtime.inference.InferenceSession;
+import dev.qsparse.runtime.model.FeedForwardSparsity;
+import dev.qsparse.runtime.model.QSparseConfig;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -54,10 +56,26 @@ final class ScoreCommand implements Callable<Integer> {
                     "Read at most N bytes of --file; a longer file (or /dev/zero) fails (default ${DEFAULT-VALUE}).")
     long maxFileBytes = DEFAULT_MAX_FILE_BYTES;
 
+    @Option(
+            names = "--ffn-sparsity",
+            description = "Also report, per layer, the fractions of exactly-zero and near-zero (|a| < 1e-3 of "
+                    + "the row's max) feed-forward activations before the sparsifier and at the input of "
+                    + "down_proj, over every forwarded position (qsparse models).")
+    boolean ffnSparsity;
+
     @Override
     public Integer call() throws Exception {
         try (Model model = modelOptions.load()) {
             InferenceSession session = model.newSession();
+            FeedForwardSparsity ffnCounts = null;
+            if (ffnSparsity) {
+                if (!(model.config() instanceof QSparseConfig q)) {
+                    throw new IllegalArgumentException("--ffn-sparsity needs a qsparse model, not "
+                            + model.config().modelType());
+                }
+                ffnCounts = new FeedForwardSparsity(q.numLayers());
+                session.state().measureFeedForwardSparsity(ffnCounts);
+            }
             Map<String, Object> out = new LinkedHashMap<>();
             if (input.text != null) {
                 InferenceResult.Score s = session.score(input.text);
@@ -70,6 +88,9 @@ final class ScoreCommand implements Callable<Integer> {
             } else {
                 scoreFile(session, input.file, maxFileBytes, out);
                 out.put("model", model.name());
+            }
+            if (ffnCounts != null) {
+                out.put("ffn_sparsity", FeedForwardSparsityReport.of(ffnCounts));
             }
             Json.print(out);
             return 0;

@@ -133,6 +133,35 @@ class QSparseCliTest {
     }
 
     @Test
+    void scoreReportsFeedForwardSparsityPerLayer(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        java.nio.file.Path file = dir.resolve("valid.txt");
+        java.nio.file.Files.writeString(file, "first line of text\nsecond line here\n");
+        JsonNode s = runOk("score", "--model", MODEL, "--file", file.toString(), "--ffn-sparsity");
+        JsonNode layers = s.get("ffn_sparsity");
+        assertEquals(2, layers.size(), "the test model's layers");
+        // Scoring forwards every position but the last of each line: as many as it scores.
+        long entries = s.get("scored_tokens").asLong() * 96;
+        for (int l = 0; l < layers.size(); l++) {
+            JsonNode pre = layers.get(l).get("pre_topk");
+            JsonNode down = layers.get(l).get("down_proj_input");
+            assertEquals(l, layers.get(l).get("layer").asInt());
+            assertEquals(entries, pre.get("entries").asLong());
+            assertEquals(entries, down.get("entries").asLong());
+            // topk_ratio_mlp_out 0.5 keeps 48 of 96 entries: at least half are zero at down_proj.
+            assertTrue(down.get("exact_zero").asDouble() >= 0.5, down.toString());
+            assertTrue(
+                    down.get("exact_zero").asDouble() >= pre.get("exact_zero").asDouble(), layers.toString());
+            assertTrue(pre.get("near_zero").asDouble() >= pre.get("exact_zero").asDouble(), pre.toString());
+            assertTrue(down.get("near_zero").asDouble() <= 1.0, down.toString());
+        }
+        out.reset();
+        JsonNode plain = runOk("score", "--model", MODEL, "--file", file.toString());
+        assertTrue(!plain.has("ffn_sparsity"), "only on request");
+        assertEquals(plain.get("logprob").asDouble(), s.get("logprob").asDouble(), 0.0);
+    }
+
+    @Test
     void everyCommandHasHelp() {
         for (String command : new String[] {"logits", "generate", "embed", "score", "demo", "convert", "bench"}) {
             out.reset();

@@ -171,7 +171,8 @@ public final class ConfigReader {
                 WeightQuant.fromConfig(string(c, "lm_head_quant", "none")),
                 topkBlock(c, 0),
                 topkBlock(c, 1),
-                rules);
+                rules,
+                MlpActivation.fromConfig(string(c, "mlp_activation", "relu2glu")));
     }
 
     /** Value of the weight_layout key that converted models carry (see docs/model-format.md). */

@@ -17,6 +17,8 @@ public abstract class ForwardState {
     private long totalActivations;
     private long weightBytesRead;
     private final Workspace workspace;
+    /** Null unless a caller measures the feed-forward's sparsity (score --ffn-sparsity). */
+    private FeedForwardSparsity feedForwardSparsity;
 
     /** Per layer, keys and values of every cached position, position-major with row stride {@link #kvStride}. */
     final float[][] keyCache;
@@ -87,6 +89,23 @@ public abstract class ForwardState {
     /** Fraction of zero entries in the inputs of linear projections since the last reset. */
     public double activationSparsity() {
         return totalActivations == 0 ? 0.0 : 1.0 - (double) nonZeroActivations / totalActivations;
+    }
+
+    /**
+     * Counts h's zeros per layer into {@code recorder} on every position this state forwards from
+     * now on (null stops it). Not cleared by {@link #resetSparsityStats}; architectures without a
+     * qsparse feed-forward ignore it.
+     */
+    public void measureFeedForwardSparsity(FeedForwardSparsity recorder) {
+        if (recorder != null && recorder.layers() != keyCache.length) {
+            throw new IllegalArgumentException(
+                    "recorder has " + recorder.layers() + " layers, the model " + keyCache.length);
+        }
+        this.feedForwardSparsity = recorder;
+    }
+
+    FeedForwardSparsity feedForwardSparsity() {
+        return feedForwardSparsity;
     }
 
     public void resetSparsityStats() {

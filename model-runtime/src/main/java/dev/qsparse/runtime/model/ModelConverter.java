@@ -157,7 +157,9 @@ public final class ModelConverter {
             out.put(p + "self_attn.k_proj.weight", new int[] {kvDim, d});
             out.put(p + "self_attn.v_proj.weight", new int[] {kvDim, d});
             out.put(p + "self_attn.o_proj.weight", new int[] {d, qDim});
-            out.put(p + "mlp.gate_proj.weight", new int[] {f, d});
+            if (c.mlpActivation().gated()) {
+                out.put(p + "mlp.gate_proj.weight", new int[] {f, d});
+            }
             out.put(p + "mlp.up_proj.weight", new int[] {f, d});
             out.put(p + "mlp.down_proj.weight", new int[] {d, f});
         }

@@ -32,7 +32,8 @@ public record QSparseConfig(
         WeightQuant lmHeadQuant,
         int topkBlockKeep,
         int topkBlockSize,
-        QuantRules quantRules)
+        QuantRules quantRules,
+        MlpActivation mlpActivation)
         implements ModelConfig {
 
     /** The config without the kernel-era keys: lm head as stored, global top-K. */
@@ -81,7 +82,8 @@ public record QSparseConfig(
                 WeightQuant.NONE,
                 0,
                 0,
-                QuantRules.QSPARSE);
+                QuantRules.QSPARSE,
+                MlpActivation.RELU2_GLU);
     }
 
     public QSparseConfig {
@@ -106,6 +108,7 @@ public record QSparseConfig(
                 topkBlockSize == 0 ? topkBlockKeep == 0 : topkBlockKeep >= 1 && topkBlockKeep <= topkBlockSize,
                 "topk_block must be [N, M] with 1 <= N <= M");
         require(quantRules != null, "quantization rules must be given");
+        require(mlpActivation != null, "mlp_activation must be given");
     }
 
     private static void require(boolean ok, String message) {

@@ -13,7 +13,8 @@ import dev.qsparse.runtime.safetensors.ModelLoadException;
 /**
  * The {@code qsparse} architecture: a pre-norm Llama/BitNet-style decoder with Q-Sparse top-K
  * (optionally int8) sparsity on the input of every linear projection and a ReLU²GLU
- * feed-forward. The math, step by step, is in docs/model-format.md.
+ * feed-forward (or SwiGLU, or plain ReLU: {@link MlpActivation}). The math, step by step, is
+ * in docs/model-format.md.
  */
 public final class QSparseTransformer implements DecoderModel {
 
@@ -29,7 +30,7 @@ public final class QSparseTransformer implements DecoderModel {
     private final Sparsifier mlpOut;
     private final long parameterCount;
 
-    /** One decoder layer's weights; biases and sub-norms are null when absent. */
+    /** One decoder layer's weights; biases, sub-norms and a plain-ReLU layer's gate are null when absent. */
     private record Layer(
             float[] inputNorm,
             WeightMatrix q,
@@ -58,6 +59,7 @@ public final class QSparseTransformer implements DecoderModel {
         int qDim = config.numHeads() * config.headDim();
         int kvDim = config.numKeyValueHeads() * config.headDim();
         WeightQuant quant = config.weightQuant();
+        boolean gated = config.mlpActivation().gated();
         this.embedding = w.floatMatrix("model.embed_tokens.weight", config.vocabSize(), d);
         this.lmHead = w.lmHead(
                 config.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight",
@@ -68,6 +70,13 @@ public final class QSparseTransformer implements DecoderModel {
         this.layers = new Layer[config.numLayers()];
         for (int l = 0; l < layers.length; l++) {
             String p = "model.layers." + l + ".";
+            String gateName = p + "mlp.gate_proj.weight";
+            if (!gated && checkpoint.contains(gateName)) {
+                throw ModelLoadException.forTensor(
+                        checkpoint.fileOf(gateName),
+                        gateName,
+                        "present, but config.json says mlp_activation = relu, which has no gate");
+            }
             layers[l] = new Layer(
                     w.vector(p + "input_layernorm.weight", d),
                     w.matrix(p + "self_attn.q_proj.weight", qDim, d, quant),
@@ -80,10 +89,10 @@ public final class QSparseTransformer implements DecoderModel {
                     w.optionalVector(p + "self_attn.o_proj.bias", d),
                     w.optionalVector(p + "self_attn.attn_sub_norm.weight", qDim),
                     w.vector(p + "post_attention_layernorm.weight", d),
-                    w.matrix(p + "mlp.gate_proj.weight", f, d, quant),
+                    gated ? w.matrix(p + "mlp.gate_proj.weight", f, d, quant) : null,
                     w.matrix(p + "mlp.up_proj.weight", f, d, quant),
                     w.matrix(p + "mlp.down_proj.weight", d, f, quant),
-                    w.optionalVector(p + "mlp.gate_proj.bias", f),
+                    gated ? w.optionalVector(p + "mlp.gate_proj.bias", f) : null,
                     w.optionalVector(p + "mlp.up_proj.bias", f),
                     w.optionalVector(p + "mlp.down_proj.bias", d),
                     w.optionalVector(p + "mlp.ffn_sub_norm.weight", f));
@@ -361,10 +370,12 @@ public final class QSparseTransformer implements DecoderModel {
                 outA[i] = b[i].gate;
                 outB[i] = b[i].up;
             }
-            projectBatch(owners, acts, n, layer.gate(), layer.gateBias(), outA, ws);
+            if (layer.gate() != null) {
+                projectBatch(owners, acts, n, layer.gate(), layer.gateBias(), outA, ws);
+            }
             projectBatch(owners, acts, n, layer.up(), layer.upBias(), outB, ws);
             for (int i = 0; i < n; i++) {
-                mlpOutput(layer, b[i], owners[i]);
+                mlpOutput(layer, l, b[i], owners[i]);
                 acts[i] = b[i].actFfn;
                 outA[i] = b[i].xb2;
             }
@@ -454,16 +465,35 @@ public final class QSparseTransformer implements DecoderModel {
         sparsify(mlpIn, t.xb, t.actHidden, s);
     }
 
-    /** h = up * relu(gate)^2, sub-norm, sparsified into t.actFfn. */
-    private void mlpOutput(Layer layer, Slot t, State s) {
-        for (int i = 0; i < t.gate.length; i++) {
-            float g = Math.max(t.gate[i], 0f);
-            t.up[i] = t.up[i] * (g * g);
+    /** h (by the config's {@link MlpActivation}), sub-norm, sparsified into t.actFfn. */
+    private void mlpOutput(Layer layer, int l, Slot t, State s) {
+        switch (config.mlpActivation()) {
+            case RELU2_GLU -> {
+                for (int i = 0; i < t.up.length; i++) {
+                    float g = Math.max(t.gate[i], 0f);
+                    t.up[i] = t.up[i] * (g * g);
+                }
+            }
+            case SWIGLU -> {
+                for (int i = 0; i < t.up.length; i++) {
+                    float g = t.gate[i];
+                    t.up[i] = t.up[i] * (g / (1f + (float) Math.exp(-g)));
+                }
+            }
+            case RELU -> {
+                for (int i = 0; i < t.up.length; i++) {
+                    t.up[i] = Math.max(t.up[i], 0f);
+                }
+            }
         }
         if (layer.ffnSubNorm() != null) {
             Kernels.rmsNorm(t.up, t.up, layer.ffnSubNorm(), config.rmsNormEps(), t.up.length);
         }
         sparsify(mlpOut, t.up, t.actFfn, s);
+        FeedForwardSparsity probe = s.feedForwardSparsity();
+        if (probe != null) {
+            probe.record(l, t.up, t.actFfn);
+        }
     }
 
     private static void sparsify(Sparsifier sparsifier, float[] x, ActivationBuffer out, State s) {

@@ -131,6 +131,20 @@ class ModelConverterTest {
     }
 
     @Test
+    void plainReluModelWithoutGateConvertsToInt8() throws IOException {
+        Path src = PyTorchParityTest.FIXTURES.resolve("qsparse_relu_dense");
+        Path out = tmp.resolve("relu-int8");
+        ModelConverter.Result r = ModelConverter.convert(src, out, ModelConverter.Target.INT8, false);
+        // q, k, v, o, up, down per layer: no gate_proj to quantize.
+        assertEquals(2 * 6, r.quantizedTensors());
+        int[] tokens = {0, 5, 17, 41, 3, 9};
+        assertSameLogits(
+                logits(withConfig(src, "relu-int8-in-memory", "weight_quant", "int8"), tokens),
+                logits(out, tokens),
+                "plain ReLU int8");
+    }
+
+    @Test
     void heapResidencyGivesTheSameLogitsAsTheMapping() throws IOException {
         int[] tokens = {0, 5, 17, 250, 999, 3};
         for (String target : new String[] {"int8", "ternary"}) {
