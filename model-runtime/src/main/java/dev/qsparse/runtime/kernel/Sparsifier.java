@@ -121,11 +121,11 @@ public final class Sparsifier {
         }
         float gamma = absMax(x, n);
         if (!blocks && ratio < 1.0) {
-            for (int i = 0; i < n; i++) {
-                scratch[i] = Math.abs(x[i]);
-            }
-            threshold = TopK.kthLargestMagnitude(scratch, n, keptCount(n), Float.floatToRawIntBits(gamma));
+            threshold = TopK.kthLargestMagnitudeOf(x, scratch, n, keptCount(n), Float.floatToRawIntBits(gamma));
         }
+        int[] index = out.index;
+        int count = 0;
+        boolean indexed = false;
         float multiplier = 1f;
         float[] v = out.values;
         if (activationBits == 8) {
@@ -138,12 +138,18 @@ public final class Sparsifier {
                 // Branch-free: whether an entry is kept is a coin flip at 50% top-K, so a branch
                 // here mispredicts half the time. |x| and the threshold are non-negative floats,
                 // whose bit patterns order like ints.
+                // The index of the non-zero entries is built in the same pass (a rescale only
+                // multiplies, so it cannot turn a zero into a non-zero or back).
                 int t = Float.floatToRawIntBits(threshold);
                 for (int i = 0; i < n; i++) {
                     float xi = x[i];
                     int keep = ~((Float.floatToRawIntBits(Math.abs(xi)) - t) >> 31); // -1 kept, 0 dropped
-                    v[i] = Float.intBitsToFloat(Float.floatToRawIntBits(quantizeFast(xi, s)) & keep);
+                    float q = Float.intBitsToFloat(Float.floatToRawIntBits(quantizeFast(xi, s)) & keep);
+                    v[i] = q;
+                    index[count] = i;
+                    count += q != 0f ? 1 : 0; // no branch: see above
                 }
+                indexed = true;
             }
             multiplier = 1f / s;
         } else {
@@ -169,11 +175,11 @@ public final class Sparsifier {
                 multiplier *= (float) Math.sqrt(inSq) / (keptNorm + RESCALE_EPS);
             }
         }
-        int count = 0;
-        int[] index = out.index;
-        for (int i = 0; i < n; i++) {
-            index[count] = i;
-            count += v[i] != 0f ? 1 : 0; // no branch: see above
+        if (!indexed) {
+            for (int i = 0; i < n; i++) {
+                index[count] = i;
+                count += v[i] != 0f ? 1 : 0; // no branch: see above
+            }
         }
         out.count = count;
         out.outputScale = multiplier;

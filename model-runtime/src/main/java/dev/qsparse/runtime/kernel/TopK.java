@@ -64,13 +64,23 @@ public final class TopK {
      * the answer is zero it is known after the first pass. Reorders {@code a}.
      */
     public static float kthLargestMagnitude(float[] a, int n, int k, int maxBits) {
+        return kthLargestMagnitudeOf(a, a, n, k, maxBits);
+    }
+
+    /**
+     * The k-th largest of {@code |x[0..n)|} (as {@link #kthLargestMagnitude} on the magnitudes), with
+     * {@code maxBits} the raw bits of max |x|: the magnitudes are never written out whole, only the
+     * answer's bucket is copied into {@code scratch} (which may be {@code x} itself when x holds
+     * magnitudes already). {@code x} is not changed unless it is {@code scratch}.
+     */
+    public static float kthLargestMagnitudeOf(float[] x, float[] scratch, int n, int k, int maxBits) {
         if (k < 1 || k > n) {
             throw new IllegalArgumentException("k=" + k + " outside [1, " + n + "]");
         }
         int floor = (maxBits >>> BUCKET_SHIFT) - (BUCKETS - 1);
         int[] count = new int[BUCKETS];
         for (int i = 0; i < n; i++) {
-            count[magnitudeBucket(Float.floatToRawIntBits(a[i]), floor)]++;
+            count[magnitudeBucket(Float.floatToRawIntBits(x[i]) & 0x7fffffff, floor)]++;
         }
         int bucket = BUCKETS - 1;
         int rank = k;
@@ -83,11 +93,11 @@ public final class TopK {
         }
         int kept = 0;
         for (int i = 0; i < n; i++) {
-            float v = a[i];
-            a[kept] = v;
-            kept += magnitudeBucket(Float.floatToRawIntBits(v), floor) == bucket ? 1 : 0;
+            int bits = Float.floatToRawIntBits(x[i]) & 0x7fffffff;
+            scratch[kept] = Float.intBitsToFloat(bits);
+            kept += magnitudeBucket(bits, floor) == bucket ? 1 : 0;
         }
-        return kthLargestInRange(a, 0, kept, rank);
+        return kthLargestInRange(scratch, 0, kept, rank);
     }
 
     /**

@@ -71,6 +71,29 @@ class TopKTest {
     }
 
     @Test
+    void magnitudeOfSignedValuesMatchesSortOfAbsoluteValuesAndLeavesTheInputAlone() {
+        Random random = new Random(3);
+        for (int trial = 0; trial < 1000; trial++) {
+            int n = 1 + random.nextInt(3100);
+            float[] x = new float[n];
+            float[] abs = new float[n];
+            for (int i = 0; i < n; i++) {
+                x[i] = trial % 3 == 0 ? random.nextInt(5) - 2 : (float) random.nextGaussian();
+                if (random.nextInt(50) == 0) {
+                    x[i] = -0f;
+                }
+                abs[i] = Math.abs(x[i]);
+            }
+            float[] before = x.clone();
+            int k = 1 + random.nextInt(n);
+            float expected = TopK.kthLargestBySort(abs, n, k);
+            float actual = TopK.kthLargestMagnitudeOf(x, new float[n], n, k, maxBits(abs, n));
+            assertEquals(expected, actual, "n=" + n + " k=" + k);
+            org.junit.jupiter.api.Assertions.assertArrayEquals(before, x);
+        }
+    }
+
+    @Test
     void edgeCases() {
         assertEquals(3f, TopK.kthLargest(new float[] {3f}, 1, 1));
         assertEquals(2f, TopK.kthLargest(new float[] {2f, 2f, 2f, 2f}, 4, 3));
