@@ -49,4 +49,26 @@ public interface KernelBackend {
 
     /** y[yOff + i] += a * x[xOff + i] for i in [0, n). */
     void axpy(float a, float[] x, int xOff, float[] y, int yOff, int n);
+
+    /**
+     * Attention scores: {@code scores[t] = dot(q[qOff..], keys[t * stride + kOff..], n) * scale} for
+     * t < count, each exactly as {@link #dot} computes it.
+     */
+    default void dots(
+            float[] q, int qOff, float[] keys, int kOff, int stride, int count, int n, float scale, float[] scores) {
+        for (int t = 0; t < count; t++) {
+            scores[t] = dot(q, qOff, keys, t * stride + kOff, n) * scale;
+        }
+    }
+
+    /**
+     * Attention output: {@code out[outOff + i] = sum_t w[t] * v[t * stride + vOff + i]} for i < n,
+     * exactly as clearing {@code out} and calling {@link #axpy} for t = 0, 1, ..., count - 1.
+     */
+    default void weightedSum(float[] w, int count, float[] v, int vOff, int stride, float[] out, int outOff, int n) {
+        java.util.Arrays.fill(out, outOff, outOff + n, 0f);
+        for (int t = 0; t < count; t++) {
+            axpy(w[t], v, t * stride + vOff, out, outOff, n);
+        }
+    }
 }

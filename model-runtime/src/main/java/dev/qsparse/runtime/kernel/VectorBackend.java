@@ -388,4 +388,94 @@ final class VectorBackend implements KernelBackend {
             y[yOff + i] += a * x[xOff + i];
         }
     }
+
+    /** Four keys a pass, q loaded once for the four; each key's operations are those of {@link #dot}. */
+    @Override
+    public void dots(
+            float[] q, int qOff, float[] keys, int kOff, int stride, int count, int n, float scale, float[] scores) {
+        int t = 0;
+        for (; t + 3 < count; t += 4) {
+            int b0 = t * stride + kOff;
+            int b1 = b0 + stride;
+            int b2 = b1 + stride;
+            int b3 = b2 + stride;
+            FloatVector s00 = FloatVector.zero(FS), s01 = FloatVector.zero(FS);
+            FloatVector s10 = FloatVector.zero(FS), s11 = FloatVector.zero(FS);
+            FloatVector s20 = FloatVector.zero(FS), s21 = FloatVector.zero(FS);
+            FloatVector s30 = FloatVector.zero(FS), s31 = FloatVector.zero(FS);
+            int i = 0;
+            for (; i + 2 * L <= n; i += 2 * L) {
+                FloatVector qa = FloatVector.fromArray(FS, q, qOff + i);
+                FloatVector qb = FloatVector.fromArray(FS, q, qOff + i + L);
+                s00 = qa.fma(FloatVector.fromArray(FS, keys, b0 + i), s00);
+                s01 = qb.fma(FloatVector.fromArray(FS, keys, b0 + i + L), s01);
+                s10 = qa.fma(FloatVector.fromArray(FS, keys, b1 + i), s10);
+                s11 = qb.fma(FloatVector.fromArray(FS, keys, b1 + i + L), s11);
+                s20 = qa.fma(FloatVector.fromArray(FS, keys, b2 + i), s20);
+                s21 = qb.fma(FloatVector.fromArray(FS, keys, b2 + i + L), s21);
+                s30 = qa.fma(FloatVector.fromArray(FS, keys, b3 + i), s30);
+                s31 = qb.fma(FloatVector.fromArray(FS, keys, b3 + i + L), s31);
+            }
+            for (; i + L <= n; i += L) {
+                FloatVector qa = FloatVector.fromArray(FS, q, qOff + i);
+                s00 = qa.fma(FloatVector.fromArray(FS, keys, b0 + i), s00);
+                s10 = qa.fma(FloatVector.fromArray(FS, keys, b1 + i), s10);
+                s20 = qa.fma(FloatVector.fromArray(FS, keys, b2 + i), s20);
+                s30 = qa.fma(FloatVector.fromArray(FS, keys, b3 + i), s30);
+            }
+            scores[t] = dotTail(s00.add(s01).reduceLanes(VectorOperators.ADD), q, qOff, keys, b0, i, n) * scale;
+            scores[t + 1] = dotTail(s10.add(s11).reduceLanes(VectorOperators.ADD), q, qOff, keys, b1, i, n) * scale;
+            scores[t + 2] = dotTail(s20.add(s21).reduceLanes(VectorOperators.ADD), q, qOff, keys, b2, i, n) * scale;
+            scores[t + 3] = dotTail(s30.add(s31).reduceLanes(VectorOperators.ADD), q, qOff, keys, b3, i, n) * scale;
+        }
+        for (; t < count; t++) {
+            scores[t] = dot(q, qOff, keys, t * stride + kOff, n) * scale;
+        }
+    }
+
+    private static float dotTail(float sum, float[] a, int aOff, float[] b, int bOff, int from, int n) {
+        for (int i = from; i < n; i++) {
+            sum += a[aOff + i] * b[bOff + i];
+        }
+        return sum;
+    }
+
+    /**
+     * Up to four vectors of the output stay in registers over all t (instead of a load and store
+     * of out per t); each lane's operations are those of repeated {@link #axpy} calls.
+     */
+    @Override
+    public void weightedSum(float[] w, int count, float[] v, int vOff, int stride, float[] out, int outOff, int n) {
+        int i = 0;
+        for (; i + 4 * L <= n; i += 4 * L) {
+            FloatVector a0 = FloatVector.zero(FS), a1 = FloatVector.zero(FS);
+            FloatVector a2 = FloatVector.zero(FS), a3 = FloatVector.zero(FS);
+            for (int t = 0; t < count; t++) {
+                FloatVector wt = FloatVector.broadcast(FS, w[t]);
+                int b = t * stride + vOff + i;
+                a0 = FloatVector.fromArray(FS, v, b).fma(wt, a0);
+                a1 = FloatVector.fromArray(FS, v, b + L).fma(wt, a1);
+                a2 = FloatVector.fromArray(FS, v, b + 2 * L).fma(wt, a2);
+                a3 = FloatVector.fromArray(FS, v, b + 3 * L).fma(wt, a3);
+            }
+            a0.intoArray(out, outOff + i);
+            a1.intoArray(out, outOff + i + L);
+            a2.intoArray(out, outOff + i + 2 * L);
+            a3.intoArray(out, outOff + i + 3 * L);
+        }
+        for (; i + L <= n; i += L) {
+            FloatVector a0 = FloatVector.zero(FS);
+            for (int t = 0; t < count; t++) {
+                a0 = FloatVector.fromArray(FS, v, t * stride + vOff + i).fma(FloatVector.broadcast(FS, w[t]), a0);
+            }
+            a0.intoArray(out, outOff + i);
+        }
+        for (; i < n; i++) {
+            float y = 0f;
+            for (int t = 0; t < count; t++) {
+                y += w[t] * v[t * stride + vOff + i];
+            }
+            out[outOff + i] = y;
+        }
+    }
 }

@@ -450,14 +450,9 @@ public final class QSparseTransformer implements DecoderModel {
             float[] scores,
             float[] out,
             int outOff) {
-        for (int t = 0; t < length; t++) {
-            scores[t] = k.dot(q, qOff, keys, t * stride + kvOff, headDim) * scale;
-        }
+        k.dots(q, qOff, keys, kvOff, stride, length, headDim, scale, scores);
         Kernels.softmax(scores, 0, length);
-        java.util.Arrays.fill(out, outOff, outOff + headDim, 0f);
-        for (int t = 0; t < length; t++) {
-            k.axpy(scores[t], values, t * stride + kvOff, out, outOff, headDim);
-        }
+        k.weightedSum(scores, length, values, kvOff, stride, out, outOff, headDim);
     }
 
     private void mlpInput(Layer layer, Slot t, State s) {

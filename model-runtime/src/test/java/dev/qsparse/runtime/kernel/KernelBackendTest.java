@@ -32,6 +32,43 @@ class KernelBackendTest {
         assertEquals("scalar", scalar.name());
     }
 
+    @Test
+    void attentionScoresAndWeightedSumsEqualTheirDotAndAxpyDefinitionsBitForBit() {
+        Random r = new Random(21);
+        for (int n : new int[] {1, 7, 16, 32, 48, 64, 80, 100, 128}) {
+            for (int count : new int[] {1, 3, 4, 5, 9, 33}) {
+                int stride = n + r.nextInt(5);
+                int off = r.nextInt(3);
+                float[] q = randomFloats(r, n + 2);
+                float[] keys = randomFloats(r, count * stride + off + n);
+                float[] expected = new float[count];
+                for (int t = 0; t < count; t++) {
+                    expected[t] = vector.dot(q, 1, keys, t * stride + off, n) * 0.125f;
+                }
+                float[] scores = new float[count];
+                vector.dots(q, 1, keys, off, stride, count, n, 0.125f, scores);
+                assertArrayEquals(expected, scores, "dots n=" + n + " count=" + count);
+
+                float[] sumExpected = new float[n + 3];
+                for (int t = 0; t < count; t++) {
+                    vector.axpy(scores[t], keys, t * stride + off, sumExpected, 3, n);
+                }
+                float[] sum = new float[n + 3];
+                java.util.Arrays.fill(sum, 3, n + 3, Float.NaN); // overwritten, never read
+                vector.weightedSum(scores, count, keys, off, stride, sum, 3, n);
+                assertArrayEquals(sumExpected, sum, "weightedSum n=" + n + " count=" + count);
+            }
+        }
+    }
+
+    private static float[] randomFloats(Random r, int n) {
+        float[] f = new float[n];
+        for (int i = 0; i < n; i++) {
+            f[i] = (float) r.nextGaussian();
+        }
+        return f;
+    }
+
     static byte[] randomBytes(Random r, int n, int lo, int hi) {
         byte[] b = new byte[n];
         for (int i = 0; i < n; i++) {
