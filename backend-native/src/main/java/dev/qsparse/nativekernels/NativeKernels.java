@@ -29,6 +29,9 @@ final class NativeKernels {
         if (loaded) {
             return;
         }
+        if (unusable != null) {
+            throw new UnsupportedOperationException(unusable);
+        }
         String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
         String arch = System.getProperty("os.arch", "");
         if (!os.contains("linux") || !(arch.equals("amd64") || arch.equals("x86_64"))) {
@@ -52,12 +55,15 @@ final class NativeKernels {
             throw new UnsupportedOperationException("qsparse native library could not be unpacked: " + e, e);
         }
         if (!cpuSupported()) {
-            throw new UnsupportedOperationException("this CPU lacks AVX-512 VNNI (avx512f, avx512bw, avx512vnni)");
+            // Loaded but not usable here: remembered, so that the library is not unpacked again.
+            unusable = "this CPU lacks AVX-512 VNNI (avx512f, avx512bw, avx512vnni)";
+            throw new UnsupportedOperationException(unusable);
         }
         loaded = true;
     }
 
     private static boolean loaded;
+    private static String unusable;
 
     static native boolean cpuSupported();
 
