@@ -94,6 +94,16 @@ public final class FloatMatrix implements WeightMatrix {
 
     private static final ThreadLocal<float[][]> PANEL = ThreadLocal.withInitial(() -> new float[1][0]);
 
+    private static final ThreadLocal<short[][]> BF16_PANEL = ThreadLocal.withInitial(() -> new short[1][0]);
+
+    private static short[] bf16Panel(int n) {
+        short[][] p = BF16_PANEL.get();
+        if (p[0].length < n) {
+            p[0] = new short[n];
+        }
+        return p[0];
+    }
+
     private static float[] panel(int n) {
         float[][] p = PANEL.get();
         if (p[0].length < n) {
@@ -114,6 +124,19 @@ public final class FloatMatrix implements WeightMatrix {
                     int n = Math.min(block, r1 - r);
                     f32.get(r * cols, p, 0, n * cols);
                     k.f32Rows(p, 0, cols, x, out, r, n);
+                }
+            });
+        } else if (view instanceof FloatView.BF16 bf16 && k != ScalarBackend.INSTANCE) {
+            // BF16 (a published lm head): a panel of rows' patterns copied in one bulk read, then the
+            // backend's vector kernel; element by element it cost more than all of a model's layers.
+            float[] x = in.values;
+            ws.forRange(rows, ROW_ALIGN, (long) rows * cols, (r0, r1) -> {
+                int block = Math.max(1, PANEL_FLOATS / cols);
+                short[] p = bf16Panel(block * cols);
+                for (int r = r0; r < r1; r += block) {
+                    int n = Math.min(block, r1 - r);
+                    bf16.patterns(r * cols, p, n * cols);
+                    k.bf16Rows(p, 0, cols, x, out, r, n);
                 }
             });
         } else if (in.count * 4 < in.width() * 3) {

@@ -87,10 +87,20 @@ public abstract class FloatView {
 
     static final class BF16 extends FloatView {
         private final ByteBuffer data;
+        /** The same bytes as 16-bit patterns, element 0 at index 0 (absolute reads only: shared by threads). */
+        private final java.nio.ShortBuffer shorts;
 
         BF16(ByteBuffer data) {
             super(data.remaining() / 2);
             this.data = data;
+            ByteBuffer whole = data.duplicate().order(data.order());
+            whole.position(0);
+            this.shorts = whole.asShortBuffer();
+        }
+
+        /** Copies {@code n} raw bfloat16 patterns from element {@code from} into {@code dst} (one bulk read). */
+        void patterns(int from, short[] dst, int n) {
+            shorts.get(from, dst, 0, n);
         }
 
         @Override

@@ -26,6 +26,12 @@ public interface KernelBackend {
     /** out[outOff + r] = sum_c w[wOff + r * cols + c] * x[c] for r < rows (row-major float weights). */
     void f32Rows(float[] w, int wOff, int cols, float[] x, float[] out, int outOff, int rows);
 
+    /**
+     * As {@link #f32Rows} for bfloat16 weights given as their raw 16-bit patterns (the top half of a
+     * float32): {@code out[outOff + r] = sum_c bf16(w[wOff + r * cols + c]) * x[c]}.
+     */
+    void bf16Rows(short[] w, int wOff, int cols, float[] x, float[] out, int outOff, int rows);
+
     /** Int8 weights, int8 activations (integers in [-128, 127]): integer products, exact int sums. */
     void int8Int(byte[] w, int[] off, float[] xs, int count, int[] acc, int accOff, int len);
 

@@ -25,6 +25,18 @@ public final class ScalarBackend implements KernelBackend {
     }
 
     @Override
+    public void bf16Rows(short[] w, int wOff, int cols, float[] x, float[] out, int outOff, int rows) {
+        for (int r = 0; r < rows; r++) {
+            int base = wOff + r * cols;
+            float sum = 0f;
+            for (int c = 0; c < cols; c++) {
+                sum += Float.intBitsToFloat((w[base + c] & 0xffff) << 16) * x[c];
+            }
+            out[outOff + r] = sum;
+        }
+    }
+
+    @Override
     public void int8Int(byte[] w, int[] off, float[] xs, int count, int[] acc, int accOff, int len) {
         for (int j = 0; j < count; j++) {
             int xv = (int) xs[j];

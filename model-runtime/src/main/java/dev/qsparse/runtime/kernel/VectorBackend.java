@@ -478,4 +478,28 @@ final class VectorBackend implements KernelBackend {
             out[outOff + i] = y;
         }
     }
+
+    /**
+     * bfloat16 rows: L patterns widen to ints (the sign extension is shifted out), move to the top
+     * half and are read as floats, then one FMA chain per row as in {@link #f32Rows}'s single rows.
+     */
+    @Override
+    public void bf16Rows(short[] w, int wOff, int cols, float[] x, float[] out, int outOff, int rows) {
+        for (int r = 0; r < rows; r++) {
+            int base = wOff + r * cols;
+            FloatVector acc = FloatVector.zero(FS);
+            int c = 0;
+            for (; c + L <= cols; c += L) {
+                IntVector bits =
+                        (IntVector) ShortVector.fromArray(SS, w, base + c).convertShape(VectorOperators.S2I, IS, 0);
+                FloatVector wf = bits.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                acc = wf.fma(FloatVector.fromArray(FS, x, c), acc);
+            }
+            float sum = acc.reduceLanes(VectorOperators.ADD);
+            for (; c < cols; c++) {
+                sum += Float.intBitsToFloat((w[base + c] & 0xffff) << 16) * x[c];
+            }
+            out[outOff + r] = sum;
+        }
+    }
 }

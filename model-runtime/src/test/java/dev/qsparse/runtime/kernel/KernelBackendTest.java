@@ -176,6 +176,25 @@ class KernelBackendTest {
     }
 
     @Test
+    void bf16RowsMatchScalar() {
+        Random r = new Random(25);
+        for (int rows : new int[] {1, 3, 16, 65}) {
+            for (int cols : new int[] {1, 7, 8, 15, 16, 33, 64, 65, 100, 257}) {
+                short[] w = new short[5 + rows * cols];
+                for (int i = 0; i < w.length; i++) {
+                    w[i] = (short) (Float.floatToRawIntBits((float) r.nextGaussian()) >>> 16);
+                }
+                float[] x = floats(r, cols);
+                float[] expected = new float[rows + 2];
+                float[] actual = new float[rows + 2];
+                scalar.bf16Rows(w, 5, cols, x, expected, 2, rows);
+                vector.bf16Rows(w, 5, cols, x, actual, 2, rows);
+                assertClose(expected, actual, "bf16 " + rows + "x" + cols);
+            }
+        }
+    }
+
+    @Test
     void f32RowsDotAndAxpyMatchScalar() {
         Random r = new Random(24);
         for (int rows : new int[] {1, 3, 16, 65}) {
