@@ -82,6 +82,11 @@ abstract class ColumnMatrix implements WeightMatrix {
     /** The per-input factor of this format's finish: the input's output scale (times a tensor scale). */
     abstract float tokenScale(ActivationBuffer in);
 
+    /** The per-input integer this format's finish subtracts (ternary: the activation sum), else 0. */
+    int tokenSum(ActivationBuffer in) {
+        return 0;
+    }
+
     abstract void finish(float[] acc, float[] out, ActivationBuffer in);
 
     /** The stored bytes, [cols][stride] (a read-only view). */
@@ -212,13 +217,16 @@ abstract class ColumnMatrix implements WeightMatrix {
             return;
         }
         IntegerBatchBackend integer = ws.integerBatch();
-        if (integer != null && count >= INTEGER_BATCH_MIN && allInteger(in, count)) {
-            multiplyBatchInteger(integer, in, count, out, ws);
-            return;
-        }
-        if (integer != null && count >= INTEGER_BATCH_MIN && noneInteger(in, count) && floatKernelOnBackend()) {
-            multiplyBatchFloat(integer, in, count, out, ws);
-            return;
+        if (integer != null && count >= INTEGER_BATCH_MIN) {
+            int integerInputs = integerInputs(in, count);
+            if (integerInputs == count) {
+                multiplyBatchInteger(integer, in, count, out, ws);
+                return;
+            }
+            if (integerInputs == 0 && floatKernelOnBackend()) {
+                multiplyBatchFloat(integer, in, count, out, ws);
+                return;
+            }
         }
         KernelBackend k = ws.backend();
         long work = 0;
@@ -280,59 +288,69 @@ abstract class ColumnMatrix implements WeightMatrix {
      */
     static final int INTEGER_BATCH_MIN = 4;
 
-    private static boolean allInteger(ActivationBuffer[] in, int count) {
+    private static int integerInputs(ActivationBuffer[] in, int count) {
+        int n = 0;
         for (int t = 0; t < count; t++) {
-            if (!in[t].integer) {
-                return false;
-            }
+            n += in[t].integer ? 1 : 0;
         }
-        return true;
+        return n;
+    }
+
+    /** Input floats per row of the backend's activation buffer: the inputs padded to 64. */
+    private int xStride() {
+        return (cols + 63) / 64 * 64;
     }
 
     /**
-     * A micro-batch of int8 activations on the integer backend: the activation rows copied into one
-     * direct buffer, exact integer sums and the same float finish as the Java kernels per output
-     * tile on the pool's threads, so the results are bit for bit theirs.
+     * Copies each input's values (zero-padded to {@link #xStride()}) and finish factor into the
+     * workspace's direct buffers, and sizes the results buffer.
      */
-    private void multiplyBatchInteger(
-            IntegerBatchBackend backend, ActivationBuffer[] in, int count, float[][] out, Workspace ws) {
-        int xStride = (cols + 63) / 64 * 64;
-        java.nio.FloatBuffer x = ws.integerActivations(count * xStride);
-        java.nio.FloatBuffer scales = ws.integerTokenScales(count);
-        java.nio.IntBuffer sums = ws.integerTokenSums(count);
+    private void stage(ActivationBuffer[] in, int count, Workspace ws) {
+        int xStride = xStride();
+        java.nio.FloatBuffer x = ws.integerScratch(Workspace.IntegerScratch.ACTIVATIONS, count * xStride)
+                .asFloatBuffer();
+        java.nio.FloatBuffer scales =
+                ws.integerScratch(Workspace.IntegerScratch.TOKEN_SCALES, count).asFloatBuffer();
         for (int t = 0; t < count; t++) {
-            ActivationBuffer a = in[t];
-            x.put(t * xStride, a.values, 0, cols);
+            x.put(t * xStride, in[t].values, 0, cols);
             x.put(t * xStride + cols, ZEROS, 0, xStride - cols);
-            scales.put(t, tokenScale(a));
-            int sum = 0;
-            for (int j = 0; j < a.count; j++) {
-                sum += (int) a.values[a.index[j]];
-            }
-            sums.put(t, sum);
+            scales.put(t, tokenScale(in[t]));
         }
-        java.nio.FloatBuffer results = ws.integerResults(count * padded);
-        long scratchBytes = backend.scratchBytes(cols, count, xStride);
-        ByteBuffer xBytes = ws.integerActivationBytes();
-        ByteBuffer scaleBytes = ws.integerTokenScaleBytes();
-        ByteBuffer sumBytes = ws.integerTokenSumBytes();
-        ByteBuffer resultBytes = ws.integerResultBytes();
-        ws.forRange(padded, GROUP, (long) padded * cols * count, (a, b) -> {
-            ByteBuffer scratch = SCRATCH.get().direct(Math.toIntExact(scratchBytes));
-            integerKernel(backend, a, b - a, xBytes, count, xStride, scaleBytes, sumBytes, resultBytes, scratch);
-        });
+        ws.integerScratch(Workspace.IntegerScratch.RESULTS, count * padded);
+    }
+
+    /** Copies the backend's results, [count][padded], into {@code out}. */
+    private void unstage(int count, float[][] out, Workspace ws) {
+        java.nio.FloatBuffer results = ws.integerScratch(Workspace.IntegerScratch.RESULTS, count * padded)
+                .asFloatBuffer();
         for (int t = 0; t < count; t++) {
             results.get(t * padded, out[t], 0, rows);
         }
     }
 
-    private static boolean noneInteger(ActivationBuffer[] in, int count) {
+    /**
+     * A micro-batch of int8 activations on the integer backend: exact integer sums and the same
+     * float finish as the Java kernels per output tile on the pool's threads, so the results are
+     * bit for bit theirs.
+     */
+    private void multiplyBatchInteger(
+            IntegerBatchBackend backend, ActivationBuffer[] in, int count, float[][] out, Workspace ws) {
+        stage(in, count, ws);
+        java.nio.ByteBuffer sumBytes = ws.integerScratch(Workspace.IntegerScratch.TOKEN_INTS, count);
+        java.nio.IntBuffer sums = sumBytes.asIntBuffer();
         for (int t = 0; t < count; t++) {
-            if (in[t].integer) {
-                return false;
-            }
+            sums.put(t, tokenSum(in[t]));
         }
-        return true;
+        int xStride = xStride();
+        ByteBuffer xBytes = ws.integerScratch(Workspace.IntegerScratch.ACTIVATIONS, count * xStride);
+        ByteBuffer scaleBytes = ws.integerScratch(Workspace.IntegerScratch.TOKEN_SCALES, count);
+        ByteBuffer resultBytes = ws.integerScratch(Workspace.IntegerScratch.RESULTS, count * padded);
+        int scratchBytes = Math.toIntExact(backend.scratchBytes(cols, count, xStride));
+        ws.forRange(padded, GROUP, (long) padded * cols * count, (a, b) -> {
+            ByteBuffer scratch = SCRATCH.get().direct(scratchBytes);
+            integerKernel(backend, a, b - a, xBytes, count, xStride, scaleBytes, sumBytes, resultBytes, scratch);
+        });
+        unstage(count, out, ws);
     }
 
     /** Whether the integer backend has this format's float-activation kernel ({@link #floatKernel}). */
@@ -356,41 +374,33 @@ abstract class ColumnMatrix implements WeightMatrix {
     }
 
     /**
-     * A micro-batch of float activations on the backend (an int8 lm head): values, kept-column lists
-     * and scales copied into direct buffers, each input's own columns in their order, so the results
-     * are bit for bit those of the Java kernels.
+     * A micro-batch of float activations on the backend (an int8 lm head): each input's own kept
+     * columns in their order, so the results are bit for bit those of the Java kernels.
      */
     private void multiplyBatchFloat(
             IntegerBatchBackend backend, ActivationBuffer[] in, int count, float[][] out, Workspace ws) {
-        int xStride = (cols + 63) / 64 * 64;
-        java.nio.FloatBuffer x = ws.integerActivations(count * xStride);
-        java.nio.IntBuffer index = ws.integerIndex(count * xStride);
-        java.nio.IntBuffer counts = ws.integerTokenSums(count);
-        java.nio.FloatBuffer scales = ws.integerTokenScales(count);
+        stage(in, count, ws);
+        int xStride = xStride();
+        ByteBuffer indexBytes = ws.integerScratch(Workspace.IntegerScratch.INDEX, count * xStride);
+        ByteBuffer countBytes = ws.integerScratch(Workspace.IntegerScratch.TOKEN_INTS, count);
+        java.nio.IntBuffer index = indexBytes.asIntBuffer();
+        java.nio.IntBuffer counts = countBytes.asIntBuffer();
         long work = 0;
         for (int t = 0; t < count; t++) {
-            ActivationBuffer a = in[t];
-            x.put(t * xStride, a.values, 0, cols);
-            index.put(t * xStride, a.index, 0, a.count);
-            counts.put(t, a.count);
-            scales.put(t, tokenScale(a));
-            work += (long) padded * a.count;
+            index.put(t * xStride, in[t].index, 0, in[t].count);
+            counts.put(t, in[t].count);
+            work += (long) padded * in[t].count;
         }
-        java.nio.FloatBuffer results = ws.integerResults(count * padded);
-        ByteBuffer xBytes = ws.integerActivationBytes();
-        ByteBuffer indexBytes = ws.integerIndexBytes();
-        ByteBuffer countBytes = ws.integerTokenSumBytes();
-        ByteBuffer scaleBytes = ws.integerTokenScaleBytes();
-        ByteBuffer resultBytes = ws.integerResultBytes();
+        ByteBuffer xBytes = ws.integerScratch(Workspace.IntegerScratch.ACTIVATIONS, count * xStride);
+        ByteBuffer scaleBytes = ws.integerScratch(Workspace.IntegerScratch.TOKEN_SCALES, count);
+        ByteBuffer resultBytes = ws.integerScratch(Workspace.IntegerScratch.RESULTS, count * padded);
         ws.forRange(
                 padded,
                 GROUP,
                 work,
                 (a, b) -> floatKernel(
                         backend, a, b - a, xBytes, indexBytes, countBytes, count, xStride, scaleBytes, resultBytes));
-        for (int t = 0; t < count; t++) {
-            results.get(t * padded, out[t], 0, rows);
-        }
+        unstage(count, out, ws);
     }
 
     /** Zero padding of an activation row up to a multiple of 64 inputs. */

@@ -127,6 +127,16 @@ public final class TernaryMatrix extends ColumnMatrix {
                 scratch);
     }
 
+    /** Sum of the (integer) kept activations: code sums minus it are weight sums. */
+    @Override
+    int tokenSum(ActivationBuffer in) {
+        int sum = 0;
+        for (int j = 0; j < in.count; j++) {
+            sum += (int) in.values[in.index[j]];
+        }
+        return sum;
+    }
+
     @Override
     float tokenScale(ActivationBuffer in) {
         return scale * in.outputScale;
@@ -134,10 +144,7 @@ public final class TernaryMatrix extends ColumnMatrix {
 
     @Override
     void finish(int[] acc, float[] out, ActivationBuffer in) {
-        int sum = 0;
-        for (int j = 0; j < in.count; j++) {
-            sum += (int) in.values[in.index[j]];
-        }
+        int sum = tokenSum(in);
         float s = scale * in.outputScale;
         for (int o = 0; o < rows; o++) {
             out[o] = (acc[o] - sum) * s;

@@ -55,23 +55,14 @@ public final class TopK {
     private static final int BUCKETS = 256;
 
     /**
-     * The k-th largest of {@code a[0..n)} when every value is non-negative (magnitudes |x|, zeros as
-     * +0.0) and {@code maxBits} is the raw bits of their maximum, as {@link #kthLargest} but in two
-     * passes instead of up to eight: the raw bits of a non-negative float order like its value, so one
-     * histogram over the 31 octaves below the maximum (8 buckets an octave) finds the bucket of the
-     * answer, one branch-free pass keeps that bucket's few values, and the radix selection finishes on
-     * them. Exact zeros have a bucket of their own: after a ReLU² half the inputs can be zero, and when
-     * the answer is zero it is known after the first pass. Reorders {@code a}.
-     */
-    public static float kthLargestMagnitude(float[] a, int n, int k, int maxBits) {
-        return kthLargestMagnitudeOf(a, a, n, k, maxBits);
-    }
-
-    /**
-     * The k-th largest of {@code |x[0..n)|} (as {@link #kthLargestMagnitude} on the magnitudes), with
-     * {@code maxBits} the raw bits of max |x|: the magnitudes are never written out whole, only the
-     * answer's bucket is copied into {@code scratch} (which may be {@code x} itself when x holds
-     * magnitudes already). {@code x} is not changed unless it is {@code scratch}.
+     * The k-th largest of {@code |x[0..n)|}, with {@code maxBits} the raw bits of max |x| (zeros count
+     * as +0.0), as {@link #kthLargest} on the magnitudes but in two passes instead of up to eight: the
+     * raw bits of a non-negative float order like its value, so one histogram over the 31 octaves
+     * below the maximum (8 buckets an octave) finds the bucket of the answer, one branch-free pass
+     * copies that bucket's few magnitudes into {@code scratch}, and the radix selection finishes on
+     * them. Exact zeros have a bucket of their own: after a ReLU² half the inputs can be zero, and
+     * when the answer is zero it is known after the first pass. The magnitudes are never written out
+     * whole; {@code x} is not changed unless it is {@code scratch}.
      */
     public static float kthLargestMagnitudeOf(float[] x, float[] scratch, int n, int k, int maxBits) {
         if (k < 1 || k > n) {

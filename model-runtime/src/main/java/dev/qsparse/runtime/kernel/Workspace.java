@@ -14,11 +14,7 @@ public final class Workspace {
     private final java.util.Map<Long, long[]> denseTimes = new java.util.HashMap<>();
 
     private IntegerBatchBackend integerBatch;
-    private java.nio.ByteBuffer integerX = java.nio.ByteBuffer.allocateDirect(0);
-    private java.nio.ByteBuffer integerScales = java.nio.ByteBuffer.allocateDirect(0);
-    private java.nio.ByteBuffer integerSums = java.nio.ByteBuffer.allocateDirect(0);
-    private java.nio.ByteBuffer integerOut = java.nio.ByteBuffer.allocateDirect(0);
-    private java.nio.ByteBuffer integerIndex = java.nio.ByteBuffer.allocateDirect(0);
+    private final java.nio.ByteBuffer[] integerScratch = new java.nio.ByteBuffer[IntegerScratch.values().length];
 
     private int[] ints = new int[0];
     private float[] floats = new float[0];
@@ -69,63 +65,32 @@ public final class Workspace {
         return integerBatch;
     }
 
-    /** Direct little-endian floats for a batch's activation rows (contents undefined). */
-    java.nio.FloatBuffer integerActivations(int floats) {
-        integerX = direct(integerX, floats);
-        return integerX.asFloatBuffer();
+    /** The direct buffers a batch on the integer backend hands to native code, one of each per workspace. */
+    enum IntegerScratch {
+        /** [count][stride] activation floats. */
+        ACTIVATIONS,
+        /** [count][stride] int32 kept-column lists (float activations). */
+        INDEX,
+        /** [count] floats: each input's finish factor. */
+        TOKEN_SCALES,
+        /** [count] int32s: each input's activation sum (ternary) or kept-column count (float path). */
+        TOKEN_INTS,
+        /** [count][padded outputs] result floats. */
+        RESULTS
     }
 
-    java.nio.ByteBuffer integerActivationBytes() {
-        return integerX;
-    }
-
-    /** Direct floats, one per input of a batch: the finish's per-input factor. */
-    java.nio.FloatBuffer integerTokenScales(int count) {
-        integerScales = direct(integerScales, count);
-        return integerScales.asFloatBuffer();
-    }
-
-    java.nio.ByteBuffer integerTokenScaleBytes() {
-        return integerScales;
-    }
-
-    /** Direct int32s, one per input of a batch: the sum of its activations (ternary finish). */
-    java.nio.IntBuffer integerTokenSums(int count) {
-        integerSums = direct(integerSums, count);
-        return integerSums.asIntBuffer();
-    }
-
-    java.nio.ByteBuffer integerTokenSumBytes() {
-        return integerSums;
-    }
-
-    /** Direct int32s for a batch's kept-column lists, [count][stride] (contents undefined). */
-    java.nio.IntBuffer integerIndex(int ints) {
-        integerIndex = direct(integerIndex, ints);
-        return integerIndex.asIntBuffer();
-    }
-
-    java.nio.ByteBuffer integerIndexBytes() {
-        return integerIndex;
-    }
-
-    /** Direct floats for a batch's results, [count][padded outputs]. */
-    java.nio.FloatBuffer integerResults(int floats) {
-        integerOut = direct(integerOut, floats);
-        return integerOut.asFloatBuffer();
-    }
-
-    java.nio.ByteBuffer integerResultBytes() {
-        return integerOut;
-    }
-
-    /** {@code b} if it holds {@code n} 4-byte values, else a new little-endian direct buffer that does. */
-    private static java.nio.ByteBuffer direct(java.nio.ByteBuffer b, int n) {
-        long bytes = 4L * n;
-        if (b.capacity() >= bytes) {
-            return b;
+    /**
+     * The workspace's direct little-endian buffer {@code which}, holding at least {@code values}
+     * 4-byte values (contents undefined; grown, never shrunk).
+     */
+    java.nio.ByteBuffer integerScratch(IntegerScratch which, int values) {
+        java.nio.ByteBuffer b = integerScratch[which.ordinal()];
+        long bytes = 4L * values;
+        if (b == null || b.capacity() < bytes) {
+            b = java.nio.ByteBuffer.allocateDirect(Math.toIntExact(bytes)).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            integerScratch[which.ordinal()] = b;
         }
-        return java.nio.ByteBuffer.allocateDirect(Math.toIntExact(bytes)).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        return b;
     }
 
     public DenseBatchBackend denseBatch() {
@@ -176,18 +141,10 @@ public final class Workspace {
      */
     public static final long MIN_WORK_PER_THREAD = 1L << 15;
 
-    /** Runs {@code task} over {@code [0, n)}, split across the pool's threads at multiples of {@code align}. */
-    public void forRange(int n, int align, WorkerPool.RangeTask task) {
-        if (pool == null) {
-            task.run(0, n);
-        } else {
-            pool.forRange(n, align, task);
-        }
-    }
-
     /**
-     * As {@link #forRange(int, int, WorkerPool.RangeTask)} for a product of {@code work}
-     * multiply-adds in all: at most one thread per {@link #MIN_WORK_PER_THREAD} of them.
+     * Runs {@code task} over {@code [0, n)}, split across the pool's threads at multiples of
+     * {@code align}, for a product of {@code work} multiply-adds in all: at most one thread per
+     * {@link #MIN_WORK_PER_THREAD} of them.
      */
     public void forRange(int n, int align, long work, WorkerPool.RangeTask task) {
         if (pool == null) {

@@ -47,19 +47,26 @@ class TopKTest {
             float expected = TopK.kthLargestBySort(a, n, k);
             assertEquals(
                     expected,
-                    TopK.kthLargestMagnitude(Arrays.copyOf(a, n), n, k, maxBits(a, n)),
+                    TopK.kthLargestMagnitudeOf(a, new float[n], n, k, maxBits(a, n)),
                     "kind=" + kind + " n=" + n + " k=" + k);
         }
-        assertEquals(0f, TopK.kthLargestMagnitude(new float[4], 4, 2, 0));
-        assertEquals(0f, TopK.kthLargestMagnitude(new float[] {0f, 3f, 0f, 1f}, 4, 3, Float.floatToRawIntBits(3f)));
-        assertEquals(1f, TopK.kthLargestMagnitude(new float[] {0f, 3f, 0f, 1f}, 4, 2, Float.floatToRawIntBits(3f)));
-        assertThrows(IllegalArgumentException.class, () -> TopK.kthLargestMagnitude(new float[3], 3, 4, 0));
+        assertEquals(0f, TopK.kthLargestMagnitudeOf(new float[4], new float[4], 4, 2, 0));
+        assertEquals(
+                0f,
+                TopK.kthLargestMagnitudeOf(
+                        new float[] {0f, 3f, 0f, 1f}, new float[4], 4, 3, Float.floatToRawIntBits(3f)));
+        assertEquals(
+                1f,
+                TopK.kthLargestMagnitudeOf(
+                        new float[] {0f, 3f, 0f, 1f}, new float[4], 4, 2, Float.floatToRawIntBits(3f)));
+        assertThrows(
+                IllegalArgumentException.class, () -> TopK.kthLargestMagnitudeOf(new float[3], new float[3], 3, 4, 0));
         // A NaN the maximum ignored still ranks first, as in the radix selection.
         float[] withNaN = {1f, Float.NaN, 2f, 0.5f};
         assertEquals(
                 TopK.kthLargest(withNaN.clone(), 4, 2),
-                TopK.kthLargestMagnitude(withNaN.clone(), 4, 2, Float.floatToRawIntBits(2f)));
-        assertEquals(Float.NaN, TopK.kthLargestMagnitude(withNaN.clone(), 4, 1, Float.floatToRawIntBits(2f)));
+                TopK.kthLargestMagnitudeOf(withNaN, new float[4], 4, 2, Float.floatToRawIntBits(2f)));
+        assertEquals(Float.NaN, TopK.kthLargestMagnitudeOf(withNaN, new float[4], 4, 1, Float.floatToRawIntBits(2f)));
     }
 
     private static int maxBits(float[] a, int n) {
