@@ -9,7 +9,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Finds the optional {@link IntegerBatchBackend} once per JVM (a provider on the class path whose
  * native code runs on this CPU). The system property {@code qsparse.integer.backend} chooses:
- * {@code auto} (default: use one if found), {@code none} (never: the Vector API kernels only).
+ * {@code auto} (default: use one if found), {@code none} (never: the Vector API kernels only); any
+ * other value fails with a message naming the property.
  */
 public final class IntegerBatchBackends {
 
@@ -24,7 +25,7 @@ public final class IntegerBatchBackends {
             synchronized (IntegerBatchBackends.class) {
                 f = found;
                 if (f == null) {
-                    f = load();
+                    f = load(System.getProperty("qsparse.integer.backend", "auto"));
                     found = f;
                 }
             }
@@ -32,11 +33,15 @@ public final class IntegerBatchBackends {
         return f;
     }
 
-    private static Optional<IntegerBatchBackend> load() {
-        String wanted =
-                System.getProperty("qsparse.integer.backend", "auto").trim().toLowerCase(Locale.ROOT);
+    /** The provider chosen by a {@code qsparse.integer.backend} value; any other value than auto/none is refused. */
+    static Optional<IntegerBatchBackend> load(String property) {
+        String wanted = property.trim().toLowerCase(Locale.ROOT);
         if (wanted.equals("none")) {
             return Optional.empty();
+        }
+        if (!wanted.equals("auto")) {
+            throw new IllegalArgumentException(
+                    "qsparse.integer.backend must be 'auto' or 'none', got '" + abbreviate(wanted) + "'");
         }
         try {
             for (IntegerBatchBackend b : ServiceLoader.load(IntegerBatchBackend.class)) {
@@ -48,5 +53,10 @@ public final class IntegerBatchBackends {
             LOG.info("qsparse integer batch backend not usable here, using the Vector API path: {}", e.toString());
         }
         return Optional.empty();
+    }
+
+    /** A property value as it may appear in an error message: at most 40 characters. */
+    private static String abbreviate(String v) {
+        return v.length() <= 40 ? v : v.substring(0, 40) + "...";
     }
 }

@@ -1,0 +1,20 @@
+package dev.qsparse.runtime.kernel;
+
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+
+class IntegerBatchBackendsTest {
+
+    @Test
+    void noneMeansNoBackendAndAnythingElseThanAutoIsRefused() {
+        assertTrue(IntegerBatchBackends.load(" NONE ").isEmpty());
+        IllegalArgumentException e =
+                assertThrows(IllegalArgumentException.class, () -> IntegerBatchBackends.load("native"));
+        assertTrue(e.getMessage().contains("qsparse.integer.backend"), e.getMessage());
+        String hostile = "x".repeat(10_000);
+        e = assertThrows(IllegalArgumentException.class, () -> IntegerBatchBackends.load(hostile));
+        assertTrue(e.getMessage().length() < 200, "the value is cut in the message");
+    }
+}
