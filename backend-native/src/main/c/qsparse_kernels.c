@@ -69,9 +69,18 @@ VNNI static void pack_block(int format, const int8_t *src, long stride, int cols
     }
 }
 
-/* One 4-input step of one output lane: int8 weights take unsigned activations, ternary codes signed ones. */
+/*
+ * One 4-input step of one output lane: int8 weights take unsigned activations, ternary codes signed
+ * ones. In inline assembly so that the accumulator is updated in place: with the intrinsic, gcc 12
+ * copied every accumulator through another register and the stack on each step (2x slower).
+ */
 VNNI_INLINE __m512i dot4(int format, __m512i acc, __m512i x4, __m512i w) {
-    return format == FORMAT_INT8 ? _mm512_dpbusd_epi32(acc, x4, w) : _mm512_dpbusd_epi32(acc, w, x4);
+    if (format == FORMAT_INT8) {
+        __asm__("vpdpbusd %[s], %[u], %[acc]" : [acc] "+v"(acc) : [u] "v"(x4), [s] "v"(w));
+    } else {
+        __asm__("vpdpbusd %[s], %[u], %[acc]" : [acc] "+v"(acc) : [u] "v"(w), [s] "v"(x4));
+    }
+    return acc;
 }
 
 VNNI_INLINE __m512i broadcast4(const uint8_t *p) {

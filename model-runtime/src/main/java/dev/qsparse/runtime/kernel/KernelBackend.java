@@ -57,13 +57,28 @@ public interface KernelBackend {
     void axpy(float a, float[] x, int xOff, float[] y, int yOff, int n);
 
     /**
-     * Attention scores: {@code scores[t] = dot(q[qOff..], keys[t * stride + kOff..], n) * scale} for
-     * t < count, each exactly as {@link #dot} computes it.
+     * Attention scores over a {@link KeyBlocks} cache: for t < count, {@code scores[t] = acc * scale}
+     * where {@code acc} starts at 0 and takes {@code acc = fma(q[qOff + d], key(t, channel + d), acc)}
+     * for d = 0, 1, ..., n - 1 in that order (so every backend gives the same bits). {@code scores}
+     * has room for {@code count} rounded up to whole blocks; entries past count are left undefined.
      */
-    default void dots(
-            float[] q, int qOff, float[] keys, int kOff, int stride, int count, int n, float scale, float[] scores) {
+    default void keyScores(
+            float[] q,
+            int qOff,
+            float[] keys,
+            int channel,
+            int kvStride,
+            int count,
+            int n,
+            float scale,
+            float[] scores) {
         for (int t = 0; t < count; t++) {
-            scores[t] = dot(q, qOff, keys, t * stride + kOff, n) * scale;
+            int base = KeyBlocks.index(t, channel, kvStride);
+            float acc = 0f;
+            for (int d = 0; d < n; d++) {
+                acc = Math.fma(q[qOff + d], keys[base + d * KeyBlocks.POSITIONS], acc);
+            }
+            scores[t] = acc * scale;
         }
     }
 
@@ -75,6 +90,29 @@ public interface KernelBackend {
         java.util.Arrays.fill(out, outOff, outOff + n, 0f);
         for (int t = 0; t < count; t++) {
             axpy(w[t], v, t * stride + vOff, out, outOff, n);
+        }
+    }
+
+    /** max |x[i]| over [0, n) (a maximum: exact in any order); 0 for n = 0. */
+    default float absMax(float[] x, int n) {
+        return Sparsifier.absMax(x, n);
+    }
+
+    /**
+     * Int8 quantization of the kept entries (threshold: a magnitude, +0 or more, or NaN):
+     * {@code out[i] = Sparsifier.quantizeFast(x[i], s)} where
+     * {@code |x[i]| >= threshold} (compared as the non-negative floats' bit patterns, so a NaN is
+     * kept), else +0, for i < n.
+     */
+    default void quantizeKept(float[] x, int n, float s, float threshold, float[] out) {
+        int t = Float.floatToRawIntBits(threshold);
+        for (int i = 0; i < n; i++) {
+            float xi = x[i];
+            // Branch-free: whether an entry is kept is a coin flip at 50% top-K, so a branch
+            // here mispredicts half the time. |x| and the threshold are non-negative floats,
+            // whose bit patterns order like ints.
+            int keep = ~((Float.floatToRawIntBits(Math.abs(xi)) - t) >> 31); // -1 kept, 0 dropped
+            out[i] = Float.intBitsToFloat(Float.floatToRawIntBits(Sparsifier.quantizeFast(xi, s)) & keep);
         }
     }
 }

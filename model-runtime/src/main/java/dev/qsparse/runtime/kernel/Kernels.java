@@ -94,8 +94,9 @@ public final class Kernels {
 
     /**
      * Causal attention of one query head over {@code length} cached positions:
-     * out = softmax(q·k_t * scale) · v_t. Keys/values are position-major with row stride
-     * {@code stride}, this head's slice starting at {@code kvOff}.
+     * out = softmax(q·k_t * scale) · v_t. Keys are in {@link KeyBlocks} layout and values
+     * position-major, both with {@code stride} channels per position; this head's channels start at
+     * {@code kvOff}. The plain-math reference of the model's attention.
      */
     public static void attendHead(
             float[] q,
@@ -111,7 +112,11 @@ public final class Kernels {
             float[] out,
             int outOff) {
         for (int t = 0; t < length; t++) {
-            scores[t] = dot(q, qOff, keys, t * stride + kvOff, headDim) * scale;
+            float sum = 0f;
+            for (int i = 0; i < headDim; i++) {
+                sum += q[qOff + i] * keys[KeyBlocks.index(t, kvOff + i, stride)];
+            }
+            scores[t] = sum * scale;
         }
         softmax(scores, 0, length);
         for (int i = 0; i < headDim; i++) {

@@ -100,6 +100,11 @@ public final class Sparsifier {
      * Returns nothing; {@code out.count} is the number of non-zero kept entries.
      */
     public void apply(float[] x, ActivationBuffer out, float[] scratch) {
+        apply(x, out, scratch, ScalarBackend.INSTANCE);
+    }
+
+    /** As {@link #apply(float[], ActivationBuffer, float[])}, the max and quantization on {@code kernels} (same bits). */
+    public void apply(float[] x, ActivationBuffer out, float[] scratch, KernelBackend kernels) {
         int n = out.width();
         float threshold = 0f;
         boolean blocks = blockMode();
@@ -119,7 +124,7 @@ public final class Sparsifier {
                 }
             }
         }
-        float gamma = absMax(x, n);
+        float gamma = kernels.absMax(x, n);
         if (!blocks && ratio < 1.0) {
             threshold = TopK.kthLargestMagnitudeOf(x, scratch, n, keptCount(n), Float.floatToRawIntBits(gamma));
         }
@@ -135,19 +140,12 @@ public final class Sparsifier {
                     v[i] = Math.abs(x[i]) >= scratch[i] ? quantizeFast(x[i], s) : 0f;
                 }
             } else {
-                // Branch-free: whether an entry is kept is a coin flip at 50% top-K, so a branch
-                // here mispredicts half the time. |x| and the threshold are non-negative floats,
-                // whose bit patterns order like ints.
-                // The index of the non-zero entries is built in the same pass (a rescale only
+                // The index of the non-zero entries in a second, branch-free pass (a rescale only
                 // multiplies, so it cannot turn a zero into a non-zero or back).
-                int t = Float.floatToRawIntBits(threshold);
+                kernels.quantizeKept(x, n, s, threshold, v);
                 for (int i = 0; i < n; i++) {
-                    float xi = x[i];
-                    int keep = ~((Float.floatToRawIntBits(Math.abs(xi)) - t) >> 31); // -1 kept, 0 dropped
-                    float q = Float.intBitsToFloat(Float.floatToRawIntBits(quantizeFast(xi, s)) & keep);
-                    v[i] = q;
                     index[count] = i;
-                    count += q != 0f ? 1 : 0; // no branch: see above
+                    count += v[i] != 0f ? 1 : 0; // no branch: a kept entry is a coin flip at 50% top-K
                 }
                 indexed = true;
             }

@@ -4,6 +4,7 @@ import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
@@ -389,55 +390,59 @@ final class VectorBackend implements KernelBackend {
         }
     }
 
-    /** Four keys a pass, q loaded once for the four; each key's operations are those of {@link #dot}. */
+    /**
+     * Positions across lanes: per channel, one broadcast of q and one FMA per vector of positions,
+     * four vectors' chains interleaved (each a separate dependency chain). Each lane's operations
+     * are the scalar definition's sequential fma chain, so the bits are the same.
+     */
     @Override
-    public void dots(
-            float[] q, int qOff, float[] keys, int kOff, int stride, int count, int n, float scale, float[] scores) {
-        int t = 0;
-        for (; t + 3 < count; t += 4) {
-            int b0 = t * stride + kOff;
-            int b1 = b0 + stride;
-            int b2 = b1 + stride;
-            int b3 = b2 + stride;
-            FloatVector s00 = FloatVector.zero(FS), s01 = FloatVector.zero(FS);
-            FloatVector s10 = FloatVector.zero(FS), s11 = FloatVector.zero(FS);
-            FloatVector s20 = FloatVector.zero(FS), s21 = FloatVector.zero(FS);
-            FloatVector s30 = FloatVector.zero(FS), s31 = FloatVector.zero(FS);
-            int i = 0;
-            for (; i + 2 * L <= n; i += 2 * L) {
-                FloatVector qa = FloatVector.fromArray(FS, q, qOff + i);
-                FloatVector qb = FloatVector.fromArray(FS, q, qOff + i + L);
-                s00 = qa.fma(FloatVector.fromArray(FS, keys, b0 + i), s00);
-                s01 = qb.fma(FloatVector.fromArray(FS, keys, b0 + i + L), s01);
-                s10 = qa.fma(FloatVector.fromArray(FS, keys, b1 + i), s10);
-                s11 = qb.fma(FloatVector.fromArray(FS, keys, b1 + i + L), s11);
-                s20 = qa.fma(FloatVector.fromArray(FS, keys, b2 + i), s20);
-                s21 = qb.fma(FloatVector.fromArray(FS, keys, b2 + i + L), s21);
-                s30 = qa.fma(FloatVector.fromArray(FS, keys, b3 + i), s30);
-                s31 = qb.fma(FloatVector.fromArray(FS, keys, b3 + i + L), s31);
+    public void keyScores(
+            float[] q,
+            int qOff,
+            float[] keys,
+            int channel,
+            int kvStride,
+            int count,
+            int n,
+            float scale,
+            float[] scores) {
+        int block = KeyBlocks.POSITIONS * kvStride;
+        int stride = KeyBlocks.POSITIONS;
+        // Vector v covers positions [v * L, v * L + L): block v / (16 / L), lanes offset (v % (16 / L)) * L.
+        int perBlock = KeyBlocks.POSITIONS / L;
+        int vectors = (count + L - 1) / L;
+        int v = 0;
+        for (; v + 3 < vectors; v += 4) {
+            int b0 = keyBase(v, perBlock, block, channel);
+            int b1 = keyBase(v + 1, perBlock, block, channel);
+            int b2 = keyBase(v + 2, perBlock, block, channel);
+            int b3 = keyBase(v + 3, perBlock, block, channel);
+            FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0;
+            for (int d = 0; d < n; d++) {
+                FloatVector qd = FloatVector.broadcast(FS, q[qOff + d]);
+                int o = d * stride;
+                a0 = qd.fma(FloatVector.fromArray(FS, keys, b0 + o), a0);
+                a1 = qd.fma(FloatVector.fromArray(FS, keys, b1 + o), a1);
+                a2 = qd.fma(FloatVector.fromArray(FS, keys, b2 + o), a2);
+                a3 = qd.fma(FloatVector.fromArray(FS, keys, b3 + o), a3);
             }
-            for (; i + L <= n; i += L) {
-                FloatVector qa = FloatVector.fromArray(FS, q, qOff + i);
-                s00 = qa.fma(FloatVector.fromArray(FS, keys, b0 + i), s00);
-                s10 = qa.fma(FloatVector.fromArray(FS, keys, b1 + i), s10);
-                s20 = qa.fma(FloatVector.fromArray(FS, keys, b2 + i), s20);
-                s30 = qa.fma(FloatVector.fromArray(FS, keys, b3 + i), s30);
-            }
-            scores[t] = dotTail(s00.add(s01).reduceLanes(VectorOperators.ADD), q, qOff, keys, b0, i, n) * scale;
-            scores[t + 1] = dotTail(s10.add(s11).reduceLanes(VectorOperators.ADD), q, qOff, keys, b1, i, n) * scale;
-            scores[t + 2] = dotTail(s20.add(s21).reduceLanes(VectorOperators.ADD), q, qOff, keys, b2, i, n) * scale;
-            scores[t + 3] = dotTail(s30.add(s31).reduceLanes(VectorOperators.ADD), q, qOff, keys, b3, i, n) * scale;
+            a0.mul(scale).intoArray(scores, v * L);
+            a1.mul(scale).intoArray(scores, (v + 1) * L);
+            a2.mul(scale).intoArray(scores, (v + 2) * L);
+            a3.mul(scale).intoArray(scores, (v + 3) * L);
         }
-        for (; t < count; t++) {
-            scores[t] = dot(q, qOff, keys, t * stride + kOff, n) * scale;
+        for (; v < vectors; v++) {
+            int b0 = keyBase(v, perBlock, block, channel);
+            FloatVector a0 = FloatVector.zero(FS);
+            for (int d = 0; d < n; d++) {
+                a0 = FloatVector.broadcast(FS, q[qOff + d]).fma(FloatVector.fromArray(FS, keys, b0 + d * stride), a0);
+            }
+            a0.mul(scale).intoArray(scores, v * L);
         }
     }
 
-    private static float dotTail(float sum, float[] a, int aOff, float[] b, int bOff, int from, int n) {
-        for (int i = from; i < n; i++) {
-            sum += a[aOff + i] * b[bOff + i];
-        }
-        return sum;
+    private static int keyBase(int vector, int perBlock, int block, int channel) {
+        return (vector / perBlock) * block + channel * KeyBlocks.POSITIONS + (vector % perBlock) * L;
     }
 
     /**
@@ -500,6 +505,52 @@ final class VectorBackend implements KernelBackend {
                 sum += Float.intBitsToFloat((w[base + c] & 0xffff) << 16) * x[c];
             }
             out[outOff + r] = sum;
+        }
+    }
+
+    /** Lane-wise running maxima by compare and blend: as the scalar loop, a NaN never replaces a maximum. */
+    @Override
+    public float absMax(float[] x, int n) {
+        FloatVector m = FloatVector.zero(FS);
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            FloatVector a = FloatVector.fromArray(FS, x, i).abs();
+            m = m.blend(a, a.compare(VectorOperators.GT, m));
+        }
+        float max = m.reduceLanes(VectorOperators.MAX); // lanes hold no NaN
+        for (; i < n; i++) {
+            float a = Math.abs(x[i]);
+            max = a > max ? a : max;
+        }
+        return max;
+    }
+
+    private static final float ROUND_MAGIC = 12582912f;
+
+    /**
+     * The scalar operations lane by lane: multiply, add and subtract the magic, clamp. The keep test
+     * is the float compare {@code !(|x| < threshold)}, which orders as the bit compare for a
+     * non-negative threshold and keeps a NaN as it does; a NaN threshold takes the scalar loop.
+     */
+    @Override
+    public void quantizeKept(float[] x, int n, float s, float threshold, float[] out) {
+        if (Float.isNaN(threshold)) {
+            KernelBackend.super.quantizeKept(x, n, s, threshold, out);
+            return;
+        }
+        int t = Float.floatToRawIntBits(threshold);
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            FloatVector xv = FloatVector.fromArray(FS, x, i);
+            VectorMask<Float> drop = xv.abs().compare(VectorOperators.LT, threshold);
+            FloatVector q = xv.mul(s).add(ROUND_MAGIC).sub(ROUND_MAGIC);
+            q = q.blend(-128f, q.compare(VectorOperators.LT, -128f));
+            q = q.blend(127f, q.compare(VectorOperators.GT, 127f));
+            q.blend(0f, drop).intoArray(out, i);
+        }
+        for (; i < n; i++) {
+            float xi = x[i];
+            out[i] = Float.floatToRawIntBits(Math.abs(xi)) >= t ? Sparsifier.quantizeFast(xi, s) : 0f;
         }
     }
 }

@@ -1,6 +1,8 @@
 package dev.qsparse.runtime.model;
 
 import dev.qsparse.runtime.kernel.KernelBackend;
+import dev.qsparse.runtime.kernel.Kernels;
+import dev.qsparse.runtime.kernel.KeyBlocks;
 import dev.qsparse.runtime.kernel.WorkerPool;
 import dev.qsparse.runtime.kernel.Workspace;
 
@@ -20,13 +22,15 @@ public abstract class ForwardState {
     /** Null unless a caller measures the feed-forward's sparsity (score --ffn-sparsity). */
     private FeedForwardSparsity feedForwardSparsity;
 
-    /** Per layer, keys and values of every cached position, position-major with row stride {@link #kvStride}. */
-    final float[][] keyCache;
+    /** Per layer, the keys of every cached position in {@link KeyBlocks} layout. */
+    private final float[][] keyCache;
 
-    final float[][] valueCache;
+    /** Per layer, the values of every cached position, position-major with row stride {@link #kvStride}. */
+    private final float[][] valueCache;
+
     final int kvStride;
     /** Attention-score scratch, one entry per cached position. */
-    float[] scores = new float[0];
+    private float[] scores = new float[0];
 
     private int capacity;
 
@@ -67,6 +71,7 @@ public abstract class ForwardState {
             return;
         }
         for (int l = 0; l < keyCache.length; l++) {
+            // Whole key blocks: a block is position-block major, so growing keeps every key's offset.
             keyCache[l] = grow(keyCache[l], positions, kvStride);
             valueCache[l] = grow(valueCache[l], positions, kvStride);
         }
@@ -74,6 +79,32 @@ public abstract class ForwardState {
         if (scores.length < capacity) {
             scores = new float[capacity];
         }
+    }
+
+    /** Layer {@code layer}'s key and value of position {@code pos} into the cache (room made by {@link #ensureCapacity}). */
+    void storeKeyValue(int layer, int pos, float[] k, int kOff, float[] v, int vOff) {
+        KeyBlocks.store(keyCache[layer], pos, kvStride, k, kOff);
+        System.arraycopy(v, vOff, valueCache[layer], pos * kvStride, kvStride);
+    }
+
+    /**
+     * One query head's causal attention over positions [0, length) of layer {@code layer}'s cache,
+     * its key/value head at channels [channel, channel + headDim): out = softmax(q . k_t * scale) . v_t.
+     */
+    void attendHead(
+            int layer,
+            float[] q,
+            int qOff,
+            int channel,
+            int headDim,
+            int length,
+            float scale,
+            float[] out,
+            int outOff) {
+        KernelBackend k = workspace.backend();
+        k.keyScores(q, qOff, keyCache[layer], channel, kvStride, length, headDim, scale, scores);
+        Kernels.softmax(scores, 0, length);
+        k.weightedSum(scores, length, valueCache[layer], channel, kvStride, out, outOff, headDim);
     }
 
     /** Positions the KV cache can hold without growing. */
@@ -118,7 +149,7 @@ public abstract class ForwardState {
         if ((long) positions * stride <= cache.length) {
             return cache;
         }
-        int newPositions = Math.max(positions, Math.max(16, cache.length / Math.max(1, stride) * 2));
+        int newPositions = KeyBlocks.roundUp(Math.max(positions, Math.max(16, cache.length / Math.max(1, stride) * 2)));
         return java.util.Arrays.copyOf(cache, newPositions * stride);
     }
 }

@@ -410,49 +410,14 @@ public final class QSparseTransformer implements DecoderModel {
         for (int h = 0; h < c.numKeyValueHeads(); h++) {
             Kernels.ropeRotateHalf(t.k, h * hd, hd, t.cos, t.sin);
         }
-        System.arraycopy(t.k, 0, s.keyCache[l], pos * s.kvStride, s.kvStride);
-        System.arraycopy(t.v, 0, s.valueCache[l], pos * s.kvStride, s.kvStride);
-        KernelBackend k = s.workspace().backend();
+        s.storeKeyValue(l, pos, t.k, 0, t.v, 0);
         for (int h = 0; h < c.numHeads(); h++) {
-            attendHead(
-                    k,
-                    t.q,
-                    h * hd,
-                    s.keyCache[l],
-                    s.valueCache[l],
-                    (h / groups) * hd,
-                    s.kvStride,
-                    hd,
-                    pos + 1,
-                    attnScale,
-                    s.scores,
-                    t.attOut,
-                    h * hd);
+            s.attendHead(l, t.q, h * hd, (h / groups) * hd, hd, pos + 1, attnScale, t.attOut, h * hd);
         }
         if (layer.attnSubNorm() != null) {
             Kernels.rmsNorm(t.attOut, t.attOut, layer.attnSubNorm(), c.rmsNormEps(), t.attOut.length);
         }
         sparsify(attnOut, t.attOut, t.actHeads, s);
-    }
-
-    /** {@link Kernels#attendHead} on the workspace's backend. */
-    static void attendHead(
-            KernelBackend k,
-            float[] q,
-            int qOff,
-            float[] keys,
-            float[] values,
-            int kvOff,
-            int stride,
-            int headDim,
-            int length,
-            float scale,
-            float[] scores,
-            float[] out,
-            int outOff) {
-        k.dots(q, qOff, keys, kvOff, stride, length, headDim, scale, scores);
-        Kernels.softmax(scores, 0, length);
-        k.weightedSum(scores, length, values, kvOff, stride, out, outOff, headDim);
     }
 
     private void mlpInput(Layer layer, Slot t, State s) {
@@ -492,7 +457,7 @@ public final class QSparseTransformer implements DecoderModel {
     }
 
     private static void sparsify(Sparsifier sparsifier, float[] x, ActivationBuffer out, State s) {
-        sparsifier.apply(x, out, s.scratch);
+        sparsifier.apply(x, out, s.scratch, s.workspace().backend());
         s.recordActivations(out.count, out.width());
     }
 

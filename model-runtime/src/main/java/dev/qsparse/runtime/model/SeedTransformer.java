@@ -143,23 +143,9 @@ public final class SeedTransformer implements DecoderModel {
             seedSparsify(s);
             multiply(s, layer.inProj(), s.act, s.qkv);
             Kernels.addBias(s.qkv, layer.inProjBias());
-            System.arraycopy(s.qkv, d, s.keyCache[l], pos * d, d);
-            System.arraycopy(s.qkv, 2 * d, s.valueCache[l], pos * d, d);
+            s.storeKeyValue(l, pos, s.qkv, d, s.qkv, 2 * d);
             for (int h = 0; h < heads; h++) {
-                QSparseTransformer.attendHead(
-                        s.workspace().backend(),
-                        s.qkv,
-                        h * hd,
-                        s.keyCache[l],
-                        s.valueCache[l],
-                        h * hd,
-                        d,
-                        hd,
-                        pos + 1,
-                        scale,
-                        s.scores,
-                        s.att,
-                        h * hd);
+                s.attendHead(l, s.qkv, h * hd, h * hd, hd, pos + 1, scale, s.att, h * hd);
             }
             s.denseD.setDense(s.att);
             multiply(s, layer.outProj(), s.denseD, s.tmp);

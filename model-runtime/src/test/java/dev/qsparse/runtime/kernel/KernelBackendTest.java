@@ -33,30 +33,75 @@ class KernelBackendTest {
     }
 
     @Test
-    void attentionScoresAndWeightedSumsEqualTheirDotAndAxpyDefinitionsBitForBit() {
+    void attentionScoresEqualTheirFmaChainDefinitionAndWeightedSumsTheirAxpyDefinitionBitForBit() {
         Random r = new Random(21);
         for (int n : new int[] {1, 7, 16, 32, 48, 64, 80, 100, 128}) {
-            for (int count : new int[] {1, 3, 4, 5, 9, 33}) {
+            for (int count : new int[] {1, 3, 4, 5, 9, 16, 17, 33, 64, 65, 130}) {
+                int kvStride = n + r.nextInt(5);
+                int channel = r.nextInt(kvStride - n + 1);
+                float[] q = randomFloats(r, n + 2);
+                float[] keys = randomFloats(r, KeyBlocks.roundUp(count) * kvStride);
+                float[] expected = new float[KeyBlocks.roundUp(count)];
+                scalar.keyScores(q, 1, keys, channel, kvStride, count, n, 0.125f, expected);
+                for (int t = 0; t < count; t++) { // the definition, spelled out
+                    float acc = 0f;
+                    for (int d = 0; d < n; d++) {
+                        acc = Math.fma(q[1 + d], keys[KeyBlocks.index(t, channel + d, kvStride)], acc);
+                    }
+                    assertEquals(acc * 0.125f, expected[t], "scalar keyScores t=" + t);
+                }
+                float[] scores = new float[KeyBlocks.roundUp(count)];
+                vector.keyScores(q, 1, keys, channel, kvStride, count, n, 0.125f, scores);
+                assertArrayEquals(
+                        java.util.Arrays.copyOf(expected, count),
+                        java.util.Arrays.copyOf(scores, count),
+                        "keyScores n=" + n + " count=" + count);
+
                 int stride = n + r.nextInt(5);
                 int off = r.nextInt(3);
-                float[] q = randomFloats(r, n + 2);
-                float[] keys = randomFloats(r, count * stride + off + n);
-                float[] expected = new float[count];
-                for (int t = 0; t < count; t++) {
-                    expected[t] = vector.dot(q, 1, keys, t * stride + off, n) * 0.125f;
-                }
-                float[] scores = new float[count];
-                vector.dots(q, 1, keys, off, stride, count, n, 0.125f, scores);
-                assertArrayEquals(expected, scores, "dots n=" + n + " count=" + count);
-
+                float[] values = randomFloats(r, count * stride + off + n);
                 float[] sumExpected = new float[n + 3];
                 for (int t = 0; t < count; t++) {
-                    vector.axpy(scores[t], keys, t * stride + off, sumExpected, 3, n);
+                    vector.axpy(scores[t], values, t * stride + off, sumExpected, 3, n);
                 }
                 float[] sum = new float[n + 3];
                 java.util.Arrays.fill(sum, 3, n + 3, Float.NaN); // overwritten, never read
-                vector.weightedSum(scores, count, keys, off, stride, sum, 3, n);
+                vector.weightedSum(scores, count, values, off, stride, sum, 3, n);
                 assertArrayEquals(sumExpected, sum, "weightedSum n=" + n + " count=" + count);
+            }
+        }
+    }
+
+    @Test
+    void absMaxAndInt8QuantizationEqualTheScalarReferenceBitForBit() {
+        Random r = new Random(5);
+        float[] specials = {0f, -0f, Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, 1e-30f, -1e30f};
+        for (int n : new int[] {1, 15, 16, 17, 64, 768, 1001, 3072}) {
+            for (int trial = 0; trial < 6; trial++) {
+                float[] x = randomFloats(r, n);
+                if (trial >= 3) {
+                    for (int i = 0; i < 1 + n / 50; i++) {
+                        x[r.nextInt(n)] = specials[r.nextInt(specials.length)];
+                    }
+                }
+                float gamma = scalar.absMax(x, n);
+                assertEquals(
+                        Float.floatToRawIntBits(gamma),
+                        Float.floatToRawIntBits(vector.absMax(x, n)),
+                        "absMax n=" + n + " trial " + trial);
+                float s = 127f / (gamma + 1e-5f);
+                for (float threshold : new float[] {0f, 0.5f, 1.3f, Float.NaN, Float.POSITIVE_INFINITY}) {
+                    float[] expected = new float[n];
+                    float[] actual = new float[n];
+                    scalar.quantizeKept(x, n, s, threshold, expected);
+                    vector.quantizeKept(x, n, s, threshold, actual);
+                    for (int i = 0; i < n; i++) {
+                        assertEquals(
+                                Float.floatToRawIntBits(expected[i]),
+                                Float.floatToRawIntBits(actual[i]),
+                                "quantizeKept n=" + n + " i=" + i + " x=" + x[i] + " threshold=" + threshold);
+                    }
+                }
             }
         }
     }

@@ -107,7 +107,11 @@ class KernelsTest {
         int stride = 24;
         int kvOff = 8;
         float[] q = gaussian(hd);
-        float[] keys = gaussian(len * stride);
+        float[] positionMajorKeys = gaussian(len * stride);
+        float[] keys = new float[KeyBlocks.roundUp(len) * stride];
+        for (int t = 0; t < len; t++) {
+            KeyBlocks.store(keys, t, stride, positionMajorKeys, t * stride);
+        }
         float[] values = gaussian(len * stride);
         float scale = 0.35f;
         float[] out = new float[hd];
@@ -117,7 +121,7 @@ class KernelsTest {
         for (int t = 0; t < len; t++) {
             double s = 0;
             for (int i = 0; i < hd; i++) {
-                s += q[i] * keys[t * stride + kvOff + i];
+                s += q[i] * positionMajorKeys[t * stride + kvOff + i];
             }
             w[t] = Math.exp(s * scale);
             z += w[t];
