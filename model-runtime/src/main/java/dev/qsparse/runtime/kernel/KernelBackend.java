@@ -93,6 +93,11 @@ public interface KernelBackend {
         }
     }
 
+    /** The attention softmax in place over x[off, off + len), as {@link AttentionSoftmax#softmax} defines it. */
+    default void softmax(float[] x, int off, int len) {
+        AttentionSoftmax.softmax(x, off, len);
+    }
+
     /** max |x[i]| over [0, n) (a maximum: exact in any order); 0 for n = 0. */
     default float absMax(float[] x, int n) {
         return Sparsifier.absMax(x, n);

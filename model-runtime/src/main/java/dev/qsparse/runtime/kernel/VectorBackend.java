@@ -553,4 +553,72 @@ final class VectorBackend implements KernelBackend {
             out[i] = Float.floatToRawIntBits(Math.abs(xi)) >= t ? Sparsifier.quantizeFast(xi, s) : 0f;
         }
     }
+
+    /**
+     * {@link AttentionSoftmax#softmax} lane by lane: the same exp operations, and the 16 partial sums
+     * as one vector of 16 lanes or two of 8 (lane j of vector v is partial v * L + j).
+     */
+    @Override
+    public void softmax(float[] x, int off, int len) {
+        FloatVector maxv = FloatVector.broadcast(FS, Float.NEGATIVE_INFINITY);
+        int i = 0;
+        for (; i + L <= len; i += L) {
+            maxv = maxv.lanewise(VectorOperators.MAX, FloatVector.fromArray(FS, x, off + i));
+        }
+        float max = maxv.reduceLanes(VectorOperators.MAX);
+        for (; i < len; i++) {
+            max = Math.max(max, x[off + i]);
+        }
+        int step = AttentionSoftmax.PARTIALS;
+        FloatVector p0 = FloatVector.zero(FS);
+        FloatVector p1 = FloatVector.zero(FS); // lanes 8..15 when L = 8
+        i = 0;
+        for (; i + step <= len; i += step) {
+            FloatVector e0 = exp(FloatVector.fromArray(FS, x, off + i).sub(max));
+            e0.intoArray(x, off + i);
+            p0 = p0.add(e0);
+            if (L < step) {
+                FloatVector e1 = exp(FloatVector.fromArray(FS, x, off + i + L).sub(max));
+                e1.intoArray(x, off + i + L);
+                p1 = p1.add(e1);
+            }
+        }
+        float[] partial = new float[step];
+        p0.intoArray(partial, 0);
+        if (L < step) {
+            p1.intoArray(partial, L);
+        }
+        for (; i < len; i++) {
+            float e = AttentionSoftmax.exp(x[off + i] - max);
+            x[off + i] = e;
+            partial[i % step] += e;
+        }
+        float inv = 1f / AttentionSoftmax.total(partial);
+        FloatVector invv = FloatVector.broadcast(FS, inv);
+        i = 0;
+        for (; i + L <= len; i += L) {
+            FloatVector.fromArray(FS, x, off + i).mul(invv).intoArray(x, off + i);
+        }
+        AttentionSoftmax.scale(x, off + i, len - i, inv);
+    }
+
+    /** {@link AttentionSoftmax#exp}'s operations on every lane. */
+    private static FloatVector exp(FloatVector x) {
+        FloatVector shifted = x.mul(AttentionSoftmax.LOG2E).add(AttentionSoftmax.ROUND_MAGIC);
+        FloatVector k = shifted.sub(AttentionSoftmax.ROUND_MAGIC);
+        FloatVector r = k.fma(FloatVector.broadcast(FS, -AttentionSoftmax.LN2_HI), x);
+        r = k.fma(FloatVector.broadcast(FS, -AttentionSoftmax.LN2_LO), r);
+        FloatVector p = r.fma(AttentionSoftmax.C6, AttentionSoftmax.C5); // C6 * r + C5
+        p = p.fma(r, FloatVector.broadcast(FS, AttentionSoftmax.C4));
+        p = p.fma(r, FloatVector.broadcast(FS, AttentionSoftmax.C3));
+        p = p.fma(r, FloatVector.broadcast(FS, AttentionSoftmax.C2));
+        FloatVector one = FloatVector.broadcast(FS, 1f);
+        p = p.fma(r, one);
+        p = p.fma(r, one);
+        IntVector bits = shifted.reinterpretAsInts()
+                .sub(AttentionSoftmax.MAGIC_BITS - 127)
+                .lanewise(VectorOperators.LSHL, 23);
+        FloatVector e = p.mul(bits.reinterpretAsFloats());
+        return e.blend(0f, x.compare(VectorOperators.LT, AttentionSoftmax.UNDERFLOW));
+    }
 }

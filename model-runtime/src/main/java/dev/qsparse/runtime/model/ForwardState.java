@@ -1,7 +1,6 @@
 package dev.qsparse.runtime.model;
 
 import dev.qsparse.runtime.kernel.KernelBackend;
-import dev.qsparse.runtime.kernel.Kernels;
 import dev.qsparse.runtime.kernel.KeyBlocks;
 import dev.qsparse.runtime.kernel.WorkerPool;
 import dev.qsparse.runtime.kernel.Workspace;
@@ -103,7 +102,7 @@ public abstract class ForwardState {
             int outOff) {
         KernelBackend k = workspace.backend();
         k.keyScores(q, qOff, keyCache[layer], channel, kvStride, length, headDim, scale, scores);
-        Kernels.softmax(scores, 0, length);
+        k.softmax(scores, 0, length);
         k.weightedSum(scores, length, valueCache[layer], channel, kvStride, out, outOff, headDim);
     }
 

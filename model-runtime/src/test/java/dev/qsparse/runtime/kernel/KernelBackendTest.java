@@ -106,6 +106,57 @@ class KernelBackendTest {
         }
     }
 
+    @Test
+    void attentionSoftmaxEqualsItsScalarDefinitionBitForBitAndStaysCloseToTheExactOne() {
+        Random r = new Random(8);
+        for (int len : new int[] {1, 2, 7, 15, 16, 17, 31, 32, 33, 100, 128, 257}) {
+            for (int trial = 0; trial < 4; trial++) {
+                float[] x = new float[len + 3];
+                for (int i = 0; i < x.length; i++) {
+                    x[i] = (float) (r.nextGaussian() * (trial + 1) * 8);
+                }
+                if (trial == 3) {
+                    x[1 + r.nextInt(len)] = Float.NEGATIVE_INFINITY; // a masked score
+                    x[1 + r.nextInt(len)] = -1e4f; // far below the maximum: underflows to 0
+                }
+                float[] expected = x.clone();
+                float[] actual = x.clone();
+                scalar.softmax(expected, 1, len);
+                vector.softmax(actual, 1, len);
+                assertArrayEquals(expected, actual, "softmax len=" + len + " trial " + trial);
+                assertEquals(x[0], actual[0], "outside the range");
+                assertEquals(x[len + 1], actual[len + 1], "outside the range");
+                double max = Double.NEGATIVE_INFINITY;
+                for (int i = 1; i <= len; i++) {
+                    max = Math.max(max, x[i]);
+                }
+                double z = 0;
+                for (int i = 1; i <= len; i++) {
+                    z += Math.exp(x[i] - max);
+                }
+                for (int i = 1; i <= len; i++) {
+                    double exact = Math.exp(x[i] - max) / z;
+                    assertEquals(exact, actual[i], 1e-6 * Math.max(exact, 1e-3), "softmax len=" + len + " i=" + i);
+                }
+            }
+        }
+    }
+
+    @Test
+    void attentionExpIsWithinThreeUlpOfMathExpWhereSoftmaxUsesIt() {
+        Random r = new Random(9);
+        for (int i = 0; i < 200_000; i++) {
+            float x = i < 1000 ? -i * 0.087f : -87f * r.nextFloat();
+            float exact = (float) Math.exp(x);
+            float ours = AttentionSoftmax.exp(x);
+            assertTrue(Math.abs(ours - exact) <= 3 * Math.ulp(exact), "exp(" + x + ") = " + ours + ", not " + exact);
+        }
+        assertEquals(1f, AttentionSoftmax.exp(0f));
+        assertEquals(0f, AttentionSoftmax.exp(-88f));
+        assertEquals(0f, AttentionSoftmax.exp(Float.NEGATIVE_INFINITY));
+        assertTrue(Float.isNaN(AttentionSoftmax.exp(Float.NaN)));
+    }
+
     private static float[] randomFloats(Random r, int n) {
         float[] f = new float[n];
         for (int i = 0; i < n; i++) {
