@@ -5,7 +5,7 @@
  * weight (int8: one byte per output; ternary: 2-bit codes, 64 outputs per 16 bytes, output 16k+i of
  * a group in byte i, bits 2k..2k+1). VNNI's vpdpbusd wants, per 32-bit lane (one output), four
  * consecutive inputs, so each call repacks one block of 64 outputs at a time into
- * [input group of 4][64 outputs][4 inputs] in an L2-sized scratch, then runs every activation row
+ * [input group of 4][64 outputs][4 inputs] (outputs permuted, see pack_block) in an L2-sized scratch, then runs every activation row
  * of the batch over it: the repack is paid once per block and call, the products count times.
  *
  * vpdpbusd multiplies unsigned by signed bytes. Int8 weights are signed, so activations go in as
@@ -26,46 +26,56 @@
 
 enum { FORMAT_INT8 = 0, FORMAT_TERNARY = 1 };
 
-/* Interleaves four columns' 16 outputs (a, b, c, d) into 16 lanes of 4 bytes: a_i b_i c_i d_i. */
-VNNI_INLINE void interleave4(__m128i a, __m128i b, __m128i c, __m128i d, int8_t *dst) {
-    __m128i ab_lo = _mm_unpacklo_epi8(a, b), ab_hi = _mm_unpackhi_epi8(a, b);
-    __m128i cd_lo = _mm_unpacklo_epi8(c, d), cd_hi = _mm_unpackhi_epi8(c, d);
-    _mm_storeu_si128((__m128i *)(dst + 0), _mm_unpacklo_epi16(ab_lo, cd_lo));
-    _mm_storeu_si128((__m128i *)(dst + 16), _mm_unpackhi_epi16(ab_lo, cd_lo));
-    _mm_storeu_si128((__m128i *)(dst + 32), _mm_unpacklo_epi16(ab_hi, cd_hi));
-    _mm_storeu_si128((__m128i *)(dst + 48), _mm_unpackhi_epi16(ab_hi, cd_hi));
+/*
+ * The repacked order of a group's 64 outputs: output 16q + 4m + i (q, m, i in 0..3) in lane 4q + i of
+ * vector m, each lane four inputs' bytes. 512-bit unpacks give exactly that from four columns (they
+ * work within each 128-bit lane q), so the repack needs no lane crossing; the sums come out in the
+ * same order and unpermute() puts them back once per block and row. (Repacking into output order
+ * with 128-bit unpacks cost more than the products at 16 rows.)
+ */
+
+/* 128-bit block q of vector m to block m of vector q: back to output order. */
+VNNI_INLINE void unpermute(const int32_t *in, int32_t *out) {
+    __m512i s0 = _mm512_loadu_si512(in), s1 = _mm512_loadu_si512(in + 16);
+    __m512i s2 = _mm512_loadu_si512(in + 32), s3 = _mm512_loadu_si512(in + 48);
+    __m512i t0 = _mm512_shuffle_i32x4(s0, s1, 0x44), t1 = _mm512_shuffle_i32x4(s0, s1, 0xEE);
+    __m512i t2 = _mm512_shuffle_i32x4(s2, s3, 0x44), t3 = _mm512_shuffle_i32x4(s2, s3, 0xEE);
+    _mm512_storeu_si512(out, _mm512_shuffle_i32x4(t0, t2, 0x88));
+    _mm512_storeu_si512(out + 16, _mm512_shuffle_i32x4(t0, t2, 0xDD));
+    _mm512_storeu_si512(out + 32, _mm512_shuffle_i32x4(t1, t3, 0x88));
+    _mm512_storeu_si512(out + 48, _mm512_shuffle_i32x4(t1, t3, 0xDD));
 }
 
 /*
- * One block of 64 outputs into dst[g][64][4] for input groups g < groups (inputs past cols are 0).
- * src points at the block's first byte in column 0; column c starts at src + c * stride.
+ * One block of 64 outputs into dst[g][256] for input groups g < groups (inputs past cols are 0), in
+ * the repacked order above. src points at the block's first byte in column 0; column c starts at
+ * src + c * stride.
  */
 VNNI static void pack_block(int format, const int8_t *src, long stride, int cols, int groups, int8_t *dst) {
-    const __m128i three = _mm_set1_epi8(3);
+    const __m512i three = _mm512_set1_epi8(3);
+    /* Ternary: 16 bytes hold 64 codes, output 16q + i in bits 2q..2q+1 of byte i: lane q shifts by 2q. */
+    const __m512i shifts = _mm512_set_epi64(0x0006000600060006LL, 0x0006000600060006LL, 0x0004000400040004LL,
+                                            0x0004000400040004LL, 0x0002000200020002LL, 0x0002000200020002LL, 0, 0);
     for (int g = 0; g < groups; g++) {
-        __m128i chunk[4][4]; /* [input k of the group][16-output chunk q] */
+        __m512i col[4];
         for (int k = 0; k < 4; k++) {
             int c = 4 * g + k;
             if (c >= cols) {
-                for (int q = 0; q < 4; q++) {
-                    chunk[k][q] = _mm_setzero_si128();
-                }
+                col[k] = _mm512_setzero_si512();
             } else if (format == FORMAT_INT8) {
-                const int8_t *col = src + (long)c * stride;
-                for (int q = 0; q < 4; q++) {
-                    chunk[k][q] = _mm_loadu_si128((const __m128i *)(col + 16 * q));
-                }
+                col[k] = _mm512_loadu_si512(src + (long)c * stride);
             } else {
-                /* 16 bytes hold the group's 64 codes: chunk q is bits 2q..2q+1 of each byte. */
-                __m128i packed = _mm_loadu_si128((const __m128i *)(src + (long)c * stride));
-                for (int q = 0; q < 4; q++) {
-                    chunk[k][q] = _mm_and_si128(_mm_srli_epi16(packed, 2 * q), three);
-                }
+                __m512i codes = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(src + (long)c * stride)));
+                col[k] = _mm512_and_si512(_mm512_srlv_epi16(codes, shifts), three);
             }
         }
-        for (int q = 0; q < 4; q++) {
-            interleave4(chunk[0][q], chunk[1][q], chunk[2][q], chunk[3][q], dst + (long)g * 256 + 64 * q);
-        }
+        __m512i ab_lo = _mm512_unpacklo_epi8(col[0], col[1]), ab_hi = _mm512_unpackhi_epi8(col[0], col[1]);
+        __m512i cd_lo = _mm512_unpacklo_epi8(col[2], col[3]), cd_hi = _mm512_unpackhi_epi8(col[2], col[3]);
+        int8_t *o = dst + (long)g * 256;
+        _mm512_storeu_si512(o, _mm512_unpacklo_epi16(ab_lo, cd_lo));       /* outputs 16q + 0..3 */
+        _mm512_storeu_si512(o + 64, _mm512_unpackhi_epi16(ab_lo, cd_lo));  /* 16q + 4..7 */
+        _mm512_storeu_si512(o + 128, _mm512_unpacklo_epi16(ab_hi, cd_hi)); /* 16q + 8..11 */
+        _mm512_storeu_si512(o + 192, _mm512_unpackhi_epi16(ab_hi, cd_hi)); /* 16q + 12..15 */
     }
 }
 
@@ -220,12 +230,16 @@ VNNI static void prepare_activations(int format, const float *x, long xstride, i
 VNNI static void finish_block(int format, const int32_t *sums, int count, const int32_t weight_sums[BLOCK],
                               const float *row_scale, const float *token_scale, const int32_t *token_sum, float *out,
                               long ostride) {
+    int32_t ws[BLOCK], s[BLOCK];
+    if (format == FORMAT_INT8) {
+        unpermute(weight_sums, ws);
+    }
     for (int t = 0; t < count; t++) {
-        const int32_t *s = sums + (long)t * BLOCK;
+        unpermute(sums + (long)t * BLOCK, s);
         float *o = out + (long)t * ostride;
         if (format == FORMAT_INT8) {
             for (int i = 0; i < BLOCK; i++) {
-                o[i] = (float)(s[i] - 128 * weight_sums[i]) * row_scale[i] * token_scale[t];
+                o[i] = (float)(s[i] - 128 * ws[i]) * row_scale[i] * token_scale[t];
             }
         } else {
             for (int i = 0; i < BLOCK; i++) {
