@@ -98,6 +98,14 @@ public interface KernelBackend {
         AttentionSoftmax.softmax(x, off, len);
     }
 
+    /**
+     * The k-th largest (1-based) of |x[0..n)|, as {@link TopK#kthLargestMagnitudeOf} (same value, same
+     * bits: zeros count as +0, a NaN above everything); {@code scratch} holds n floats.
+     */
+    default float kthLargestMagnitude(float[] x, float[] scratch, int n, int k, int maxBits) {
+        return TopK.kthLargestMagnitudeOf(x, scratch, n, k, maxBits);
+    }
+
     /** max |x[i]| over [0, n) (a maximum: exact in any order); 0 for n = 0. */
     default float absMax(float[] x, int n) {
         return Sparsifier.absMax(x, n);

@@ -126,7 +126,7 @@ public final class Sparsifier {
         }
         float gamma = kernels.absMax(x, n);
         if (!blocks && ratio < 1.0) {
-            threshold = TopK.kthLargestMagnitudeOf(x, scratch, n, keptCount(n), Float.floatToRawIntBits(gamma));
+            threshold = kernels.kthLargestMagnitude(x, scratch, n, keptCount(n), Float.floatToRawIntBits(gamma));
         }
         int[] index = out.index;
         int count = 0;

@@ -157,6 +157,43 @@ class KernelBackendTest {
         assertTrue(Float.isNaN(AttentionSoftmax.exp(Float.NaN)));
     }
 
+    @Test
+    void topKThresholdEqualsTheScalarSelectionBitForBit() {
+        Random r = new Random(10);
+        float[] specials = {0f, -0f, Float.NaN, Float.POSITIVE_INFINITY, 1e-38f, 1e-45f, 3e38f};
+        for (int n : new int[] {1, 5, 16, 17, 100, 768, 3072}) {
+            for (int trial = 0; trial < 8; trial++) {
+                float[] x = randomFloats(r, n);
+                if (trial % 2 == 1) { // ties and zeros, as after a ReLU² or a quantizer
+                    for (int i = 0; i < n; i++) {
+                        x[i] = trial == 1 ? Math.max(0f, Math.round(x[i] * 4) / 4f) : Math.round(x[i]);
+                    }
+                }
+                if (trial >= 6) {
+                    for (int i = 0; i < 1 + n / 40; i++) {
+                        x[r.nextInt(n)] = specials[r.nextInt(specials.length)];
+                    }
+                }
+                int maxBits = Float.floatToRawIntBits(scalar.absMax(x, n));
+                for (int k : new int[] {1, Math.max(1, n / 4), Math.max(1, n / 2), n}) {
+                    float expected = scalar.kthLargestMagnitude(x, new float[n], n, k, maxBits);
+                    float actual = vector.kthLargestMagnitude(x, new float[n], n, k, maxBits);
+                    assertEquals(
+                            Float.floatToRawIntBits(expected),
+                            Float.floatToRawIntBits(actual),
+                            "n=" + n + " k=" + k + " trial " + trial);
+                    float[] sorted = new float[n];
+                    for (int i = 0; i < n; i++) {
+                        sorted[i] = Math.abs(x[i]);
+                    }
+                    if (trial < 6) {
+                        assertEquals(TopK.kthLargestBySort(sorted, n, k), actual, "n=" + n + " k=" + k);
+                    }
+                }
+            }
+        }
+    }
+
     private static float[] randomFloats(Random r, int n) {
         float[] f = new float[n];
         for (int i = 0; i < n; i++) {
