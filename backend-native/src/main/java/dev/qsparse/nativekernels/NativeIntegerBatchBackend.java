@@ -4,7 +4,7 @@ import dev.qsparse.runtime.kernel.IntegerBatchBackend;
 import java.nio.ByteBuffer;
 
 /**
- * AVX-512 VNNI products for int8 and ternary micro-batches, registered as the
+ * AVX-512 VNNI products for int8 and ternary micro-batches, and AVX-512 float32 products, registered as the
  * {@link IntegerBatchBackend} service. The constructor fails (and the runtime keeps its Vector API
  * kernels) where the library cannot load or the CPU lacks VNNI.
  */
@@ -127,5 +127,25 @@ public final class NativeIntegerBatchBackend implements IntegerBatchBackend {
                 tokenScales,
                 out,
                 outStride);
+    }
+
+    @Override
+    public boolean hasF32() {
+        return true;
+    }
+
+    @Override
+    public void f32(
+            ByteBuffer weights,
+            int rows,
+            int cols,
+            int r0,
+            int n,
+            ByteBuffer x,
+            int count,
+            int xStride,
+            ByteBuffer out,
+            int outStride) {
+        NativeKernels.f32Rows(weights, rows, cols, r0, n, x, count, xStride, out, outStride);
     }
 }

@@ -87,6 +87,18 @@ final class NativeKernels {
             int outStride,
             ByteBuffer scratch);
 
+    static native void f32Rows(
+            ByteBuffer weights,
+            int rows,
+            int cols,
+            int r0,
+            int n,
+            ByteBuffer x,
+            int count,
+            int xStride,
+            ByteBuffer out,
+            int outStride);
+
     static native void int8FloatColumns(
             ByteBuffer mapped,
             byte[] heap,

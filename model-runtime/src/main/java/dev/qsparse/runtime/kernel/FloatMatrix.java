@@ -115,6 +115,11 @@ public final class FloatMatrix implements WeightMatrix {
     @Override
     public void multiply(ActivationBuffer in, float[] out, Workspace ws) {
         KernelBackend k = ws.backend();
+        IntegerBatchBackend native32 = nativeF32(ws);
+        if (native32 != null) {
+            multiplyNative(native32, new ActivationBuffer[] {in}, 1, new float[][] {out}, ws);
+            return;
+        }
         if (f32 != null && k != ScalarBackend.INSTANCE) {
             float[] x = in.values;
             ws.forRange(rows, ROW_ALIGN, (long) rows * cols, (r0, r1) -> {
@@ -150,6 +155,11 @@ public final class FloatMatrix implements WeightMatrix {
     @Override
     public void multiplyBatch(ActivationBuffer[] in, int count, float[][] out, Workspace ws) {
         KernelBackend k = ws.backend();
+        IntegerBatchBackend native32 = nativeF32(ws);
+        if (native32 != null) {
+            multiplyNative(native32, in, count, out, ws);
+            return;
+        }
         if (f32Bytes != null && count > 1 && ws.preferDense(rows, cols, count)) {
             long t0 = System.nanoTime();
             float[][] x = new float[count][];
@@ -183,6 +193,37 @@ public final class FloatMatrix implements WeightMatrix {
         });
         ws.recordDense(rows, cols, count, false, System.nanoTime() - t0);
         for (int t = 0; t < count; t++) {
+            scale(out[t], in[t].outputScale);
+        }
+    }
+
+    /**
+     * The workspace's native backend when it has float32 products and these weights are a direct
+     * (mapped) F32 tensor, else null. Chosen per matrix, not per batch size: single inputs and
+     * micro-batches then take the same summation order, so a batch equals one input at a time.
+     */
+    private IntegerBatchBackend nativeF32(Workspace ws) {
+        IntegerBatchBackend b = ws.integerBatch();
+        return b != null && f32Bytes != null && f32Bytes.isDirect() && b.hasF32() ? b : null;
+    }
+
+    /** Inputs staged into the workspace's direct buffers, rows split across the pool, results copied back. */
+    private void multiplyNative(
+            IntegerBatchBackend backend, ActivationBuffer[] in, int count, float[][] out, Workspace ws) {
+        ByteBuffer x = ws.integerScratch(Workspace.IntegerScratch.ACTIVATIONS, count * cols);
+        FloatBuffer xf = x.asFloatBuffer();
+        for (int t = 0; t < count; t++) {
+            xf.put(t * cols, in[t].values, 0, cols);
+        }
+        ByteBuffer results = ws.integerScratch(Workspace.IntegerScratch.RESULTS, count * rows);
+        ws.forRange(
+                rows,
+                ROW_ALIGN,
+                (long) rows * cols * count,
+                (a, b) -> backend.f32(f32Bytes, rows, cols, a, b - a, x, count, cols, results, rows));
+        FloatBuffer r = results.asFloatBuffer();
+        for (int t = 0; t < count; t++) {
+            r.get(t * rows, out[t], 0, rows);
             scale(out[t], in[t].outputScale);
         }
     }

@@ -92,4 +92,32 @@ public interface IntegerBatchBackend {
             ByteBuffer tokenScales,
             ByteBuffer out,
             int outStride);
+
+    /** Whether {@link #f32} is implemented. */
+    default boolean hasF32() {
+        return false;
+    }
+
+    /**
+     * Float32 rows {@code [r0, r0 + n)} of a {@code rows x cols} row-major tensor ({@code weights}, a
+     * direct little-endian buffer) for {@code count} inputs ({@code x}: rows of {@code xStride}
+     * floats; {@code out}: rows of {@code outStride} floats, output r of input t at
+     * {@code t * outStride + r}). Every sum is taken in one fixed order (16 lane partials of fused
+     * multiply-adds, a halving tree, then the columns past a multiple of 16 in order), so on this
+     * backend a micro-batch gives bit for bit what one input at a time gives; against the Java
+     * kernels (lanes summed one after another) the last bits differ.
+     */
+    default void f32(
+            ByteBuffer weights,
+            int rows,
+            int cols,
+            int r0,
+            int n,
+            ByteBuffer x,
+            int count,
+            int xStride,
+            ByteBuffer out,
+            int outStride) {
+        throw new UnsupportedOperationException(name() + " has no float32 products");
+    }
 }
