@@ -20,6 +20,13 @@
 #include <string.h>
 
 #define BLOCK 64  /* outputs per block: 4 zmm registers of 16 int32 lanes */
+/*
+ * Int8 weights: each block reads 64 bytes of every column, the columns thousands of bytes apart,
+ * too many streams for the hardware prefetchers; asking for the same column two blocks ahead
+ * keeps more reads in flight (measured: 13.5 -> 11.5 ms for one row over the 113 MB of a seed-shape
+ * model, 8.2 -> 7.2 ms for a 16-row lm head product). Ternary slices share lines and gain nothing.
+ */
+#define PREFETCH_AHEAD 128
 
 #define VNNI __attribute__((target("avx512f,avx512bw,avx512vnni,fma")))
 #define VNNI_INLINE static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512vnni,fma")))
@@ -63,6 +70,7 @@ VNNI static void pack_block(int format, const int8_t *src, long stride, int cols
             if (c >= cols) {
                 col[k] = _mm512_setzero_si512();
             } else if (format == FORMAT_INT8) {
+                _mm_prefetch((const char *)(src + (long)c * stride + PREFETCH_AHEAD), _MM_HINT_T0);
                 col[k] = _mm512_loadu_si512(src + (long)c * stride);
             } else {
                 __m512i codes = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(src + (long)c * stride)));
@@ -299,6 +307,7 @@ VNNI static void columns(int format, const int8_t *weights, long stride, int col
 #define FWEIGHTS                                                   \
     int c = index[j];                                              \
     const int8_t *wc = w + (long)c * stride;                       \
+    _mm_prefetch((const char *)(wc + PREFETCH_AHEAD), _MM_HINT_T0); \
     __m512 w0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)wc)));        \
     __m512 w1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(wc + 16)))); \
     __m512 w2 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(wc + 32)))); \
