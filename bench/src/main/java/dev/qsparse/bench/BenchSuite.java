@@ -527,8 +527,12 @@ public final class BenchSuite {
                 "--reps",
                 Integer.toString(Math.max(1, o.reps()))));
         if (embed != null) {
-            Path ids = o.work().resolve("embed-ids-" + model.replaceAll("[^A-Za-z0-9]+", "-") + ".json");
+            String slug = model.replaceAll("[^A-Za-z0-9]+", "-");
+            Path ids = o.work().resolve("embed-ids-" + slug + ".json");
             new ObjectMapper().writeValue(ids.toFile(), embed.ids());
+            // The same events as text, for running the Flink operator on them beside this row
+            // (bench/operator-embed-vs-torch.sh).
+            Files.write(o.work().resolve("embed-texts-" + slug + ".txt"), embed.texts());
             cmd.add("--embed-ids");
             cmd.add(ids.toString());
         }
