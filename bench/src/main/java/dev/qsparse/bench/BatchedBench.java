@@ -1,7 +1,7 @@
 package dev.qsparse.bench;
 
 import dev.qsparse.runtime.Model;
-import dev.qsparse.runtime.kernel.IntegerBatchBackends;
+import dev.qsparse.runtime.kernel.BatchBackends;
 import dev.qsparse.runtime.kernel.Kernels;
 import dev.qsparse.runtime.kernel.WorkerPool;
 import dev.qsparse.runtime.model.DecoderModel;
@@ -50,8 +50,8 @@ public final class BatchedBench {
     private ForwardState state() {
         ForwardState s = net.newState();
         s.useThreads(pool);
-        // -Dqsparse.integer.backend=none measures the Vector API kernels alone.
-        IntegerBatchBackends.find().ifPresent(b -> s.workspace().useIntegerBatch(b));
+        // -Dqsparse.batch.backend=none measures the Vector API kernels alone.
+        BatchBackends.find().ifPresent(b -> s.workspace().useBatchBackend(b));
         return s;
     }
 

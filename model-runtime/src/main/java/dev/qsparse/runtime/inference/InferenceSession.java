@@ -1,8 +1,8 @@
 package dev.qsparse.runtime.inference;
 
 import dev.qsparse.runtime.Model;
+import dev.qsparse.runtime.kernel.BatchBackends;
 import dev.qsparse.runtime.kernel.DenseBatchBackends;
-import dev.qsparse.runtime.kernel.IntegerBatchBackends;
 import dev.qsparse.runtime.kernel.Kernels;
 import dev.qsparse.runtime.kernel.WorkerPool;
 import dev.qsparse.runtime.model.DecoderModel;
@@ -93,7 +93,7 @@ public final class InferenceSession implements AutoCloseable {
      */
     private static void useOptionalBackends(ForwardState s) {
         DenseBatchBackends.find().ifPresent(dense -> s.workspace().useDenseBatch(dense, true));
-        IntegerBatchBackends.find().ifPresent(integer -> s.workspace().useIntegerBatch(integer));
+        BatchBackends.find().ifPresent(integer -> s.workspace().useBatchBackend(integer));
     }
 
     /** Threads that share each product. */

@@ -64,11 +64,11 @@ abstract class ColumnMatrix implements WeightMatrix {
     abstract void finish(int[] acc, float[] out, ActivationBuffer in);
 
     /**
-     * This format's product on the integer batch backend, outputs [o0, o0 + len), finished into
+     * This format's product on the batch backend, outputs [o0, o0 + len), finished into
      * floats as {@link #finish(int[], float[], ActivationBuffer)} does.
      */
     abstract void integerKernel(
-            IntegerBatchBackend backend,
+            BatchBackend backend,
             int o0,
             int len,
             ByteBuffer x,
@@ -216,7 +216,7 @@ abstract class ColumnMatrix implements WeightMatrix {
             multiply(in[0], out[0], ws);
             return;
         }
-        IntegerBatchBackend integer = ws.integerBatch();
+        BatchBackend integer = ws.batchBackend();
         if (integer != null && count >= INTEGER_BATCH_MIN) {
             int integerInputs = integerInputs(in, count);
             if (integerInputs == count) {
@@ -307,21 +307,21 @@ abstract class ColumnMatrix implements WeightMatrix {
      */
     private void stage(ActivationBuffer[] in, int count, Workspace ws) {
         int xStride = xStride();
-        java.nio.FloatBuffer x = ws.integerScratch(Workspace.IntegerScratch.ACTIVATIONS, count * xStride)
+        java.nio.FloatBuffer x = ws.nativeScratch(Workspace.NativeScratch.ACTIVATIONS, count * xStride)
                 .asFloatBuffer();
         java.nio.FloatBuffer scales =
-                ws.integerScratch(Workspace.IntegerScratch.TOKEN_SCALES, count).asFloatBuffer();
+                ws.nativeScratch(Workspace.NativeScratch.TOKEN_SCALES, count).asFloatBuffer();
         for (int t = 0; t < count; t++) {
             x.put(t * xStride, in[t].values, 0, cols);
             x.put(t * xStride + cols, ZEROS, 0, xStride - cols);
             scales.put(t, tokenScale(in[t]));
         }
-        ws.integerScratch(Workspace.IntegerScratch.RESULTS, count * padded);
+        ws.nativeScratch(Workspace.NativeScratch.RESULTS, count * padded);
     }
 
     /** Copies the backend's results, [count][padded], into {@code out}. */
     private void unstage(int count, float[][] out, Workspace ws) {
-        java.nio.FloatBuffer results = ws.integerScratch(Workspace.IntegerScratch.RESULTS, count * padded)
+        java.nio.FloatBuffer results = ws.nativeScratch(Workspace.NativeScratch.RESULTS, count * padded)
                 .asFloatBuffer();
         for (int t = 0; t < count; t++) {
             results.get(t * padded, out[t], 0, rows);
@@ -334,17 +334,17 @@ abstract class ColumnMatrix implements WeightMatrix {
      * bit for bit theirs.
      */
     private void multiplyBatchInteger(
-            IntegerBatchBackend backend, ActivationBuffer[] in, int count, float[][] out, Workspace ws) {
+            BatchBackend backend, ActivationBuffer[] in, int count, float[][] out, Workspace ws) {
         stage(in, count, ws);
-        java.nio.ByteBuffer sumBytes = ws.integerScratch(Workspace.IntegerScratch.TOKEN_INTS, count);
+        java.nio.ByteBuffer sumBytes = ws.nativeScratch(Workspace.NativeScratch.TOKEN_INTS, count);
         java.nio.IntBuffer sums = sumBytes.asIntBuffer();
         for (int t = 0; t < count; t++) {
             sums.put(t, tokenSum(in[t]));
         }
         int xStride = xStride();
-        ByteBuffer xBytes = ws.integerScratch(Workspace.IntegerScratch.ACTIVATIONS, count * xStride);
-        ByteBuffer scaleBytes = ws.integerScratch(Workspace.IntegerScratch.TOKEN_SCALES, count);
-        ByteBuffer resultBytes = ws.integerScratch(Workspace.IntegerScratch.RESULTS, count * padded);
+        ByteBuffer xBytes = ws.nativeScratch(Workspace.NativeScratch.ACTIVATIONS, count * xStride);
+        ByteBuffer scaleBytes = ws.nativeScratch(Workspace.NativeScratch.TOKEN_SCALES, count);
+        ByteBuffer resultBytes = ws.nativeScratch(Workspace.NativeScratch.RESULTS, count * padded);
         int scratchBytes = Math.toIntExact(backend.scratchBytes(cols, count, xStride));
         ws.forRange(padded, GROUP, (long) padded * cols * count, (a, b) -> {
             ByteBuffer scratch = SCRATCH.get().direct(scratchBytes);
@@ -360,7 +360,7 @@ abstract class ColumnMatrix implements WeightMatrix {
 
     /** This format's float-activation product on the backend, outputs [o0, o0 + len). */
     void floatKernel(
-            IntegerBatchBackend backend,
+            BatchBackend backend,
             int o0,
             int len,
             ByteBuffer x,
@@ -378,11 +378,11 @@ abstract class ColumnMatrix implements WeightMatrix {
      * columns in their order, so the results are bit for bit those of the Java kernels.
      */
     private void multiplyBatchFloat(
-            IntegerBatchBackend backend, ActivationBuffer[] in, int count, float[][] out, Workspace ws) {
+            BatchBackend backend, ActivationBuffer[] in, int count, float[][] out, Workspace ws) {
         stage(in, count, ws);
         int xStride = xStride();
-        ByteBuffer indexBytes = ws.integerScratch(Workspace.IntegerScratch.INDEX, count * xStride);
-        ByteBuffer countBytes = ws.integerScratch(Workspace.IntegerScratch.TOKEN_INTS, count);
+        ByteBuffer indexBytes = ws.nativeScratch(Workspace.NativeScratch.INDEX, count * xStride);
+        ByteBuffer countBytes = ws.nativeScratch(Workspace.NativeScratch.TOKEN_INTS, count);
         java.nio.IntBuffer index = indexBytes.asIntBuffer();
         java.nio.IntBuffer counts = countBytes.asIntBuffer();
         long work = 0;
@@ -391,9 +391,9 @@ abstract class ColumnMatrix implements WeightMatrix {
             counts.put(t, in[t].count);
             work += (long) padded * in[t].count;
         }
-        ByteBuffer xBytes = ws.integerScratch(Workspace.IntegerScratch.ACTIVATIONS, count * xStride);
-        ByteBuffer scaleBytes = ws.integerScratch(Workspace.IntegerScratch.TOKEN_SCALES, count);
-        ByteBuffer resultBytes = ws.integerScratch(Workspace.IntegerScratch.RESULTS, count * padded);
+        ByteBuffer xBytes = ws.nativeScratch(Workspace.NativeScratch.ACTIVATIONS, count * xStride);
+        ByteBuffer scaleBytes = ws.nativeScratch(Workspace.NativeScratch.TOKEN_SCALES, count);
+        ByteBuffer resultBytes = ws.nativeScratch(Workspace.NativeScratch.RESULTS, count * padded);
         ws.forRange(
                 padded,
                 GROUP,

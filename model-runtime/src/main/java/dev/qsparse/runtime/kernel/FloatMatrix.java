@@ -115,7 +115,7 @@ public final class FloatMatrix implements WeightMatrix {
     @Override
     public void multiply(ActivationBuffer in, float[] out, Workspace ws) {
         KernelBackend k = ws.backend();
-        IntegerBatchBackend native32 = nativeF32(ws);
+        BatchBackend native32 = nativeF32(ws);
         if (native32 != null) {
             multiplyNative(native32, new ActivationBuffer[] {in}, 1, new float[][] {out}, ws);
             return;
@@ -155,7 +155,7 @@ public final class FloatMatrix implements WeightMatrix {
     @Override
     public void multiplyBatch(ActivationBuffer[] in, int count, float[][] out, Workspace ws) {
         KernelBackend k = ws.backend();
-        IntegerBatchBackend native32 = nativeF32(ws);
+        BatchBackend native32 = nativeF32(ws);
         if (native32 != null) {
             multiplyNative(native32, in, count, out, ws);
             return;
@@ -202,20 +202,19 @@ public final class FloatMatrix implements WeightMatrix {
      * (mapped) F32 tensor, else null. Chosen per matrix, not per batch size: single inputs and
      * micro-batches then take the same summation order, so a batch equals one input at a time.
      */
-    private IntegerBatchBackend nativeF32(Workspace ws) {
-        IntegerBatchBackend b = ws.integerBatch();
+    private BatchBackend nativeF32(Workspace ws) {
+        BatchBackend b = ws.batchBackend();
         return b != null && f32Bytes != null && f32Bytes.isDirect() && b.hasF32() ? b : null;
     }
 
     /** Inputs staged into the workspace's direct buffers, rows split across the pool, results copied back. */
-    private void multiplyNative(
-            IntegerBatchBackend backend, ActivationBuffer[] in, int count, float[][] out, Workspace ws) {
-        ByteBuffer x = ws.integerScratch(Workspace.IntegerScratch.ACTIVATIONS, count * cols);
+    private void multiplyNative(BatchBackend backend, ActivationBuffer[] in, int count, float[][] out, Workspace ws) {
+        ByteBuffer x = ws.nativeScratch(Workspace.NativeScratch.ACTIVATIONS, count * cols);
         FloatBuffer xf = x.asFloatBuffer();
         for (int t = 0; t < count; t++) {
             xf.put(t * cols, in[t].values, 0, cols);
         }
-        ByteBuffer results = ws.integerScratch(Workspace.IntegerScratch.RESULTS, count * rows);
+        ByteBuffer results = ws.nativeScratch(Workspace.NativeScratch.RESULTS, count * rows);
         ws.forRange(
                 rows,
                 ROW_ALIGN,

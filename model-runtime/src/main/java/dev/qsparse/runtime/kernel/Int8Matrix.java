@@ -100,7 +100,7 @@ public final class Int8Matrix extends ColumnMatrix {
 
     @Override
     void integerKernel(
-            IntegerBatchBackend backend,
+            BatchBackend backend,
             int o0,
             int len,
             ByteBuffer x,
@@ -134,7 +134,7 @@ public final class Int8Matrix extends ColumnMatrix {
 
     @Override
     void floatKernel(
-            IntegerBatchBackend backend,
+            BatchBackend backend,
             int o0,
             int len,
             ByteBuffer x,

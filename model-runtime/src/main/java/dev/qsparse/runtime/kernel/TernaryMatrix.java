@@ -100,7 +100,7 @@ public final class TernaryMatrix extends ColumnMatrix {
 
     @Override
     void integerKernel(
-            IntegerBatchBackend backend,
+            BatchBackend backend,
             int o0,
             int len,
             ByteBuffer x,

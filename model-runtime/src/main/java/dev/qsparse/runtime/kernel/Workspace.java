@@ -13,8 +13,8 @@ public final class Workspace {
     /** Per F32 batch shape: null = not measured yet; else whether the dense backend won. */
     private final java.util.Map<Long, long[]> denseTimes = new java.util.HashMap<>();
 
-    private IntegerBatchBackend integerBatch;
-    private final java.nio.ByteBuffer[] integerScratch = new java.nio.ByteBuffer[IntegerScratch.values().length];
+    private BatchBackend integerBatch;
+    private final java.nio.ByteBuffer[] nativeScratch = new java.nio.ByteBuffer[NativeScratch.values().length];
 
     private int[] ints = new int[0];
     private float[] floats = new float[0];
@@ -57,16 +57,16 @@ public final class Workspace {
      * Integer micro-batch products of int8/ternary weights may use {@code backend} (null: never).
      * Its sums are exact, so results do not change: only the speed does.
      */
-    public void useIntegerBatch(IntegerBatchBackend backend) {
+    public void useBatchBackend(BatchBackend backend) {
         this.integerBatch = backend;
     }
 
-    public IntegerBatchBackend integerBatch() {
+    public BatchBackend batchBackend() {
         return integerBatch;
     }
 
     /** The direct buffers a batch on the integer backend hands to native code, one of each per workspace. */
-    enum IntegerScratch {
+    enum NativeScratch {
         /** [count][stride] activation floats. */
         ACTIVATIONS,
         /** [count][stride] int32 kept-column lists (float activations). */
@@ -83,12 +83,12 @@ public final class Workspace {
      * The workspace's direct little-endian buffer {@code which}, holding at least {@code values}
      * 4-byte values (contents undefined; grown, never shrunk).
      */
-    java.nio.ByteBuffer integerScratch(IntegerScratch which, int values) {
-        java.nio.ByteBuffer b = integerScratch[which.ordinal()];
+    java.nio.ByteBuffer nativeScratch(NativeScratch which, int values) {
+        java.nio.ByteBuffer b = nativeScratch[which.ordinal()];
         long bytes = 4L * values;
         if (b == null || b.capacity() < bytes) {
             b = java.nio.ByteBuffer.allocateDirect(Math.toIntExact(bytes)).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-            integerScratch[which.ordinal()] = b;
+            nativeScratch[which.ordinal()] = b;
         }
         return b;
     }

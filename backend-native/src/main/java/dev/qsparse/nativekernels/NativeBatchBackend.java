@@ -1,16 +1,16 @@
 package dev.qsparse.nativekernels;
 
-import dev.qsparse.runtime.kernel.IntegerBatchBackend;
+import dev.qsparse.runtime.kernel.BatchBackend;
 import java.nio.ByteBuffer;
 
 /**
  * AVX-512 VNNI products for int8 and ternary micro-batches, and AVX-512 float32 products, registered as the
- * {@link IntegerBatchBackend} service. The constructor fails (and the runtime keeps its Vector API
+ * {@link BatchBackend} service. The constructor fails (and the runtime keeps its Vector API
  * kernels) where the library cannot load or the CPU lacks VNNI.
  */
-public final class NativeIntegerBatchBackend implements IntegerBatchBackend {
+public final class NativeBatchBackend implements BatchBackend {
 
-    public NativeIntegerBatchBackend() {
+    public NativeBatchBackend() {
         NativeKernels.load();
     }
 

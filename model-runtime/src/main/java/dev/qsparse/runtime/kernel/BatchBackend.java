@@ -3,12 +3,17 @@ package dev.qsparse.runtime.kernel;
 import java.nio.ByteBuffer;
 
 /**
- * Integer micro-batch products of the column formats ({@link Int8Matrix}, {@link TernaryMatrix})
- * with int8 activations, provided by an optional module (backend-native: AVX-512 VNNI through JNI)
- * and found at run time with {@link java.util.ServiceLoader}. The sums are exact integers and the
- * float finish repeats the Java kernels' operations in their order, so a result is bit for bit
- * what the Vector API kernels give: the runtime uses it whenever it is present and the batch is
- * large enough to pay for its per-call weight repacking.
+ * Products from an optional module (backend-native: AVX-512 through JNI), found at run time with
+ * {@link java.util.ServiceLoader} by {@link BatchBackends}. Two kinds:
+ * <ul>
+ *   <li>Integer micro-batches of the column formats ({@link Int8Matrix}, {@link TernaryMatrix})
+ *       with int8 activations: the sums are exact integers and the float finish repeats the Java
+ *       kernels' operations in their order, so a result is bit for bit what the Vector API kernels
+ *       give; the runtime uses them when the batch is large enough to pay for the per-call weight
+ *       repacking.
+ *   <li>Float32 products ({@link #f32}) of mapped F32 tensors, for single inputs and batches alike,
+ *       in the backend's own fixed summation order.
+ * </ul>
  *
  * <p>Operands are direct little-endian buffers (native code reads them in place): {@code x} holds
  * {@code count} rows of {@code xStride} floats (the int8 activations as integers, zero past the
@@ -18,7 +23,7 @@ import java.nio.ByteBuffer;
  * output ranges may run on different threads at once, each with its own direct {@code scratch} of
  * at least {@link #scratchBytes} bytes.
  */
-public interface IntegerBatchBackend {
+public interface BatchBackend {
 
     /** "native-avx512-vnni", for logs, metrics and the bench table. */
     String name();

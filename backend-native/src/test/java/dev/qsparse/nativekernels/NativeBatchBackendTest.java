@@ -8,11 +8,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.qsparse.runtime.Model;
 import dev.qsparse.runtime.inference.InferenceSession;
 import dev.qsparse.runtime.kernel.ActivationBuffer;
+import dev.qsparse.runtime.kernel.BatchBackend;
+import dev.qsparse.runtime.kernel.BatchBackends;
 import dev.qsparse.runtime.kernel.FloatMatrix;
 import dev.qsparse.runtime.kernel.FloatView;
 import dev.qsparse.runtime.kernel.Int8Matrix;
-import dev.qsparse.runtime.kernel.IntegerBatchBackend;
-import dev.qsparse.runtime.kernel.IntegerBatchBackends;
 import dev.qsparse.runtime.kernel.KernelBackends;
 import dev.qsparse.runtime.kernel.TernaryMatrix;
 import dev.qsparse.runtime.kernel.WeightMatrix;
@@ -36,12 +36,12 @@ import org.junit.jupiter.api.io.TempDir;
  * CPU without it the tests are skipped with that reason (the runtime then keeps its Java kernels),
  * while a library that fails to load for any other reason fails them.
  */
-class NativeIntegerBatchBackendTest {
+class NativeBatchBackendTest {
 
     @org.junit.jupiter.api.BeforeAll
     static void onlyWhereTheCpuHasVnni() {
         try {
-            new NativeIntegerBatchBackend();
+            new NativeBatchBackend();
         } catch (UnsupportedOperationException e) {
             org.junit.jupiter.api.Assumptions.assumeFalse(
                     String.valueOf(e.getMessage()).contains("lacks AVX-512 VNNI"), e.getMessage());
@@ -54,8 +54,8 @@ class NativeIntegerBatchBackendTest {
 
     @Test
     void foundByServiceLoaderOnThisCpu() {
-        IntegerBatchBackend b = IntegerBatchBackends.find()
-                .orElseThrow(() -> new AssertionError("no integer batch backend: " + reasonNativeFails()));
+        BatchBackend b =
+                BatchBackends.find().orElseThrow(() -> new AssertionError("no batch backend: " + reasonNativeFails()));
         assertEquals("native-avx512-vnni", b.name());
     }
 
@@ -147,7 +147,7 @@ class NativeIntegerBatchBackendTest {
         ByteBuffer out = ByteBuffer.allocateDirect(64 * 4);
         ByteBuffer scratch = ByteBuffer.allocateDirect(4096);
         ByteBuffer w = ByteBuffer.allocateDirect(64);
-        IntegerBatchBackend b = backend();
+        BatchBackend b = backend();
         // Weights of 1 column x 64 bytes, but 2 columns claimed.
         assertThrows(
                 IllegalArgumentException.class,
@@ -184,10 +184,10 @@ class NativeIntegerBatchBackendTest {
             try (Model model = Model.load(dir);
                     InferenceSession plain = model.newSession(2);
                     InferenceSession fast = model.newSession(2)) {
-                plain.state().workspace().useIntegerBatch(null);
+                plain.state().workspace().useBatchBackend(null);
                 assertEquals(
                         backend().name(),
-                        fast.state().workspace().integerBatch().name());
+                        fast.state().workspace().batchBackend().name());
                 float[][] expected = plain.logits(tokens);
                 float[][] actual = fast.logits(tokens);
                 for (int p = 0; p < tokens.length; p++) {
@@ -226,7 +226,7 @@ class NativeIntegerBatchBackendTest {
                 for (int t = 0; t < count; t++) {
                     float[] single = new float[rows];
                     Workspace ws = new Workspace(KernelBackends.best());
-                    ws.useIntegerBatch(backend());
+                    ws.useBatchBackend(backend());
                     m.multiply(in[t], single, ws);
                     for (int o = 0; o < rows; o++) {
                         float expected = fixedOrder(w, o * cols, cols, in[t].values);
@@ -271,13 +271,13 @@ class NativeIntegerBatchBackendTest {
             DecoderModel net = model.network();
             int vocab = model.config().vocabSize();
             ForwardState batched = net.newState();
-            batched.workspace().useIntegerBatch(backend());
+            batched.workspace().useBatchBackend(backend());
             float[][] hidden = new float[tokens.length][model.config().hiddenSize()];
             net.forwardBatch(batched, tokens, 0, tokens.length, 0, hidden);
             float[][] batchLogits = new float[tokens.length][vocab];
             net.logitsBatch(batched, hidden, tokens.length, batchLogits);
             ForwardState stepped = net.newState();
-            stepped.workspace().useIntegerBatch(backend());
+            stepped.workspace().useBatchBackend(backend());
             ForwardState java = net.newState();
             float[] logits = new float[vocab];
             float[] javaLogits = new float[vocab];
@@ -310,9 +310,9 @@ class NativeIntegerBatchBackendTest {
         }
     }
 
-    private static float[][] multiply(WeightMatrix m, ActivationBuffer[] in, IntegerBatchBackend b, int threads) {
+    private static float[][] multiply(WeightMatrix m, ActivationBuffer[] in, BatchBackend b, int threads) {
         Workspace ws = new Workspace(KernelBackends.best());
-        ws.useIntegerBatch(b);
+        ws.useBatchBackend(b);
         float[][] out = new float[in.length][m.rows()];
         try (WorkerPool pool = threads > 1 ? WorkerPool.create(threads) : null) {
             ws.usePool(pool);
@@ -370,13 +370,13 @@ class NativeIntegerBatchBackendTest {
         return d.flip();
     }
 
-    private static IntegerBatchBackend backend() {
-        return IntegerBatchBackends.find().orElseThrow();
+    private static BatchBackend backend() {
+        return BatchBackends.find().orElseThrow();
     }
 
     private static String reasonNativeFails() {
         try {
-            new NativeIntegerBatchBackend();
+            new NativeBatchBackend();
             return "constructor succeeded";
         } catch (RuntimeException | LinkageError e) {
             return e.toString();
