@@ -100,6 +100,26 @@ public abstract class ForwardState {
             float scale,
             float[] out,
             int outOff) {
+        attendHead(layer, q, qOff, channel, headDim, length, scale, out, outOff, scores);
+    }
+
+    /**
+     * As above with the caller's score scratch ({@code scores}: at least {@link #capacity()} floats),
+     * so that several positions of this sequence can attend at once on different threads: each
+     * reads the cache (positions before its own, stored before any of them attends) and writes
+     * only its own output and scores.
+     */
+    void attendHead(
+            int layer,
+            float[] q,
+            int qOff,
+            int channel,
+            int headDim,
+            int length,
+            float scale,
+            float[] out,
+            int outOff,
+            float[] scores) {
         KernelBackend k = workspace.backend();
         k.keyScores(q, qOff, keyCache[layer], channel, kvStride, length, headDim, scale, scores);
         k.softmax(scores, 0, length);
@@ -111,7 +131,7 @@ public abstract class ForwardState {
         return capacity;
     }
 
-    void recordActivations(int nonZero, int width) {
+    void recordActivations(long nonZero, long width) {
         nonZeroActivations += nonZero;
         totalActivations += width;
     }

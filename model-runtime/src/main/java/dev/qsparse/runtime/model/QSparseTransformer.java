@@ -153,6 +153,14 @@ public final class QSparseTransformer implements DecoderModel {
         final ActivationBuffer actHidden;
         final ActivationBuffer actHeads;
         final ActivationBuffer actFfn;
+        /** The sparsifier's scratch, and attention scores (grown to the owner's cache): the slot's own, so slots can run on different threads. */
+        final float[] scratch;
+
+        float[] scores = new float[0];
+        /** Non-zero and total projection inputs of this pass, added to the owner's counts after it. */
+        long nonZero;
+
+        long inputs;
 
         Slot(QSparseConfig c) {
             int d = c.hiddenSize();
@@ -172,6 +180,7 @@ public final class QSparseTransformer implements DecoderModel {
             actHidden = new ActivationBuffer(d);
             actHeads = new ActivationBuffer(qDim);
             actFfn = new ActivationBuffer(c.intermediateSize());
+            scratch = new float[Math.max(Math.max(d, qDim), c.intermediateSize())];
         }
     }
 
@@ -336,56 +345,89 @@ public final class QSparseTransformer implements DecoderModel {
             owners[i].ensureCapacity(pos[i] + 1);
         }
         Slot[] b = lead.batch(n);
+        boolean probed = false;
+        long keys = 0;
         for (int i = 0; i < n; i++) {
             rope(b[i], pos[i]);
             embedding.row(tokens[i], b[i].x);
+            if (b[i].scores.length < owners[i].capacity()) {
+                b[i].scores = new float[owners[i].capacity()];
+            }
+            b[i].nonZero = 0;
+            b[i].inputs = 0;
+            probed |= owners[i].feedForwardSparsity() != null;
+            keys += pos[i] + 1;
         }
         Workspace ws = lead.workspace();
         ActivationBuffer[] acts = lead.actsA;
         float[][] outA = lead.outsA;
         float[][] outB = lead.outsB;
         float[][] outC = lead.outsC;
+        int d = config.hiddenSize();
+        int qDim = config.numHeads() * config.headDim();
+        // The per-position steps between the products are independent across slots: they run on the
+        // pool's threads too (work estimates in multiply-adds, so that small passes stay on one thread).
+        long normWork = (long) n * d * 16;
+        long attendWork = keys * qDim * 2 + (long) n * qDim * 8;
+        // A feed-forward sparsity probe records into its state's counters: one thread then.
+        long mlpWork = probed ? 0 : (long) n * config.intermediateSize() * 16;
         for (int l = 0; l < layers.length; l++) {
             Layer layer = layers[l];
-            for (int i = 0; i < n; i++) {
-                attentionInput(layer, b[i], owners[i]);
-                acts[i] = b[i].actHidden;
-                outA[i] = b[i].q;
-                outB[i] = b[i].k;
-                outC[i] = b[i].v;
-            }
+            int layerIndex = l;
+            ws.forRange(n, 1, normWork, (from, to) -> {
+                for (int i = from; i < to; i++) {
+                    attentionInput(layer, b[i], owners[i]);
+                    acts[i] = b[i].actHidden;
+                    outA[i] = b[i].q;
+                    outB[i] = b[i].k;
+                    outC[i] = b[i].v;
+                }
+            });
             projectBatch(owners, acts, n, layer.q(), layer.qBias(), outA, ws);
             projectBatch(owners, acts, n, layer.k(), layer.kBias(), outB, ws);
             projectBatch(owners, acts, n, layer.v(), layer.vBias(), outC, ws);
-            for (int i = 0; i < n; i++) {
-                attend(layer, l, b[i], pos[i], owners[i]);
-                acts[i] = b[i].actHeads;
-                outA[i] = b[i].xb2;
-            }
+            // Every slot's key and value are in the cache before any slot attends: a pass may hold
+            // several positions of one sequence, each attending to those before it.
+            ws.forRange(n, 1, normWork, (from, to) -> {
+                for (int i = from; i < to; i++) {
+                    ropeAndStore(layerIndex, b[i], pos[i], owners[i]);
+                }
+            });
+            ws.forRange(n, 1, attendWork, (from, to) -> {
+                for (int i = from; i < to; i++) {
+                    attend(layer, layerIndex, b[i], pos[i], owners[i]);
+                    acts[i] = b[i].actHeads;
+                    outA[i] = b[i].xb2;
+                }
+            });
             projectBatch(owners, acts, n, layer.o(), layer.oBias(), outA, ws);
-            for (int i = 0; i < n; i++) {
-                Kernels.add(b[i].x, b[i].xb2, config.hiddenSize());
-                mlpInput(layer, b[i], owners[i]);
-                acts[i] = b[i].actHidden;
-                outA[i] = b[i].gate;
-                outB[i] = b[i].up;
-            }
+            ws.forRange(n, 1, normWork, (from, to) -> {
+                for (int i = from; i < to; i++) {
+                    Kernels.add(b[i].x, b[i].xb2, d);
+                    mlpInput(layer, b[i], owners[i]);
+                    acts[i] = b[i].actHidden;
+                    outA[i] = b[i].gate;
+                    outB[i] = b[i].up;
+                }
+            });
             if (layer.gate() != null) {
                 projectBatch(owners, acts, n, layer.gate(), layer.gateBias(), outA, ws);
             }
             projectBatch(owners, acts, n, layer.up(), layer.upBias(), outB, ws);
-            for (int i = 0; i < n; i++) {
-                mlpOutput(layer, l, b[i], owners[i]);
-                acts[i] = b[i].actFfn;
-                outA[i] = b[i].xb2;
-            }
+            ws.forRange(n, 1, mlpWork, (from, to) -> {
+                for (int i = from; i < to; i++) {
+                    mlpOutput(layer, layerIndex, b[i], owners[i]);
+                    acts[i] = b[i].actFfn;
+                    outA[i] = b[i].xb2;
+                }
+            });
             projectBatch(owners, acts, n, layer.down(), layer.downBias(), outA, ws);
             for (int i = 0; i < n; i++) {
-                Kernels.add(b[i].x, b[i].xb2, config.hiddenSize());
+                Kernels.add(b[i].x, b[i].xb2, d);
             }
         }
-        int d = config.hiddenSize();
         for (int i = 0; i < n; i++) {
+            owners[i].recordActivations(b[i].nonZero, b[i].inputs);
             Kernels.rmsNorm(owners[i].hidden, b[i].x, finalNorm, config.rmsNormEps(), d);
             if (hiddenOut != null) {
                 System.arraycopy(owners[i].hidden, 0, hiddenOut[i], 0, d);
@@ -395,34 +437,39 @@ public final class QSparseTransformer implements DecoderModel {
 
     private void attentionInput(Layer layer, Slot t, State s) {
         Kernels.rmsNorm(t.xb, t.x, layer.inputNorm(), config.rmsNormEps(), config.hiddenSize());
-        sparsify(attnIn, t.xb, t.actHidden, s);
+        sparsify(attnIn, t.xb, t.actHidden, t, s);
     }
 
-    /** RoPE, cache append and causal attention of one position; leaves the sparsified o_proj input in t.actHeads. */
+    /** RoPE on one position's query and key, and its key and value into the cache. */
+    private void ropeAndStore(int l, Slot t, int pos, State s) {
+        int hd = config.headDim();
+        for (int h = 0; h < config.numHeads(); h++) {
+            Kernels.ropeRotateHalf(t.q, h * hd, hd, t.cos, t.sin);
+        }
+        for (int h = 0; h < config.numKeyValueHeads(); h++) {
+            Kernels.ropeRotateHalf(t.k, h * hd, hd, t.cos, t.sin);
+        }
+        s.storeKeyValue(l, pos, t.k, 0, t.v, 0);
+    }
+
+    /** Causal attention of one position (its key already stored); leaves the sparsified o_proj input in t.actHeads. */
     private void attend(Layer layer, int l, Slot t, int pos, State s) {
         QSparseConfig c = config;
         int hd = c.headDim();
         int groups = c.numHeads() / c.numKeyValueHeads();
         float attnScale = (float) (1.0 / Math.sqrt(hd));
         for (int h = 0; h < c.numHeads(); h++) {
-            Kernels.ropeRotateHalf(t.q, h * hd, hd, t.cos, t.sin);
-        }
-        for (int h = 0; h < c.numKeyValueHeads(); h++) {
-            Kernels.ropeRotateHalf(t.k, h * hd, hd, t.cos, t.sin);
-        }
-        s.storeKeyValue(l, pos, t.k, 0, t.v, 0);
-        for (int h = 0; h < c.numHeads(); h++) {
-            s.attendHead(l, t.q, h * hd, (h / groups) * hd, hd, pos + 1, attnScale, t.attOut, h * hd);
+            s.attendHead(l, t.q, h * hd, (h / groups) * hd, hd, pos + 1, attnScale, t.attOut, h * hd, t.scores);
         }
         if (layer.attnSubNorm() != null) {
             Kernels.rmsNorm(t.attOut, t.attOut, layer.attnSubNorm(), c.rmsNormEps(), t.attOut.length);
         }
-        sparsify(attnOut, t.attOut, t.actHeads, s);
+        sparsify(attnOut, t.attOut, t.actHeads, t, s);
     }
 
     private void mlpInput(Layer layer, Slot t, State s) {
         Kernels.rmsNorm(t.xb, t.x, layer.postAttnNorm(), config.rmsNormEps(), config.hiddenSize());
-        sparsify(mlpIn, t.xb, t.actHidden, s);
+        sparsify(mlpIn, t.xb, t.actHidden, t, s);
     }
 
     /** h (by the config's {@link MlpActivation}), sub-norm, sparsified into t.actFfn. */
@@ -449,16 +496,17 @@ public final class QSparseTransformer implements DecoderModel {
         if (layer.ffnSubNorm() != null) {
             Kernels.rmsNorm(t.up, t.up, layer.ffnSubNorm(), config.rmsNormEps(), t.up.length);
         }
-        sparsify(mlpOut, t.up, t.actFfn, s);
+        sparsify(mlpOut, t.up, t.actFfn, t, s);
         FeedForwardSparsity probe = s.feedForwardSparsity();
         if (probe != null) {
             probe.record(l, t.up, t.actFfn);
         }
     }
 
-    private static void sparsify(Sparsifier sparsifier, float[] x, ActivationBuffer out, State s) {
-        sparsifier.apply(x, out, s.scratch, s.workspace().backend());
-        s.recordActivations(out.count, out.width());
+    private static void sparsify(Sparsifier sparsifier, float[] x, ActivationBuffer out, Slot t, State s) {
+        sparsifier.apply(x, out, t.scratch, s.workspace().backend());
+        t.nonZero += out.count;
+        t.inputs += out.width();
     }
 
     private static void project(State s, ActivationBuffer in, WeightMatrix w, float[] bias, float[] out, Workspace ws) {
