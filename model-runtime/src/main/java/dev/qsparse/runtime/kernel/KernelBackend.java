@@ -93,6 +93,38 @@ public interface KernelBackend {
         }
     }
 
+    /**
+     * {@link #keyScores} for four queries of the same head and channel ({@code q[j]} from {@code qOff}),
+     * each over {@code count} positions into {@code scores[j]}: the same bits as four calls (a
+     * query that attends to fewer positions ignores the rest). Lets a pass of consecutive positions
+     * of one sequence read each key once for four of them.
+     */
+    default void keyScores4(
+            float[][] q,
+            int qOff,
+            float[] keys,
+            int channel,
+            int kvStride,
+            int count,
+            int n,
+            float scale,
+            float[][] scores) {
+        for (int j = 0; j < 4; j++) {
+            keyScores(q[j], qOff, keys, channel, kvStride, count, n, scale, scores[j]);
+        }
+    }
+
+    /**
+     * {@link #weightedSum} for four queries over the same values, query j over its first
+     * {@code counts[j]} positions with weights {@code w[j]} into {@code out[j]}: the same bits as four calls.
+     */
+    default void weightedSum4(
+            float[][] w, int[] counts, float[] v, int vOff, int stride, float[][] out, int outOff, int n) {
+        for (int j = 0; j < 4; j++) {
+            weightedSum(w[j], counts[j], v, vOff, stride, out[j], outOff, n);
+        }
+    }
+
     /** The attention softmax in place over x[off, off + len), as {@link AttentionSoftmax#softmax} defines it. */
     default void softmax(float[] x, int off, int len) {
         AttentionSoftmax.softmax(x, off, len);

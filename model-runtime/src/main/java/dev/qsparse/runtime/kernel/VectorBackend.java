@@ -668,4 +668,161 @@ final class VectorBackend implements KernelBackend {
         }
         return count;
     }
+
+    /** Each key vector loaded once for the four queries: per channel four broadcasts and four FMAs a vector of positions. */
+    @Override
+    public void keyScores4(
+            float[][] q,
+            int qOff,
+            float[] keys,
+            int channel,
+            int kvStride,
+            int count,
+            int n,
+            float scale,
+            float[][] scores) {
+        float[] q0 = q[0], q1 = q[1], q2 = q[2], q3 = q[3];
+        int block = KeyBlocks.POSITIONS * kvStride;
+        int stride = KeyBlocks.POSITIONS;
+        int perBlock = KeyBlocks.POSITIONS / L;
+        int vectors = (count + L - 1) / L;
+        int v = 0;
+        for (; v + 1 < vectors; v += 2) { // two vectors of positions x four queries: 8 chains
+            int b0 = keyBase(v, perBlock, block, channel);
+            int b1 = keyBase(v + 1, perBlock, block, channel);
+            FloatVector z = FloatVector.zero(FS);
+            FloatVector a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z, a30 = z, a31 = z;
+            for (int d = 0; d < n; d++) {
+                int o = d * stride;
+                FloatVector k0 = FloatVector.fromArray(FS, keys, b0 + o);
+                FloatVector k1 = FloatVector.fromArray(FS, keys, b1 + o);
+                FloatVector x0 = FloatVector.broadcast(FS, q0[qOff + d]);
+                FloatVector x1 = FloatVector.broadcast(FS, q1[qOff + d]);
+                FloatVector x2 = FloatVector.broadcast(FS, q2[qOff + d]);
+                FloatVector x3 = FloatVector.broadcast(FS, q3[qOff + d]);
+                a00 = x0.fma(k0, a00);
+                a01 = x0.fma(k1, a01);
+                a10 = x1.fma(k0, a10);
+                a11 = x1.fma(k1, a11);
+                a20 = x2.fma(k0, a20);
+                a21 = x2.fma(k1, a21);
+                a30 = x3.fma(k0, a30);
+                a31 = x3.fma(k1, a31);
+            }
+            a00.mul(scale).intoArray(scores[0], v * L);
+            a01.mul(scale).intoArray(scores[0], (v + 1) * L);
+            a10.mul(scale).intoArray(scores[1], v * L);
+            a11.mul(scale).intoArray(scores[1], (v + 1) * L);
+            a20.mul(scale).intoArray(scores[2], v * L);
+            a21.mul(scale).intoArray(scores[2], (v + 1) * L);
+            a30.mul(scale).intoArray(scores[3], v * L);
+            a31.mul(scale).intoArray(scores[3], (v + 1) * L);
+        }
+        if (v < vectors) {
+            int b0 = keyBase(v, perBlock, block, channel);
+            FloatVector z = FloatVector.zero(FS);
+            FloatVector a0 = z, a1 = z, a2 = z, a3 = z;
+            for (int d = 0; d < n; d++) {
+                FloatVector k0 = FloatVector.fromArray(FS, keys, b0 + d * stride);
+                a0 = FloatVector.broadcast(FS, q0[qOff + d]).fma(k0, a0);
+                a1 = FloatVector.broadcast(FS, q1[qOff + d]).fma(k0, a1);
+                a2 = FloatVector.broadcast(FS, q2[qOff + d]).fma(k0, a2);
+                a3 = FloatVector.broadcast(FS, q3[qOff + d]).fma(k0, a3);
+            }
+            a0.mul(scale).intoArray(scores[0], v * L);
+            a1.mul(scale).intoArray(scores[1], v * L);
+            a2.mul(scale).intoArray(scores[2], v * L);
+            a3.mul(scale).intoArray(scores[3], v * L);
+        }
+    }
+
+    /**
+     * Each value vector loaded once for the four queries over the positions they share, then each
+     * query's own remaining positions continue its chains; every lane's operations are those of
+     * {@link #weightedSum}. Heads whose width is not a multiple of 4 vectors take four single calls.
+     */
+    @Override
+    public void weightedSum4(
+            float[][] w, int[] counts, float[] v, int vOff, int stride, float[][] out, int outOff, int n) {
+        if (n % (4 * L) != 0) {
+            KernelBackend.super.weightedSum4(w, counts, v, vOff, stride, out, outOff, n);
+            return;
+        }
+        int shared = Math.min(Math.min(counts[0], counts[1]), Math.min(counts[2], counts[3]));
+        float[] w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
+        for (int i = 0; i < n; i += 4 * L) {
+            FloatVector z = FloatVector.zero(FS);
+            FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
+            FloatVector a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
+            for (int t = 0; t < shared; t++) {
+                int b = t * stride + vOff + i;
+                FloatVector v0 = FloatVector.fromArray(FS, v, b);
+                FloatVector v1 = FloatVector.fromArray(FS, v, b + L);
+                FloatVector v2 = FloatVector.fromArray(FS, v, b + 2 * L);
+                FloatVector v3 = FloatVector.fromArray(FS, v, b + 3 * L);
+                FloatVector c = FloatVector.broadcast(FS, w0[t]);
+                a00 = v0.fma(c, a00);
+                a01 = v1.fma(c, a01);
+                a02 = v2.fma(c, a02);
+                a03 = v3.fma(c, a03);
+                c = FloatVector.broadcast(FS, w1[t]);
+                a10 = v0.fma(c, a10);
+                a11 = v1.fma(c, a11);
+                a12 = v2.fma(c, a12);
+                a13 = v3.fma(c, a13);
+                c = FloatVector.broadcast(FS, w2[t]);
+                a20 = v0.fma(c, a20);
+                a21 = v1.fma(c, a21);
+                a22 = v2.fma(c, a22);
+                a23 = v3.fma(c, a23);
+                c = FloatVector.broadcast(FS, w3[t]);
+                a30 = v0.fma(c, a30);
+                a31 = v1.fma(c, a31);
+                a32 = v2.fma(c, a32);
+                a33 = v3.fma(c, a33);
+            }
+            store4(a00, a01, a02, a03, out[0], outOff + i);
+            store4(a10, a11, a12, a13, out[1], outOff + i);
+            store4(a20, a21, a22, a23, out[2], outOff + i);
+            store4(a30, a31, a32, a33, out[3], outOff + i);
+            for (int j = 0; j < 4; j++) {
+                continueSum(w[j], shared, counts[j], v, vOff + i, stride, out[j], outOff + i);
+            }
+        }
+    }
+
+    private static void store4(FloatVector a0, FloatVector a1, FloatVector a2, FloatVector a3, float[] out, int off) {
+        a0.intoArray(out, off);
+        a1.intoArray(out, off + L);
+        a2.intoArray(out, off + 2 * L);
+        a3.intoArray(out, off + 3 * L);
+    }
+
+    /**
+     * One query's chains continued over its positions [from, to) past the shared ones: the stored
+     * partial sums reloaded (floats, so exactly what the registers held), the same FMAs, stored.
+     * (Arrays in, not vectors: a vector passed to a method that C2 does not inline is boxed.)
+     */
+    private static void continueSum(
+            float[] w, int from, int to, float[] v, int vOff, int stride, float[] out, int outOff) {
+        if (from >= to) {
+            return;
+        }
+        FloatVector a0 = FloatVector.fromArray(FS, out, outOff);
+        FloatVector a1 = FloatVector.fromArray(FS, out, outOff + L);
+        FloatVector a2 = FloatVector.fromArray(FS, out, outOff + 2 * L);
+        FloatVector a3 = FloatVector.fromArray(FS, out, outOff + 3 * L);
+        for (int t = from; t < to; t++) {
+            FloatVector c = FloatVector.broadcast(FS, w[t]);
+            int b = t * stride + vOff;
+            a0 = FloatVector.fromArray(FS, v, b).fma(c, a0);
+            a1 = FloatVector.fromArray(FS, v, b + L).fma(c, a1);
+            a2 = FloatVector.fromArray(FS, v, b + 2 * L).fma(c, a2);
+            a3 = FloatVector.fromArray(FS, v, b + 3 * L).fma(c, a3);
+        }
+        a0.intoArray(out, outOff);
+        a1.intoArray(out, outOff + L);
+        a2.intoArray(out, outOff + 2 * L);
+        a3.intoArray(out, outOff + 3 * L);
+    }
 }

@@ -126,6 +126,30 @@ public abstract class ForwardState {
         k.weightedSum(scores, length, valueCache[layer], channel, kvStride, out, outOff, headDim);
     }
 
+    /**
+     * {@link #attendHead} for four queries of this sequence at once (the same head; query j over
+     * positions [0, lengths[j])): each key and value is read once for the four, the results are
+     * the same bits as four calls. lengths[3] is the largest.
+     */
+    void attendHead4(
+            int layer,
+            float[][] q,
+            int qOff,
+            int channel,
+            int headDim,
+            int[] lengths,
+            float scale,
+            float[][] out,
+            int outOff,
+            float[][] scores) {
+        KernelBackend k = workspace.backend();
+        k.keyScores4(q, qOff, keyCache[layer], channel, kvStride, lengths[3], headDim, scale, scores);
+        for (int j = 0; j < 4; j++) {
+            k.softmax(scores[j], 0, lengths[j]);
+        }
+        k.weightedSum4(scores, lengths, valueCache[layer], channel, kvStride, out, outOff, headDim);
+    }
+
     /** Positions the KV cache can hold without growing. */
     public int capacity() {
         return capacity;

@@ -394,10 +394,20 @@ public final class QSparseTransformer implements DecoderModel {
                 }
             });
             ws.forRange(n, 1, attendWork, (from, to) -> {
-                for (int i = from; i < to; i++) {
-                    attend(layer, layerIndex, b[i], pos[i], owners[i]);
-                    acts[i] = b[i].actHeads;
-                    outA[i] = b[i].xb2;
+                for (int i = from; i < to; ) {
+                    // Four consecutive positions of one sequence (a prefill) attend together.
+                    int group = i + 3 < to && consecutive(owners, pos, i) ? 4 : 1;
+                    if (group == 4) {
+                        attend4(layerIndex, b, pos, owners[i], i);
+                    } else {
+                        attendHeads(layerIndex, b[i], pos[i], owners[i]);
+                    }
+                    for (int j = i; j < i + group; j++) {
+                        finishAttention(layer, b[j], owners[j]);
+                        acts[j] = b[j].actHeads;
+                        outA[j] = b[j].xb2;
+                    }
+                    i += group;
                 }
             });
             projectBatch(owners, acts, n, layer.o(), layer.oBias(), outA, ws);
@@ -452,17 +462,44 @@ public final class QSparseTransformer implements DecoderModel {
         s.storeKeyValue(l, pos, t.k, 0, t.v, 0);
     }
 
-    /** Causal attention of one position (its key already stored); leaves the sparsified o_proj input in t.actHeads. */
-    private void attend(Layer layer, int l, Slot t, int pos, State s) {
-        QSparseConfig c = config;
-        int hd = c.headDim();
-        int groups = c.numHeads() / c.numKeyValueHeads();
+    /** Whether slots i..i+3 are consecutive positions of one sequence. */
+    private static boolean consecutive(State[] owners, int[] pos, int i) {
+        for (int j = 1; j < 4; j++) {
+            if (owners[i + j] != owners[i] || pos[i + j] != pos[i] + j) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Causal attention of one position (its key already stored) into t.attOut. */
+    private void attendHeads(int l, Slot t, int pos, State s) {
+        int hd = config.headDim();
+        int groups = config.numHeads() / config.numKeyValueHeads();
         float attnScale = (float) (1.0 / Math.sqrt(hd));
-        for (int h = 0; h < c.numHeads(); h++) {
+        for (int h = 0; h < config.numHeads(); h++) {
             s.attendHead(l, t.q, h * hd, (h / groups) * hd, hd, pos + 1, attnScale, t.attOut, h * hd, t.scores);
         }
+    }
+
+    /** {@link #attendHeads} for slots i..i+3, consecutive positions of sequence s: the same bits. */
+    private void attend4(int l, Slot[] b, int[] pos, State s, int i) {
+        int hd = config.headDim();
+        int groups = config.numHeads() / config.numKeyValueHeads();
+        float attnScale = (float) (1.0 / Math.sqrt(hd));
+        float[][] q = {b[i].q, b[i + 1].q, b[i + 2].q, b[i + 3].q};
+        float[][] out = {b[i].attOut, b[i + 1].attOut, b[i + 2].attOut, b[i + 3].attOut};
+        float[][] scores = {b[i].scores, b[i + 1].scores, b[i + 2].scores, b[i + 3].scores};
+        int[] lengths = {pos[i] + 1, pos[i] + 2, pos[i] + 3, pos[i] + 4};
+        for (int h = 0; h < config.numHeads(); h++) {
+            s.attendHead4(l, q, h * hd, (h / groups) * hd, hd, lengths, attnScale, out, h * hd, scores);
+        }
+    }
+
+    /** The attention output's sub-norm and sparsifier: leaves the o_proj input in t.actHeads. */
+    private void finishAttention(Layer layer, Slot t, State s) {
         if (layer.attnSubNorm() != null) {
-            Kernels.rmsNorm(t.attOut, t.attOut, layer.attnSubNorm(), c.rmsNormEps(), t.attOut.length);
+            Kernels.rmsNorm(t.attOut, t.attOut, layer.attnSubNorm(), config.rmsNormEps(), t.attOut.length);
         }
         sparsify(attnOut, t.attOut, t.actHeads, t, s);
     }

@@ -194,6 +194,45 @@ class KernelBackendTest {
         }
     }
 
+    @Test
+    void fourQueryAttentionKernelsEqualFourSingleCallsBitForBit() {
+        Random r = new Random(13);
+        for (int n : new int[] {16, 64, 80, 128}) {
+            for (int first : new int[] {1, 5, 16, 29, 60}) {
+                int kvStride = n + 2 * 16;
+                int channel = 16;
+                int[] counts = {first, first + 1, first + 2, first + 3};
+                int capacity = KeyBlocks.roundUp(first + 3);
+                float[] keys = randomFloats(r, capacity * kvStride);
+                float[] values = randomFloats(r, capacity * kvStride);
+                float[][] q = new float[4][];
+                float[][] expected = new float[4][capacity];
+                float[][] actual = new float[4][capacity];
+                for (int j = 0; j < 4; j++) {
+                    q[j] = randomFloats(r, n + 3);
+                    vector.keyScores(q[j], 3, keys, channel, kvStride, counts[3], n, 0.125f, expected[j]);
+                }
+                vector.keyScores4(q, 3, keys, channel, kvStride, counts[3], n, 0.125f, actual);
+                for (int j = 0; j < 4; j++) {
+                    assertArrayEquals(
+                            java.util.Arrays.copyOf(expected[j], counts[3]),
+                            java.util.Arrays.copyOf(actual[j], counts[3]),
+                            "keyScores4 n=" + n + " query " + j);
+                    vector.softmax(actual[j], 0, counts[j]);
+                }
+                float[][] sumExpected = new float[4][n + 5];
+                float[][] sumActual = new float[4][n + 5];
+                for (int j = 0; j < 4; j++) {
+                    vector.weightedSum(actual[j], counts[j], values, channel, kvStride, sumExpected[j], 5, n);
+                }
+                vector.weightedSum4(actual, counts, values, channel, kvStride, sumActual, 5, n);
+                for (int j = 0; j < 4; j++) {
+                    assertArrayEquals(sumExpected[j], sumActual[j], "weightedSum4 n=" + n + " query " + j);
+                }
+            }
+        }
+    }
+
     private static float[] randomFloats(Random r, int n) {
         float[] f = new float[n];
         for (int i = 0; i < n; i++) {
