@@ -42,7 +42,7 @@ import java.util.Optional;
  * {@link InferenceResult.Failure} with the reason for that item; the rest of the batch is served.
  *
  * <p><b>Micro-batches of positions.</b> A prompt, a text to embed and a text to score run through
- * the network {@link #PREFILL_CHUNK} positions at a time ({@link DecoderModel#forwardBatch}), so
+ * the network {@link DecoderModel#passSize()} positions at a time ({@link DecoderModel#forwardBatch}), so
  * each weight is read from memory once per chunk rather than once per token; the results are bit
  * for bit those of the token-by-token path.
  *
@@ -52,8 +52,8 @@ import java.util.Optional;
  */
 public final class InferenceSession implements AutoCloseable {
 
-    /** Positions per batched forward step of a prompt, text or scored sequence: the model's one chunk size. */
-    public static final int PREFILL_CHUNK = DecoderModel.MAX_SLOTS;
+    /** Positions per batched forward step of a prompt, text or scored sequence: the model's pass size. */
+    private final int chunk;
 
     private final Model model;
     private final DecoderModel network;
@@ -79,6 +79,7 @@ public final class InferenceSession implements AutoCloseable {
         this.model = model;
         this.network = model.network();
         this.config = network.config();
+        this.chunk = network.passSize();
         this.state = network.newState();
         this.logits = new float[config.vocabSize()];
         this.textPrefix = textPrefix(model, config);
@@ -145,7 +146,7 @@ public final class InferenceSession implements AutoCloseable {
     /**
      * Serves a micro-batch, one result per request in the same order. Embed and score requests of
      * the batch run together: their positions share each forward pass (up to
-     * {@link #PREFILL_CHUNK} positions from several texts), so each weight is read once per pass
+     * {@link DecoderModel#passSize()} positions from several texts), so each weight is read once per pass
      * for all of them; every result is bit for bit what {@link #run(InferenceRequest)} gives
      * for that request alone. Generate requests decode together (continuous batching): one
      * forward pass per step for every sequence still running, each with its own KV cache,
@@ -263,19 +264,19 @@ public final class InferenceSession implements AutoCloseable {
             p.state.resetSparsityStats();
             p.sum = new float[d];
         }
-        ForwardState[] owners = new ForwardState[PREFILL_CHUNK];
-        Pending[] slotOf = new Pending[PREFILL_CHUNK];
-        int[] tokens = new int[PREFILL_CHUNK];
-        int[] positions = new int[PREFILL_CHUNK];
-        float[][] hidden = hiddenRows(PREFILL_CHUNK);
-        float[][] scoreHidden = new float[PREFILL_CHUNK][];
-        float[][] rows = logitRows(PREFILL_CHUNK);
+        ForwardState[] owners = new ForwardState[chunk];
+        Pending[] slotOf = new Pending[chunk];
+        int[] tokens = new int[chunk];
+        int[] positions = new int[chunk];
+        float[][] hidden = hiddenRows(chunk);
+        float[][] scoreHidden = new float[chunk][];
+        float[][] rows = logitRows(chunk);
         List<Pending> active = new ArrayList<>(pending);
         while (!active.isEmpty()) {
-            int quota = Math.max(1, PREFILL_CHUNK / active.size());
+            int quota = Math.max(1, chunk / active.size());
             int count = 0;
             for (Pending p : active) {
-                int take = Math.min(quota, Math.min(p.steps - p.next, PREFILL_CHUNK - count));
+                int take = Math.min(quota, Math.min(p.steps - p.next, chunk - count));
                 for (int t = 0; t < take; t++) {
                     owners[count] = p.state;
                     slotOf[count] = p;
@@ -283,7 +284,7 @@ public final class InferenceSession implements AutoCloseable {
                     positions[count] = p.next + t;
                     count++;
                 }
-                if (count == PREFILL_CHUNK) {
+                if (count == chunk) {
                     break;
                 }
             }
@@ -392,8 +393,8 @@ public final class InferenceSession implements AutoCloseable {
         }
         float[][] out = new float[tokens.length][];
         state.resetSparsityStats();
-        for (int pos = 0; pos < tokens.length; pos += PREFILL_CHUNK) {
-            int n = Math.min(PREFILL_CHUNK, tokens.length - pos);
+        for (int pos = 0; pos < tokens.length; pos += chunk) {
+            int n = Math.min(chunk, tokens.length - pos);
             float[][] hidden = hiddenRows(n);
             float[][] rows = logitRows(n);
             network.forwardBatch(state, tokens, pos, n, pos, hidden);
@@ -501,7 +502,7 @@ public final class InferenceSession implements AutoCloseable {
 
     /**
      * The generation engine, for one request or many: prompts prefilled together in passes of
-     * {@link #PREFILL_CHUNK} positions, then one {@link DecoderModel#forwardSlots} pass per step
+     * {@link DecoderModel#passSize()} positions, then one {@link DecoderModel#forwardSlots} pass per step
      * for all running sequences and one batched lm-head product for their logits. Every product
      * gives each row what it gives that row alone, so a request's tokens do not depend on its
      * companions.
@@ -697,8 +698,8 @@ public final class InferenceSession implements AutoCloseable {
         int n = Math.min(tokens.length, config.contextLength());
         int d = config.hiddenSize();
         float[] sum = new float[d];
-        for (int pos = 0; pos < n; pos += PREFILL_CHUNK) {
-            int m = Math.min(PREFILL_CHUNK, n - pos);
+        for (int pos = 0; pos < n; pos += chunk) {
+            int m = Math.min(chunk, n - pos);
             float[][] hidden = hiddenRows(m);
             network.forwardBatch(state, tokens, pos, m, pos, hidden);
             for (int i = 0; i < m; i++) {
@@ -723,8 +724,8 @@ public final class InferenceSession implements AutoCloseable {
         }
         int vocab = config.vocabSize();
         double sum = 0;
-        for (int pos = 0; pos < n - 1; pos += PREFILL_CHUNK) {
-            int m = Math.min(PREFILL_CHUNK, n - 1 - pos);
+        for (int pos = 0; pos < n - 1; pos += chunk) {
+            int m = Math.min(chunk, n - 1 - pos);
             float[][] hidden = hiddenRows(m);
             float[][] rows = logitRows(m);
             network.forwardBatch(state, tokens, pos, m, pos, hidden);

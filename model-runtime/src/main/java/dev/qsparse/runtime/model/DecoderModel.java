@@ -10,12 +10,19 @@ import dev.qsparse.runtime.kernel.KernelBackends;
 public interface DecoderModel {
 
     /**
-     * Positions per batched forward pass ({@link #forwardBatch}, {@link #forwardSlots}): longer
-     * runs are cut into passes of this size. The one chunk size of the runtime: a weight panel is
-     * widened once per pass and read by every position of it, so larger passes amortize that
-     * better; 64 positions of scratch stay a few MB even at a 3072-wide feed-forward.
+     * The default {@link #passSize()}: a weight block is repacked once per pass and read by every
+     * position of it, so larger passes amortize that better; 64 positions of scratch stay a few MB
+     * even at a 3072-wide feed-forward.
      */
     int MAX_SLOTS = 64;
+
+    /**
+     * Positions per batched forward pass of this model ({@link #forwardBatch}, {@link #forwardSlots}):
+     * longer runs are cut into passes of this size, and sessions pack their micro-batches into it.
+     */
+    default int passSize() {
+        return MAX_SLOTS;
+    }
 
     ModelConfig config();
 
