@@ -20,7 +20,7 @@ public final class AttentionSoftmax {
     /** Below this, exp is below 2^-125 and taken as 0: next to the maximum's exp(0) = 1 it is nothing. */
     static final float UNDERFLOW = -87f;
     /** 1.5 * 2^23: adding and subtracting it rounds to an integer (half to even) for |t| < 2^22. */
-    static final float ROUND_MAGIC = 12582912f;
+    static final float ROUND_MAGIC = Sparsifier.ROUND_MAGIC;
     /** The bits of ROUND_MAGIC: the bits of ROUND_MAGIC + k are MAGIC_BITS + k for an integer |k| < 2^22. */
     static final int MAGIC_BITS = 0x4B400000;
 

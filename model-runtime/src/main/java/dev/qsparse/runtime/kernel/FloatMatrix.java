@@ -204,7 +204,12 @@ public final class FloatMatrix implements WeightMatrix {
      */
     private BatchBackend nativeF32(Workspace ws) {
         BatchBackend b = ws.batchBackend();
-        return b != null && f32Bytes != null && f32Bytes.isDirect() && b.hasF32() ? b : null;
+        return b != null && isMappedF32() && b.hasF32() ? b : null;
+    }
+
+    /** True when the weights are F32 in a direct (mapped) buffer: what native float32 products read. */
+    public boolean isMappedF32() {
+        return f32Bytes != null && f32Bytes.isDirect();
     }
 
     /** Inputs staged into the workspace's direct buffers, rows split across the pool, results copied back. */

@@ -215,7 +215,7 @@ public final class Sparsifier {
     }
 
     /** 1.5 * 2^23: adding and subtracting it rounds a float of magnitude below 2^22 to an integer, half to even. */
-    private static final float ROUND_MAGIC = 12582912f;
+    static final float ROUND_MAGIC = 12582912f;
 
     /**
      * {@link #quantize} without the double round trip: the same value (up to the sign of a zero)

@@ -525,8 +525,6 @@ final class VectorBackend implements KernelBackend {
         return max;
     }
 
-    private static final float ROUND_MAGIC = 12582912f;
-
     /**
      * The scalar operations lane by lane: multiply, add and subtract the magic, clamp. The keep test
      * is the float compare {@code !(|x| < threshold)}, which orders as the bit compare for a
@@ -543,7 +541,7 @@ final class VectorBackend implements KernelBackend {
         for (; i + L <= n; i += L) {
             FloatVector xv = FloatVector.fromArray(FS, x, i);
             VectorMask<Float> drop = xv.abs().compare(VectorOperators.LT, threshold);
-            FloatVector q = xv.mul(s).add(ROUND_MAGIC).sub(ROUND_MAGIC);
+            FloatVector q = xv.mul(s).add(Sparsifier.ROUND_MAGIC).sub(Sparsifier.ROUND_MAGIC);
             q = q.blend(-128f, q.compare(VectorOperators.LT, -128f));
             q = q.blend(127f, q.compare(VectorOperators.GT, 127f));
             q.blend(0f, drop).intoArray(out, i);

@@ -65,8 +65,7 @@ public final class QSparseTransformer implements DecoderModel {
 
     private static boolean nativeF32(WeightMatrix m) {
         return m instanceof FloatMatrix f
-                && f.f32Bytes() != null
-                && f.f32Bytes().isDirect()
+                && f.isMappedF32()
                 && dev.qsparse.runtime.kernel.BatchBackends.find()
                         .map(dev.qsparse.runtime.kernel.BatchBackend::hasF32)
                         .orElse(false);
@@ -215,7 +214,6 @@ public final class QSparseTransformer implements DecoderModel {
         final int[] singleToken = new int[1];
         final int[] singlePos = new int[1];
         Slot[] batch = new Slot[0];
-        final float[] scratch;
         final ActivationBuffer logitsInput;
         ActivationBuffer[] batchLogitsInput = new ActivationBuffer[0];
         // Gathered views of the batch for multiplyBatch.
@@ -227,10 +225,7 @@ public final class QSparseTransformer implements DecoderModel {
         State(QSparseConfig c, KernelBackend kernels) {
             super(c.hiddenSize(), c.numLayers(), c.numKeyValueHeads() * c.headDim(), kernels);
             this.config = c;
-            int d = c.hiddenSize();
-            int qDim = c.numHeads() * c.headDim();
-            scratch = new float[Math.max(Math.max(d, qDim), c.intermediateSize())];
-            logitsInput = new ActivationBuffer(d);
+            logitsInput = new ActivationBuffer(c.hiddenSize());
         }
 
         State[] owners = new State[0];
