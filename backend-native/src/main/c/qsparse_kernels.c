@@ -37,29 +37,20 @@ enum { FORMAT_INT8 = 0, FORMAT_TERNARY = 1 };
  * The repacked order of a group's 64 outputs: output 16q + 4m + i (q, m, i in 0..3) in lane 4q + i of
  * vector m, each lane four inputs' bytes. 512-bit unpacks give exactly that from four columns (they
  * work within each 128-bit lane q), so the repack needs no lane crossing; the sums come out in the
- * same order and unpermute() puts them back once per block and row. (Repacking into output order
+ * same order and unpermute4() puts them back once per block and row. (Repacking into output order
  * with 128-bit unpacks cost more than the products at 16 rows.)
  */
-
-/* 128-bit block q of vector m to block m of vector q: back to output order. */
-VNNI_INLINE void unpermute(const int32_t *in, int32_t *out) {
-    __m512i s0 = _mm512_loadu_si512(in), s1 = _mm512_loadu_si512(in + 16);
-    __m512i s2 = _mm512_loadu_si512(in + 32), s3 = _mm512_loadu_si512(in + 48);
-    __m512i t0 = _mm512_shuffle_i32x4(s0, s1, 0x44), t1 = _mm512_shuffle_i32x4(s0, s1, 0xEE);
-    __m512i t2 = _mm512_shuffle_i32x4(s2, s3, 0x44), t3 = _mm512_shuffle_i32x4(s2, s3, 0xEE);
-    _mm512_storeu_si512(out, _mm512_shuffle_i32x4(t0, t2, 0x88));
-    _mm512_storeu_si512(out + 16, _mm512_shuffle_i32x4(t0, t2, 0xDD));
-    _mm512_storeu_si512(out + 32, _mm512_shuffle_i32x4(t1, t3, 0x88));
-    _mm512_storeu_si512(out + 48, _mm512_shuffle_i32x4(t1, t3, 0xDD));
-}
 
 /*
  * One block of 64 outputs into dst[g][256] for input groups g < groups (inputs past cols are 0), in
  * the repacked order above. src points at the block's first byte in column 0; column c starts at
  * src + c * stride.
  */
-VNNI static void pack_block(int format, const int8_t *src, long stride, int cols, int groups, int8_t *dst) {
+VNNI static void pack_block(int format, const int8_t *src, long stride, int cols, int groups, int8_t *dst,
+                            int32_t weight_sums[BLOCK]) {
     const __m512i three = _mm512_set1_epi8(3);
+    const __m512i ones = _mm512_set1_epi8(1);
+    __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;
     /* Ternary: 16 bytes hold 64 codes, output 16q + i in bits 2q..2q+1 of byte i: lane q shifts by 2q. */
     const __m512i shifts = _mm512_set_epi64(0x0006000600060006LL, 0x0006000600060006LL, 0x0004000400040004LL,
                                             0x0004000400040004LL, 0x0002000200020002LL, 0x0002000200020002LL, 0, 0);
@@ -79,11 +70,27 @@ VNNI static void pack_block(int format, const int8_t *src, long stride, int cols
         }
         __m512i ab_lo = _mm512_unpacklo_epi8(col[0], col[1]), ab_hi = _mm512_unpackhi_epi8(col[0], col[1]);
         __m512i cd_lo = _mm512_unpacklo_epi8(col[2], col[3]), cd_hi = _mm512_unpackhi_epi8(col[2], col[3]);
+        __m512i v0 = _mm512_unpacklo_epi16(ab_lo, cd_lo); /* outputs 16q + 0..3 */
+        __m512i v1 = _mm512_unpackhi_epi16(ab_lo, cd_lo); /* 16q + 4..7 */
+        __m512i v2 = _mm512_unpacklo_epi16(ab_hi, cd_hi); /* 16q + 8..11 */
+        __m512i v3 = _mm512_unpackhi_epi16(ab_hi, cd_hi); /* 16q + 12..15 */
         int8_t *o = dst + (long)g * 256;
-        _mm512_storeu_si512(o, _mm512_unpacklo_epi16(ab_lo, cd_lo));       /* outputs 16q + 0..3 */
-        _mm512_storeu_si512(o + 64, _mm512_unpackhi_epi16(ab_lo, cd_lo));  /* 16q + 4..7 */
-        _mm512_storeu_si512(o + 128, _mm512_unpacklo_epi16(ab_hi, cd_hi)); /* 16q + 8..11 */
-        _mm512_storeu_si512(o + 192, _mm512_unpackhi_epi16(ab_hi, cd_hi)); /* 16q + 12..15 */
+        _mm512_storeu_si512(o, v0);
+        _mm512_storeu_si512(o + 64, v1);
+        _mm512_storeu_si512(o + 128, v2);
+        _mm512_storeu_si512(o + 192, v3);
+        if (format == FORMAT_INT8) {
+            s0 = _mm512_dpbusd_epi32(s0, ones, v0);
+            s1 = _mm512_dpbusd_epi32(s1, ones, v1);
+            s2 = _mm512_dpbusd_epi32(s2, ones, v2);
+            s3 = _mm512_dpbusd_epi32(s3, ones, v3);
+        }
+    }
+    if (format == FORMAT_INT8) {
+        _mm512_storeu_si512(weight_sums, s0);
+        _mm512_storeu_si512(weight_sums + 16, s1);
+        _mm512_storeu_si512(weight_sums + 32, s2);
+        _mm512_storeu_si512(weight_sums + 48, s3);
     }
 }
 
@@ -134,12 +141,29 @@ VNNI_INLINE __m512i broadcast4(const uint8_t *p) {
     const int8_t *wg = w + (long)g * 256;                      \
     __m512i w0 = _mm512_loadu_si512(wg), w1 = _mm512_loadu_si512(wg + 64); \
     __m512i w2 = _mm512_loadu_si512(wg + 128), w3 = _mm512_loadu_si512(wg + 192)
-#define KERNEL_ARGS int format, const int8_t *w, int groups, const uint8_t *x, long xstride, int32_t *out, long ostride
+#define KERNEL_ARGS int format, const int8_t *w, int groups, const uint8_t *x, long xstride, int32_t *out, long ostride, \
+    const struct next_block *next
+/*
+ * The next block's int8 columns, fetched while this block's products run so that the memory reads
+ * overlap the arithmetic instead of following it (the repack then finds them in cache).
+ */
+struct next_block {
+    const int8_t *src; /* the next block's first byte in column 0, or NULL */
+    long stride;
+    int cols;
+};
+#define FETCH_NEXT                                                                  \
+    if (next != NULL) {                                                             \
+        for (int k = 4 * g; k < 4 * g + 4 && k < next->cols; k++) {                \
+            _mm_prefetch((const char *)(next->src + (long)k * next->stride), _MM_HINT_T0); \
+        }                                                                           \
+    }
 
 VNNI_INLINE void kernel6(KERNEL_ARGS) {
     ACC(0); ACC(1); ACC(2); ACC(3); ACC(4); ACC(5);
     for (int g = 0; g < groups; g++) {
         WEIGHTS;
+        FETCH_NEXT;
         ROW(0); ROW(1); ROW(2); ROW(3); ROW(4); ROW(5);
     }
     STORE(0); STORE(1); STORE(2); STORE(3); STORE(4); STORE(5);
@@ -149,6 +173,7 @@ VNNI_INLINE void kernel4(KERNEL_ARGS) {
     ACC(0); ACC(1); ACC(2); ACC(3);
     for (int g = 0; g < groups; g++) {
         WEIGHTS;
+        FETCH_NEXT;
         ROW(0); ROW(1); ROW(2); ROW(3);
     }
     STORE(0); STORE(1); STORE(2); STORE(3);
@@ -158,6 +183,7 @@ VNNI_INLINE void kernel2(KERNEL_ARGS) {
     ACC(0); ACC(1);
     for (int g = 0; g < groups; g++) {
         WEIGHTS;
+        FETCH_NEXT;
         ROW(0); ROW(1);
     }
     STORE(0); STORE(1);
@@ -167,6 +193,7 @@ VNNI_INLINE void kernel1(KERNEL_ARGS) {
     ACC(0);
     for (int g = 0; g < groups; g++) {
         WEIGHTS;
+        FETCH_NEXT;
         ROW(0);
     }
     STORE(0);
@@ -174,47 +201,35 @@ VNNI_INLINE void kernel1(KERNEL_ARGS) {
 
 /* Rows of the batch over one packed block, 6 at a time, the rest 4, 2 and 1 at a time. */
 VNNI_INLINE void block_rows(int format, const int8_t *w, int groups, const uint8_t *x, long xstride, int count,
-                            int32_t *out, long ostride) {
+                            int32_t *out, long ostride, const struct next_block *next) {
     int t = 0;
-    for (; t + 6 <= count; t += 6) {
-        kernel6(format, w, groups, x + t * xstride, xstride, out + t * ostride, ostride);
+    for (; t + 6 <= count; t += 6, next = NULL) {
+        kernel6(format, w, groups, x + t * xstride, xstride, out + t * ostride, ostride, next);
     }
     if (t + 4 <= count) {
-        kernel4(format, w, groups, x + t * xstride, xstride, out + t * ostride, ostride);
+        kernel4(format, w, groups, x + t * xstride, xstride, out + t * ostride, ostride, next);
         t += 4;
+        next = NULL;
     }
     if (t + 2 <= count) {
-        kernel2(format, w, groups, x + t * xstride, xstride, out + t * ostride, ostride);
+        kernel2(format, w, groups, x + t * xstride, xstride, out + t * ostride, ostride, next);
         t += 2;
+        next = NULL;
     }
     if (t < count) {
-        kernel1(format, w, groups, x + t * xstride, xstride, out + t * ostride, ostride);
+        kernel1(format, w, groups, x + t * xstride, xstride, out + t * ostride, ostride, next);
     }
 }
 
 /* One copy per format, so that the operand order is a constant inside each. */
 VNNI static void rows_int8(const int8_t *w, int groups, const uint8_t *x, long xstride, int count, int32_t *out,
-                           long ostride) {
-    block_rows(FORMAT_INT8, w, groups, x, xstride, count, out, ostride);
+                           long ostride, const struct next_block *next) {
+    block_rows(FORMAT_INT8, w, groups, x, xstride, count, out, ostride, next);
 }
 
 VNNI static void rows_ternary(const int8_t *w, int groups, const uint8_t *x, long xstride, int count, int32_t *out,
                               long ostride) {
-    block_rows(FORMAT_TERNARY, w, groups, x, xstride, count, out, ostride);
-}
-
-/* Sum over inputs of each of the block's 64 int8 weights: the x + 128 correction. */
-VNNI static void block_weight_sums(const int8_t *w, int groups, int32_t sums[BLOCK]) {
-    const __m512i ones = _mm512_set1_epi8(1);
-    __m512i s[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()};
-    for (int g = 0; g < groups; g++) {
-        for (int q = 0; q < 4; q++) {
-            s[q] = _mm512_dpbusd_epi32(s[q], ones, _mm512_loadu_si512(w + (long)g * 256 + 64 * q));
-        }
-    }
-    for (int q = 0; q < 4; q++) {
-        _mm512_storeu_si512(sums + 16 * q, s[q]);
-    }
+    block_rows(FORMAT_TERNARY, w, groups, x, xstride, count, out, ostride, NULL);
 }
 
 /*
@@ -233,25 +248,50 @@ VNNI static void prepare_activations(int format, const float *x, long xstride, i
 /*
  * The Java kernels' finish, in the same float operations (this file is built with
  * -ffp-contract=off, so no multiply is fused): int8 weights out = (float) sum * rowScale[o] * tokenScale[t];
- * ternary out = (float) (sum - tokenSum[t]) * tokenScale[t].
+ * ternary out = (float) (sum - tokenSum[t]) * tokenScale[t]. Sixteen outputs at a time, sums unpermuted
+ * in registers.
  */
+/* 128-bit block q of vector m to block m of vector q: back to output order. */
+VNNI_INLINE void unpermute4(__m512i s0, __m512i s1, __m512i s2, __m512i s3, __m512i r[4]) {
+    __m512i t0 = _mm512_shuffle_i32x4(s0, s1, 0x44), t1 = _mm512_shuffle_i32x4(s0, s1, 0xEE);
+    __m512i t2 = _mm512_shuffle_i32x4(s2, s3, 0x44), t3 = _mm512_shuffle_i32x4(s2, s3, 0xEE);
+    r[0] = _mm512_shuffle_i32x4(t0, t2, 0x88);
+    r[1] = _mm512_shuffle_i32x4(t0, t2, 0xDD);
+    r[2] = _mm512_shuffle_i32x4(t1, t3, 0x88);
+    r[3] = _mm512_shuffle_i32x4(t1, t3, 0xDD);
+}
+
+VNNI_INLINE void load_unpermuted(const int32_t *in, __m512i r[4]) {
+    unpermute4(_mm512_loadu_si512(in), _mm512_loadu_si512(in + 16), _mm512_loadu_si512(in + 32),
+               _mm512_loadu_si512(in + 48), r);
+}
+
 VNNI static void finish_block(int format, const int32_t *sums, int count, const int32_t weight_sums[BLOCK],
                               const float *row_scale, const float *token_scale, const int32_t *token_sum, float *out,
                               long ostride) {
-    int32_t ws[BLOCK], s[BLOCK];
+    __m512i correction[4];
+    __m512 scale[4];
     if (format == FORMAT_INT8) {
-        unpermute(weight_sums, ws);
+        load_unpermuted(weight_sums, correction);
+        for (int q = 0; q < 4; q++) {
+            correction[q] = _mm512_slli_epi32(correction[q], 7); /* 128 * sum_c W[o, c] */
+            scale[q] = _mm512_loadu_ps(row_scale + 16 * q);
+        }
     }
     for (int t = 0; t < count; t++) {
-        unpermute(sums + (long)t * BLOCK, s);
+        __m512i s[4];
+        load_unpermuted(sums + (long)t * BLOCK, s);
         float *o = out + (long)t * ostride;
+        __m512 ts = _mm512_set1_ps(token_scale[t]);
         if (format == FORMAT_INT8) {
-            for (int i = 0; i < BLOCK; i++) {
-                o[i] = (float)(s[i] - 128 * ws[i]) * row_scale[i] * token_scale[t];
+            for (int q = 0; q < 4; q++) {
+                __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(s[q], correction[q]));
+                _mm512_storeu_ps(o + 16 * q, _mm512_mul_ps(_mm512_mul_ps(v, scale[q]), ts));
             }
         } else {
-            for (int i = 0; i < BLOCK; i++) {
-                o[i] = (float)(s[i] - token_sum[t]) * token_scale[t];
+            __m512i tsum = _mm512_set1_epi32(token_sum[t]);
+            for (int q = 0; q < 4; q++) {
+                _mm512_storeu_ps(o + 16 * q, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(s[q], tsum)), ts));
             }
         }
     }
@@ -268,10 +308,10 @@ VNNI static void columns(int format, const int8_t *weights, long stride, int col
     int32_t weight_sums[BLOCK];
     for (int b = o0; b < o0 + len; b += BLOCK) {
         const int8_t *src = weights + (format == FORMAT_INT8 ? b : b / 4);
-        pack_block(format, src, stride, cols, groups, packed);
+        pack_block(format, src, stride, cols, groups, packed, weight_sums);
         if (format == FORMAT_INT8) {
-            rows_int8(packed, groups, xs, xstride, count, sums, BLOCK);
-            block_weight_sums(packed, groups, weight_sums);
+            struct next_block next = {src + BLOCK, stride, cols};
+            rows_int8(packed, groups, xs, xstride, count, sums, BLOCK, b + BLOCK < o0 + len ? &next : NULL);
             finish_block(format, sums, count, weight_sums, row_scale + b, token_scale, NULL, out + b, ostride);
         } else {
             rows_ternary(packed, groups, xs, xstride, count, sums, BLOCK);
