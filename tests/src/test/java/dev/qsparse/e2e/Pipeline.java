@@ -157,5 +157,14 @@ public final class Pipeline {
         public int total() {
             return enriched.size() + deadLetters.size();
         }
+
+        /** Stage and reason of every dead letter, for a failing assertion's message. */
+        public List<String> deadLetterReasons() {
+            List<String> reasons = new ArrayList<>();
+            for (JsonNode d : deadLetters) {
+                reasons.add(d.path("stage").asText() + ": " + d.path("reason").asText());
+            }
+            return reasons;
+        }
     }
 }
