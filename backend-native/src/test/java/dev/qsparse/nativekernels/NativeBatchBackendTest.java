@@ -175,23 +175,29 @@ class NativeBatchBackendTest {
         Path source = Path.of("../model-runtime/src/test/resources/fixtures/qsparse_topk50_int8");
         for (ModelConverter.Target target :
                 new ModelConverter.Target[] {ModelConverter.Target.INT8, ModelConverter.Target.TERNARY}) {
-            Path dir = tmp.resolve(target.name());
-            ModelConverter.convert(source, dir, target, true);
-            int[] tokens = new int[40];
-            for (int i = 0; i < tokens.length; i++) {
-                tokens[i] = (i * 7 + 3) % 72;
-            }
-            try (Model model = Model.load(dir);
-                    InferenceSession plain = model.newSession(2);
-                    InferenceSession fast = model.newSession(2)) {
-                plain.state().workspace().useBatchBackend(null);
-                assertEquals(
-                        backend().name(),
-                        fast.state().workspace().batchBackend().name());
-                float[][] expected = plain.logits(tokens);
-                float[][] actual = fast.logits(tokens);
-                for (int p = 0; p < tokens.length; p++) {
-                    assertArrayEquals(expected[p], actual[p], target + " position " + p);
+            for (boolean lmHeadInputInt8 : new boolean[] {false, true}) {
+                Path dir = tmp.resolve(target.name() + "-" + lmHeadInputInt8);
+                // With an int8 lm head input the lm head itself is an integer product on the backend.
+                ModelConverter.convert(source, dir, target, true, lmHeadInputInt8);
+                int[] tokens = new int[40];
+                for (int i = 0; i < tokens.length; i++) {
+                    tokens[i] = (i * 7 + 3) % 72;
+                }
+                try (Model model = Model.load(dir);
+                        InferenceSession plain = model.newSession(2);
+                        InferenceSession fast = model.newSession(2)) {
+                    plain.state().workspace().useBatchBackend(null);
+                    assertEquals(
+                            backend().name(),
+                            fast.state().workspace().batchBackend().name());
+                    float[][] expected = plain.logits(tokens);
+                    float[][] actual = fast.logits(tokens);
+                    for (int p = 0; p < tokens.length; p++) {
+                        assertArrayEquals(
+                                expected[p],
+                                actual[p],
+                                target + " lm head input int8 " + lmHeadInputInt8 + " position " + p);
+                    }
                 }
             }
         }

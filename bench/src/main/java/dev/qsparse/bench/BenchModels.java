@@ -83,7 +83,7 @@ public final class BenchModels {
             Path out = work.resolve(name + "-" + w);
             if (!Files.isRegularFile(out.resolve("model.safetensors")) || isOlder(out, source)) {
                 log.println("bench: converting " + source + " to " + w + " ...");
-                ModelConverter.convert(source, out, ModelConverter.Target.parse(w), true);
+                ModelConverter.convert(source, out, ModelConverter.Target.parse(w), true, true);
             }
             converted.put(w, out);
         }
@@ -102,6 +102,10 @@ public final class BenchModels {
             }
             config.put("activation_bits", v.activationBits);
             config.remove("topk_block");
+            if ("int8".equals(config.path("lm_head_quant").asText())) {
+                // As `qsparse convert` writes it by default (also for conversions cached before it did).
+                config.put("lm_head_activation_bits", 8);
+            }
             json.writeValue(dir.resolve("config.json").toFile(), config);
             Path link = dir.resolve("model.safetensors");
             Files.deleteIfExists(link);

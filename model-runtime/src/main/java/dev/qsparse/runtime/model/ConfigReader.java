@@ -172,7 +172,8 @@ public final class ConfigReader {
                 topkBlock(c, 0),
                 topkBlock(c, 1),
                 rules,
-                MlpActivation.fromConfig(string(c, "mlp_activation", "relu2glu")));
+                MlpActivation.fromConfig(string(c, "mlp_activation", "relu2glu")),
+                bits(c, "lm_head_activation_bits", 0));
     }
 
     /** Value of the weight_layout key that converted models carry (see docs/model-format.md). */
@@ -352,12 +353,17 @@ public final class ConfigReader {
     }
 
     private static int activationBits(JsonNode c, int fallback) {
-        JsonNode v = c.get("activation_bits");
+        return bits(c, "activation_bits", fallback);
+    }
+
+    /** An activation bit width under {@code key}: 0 (float), 8, or absent/null for {@code fallback}. */
+    private static int bits(JsonNode c, String key, int fallback) {
+        JsonNode v = c.get(key);
         if (v == null || v.isNull()) {
             return fallback;
         }
         if (!isInt(v) || (v.intValue() != 0 && v.intValue() != 8)) {
-            throw new IllegalArgumentException("'activation_bits' must be 0, 8 or null, got " + v);
+            throw new IllegalArgumentException("'" + key + "' must be 0, 8 or null, got " + v);
         }
         return v.intValue();
     }

@@ -75,6 +75,16 @@ public final class ModelConverter {
      * (ignored for f32). Files other than weights and config (tokenizer.json, ...) are copied.
      */
     public static Result convert(Path source, Path target, Target format, boolean lmHeadInt8) throws IOException {
+        return convert(source, target, format, lmHeadInt8, false);
+    }
+
+    /**
+     * As {@link #convert(Path, Path, Target, boolean)}; {@code lmHeadInputInt8} (with an int8 lm head
+     * only) also quantizes the lm head's input per token to int8 ({@code lm_head_activation_bits = 8}),
+     * so that the lm head of a batch runs as an integer product.
+     */
+    public static Result convert(Path source, Path target, Target format, boolean lmHeadInt8, boolean lmHeadInputInt8)
+            throws IOException {
         if (Files.exists(target) && Files.isSameFile(source, target)) {
             throw new IllegalArgumentException("--out must differ from --model");
         }
@@ -129,6 +139,10 @@ public final class ModelConverter {
                     if (lmHeadInt8 || ckpt.contains("lm_head" + WeightLoader.INT8_WEIGHT)) {
                         configJson.put("lm_head_quant", "int8");
                         lmHead = "int8";
+                        if (lmHeadInputInt8) {
+                            configJson.put("lm_head_activation_bits", 8);
+                            lmHead = "int8, int8 input";
+                        }
                     }
                     configJson.put("weight_quant", quant.name().toLowerCase(Locale.ROOT));
                     configJson.put("weight_layout", ConfigReader.WEIGHT_LAYOUT);

@@ -33,7 +33,8 @@ public record QSparseConfig(
         int topkBlockKeep,
         int topkBlockSize,
         QuantRules quantRules,
-        MlpActivation mlpActivation)
+        MlpActivation mlpActivation,
+        int lmHeadActivationBits)
         implements ModelConfig {
 
     /** The config without the kernel-era keys: lm head as stored, global top-K. */
@@ -83,7 +84,8 @@ public record QSparseConfig(
                 0,
                 0,
                 QuantRules.QSPARSE,
-                MlpActivation.RELU2_GLU);
+                MlpActivation.RELU2_GLU,
+                0);
     }
 
     public QSparseConfig {
@@ -101,6 +103,7 @@ public record QSparseConfig(
             require(r > 0 && r <= 1, "top-K ratios must be in (0, 1], got " + r);
         }
         require(activationBits == 0 || activationBits == 8, "activation_bits must be 0 or 8");
+        require(lmHeadActivationBits == 0 || lmHeadActivationBits == 8, "lm_head_activation_bits must be 0 or 8");
         require(
                 lmHeadQuant == WeightQuant.NONE || lmHeadQuant == WeightQuant.INT8,
                 "lm_head_quant must be none or int8");
@@ -141,5 +144,16 @@ public record QSparseConfig(
 
     public Sparsifier mlpOutput() {
         return sparsifier(topkRatioMlpOut);
+    }
+
+    /**
+     * The lm head's input: {@code null} when it is used as it is (float), else every entry kept and
+     * quantized per token to int8 by the model's activation rule, so that an int8 lm head runs as an
+     * integer product (what dynamic int8 quantization does to every linear layer).
+     */
+    public Sparsifier lmHeadInput() {
+        return lmHeadActivationBits == 0
+                ? null
+                : new Sparsifier(1.0, lmHeadActivationBits, TopKRescale.NONE, 0, 0, quantRules.activationScale());
     }
 }

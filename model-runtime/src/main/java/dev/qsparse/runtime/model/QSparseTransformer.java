@@ -21,6 +21,9 @@ public final class QSparseTransformer implements DecoderModel {
     private final QSparseConfig config;
     private final FloatMatrix embedding;
     private final WeightMatrix lmHead;
+    /** Quantizes the lm head's input, or null for the float input as it is. */
+    private final Sparsifier lmHeadIn;
+
     private final float[] finalNorm;
     private final Layer[] layers;
     private final float[] invFreq;
@@ -128,6 +131,7 @@ public final class QSparseTransformer implements DecoderModel {
         this.attnIn = config.attnInput();
         this.attnOut = config.attnOutput();
         this.mlpIn = config.mlpInput();
+        this.lmHeadIn = config.lmHeadInput();
         this.mlpOut = config.mlpOutput();
         this.parameterCount = checkpoint.elementCount();
     }
@@ -215,6 +219,7 @@ public final class QSparseTransformer implements DecoderModel {
         final int[] singlePos = new int[1];
         Slot[] batch = new Slot[0];
         final ActivationBuffer logitsInput;
+        final float[] lmHeadScratch;
         ActivationBuffer[] batchLogitsInput = new ActivationBuffer[0];
         // Gathered views of the batch for multiplyBatch.
         ActivationBuffer[] actsA = new ActivationBuffer[0];
@@ -226,6 +231,7 @@ public final class QSparseTransformer implements DecoderModel {
             super(c.hiddenSize(), c.numLayers(), c.numKeyValueHeads() * c.headDim(), kernels);
             this.config = c;
             logitsInput = new ActivationBuffer(c.hiddenSize());
+            lmHeadScratch = new float[c.hiddenSize()];
         }
 
         State[] owners = new State[0];
@@ -581,7 +587,7 @@ public final class QSparseTransformer implements DecoderModel {
     @Override
     public void logits(ForwardState state, float[] out) {
         State s = (State) state;
-        s.logitsInput.setDense(state.hidden);
+        lmHeadInput(state.hidden, s.logitsInput, s);
         lmHead.multiply(s.logitsInput, out, s.workspace());
         s.recordWeightBytes(lmHead.bytesRead(s.logitsInput.count));
     }
@@ -591,11 +597,19 @@ public final class QSparseTransformer implements DecoderModel {
         State s = (State) state;
         ActivationBuffer[] in = s.logitsInputs(count);
         for (int i = 0; i < count; i++) {
-            in[i].setDense(hidden[i]);
+            lmHeadInput(hidden[i], in[i], s);
         }
         lmHead.multiplyBatch(in, count, out, s.workspace());
         for (int i = 0; i < count; i++) {
             s.recordWeightBytes(lmHead.bytesRead(in[i].count));
+        }
+    }
+
+    private void lmHeadInput(float[] hidden, ActivationBuffer in, State s) {
+        if (lmHeadIn == null) {
+            in.setDense(hidden);
+        } else {
+            lmHeadIn.apply(hidden, in, s.lmHeadScratch, s.workspace().backend());
         }
     }
 }
