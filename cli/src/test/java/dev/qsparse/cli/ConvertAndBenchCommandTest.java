@@ -56,6 +56,13 @@ class ConvertAndBenchCommandTest {
                 .readTree(run("convert", "--model", MODEL, "--out", dir.toString(), "--weights", "int8"));
         assertEquals("int8", json.get("weights").asText());
         assertEquals("int8", json.get("lm_head").asText());
+        assertEquals("int8", json.get("lm_head_input").asText());
+        assertEquals(
+                8,
+                new ObjectMapper()
+                        .readTree(dir.resolve("config.json").toFile())
+                        .path("lm_head_activation_bits")
+                        .asInt());
         assertTrue(Files.isRegularFile(dir.resolve("tokenizer.json")));
         JsonNode logits = new ObjectMapper().readTree(run("logits", "--model", dir.toString(), "--tokens", "5,17,250"));
         assertEquals(3, logits.get("logits").size());

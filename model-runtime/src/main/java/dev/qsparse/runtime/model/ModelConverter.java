@@ -66,7 +66,9 @@ public final class ModelConverter {
     }
 
     /** What was written, for the CLI's JSON. */
-    public record Result(Path directory, String weights, String lmHead, long bytes, int quantizedTensors) {}
+    /** {@code lmHeadInput}: "int8" when the lm head's input is quantized per token, else "f32". */
+    public record Result(
+            Path directory, String weights, String lmHead, String lmHeadInput, long bytes, int quantizedTensors) {}
 
     private ModelConverter() {}
 
@@ -101,6 +103,7 @@ public final class ModelConverter {
         writer.metadata("format", "pt");
         int quantized;
         String lmHead = "as stored";
+        String lmHeadInput = "f32";
         try (Checkpoint ckpt = Checkpoint.open(source)) {
             if (config instanceof SeedConfig) {
                 if (format != Target.F32) {
@@ -141,7 +144,7 @@ public final class ModelConverter {
                         lmHead = "int8";
                         if (lmHeadInputInt8) {
                             configJson.put("lm_head_activation_bits", 8);
-                            lmHead = "int8, int8 input";
+                            lmHeadInput = "int8";
                         }
                     }
                     configJson.put("weight_quant", quant.name().toLowerCase(Locale.ROOT));
@@ -154,7 +157,8 @@ public final class ModelConverter {
             Files.deleteIfExists(target.resolve(Checkpoint.INDEX_FILE));
             json.writeValue(target.resolve(ConfigReader.FILE).toFile(), configJson);
             copyOtherFiles(source, target, ckpt);
-            return new Result(target, format.name().toLowerCase(Locale.ROOT), lmHead, Files.size(out), quantized);
+            return new Result(
+                    target, format.name().toLowerCase(Locale.ROOT), lmHead, lmHeadInput, Files.size(out), quantized);
         }
     }
 
