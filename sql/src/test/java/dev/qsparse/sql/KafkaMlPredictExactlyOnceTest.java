@@ -11,6 +11,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qsparse.flink.FaultInjection;
 import dev.qsparse.flink.SharedModels;
 import dev.qsparse.jobs.kafka.EmbeddedKafkaBroker;
+import dev.qsparse.jobs.kafka.EventProducers;
 import dev.qsparse.jobs.kafka.TopicReader;
 import java.time.Duration;
 import java.util.HashMap;
@@ -24,7 +25,6 @@ import org.apache.flink.table.api.TableEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.AfterAll;
@@ -134,8 +134,7 @@ class KafkaMlPredictExactlyOnceTest {
     }
 
     private static void produce(String topic) throws Exception {
-        Properties p = new Properties();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
+        Properties p = EventProducers.properties(broker.bootstrapServers());
         try (KafkaProducer<byte[], byte[]> producer =
                 new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
             for (int i = 0; i < EVENTS; i++) {

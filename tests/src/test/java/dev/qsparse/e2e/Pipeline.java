@@ -6,6 +6,7 @@ import dev.qsparse.jobs.EnrichmentJob;
 import dev.qsparse.jobs.JobOptions;
 import dev.qsparse.jobs.demo.DemoEvents;
 import dev.qsparse.jobs.kafka.EmbeddedKafkaBroker;
+import dev.qsparse.jobs.kafka.EventProducers;
 import dev.qsparse.jobs.kafka.TopicReader;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -18,6 +19,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.UUID;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
 import java.util.regex.Matcher;
@@ -29,6 +32,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /**
@@ -85,16 +89,24 @@ public final class Pipeline {
         return JobOptions.parse(args.toArray(String[]::new));
     }
 
-    void produce(List<DemoEvents.Event> events) {
-        Properties p = new Properties();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
-        p.put(ProducerConfig.ACKS_CONFIG, "all");
+    /** Writes every event to the input topic; a send that fails fails the test here, naming the event. */
+    void produce(List<DemoEvents.Event> events) throws Exception {
+        Properties p = EventProducers.properties(broker.bootstrapServers());
+        p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "60000");
         try (KafkaProducer<byte[], byte[]> producer =
                 new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
+            List<Future<RecordMetadata>> sent = new ArrayList<>();
             for (DemoEvents.Event e : events) {
-                producer.send(new ProducerRecord<>(in, e.payload()));
+                sent.add(producer.send(new ProducerRecord<>(in, e.payload())));
             }
             producer.flush();
+            for (int i = 0; i < sent.size(); i++) {
+                try {
+                    sent.get(i).get();
+                } catch (ExecutionException e) {
+                    throw new AssertionError("input event " + events.get(i).id() + " was not written", e.getCause());
+                }
+            }
         }
     }
 

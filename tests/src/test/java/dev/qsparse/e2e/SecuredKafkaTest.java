@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.qsparse.jobs.EnrichmentJob;
 import dev.qsparse.jobs.demo.DemoEvents;
 import dev.qsparse.jobs.kafka.EmbeddedKafkaBroker;
+import dev.qsparse.jobs.kafka.EventProducers;
 import dev.qsparse.jobs.kafka.KafkaTopics;
 import dev.qsparse.jobs.kafka.TopicReader;
 import java.io.IOException;
@@ -28,7 +29,6 @@ import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.AfterAll;
@@ -244,7 +244,7 @@ class SecuredKafkaTest {
         List<DemoEvents.Event> events = DemoEvents.build(texts, 30, 6, null, 11);
         Properties producerProps = new Properties();
         producerProps.putAll(client);
-        producerProps.put(ProducerConfig.ACKS_CONFIG, "all");
+        producerProps.putAll(EventProducers.properties(client.getProperty("bootstrap.servers")));
         try (KafkaProducer<byte[], byte[]> producer =
                 new KafkaProducer<>(producerProps, new ByteArraySerializer(), new ByteArraySerializer())) {
             for (DemoEvents.Event e : events) {

@@ -7,6 +7,7 @@ import dev.qsparse.jobs.EnrichmentJob;
 import dev.qsparse.jobs.JobOptions;
 import dev.qsparse.jobs.OperatorFlags;
 import dev.qsparse.jobs.kafka.EmbeddedKafkaBroker;
+import dev.qsparse.jobs.kafka.EventProducers;
 import dev.qsparse.jobs.kafka.KafkaTopics;
 import dev.qsparse.runtime.inference.Task;
 import java.io.IOException;
@@ -343,9 +344,7 @@ public final class EmbeddedDemo implements Callable<Integer> {
     }
 
     private static KafkaProducer<byte[], byte[]> producer(String bootstrap) {
-        Properties p = new Properties();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        Properties p = EventProducers.properties(bootstrap);
         p.put(ProducerConfig.LINGER_MS_CONFIG, "0");
         return new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
     }

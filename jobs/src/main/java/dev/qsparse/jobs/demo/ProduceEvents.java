@@ -1,10 +1,10 @@
 package dev.qsparse.jobs.demo;
 
+import dev.qsparse.jobs.kafka.EventProducers;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Properties;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
@@ -29,9 +29,7 @@ public final class ProduceEvents {
         int malformed = args.length > 4 ? Integer.parseInt(args[4]) : 0;
         List<DemoEvents.Event> events =
                 DemoEvents.build(DemoEvents.readTexts(file), Integer.parseInt(args[2]), malformed, null, 7L);
-        Properties p = new Properties();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, args[0]);
-        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        Properties p = EventProducers.properties(args[0]);
         try (KafkaProducer<byte[], byte[]> producer =
                 new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
             List<java.util.concurrent.Future<?>> sent = new java.util.ArrayList<>();

@@ -9,6 +9,7 @@ import dev.qsparse.e2e.EndToEndTest;
 import dev.qsparse.e2e.Pipeline;
 import dev.qsparse.jobs.demo.DemoEvents;
 import dev.qsparse.jobs.kafka.EmbeddedKafkaBroker;
+import dev.qsparse.jobs.kafka.EventProducers;
 import dev.qsparse.jobs.kafka.KafkaTopics;
 import dev.qsparse.jobs.kafka.TopicReader;
 import java.io.File;
@@ -28,7 +29,6 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.Tag;
@@ -290,9 +290,7 @@ class StandaloneClusterFailoverTest {
             List<DemoEvents.Event> events,
             AtomicInteger produced,
             AtomicReference<Throwable> error) {
-        Properties p = new Properties();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        Properties p = EventProducers.properties(bootstrap);
         try (KafkaProducer<byte[], byte[]> producer =
                 new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
             // About 100 events a second, so that the stream is still flowing when the TaskManager dies.

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.qsparse.e2e.EndToEndTest;
 import dev.qsparse.e2e.Pipeline;
 import dev.qsparse.jobs.demo.DemoEvents;
+import dev.qsparse.jobs.kafka.EventProducers;
 import dev.qsparse.jobs.kafka.KafkaTopics;
 import dev.qsparse.jobs.kafka.TopicReader;
 import java.nio.charset.StandardCharsets;
@@ -26,7 +27,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.Test;
@@ -155,9 +155,7 @@ class StandaloneClusterSoakTest {
             AtomicReference<Throwable> producerError = new AtomicReference<>();
             Thread producer = new Thread(
                     () -> {
-                        Properties p = new Properties();
-                        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, cluster.bootstrapServers());
-                        p.put(ProducerConfig.ACKS_CONFIG, "all");
+                        Properties p = EventProducers.properties(cluster.bootstrapServers());
                         try (KafkaProducer<byte[], byte[]> kp =
                                 new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
                             int i = 0;
