@@ -5,8 +5,9 @@
  * weight (int8: one byte per output; ternary: 2-bit codes, 64 outputs per 16 bytes, output 16k+i of
  * a group in byte i, bits 2k..2k+1). VNNI's vpdpbusd wants, per 32-bit lane (one output), four
  * consecutive inputs, so each call repacks one block of 64 outputs at a time into
- * [input group of 4][64 outputs][4 inputs] (outputs permuted, see pack_block) in an L2-sized scratch, then runs every activation row
- * of the batch over it: the repack is paid once per block and call, the products count times.
+ * [input group of 4][64 outputs][4 inputs] (int8 outputs permuted, see pack_int8_block) in an
+ * L2-sized scratch, then runs every activation row of the batch over it: the repack is paid once per
+ * block and call, the products count times.
  *
  * vpdpbusd multiplies unsigned by signed bytes. Int8 weights are signed, so activations go in as
  * x + 128 (unsigned) and 128 * sum_c W[o,c] is taken off at the end. Ternary codes (0, 1, 2) are
@@ -34,7 +35,7 @@
 enum { FORMAT_INT8 = 0, FORMAT_TERNARY = 1 };
 
 /*
- * The repacked order of a group's 64 outputs: output 16q + 4m + i (q, m, i in 0..3) in lane 4q + i of
+ * The repacked order of an int8 group's 64 outputs: output 16q + 4m + i (q, m, i in 0..3) in lane 4q + i of
  * vector m, each lane four inputs' bytes. 512-bit unpacks give exactly that from four columns (they
  * work within each 128-bit lane q), so the repack needs no lane crossing; the sums come out in the
  * same order and unpermute4() puts them back once per block and row. (Repacking into output order
@@ -42,30 +43,24 @@ enum { FORMAT_INT8 = 0, FORMAT_TERNARY = 1 };
  */
 
 /*
- * One block of 64 outputs into dst[g][256] for input groups g < groups (inputs past cols are 0), in
- * the repacked order above. src points at the block's first byte in column 0; column c starts at
- * src + c * stride.
+ * One block of 64 int8 outputs into dst[g][256] for input groups g < groups (inputs past cols are 0),
+ * in the repacked order above, and the block's weight sums (same order) for the x + 128 correction,
+ * taken while the vectors are in registers. src points at the block's first byte in column 0;
+ * column c starts at src + c * stride.
  */
-VNNI static void pack_block(int format, const int8_t *src, long stride, int cols, int groups, int8_t *dst,
-                            int32_t weight_sums[BLOCK]) {
-    const __m512i three = _mm512_set1_epi8(3);
+VNNI static void pack_int8_block(const int8_t *src, long stride, int cols, int groups, int8_t *dst,
+                                 int32_t weight_sums[BLOCK]) {
     const __m512i ones = _mm512_set1_epi8(1);
     __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;
-    /* Ternary: 16 bytes hold 64 codes, output 16q + i in bits 2q..2q+1 of byte i: lane q shifts by 2q. */
-    const __m512i shifts = _mm512_set_epi64(0x0006000600060006LL, 0x0006000600060006LL, 0x0004000400040004LL,
-                                            0x0004000400040004LL, 0x0002000200020002LL, 0x0002000200020002LL, 0, 0);
     for (int g = 0; g < groups; g++) {
         __m512i col[4];
         for (int k = 0; k < 4; k++) {
             int c = 4 * g + k;
             if (c >= cols) {
                 col[k] = _mm512_setzero_si512();
-            } else if (format == FORMAT_INT8) {
+            } else {
                 _mm_prefetch((const char *)(src + (long)c * stride + PREFETCH_AHEAD), _MM_HINT_T0);
                 col[k] = _mm512_loadu_si512(src + (long)c * stride);
-            } else {
-                __m512i codes = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(src + (long)c * stride)));
-                col[k] = _mm512_and_si512(_mm512_srlv_epi16(codes, shifts), three);
             }
         }
         __m512i ab_lo = _mm512_unpacklo_epi8(col[0], col[1]), ab_hi = _mm512_unpackhi_epi8(col[0], col[1]);
@@ -79,18 +74,45 @@ VNNI static void pack_block(int format, const int8_t *src, long stride, int cols
         _mm512_storeu_si512(o + 64, v1);
         _mm512_storeu_si512(o + 128, v2);
         _mm512_storeu_si512(o + 192, v3);
-        if (format == FORMAT_INT8) {
-            s0 = _mm512_dpbusd_epi32(s0, ones, v0);
-            s1 = _mm512_dpbusd_epi32(s1, ones, v1);
-            s2 = _mm512_dpbusd_epi32(s2, ones, v2);
-            s3 = _mm512_dpbusd_epi32(s3, ones, v3);
-        }
+        s0 = _mm512_dpbusd_epi32(s0, ones, v0);
+        s1 = _mm512_dpbusd_epi32(s1, ones, v1);
+        s2 = _mm512_dpbusd_epi32(s2, ones, v2);
+        s3 = _mm512_dpbusd_epi32(s3, ones, v3);
     }
-    if (format == FORMAT_INT8) {
-        _mm512_storeu_si512(weight_sums, s0);
-        _mm512_storeu_si512(weight_sums + 16, s1);
-        _mm512_storeu_si512(weight_sums + 32, s2);
-        _mm512_storeu_si512(weight_sums + 48, s3);
+    _mm512_storeu_si512(weight_sums, s0);
+    _mm512_storeu_si512(weight_sums + 16, s1);
+    _mm512_storeu_si512(weight_sums + 32, s2);
+    _mm512_storeu_si512(weight_sums + 48, s3);
+}
+
+/*
+ * One block of 64 ternary outputs into dst[g][256], in output order: vector m holds outputs
+ * 16m..16m+15, each lane the codes of four inputs. A column's 16 bytes hold output 16m + i in bits
+ * 2m..2m+1 of byte i, so the four columns' byte i side by side in lane i (a byte shuffle within
+ * each 128-bit lane of the broadcast columns, column k into byte k of every lane) give all four
+ * vectors by a shift and a mask: no unpacks, no reordering of the sums afterwards.
+ */
+VNNI static void pack_ternary_block(const int8_t *src, long stride, int cols, int groups, int8_t *dst) {
+    const __m512i three = _mm512_set1_epi8(3);
+    /* Byte 4j + k of 128-bit lane q takes byte 4q + j of its (broadcast) source: lane i = 4q + j. */
+    const __m512i gather = _mm512_set_epi32(0x0F0F0F0F, 0x0E0E0E0E, 0x0D0D0D0D, 0x0C0C0C0C,
+                                            0x0B0B0B0B, 0x0A0A0A0A, 0x09090909, 0x08080808,
+                                            0x07070707, 0x06060606, 0x05050505, 0x04040404,
+                                            0x03030303, 0x02020202, 0x01010101, 0x00000000);
+    for (int g = 0; g < groups; g++) {
+        __m512i lanes = _mm512_setzero_si512();
+        for (int k = 0; k < 4; k++) {
+            int c = 4 * g + k;
+            if (c < cols) {
+                __m512i column = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(src + (long)c * stride)));
+                lanes = _mm512_mask_shuffle_epi8(lanes, (__mmask64)(0x1111111111111111ULL << k), column, gather);
+            }
+        }
+        int8_t *o = dst + (long)g * 256;
+        _mm512_storeu_si512(o, _mm512_and_si512(lanes, three));
+        _mm512_storeu_si512(o + 64, _mm512_and_si512(_mm512_srli_epi16(lanes, 2), three));
+        _mm512_storeu_si512(o + 128, _mm512_and_si512(_mm512_srli_epi16(lanes, 4), three));
+        _mm512_storeu_si512(o + 192, _mm512_and_si512(_mm512_srli_epi16(lanes, 6), three));
     }
 }
 
@@ -148,15 +170,17 @@ VNNI_INLINE __m512i broadcast4(const uint8_t *p) {
  * overlap the arithmetic instead of following it (the repack then finds them in cache).
  */
 struct next_block {
-    const int8_t *src; /* the next block's first byte in column 0, or NULL */
+    const int8_t *src; /* the block's first byte in column 0 */
     long stride;
     int cols;
+    int only; /* -1: every column; k in 0..3: only the columns c with c % 4 == k */
 };
-#define FETCH_NEXT                                                                  \
-    if (next != NULL) {                                                             \
-        for (int k = 4 * g; k < 4 * g + 4 && k < next->cols; k++) {                \
-            _mm_prefetch((const char *)(next->src + (long)k * next->stride), _MM_HINT_T0); \
-        }                                                                           \
+#define FETCH_NEXT                                                                               \
+    if (next != NULL) {                                                                          \
+        for (int k = next->only < 0 ? 4 * g : 4 * g + next->only; k < 4 * g + 4 && k < next->cols; \
+             k += next->only < 0 ? 1 : 4) {                                                      \
+            _mm_prefetch((const char *)(next->src + (long)k * next->stride), _MM_HINT_T0);       \
+        }                                                                                        \
     }
 
 VNNI_INLINE void kernel6(KERNEL_ARGS) {
@@ -228,8 +252,8 @@ VNNI static void rows_int8(const int8_t *w, int groups, const uint8_t *x, long x
 }
 
 VNNI static void rows_ternary(const int8_t *w, int groups, const uint8_t *x, long xstride, int count, int32_t *out,
-                              long ostride) {
-    block_rows(FORMAT_TERNARY, w, groups, x, xstride, count, out, ostride, NULL);
+                              long ostride, const struct next_block *next) {
+    block_rows(FORMAT_TERNARY, w, groups, x, xstride, count, out, ostride, next);
 }
 
 /*
@@ -280,7 +304,13 @@ VNNI static void finish_block(int format, const int32_t *sums, int count, const 
     }
     for (int t = 0; t < count; t++) {
         __m512i s[4];
-        load_unpermuted(sums + (long)t * BLOCK, s);
+        if (format == FORMAT_INT8) {
+            load_unpermuted(sums + (long)t * BLOCK, s);
+        } else {
+            for (int q = 0; q < 4; q++) {
+                s[q] = _mm512_loadu_si512(sums + (long)t * BLOCK + 16 * q); /* already in output order */
+            }
+        }
         float *o = out + (long)t * ostride;
         __m512 ts = _mm512_set1_ps(token_scale[t]);
         if (format == FORMAT_INT8) {
@@ -308,13 +338,20 @@ VNNI static void columns(int format, const int8_t *weights, long stride, int col
     int32_t weight_sums[BLOCK];
     for (int b = o0; b < o0 + len; b += BLOCK) {
         const int8_t *src = weights + (format == FORMAT_INT8 ? b : b / 4);
-        pack_block(format, src, stride, cols, groups, packed, weight_sums);
         if (format == FORMAT_INT8) {
-            struct next_block next = {src + BLOCK, stride, cols};
+            pack_int8_block(src, stride, cols, groups, packed, weight_sums);
+            struct next_block next = {src + BLOCK, stride, cols, -1};
             rows_int8(packed, groups, xs, xstride, count, sums, BLOCK, b + BLOCK < o0 + len ? &next : NULL);
             finish_block(format, sums, count, weight_sums, row_scale + b, token_scale, NULL, out + b, ostride);
         } else {
-            rows_ternary(packed, groups, xs, xstride, count, sums, BLOCK);
+            pack_ternary_block(src, stride, cols, groups, packed);
+            /*
+             * Four blocks share each 64-byte line of a column: while this block's rows run, a
+             * quarter of the columns fetch the line of the block four on, so that every line
+             * arrives once and ahead of its repack.
+             */
+            struct next_block next = {src + 4 * BLOCK / 4, stride, cols, (b / BLOCK) % 4};
+            rows_ternary(packed, groups, xs, xstride, count, sums, BLOCK, b + 4 * BLOCK < o0 + len ? &next : NULL);
             finish_block(format, sums, count, NULL, NULL, token_scale, token_sum, out + b, ostride);
         }
     }
