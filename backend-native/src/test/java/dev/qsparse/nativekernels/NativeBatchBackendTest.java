@@ -126,9 +126,8 @@ class NativeBatchBackendTest {
                 in[t] = new ActivationBuffer(cols);
                 for (int c = 0; c < cols; c++) {
                     in[t].values[c] = v;
-                    in[t].index[c] = c;
                 }
-                in[t].count = cols;
+                in[t].valuesChanged(cols);
                 in[t].integer = true;
             }
             float[][] expected = multiply(m, in, null, 1);
@@ -335,11 +334,11 @@ class NativeBatchBackendTest {
                 int v = r.nextInt(256) - 128;
                 if (v != 0) {
                     a.values[c] = v;
-                    a.index[n++] = c;
+                    n++;
                 }
             }
         }
-        a.count = n;
+        a.valuesChanged(n);
         a.integer = true;
         a.outputScale = 0.01f + r.nextFloat();
         return a;

@@ -9,9 +9,11 @@ public final class ActivationBuffer {
 
     /** Kept values; integer-valued when the activations are int8-quantized. */
     public final float[] values;
-    /** Indices of the non-zero entries of {@link #values}, ascending. */
-    public final int[] index;
-    /** Number of valid entries in {@link #index}. */
+    /** Indices of the non-zero entries of {@link #values}, ascending: see {@link #index()}. */
+    private final int[] index;
+    /** Whether {@link #index} lists the current values' non-zero entries. */
+    private boolean indexed;
+    /** Number of non-zero entries of {@link #values} (of the index, once listed). */
     public int count;
     /** Multiply the product W·values by this to get W·x̂. */
     public float outputScale = 1f;
@@ -30,6 +32,38 @@ public final class ActivationBuffer {
         return values.length;
     }
 
+    /**
+     * Indices of the non-zero entries of {@link #values}, ascending, the first {@link #count} valid:
+     * listed on first use after the values changed (the batch kernels read the values whole and
+     * never need it; the column kernels of one input do).
+     */
+    public int[] index() {
+        if (!indexed) {
+            int c = 0;
+            for (int i = 0; i < values.length; i++) {
+                index[c] = i;
+                c += values[i] != 0f ? 1 : 0; // no branch: a kept entry is a coin flip at 50% top-K
+            }
+            if (c != count) {
+                throw new IllegalStateException(c + " non-zero values, " + count + " counted");
+            }
+            indexed = true;
+        }
+        return index;
+    }
+
+    /** The values were rewritten, {@code nonZero} of them non-zero: the index is listed when asked for. */
+    public void valuesChanged(int nonZero) {
+        count = nonZero;
+        indexed = false;
+    }
+
+    /** For a writer that lists the non-zero entries itself: the index array to fill (then set {@link #count}). */
+    public int[] indexToFill() {
+        indexed = true;
+        return index;
+    }
+
     /** Loads a dense float vector as it is (no sparsifier): every non-zero entry is listed, scale 1. */
     public void setDense(float[] x) {
         int n = values.length;
@@ -42,6 +76,7 @@ public final class ActivationBuffer {
             }
         }
         count = c;
+        indexed = true;
         outputScale = 1f;
         integer = false;
     }

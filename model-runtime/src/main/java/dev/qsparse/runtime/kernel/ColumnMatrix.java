@@ -173,7 +173,7 @@ abstract class ColumnMatrix implements WeightMatrix {
         Scratch s = SCRATCH.get();
         int block = heap != null ? MAX_BLOCK : Math.max(4, Math.min(MAX_BLOCK, PANEL_BYTES / slice / 4 * 4));
         byte[] src = heap != null ? heap : s.bytes(block * slice);
-        int[] idx = in.index;
+        int[] idx = in.index();
         float[] x = in.values;
         for (int j0 = 0; j0 < in.count; j0 += block) {
             int n = Math.min(block, in.count - j0);
@@ -257,10 +257,11 @@ abstract class ColumnMatrix implements WeightMatrix {
                     } else {
                         java.util.Arrays.fill(accF[t], o0, o1, 0f);
                     }
+                    int[] xIndex = x.index();
                     for (int j0 = 0; j0 < x.count; j0 += MAX_BLOCK) {
                         int n = Math.min(MAX_BLOCK, x.count - j0);
                         for (int j = 0; j < n; j++) {
-                            int c = x.index[j0 + j];
+                            int c = xIndex[j0 + j];
                             s.xs[j] = x.values[c];
                             s.off[j] = heap != null ? c * stride + start : c * slice;
                         }
@@ -387,7 +388,7 @@ abstract class ColumnMatrix implements WeightMatrix {
         java.nio.IntBuffer counts = countBytes.asIntBuffer();
         long work = 0;
         for (int t = 0; t < count; t++) {
-            index.put(t * xStride, in[t].index, 0, in[t].count);
+            index.put(t * xStride, in[t].index(), 0, in[t].count);
             counts.put(t, in[t].count);
             work += (long) padded * in[t].count;
         }
@@ -416,9 +417,10 @@ abstract class ColumnMatrix implements WeightMatrix {
     @Override
     public void matvecSparse(float[] x, int[] index, int count, float[] out) {
         ActivationBuffer in = new ActivationBuffer(cols);
+        int[] kept = in.indexToFill();
         for (int j = 0; j < count; j++) {
             in.values[index[j]] = x[index[j]];
-            in.index[j] = index[j];
+            kept[j] = index[j];
         }
         in.count = count;
         multiply(in, out, Workspace.single());

@@ -145,7 +145,7 @@ public final class FloatMatrix implements WeightMatrix {
                 }
             });
         } else if (in.count * 4 < in.width() * 3) {
-            matvecSparse(in.values, in.index, in.count, out);
+            matvecSparse(in.values, in.index(), in.count, out);
         } else {
             matvec(in.values, out);
         }

@@ -143,6 +143,15 @@ public interface KernelBackend {
         return Sparsifier.absMax(x, n);
     }
 
+    /** How many of v[0, n) are non-zero (+0 and -0 are zero). */
+    default int countNonZero(float[] v, int n) {
+        int count = 0;
+        for (int i = 0; i < n; i++) {
+            count += v[i] != 0f ? 1 : 0;
+        }
+        return count;
+    }
+
     /**
      * Int8 quantization of the kept entries (threshold: a magnitude, +0 or more, or NaN):
      * {@code out[i] = Sparsifier.quantizeFast(x[i], s)} where

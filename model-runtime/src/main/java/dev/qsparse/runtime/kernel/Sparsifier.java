@@ -128,9 +128,6 @@ public final class Sparsifier {
         if (!blocks && ratio < 1.0) {
             threshold = kernels.kthLargestMagnitude(x, scratch, n, keptCount(n), Float.floatToRawIntBits(gamma));
         }
-        int[] index = out.index;
-        int count = 0;
-        boolean indexed = false;
         float multiplier = 1f;
         float[] v = out.values;
         if (activationBits == 8) {
@@ -140,14 +137,7 @@ public final class Sparsifier {
                     v[i] = Math.abs(x[i]) >= scratch[i] ? quantizeFast(x[i], s) : 0f;
                 }
             } else {
-                // The index of the non-zero entries in a second, branch-free pass (a rescale only
-                // multiplies, so it cannot turn a zero into a non-zero or back).
                 kernels.quantizeKept(x, n, s, threshold, v);
-                for (int i = 0; i < n; i++) {
-                    index[count] = i;
-                    count += v[i] != 0f ? 1 : 0; // no branch: a kept entry is a coin flip at 50% top-K
-                }
-                indexed = true;
             }
             multiplier = 1f / s;
         } else {
@@ -173,13 +163,9 @@ public final class Sparsifier {
                 multiplier *= (float) Math.sqrt(inSq) / (keptNorm + RESCALE_EPS);
             }
         }
-        if (!indexed) {
-            for (int i = 0; i < n; i++) {
-                index[count] = i;
-                count += v[i] != 0f ? 1 : 0; // no branch: see above
-            }
-        }
-        out.count = count;
+        // Only counted here: the index of the non-zero entries is listed when a kernel asks for it
+        // (a rescale only multiplies, so it cannot turn a zero into a non-zero or back).
+        out.valuesChanged(kernels.countNonZero(v, n));
         out.outputScale = multiplier;
         out.integer = activationBits == 8;
     }

@@ -131,8 +131,8 @@ public final class TernaryMatrix extends ColumnMatrix {
     @Override
     int tokenSum(ActivationBuffer in) {
         int sum = 0;
-        for (int j = 0; j < in.count; j++) {
-            sum += (int) in.values[in.index[j]];
+        for (float v : in.values) { // every entry: the zeros add nothing, and no index is needed
+            sum += (int) v;
         }
         return sum;
     }
@@ -154,8 +154,9 @@ public final class TernaryMatrix extends ColumnMatrix {
     @Override
     void finish(float[] acc, float[] out, ActivationBuffer in) {
         float sum = 0f;
+        int[] kept = in.index();
         for (int j = 0; j < in.count; j++) {
-            sum += in.values[in.index[j]];
+            sum += in.values[kept[j]];
         }
         float s = scale * in.outputScale;
         for (int o = 0; o < rows; o++) {

@@ -525,6 +525,22 @@ final class VectorBackend implements KernelBackend {
         return max;
     }
 
+    /** A lane-wise compare with zero, counted per vector (-0 compares equal to zero, as in the scalar twin). */
+    @Override
+    public int countNonZero(float[] v, int n) {
+        int count = 0;
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            count += FloatVector.fromArray(FS, v, i)
+                    .compare(VectorOperators.NE, 0f)
+                    .trueCount();
+        }
+        for (; i < n; i++) {
+            count += v[i] != 0f ? 1 : 0;
+        }
+        return count;
+    }
+
     /**
      * The scalar operations lane by lane: multiply, add and subtract the magic, clamp. The keep test
      * is the float compare {@code !(|x| < threshold)}, which orders as the bit compare for a

@@ -51,14 +51,15 @@ public final class FeedForwardSparsity {
         }
         // The buffer lists its non-zero entries; its scale (int8 step) does not change the ratios.
         float inputMax = 0f;
+        int[] downIndex = downInput.index();
         for (int j = 0; j < downInput.count; j++) {
-            inputMax = Math.max(inputMax, Math.abs(downInput.values[downInput.index[j]]));
+            inputMax = Math.max(inputMax, Math.abs(downInput.values[downIndex[j]]));
         }
         float inputThreshold = inputMax * NEAR_ZERO_FRACTION;
         long zeros = width - downInput.count;
         long near = zeros;
         for (int j = 0; j < downInput.count; j++) {
-            if (Math.abs(downInput.values[downInput.index[j]]) < inputThreshold) {
+            if (Math.abs(downInput.values[downIndex[j]]) < inputThreshold) {
                 near++;
             }
         }

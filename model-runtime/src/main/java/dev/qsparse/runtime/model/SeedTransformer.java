@@ -188,20 +188,23 @@ public final class SeedTransformer implements DecoderModel {
             }
             float threshold = TopK.kthLargest(s.scratch, d, config.keptCount());
             int count = 0;
+            int[] kept = act.indexToFill();
             for (int i = 0; i < d; i++) {
                 if (Math.abs(s.x[i]) < threshold) {
                     s.x[i] = 0f;
                 }
                 act.values[i] = s.x[i];
                 if (s.x[i] != 0f) {
-                    act.index[count++] = i;
+                    kept[count++] = i;
                 }
             }
             act.count = count;
             act.outputScale = 1f;
         } else {
             floatSparsifier.apply(s.x, act, s.scratch);
-            // Materialise the rescaled values: they are the new residual stream.
+            // Materialise the rescaled values: they are the new residual stream. The kept set is
+            // the sparsifier's (listed first: a tiny value could underflow to zero here).
+            act.index();
             for (int i = 0; i < d; i++) {
                 act.values[i] = act.values[i] * act.outputScale;
                 s.x[i] = act.values[i];

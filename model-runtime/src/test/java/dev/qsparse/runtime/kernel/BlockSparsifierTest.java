@@ -58,7 +58,7 @@ class BlockSparsifierTest {
                                 1e-6f * Math.max(1, Math.abs(expected[i])),
                                 "n=" + n + " " + nm[0] + ":" + nm[1] + " at " + i);
                         if (buf.values[i] != 0f) {
-                            assertEquals(i, buf.index[nonZero++]);
+                            assertEquals(i, buf.index()[nonZero++]);
                         }
                     }
                     assertEquals(nonZero, buf.count);

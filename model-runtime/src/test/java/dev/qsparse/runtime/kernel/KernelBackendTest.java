@@ -101,6 +101,15 @@ class KernelBackendTest {
                                 Float.floatToRawIntBits(actual[i]),
                                 "quantizeKept n=" + n + " i=" + i + " x=" + x[i] + " threshold=" + threshold);
                     }
+                    // the count the sparsifier keeps instead of listing the index: with -0 and NaN
+                    actual[0] = -0f;
+                    actual[n - 1] = trial % 2 == 0 ? Float.NaN : actual[n - 1];
+                    int nonZero = 0;
+                    for (int i = 0; i < n; i++) {
+                        nonZero += actual[i] != 0f ? 1 : 0;
+                    }
+                    assertEquals(nonZero, scalar.countNonZero(actual, n), "countNonZero scalar n=" + n);
+                    assertEquals(nonZero, vector.countNonZero(actual, n), "countNonZero vector n=" + n);
                 }
             }
         }

@@ -120,7 +120,7 @@ class SparsifierTest {
                     tol,
                     "element " + i + " n=" + n + " ratio=" + ratio + " bits=" + bits + " " + rescale);
             if (buf.values[i] != 0f) {
-                assertEquals(i, buf.index[nonZero++], "index list must hold the non-zeros in order");
+                assertEquals(i, buf.index()[nonZero++], "index list must hold the non-zeros in order");
             }
             if (bits == 8) {
                 assertEquals(Math.rint(buf.values[i]), buf.values[i], "int8 values must be integers");
