@@ -35,7 +35,8 @@ public final class ActivationBuffer {
     /**
      * Indices of the non-zero entries of {@link #values}, ascending, the first {@link #count} valid:
      * listed on first use after the values changed (the batch kernels read the values whole and
-     * never need it; the column kernels of one input do).
+     * never need it; the column kernels of one input do). Not thread-safe, like the buffer: a
+     * product that splits its work across threads lists it first, on the calling thread.
      */
     public int[] index() {
         if (!indexed) {

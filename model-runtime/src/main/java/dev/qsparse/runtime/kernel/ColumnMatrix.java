@@ -139,6 +139,7 @@ abstract class ColumnMatrix implements WeightMatrix {
     @Override
     public void multiply(ActivationBuffer in, float[] out, Workspace ws) {
         KernelBackend k = ws.backend();
+        in.index(); // listed here, on the calling thread: the tiles below read it concurrently
         if (in.integer) {
             int[] acc = ws.ints(padded);
             ws.forRange(padded, GROUP, (long) padded * in.count, (a, b) -> columns(k, in, acc, null, a, b));
@@ -232,6 +233,7 @@ abstract class ColumnMatrix implements WeightMatrix {
         long work = 0;
         for (int t = 0; t < count; t++) {
             work += (long) padded * in[t].count;
+            in[t].index(); // listed on the calling thread: the tiles below read it concurrently
         }
         int tile = Math.max(GROUP, Math.min(padded, TILE_BYTES / Math.max(1, sliceBytes(GROUP) * cols) * GROUP));
         int[][] accI = ws.batchInts(count, padded);
