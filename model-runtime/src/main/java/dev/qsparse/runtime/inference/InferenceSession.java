@@ -602,7 +602,9 @@ public final class InferenceSession implements AutoCloseable {
      */
     private static int step(Generation g, Tokenizer tokenizer, int eos, int context) {
         GenerationParams params = g.request.generation();
-        int next = g.sampler.next(g.logits, g.logits.length);
+        // Only ids the tokenizer can decode: a model's vocabulary may be padded past its tokenizer's
+        // (rows no text maps to), and an id there would fail the request at decoding.
+        int next = g.sampler.next(g.logits, Math.min(g.logits.length, tokenizer.vocabSize()));
         if (params.stopAtEos() && (next == eos || contains(g.stopTokens, next))) {
             g.finish = "eos";
             return -1;

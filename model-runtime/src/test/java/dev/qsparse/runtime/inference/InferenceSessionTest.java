@@ -62,6 +62,40 @@ class InferenceSessionTest {
         }
     }
 
+    /**
+     * A model whose vocabulary is padded past its tokenizer's (rows no text maps to) generates only
+     * ids the tokenizer can decode: greedy is the argmax over those, and without the bound some
+     * step's argmax would have been a padding row (random weights; checked below).
+     */
+    @Test
+    void generationNeverPicksAnIdTheTokenizerCannotDecode(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp)
+            throws IOException {
+        int decodable = tokenizer.vocabSize();
+        java.nio.file.Path dir = tmp.resolve("padded-vocab");
+        dev.qsparse.runtime.model.RandomModels.write(
+                dir, new dev.qsparse.runtime.model.RandomModels.Shape(decodable + 300, 32, 2, 1, 64, 64), 3);
+        java.nio.file.Files.copy(TestModels.TEST_MODEL.resolve("tokenizer.json"), dir.resolve("tokenizer.json"));
+        try (Model padded = Model.load(dir)) {
+            GenerationParams params =
+                    GenerationParams.defaults().withMaxNewTokens(24).withStopAtEos(false);
+            InferenceResult r = padded.newSession().run(InferenceRequest.generate("The license grants", params));
+            InferenceResult.Generation g = assertInstanceOf(InferenceResult.Generation.class, r);
+            assertEquals(24, g.tokens().length);
+            int[] prompt = tokenizer.encode("The license grants");
+            int[] seq = java.util.Arrays.copyOf(prompt, prompt.length + g.tokens().length);
+            boolean paddingWouldWin = false;
+            for (int i = 0; i < g.tokens().length; i++) {
+                float[][] logits = padded.newSession().logits(java.util.Arrays.copyOf(seq, prompt.length + i));
+                float[] last = logits[logits.length - 1];
+                assertEquals(Kernels.argmax(last, decodable), g.tokens()[i], "step " + i);
+                paddingWouldWin |= Kernels.argmax(last, last.length) >= decodable;
+                seq[prompt.length + i] = g.tokens()[i];
+            }
+            assertTrue(paddingWouldWin, "the test must reach a step where a padding row has the largest logit");
+            assertEquals(tokenizer.decode(g.tokens()), g.text());
+        }
+    }
+
     @Test
     void samplingIsReproducibleBySeed() {
         GenerationParams params = GenerationParams.defaults()
