@@ -30,7 +30,8 @@ import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
  * parallelism 1 and 2, each on a fresh local mini cluster in this JVM. Not a test. Embed mode by
  * default (batch sizes 1, 8, 32); {@code -Dbench.mode=generate} runs generate mode (greedy, 16 new
  * tokens, batch sizes 1 and 16: the generate requests of a micro-batch decode together).
- * {@code -Dbench.batches=1,8,32} and {@code -Dbench.parallelism=1,2} override the lists.
+ * {@code -Dbench.batches=1,8,32} and {@code -Dbench.parallelism=1,2} override the lists,
+ * {@code -Dbench.maxNewTokens=64} the generation length.
  *
  * <p>Run: {@code mvn -q -pl operator -am -Pbench verify -DskipTests} (or call {@link #main} with
  * {@code [model-dir] [events] [events-file]}). Events are the lines of
@@ -96,7 +97,7 @@ public final class OperatorBenchmark {
                 rows.add(row);
                 System.out.printf(
                         Locale.ROOT,
-                        "p=%d batch=%d: %.0f events/s, p50 %.2f ms, p99 %.2f ms%n",
+                        "p=%d batch=%d: %.1f events/s, p50 %.2f ms, p99 %.2f ms%n",
                         parallelism,
                         batch,
                         row.eventsPerSecond(),
@@ -111,7 +112,7 @@ public final class OperatorBenchmark {
         for (Row r : rows) {
             System.out.printf(
                     Locale.ROOT,
-                    "| %d | %d | %.1f | %d | %.0f | %.2f | %.2f |%n",
+                    "| %d | %d | %.1f | %d | %.1f | %.2f | %.2f |%n",
                     r.parallelism(),
                     r.batch(),
                     r.meanBatch(),
@@ -191,7 +192,7 @@ public final class OperatorBenchmark {
         QSparseEnrichment.Streams out = QSparseEnrichment.builder()
                 .modelPath(model.toString())
                 .mode(mode)
-                .maxNewTokens(16)
+                .maxNewTokens(Integer.getInteger("bench.maxNewTokens", 16))
                 .maxBatchSize(batch)
                 .maxWait(Duration.ofMillis(10))
                 .build()
