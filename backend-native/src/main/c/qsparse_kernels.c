@@ -350,7 +350,7 @@ VNNI static void columns(int format, const int8_t *weights, long stride, int col
              * quarter of the columns fetch the line of the block four on, so that every line
              * arrives once and ahead of its repack.
              */
-            struct next_block next = {src + 4 * BLOCK / 4, stride, cols, (b / BLOCK) % 4};
+            struct next_block next = {src + 4 * (BLOCK / 4), stride, cols, (b / BLOCK) % 4};
             rows_ternary(packed, groups, xs, xstride, count, sums, BLOCK, b + 4 * BLOCK < o0 + len ? &next : NULL);
             finish_block(format, sums, count, NULL, NULL, token_scale, token_sum, out + b, ostride);
         }

@@ -58,16 +58,8 @@ final class ConvertCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         ModelConverter.Target target = ModelConverter.Target.parse(weights);
-        boolean lmHeadInt8 = switch (lmHead) {
-            case "int8" -> true;
-            case "f32", "float", "none" -> false;
-            default -> throw new IllegalArgumentException("--lm-head must be int8 or f32, got " + lmHead);
-        };
-        boolean lmHeadInputInt8 = switch (lmHeadInput == null ? (lmHeadInt8 ? "int8" : "f32") : lmHeadInput) {
-            case "int8" -> true;
-            case "f32", "float", "none" -> false;
-            default -> throw new IllegalArgumentException("--lm-head-input must be int8 or f32, got " + lmHeadInput);
-        };
+        boolean lmHeadInt8 = isInt8("--lm-head", lmHead);
+        boolean lmHeadInputInt8 = lmHeadInput == null ? lmHeadInt8 : isInt8("--lm-head-input", lmHeadInput);
         if (lmHeadInputInt8 && !lmHeadInt8) {
             throw new IllegalArgumentException("--lm-head-input int8 needs an int8 lm head (--lm-head int8)");
         }
@@ -83,5 +75,14 @@ final class ConvertCommand implements Callable<Integer> {
         json.put("millis", (System.nanoTime() - start) / 1e6);
         Json.print(json);
         return 0;
+    }
+
+    /** An int8|f32 option's value: true for int8 ("float" and "none" also mean f32). */
+    private static boolean isInt8(String option, String value) {
+        return switch (value) {
+            case "int8" -> true;
+            case "f32", "float", "none" -> false;
+            default -> throw new IllegalArgumentException(option + " must be int8 or f32, got " + value);
+        };
     }
 }

@@ -1,6 +1,8 @@
 package dev.qsparse.runtime.model;
 
 import dev.qsparse.runtime.kernel.ActivationBuffer;
+import dev.qsparse.runtime.kernel.BatchBackend;
+import dev.qsparse.runtime.kernel.BatchBackends;
 import dev.qsparse.runtime.kernel.FloatMatrix;
 import dev.qsparse.runtime.kernel.Int8Matrix;
 import dev.qsparse.runtime.kernel.KernelBackend;
@@ -70,18 +72,17 @@ public final class QSparseTransformer implements DecoderModel {
         return passSize;
     }
 
+    /** Whether the native batch backend runs this matrix's products (its VNNI or its float32 kernel). */
     private static boolean onBatchBackend(WeightMatrix m) {
         return (m instanceof Int8Matrix || m instanceof TernaryMatrix)
-                        && dev.qsparse.runtime.kernel.BatchBackends.find().isPresent()
+                        && BatchBackends.find().isPresent()
                 || nativeF32(m);
     }
 
     private static boolean nativeF32(WeightMatrix m) {
         return m instanceof FloatMatrix f
                 && f.isMappedF32()
-                && dev.qsparse.runtime.kernel.BatchBackends.find()
-                        .map(dev.qsparse.runtime.kernel.BatchBackend::hasF32)
-                        .orElse(false);
+                && BatchBackends.find().map(BatchBackend::hasF32).orElse(false);
     }
 
     public QSparseTransformer(QSparseConfig config, Checkpoint checkpoint) throws ModelLoadException {
