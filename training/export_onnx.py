@@ -43,7 +43,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from qsparse.model import QSparseForCausalLM, rope_cos_sin  # noqa: E402
+from qsparse.model import QSparseConfig, QSparseForCausalLM, rope_cos_sin  # noqa: E402
 
 
 def dynamic_quantize_linear(x):
@@ -99,7 +99,7 @@ class _Core(nn.Module):
         self.c = c
         self.m = model
         self.group = c.num_attention_heads // c.num_key_value_heads
-        cos, sin = rope_cos_sin(c.max_position_embeddings, c.head_dim, c.rope_theta)
+        cos, sin = rope_cos_sin(c.max_position_embeddings, c.head_dim, c.rope_theta, scaling=c.rope_scaling)
         self.register_buffer("cos", cos, persistent=False)
         self.register_buffer("sin", sin, persistent=False)
         if weights not in ("f32", "int8"):
@@ -199,8 +199,13 @@ def load_dense(model_dir: str, dense: bool) -> QSparseForCausalLM:
         config = json.load(f)
     if config.get("model_type", "qsparse") not in ("qsparse", "bitnet", "llama"):
         raise SystemExit(f"{model_dir}: model_type {config.get('model_type')!r} is not exported (qsparse only)")
-    if config.get("mlp_activation", "relu2glu") != "relu2glu":
-        raise SystemExit(f"{model_dir}: mlp_activation {config['mlp_activation']!r} is not exported "
+    try:
+        # Read as the runtime reads it: a llama config's hidden_act decides its feed-forward.
+        mlp_activation = QSparseConfig.from_dict(config).mlp_activation
+    except ValueError as e:
+        raise SystemExit(f"{model_dir}: {e}")
+    if mlp_activation != "relu2glu":
+        raise SystemExit(f"{model_dir}: mlp_activation {mlp_activation!r} is not exported "
                          "(the ONNX graph has the ReLU²GLU feed-forward only)")
     sparse = any(float(config.get(k, 1.0)) < 1.0 for k in
                  ("topk_ratio", "topk_ratio_attn", "topk_ratio_attn_out", "topk_ratio_mlp", "topk_ratio_mlp_out"))

@@ -31,6 +31,8 @@ from typing import Callable, Dict, Optional
 
 import torch
 
+from . import hub_config
+
 VALUES_PER_BYTE = 4
 ACT_FLOOR = 1e-5
 MEAN_FLOOR = 1e-5
@@ -89,13 +91,17 @@ class BitNetReference:
         q = config.get("quantization_config") or {}
         self.linear_class = q.get("linear_class", "bitlinear")
         self.observer = observer
+        # BitNetConfig's defaults where a key is absent (hub_config.bitnet_keys).
+        config = dict(config, **hub_config.bitnet_keys(config))
         self.heads = config["num_attention_heads"]
         self.kv_heads = config.get("num_key_value_heads", self.heads)
         self.head_dim = config.get("head_dim", config["hidden_size"] // self.heads)
-        self.eps = config.get("rms_norm_eps", 1e-5)
-        theta = config.get("rope_theta", 10000.0)
+        self.eps = config["rms_norm_eps"]
+        theta, scaling = hub_config.rope(config, config["rope_theta"])
         exponents = torch.arange(0, self.head_dim, 2, dtype=torch.int64).to(torch.float32) / self.head_dim
-        self.inv_freq = 1.0 / (theta ** exponents)
+        inv_freq = 1.0 / (theta ** exponents)
+        self.inv_freq = inv_freq if scaling is None else torch.tensor(
+            [hub_config.scale_frequency(float(f), scaling) for f in inv_freq], dtype=torch.float32)
 
     def _observe(self, kind, z, keep_scale):
         if self.observer is not None:

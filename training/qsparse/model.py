@@ -32,6 +32,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from . import hub_config
 from .safetensors_io import load_file, save_file
 
 MODEL_TYPE = "qsparse"
@@ -75,6 +76,7 @@ class QSparseConfig:
     topk_rescale: str = "none"  # "none", "l2", "l2_preserve"
     weight_quant: str = "none"  # "none", "ternary", "int8"
     mlp_activation: str = "relu2glu"  # one of MLP_ACTIVATIONS; written only when not the default
+    rope_scaling: Optional[Dict[str, Any]] = None  # None, or linear / llama3 (hub_config); written when set
     # Training-only options (see TRAINING_ONLY_KEYS).
     use_sub_norms: bool = False  # attn_sub_norm / ffn_sub_norm (BitNet b1.58 2B4T)
     use_bias: bool = False  # a .bias on every projection
@@ -103,6 +105,7 @@ class QSparseConfig:
             raise ValueError(f"weight_quant must be one of {WEIGHT_QUANT_MODES}")
         if self.mlp_activation not in MLP_ACTIVATIONS:
             raise ValueError(f"mlp_activation must be one of {MLP_ACTIVATIONS}")
+        _, self.rope_scaling = hub_config.rope({"rope_scaling": self.rope_scaling}, self.rope_theta)
 
     def to_dict(self, include_training_keys: bool = False) -> Dict[str, Any]:
         out = {"model_type": MODEL_TYPE}
@@ -122,9 +125,19 @@ class QSparseConfig:
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> "QSparseConfig":
+        """Reads a config.json. ``llama`` and ``bitnet`` configs are read as transformers reads
+        them (hub_config: hidden_act, their own defaults, rope scaling); our own ``qsparse`` keeps
+        its defaults."""
         model_type = data.get("model_type", MODEL_TYPE)
         if model_type not in ACCEPTED_MODEL_TYPES:
             raise ValueError(f"model_type {model_type!r} is not a qsparse config")
+        data = dict(data)
+        if model_type == "llama":
+            data.update(hub_config.llama_keys(data))
+        elif model_type == "bitnet":
+            data.update(hub_config.bitnet_keys(data))
+        default_theta = data.get("rope_theta") or 10000.0
+        data["rope_theta"], data["rope_scaling"] = hub_config.rope(data, default_theta)
         names = {field.name for field in dataclasses.fields(cls)}
         # Hugging Face configs carry many other keys; they are ignored.
         return cls(**{k: v for k, v in data.items() if k in names})
@@ -292,14 +305,19 @@ class RMSNorm(nn.Module):
         return x / torch.sqrt(x.pow(2).mean(dim=-1, keepdim=True) + self.eps) * self.weight
 
 
-def rope_cos_sin(length: int, head_dim: int, theta: float, dtype=torch.float32, device=None):
+def rope_cos_sin(length: int, head_dim: int, theta: float, dtype=torch.float32, device=None,
+                 scaling: Optional[Dict[str, Any]] = None):
     """cos/sin tables [length, head_dim] for positions 0..length-1.
 
-    Angles are computed in float64 and rounded once to ``dtype``.
+    Angles are computed in float64 and rounded once to ``dtype``; ``scaling`` is a
+    rope_scaling rule (hub_config: linear or llama3) or None.
     """
     i = torch.arange(head_dim // 2, dtype=torch.float64, device=device)
     freq = torch.pow(torch.tensor(float(theta), dtype=torch.float64, device=device),
                      -2.0 * i / head_dim)
+    if scaling is not None:
+        freq = torch.tensor([hub_config.scale_frequency(float(f), scaling) for f in freq],
+                            dtype=torch.float64, device=device)
     pos = torch.arange(length, dtype=torch.float64, device=device)
     angle = pos[:, None] * freq[None, :]
     angle = torch.cat([angle, angle], dim=-1)
@@ -420,7 +438,7 @@ class QSparseDecoder(nn.Module):
             raise ValueError(f"sequence of {length} exceeds max_position_embeddings "
                              f"{c.max_position_embeddings}")
         x = self.embed_tokens(input_ids)
-        cos, sin = rope_cos_sin(length, c.head_dim, c.rope_theta, x.dtype, x.device)
+        cos, sin = rope_cos_sin(length, c.head_dim, c.rope_theta, x.dtype, x.device, c.rope_scaling)
         for layer in self.layers:
             x = layer(x, cos, sin)
         return self.norm(x)

@@ -56,7 +56,8 @@ public final class ConfigReader {
                         "unsupported weight_layout '" + layout + "' (this runtime reads " + WEIGHT_LAYOUT + ")");
             }
             config = switch (type) {
-                case "qsparse", "llama" -> readQSparse(root);
+                case "qsparse" -> readQSparse(root);
+                case "llama" -> readLlama(root);
                 case "bitnet" -> readBitNet(root);
                 case "qsparse_seed" -> readSeed(root);
                 default ->
@@ -70,16 +71,71 @@ public final class ConfigReader {
         return config;
     }
 
+    /** Our own format: its keys and documented defaults (docs/model-format.md). */
     static QSparseConfig readQSparse(JsonNode c) {
+        HubKeys keys = new HubKeys(
+                1e-5,
+                10000.0,
+                OptionalInt.empty(),
+                OptionalInt.empty(),
+                OptionalInt.empty(),
+                MlpActivation.fromConfig(string(c, "mlp_activation", "relu2glu")),
+                LinearBiases.FROM_TENSORS);
         return readQSparse(
-                c, QuantRules.QSPARSE, activationBits(c), WeightQuant.fromConfig(string(c, "weight_quant", "none")));
+                c,
+                keys,
+                QuantRules.QSPARSE,
+                activationBits(c),
+                WeightQuant.fromConfig(string(c, "weight_quant", "none")));
+    }
+
+    /**
+     * A Hugging Face Llama checkpoint ({@code LlamaForCausalLM}), read as transformers'
+     * LlamaConfig does: {@code hidden_act} (default silu) chooses the feed-forward, the defaults are
+     * LlamaConfig's ({@code rms_norm_eps} 1e-6, {@code bos_token_id} 1, {@code eos_token_id} 2),
+     * {@code attention_bias} / {@code mlp_bias} declare the biases. Our Q-Sparse keys only add
+     * sparsity and quantization on top; {@code mlp_activation}, when also given, must agree.
+     */
+    static QSparseConfig readLlama(JsonNode c) {
+        String act = string(c, "hidden_act", "silu");
+        MlpActivation mlp = switch (act) {
+            case "silu", "swish" -> MlpActivation.SWIGLU;
+            case "relu2" -> MlpActivation.RELU2_GLU;
+            default ->
+                throw new IllegalArgumentException("'hidden_act' '" + act
+                        + "' is not supported for model_type llama (supported: silu, swish, relu2)");
+        };
+        JsonNode ours = c.get("mlp_activation");
+        if (ours != null && !ours.isNull() && MlpActivation.fromConfig(string(c, "mlp_activation", "")) != mlp) {
+            throw new IllegalArgumentException("'mlp_activation' " + ours + " disagrees with 'hidden_act' '" + act
+                    + "'" + (c.has("hidden_act") ? "" : " (transformers' default for llama)")
+                    + ": remove mlp_activation, hidden_act decides the feed-forward of model_type llama");
+        }
+        // pretraining_tp > 1 only splits each product into slices in transformers: the same function.
+        optionalInt(c, "pretraining_tp", 1, 1, MAX_HEADS);
+        HubKeys keys = new HubKeys(
+                1e-6,
+                10000.0,
+                OptionalInt.empty(),
+                OptionalInt.of(1),
+                OptionalInt.of(2),
+                mlp,
+                LinearBiases.declared(bool(c, "attention_bias", false), bool(c, "mlp_bias", false)));
+        return readQSparse(
+                c,
+                keys,
+                QuantRules.QSPARSE,
+                activationBits(c),
+                WeightQuant.fromConfig(string(c, "weight_quant", "none")));
     }
 
     /**
      * A Hugging Face BitNet checkpoint ({@code BitNetForCausalLM}): ternary weights and int8
-     * activations by definition, with transformers' formulas ({@link QuantRules}). The
-     * quantization_config says which linear class (and so which weight_scale convention) the
-     * checkpoint was written for; keys that would contradict the BitNet math are refused.
+     * activations by definition, with transformers' formulas ({@link QuantRules}) and BitNetConfig's
+     * defaults ({@code rope_theta} 500000, 5 key/value heads, {@code bos_token_id} 128000, {@code
+     * eos_token_id} 128001). The quantization_config says which linear class (and so which
+     * weight_scale convention) the checkpoint was written for; keys that would contradict the BitNet
+     * math are refused.
      */
     static QSparseConfig readBitNet(JsonNode c) {
         String act = string(c, "hidden_act", "relu2");
@@ -88,10 +144,6 @@ public final class ConfigReader {
                     "'hidden_act' must be relu2 for model_type bitnet (the runtime's squared-ReLU GLU), got '" + act
                             + "'");
         }
-        JsonNode ropeScaling = c.get("rope_scaling");
-        if (ropeScaling != null && !ropeScaling.isNull()) {
-            throw new IllegalArgumentException("'rope_scaling' is not supported (plain RoPE only), got " + ropeScaling);
-        }
         if (activationBits(c, 8) != 8) {
             throw new IllegalArgumentException("'activation_bits' must be 8 for model_type bitnet (int8 activations)");
         }
@@ -99,8 +151,30 @@ public final class ConfigReader {
         if (weights != WeightQuant.TERNARY) {
             throw new IllegalArgumentException("'weight_quant' must be ternary for model_type bitnet");
         }
-        return readQSparse(c, bitNetRules(c.get("quantization_config")), 8, weights);
+        HubKeys keys = new HubKeys(
+                1e-5,
+                500000.0,
+                OptionalInt.of(5),
+                OptionalInt.of(128000),
+                OptionalInt.of(128001),
+                MlpActivation.RELU2_GLU,
+                // BitNet's feed-forward has no bias in transformers, whatever the config says.
+                LinearBiases.declared(bool(c, "attention_bias", false), false));
+        return readQSparse(c, keys, bitNetRules(c.get("quantization_config")), 8, weights);
     }
+
+    /**
+     * What a model_type's reference config class decides: the defaults of the keys whose defaults
+     * differ between families, the feed-forward and the biases.
+     */
+    private record HubKeys(
+            double rmsNormEps,
+            double ropeTheta,
+            OptionalInt keyValueHeads,
+            OptionalInt bosTokenId,
+            OptionalInt eosTokenId,
+            MlpActivation mlpActivation,
+            LinearBiases biases) {}
 
     /** transformers' defaults: BitLinear when quantization_config or its linear_class is absent. */
     private static QuantRules bitNetRules(JsonNode q) {
@@ -130,16 +204,18 @@ public final class ConfigReader {
         };
     }
 
-    private static QSparseConfig readQSparse(JsonNode c, QuantRules rules, int activationBits, WeightQuant weights) {
+    private static QSparseConfig readQSparse(
+            JsonNode c, HubKeys keys, QuantRules rules, int activationBits, WeightQuant weights) {
         int hidden = requiredInt(c, "hidden_size", 1, MAX_HIDDEN);
         int heads = requiredInt(c, "num_attention_heads", 1, MAX_HEADS);
         int vocab = requiredInt(c, "vocab_size", 1, MAX_VOCAB);
         int intermediate = requiredInt(c, "intermediate_size", 1, MAX_INTERMEDIATE);
         int layers = requiredInt(c, "num_hidden_layers", 1, MAX_LAYERS);
-        int kvHeads = optionalInt(c, "num_key_value_heads", heads, 1, heads);
+        int kvHeads = optionalInt(c, "num_key_value_heads", keys.keyValueHeads().orElse(heads), 1, heads);
         if (heads % kvHeads != 0) {
             throw new IllegalArgumentException(
-                    "num_key_value_heads = " + kvHeads + " must divide num_attention_heads = " + heads);
+                    "num_key_value_heads = " + kvHeads + " must divide num_attention_heads = " + heads
+                            + (c.has("num_key_value_heads") ? "" : " (num_key_value_heads is absent: the default)"));
         }
         int headDim = optionalInt(c, "head_dim", Math.max(1, hidden / heads), 1, MAX_HEAD_DIM);
         if (headDim % 2 != 0) {
@@ -147,6 +223,7 @@ public final class ConfigReader {
                     + (c.has("head_dim") ? "" : "; it defaults to hidden_size / num_attention_heads"));
         }
         double ratio = ratio(c, "topk_ratio", 1.0);
+        RopeKeys.Rope rope = RopeKeys.read(c, keys.ropeTheta());
         return new QSparseConfig(
                 vocab,
                 hidden,
@@ -156,11 +233,11 @@ public final class ConfigReader {
                 kvHeads,
                 headDim,
                 optionalInt(c, "max_position_embeddings", DEFAULT_CONTEXT, 1, MAX_CONTEXT),
-                (float) positive(c, "rms_norm_eps", 1e-5, 1.0),
-                positive(c, "rope_theta", 10000.0, Double.MAX_VALUE),
+                (float) positive(c, "rms_norm_eps", keys.rmsNormEps(), 1.0),
+                rope.theta(),
                 bool(c, "tie_word_embeddings", false),
-                tokenId(c, "bos_token_id", vocab),
-                tokenId(c, "eos_token_id", vocab),
+                tokenId(c, "bos_token_id", vocab, keys.bosTokenId()),
+                tokenId(c, "eos_token_id", vocab, keys.eosTokenId()),
                 ratio(c, "topk_ratio_attn", ratio),
                 ratio(c, "topk_ratio_attn_out", ratio),
                 ratio(c, "topk_ratio_mlp", ratio),
@@ -172,8 +249,10 @@ public final class ConfigReader {
                 topkBlock(c, 0),
                 topkBlock(c, 1),
                 rules,
-                MlpActivation.fromConfig(string(c, "mlp_activation", "relu2glu")),
-                bits(c, "lm_head_activation_bits", 0));
+                keys.mlpActivation(),
+                bits(c, "lm_head_activation_bits", 0),
+                rope.scaling(),
+                keys.biases());
     }
 
     /** Value of the weight_layout key that converted models carry (see docs/model-format.md). */
@@ -275,7 +354,7 @@ public final class ConfigReader {
 
     // --- typed, range-checked accessors; every message names the key -----------------------------
 
-    private static boolean isInt(JsonNode v) {
+    static boolean isInt(JsonNode v) {
         return v != null && v.isIntegralNumber() && v.canConvertToInt();
     }
 
@@ -287,12 +366,12 @@ public final class ConfigReader {
         return intIn(key, v, min, max);
     }
 
-    private static int optionalInt(JsonNode c, String key, int fallback, int min, int max) {
+    static int optionalInt(JsonNode c, String key, int fallback, int min, int max) {
         JsonNode v = c.get(key);
         return v == null || v.isNull() ? fallback : intIn(key, v, min, max);
     }
 
-    private static int intIn(String key, JsonNode v, int min, int max) {
+    static int intIn(String key, JsonNode v, int min, int max) {
         if (!isInt(v) || v.intValue() < min || v.intValue() > max) {
             throw new IllegalArgumentException(
                     "'" + key + "' must be an integer in [" + min + ", " + max + "], got " + v);
@@ -313,7 +392,7 @@ public final class ConfigReader {
     }
 
     /** A finite number in (0, max]. */
-    private static double positive(JsonNode c, String key, double fallback, double max) {
+    static double positive(JsonNode c, String key, double fallback, double max) {
         JsonNode v = c.get(key);
         if (v == null || v.isNull()) {
             return fallback;
@@ -326,7 +405,7 @@ public final class ConfigReader {
         return d;
     }
 
-    private static boolean bool(JsonNode c, String key, boolean fallback) {
+    static boolean bool(JsonNode c, String key, boolean fallback) {
         JsonNode v = c.get(key);
         if (v == null || v.isNull()) {
             return fallback;
@@ -337,7 +416,7 @@ public final class ConfigReader {
         return v.booleanValue();
     }
 
-    private static String string(JsonNode c, String key, String fallback) {
+    static String string(JsonNode c, String key, String fallback) {
         JsonNode v = c.get(key);
         if (v == null || v.isNull()) {
             return fallback;
@@ -373,8 +452,20 @@ public final class ConfigReader {
      * the one generation stops on, and every one must be in range.
      */
     private static OptionalInt tokenId(JsonNode c, String key, int vocab) {
+        return tokenId(c, key, vocab, OptionalInt.empty());
+    }
+
+    /**
+     * As {@link #tokenId(JsonNode, String, int)}, with the family's default when the key is absent
+     * (an explicit null means none, as in transformers); a default outside a small test
+     * vocabulary is no token.
+     */
+    private static OptionalInt tokenId(JsonNode c, String key, int vocab, OptionalInt fallback) {
         JsonNode v = c.get(key);
-        if (v == null || v.isNull()) {
+        if (v == null) {
+            return fallback.isPresent() && fallback.getAsInt() < vocab ? fallback : OptionalInt.empty();
+        }
+        if (v.isNull()) {
             return OptionalInt.empty();
         }
         if (v.isArray()) {

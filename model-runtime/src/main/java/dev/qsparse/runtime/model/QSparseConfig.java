@@ -34,59 +34,10 @@ public record QSparseConfig(
         int topkBlockSize,
         QuantRules quantRules,
         MlpActivation mlpActivation,
-        int lmHeadActivationBits)
+        int lmHeadActivationBits,
+        RopeScaling ropeScaling,
+        LinearBiases biases)
         implements ModelConfig {
-
-    /** The config without the kernel-era keys: lm head as stored, global top-K. */
-    public QSparseConfig(
-            int vocabSize,
-            int hiddenSize,
-            int intermediateSize,
-            int numLayers,
-            int numHeads,
-            int numKeyValueHeads,
-            int headDim,
-            int contextLength,
-            float rmsNormEps,
-            double ropeTheta,
-            boolean tieWordEmbeddings,
-            OptionalInt bosTokenId,
-            OptionalInt eosTokenId,
-            double topkRatioAttn,
-            double topkRatioAttnOut,
-            double topkRatioMlp,
-            double topkRatioMlpOut,
-            int activationBits,
-            TopKRescale topkRescale,
-            WeightQuant weightQuant) {
-        this(
-                vocabSize,
-                hiddenSize,
-                intermediateSize,
-                numLayers,
-                numHeads,
-                numKeyValueHeads,
-                headDim,
-                contextLength,
-                rmsNormEps,
-                ropeTheta,
-                tieWordEmbeddings,
-                bosTokenId,
-                eosTokenId,
-                topkRatioAttn,
-                topkRatioAttnOut,
-                topkRatioMlp,
-                topkRatioMlpOut,
-                activationBits,
-                topkRescale,
-                weightQuant,
-                WeightQuant.NONE,
-                0,
-                0,
-                QuantRules.QSPARSE,
-                MlpActivation.RELU2_GLU,
-                0);
-    }
 
     public QSparseConfig {
         require(vocabSize > 0, "vocab_size must be positive");
@@ -112,6 +63,8 @@ public record QSparseConfig(
                 "topk_block must be [N, M] with 1 <= N <= M");
         require(quantRules != null, "quantization rules must be given");
         require(mlpActivation != null, "mlp_activation must be given");
+        require(ropeScaling != null, "rope scaling must be given");
+        require(biases != null, "biases must be given");
     }
 
     private static void require(boolean ok, String message) {

@@ -117,34 +117,87 @@ public final class QSparseTransformer implements DecoderModel {
                     w.matrix(p + "self_attn.k_proj.weight", kvDim, d, quant),
                     w.matrix(p + "self_attn.v_proj.weight", kvDim, d, quant),
                     w.matrix(p + "self_attn.o_proj.weight", d, qDim, quant),
-                    w.optionalVector(p + "self_attn.q_proj.bias", qDim),
-                    w.optionalVector(p + "self_attn.k_proj.bias", kvDim),
-                    w.optionalVector(p + "self_attn.v_proj.bias", kvDim),
-                    w.optionalVector(p + "self_attn.o_proj.bias", d),
+                    bias(
+                            w,
+                            checkpoint,
+                            p + "self_attn.q_proj.bias",
+                            qDim,
+                            config.biases().attention()),
+                    bias(
+                            w,
+                            checkpoint,
+                            p + "self_attn.k_proj.bias",
+                            kvDim,
+                            config.biases().attention()),
+                    bias(
+                            w,
+                            checkpoint,
+                            p + "self_attn.v_proj.bias",
+                            kvDim,
+                            config.biases().attention()),
+                    bias(
+                            w,
+                            checkpoint,
+                            p + "self_attn.o_proj.bias",
+                            d,
+                            config.biases().attention()),
                     w.optionalVector(p + "self_attn.attn_sub_norm.weight", qDim),
                     w.vector(p + "post_attention_layernorm.weight", d),
                     gated ? w.matrix(p + "mlp.gate_proj.weight", f, d, quant) : null,
                     w.matrix(p + "mlp.up_proj.weight", f, d, quant),
                     w.matrix(p + "mlp.down_proj.weight", d, f, quant),
-                    gated ? w.optionalVector(p + "mlp.gate_proj.bias", f) : null,
-                    w.optionalVector(p + "mlp.up_proj.bias", f),
-                    w.optionalVector(p + "mlp.down_proj.bias", d),
+                    gated
+                            ? bias(
+                                    w,
+                                    checkpoint,
+                                    p + "mlp.gate_proj.bias",
+                                    f,
+                                    config.biases().mlp())
+                            : null,
+                    bias(
+                            w,
+                            checkpoint,
+                            p + "mlp.up_proj.bias",
+                            f,
+                            config.biases().mlp()),
+                    bias(
+                            w,
+                            checkpoint,
+                            p + "mlp.down_proj.bias",
+                            d,
+                            config.biases().mlp()),
                     w.optionalVector(p + "mlp.ffn_sub_norm.weight", f));
         }
         this.passSize = layers.length > 0 && onBatchBackend(layers[0].q()) ? 2 * MAX_SLOTS : MAX_SLOTS;
-        int half = config.headDim() / 2;
-        this.invFreq = new float[half];
-        for (int i = 0; i < half; i++) {
-            // As torch computes it in float32: 1 / theta^((2i) / hd).
-            float exponent = (float) (2 * i) / config.headDim();
-            invFreq[i] = 1f / (float) Math.pow(config.ropeTheta(), exponent);
-        }
+        this.invFreq = config.ropeScaling().inverseFrequencies(config.headDim(), config.ropeTheta());
         this.attnIn = config.attnInput();
         this.attnOut = config.attnOutput();
         this.mlpIn = config.mlpInput();
         this.lmHeadIn = config.lmHeadInput();
         this.mlpOut = config.mlpOutput();
         this.parameterCount = checkpoint.elementCount();
+    }
+
+    /**
+     * A projection's bias: whatever the checkpoint holds for our own format; for a Hugging Face
+     * config, exactly where it declares biases (a declared one missing, or an undeclared one present,
+     * fails: transformers would not compute with the tensor as stored).
+     */
+    private float[] bias(WeightLoader w, Checkpoint checkpoint, String name, int n, boolean declared)
+            throws ModelLoadException {
+        if (!config.biases().declared()) {
+            return w.optionalVector(name, n);
+        }
+        if (declared) {
+            return w.vector(name, n);
+        }
+        if (checkpoint.contains(name)) {
+            throw ModelLoadException.forTensor(
+                    checkpoint.fileOf(name),
+                    name,
+                    "present, but config.json declares no bias here (attention_bias / mlp_bias false or absent)");
+        }
+        return null;
     }
 
     @Override
