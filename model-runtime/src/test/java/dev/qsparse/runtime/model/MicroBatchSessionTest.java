@@ -59,6 +59,39 @@ class MicroBatchSessionTest {
         }
     }
 
+    /** 16 embeds and 16 generations (greedy, sampled, with stop strings), interleaved, in one micro-batch. */
+    static List<InferenceRequest> mixed() {
+        List<InferenceRequest> out = new ArrayList<>();
+        for (int i = 0; i < 16; i++) {
+            String text = "event number " + i + " about streams and sparse kernels ".repeat(1 + i % 5);
+            out.add(InferenceRequest.embed(text, i % 3 == 0 ? Pooling.LAST : Pooling.MEAN));
+            GenerationParams g = GenerationParams.defaults().withMaxNewTokens(4 + i % 7);
+            if (i % 2 == 1) {
+                g = g.withTemperature(0.8).withTopP(0.9);
+            }
+            out.add(InferenceRequest.generate("Once upon a time " + "there was ".repeat(i % 4), g));
+        }
+        return out;
+    }
+
+    @Test
+    void embedsAndGenerationsOfOneMicroBatchShareItsPassesAndGetTheirOwnResults() throws IOException {
+        try (Model model = Model.load(ModelConverterTest.TEST_MODEL)) {
+            List<InferenceResult> alone = new ArrayList<>();
+            for (InferenceRequest r : mixed()) {
+                alone.add(model.newSession().run(r));
+            }
+            for (int threads : new int[] {1, 2}) {
+                try (InferenceSession session = model.newSession(threads)) {
+                    List<InferenceResult> together = session.run(mixed());
+                    for (int i = 0; i < alone.size(); i++) {
+                        assertSame(alone.get(i), together.get(i), "request " + i + ", " + threads + " thread(s)");
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void sharedMicroBatchesGiveEachRequestsOwnResult() throws IOException {
         Path testModel = ModelConverterTest.TEST_MODEL;
