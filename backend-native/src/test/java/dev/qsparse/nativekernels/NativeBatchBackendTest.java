@@ -8,8 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.qsparse.runtime.Model;
 import dev.qsparse.runtime.inference.InferenceSession;
 import dev.qsparse.runtime.kernel.ActivationBuffer;
+import dev.qsparse.runtime.kernel.Backends;
 import dev.qsparse.runtime.kernel.BatchBackend;
-import dev.qsparse.runtime.kernel.BatchBackends;
 import dev.qsparse.runtime.kernel.FloatMatrix;
 import dev.qsparse.runtime.kernel.FloatView;
 import dev.qsparse.runtime.kernel.Int8Matrix;
@@ -54,8 +54,9 @@ class NativeBatchBackendTest {
 
     @Test
     void foundByServiceLoaderOnThisCpu() {
-        BatchBackend b =
-                BatchBackends.find().orElseThrow(() -> new AssertionError("no batch backend: " + reasonNativeFails()));
+        BatchBackend b = Backends.chosen()
+                .batch()
+                .orElseThrow(() -> new AssertionError("no batch backend: " + reasonNativeFails()));
         assertEquals("native-avx512-vnni", b.name());
     }
 
@@ -183,9 +184,8 @@ class NativeBatchBackendTest {
                     tokens[i] = (i * 7 + 3) % 72;
                 }
                 try (Model model = Model.load(dir);
-                        InferenceSession plain = model.newSession(2);
+                        InferenceSession plain = new InferenceSession(model, 2, javaOnly());
                         InferenceSession fast = model.newSession(2)) {
-                    plain.state().workspace().useBatchBackend(null);
                     assertEquals(
                             backend().name(),
                             fast.state().workspace().batchBackend().name());
@@ -230,8 +230,7 @@ class NativeBatchBackendTest {
                 float[][] java = multiply(m, in, null, 1);
                 for (int t = 0; t < count; t++) {
                     float[] single = new float[rows];
-                    Workspace ws = new Workspace(KernelBackends.best());
-                    ws.useBatchBackend(backend());
+                    Workspace ws = new Workspace(withNative(), null);
                     m.multiply(in[t], single, ws);
                     for (int o = 0; o < rows; o++) {
                         float expected = fixedOrder(w, o * cols, cols, in[t].values);
@@ -275,14 +274,12 @@ class NativeBatchBackendTest {
         try (Model model = Model.load(checkpoint)) {
             DecoderModel net = model.network();
             int vocab = model.config().vocabSize();
-            ForwardState batched = net.newState();
-            batched.workspace().useBatchBackend(backend());
+            ForwardState batched = net.newState(withNative(), null);
             float[][] hidden = new float[tokens.length][model.config().hiddenSize()];
             net.forwardBatch(batched, tokens, 0, tokens.length, 0, hidden);
             float[][] batchLogits = new float[tokens.length][vocab];
             net.logitsBatch(batched, hidden, tokens.length, batchLogits);
-            ForwardState stepped = net.newState();
-            stepped.workspace().useBatchBackend(backend());
+            ForwardState stepped = net.newState(withNative(), null);
             ForwardState java = net.newState();
             float[] logits = new float[vocab];
             float[] javaLogits = new float[vocab];
@@ -316,11 +313,9 @@ class NativeBatchBackendTest {
     }
 
     private static float[][] multiply(WeightMatrix m, ActivationBuffer[] in, BatchBackend b, int threads) {
-        Workspace ws = new Workspace(KernelBackends.best());
-        ws.useBatchBackend(b);
         float[][] out = new float[in.length][m.rows()];
         try (WorkerPool pool = threads > 1 ? WorkerPool.create(threads) : null) {
-            ws.usePool(pool);
+            Workspace ws = new Workspace(b == null ? javaOnly() : withNative(), pool);
             m.multiplyBatch(in, in.length, out, ws);
         }
         return out;
@@ -376,7 +371,16 @@ class NativeBatchBackendTest {
     }
 
     private static BatchBackend backend() {
-        return BatchBackends.find().orElseThrow();
+        return Backends.chosen().batch().orElseThrow();
+    }
+
+    private static Backends.Choice javaOnly() {
+        return Backends.Choice.only(KernelBackends.best());
+    }
+
+    private static Backends.Choice withNative() {
+        return new Backends.Choice(
+                KernelBackends.best(), java.util.Optional.of(backend()), java.util.Optional.empty(), false);
     }
 
     private static String reasonNativeFails() {

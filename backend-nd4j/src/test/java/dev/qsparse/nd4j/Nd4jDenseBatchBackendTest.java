@@ -3,8 +3,8 @@ package dev.qsparse.nd4j;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.qsparse.runtime.kernel.Backends;
 import dev.qsparse.runtime.kernel.DenseBatchBackend;
-import dev.qsparse.runtime.kernel.DenseBatchBackends;
 import dev.qsparse.runtime.kernel.KernelBackends;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -16,7 +16,7 @@ class Nd4jDenseBatchBackendTest {
 
     @Test
     void foundByServiceLoaderWithItsCacheUnderTarget() {
-        DenseBatchBackend b = DenseBatchBackends.find().orElseThrow();
+        DenseBatchBackend b = Backends.chosen().dense().orElseThrow();
         assertEquals("nd4j", b.name());
         String cache = System.getProperty("org.bytedeco.javacpp.cachedir");
         assertTrue(cache != null && cache.contains("target"), "JavaCPP cache dir: " + cache);
@@ -72,11 +72,16 @@ class Nd4jDenseBatchBackendTest {
         }
         try (dev.qsparse.runtime.Model model = dev.qsparse.runtime.Model.load(dir)) {
             assertEquals("nd4j", model.batchBackend());
-            dev.qsparse.runtime.inference.InferenceSession plain = model.newSession();
-            plain.state().workspace().useDenseBatch(null, false);
+            Backends.Choice chosen = Backends.chosen();
+            dev.qsparse.runtime.inference.InferenceSession plain = new dev.qsparse.runtime.inference.InferenceSession(
+                    model, 1, Backends.Choice.only(chosen.kernels()));
             float[][] expected = plain.logits(tokens);
-            dev.qsparse.runtime.inference.InferenceSession withNd4j = model.newSession();
-            withNd4j.state().workspace().useDenseBatch(DenseBatchBackends.find().orElseThrow(), false);
+            // ND4J for every float32 micro-batch, as -Dqsparse.backend=nd4j asks.
+            dev.qsparse.runtime.inference.InferenceSession withNd4j =
+                    new dev.qsparse.runtime.inference.InferenceSession(
+                            model,
+                            1,
+                            new Backends.Choice(chosen.kernels(), java.util.Optional.empty(), chosen.dense(), true));
             float[][] actual = withNd4j.logits(tokens);
             for (int p = 0; p < tokens.length; p++) {
                 for (int i = 0; i < expected[p].length; i++) {

@@ -1,7 +1,7 @@
 package dev.qsparse.bench;
 
 import dev.qsparse.runtime.Model;
-import dev.qsparse.runtime.kernel.BatchBackends;
+import dev.qsparse.runtime.kernel.Backends;
 import dev.qsparse.runtime.kernel.Kernels;
 import dev.qsparse.runtime.kernel.WorkerPool;
 import dev.qsparse.runtime.model.DecoderModel;
@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.Random;
 
 /**
@@ -48,11 +49,9 @@ public final class BatchedBench {
     }
 
     private ForwardState state() {
-        ForwardState s = net.newState();
-        s.useThreads(pool);
-        // -Dqsparse.batch.backend=none measures the Vector API kernels alone.
-        BatchBackends.find().ifPresent(b -> s.workspace().useBatchBackend(b));
-        return s;
+        // -Dqsparse.backend=java measures the Vector API kernels alone.
+        Backends.Choice chosen = Backends.chosen();
+        return net.newState(new Backends.Choice(chosen.kernels(), chosen.batch(), Optional.empty(), false), pool);
     }
 
     double prefill(int tokens) {
@@ -209,7 +208,7 @@ public final class BatchedBench {
                 "threads %d, kernels %s, median of %d rounds; prefill %d tokens; embed %d events x %d tokens;"
                         + " decode %d steps after a 16-token prompt%n%n",
                 threads,
-                dev.qsparse.runtime.kernel.KernelBackends.best().name(),
+                dev.qsparse.runtime.kernel.Backends.chosen().describe(),
                 reps,
                 prefillTokens,
                 events,

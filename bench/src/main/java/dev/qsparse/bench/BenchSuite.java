@@ -2,8 +2,8 @@ package dev.qsparse.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.qsparse.runtime.kernel.Backends;
 import dev.qsparse.runtime.kernel.DenseBatchBackend;
-import dev.qsparse.runtime.kernel.KernelBackends;
 import dev.qsparse.runtime.tokenizer.Tokenizer;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -360,7 +360,7 @@ public final class BenchSuite {
         List<DecodeRow> rows = new ArrayList<>();
         List<String> notes = new ArrayList<>();
         List<String> embedWorkloads = new ArrayList<>();
-        String engine = "java " + KernelBackends.best().name();
+        String engine = "java " + Backends.chosen().describe();
         Files.createDirectories(o.work());
         Map<String, Path> models = new LinkedHashMap<>();
         if (o.seedShape()) {
@@ -586,7 +586,7 @@ public final class BenchSuite {
         m.put("cpu", cpu);
         m.put("nproc", Runtime.getRuntime().availableProcessors());
         m.put("jvm", "Java " + System.getProperty("java.version"));
-        m.put("kernels", KernelBackends.best().name());
+        m.put("kernels", Backends.chosen().describe());
         String load = "?";
         try {
             load = Files.readString(Path.of("/proc/loadavg")).trim();

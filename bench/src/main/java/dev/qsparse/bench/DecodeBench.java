@@ -5,14 +5,17 @@ import dev.qsparse.runtime.inference.InferenceRequest;
 import dev.qsparse.runtime.inference.InferenceResult;
 import dev.qsparse.runtime.inference.InferenceSession;
 import dev.qsparse.runtime.inference.Pooling;
+import dev.qsparse.runtime.kernel.Backends;
 import dev.qsparse.runtime.kernel.DenseBatchBackend;
 import dev.qsparse.runtime.kernel.Kernels;
+import dev.qsparse.runtime.kernel.WorkerPool;
 import dev.qsparse.runtime.model.DecoderModel;
 import dev.qsparse.runtime.model.ForwardState;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 import java.util.Random;
 
 /**
@@ -37,6 +40,10 @@ public final class DecodeBench implements AutoCloseable {
     private final InferenceSession session;
     private final DecoderModel net;
     private final ForwardState state;
+    /** The same network with every float32 micro-batch on the dense backend, or null. */
+    private final ForwardState denseState;
+
+    private final WorkerPool pool;
     private final int[] prompt;
     private final int[] prefill;
     private final int decodeTokens;
@@ -74,10 +81,12 @@ public final class DecodeBench implements AutoCloseable {
             List<String> embedTexts)
             throws IOException {
         this.model = Model.load(dir);
-        this.session = model.newSession(threads);
+        Backends.Choice chosen = Backends.chosen();
+        Backends.Choice noDense = new Backends.Choice(chosen.kernels(), chosen.batch(), Optional.empty(), false);
+        this.session = new InferenceSession(model, threads, noDense);
         this.net = model.network();
-        this.state = session.state();
-        state.workspace().useDenseBatch(null, false);
+        this.pool = threads > 1 ? WorkerPool.create(threads) : null;
+        this.state = net.newState(noDense, pool);
         int vocab = model.config().vocabSize();
         Random random = new Random(7);
         this.prompt = random.ints(promptTokens, 0, vocab).toArray();
@@ -85,6 +94,10 @@ public final class DecodeBench implements AutoCloseable {
         this.decodeTokens = decodeTokens;
         this.logits = new float[vocab];
         this.dense = dense != null && net.weightFormat().startsWith("F32") ? dense : null;
+        this.denseState = this.dense == null
+                ? null
+                : net.newState(
+                        new Backends.Choice(chosen.kernels(), Optional.empty(), Optional.of(this.dense), true), pool);
         this.decodeRuns = new double[maxRounds];
         this.prefillRuns = new double[maxRounds];
         this.denseRuns = new double[maxRounds];
@@ -171,6 +184,10 @@ public final class DecodeBench implements AutoCloseable {
 
     /** Tokens per second of one micro-batched forward pass over the prefill tokens (plus the last logits). */
     private double prefill() {
+        return prefill(state);
+    }
+
+    private double prefill(ForwardState state) {
         long t0 = System.nanoTime();
         net.forwardBatch(state, prefill, 0, prefill.length, 0, null);
         net.logits(state, logits);
@@ -192,13 +209,10 @@ public final class DecodeBench implements AutoCloseable {
 
     private double prefillDense() {
         try {
-            state.workspace().useDenseBatch(dense, false);
-            return prefill();
+            return prefill(denseState);
         } catch (RuntimeException | LinkageError e) {
             System.err.println("bench: " + dense.name() + " prefill failed: " + e);
             return Double.NaN;
-        } finally {
-            state.workspace().useDenseBatch(null, false);
         }
     }
 
@@ -214,6 +228,9 @@ public final class DecodeBench implements AutoCloseable {
     @Override
     public void close() {
         session.close();
+        if (pool != null) {
+            pool.close();
+        }
         model.close();
     }
 }

@@ -1,9 +1,7 @@
 package dev.qsparse.runtime;
 
 import dev.qsparse.runtime.inference.InferenceSession;
-import dev.qsparse.runtime.kernel.DenseBatchBackend;
-import dev.qsparse.runtime.kernel.DenseBatchBackends;
-import dev.qsparse.runtime.kernel.KernelBackends;
+import dev.qsparse.runtime.kernel.Backends;
 import dev.qsparse.runtime.model.ConfigReader;
 import dev.qsparse.runtime.model.DecoderModel;
 import dev.qsparse.runtime.model.ModelConfig;
@@ -118,16 +116,19 @@ public final class Model implements AutoCloseable {
     /**
      * The kernel backend the products run on, for metrics and logs: "vector-512" or "vector-256"
      * (Vector API at that width), or "scalar" when the JVM lacks
-     * {@code --add-modules jdk.incubator.vector}. Micro-batches of float weights may additionally
-     * use a dense batch backend: see {@link #batchBackend()}.
+     * {@code --add-modules jdk.incubator.vector}. Micro-batches may additionally run on an optional
+     * backend: see {@link #batchBackend()}.
      */
     public String kernelBackend() {
-        return KernelBackends.best().name();
+        return Backends.chosen().kernels().name();
     }
 
-    /** The dense micro-batch backend ("nd4j" when backend-nd4j is on the class path), else {@link #kernelBackend()}. */
+    /**
+     * What runs micro-batch products ({@code qsparse.backend}, {@link Backends}): the native backend
+     * ("native-avx512-vnni"), ND4J ("nd4j"), both ("native-avx512-vnni+nd4j"), or else {@link #kernelBackend()}.
+     */
     public String batchBackend() {
-        return DenseBatchBackends.find().map(DenseBatchBackend::name).orElse(kernelBackend());
+        return Backends.chosen().batchName();
     }
 
     @Override

@@ -1,8 +1,7 @@
 package dev.qsparse.runtime.inference;
 
 import dev.qsparse.runtime.Model;
-import dev.qsparse.runtime.kernel.BatchBackends;
-import dev.qsparse.runtime.kernel.DenseBatchBackends;
+import dev.qsparse.runtime.kernel.Backends;
 import dev.qsparse.runtime.kernel.WorkerPool;
 import dev.qsparse.runtime.model.DecoderModel;
 import dev.qsparse.runtime.model.ForwardState;
@@ -60,6 +59,7 @@ public final class InferenceSession implements AutoCloseable {
 
     private final List<ForwardState> extraStates = new ArrayList<>();
     private final WorkerPool pool;
+    private final Backends.Choice backends;
     private final PassScheduler scheduler;
     /** Ids put before every text (see Tokens above). */
     private final int[] textPrefix;
@@ -70,6 +70,11 @@ public final class InferenceSession implements AutoCloseable {
 
     /** A session whose products use {@code threads} threads (1 = the calling thread only). */
     public InferenceSession(Model model, int threads) {
+        this(model, threads, Backends.chosen());
+    }
+
+    /** A session on {@code backends} instead of the JVM's choice (tests and benchmarks compare paths). */
+    public InferenceSession(Model model, int threads, Backends.Choice backends) {
         if (threads < 1) {
             throw new IllegalArgumentException("threads must be >= 1, got " + threads);
         }
@@ -78,21 +83,14 @@ public final class InferenceSession implements AutoCloseable {
         this.config = network.config();
         this.textPrefix = textPrefix(model, config);
         this.pool = threads > 1 ? WorkerPool.create(threads) : null;
+        this.backends = backends;
         this.state = newState();
         this.scheduler = new PassScheduler(network, state);
     }
 
-    /**
-     * A sequence state on the session's threads, with the optional backends found on the class
-     * path: backend-nd4j serves F32 micro-batches where it measures faster; backend-native serves
-     * int8/ternary micro-batches (exact, same results).
-     */
+    /** A sequence state on the session's backends and threads. */
     private ForwardState newState() {
-        ForwardState s = network.newState();
-        s.useThreads(pool);
-        DenseBatchBackends.find().ifPresent(dense -> s.workspace().useDenseBatch(dense, true));
-        BatchBackends.find().ifPresent(integer -> s.workspace().useBatchBackend(integer));
-        return s;
+        return network.newState(backends, pool);
     }
 
     /** The state of the {@code i}-th sequence of a micro-batch. */

@@ -4,7 +4,7 @@ import java.nio.ByteBuffer;
 
 /**
  * Products from an optional module (backend-native: AVX-512 through JNI), found at run time with
- * {@link java.util.ServiceLoader} by {@link BatchBackends}. Two kinds:
+ * {@link java.util.ServiceLoader} by {@link Backends}. Two kinds:
  * <ul>
  *   <li>Integer micro-batches of the column formats ({@link Int8Matrix}, {@link TernaryMatrix})
  *       with int8 activations: the sums are exact integers and the float finish repeats the Java

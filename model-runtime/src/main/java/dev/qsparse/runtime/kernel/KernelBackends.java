@@ -1,14 +1,12 @@
 package dev.qsparse.runtime.kernel;
 
-import java.util.Locale;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Chooses the kernel backend once per JVM: the Vector API kernels when {@code jdk.incubator.vector}
- * is readable, else the scalar reference with one WARN line naming the missing JVM flag.
- *
- * <p>The system property {@code qsparse.kernels} forces a choice: {@code scalar} or {@code vector}.
+ * The Java kernel backends: the Vector API kernels when {@code jdk.incubator.vector} is readable
+ * and agree with the scalar reference on this JVM, else the scalar reference with one WARN line
+ * naming the missing JVM flag. Which one runs is {@link Backends}' choice ({@code qsparse.backend}).
  */
 public final class KernelBackends {
 
@@ -88,27 +86,13 @@ public final class KernelBackends {
         }
     }
 
-    /** The fastest backend this JVM can run, chosen once. */
+    /** The Java kernels {@link Backends} chose for this JVM. */
     public static KernelBackend best() {
-        KernelBackend b = best;
-        if (b == null) {
-            synchronized (KernelBackends.class) {
-                b = best;
-                if (b == null) {
-                    b = choose();
-                    best = b;
-                }
-            }
-        }
-        return b;
+        return Backends.chosen().kernels();
     }
 
-    private static KernelBackend choose() {
-        String forced = System.getProperty("qsparse.kernels", "").trim().toLowerCase(Locale.ROOT);
-        if (forced.equals("scalar")) {
-            LOG.info("qsparse kernels: scalar (forced by -Dqsparse.kernels=scalar)");
-            return scalar();
-        }
+    /** The fastest Java kernels this JVM can run: the Vector API ones, else the scalar reference (with a warning). */
+    static KernelBackend bestJava() {
         if (!vectorModulePresent()) {
             LOG.warn(
                     "qsparse kernels: the Vector API module {} is not available, running the slow scalar kernels;"
@@ -123,7 +107,6 @@ public final class KernelBackends {
                     "qsparse kernels: the Vector API cannot run these kernels on this CPU, running the scalar kernels");
             return scalar();
         }
-        LOG.debug("qsparse kernels: {}", v.get().name());
         return v.get();
     }
 }

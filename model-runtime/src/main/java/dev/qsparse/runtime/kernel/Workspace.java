@@ -7,13 +7,13 @@ package dev.qsparse.runtime.kernel;
 public final class Workspace {
 
     private final KernelBackend backend;
-    private WorkerPool pool;
-    private DenseBatchBackend dense;
-    private boolean denseAuto;
+    private final WorkerPool pool;
+    private final DenseBatchBackend dense;
+    private final boolean denseAuto;
     /** Per F32 batch shape: null = not measured yet; else whether the dense backend won. */
     private final java.util.Map<Long, long[]> denseTimes = new java.util.HashMap<>();
 
-    private BatchBackend integerBatch;
+    private final BatchBackend integerBatch;
     private final java.nio.ByteBuffer[] nativeScratch = new java.nio.ByteBuffer[NativeScratch.values().length];
 
     private int[] ints = new int[0];
@@ -21,44 +21,35 @@ public final class Workspace {
     private int[][] batchInts = new int[0][];
     private float[][] batchFloats = new float[0][];
 
+    /** The Java kernels {@code backend} alone, on the calling thread. */
     public Workspace(KernelBackend backend) {
-        this.backend = backend;
+        this(Backends.Choice.only(backend), null);
     }
 
-    /** A workspace with the JVM's best backend and no threads. */
+    /**
+     * Products on {@code backends}, shared with {@code pool}'s threads (null: the calling thread
+     * only). Float32 micro-batches go to the dense backend always when it was named, else per shape
+     * where it measures faster (each shape timed once on each path); int8/ternary micro-batches go to
+     * the native batch backend, whose sums are exact: results do not change, only the speed does.
+     */
+    public Workspace(Backends.Choice backends, WorkerPool pool) {
+        this.backend = backends.kernels();
+        this.pool = pool;
+        this.integerBatch = backends.batch().orElse(null);
+        this.dense = backends.dense().orElse(null);
+        this.denseAuto = !backends.denseAlways();
+        if (dense != null) {
+            dense.setThreads(threads());
+        }
+    }
+
+    /** A workspace with the JVM's chosen kernels and no threads. */
     public static Workspace single() {
         return new Workspace(KernelBackends.best());
     }
 
     public KernelBackend backend() {
         return backend;
-    }
-
-    /** Shares work with {@code pool}'s threads from now on (null: run on the calling thread only). */
-    public void usePool(WorkerPool pool) {
-        this.pool = pool;
-    }
-
-    /**
-     * Dense micro-batch products of F32 weights may use {@code dense} (null: never). With
-     * {@code auto}, each shape is timed once on each path and the faster one kept; otherwise
-     * {@code dense} is always used.
-     */
-    public void useDenseBatch(DenseBatchBackend dense, boolean auto) {
-        this.dense = dense;
-        this.denseAuto = auto;
-        this.denseTimes.clear();
-        if (dense != null) {
-            dense.setThreads(threads());
-        }
-    }
-
-    /**
-     * Integer micro-batch products of int8/ternary weights may use {@code backend} (null: never).
-     * Its sums are exact, so results do not change: only the speed does.
-     */
-    public void useBatchBackend(BatchBackend backend) {
-        this.integerBatch = backend;
     }
 
     public BatchBackend batchBackend() {

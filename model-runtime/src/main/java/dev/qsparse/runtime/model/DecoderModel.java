@@ -1,7 +1,7 @@
 package dev.qsparse.runtime.model;
 
-import dev.qsparse.runtime.kernel.KernelBackend;
-import dev.qsparse.runtime.kernel.KernelBackends;
+import dev.qsparse.runtime.kernel.Backends;
+import dev.qsparse.runtime.kernel.WorkerPool;
 
 /**
  * A causal decoder network over loaded weights. Immutable and thread-safe: any number of
@@ -26,12 +26,18 @@ public interface DecoderModel {
 
     ModelConfig config();
 
-    /** A new sequence state whose products run on {@code kernels}. */
-    ForwardState newState(KernelBackend kernels);
+    /**
+     * A new sequence state whose products run on {@code backends}, shared with {@code pool}'s
+     * threads (null: the calling thread only; the pool belongs to the caller, one per session).
+     */
+    ForwardState newState(Backends.Choice backends, WorkerPool pool);
 
-    /** A new sequence state on the JVM's best kernels ({@link KernelBackends#best()}). */
+    /**
+     * A new sequence state on the JVM's chosen Java kernels alone (no optional backend), one
+     * thread: the reference path tests and tools compare against. Sessions run the whole choice.
+     */
     default ForwardState newState() {
-        return newState(KernelBackends.best());
+        return newState(Backends.Choice.only(Backends.chosen().kernels()), null);
     }
 
     /**

@@ -1,5 +1,6 @@
 package dev.qsparse.runtime.model;
 
+import dev.qsparse.runtime.kernel.Backends;
 import dev.qsparse.runtime.kernel.KernelBackend;
 import dev.qsparse.runtime.kernel.KeyBlocks;
 import dev.qsparse.runtime.kernel.WorkerPool;
@@ -33,9 +34,9 @@ public abstract class ForwardState {
 
     private int capacity;
 
-    /** {@code kernels}: the backend every product of this state runs on (chosen by the caller, not here). */
-    protected ForwardState(int hiddenSize, int layers, int kvStride, KernelBackend kernels) {
-        this.workspace = new Workspace(kernels);
+    /** {@code backends} run every product of this state, on {@code pool}'s threads (null: the calling thread). */
+    protected ForwardState(int hiddenSize, int layers, int kvStride, Backends.Choice backends, WorkerPool pool) {
+        this.workspace = new Workspace(backends, pool);
         this.hidden = new float[hiddenSize];
         this.keyCache = new float[layers][0];
         this.valueCache = new float[layers][0];
@@ -45,14 +46,6 @@ public abstract class ForwardState {
     /** Kernels, threads and accumulator scratch of this state's products. */
     public Workspace workspace() {
         return workspace;
-    }
-
-    /**
-     * Splits every product of this state across {@code pool}'s threads (null: the calling thread
-     * only, the default). The pool belongs to the caller (one per session).
-     */
-    public void useThreads(WorkerPool pool) {
-        workspace.usePool(pool);
     }
 
     void recordWeightBytes(long bytes) {

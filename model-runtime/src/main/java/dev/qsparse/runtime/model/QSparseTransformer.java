@@ -1,15 +1,15 @@
 package dev.qsparse.runtime.model;
 
 import dev.qsparse.runtime.kernel.ActivationBuffer;
+import dev.qsparse.runtime.kernel.Backends;
 import dev.qsparse.runtime.kernel.BatchBackend;
-import dev.qsparse.runtime.kernel.BatchBackends;
 import dev.qsparse.runtime.kernel.FloatMatrix;
 import dev.qsparse.runtime.kernel.Int8Matrix;
-import dev.qsparse.runtime.kernel.KernelBackend;
 import dev.qsparse.runtime.kernel.Kernels;
 import dev.qsparse.runtime.kernel.Sparsifier;
 import dev.qsparse.runtime.kernel.TernaryMatrix;
 import dev.qsparse.runtime.kernel.WeightMatrix;
+import dev.qsparse.runtime.kernel.WorkerPool;
 import dev.qsparse.runtime.kernel.Workspace;
 import dev.qsparse.runtime.safetensors.Checkpoint;
 import dev.qsparse.runtime.safetensors.ModelLoadException;
@@ -75,14 +75,14 @@ public final class QSparseTransformer implements DecoderModel {
     /** Whether the native batch backend runs this matrix's products (its VNNI or its float32 kernel). */
     private static boolean onBatchBackend(WeightMatrix m) {
         return (m instanceof Int8Matrix || m instanceof TernaryMatrix)
-                        && BatchBackends.find().isPresent()
+                        && Backends.chosen().batch().isPresent()
                 || nativeF32(m);
     }
 
     private static boolean nativeF32(WeightMatrix m) {
         return m instanceof FloatMatrix f
                 && f.isMappedF32()
-                && BatchBackends.find().map(BatchBackend::hasF32).orElse(false);
+                && Backends.chosen().batch().map(BatchBackend::hasF32).orElse(false);
     }
 
     public QSparseTransformer(QSparseConfig config, Checkpoint checkpoint) throws ModelLoadException {
@@ -222,8 +222,8 @@ public final class QSparseTransformer implements DecoderModel {
     }
 
     @Override
-    public ForwardState newState(KernelBackend kernels) {
-        return new State(config, kernels);
+    public ForwardState newState(Backends.Choice backends, WorkerPool pool) {
+        return new State(config, backends, pool);
     }
 
     /** Per-position scratch of one token (also one row of a micro-batch). */
@@ -291,8 +291,8 @@ public final class QSparseTransformer implements DecoderModel {
         float[][] outsB = new float[0][];
         float[][] outsC = new float[0][];
 
-        State(QSparseConfig c, KernelBackend kernels) {
-            super(c.hiddenSize(), c.numLayers(), c.numKeyValueHeads() * c.headDim(), kernels);
+        State(QSparseConfig c, Backends.Choice backends, WorkerPool pool) {
+            super(c.hiddenSize(), c.numLayers(), c.numKeyValueHeads() * c.headDim(), backends, pool);
             this.config = c;
             logitsInput = new ActivationBuffer(c.hiddenSize());
             lmHeadScratch = new float[c.hiddenSize()];

@@ -1,12 +1,13 @@
 package dev.qsparse.runtime.model;
 
 import dev.qsparse.runtime.kernel.ActivationBuffer;
+import dev.qsparse.runtime.kernel.Backends;
 import dev.qsparse.runtime.kernel.FloatMatrix;
-import dev.qsparse.runtime.kernel.KernelBackend;
 import dev.qsparse.runtime.kernel.Kernels;
 import dev.qsparse.runtime.kernel.Sparsifier;
 import dev.qsparse.runtime.kernel.TopK;
 import dev.qsparse.runtime.kernel.TopKRescale;
+import dev.qsparse.runtime.kernel.WorkerPool;
 import dev.qsparse.runtime.safetensors.Checkpoint;
 import dev.qsparse.runtime.safetensors.ModelLoadException;
 
@@ -92,8 +93,8 @@ public final class SeedTransformer implements DecoderModel {
     }
 
     @Override
-    public ForwardState newState(KernelBackend kernels) {
-        return new State(config, kernels);
+    public ForwardState newState(Backends.Choice backends, WorkerPool pool) {
+        return new State(config, backends, pool);
     }
 
     static final class State extends ForwardState {
@@ -109,8 +110,8 @@ public final class SeedTransformer implements DecoderModel {
         final ActivationBuffer denseF;
         final int d;
 
-        State(SeedConfig c, KernelBackend kernels) {
-            super(c.dModel(), c.numLayers(), c.dModel(), kernels);
+        State(SeedConfig c, Backends.Choice backends, WorkerPool pool) {
+            super(c.dModel(), c.numLayers(), c.dModel(), backends, pool);
             d = c.dModel();
             x = new float[d];
             qkv = new float[3 * d];

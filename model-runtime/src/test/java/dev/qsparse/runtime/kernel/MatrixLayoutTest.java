@@ -41,9 +41,7 @@ class MatrixLayoutTest {
     }
 
     static Workspace workspace(KernelBackend k, WorkerPool pool) {
-        Workspace ws = new Workspace(k);
-        ws.usePool(pool);
-        return ws;
+        return new Workspace(Backends.Choice.only(k), pool);
     }
 
     @Test

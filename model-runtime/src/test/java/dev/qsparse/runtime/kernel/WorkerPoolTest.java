@@ -53,8 +53,7 @@ class WorkerPoolTest {
     @Test
     void smallProductsStayOnFewerThreads() {
         try (WorkerPool pool = WorkerPool.create(4)) {
-            Workspace ws = new Workspace(KernelBackends.scalar());
-            ws.usePool(pool);
+            Workspace ws = new Workspace(Backends.Choice.only(KernelBackends.scalar()), pool);
             assertEquals(1, ws.threadsFor(Workspace.MIN_WORK_PER_THREAD - 1));
             assertEquals(2, ws.threadsFor(2 * Workspace.MIN_WORK_PER_THREAD));
             assertEquals(4, ws.threadsFor(100 * Workspace.MIN_WORK_PER_THREAD));

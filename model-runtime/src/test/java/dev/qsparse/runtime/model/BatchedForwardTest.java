@@ -3,6 +3,7 @@ package dev.qsparse.runtime.model;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
 import dev.qsparse.runtime.Model;
+import dev.qsparse.runtime.kernel.Backends;
 import dev.qsparse.runtime.kernel.WorkerPool;
 import java.io.IOException;
 import java.util.Random;
@@ -42,8 +43,7 @@ class BatchedForwardTest {
                 net.logits(one, logits[i]);
             }
             for (WorkerPool p : new WorkerPool[] {null, pool}) {
-                ForwardState batched = net.newState();
-                batched.useThreads(p);
+                ForwardState batched = net.newState(Backends.chosen(), p);
                 float[][] h = new float[n][d];
                 // start with 3 single steps, then batches from position 3
                 for (int i = 0; i < 3; i++) {
