@@ -151,6 +151,7 @@ public final class Backends {
     }
 
     static Choice choose(UnaryOperator<String> properties, Discovery found) {
+        VectorWidth.requested(properties); // a bad width fails here, naming its property
         Mode mode = mode(properties);
         String level = oneOf(properties, LEVEL_PROPERTY, "auto", LEVELS);
         boolean nativeRequired = mode == Mode.NATIVE || !level.equals("auto");

@@ -45,45 +45,9 @@ public final class KernelBackends {
         }
     }
 
-    /**
-     * Runs every kernel once on a small input against the scalar reference: a JDK whose incubator
-     * API differs fails here (and the scalar kernels are used) rather than in the middle of a request.
-     */
+    /** Every kernel once against the scalar reference ({@link KernelSelfTest}); throws naming the one that differs. */
     static void selfTest(KernelBackend v) {
-        KernelBackend s = scalar();
-        int len = 64;
-        byte[] w = new byte[2 * len];
-        for (int i = 0; i < w.length; i++) {
-            w[i] = (byte) ((i * 37) % 85);
-        }
-        int[] off = {0, len};
-        float[] xs = {3, -7};
-        int[] a = new int[len];
-        int[] b = new int[len];
-        s.int8Int(w, off, xs, 2, a, 0, len);
-        v.int8Int(w, off, xs, 2, b, 0, len);
-        s.ternaryInt(w, new int[] {0, 16}, xs, 2, a, 0, len);
-        v.ternaryInt(w, new int[] {0, 16}, xs, 2, b, 0, len);
-        float[] fa = new float[len];
-        float[] fb = new float[len];
-        v.int8Float(w, off, xs, 2, fb, 0, len);
-        v.ternaryFloat(w, off, xs, 2, fb, 0, len);
-        s.int8Float(w, off, xs, 2, fa, 0, len);
-        s.ternaryFloat(w, off, xs, 2, fa, 0, len);
-        float[] x = new float[len];
-        java.util.Arrays.fill(x, 0.5f);
-        float[] ra = new float[1];
-        float[] rb = new float[1];
-        s.f32Rows(x, 0, len, x, ra, 0, 1);
-        v.f32Rows(x, 0, len, x, rb, 0, 1);
-        v.axpy(1f, x, 0, fb, 0, len);
-        s.axpy(1f, x, 0, fa, 0, len);
-        if (!java.util.Arrays.equals(a, b)
-                || ra[0] != rb[0]
-                || v.dot(x, 0, x, 0, len) != s.dot(x, 0, x, 0, len)
-                || !java.util.Arrays.equals(fa, fb)) {
-            throw new IllegalStateException("Vector API kernels disagree with the scalar reference on this JVM");
-        }
+        KernelSelfTest.run(v);
     }
 
     /** The Java kernels {@link Backends} chose for this JVM. */

@@ -25,18 +25,27 @@ import jdk.incubator.vector.VectorSpecies;
  */
 final class VectorBackend implements KernelBackend {
 
-    private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
-    private static final VectorSpecies<Integer> IS = IntVector.SPECIES_PREFERRED;
-    /** Lanes of the int and float vectors: 8 with 256-bit vectors, 16 with 512-bit. */
+    /** The CPU's preferred width, or the one {@link VectorWidth} asks for (tests run every width). */
+    private static final VectorShape SHAPE = VectorWidth.requested() == 0
+            ? VectorShape.preferredShape()
+            : VectorShape.forBitSize(VectorWidth.requested());
+
+    private static final VectorSpecies<Float> FS = VectorSpecies.of(float.class, SHAPE);
+    private static final VectorSpecies<Integer> IS = VectorSpecies.of(int.class, SHAPE);
+    /** Lanes of the int and float vectors: 4 with 128-bit vectors, 8 with 256-bit, 16 with 512-bit. */
     private static final int L = IS.length();
 
     private static final VectorSpecies<Short> SS = VectorSpecies.of(short.class, VectorShape.forBitSize(L * 16));
-    private static final VectorSpecies<Byte> BS = VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8));
+    /** L bytes to widen; at 128 bits (L = 4) the narrowest byte vector is 64 bits, loaded under a mask of its first L lanes. */
+    private static final VectorSpecies<Byte> BS =
+            VectorSpecies.of(byte.class, L * 8 >= 64 ? VectorShape.forBitSize(L * 8) : VectorShape.S_64_BIT);
+
+    private static final VectorMask<Byte> FIRST_L_BYTES = BS.length() > L ? BS.indexInRange(0, L) : null;
 
     VectorBackend() {
-        if (L < 8 || FS.length() != L || 16 % L != 0) {
-            throw new UnsupportedOperationException("preferred vector width " + IS.vectorBitSize()
-                    + " bits is not supported by these kernels (need 256 or 512)");
+        if (L < 4 || FS.length() != L || 16 % L != 0) {
+            throw new UnsupportedOperationException("vector width " + IS.vectorBitSize()
+                    + " bits is not supported by these kernels (need 128, 256 or 512)");
         }
     }
 
@@ -45,12 +54,19 @@ final class VectorBackend implements KernelBackend {
         return "vector-" + IS.vectorBitSize();
     }
 
+    /** w[offset .. offset + L) in the first L lanes of a byte vector; nothing past them is read. */
+    private static ByteVector bytes(byte[] w, int offset) {
+        return FIRST_L_BYTES == null
+                ? ByteVector.fromArray(BS, w, offset)
+                : ByteVector.fromArray(BS, w, offset, FIRST_L_BYTES);
+    }
+
     private static ShortVector shorts(byte[] w, int offset) {
-        return (ShortVector) ByteVector.fromArray(BS, w, offset).convertShape(VectorOperators.B2S, SS, 0);
+        return (ShortVector) bytes(w, offset).convertShape(VectorOperators.B2S, SS, 0);
     }
 
     private static FloatVector floats(byte[] w, int offset) {
-        return (FloatVector) ByteVector.fromArray(BS, w, offset).convertShape(VectorOperators.B2F, FS, 0);
+        return (FloatVector) bytes(w, offset).convertShape(VectorOperators.B2F, FS, 0);
     }
 
     private static IntVector widen(ShortVector s) {
@@ -584,23 +600,30 @@ final class VectorBackend implements KernelBackend {
             max = Math.max(max, x[off + i]);
         }
         int step = AttentionSoftmax.PARTIALS;
+        // The 16 partials as step / L vectors (one of 16 lanes, two of 8 or four of 4).
         FloatVector p0 = FloatVector.zero(FS);
-        FloatVector p1 = FloatVector.zero(FS); // lanes 8..15 when L = 8
+        FloatVector p1 = FloatVector.zero(FS);
+        FloatVector p2 = FloatVector.zero(FS);
+        FloatVector p3 = FloatVector.zero(FS);
         i = 0;
         for (; i + step <= len; i += step) {
-            FloatVector e0 = exp(FloatVector.fromArray(FS, x, off + i).sub(max));
-            e0.intoArray(x, off + i);
-            p0 = p0.add(e0);
+            p0 = p0.add(expInto(x, off + i, max));
             if (L < step) {
-                FloatVector e1 = exp(FloatVector.fromArray(FS, x, off + i + L).sub(max));
-                e1.intoArray(x, off + i + L);
-                p1 = p1.add(e1);
+                p1 = p1.add(expInto(x, off + i + L, max));
+            }
+            if (2 * L < step) {
+                p2 = p2.add(expInto(x, off + i + 2 * L, max));
+                p3 = p3.add(expInto(x, off + i + 3 * L, max));
             }
         }
         float[] partial = new float[step];
         p0.intoArray(partial, 0);
         if (L < step) {
             p1.intoArray(partial, L);
+        }
+        if (2 * L < step) {
+            p2.intoArray(partial, 2 * L);
+            p3.intoArray(partial, 3 * L);
         }
         for (; i < len; i++) {
             float e = AttentionSoftmax.exp(x[off + i] - max);
@@ -614,6 +637,13 @@ final class VectorBackend implements KernelBackend {
             FloatVector.fromArray(FS, x, off + i).mul(invv).intoArray(x, off + i);
         }
         AttentionSoftmax.scale(x, off + i, len - i, inv);
+    }
+
+    /** exp(x[at..at+L) - max) written back in place, and returned. */
+    private static FloatVector expInto(float[] x, int at, float max) {
+        FloatVector e = exp(FloatVector.fromArray(FS, x, at).sub(max));
+        e.intoArray(x, at);
+        return e;
     }
 
     /** {@link AttentionSoftmax#exp}'s operations on every lane. */

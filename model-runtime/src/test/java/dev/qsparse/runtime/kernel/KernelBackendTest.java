@@ -33,6 +33,14 @@ class KernelBackendTest {
     }
 
     @Test
+    void theRequestedWidthIsTheWidthThatRuns() {
+        int bits = VectorWidth.requested();
+        if (bits != 0) { // the surefire runs per width set qsparse.vector.bits
+            assertEquals("vector-" + bits, vector.name());
+        }
+    }
+
+    @Test
     void attentionScoresEqualTheirFmaChainDefinitionAndWeightedSumsTheirAxpyDefinitionBitForBit() {
         Random r = new Random(21);
         for (int n : new int[] {1, 7, 16, 32, 48, 64, 80, 100, 128}) {
