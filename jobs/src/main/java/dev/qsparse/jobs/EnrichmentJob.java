@@ -129,6 +129,8 @@ public final class EnrichmentJob {
                 .setValueOnlyDeserializer(new RawBytes())
                 // Upstream producers may be transactional too: never read their aborted records.
                 .setProperty("isolation.level", "read_committed")
+                // Offsets are committed when a checkpoint completes, never by the consumer itself.
+                .setProperty("enable.auto.commit", "false")
                 .setProperty("commit.offsets.on.checkpoint", "true");
         if (o.bounded) {
             source.setBounded(OffsetsInitializer.latest());
@@ -209,6 +211,7 @@ public final class EnrichmentJob {
      */
     static Properties kafkaClient(org.apache.flink.configuration.ReadableConfig flink, JobOptions o) {
         Properties kafka = KafkaClientProperties.resolve(flink, o);
+        KafkaOwnedKeys.check(kafka, o);
         if (o.given("--bootstrap-servers") || kafka.getProperty(BOOTSTRAP) == null) {
             kafka.setProperty(BOOTSTRAP, o.bootstrapServers);
         }
@@ -220,7 +223,9 @@ public final class EnrichmentJob {
         var builder = KafkaSink.<T>builder()
                 .setKafkaProducerConfig(kafka)
                 .setBootstrapServers(kafka.getProperty(BOOTSTRAP))
-                .setRecordSerializer(schema);
+                .setRecordSerializer(schema)
+                .setProperty("acks", "all")
+                .setProperty("enable.idempotence", "true");
         if (o.delivery == JobOptions.Delivery.EXACTLY_ONCE) {
             builder.setDeliveryGuarantee(DeliveryGuarantee.EXACTLY_ONCE)
                     .setTransactionalIdPrefix(o.transactionalIdPrefix + "-" + suffix)
