@@ -66,7 +66,8 @@ public final class EnrichmentJob {
         try {
             parsed = cli.parseArgs(args);
         } catch (CommandLine.ParameterException e) {
-            throw new IllegalArgumentException(e.getMessage() + System.lineSeparator() + cli.getUsageMessage(), e);
+            // Without the values given (one may be a secret) and without picocli's exception as the cause.
+            throw UsageError.of(e, args, cli.getUsageMessage());
         }
         if (CommandLine.printHelpIfRequested(parsed)) {
             return;
@@ -117,7 +118,7 @@ public final class EnrichmentJob {
         JobConfig.configure(env, o);
         QSparseEnrichment enrichment = JobConfig.enrichment(env.getConfiguration(), o);
         Properties kafka = kafkaClient(env.getConfiguration(), o);
-        LOG.info("Kafka client properties (secrets masked): {}", KafkaClientProperties.masked(kafka));
+        LOG.info("Kafka client properties (secrets masked): {}", KafkaSecrets.masked(kafka));
         checkRecordBound(enrichment.settings().maxRecordBytes(), maxRequestSize(kafka));
 
         KafkaSourceBuilder<byte[]> source = KafkaSource.<byte[]>builder()
@@ -212,6 +213,7 @@ public final class EnrichmentJob {
     static Properties kafkaClient(org.apache.flink.configuration.ReadableConfig flink, JobOptions o) {
         Properties kafka = KafkaClientProperties.resolve(flink, o);
         KafkaOwnedKeys.check(kafka, o);
+        KafkaSecrets.checkJaasConfig(kafka);
         if (o.given("--bootstrap-servers") || kafka.getProperty(BOOTSTRAP) == null) {
             kafka.setProperty(BOOTSTRAP, o.bootstrapServers);
         }
