@@ -12,6 +12,7 @@ import dev.qsparse.jobs.kafka.KafkaTopics;
 import dev.qsparse.runtime.inference.Task;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,6 +33,7 @@ import org.apache.flink.configuration.CoreOptions;
 import org.apache.flink.configuration.JobManagerOptions;
 import org.apache.flink.configuration.RestOptions;
 import org.apache.flink.configuration.TaskManagerOptions;
+import org.apache.flink.configuration.WebOptions;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -206,6 +208,9 @@ public final class EmbeddedDemo implements Callable<Integer> {
 
     private Summary summary;
 
+    /** What this run started, stopped by a shutdown hook on Ctrl-C or SIGTERM. */
+    private DemoShutdown shutdown;
+
     public Summary summary() {
         return summary;
     }
@@ -230,12 +235,15 @@ public final class EmbeddedDemo implements Callable<Integer> {
         }
         List<DemoEvents.Event> input = DemoEvents.build(DemoEvents.readTexts(eventsFile), events, malformed, null, 7L);
         String runId = Long.toString(System.currentTimeMillis(), 36);
-        EmbeddedKafkaBroker broker = null;
-        try {
+        // Ctrl-C or SIGTERM stops the job and the broker, and removes the broker's log directory.
+        try (DemoShutdown stop = new DemoShutdown()) {
+            shutdown = stop;
             String bootstrap;
             String suffix;
             if (externalBootstrap == null) {
-                broker = EmbeddedKafkaBroker.start(Files.createTempDirectory("qsparse-demo-kafka"), kafkaPort, 0, true);
+                EmbeddedKafkaBroker broker =
+                        EmbeddedKafkaBroker.start(Files.createTempDirectory("qsparse-demo-kafka"), kafkaPort, 0, true);
+                stop.broker(broker);
                 bootstrap = broker.bootstrapServers();
                 suffix = "";
                 out.println("Kafka broker (in this JVM): " + bootstrap);
@@ -253,6 +261,7 @@ public final class EmbeddedDemo implements Callable<Integer> {
             printSummary(summary);
             return summary.balanced() ? 0 : 1;
         } finally {
+            EmbeddedKafkaBroker broker = shutdown.takeBroker();
             if (broker != null) {
                 broker.close();
                 out.println("Kafka broker stopped.");
@@ -271,8 +280,8 @@ public final class EmbeddedDemo implements Callable<Integer> {
             throws Exception {
         // Configured the way a Flink job is: the operator's options, checkpointing and parallelism in
         // the Flink configuration; only Kafka and the topics on the job's command line.
-        Configuration conf =
-                bindTo(new Configuration(), bindAddress, EmbeddedKafkaBroker.choosePort(webPort, "Flink web UI"));
+        int uiPort = EmbeddedKafkaBroker.choosePort(webPort, "Flink web UI");
+        Configuration conf = webUiConfiguration(bindAddress, uiPort);
         conf.set(QSparseOptions.MODEL_PATH, model.toAbsolutePath().toString());
         conf.set(QSparseOptions.MODE, Task.fromWireName(mode));
         conf.set(QSparseOptions.BATCH_MAX_SIZE, maxBatchSize);
@@ -296,11 +305,13 @@ public final class EmbeddedDemo implements Callable<Integer> {
         EnrichmentJob.build(env, options);
         long deadline = System.nanoTime() + timeout.toNanos();
         JobClient job = env.executeAsync("qsparse-demo (" + mode + ")");
-        out.println("Flink web UI: " + webUiUrl(conf) + "  (job " + job.getJobID() + ")");
-        try (KafkaConsumer<byte[], byte[]> consumer = readCommitted(bootstrap, List.of(enrichedTopic, dlq));
+        shutdown.job(job);
+        try (ReadOnlyWebUi webUi = serveWebUi(conf, bindAddress, uiPort);
+                KafkaConsumer<byte[], byte[]> consumer = readCommitted(bootstrap, List.of(enrichedTopic, dlq));
                 KafkaProducer<byte[], byte[]> producer = producer(bootstrap)) {
             // Warm-up: the job runs, every task has loaded the model and served a batch, and the
             // sinks' transactions are set up, before anything is measured.
+            out.println("Flink web UI: " + webUi.url() + "  (read-only; job " + job.getJobID() + ")");
             awaitRunning(job, deadline);
             long warmStart = System.nanoTime();
             int warmUpEvents = warmUp(producer, in, partitions, input);
@@ -325,8 +336,10 @@ public final class EmbeddedDemo implements Callable<Integer> {
             long end = seenAt.values().stream().mapToLong(Long::longValue).max().orElse(System.currentTimeMillis());
             return analyse(records, enrichedTopic, input, sentAt, seenAt, Math.max(1, end - start));
         } finally {
-            job.cancel().get(1, TimeUnit.MINUTES);
-            out.println("Flink job stopped.");
+            if (shutdown.takeJob() != null) {
+                job.cancel().get(1, TimeUnit.MINUTES);
+                out.println("Flink job stopped.");
+            }
         }
     }
 
@@ -438,6 +451,43 @@ public final class EmbeddedDemo implements Callable<Integer> {
         conf.set(JobManagerOptions.ADDRESS, connectHost(address));
         conf.set(TaskManagerOptions.BIND_HOST, address);
         conf.set(TaskManagerOptions.HOST, connectHost(address));
+        return conf;
+    }
+
+    /**
+     * The demo's cluster configuration: its listeners on {@code bindAddress} ({@link #bindTo}), the
+     * web UI at {@code bindAddress:uiPort} served by {@link #serveWebUi}, and Flink's own REST
+     * endpoint on loopback behind it ({@link #lockDown}).
+     */
+    static Configuration webUiConfiguration(String bindAddress, int uiPort) throws IOException {
+        return lockDown(
+                bindTo(new Configuration(), bindAddress, uiPort),
+                EmbeddedKafkaBroker.choosePort(0, "Flink REST endpoint"));
+    }
+
+    /** The read-only web UI of a cluster configured by {@link #webUiConfiguration}; the caller closes it. */
+    static ReadOnlyWebUi serveWebUi(Configuration conf, String bindAddress, int uiPort) throws IOException {
+        return ReadOnlyWebUi.start(
+                bindAddress, uiPort, URI.create(webUiUrl(conf)), conf.get(WebOptions.ACCESS_CONTROL_ALLOW_ORIGIN));
+    }
+
+    /**
+     * The web UI for watching only. Flink's REST endpoint moves to {@code 127.0.0.1:restPort},
+     * where only {@link ReadOnlyWebUi} (on the address and port {@link #bindTo} chose) talks to it:
+     * Flink cannot make its REST API read-only ({@code web.cancel.enable} only hides the UI's
+     * button; a plain GET still cancels a job). Job uploads and runs ({@code web.submit.enable})
+     * and rescaling are off, the cancel button hidden, and CORS names only the UI's own origin
+     * instead of Flink's default {@code *}.
+     */
+    public static Configuration lockDown(Configuration conf, int restPort) {
+        String ui = webUiUrl(conf);
+        conf.set(WebOptions.SUBMIT_ENABLE, false);
+        conf.set(WebOptions.CANCEL_ENABLE, false);
+        conf.set(WebOptions.RESCALE_ENABLE, false);
+        conf.set(WebOptions.ACCESS_CONTROL_ALLOW_ORIGIN, ui);
+        conf.set(RestOptions.BIND_ADDRESS, "127.0.0.1");
+        conf.set(RestOptions.ADDRESS, "127.0.0.1");
+        conf.set(RestOptions.PORT, restPort);
         return conf;
     }
 
