@@ -6,6 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.util.Map;
 import java.util.Properties;
+import org.apache.flink.client.deployment.application.ApplicationConfiguration;
 import org.apache.flink.configuration.ReadableConfig;
 
 /**
@@ -21,7 +22,9 @@ import org.apache.flink.configuration.ReadableConfig;
  * The job's own settings for exactly-once (isolation level, transactional ids, transaction
  * timeout) and {@code --bootstrap-servers}, when given, are applied after these; keys the job owns
  * are checked by {@link KafkaOwnedKeys}. Secret values ({@link KafkaSecrets}) never appear in logs
- * or errors; a secret {@code kafka.*} key that Flink's UI would show in clear is refused.
+ * or errors; a secret {@code kafka.*} key that Flink's UI would show in clear is refused, and so
+ * is a secret {@code --kafka-property} in application mode, where the job's arguments are a
+ * configuration key Flink shows.
  */
 public final class KafkaClientProperties {
 
@@ -56,6 +59,8 @@ public final class KafkaClientProperties {
             }
             file.stringPropertyNames().forEach(k -> p.setProperty(k, file.getProperty(k)));
         }
+        // In application mode the job's arguments are a configuration key that Flink does not mask.
+        boolean argumentsShown = flink.toMap().containsKey(ApplicationConfiguration.APPLICATION_ARGS.key());
         for (String entry : o.kafkaProperties) {
             int eq = entry.indexOf('=');
             if (eq <= 0) {
@@ -64,7 +69,15 @@ public final class KafkaClientProperties {
                         "--kafka-property expects KEY=VALUE, e.g. --kafka-property security.protocol=SASL_SSL"
                                 + " (an entry without '=' was given)");
             }
-            p.setProperty(entry.substring(0, eq).trim(), entry.substring(eq + 1));
+            String key = entry.substring(0, eq).trim();
+            if (argumentsShown && KafkaSecrets.isSecret(key)) {
+                throw new IllegalArgumentException("--kafka-property " + key + ": in application mode the job's"
+                        + " arguments are part of the Flink configuration ("
+                        + ApplicationConfiguration.APPLICATION_ARGS.key()
+                        + "), which Flink's web UI and REST API show in clear: put " + key
+                        + " in --kafka-properties-file instead (a file readable only by the job's user)");
+            }
+            p.setProperty(key, entry.substring(eq + 1));
         }
         return p;
     }

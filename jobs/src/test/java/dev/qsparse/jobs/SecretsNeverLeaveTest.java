@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.UUID;
+import org.apache.flink.client.deployment.application.ApplicationConfiguration;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.junit.jupiter.api.AfterAll;
@@ -162,6 +163,27 @@ class SecretsNeverLeaveTest {
         e = failsWithoutSecrets("KafkaTopics.create", () -> KafkaTopics.create(p, Map.of("t-secrets", 1)));
         assertTrue(e.getMessage().contains("cannot create a Kafka admin client"), e.getMessage());
         assertNull(e.getCause());
+    }
+
+    @Test
+    void inApplicationModeSecretsOnTheCommandLineAreRefused() {
+        // Application mode: the job's arguments are the configuration key
+        // $internal.application.program-args, which Flink's UI and REST API show unmasked.
+        String[] args = jobArgs("--kafka-property", "sasl.jaas.config=" + JAAS);
+        Configuration application = new Configuration();
+        application.set(ApplicationConfiguration.APPLICATION_ARGS, List.of(args));
+        Throwable e = failsWithoutSecrets(
+                "application mode",
+                () -> EnrichmentJob.build(
+                        StreamExecutionEnvironment.getExecutionEnvironment(application), JobOptions.parse(args)));
+        assertTrue(e.getMessage().contains("--kafka-property sasl.jaas.config"), e.getMessage());
+        assertTrue(e.getMessage().contains("--kafka-properties-file"), e.getMessage());
+        // Not secret: accepted there too; and the same secret outside application mode.
+        String[] plain = jobArgs("--kafka-property", "security.protocol=PLAINTEXT");
+        application.set(ApplicationConfiguration.APPLICATION_ARGS, List.of(plain));
+        EnrichmentJob.build(StreamExecutionEnvironment.getExecutionEnvironment(application), JobOptions.parse(plain));
+        EnrichmentJob.build(
+                StreamExecutionEnvironment.getExecutionEnvironment(new Configuration()), JobOptions.parse(args));
     }
 
     @Test
