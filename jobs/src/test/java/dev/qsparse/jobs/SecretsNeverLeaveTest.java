@@ -8,15 +8,24 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.qsparse.jobs.kafka.EmbeddedKafkaBroker;
 import dev.qsparse.jobs.kafka.KafkaTopics;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.client.deployment.application.ApplicationConfiguration;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.RestOptions;
+import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -114,6 +123,84 @@ class SecretsNeverLeaveTest {
             assertTrue(text.contains("AdminClientConfig values"), "Kafka's own config dump is captured too");
             assertNoSecret("the logs of a succeeding run", text);
         }
+    }
+
+    /**
+     * A job running on a local cluster with its web UI, with secrets in the Flink configuration
+     * (the keys Flink masks), in a properties file and on the command line: no log line (Kafka's
+     * client configuration dumps of the running source and sinks included) and no REST
+     * configuration page shows one.
+     */
+    @Test
+    void aRunningJobShowsNoSecretInLogsOrRestConfiguration(@TempDir Path tmp) throws Exception {
+        Path file = tmp.resolve("client.properties");
+        Files.writeString(
+                file,
+                "sasl.oauthbearer.assertion.private.key.passphrase=" + PASSPHRASE + "\nssl.keystore.key=" + KEY + "\n");
+        String run = UUID.randomUUID().toString().substring(0, 8);
+        KafkaTopics.create(broker.bootstrapServers(), Map.of("in-" + run, 1, "out-" + run, 1, "dlq-" + run, 1));
+        Configuration conf = new Configuration();
+        conf.set(RestOptions.BIND_ADDRESS, "127.0.0.1");
+        conf.set(RestOptions.ADDRESS, "127.0.0.1");
+        conf.set(RestOptions.PORT, EmbeddedKafkaBroker.choosePort(0, "REST"));
+        conf.setString("kafka.sasl.jaas.config", JAAS);
+        conf.setString("kafka.ssl.truststore.password", STORE);
+        String rest = "http://127.0.0.1:" + conf.get(RestOptions.PORT);
+        try (CapturedLogs logs = new CapturedLogs()) {
+            StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironmentWithWebUI(conf);
+            EnrichmentJob.build(
+                    env,
+                    JobOptions.parse(
+                            "--model",
+                            "../model-runtime/src/test/resources/test-model",
+                            "--bootstrap-servers",
+                            broker.bootstrapServers(),
+                            "--input-topic",
+                            "in-" + run,
+                            "--output-topic",
+                            "out-" + run,
+                            "--dead-letter-topic",
+                            "dlq-" + run,
+                            "--parallelism",
+                            "1",
+                            "--kafka-properties-file",
+                            file.toString(),
+                            "--kafka-property",
+                            "ssl.key.password=" + PASSWORD));
+            JobClient job = env.executeAsync("secrets " + run);
+            try {
+                long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
+                while (job.getJobStatus().get() != JobStatus.RUNNING
+                        || !logs.text().contains("ProducerConfig values")) {
+                    assertTrue(System.nanoTime() < deadline, "the job's clients did not start: " + logs.text());
+                    Thread.sleep(100);
+                }
+                HttpClient http = HttpClient.newHttpClient();
+                String jobManagerConfig = get(http, rest + "/jobmanager/config");
+                assertTrue(jobManagerConfig.contains("kafka.sasl.jaas.config"), jobManagerConfig);
+                for (String page : List.of(
+                        "/jobmanager/config",
+                        "/jobs/" + job.getJobID() + "/config",
+                        "/jobs/" + job.getJobID() + "/jobmanager/config",
+                        "/jobs/" + job.getJobID())) {
+                    assertNoSecret("REST " + page, get(http, rest + page));
+                }
+            } finally {
+                job.cancel().get(1, TimeUnit.MINUTES);
+            }
+            assertTrue(logs.text().contains("ConsumerConfig values"), "the source's Kafka config dump is captured");
+            assertNoSecret("the logs of a running job", logs.text());
+        }
+    }
+
+    private static String get(HttpClient http, String url) throws Exception {
+        HttpResponse<String> r = http.send(
+                HttpRequest.newBuilder(URI.create(url))
+                        .timeout(Duration.ofSeconds(30))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode(), url + ": " + r.body());
+        return r.body();
     }
 
     @Test
