@@ -27,6 +27,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import org.apache.flink.api.common.JobStatus;
+import org.apache.flink.configuration.BlobServerOptions;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.CoreOptions;
@@ -211,6 +212,9 @@ public final class EmbeddedDemo implements Callable<Integer> {
     /** What this run started, stopped by a shutdown hook on Ctrl-C or SIGTERM. */
     private DemoShutdown shutdown;
 
+    /** This run's temporary directory: the broker's log directory and Flink's temporary files. */
+    private Path workDir;
+
     public Summary summary() {
         return summary;
     }
@@ -238,35 +242,44 @@ public final class EmbeddedDemo implements Callable<Integer> {
         // Ctrl-C or SIGTERM stops the job and the broker, and removes the broker's log directory.
         try (DemoShutdown stop = new DemoShutdown()) {
             shutdown = stop;
-            String bootstrap;
-            String suffix;
-            if (externalBootstrap == null) {
-                EmbeddedKafkaBroker broker =
-                        EmbeddedKafkaBroker.start(Files.createTempDirectory("qsparse-demo-kafka"), kafkaPort, 0, true);
-                stop.broker(broker);
-                bootstrap = broker.bootstrapServers();
-                suffix = "";
-                out.println("Kafka broker (in this JVM): " + bootstrap);
-            } else {
-                bootstrap = externalBootstrap;
-                suffix = "-" + runId;
-                out.println("Kafka broker (external): " + bootstrap);
-            }
-            String in = "qsparse-demo-input" + suffix;
-            String enriched = "qsparse-demo-enriched" + suffix;
-            String dlq = "qsparse-demo-dead-letters" + suffix;
-            int partitions = Math.max(2, parallelism);
-            KafkaTopics.create(bootstrap, Map.of(in, partitions, enriched, 2, dlq, 1));
-            summary = runJob(bootstrap, in, partitions, enriched, dlq, runId, input);
-            printSummary(summary);
-            return summary.balanced() ? 0 : 1;
-        } finally {
-            EmbeddedKafkaBroker broker = shutdown.takeBroker();
-            if (broker != null) {
-                broker.close();
-                out.println("Kafka broker stopped.");
+            workDir = Files.createTempDirectory("qsparse-demo");
+            stop.directory(workDir);
+            try {
+                return runOnKafka(runId, input);
+            } finally {
+                EmbeddedKafkaBroker broker = stop.takeBroker();
+                if (broker != null) {
+                    broker.close();
+                    out.println("Kafka broker stopped.");
+                }
+                stop.removeDirectory();
             }
         }
+    }
+
+    /** Starts the embedded broker unless --bootstrap-servers names one, makes the topics and runs the job. */
+    private int runOnKafka(String runId, List<DemoEvents.Event> input) throws Exception {
+        String bootstrap;
+        String suffix;
+        if (externalBootstrap == null) {
+            EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(workDir.resolve("kafka"), kafkaPort, 0, true);
+            shutdown.broker(broker);
+            bootstrap = broker.bootstrapServers();
+            suffix = "";
+            out.println("Kafka broker (in this JVM): " + bootstrap);
+        } else {
+            bootstrap = externalBootstrap;
+            suffix = "-" + runId;
+            out.println("Kafka broker (external): " + bootstrap);
+        }
+        String in = "qsparse-demo-input" + suffix;
+        String enriched = "qsparse-demo-enriched" + suffix;
+        String dlq = "qsparse-demo-dead-letters" + suffix;
+        int partitions = Math.max(2, parallelism);
+        KafkaTopics.create(bootstrap, Map.of(in, partitions, enriched, 2, dlq, 1));
+        summary = runJob(bootstrap, in, partitions, enriched, dlq, runId, input);
+        printSummary(summary);
+        return summary.balanced() ? 0 : 1;
     }
 
     private Summary runJob(
@@ -282,6 +295,10 @@ public final class EmbeddedDemo implements Callable<Integer> {
         // the Flink configuration; only Kafka and the topics on the job's command line.
         int uiPort = EmbeddedKafkaBroker.choosePort(webPort, "Flink web UI");
         Configuration conf = webUiConfiguration(bindAddress, uiPort);
+        // Flink's temporary, upload and blob files in this run's directory, removed with it.
+        conf.set(WebOptions.TMP_DIR, workDir.resolve("web").toString());
+        conf.set(CoreOptions.TMP_DIRS, workDir.resolve("io").toString());
+        conf.set(BlobServerOptions.STORAGE_DIRECTORY, workDir.resolve("blobs").toString());
         conf.set(QSparseOptions.MODEL_PATH, model.toAbsolutePath().toString());
         conf.set(QSparseOptions.MODE, Task.fromWireName(mode));
         conf.set(QSparseOptions.BATCH_MAX_SIZE, maxBatchSize);
@@ -479,7 +496,7 @@ public final class EmbeddedDemo implements Callable<Integer> {
      * and rescaling are off, the cancel button hidden, and CORS names only the UI's own origin
      * instead of Flink's default {@code *}.
      */
-    public static Configuration lockDown(Configuration conf, int restPort) {
+    static Configuration lockDown(Configuration conf, int restPort) {
         String ui = webUiUrl(conf);
         conf.set(WebOptions.SUBMIT_ENABLE, false);
         conf.set(WebOptions.CANCEL_ENABLE, false);
