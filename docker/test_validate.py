@@ -88,6 +88,13 @@ class Mutations(unittest.TestCase):
         self.assertIn("is a comment", e)
         self.assertIn("keys metrics.reporter.prom and metrics.reporter.prom.factory.class collide", e)
 
+    def test_restart_strategy_set_explicitly(self):
+        self.edit("docker-compose.yml", "  restart-strategy.type: exponential-delay\n", "")
+        self.edit(os.path.join("k8s", "flinkdeployment.yaml"), "    restart-strategy.type: exponential-delay\n", "")
+        e = self.errors()
+        self.assertIn("compose: restart-strategy.type must be exponential-delay", e)
+        self.assertIn("k8s: restart-strategy.type must be exponential-delay", e)
+
     def test_quoted_value(self):
         self.edit("docker-compose.yml", "parallelism.default: 4", 'parallelism.default: "4"')
         self.assertIn("parallelism.default is quoted", self.errors())

@@ -210,6 +210,9 @@ def compose(r, c, prom, readme, image):
         r.check("PrometheusReporterFactory" in conf.get("metrics.reporter.prom.factory.class", ""),
                 f"compose: {name} has no Prometheus reporter")
     jm, tm = confs["jobmanager"], confs["taskmanager"]
+    r.check(jm.get("restart-strategy.type") == "exponential-delay",
+            "compose: restart-strategy.type must be exponential-delay, set explicitly: the job sets none unless "
+            "--restart-attempts is given, and a fixed number of attempts ends the job after enough failures")
     managed = tm.get("taskmanager.memory.managed.fraction")
     r.check(managed is not None and float(managed) == 0.0 or tm.get("taskmanager.memory.managed.size") in ("0", "0m", "0b"),
             "compose: taskmanager.memory.managed.fraction must be 0.0: state is on the heap and the model is "
@@ -340,6 +343,8 @@ def flink_deployment(r, docs, image):
     r.check(spec.get("flinkVersion") == "v2_2", "k8s: flinkVersion must be v2_2")
     conf = {k: str(v) for k, v in (spec.get("flinkConfiguration") or {}).items()}
     r.check(JVM_FLAG.search(conf.get("env.java.opts.all", "")), "k8s: env.java.opts.all lacks --add-modules=jdk.incubator.vector")
+    r.check(conf.get("restart-strategy.type") == "exponential-delay",
+            "k8s: restart-strategy.type must be exponential-delay, set explicitly in flinkConfiguration")
     for part in ("jobManager", "taskManager"):
         res = (spec.get(part) or {}).get("resource", {})
         r.check("memory" in res and "cpu" in res, f"k8s: {part} resources")

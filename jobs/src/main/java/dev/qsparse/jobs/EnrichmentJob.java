@@ -66,7 +66,8 @@ public final class EnrichmentJob {
         try {
             parsed = cli.parseArgs(args);
         } catch (CommandLine.ParameterException e) {
-            throw new IllegalArgumentException(e.getMessage() + System.lineSeparator() + cli.getUsageMessage(), e);
+            // Without the values given (one may be a secret) and without picocli's exception as the cause.
+            throw UsageError.of(e, args, cli.getUsageMessage());
         }
         if (CommandLine.printHelpIfRequested(parsed)) {
             return;
@@ -117,7 +118,7 @@ public final class EnrichmentJob {
         JobConfig.configure(env, o);
         QSparseEnrichment enrichment = JobConfig.enrichment(env.getConfiguration(), o);
         Properties kafka = kafkaClient(env.getConfiguration(), o);
-        LOG.info("Kafka client properties (secrets masked): {}", KafkaClientProperties.masked(kafka));
+        LOG.info("Kafka client properties (secrets masked): {}", KafkaSecrets.masked(kafka));
         checkRecordBound(enrichment.settings().maxRecordBytes(), maxRequestSize(kafka));
 
         KafkaSourceBuilder<byte[]> source = KafkaSource.<byte[]>builder()
@@ -129,6 +130,8 @@ public final class EnrichmentJob {
                 .setValueOnlyDeserializer(new RawBytes())
                 // Upstream producers may be transactional too: never read their aborted records.
                 .setProperty("isolation.level", "read_committed")
+                // Offsets are committed when a checkpoint completes, never by the consumer itself.
+                .setProperty("enable.auto.commit", "false")
                 .setProperty("commit.offsets.on.checkpoint", "true");
         if (o.bounded) {
             source.setBounded(OffsetsInitializer.latest());
@@ -209,6 +212,8 @@ public final class EnrichmentJob {
      */
     static Properties kafkaClient(org.apache.flink.configuration.ReadableConfig flink, JobOptions o) {
         Properties kafka = KafkaClientProperties.resolve(flink, o);
+        KafkaOwnedKeys.check(kafka, o);
+        KafkaSecrets.checkJaasConfig(kafka);
         if (o.given("--bootstrap-servers") || kafka.getProperty(BOOTSTRAP) == null) {
             kafka.setProperty(BOOTSTRAP, o.bootstrapServers);
         }
@@ -220,7 +225,9 @@ public final class EnrichmentJob {
         var builder = KafkaSink.<T>builder()
                 .setKafkaProducerConfig(kafka)
                 .setBootstrapServers(kafka.getProperty(BOOTSTRAP))
-                .setRecordSerializer(schema);
+                .setRecordSerializer(schema)
+                .setProperty("acks", "all")
+                .setProperty("enable.idempotence", "true");
         if (o.delivery == JobOptions.Delivery.EXACTLY_ONCE) {
             builder.setDeliveryGuarantee(DeliveryGuarantee.EXACTLY_ONCE)
                     .setTransactionalIdPrefix(o.transactionalIdPrefix + "-" + suffix)

@@ -30,7 +30,7 @@ public final class JobConfig {
     /** The operator's keys: every {@code qsparse.*} key must be one of {@link QSparseOptions#all()}. */
     static final String PREFIX = "qsparse.";
 
-    /** Restart delay of the job's default fixed-delay strategy. */
+    /** Restart delay of the fixed-delay strategy {@code --restart-attempts} sets, unless configured. */
     static final Duration DEFAULT_RESTART_DELAY = Duration.ofMillis(500);
 
     private JobConfig() {}
@@ -38,7 +38,10 @@ public final class JobConfig {
     /**
      * Checkpointing, restart strategy and parallelism of {@code env}: a flag given on the command
      * line wins, then {@code env}'s configuration, then the job's defaults (checkpoints every
-     * {@code --checkpoint-interval}'s default, fixed-delay restarts).
+     * {@code --checkpoint-interval}'s default). The restart strategy is {@code --restart-attempts}'s
+     * fixed delay when given, else whatever Flink's configuration says or Flink's own default
+     * (exponential delay, unbounded, with checkpointing on): a job that restarts a bounded number
+     * of times over its whole life ends for good after enough TaskManager losses.
      */
     public static void configure(StreamExecutionEnvironment env, JobOptions o) {
         ReadableConfig flink = env.getConfiguration();
@@ -68,8 +71,10 @@ public final class JobConfig {
             env.getCheckpointConfig().setCheckpointingConsistencyMode(mode);
         }
 
-        if (o.given("--restart-attempts")
-                || flink.getOptional(RestartStrategyOptions.RESTART_STRATEGY).isEmpty()) {
+        if (o.given("--restart-attempts") && o.restartAttempts != null) {
+            if (o.restartAttempts < 0) {
+                throw new IllegalArgumentException("--restart-attempts must be >= 0, got " + o.restartAttempts);
+            }
             Configuration restart = new Configuration();
             restart.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
             restart.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, o.restartAttempts);

@@ -146,10 +146,9 @@ public final class JobOptions {
 
     @Option(
             names = "--restart-attempts",
-            defaultValue = "10",
             description =
-                    "Fixed-delay restart attempts after a task failure; overrides restart-strategy.* (default: the configured restart strategy, else fixed-delay with ${DEFAULT-VALUE}).")
-    public int restartAttempts;
+                    "Restart with fixed delay, at most this many times over the job's life; overrides restart-strategy.* (default: the configured restart strategy, else Flink's default: exponential-delay, unbounded, with checkpointing).")
+    public Integer restartAttempts;
 
     @Option(
             names = "--model",

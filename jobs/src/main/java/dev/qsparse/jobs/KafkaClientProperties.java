@@ -6,8 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.util.Map;
 import java.util.Properties;
-import java.util.TreeMap;
-import java.util.regex.Pattern;
+import org.apache.flink.client.deployment.application.ApplicationConfiguration;
 import org.apache.flink.configuration.ReadableConfig;
 
 /**
@@ -21,18 +20,16 @@ import org.apache.flink.configuration.ReadableConfig;
  *   <li>{@code --kafka-property KEY=VALUE}, repeatable.</li>
  * </ol>
  * The job's own settings for exactly-once (isolation level, transactional ids, transaction
- * timeout) and {@code --bootstrap-servers}, when given, are applied after these. Secret values
- * ({@code sasl.jaas.config}, passwords, keys, secrets, tokens) never appear in logs or errors:
- * {@link #masked} shows them as {@value #MASK}.
+ * timeout) and {@code --bootstrap-servers}, when given, are applied after these; keys the job owns
+ * are checked by {@link KafkaOwnedKeys}. Secret values ({@link KafkaSecrets}) never appear in logs
+ * or errors; a secret {@code kafka.*} key that Flink's UI would show in clear is refused, and so
+ * is a secret {@code --kafka-property} in application mode, where the job's arguments are a
+ * configuration key Flink shows.
  */
 public final class KafkaClientProperties {
 
     /** The Flink configuration prefix of Kafka client properties. */
     public static final String PREFIX = "kafka.";
-
-    static final String MASK = "******";
-    private static final Pattern SECRET = Pattern.compile(
-            "(?i).*(jaas\\.config|password|secret|token|credential|user\\.info|\\.key)$|.*(password|secret).*");
 
     private KafkaClientProperties() {}
 
@@ -41,7 +38,13 @@ public final class KafkaClientProperties {
         Properties p = new Properties();
         for (Map.Entry<String, String> e : flink.toMap().entrySet()) {
             if (e.getKey().startsWith(PREFIX) && e.getKey().length() > PREFIX.length()) {
-                p.setProperty(e.getKey().substring(PREFIX.length()), e.getValue());
+                String key = e.getKey().substring(PREFIX.length());
+                if (KafkaSecrets.shownByFlink(key)) {
+                    throw new IllegalArgumentException("the Flink configuration sets " + e.getKey()
+                            + ", a secret that Flink's web UI and REST API show in clear: put " + key
+                            + " in --kafka-properties-file instead (a file readable only by the job's user)");
+                }
+                p.setProperty(key, e.getValue());
             }
         }
         if (o.kafkaPropertiesFile != null) {
@@ -56,6 +59,8 @@ public final class KafkaClientProperties {
             }
             file.stringPropertyNames().forEach(k -> p.setProperty(k, file.getProperty(k)));
         }
+        // In application mode the job's arguments are a configuration key that Flink does not mask.
+        boolean argumentsShown = flink.toMap().containsKey(ApplicationConfiguration.APPLICATION_ARGS.key());
         for (String entry : o.kafkaProperties) {
             int eq = entry.indexOf('=');
             if (eq <= 0) {
@@ -64,22 +69,16 @@ public final class KafkaClientProperties {
                         "--kafka-property expects KEY=VALUE, e.g. --kafka-property security.protocol=SASL_SSL"
                                 + " (an entry without '=' was given)");
             }
-            p.setProperty(entry.substring(0, eq).trim(), entry.substring(eq + 1));
+            String key = entry.substring(0, eq).trim();
+            if (argumentsShown && KafkaSecrets.isSecret(key)) {
+                throw new IllegalArgumentException("--kafka-property " + key + ": in application mode the job's"
+                        + " arguments are part of the Flink configuration ("
+                        + ApplicationConfiguration.APPLICATION_ARGS.key()
+                        + "), which Flink's web UI and REST API show in clear: put " + key
+                        + " in --kafka-properties-file instead (a file readable only by the job's user)");
+            }
+            p.setProperty(key, entry.substring(eq + 1));
         }
         return p;
-    }
-
-    /** Whether the value of {@code key} is a secret. */
-    public static boolean isSecret(String key) {
-        return SECRET.matcher(key).matches();
-    }
-
-    /** The properties, sorted, with every secret value replaced by {@value #MASK}: for logs and errors. */
-    public static Map<String, String> masked(Properties p) {
-        Map<String, String> out = new TreeMap<>();
-        for (String k : p.stringPropertyNames()) {
-            out.put(k, isSecret(k) ? MASK : p.getProperty(k));
-        }
-        return out;
     }
 }

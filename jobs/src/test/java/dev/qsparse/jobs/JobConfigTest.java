@@ -15,6 +15,7 @@ import java.util.Map;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.RestartStrategyOptions;
 import org.apache.flink.core.execution.CheckpointingMode;
+import org.apache.flink.runtime.executiongraph.failover.RestartBackoffTimeStrategyFactoryLoader;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.junit.jupiter.api.Test;
 
@@ -156,8 +157,11 @@ class JobConfigTest {
         StreamExecutionEnvironment plain = StreamExecutionEnvironment.getExecutionEnvironment(new Configuration());
         JobConfig.configure(plain, JobOptions.parse("--model", "m"));
         assertEquals(10_000, plain.getCheckpointConfig().getCheckpointInterval());
-        assertEquals("fixed-delay", plain.getConfiguration().get(RestartStrategyOptions.RESTART_STRATEGY));
-        assertEquals(10, plain.getConfiguration().get(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS));
+        assertTrue(
+                plain.getConfiguration()
+                        .getOptional(RestartStrategyOptions.RESTART_STRATEGY)
+                        .isEmpty(),
+                "no restart strategy configured: the job leaves Flink's default");
 
         StreamExecutionEnvironment flags = StreamExecutionEnvironment.getExecutionEnvironment(flink(
                 "execution.checkpointing.interval", "3s", "restart-strategy.type", "none", "parallelism.default", "3"));
@@ -190,6 +194,42 @@ class JobConfigTest {
         assertTrue(
                 e.getMessage().contains("--delivery exactly-once needs execution.checkpointing.mode EXACTLY_ONCE"),
                 e.getMessage());
+    }
+
+    /**
+     * F1: with no restart strategy configured and no --restart-attempts, the restart strategy the
+     * scheduler builds from the job's effective configuration is Flink's default (exponential
+     * delay, unbounded), not a fixed delay with a lifetime budget of attempts.
+     */
+    @Test
+    void withoutARestartStrategyFlinksDefaultApplies() {
+        assertEquals(
+                "ExponentialDelayRestartBackoffTimeStrategyFactory", effectiveRestartStrategy(new Configuration()));
+        assertEquals(
+                "FixedDelayRestartBackoffTimeStrategyFactory",
+                effectiveRestartStrategy(new Configuration(), "--restart-attempts", "3"));
+        assertEquals(
+                "FailureRateRestartBackoffTimeStrategyFactory",
+                effectiveRestartStrategy(flink("restart-strategy.type", "failure-rate")));
+        assertEquals(
+                "FixedDelayRestartBackoffTimeStrategyFactory",
+                effectiveRestartStrategy(flink("restart-strategy.type", "failure-rate"), "--restart-attempts", "3"));
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> effectiveRestartStrategy(new Configuration(), "--restart-attempts", "-1"));
+    }
+
+    /** The restart strategy factory Flink's scheduler builds for the job as configured. */
+    private static String effectiveRestartStrategy(Configuration cluster, String... args) {
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(cluster);
+        java.util.List<String> all = new java.util.ArrayList<>(java.util.List.of("--model", "m"));
+        all.addAll(java.util.List.of(args));
+        EnrichmentJob.build(env, JobOptions.parse(all.toArray(String[]::new)));
+        Configuration job = env.getStreamGraph().getJobConfiguration();
+        return RestartBackoffTimeStrategyFactoryLoader.createRestartBackoffTimeStrategyFactory(
+                        job, cluster, env.getCheckpointConfig().isCheckpointingEnabled())
+                .getClass()
+                .getSimpleName();
     }
 
     @Test

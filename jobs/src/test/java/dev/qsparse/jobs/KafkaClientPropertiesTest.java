@@ -52,7 +52,7 @@ class KafkaClientPropertiesTest {
                 "broker-1:9093", p.getProperty("bootstrap.servers"), "configured, and --bootstrap-servers not given");
         assertFalse(p.containsKey("esque.other"));
 
-        Map<String, String> masked = KafkaClientProperties.masked(p);
+        Map<String, String> masked = KafkaSecrets.masked(p);
         assertEquals("******", masked.get("sasl.jaas.config"));
         assertEquals("******", masked.get("ssl.truststore.password"));
         assertEquals("SASL_SSL", masked.get("security.protocol"));
@@ -75,13 +75,25 @@ class KafkaClientPropertiesTest {
             "ssl.truststore.password",
             "ssl.keystore.key",
             "sasl.oauthbearer.client.credentials.client.secret",
-            "basic.auth.user.info"
+            "basic.auth.user.info",
+            // K2: typed PASSWORD by Kafka's ConfigDef, missed by the hand-written list before.
+            "sasl.oauthbearer.assertion.private.key.passphrase",
+            "ssl.keystore.certificate.chain",
+            "ssl.truststore.certificates",
+            "sasl.oauthbearer.assertion.private.key.file.passphrase",
+            "some.plugin.api-key"
         }) {
-            assertTrue(KafkaClientProperties.isSecret(k), k);
+            assertTrue(KafkaSecrets.isSecret(k), k);
         }
-        for (String k :
-                new String[] {"security.protocol", "sasl.mechanism", "ssl.truststore.location", "bootstrap.servers"}) {
-            assertFalse(KafkaClientProperties.isSecret(k), k);
+        for (String k : KafkaSecrets.PASSWORD_KEYS) {
+            assertTrue(KafkaSecrets.isSecret(k), k);
+        }
+        assertTrue(KafkaSecrets.PASSWORD_KEYS.contains("sasl.oauthbearer.assertion.private.key.passphrase"));
+        assertTrue(KafkaSecrets.PASSWORD_KEYS.contains("ssl.keystore.key"));
+        for (String k : new String[] {
+            "security.protocol", "sasl.mechanism", "ssl.truststore.location", "bootstrap.servers", "ssl.keystore.type"
+        }) {
+            assertFalse(KafkaSecrets.isSecret(k), k);
         }
     }
 

@@ -12,6 +12,7 @@ import dev.qsparse.jobs.kafka.KafkaTopics;
 import dev.qsparse.runtime.inference.Task;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,12 +27,14 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import org.apache.flink.api.common.JobStatus;
+import org.apache.flink.configuration.BlobServerOptions;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.CoreOptions;
 import org.apache.flink.configuration.JobManagerOptions;
 import org.apache.flink.configuration.RestOptions;
 import org.apache.flink.configuration.TaskManagerOptions;
+import org.apache.flink.configuration.WebOptions;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -206,6 +209,12 @@ public final class EmbeddedDemo implements Callable<Integer> {
 
     private Summary summary;
 
+    /** What this run started, stopped by a shutdown hook on Ctrl-C or SIGTERM. */
+    private DemoShutdown shutdown;
+
+    /** This run's temporary directory: the broker's log directory and Flink's temporary files. */
+    private Path workDir;
+
     public Summary summary() {
         return summary;
     }
@@ -230,34 +239,47 @@ public final class EmbeddedDemo implements Callable<Integer> {
         }
         List<DemoEvents.Event> input = DemoEvents.build(DemoEvents.readTexts(eventsFile), events, malformed, null, 7L);
         String runId = Long.toString(System.currentTimeMillis(), 36);
-        EmbeddedKafkaBroker broker = null;
-        try {
-            String bootstrap;
-            String suffix;
-            if (externalBootstrap == null) {
-                broker = EmbeddedKafkaBroker.start(Files.createTempDirectory("qsparse-demo-kafka"), kafkaPort, 0, true);
-                bootstrap = broker.bootstrapServers();
-                suffix = "";
-                out.println("Kafka broker (in this JVM): " + bootstrap);
-            } else {
-                bootstrap = externalBootstrap;
-                suffix = "-" + runId;
-                out.println("Kafka broker (external): " + bootstrap);
-            }
-            String in = "qsparse-demo-input" + suffix;
-            String enriched = "qsparse-demo-enriched" + suffix;
-            String dlq = "qsparse-demo-dead-letters" + suffix;
-            int partitions = Math.max(2, parallelism);
-            KafkaTopics.create(bootstrap, Map.of(in, partitions, enriched, 2, dlq, 1));
-            summary = runJob(bootstrap, in, partitions, enriched, dlq, runId, input);
-            printSummary(summary);
-            return summary.balanced() ? 0 : 1;
-        } finally {
-            if (broker != null) {
-                broker.close();
-                out.println("Kafka broker stopped.");
+        // Ctrl-C or SIGTERM stops the job and the broker, and removes the broker's log directory.
+        try (DemoShutdown stop = new DemoShutdown()) {
+            shutdown = stop;
+            workDir = Files.createTempDirectory("qsparse-demo");
+            stop.directory(workDir);
+            try {
+                return runOnKafka(runId, input);
+            } finally {
+                EmbeddedKafkaBroker broker = stop.takeBroker();
+                if (broker != null) {
+                    broker.close();
+                    out.println("Kafka broker stopped.");
+                }
+                stop.removeDirectory();
             }
         }
+    }
+
+    /** Starts the embedded broker unless --bootstrap-servers names one, makes the topics and runs the job. */
+    private int runOnKafka(String runId, List<DemoEvents.Event> input) throws Exception {
+        String bootstrap;
+        String suffix;
+        if (externalBootstrap == null) {
+            EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(workDir.resolve("kafka"), kafkaPort, 0, true);
+            shutdown.broker(broker);
+            bootstrap = broker.bootstrapServers();
+            suffix = "";
+            out.println("Kafka broker (in this JVM): " + bootstrap);
+        } else {
+            bootstrap = externalBootstrap;
+            suffix = "-" + runId;
+            out.println("Kafka broker (external): " + bootstrap);
+        }
+        String in = "qsparse-demo-input" + suffix;
+        String enriched = "qsparse-demo-enriched" + suffix;
+        String dlq = "qsparse-demo-dead-letters" + suffix;
+        int partitions = Math.max(2, parallelism);
+        KafkaTopics.create(bootstrap, Map.of(in, partitions, enriched, 2, dlq, 1));
+        summary = runJob(bootstrap, in, partitions, enriched, dlq, runId, input);
+        printSummary(summary);
+        return summary.balanced() ? 0 : 1;
     }
 
     private Summary runJob(
@@ -271,8 +293,12 @@ public final class EmbeddedDemo implements Callable<Integer> {
             throws Exception {
         // Configured the way a Flink job is: the operator's options, checkpointing and parallelism in
         // the Flink configuration; only Kafka and the topics on the job's command line.
-        Configuration conf =
-                bindTo(new Configuration(), bindAddress, EmbeddedKafkaBroker.choosePort(webPort, "Flink web UI"));
+        int uiPort = EmbeddedKafkaBroker.choosePort(webPort, "Flink web UI");
+        Configuration conf = webUiConfiguration(bindAddress, uiPort);
+        // Flink's temporary, upload and blob files in this run's directory, removed with it.
+        conf.set(WebOptions.TMP_DIR, workDir.resolve("web").toString());
+        conf.set(CoreOptions.TMP_DIRS, workDir.resolve("io").toString());
+        conf.set(BlobServerOptions.STORAGE_DIRECTORY, workDir.resolve("blobs").toString());
         conf.set(QSparseOptions.MODEL_PATH, model.toAbsolutePath().toString());
         conf.set(QSparseOptions.MODE, Task.fromWireName(mode));
         conf.set(QSparseOptions.BATCH_MAX_SIZE, maxBatchSize);
@@ -296,11 +322,13 @@ public final class EmbeddedDemo implements Callable<Integer> {
         EnrichmentJob.build(env, options);
         long deadline = System.nanoTime() + timeout.toNanos();
         JobClient job = env.executeAsync("qsparse-demo (" + mode + ")");
-        out.println("Flink web UI: " + webUiUrl(conf) + "  (job " + job.getJobID() + ")");
-        try (KafkaConsumer<byte[], byte[]> consumer = readCommitted(bootstrap, List.of(enrichedTopic, dlq));
+        shutdown.job(job);
+        try (ReadOnlyWebUi webUi = serveWebUi(conf, bindAddress, uiPort);
+                KafkaConsumer<byte[], byte[]> consumer = readCommitted(bootstrap, List.of(enrichedTopic, dlq));
                 KafkaProducer<byte[], byte[]> producer = producer(bootstrap)) {
             // Warm-up: the job runs, every task has loaded the model and served a batch, and the
             // sinks' transactions are set up, before anything is measured.
+            out.println("Flink web UI: " + webUi.url() + "  (read-only; job " + job.getJobID() + ")");
             awaitRunning(job, deadline);
             long warmStart = System.nanoTime();
             int warmUpEvents = warmUp(producer, in, partitions, input);
@@ -325,8 +353,10 @@ public final class EmbeddedDemo implements Callable<Integer> {
             long end = seenAt.values().stream().mapToLong(Long::longValue).max().orElse(System.currentTimeMillis());
             return analyse(records, enrichedTopic, input, sentAt, seenAt, Math.max(1, end - start));
         } finally {
-            job.cancel().get(1, TimeUnit.MINUTES);
-            out.println("Flink job stopped.");
+            if (shutdown.takeJob() != null) {
+                job.cancel().get(1, TimeUnit.MINUTES);
+                out.println("Flink job stopped.");
+            }
         }
     }
 
@@ -438,6 +468,43 @@ public final class EmbeddedDemo implements Callable<Integer> {
         conf.set(JobManagerOptions.ADDRESS, connectHost(address));
         conf.set(TaskManagerOptions.BIND_HOST, address);
         conf.set(TaskManagerOptions.HOST, connectHost(address));
+        return conf;
+    }
+
+    /**
+     * The demo's cluster configuration: its listeners on {@code bindAddress} ({@link #bindTo}), the
+     * web UI at {@code bindAddress:uiPort} served by {@link #serveWebUi}, and Flink's own REST
+     * endpoint on loopback behind it ({@link #lockDown}).
+     */
+    static Configuration webUiConfiguration(String bindAddress, int uiPort) throws IOException {
+        return lockDown(
+                bindTo(new Configuration(), bindAddress, uiPort),
+                EmbeddedKafkaBroker.choosePort(0, "Flink REST endpoint"));
+    }
+
+    /** The read-only web UI of a cluster configured by {@link #webUiConfiguration}; the caller closes it. */
+    static ReadOnlyWebUi serveWebUi(Configuration conf, String bindAddress, int uiPort) throws IOException {
+        return ReadOnlyWebUi.start(
+                bindAddress, uiPort, URI.create(webUiUrl(conf)), conf.get(WebOptions.ACCESS_CONTROL_ALLOW_ORIGIN));
+    }
+
+    /**
+     * The web UI for watching only. Flink's REST endpoint moves to {@code 127.0.0.1:restPort},
+     * where only {@link ReadOnlyWebUi} (on the address and port {@link #bindTo} chose) talks to it:
+     * Flink cannot make its REST API read-only ({@code web.cancel.enable} only hides the UI's
+     * button; a plain GET still cancels a job). Job uploads and runs ({@code web.submit.enable})
+     * and rescaling are off, the cancel button hidden, and CORS names only the UI's own origin
+     * instead of Flink's default {@code *}.
+     */
+    static Configuration lockDown(Configuration conf, int restPort) {
+        String ui = webUiUrl(conf);
+        conf.set(WebOptions.SUBMIT_ENABLE, false);
+        conf.set(WebOptions.CANCEL_ENABLE, false);
+        conf.set(WebOptions.RESCALE_ENABLE, false);
+        conf.set(WebOptions.ACCESS_CONTROL_ALLOW_ORIGIN, ui);
+        conf.set(RestOptions.BIND_ADDRESS, "127.0.0.1");
+        conf.set(RestOptions.ADDRESS, "127.0.0.1");
+        conf.set(RestOptions.PORT, restPort);
         return conf;
     }
 

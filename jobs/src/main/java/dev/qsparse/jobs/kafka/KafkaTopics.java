@@ -13,6 +13,7 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.KafkaFuture;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.config.TopicConfig;
@@ -44,7 +45,7 @@ public final class KafkaTopics {
         for (String t : new java.util.LinkedHashSet<>(topics)) {
             resources.add(new ConfigResource(ConfigResource.Type.TOPIC, t));
         }
-        try (Admin admin = Admin.create(p)) {
+        try (Admin admin = admin(p)) {
             for (Map.Entry<ConfigResource, KafkaFuture<Config>> e :
                     admin.describeConfigs(resources).values().entrySet()) {
                 Config config;
@@ -77,6 +78,27 @@ public final class KafkaTopics {
                             + " max.message.bytes or lower qsparse.output.max-record-size");
                 }
             }
+        }
+    }
+
+    /**
+     * An admin client over {@code p}. Kafka's errors at creation (a JAAS configuration it cannot
+     * parse, a bad value) quote the offending text, which may be a secret: they are rethrown with
+     * the exception classes only, and without the original as the cause.
+     */
+    static Admin admin(Properties p) {
+        try {
+            return Admin.create(p);
+        } catch (KafkaException | IllegalArgumentException e) {
+            StringBuilder chain = new StringBuilder();
+            for (Throwable t = e; t != null; t = t.getCause()) {
+                chain.append(chain.length() == 0 ? "" : " <- ")
+                        .append(t.getClass().getName());
+            }
+            throw new IllegalArgumentException("cannot create a Kafka admin client for "
+                    + p.getProperty(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG) + " from the Kafka client properties ("
+                    + chain + "; Kafka's message is not shown, it may quote a secret): check security.protocol,"
+                    + " sasl.mechanism, sasl.jaas.config and ssl.*");
         }
     }
 
@@ -130,7 +152,7 @@ public final class KafkaTopics {
                 (name, n) -> topics.add(new NewTopic(name, java.util.Optional.of(n), java.util.Optional.empty())));
         Properties p = new Properties();
         p.putAll(clientProperties);
-        try (Admin admin = Admin.create(p)) {
+        try (Admin admin = admin(p)) {
             for (Map.Entry<String, KafkaFuture<Void>> e :
                     admin.createTopics(topics).values().entrySet()) {
                 try {
