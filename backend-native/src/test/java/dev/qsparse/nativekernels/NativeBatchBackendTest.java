@@ -19,8 +19,8 @@ import dev.qsparse.runtime.kernel.WeightMatrix;
 import dev.qsparse.runtime.kernel.WorkerPool;
 import dev.qsparse.runtime.kernel.Workspace;
 import dev.qsparse.runtime.model.DecoderModel;
-import dev.qsparse.runtime.model.ForwardState;
 import dev.qsparse.runtime.model.ModelConverter;
+import dev.qsparse.runtime.model.SingleSequence;
 import dev.qsparse.runtime.safetensors.DType;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -273,24 +273,24 @@ class NativeBatchBackendTest {
             tokens[i] = (i * 7 + 3) % 72;
         }
         try (Model model = Model.load(checkpoint)) {
-            DecoderModel net = model.network();
+            DecoderModel<?> net = model.network();
             int vocab = model.config().vocabSize();
-            ForwardState batched = net.newState(withNative(), null);
+            SingleSequence batched = SingleSequence.of(net, withNative(), null);
             float[][] hidden = new float[tokens.length][model.config().hiddenSize()];
-            net.forwardBatch(batched, tokens, 0, tokens.length, 0, hidden);
+            batched.steps(tokens, 0, tokens.length, hidden);
             float[][] batchLogits = new float[tokens.length][vocab];
-            net.logitsBatch(batched, hidden, tokens.length, batchLogits);
-            ForwardState stepped = net.newState(withNative(), null);
-            ForwardState java = net.newState();
+            batched.logits(hidden, tokens.length, batchLogits);
+            SingleSequence stepped = SingleSequence.of(net, withNative(), null);
+            SingleSequence java = SingleSequence.of(net);
             float[] logits = new float[vocab];
             float[] javaLogits = new float[vocab];
             int differentBits = 0;
             for (int p = 0; p < tokens.length; p++) {
-                net.forward(stepped, tokens[p], p);
-                net.logits(stepped, logits);
+                stepped.step(tokens[p]);
+                stepped.logits(logits);
                 assertArrayEquals(batchLogits[p], logits, "position " + p);
-                net.forward(java, tokens[p], p);
-                net.logits(java, javaLogits);
+                java.step(tokens[p]);
+                java.logits(javaLogits);
                 for (int v = 0; v < vocab; v++) {
                     assertEquals(javaLogits[v], logits[v], 1e-4 * (1 + Math.abs(javaLogits[v])), "position " + p);
                     differentBits += javaLogits[v] != logits[v] ? 1 : 0;

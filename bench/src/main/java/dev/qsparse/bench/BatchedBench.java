@@ -6,6 +6,7 @@ import dev.qsparse.runtime.kernel.Kernels;
 import dev.qsparse.runtime.kernel.WorkerPool;
 import dev.qsparse.runtime.model.DecoderModel;
 import dev.qsparse.runtime.model.ForwardState;
+import dev.qsparse.runtime.model.Pass;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -19,7 +20,7 @@ import java.util.Random;
  * The batched engine's workloads on one model, straight on the network (random token ids, so any
  * model directory works, with or without a tokenizer):
  * <ul>
- *   <li><b>prefill</b>: one sequence of {@code prefill} tokens, {@link DecoderModel#MAX_SLOTS} positions a pass;
+ *   <li><b>prefill</b>: one sequence of {@code prefill} tokens, {@link DecoderModel#passSize()} positions a pass;
  *   <li><b>embed</b>: {@code events} sequences of {@code eventTokens} tokens, their positions packed
  *       across sequences into shared passes (what {@code InferenceSession.run(List)} does for a
  *       micro-batch of embed events), in events/s;
@@ -36,104 +37,130 @@ public final class BatchedBench {
     record Row(String model, double prefill, double embedEvents, double decode1, double decodeN) {}
 
     private final Model model;
-    private final DecoderModel net;
     private final WorkerPool pool;
     private final int vocab;
     private final Random random = new Random(11);
+    private final Workloads<?> workloads;
 
     BatchedBench(Path dir, int threads) throws IOException {
         this.model = Model.load(dir);
-        this.net = model.network();
         this.pool = threads > 1 ? WorkerPool.create(threads) : null;
         this.vocab = model.config().vocabSize();
+        this.workloads = workloads(model.network());
     }
 
-    private ForwardState state() {
-        // -Dqsparse.backend=java measures the Vector API kernels alone.
-        Backends.Choice chosen = Backends.chosen();
-        return net.newState(new Backends.Choice(chosen.kernels(), chosen.batch(), Optional.empty(), false), pool);
+    private <S extends ForwardState> Workloads<S> workloads(DecoderModel<S> net) {
+        return new Workloads<>(net);
     }
 
     double prefill(int tokens) {
-        int[] ids = random.ints(tokens, 0, vocab).toArray();
-        ForwardState s = state();
-        long t0 = System.nanoTime();
-        net.forwardBatch(s, ids, 0, tokens, 0, null);
-        return tokens / seconds(t0);
+        return workloads.prefill(tokens);
     }
 
     double embed(int events, int eventTokens) {
-        ForwardState[] states = new ForwardState[events];
-        for (int e = 0; e < events; e++) {
-            states[e] = state();
-        }
-        int total = events * eventTokens;
-        ForwardState[] owners = new ForwardState[total];
-        int[] tokens = random.ints(total, 0, vocab).toArray();
-        int[] positions = new int[total];
-        float[][] hidden = new float[total][model.config().hiddenSize()];
-        int slot = 0;
-        for (int p = 0; p < eventTokens; p++) { // round-robin: every pass mixes events
-            for (int e = 0; e < events; e++) {
-                owners[slot] = states[e];
-                positions[slot++] = p;
-            }
-        }
-        long t0 = System.nanoTime();
-        net.forwardSlots(owners, tokens, positions, total, hidden);
-        float[][] pooled = new float[events][model.config().hiddenSize()];
-        for (int i = 0; i < total; i++) {
-            Kernels.add(pooled[i % events], hidden[i], pooled[0].length);
-        }
-        return events / seconds(t0);
+        return workloads.embed(events, eventTokens);
     }
 
-    /** Greedy decode of {@code n} sequences together, {@code steps} tokens each after a 16-token prompt. */
     double decode(int n, int steps) {
-        ForwardState[] states = new ForwardState[n];
-        int promptLength = 16;
-        List<ForwardState> owners = new ArrayList<>();
-        List<Integer> toks = new ArrayList<>();
-        List<Integer> poss = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            states[i] = state();
-            for (int p = 0; p < promptLength; p++) {
-                owners.add(states[i]);
-                toks.add(random.nextInt(vocab));
-                poss.add(p);
-            }
+        return workloads.decode(n, steps);
+    }
+
+    /** The workloads on the model's own state type, in passes of its pass size. */
+    private final class Workloads<S extends ForwardState> {
+        private final DecoderModel<S> net;
+        private final Pass<S> pass;
+
+        Workloads(DecoderModel<S> net) {
+            this.net = net;
+            this.pass = new Pass<>(net.passSize());
         }
-        net.forwardSlots(
-                owners.toArray(new ForwardState[0]),
-                toks.stream().mapToInt(Integer::intValue).toArray(),
-                poss.stream().mapToInt(Integer::intValue).toArray(),
-                owners.size(),
-                null);
-        float[][] logits = new float[n][vocab];
-        float[][] hidden = new float[n][];
-        int[] next = new int[n];
-        int[] positions = new int[n];
-        long t0 = System.nanoTime();
-        for (int step = 0; step < steps; step++) {
-            if (n == 1) {
-                net.logits(states[0], logits[0]);
-            } else {
-                for (int i = 0; i < n; i++) {
-                    hidden[i] = states[i].hidden;
+
+        private S state() {
+            // -Dqsparse.backend=java measures the Vector API kernels alone.
+            Backends.Choice chosen = Backends.chosen();
+            return net.newState(new Backends.Choice(chosen.kernels(), chosen.batch(), Optional.empty(), false), pool);
+        }
+
+        /** Runs the slots (states[i], tokens[i], positions[i]) in passes; hidden[i] may be null. */
+        private void run(List<S> states, int[] tokens, int[] positions, float[][] hidden) {
+            for (int done = 0; done < states.size(); ) {
+                pass.clear();
+                int n = Math.min(pass.capacity(), states.size() - done);
+                for (int i = done; i < done + n; i++) {
+                    pass.add(states.get(i), tokens[i], positions[i], hidden == null ? null : hidden[i]);
                 }
-                net.logitsBatch(states[0], hidden, n, logits);
-            }
-            for (int i = 0; i < n; i++) {
-                next[i] = Kernels.argmax(logits[i], vocab);
-                positions[i] = promptLength + step;
-            }
-            if (n == 1) {
-                net.forward(states[0], next[0], positions[0]);
-            } else {
-                net.forwardSlots(states, next, positions, n, null);
+                net.forward(pass);
+                done += n;
             }
         }
-        return (double) n * steps / seconds(t0);
+
+        double prefill(int tokens) {
+            int[] ids = random.ints(tokens, 0, vocab).toArray();
+            S s = state();
+            List<S> owners = java.util.Collections.nCopies(tokens, s);
+            int[] positions = java.util.stream.IntStream.range(0, tokens).toArray();
+            long t0 = System.nanoTime();
+            run(owners, ids, positions, null);
+            return tokens / seconds(t0);
+        }
+
+        double embed(int events, int eventTokens) {
+            List<S> states = new ArrayList<>();
+            for (int e = 0; e < events; e++) {
+                states.add(state());
+            }
+            int total = events * eventTokens;
+            List<S> owners = new ArrayList<>(total);
+            int[] tokens = random.ints(total, 0, vocab).toArray();
+            int[] positions = new int[total];
+            float[][] hidden = new float[total][model.config().hiddenSize()];
+            for (int p = 0; p < eventTokens; p++) { // round-robin: every pass mixes events
+                for (int e = 0; e < events; e++) {
+                    positions[owners.size()] = p;
+                    owners.add(states.get(e));
+                }
+            }
+            long t0 = System.nanoTime();
+            run(owners, tokens, positions, hidden);
+            float[][] pooled = new float[events][model.config().hiddenSize()];
+            for (int i = 0; i < total; i++) {
+                Kernels.add(pooled[i % events], hidden[i], pooled[0].length);
+            }
+            return events / seconds(t0);
+        }
+
+        /** Greedy decode of {@code n} sequences together, {@code steps} tokens each after a 16-token prompt. */
+        double decode(int n, int steps) {
+            int promptLength = 16;
+            List<S> states = new ArrayList<>();
+            List<S> owners = new ArrayList<>();
+            int[] promptTokens = random.ints(n * promptLength, 0, vocab).toArray();
+            int[] promptPositions = new int[n * promptLength];
+            float[][] promptHidden = new float[n * promptLength][];
+            float[][] hidden = new float[n][model.config().hiddenSize()];
+            for (int i = 0; i < n; i++) {
+                states.add(state());
+                for (int p = 0; p < promptLength; p++) {
+                    promptPositions[owners.size()] = p;
+                    promptHidden[owners.size()] = p == promptLength - 1 ? hidden[i] : null;
+                    owners.add(states.get(i));
+                }
+            }
+            run(owners, promptTokens, promptPositions, promptHidden);
+            float[][] logits = new float[n][vocab];
+            int[] next = new int[n];
+            int[] positions = new int[n];
+            long t0 = System.nanoTime();
+            for (int step = 0; step < steps; step++) {
+                net.logits(states.get(0), hidden, n, logits);
+                for (int i = 0; i < n; i++) {
+                    next[i] = Kernels.argmax(logits[i], vocab);
+                    positions[i] = promptLength + step;
+                }
+                run(states, next, positions, hidden);
+            }
+            return (double) n * steps / seconds(t0);
+        }
     }
 
     private static double seconds(long t0) {

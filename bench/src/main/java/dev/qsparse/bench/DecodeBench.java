@@ -10,7 +10,7 @@ import dev.qsparse.runtime.kernel.DenseBatchBackend;
 import dev.qsparse.runtime.kernel.Kernels;
 import dev.qsparse.runtime.kernel.WorkerPool;
 import dev.qsparse.runtime.model.DecoderModel;
-import dev.qsparse.runtime.model.ForwardState;
+import dev.qsparse.runtime.model.SingleSequence;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -38,10 +38,10 @@ public final class DecodeBench implements AutoCloseable {
 
     private final Model model;
     private final InferenceSession session;
-    private final DecoderModel net;
-    private final ForwardState state;
+    private final DecoderModel<?> net;
+    private final SingleSequence state;
     /** The same network with every float32 micro-batch on the dense backend, or null. */
-    private final ForwardState denseState;
+    private final SingleSequence denseState;
 
     private final WorkerPool pool;
     private final int[] prompt;
@@ -86,7 +86,7 @@ public final class DecodeBench implements AutoCloseable {
         this.session = new InferenceSession(model, threads, noDense);
         this.net = model.network();
         this.pool = threads > 1 ? WorkerPool.create(threads) : null;
-        this.state = net.newState(noDense, pool);
+        this.state = SingleSequence.of(net, noDense, pool);
         int vocab = model.config().vocabSize();
         Random random = new Random(7);
         this.prompt = random.ints(promptTokens, 0, vocab).toArray();
@@ -96,8 +96,10 @@ public final class DecodeBench implements AutoCloseable {
         this.dense = dense != null && net.weightFormat().startsWith("F32") ? dense : null;
         this.denseState = this.dense == null
                 ? null
-                : net.newState(
-                        new Backends.Choice(chosen.kernels(), Optional.empty(), Optional.of(this.dense), true), pool);
+                : SingleSequence.of(
+                        net,
+                        new Backends.Choice(chosen.kernels(), Optional.empty(), Optional.of(this.dense), true),
+                        pool);
         this.decodeRuns = new double[maxRounds];
         this.prefillRuns = new double[maxRounds];
         this.denseRuns = new double[maxRounds];
@@ -166,19 +168,19 @@ public final class DecodeBench implements AutoCloseable {
 
     /** Tokens per second of {@code tokens} greedy decode steps after the prompt; bytes[0] = weight bytes read. */
     private double decode(int tokens, long[] bytes) {
-        net.forwardBatch(state, prompt, 0, prompt.length, 0, null);
-        net.logits(state, logits);
-        state.resetSparsityStats();
+        state.rewind();
+        state.steps(prompt, 0, prompt.length, null);
+        state.logits(logits);
+        state.state().resetSparsityStats();
         int vocab = logits.length;
-        int pos = prompt.length;
         long t0 = System.nanoTime();
         for (int i = 0; i < tokens; i++) {
             int next = Kernels.argmax(logits, vocab);
-            net.forward(state, next, pos++);
-            net.logits(state, logits);
+            state.step(next);
+            state.logits(logits);
         }
         long nanos = System.nanoTime() - t0;
-        bytes[0] = state.weightBytesRead();
+        bytes[0] = state.state().weightBytesRead();
         return tokens / (nanos / 1e9);
     }
 
@@ -187,10 +189,11 @@ public final class DecodeBench implements AutoCloseable {
         return prefill(state);
     }
 
-    private double prefill(ForwardState state) {
+    private double prefill(SingleSequence state) {
         long t0 = System.nanoTime();
-        net.forwardBatch(state, prefill, 0, prefill.length, 0, null);
-        net.logits(state, logits);
+        state.rewind();
+        state.steps(prefill, 0, prefill.length, null);
+        state.logits(logits);
         return prefill.length / ((System.nanoTime() - t0) / 1e9);
     }
 

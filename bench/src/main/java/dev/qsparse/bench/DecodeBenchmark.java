@@ -1,10 +1,10 @@
 package dev.qsparse.bench;
 
 import dev.qsparse.runtime.Model;
-import dev.qsparse.runtime.inference.InferenceSession;
+import dev.qsparse.runtime.kernel.Backends;
 import dev.qsparse.runtime.kernel.Kernels;
-import dev.qsparse.runtime.model.DecoderModel;
-import dev.qsparse.runtime.model.ForwardState;
+import dev.qsparse.runtime.kernel.WorkerPool;
+import dev.qsparse.runtime.model.SingleSequence;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -49,9 +49,8 @@ public class DecodeBenchmark {
     public int threads;
 
     private Model model;
-    private InferenceSession session;
-    private DecoderModel net;
-    private ForwardState state;
+    private WorkerPool pool;
+    private SingleSequence state;
     private float[] logits;
     private int pos;
 
@@ -62,15 +61,16 @@ public class DecodeBenchmark {
         Map<BenchModels.Variant, Path> dirs =
                 BenchModels.variants(BenchModels.seedShape(work, log), "seed-shape", work, log);
         model = Model.load(dirs.get(variant));
-        session = model.newSession(threads);
-        net = model.network();
-        state = session.state();
+        pool = threads > 1 ? WorkerPool.create(threads) : null;
+        state = SingleSequence.of(model.network(), Backends.chosen(), pool);
         logits = new float[model.config().vocabSize()];
     }
 
     @TearDown(Level.Trial)
     public void tearDown() {
-        session.close();
+        if (pool != null) {
+            pool.close();
+        }
         model.close();
     }
 
@@ -78,10 +78,12 @@ public class DecodeBenchmark {
     public int decodeStep() {
         if (pos == 256) {
             pos = 0;
+            state.rewind();
         }
         int next = pos == 0 ? 1 : Kernels.argmax(logits, logits.length);
-        net.forward(state, next, pos++);
-        net.logits(state, logits);
+        state.step(next);
+        pos++;
+        state.logits(logits);
         return next;
     }
 }

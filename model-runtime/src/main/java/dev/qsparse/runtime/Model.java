@@ -29,11 +29,11 @@ public final class Model implements AutoCloseable {
     private final Path directory;
     private final ModelConfig config;
     private final Checkpoint checkpoint;
-    private final DecoderModel network;
+    private final DecoderModel<?> network;
     private final Tokenizer tokenizer;
 
     private Model(
-            Path directory, ModelConfig config, Checkpoint checkpoint, DecoderModel network, Tokenizer tokenizer) {
+            Path directory, ModelConfig config, Checkpoint checkpoint, DecoderModel<?> network, Tokenizer tokenizer) {
         this.directory = directory;
         this.config = config;
         this.checkpoint = checkpoint;
@@ -52,7 +52,7 @@ public final class Model implements AutoCloseable {
         ModelConfig config = ConfigReader.read(directory);
         Checkpoint checkpoint = Checkpoint.open(directory);
         try {
-            DecoderModel network;
+            DecoderModel<?> network;
             if (config instanceof QSparseConfig q) {
                 network = new QSparseTransformer(q, checkpoint);
             } else {
@@ -89,7 +89,7 @@ public final class Model implements AutoCloseable {
         return config;
     }
 
-    public DecoderModel network() {
+    public DecoderModel<?> network() {
         return network;
     }
 

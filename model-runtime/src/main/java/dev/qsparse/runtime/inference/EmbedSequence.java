@@ -13,8 +13,15 @@ final class EmbedSequence extends Sequence {
 
     /** {@code tokens}: the prefix and the text; the first {@code n} positions are embedded. */
     EmbedSequence(
-            ForwardState state, int[] tokens, int n, boolean truncated, Pooling pooling, int textStart, int hidden) {
-        super(state, tokens, n);
+            int slot,
+            ForwardState state,
+            int[] tokens,
+            int n,
+            boolean truncated,
+            Pooling pooling,
+            int textStart,
+            int hidden) {
+        super(slot, state, tokens, n);
         this.pooling = pooling;
         this.textStart = textStart;
         this.truncated = truncated;

@@ -32,6 +32,7 @@ final class GenerateSequence extends Sequence {
      * @param stopTokens ids that end the generation like EOS (a chat template's end of turn)
      */
     GenerateSequence(
+            int slot,
             ForwardState state,
             int[] prompt,
             boolean truncated,
@@ -42,7 +43,7 @@ final class GenerateSequence extends Sequence {
             int eos,
             int context,
             int vocab) {
-        super(state, Arrays.copyOf(prompt, prompt.length + maxNew), prompt.length);
+        super(slot, state, Arrays.copyOf(prompt, prompt.length + maxNew), prompt.length);
         this.params = params;
         this.tokenizer = tokenizer;
         this.sampler = new Sampler(params, vocab);

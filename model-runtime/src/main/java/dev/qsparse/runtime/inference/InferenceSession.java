@@ -52,15 +52,12 @@ import java.util.Optional;
 public final class InferenceSession implements AutoCloseable {
 
     private final Model model;
-    private final DecoderModel network;
     private final ModelConfig config;
-    /** The first sequence's state (the only one for a single request); others come from {@link #extraStates}. */
+    /** The first sequence's state (the only one for a single request). */
     private final ForwardState state;
 
-    private final List<ForwardState> extraStates = new ArrayList<>();
     private final WorkerPool pool;
-    private final Backends.Choice backends;
-    private final PassScheduler scheduler;
+    private final PassScheduler<?> scheduler;
     /** Ids put before every text (see Tokens above). */
     private final int[] textPrefix;
 
@@ -79,29 +76,16 @@ public final class InferenceSession implements AutoCloseable {
             throw new IllegalArgumentException("threads must be >= 1, got " + threads);
         }
         this.model = model;
-        this.network = model.network();
-        this.config = network.config();
+        this.config = model.config();
         this.textPrefix = textPrefix(model, config);
         this.pool = threads > 1 ? WorkerPool.create(threads) : null;
-        this.backends = backends;
-        this.state = newState();
-        this.scheduler = new PassScheduler(network, state);
+        this.scheduler = scheduler(model.network(), backends, pool);
+        this.state = scheduler.state(0);
     }
 
-    /** A sequence state on the session's backends and threads. */
-    private ForwardState newState() {
-        return network.newState(backends, pool);
-    }
-
-    /** The state of the {@code i}-th sequence of a micro-batch. */
-    private ForwardState stateOf(int i) {
-        if (i == 0) {
-            return state;
-        }
-        while (extraStates.size() < i) {
-            extraStates.add(newState());
-        }
-        return extraStates.get(i - 1);
+    private static <S extends ForwardState> PassScheduler<S> scheduler(
+            DecoderModel<S> network, Backends.Choice backends, WorkerPool pool) {
+        return new PassScheduler<>(network, backends, pool);
     }
 
     /** Threads that share each product. */
@@ -203,7 +187,14 @@ public final class InferenceSession implements AutoCloseable {
                     throw new Refused(failure("empty text has no tokens to embed", tokens.length, false, start));
                 }
                 return new EmbedSequence(
-                        stateOf(slot), tokens, n, truncated, r.pooling(), textPrefix.length, config.hiddenSize());
+                        slot,
+                        scheduler.state(slot),
+                        tokens,
+                        n,
+                        truncated,
+                        r.pooling(),
+                        textPrefix.length,
+                        config.hiddenSize());
             }
             case SCORE -> {
                 if (n < 2) {
@@ -213,7 +204,7 @@ public final class InferenceSession implements AutoCloseable {
                             truncated,
                             start));
                 }
-                return new ScoreSequence(stateOf(slot), tokens, n, truncated);
+                return new ScoreSequence(slot, scheduler.state(slot), tokens, n, truncated);
             }
             default -> {
                 if (tokens.length == 0) {
@@ -230,7 +221,8 @@ public final class InferenceSession implements AutoCloseable {
                         ? new int[0]
                         : params.promptTemplate().stopTokenIds(tokenizer);
                 return new GenerateSequence(
-                        stateOf(slot),
+                        slot,
+                        scheduler.state(slot),
                         prompt,
                         cut,
                         maxNew,

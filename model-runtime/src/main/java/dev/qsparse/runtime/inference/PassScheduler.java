@@ -1,7 +1,10 @@
 package dev.qsparse.runtime.inference;
 
+import dev.qsparse.runtime.kernel.Backends;
+import dev.qsparse.runtime.kernel.WorkerPool;
 import dev.qsparse.runtime.model.DecoderModel;
 import dev.qsparse.runtime.model.ForwardState;
+import dev.qsparse.runtime.model.Pass;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -13,37 +16,52 @@ import java.util.List;
  * finished ones. Each sequence gets an even share of a pass, and the sequence served first turns
  * round, so no sequence waits behind the others for long. Every product gives a row what it
  * gives that row alone, so a sequence's results do not depend on its companions.
+ *
+ * <p>The scheduler owns the sequence states: the i-th sequence of a micro-batch runs on
+ * {@link #state(int) state(i)} (made on first use, kept for the next micro-batches).
+ *
+ * @param <S> the model's state type
  */
-final class PassScheduler {
+final class PassScheduler<S extends ForwardState> {
 
-    private final DecoderModel network;
+    private final DecoderModel<S> network;
+    private final Backends.Choice backends;
+    private final WorkerPool pool;
+    private final List<S> states = new ArrayList<>();
     private final int passSize;
     private final int vocab;
-    /** The state whose workspace runs the lm-head products. */
-    private final ForwardState lead;
 
-    private final ForwardState[] owners;
+    private final Pass<S> pass;
     private final Sequence[] slotOf;
-    private final int[] tokens;
-    private final int[] positions;
     private final float[][] hidden;
     private final float[][] wanted;
     private final int[] logitsRow;
     private float[][] logits = new float[0][];
     private int turn;
 
-    PassScheduler(DecoderModel network, ForwardState lead) {
+    PassScheduler(DecoderModel<S> network, Backends.Choice backends, WorkerPool pool) {
         this.network = network;
-        this.lead = lead;
+        this.backends = backends;
+        this.pool = pool;
         this.passSize = network.passSize();
         this.vocab = network.config().vocabSize();
-        owners = new ForwardState[passSize];
+        pass = new Pass<>(passSize);
         slotOf = new Sequence[passSize];
-        tokens = new int[passSize];
-        positions = new int[passSize];
         hidden = new float[passSize][network.config().hiddenSize()];
         wanted = new float[passSize][];
         logitsRow = new int[passSize];
+    }
+
+    /** The state of the i-th sequence of a micro-batch (state(0) also runs the lm-head products). */
+    ForwardState state(int i) {
+        return stateAt(i);
+    }
+
+    private S stateAt(int i) {
+        while (states.size() <= i) {
+            states.add(network.newState(backends, pool));
+        }
+        return states.get(i);
     }
 
     /** Runs every sequence to its end. */
@@ -52,22 +70,22 @@ final class PassScheduler {
         active.removeIf(Sequence::finished);
         while (!active.isEmpty()) {
             int count = pack(active);
-            network.forwardSlots(owners, tokens, positions, count, hidden);
+            network.forward(pass);
             int m = 0;
             for (int i = 0; i < count; i++) {
-                logitsRow[i] = slotOf[i].wantsLogits(positions[i]) ? m : -1;
+                logitsRow[i] = slotOf[i].wantsLogits(pass.position(i)) ? m : -1;
                 if (logitsRow[i] >= 0) {
                     wanted[m++] = hidden[i];
                 }
             }
             if (m > 0) {
-                network.logitsBatch(lead, wanted, m, logitRows(m));
+                network.logits(stateAt(0), wanted, m, logitRows(m));
             }
             for (int i = 0; i < count; i++) {
-                slotOf[i].accept(positions[i], hidden[i], logitsRow[i] >= 0 ? logits[logitsRow[i]] : null);
+                slotOf[i].accept(pass.position(i), hidden[i], logitsRow[i] >= 0 ? logits[logitsRow[i]] : null);
                 slotOf[i] = null;
-                owners[i] = null;
             }
+            pass.clear();
             active.removeIf(Sequence::finished);
         }
     }
@@ -80,11 +98,11 @@ final class PassScheduler {
         for (int k = 0; k < active.size() && count < passSize; k++) {
             Sequence s = active.get((first + k) % active.size());
             int take = Math.min(quota, Math.min(s.ready(), passSize - count));
+            S state = stateAt(s.slot);
             for (int t = 0; t < take; t++) {
-                owners[count] = s.state;
+                pass.add(state, s.tokens[s.fed], s.fed, hidden[count]);
                 slotOf[count] = s;
-                tokens[count] = s.tokens[s.fed];
-                positions[count] = s.fed++;
+                s.fed++;
                 count++;
             }
         }

@@ -9,7 +9,7 @@ final class RowsSequence extends Sequence {
     final float[][] rows;
 
     RowsSequence(ForwardState state, int[] tokens, boolean logits) {
-        super(state, tokens, tokens.length);
+        super(0, state, tokens, tokens.length);
         this.logits = logits;
         this.rows = new float[tokens.length][];
     }

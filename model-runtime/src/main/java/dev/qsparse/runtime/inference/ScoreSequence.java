@@ -11,8 +11,8 @@ final class ScoreSequence extends Sequence {
     private double logprob;
 
     /** Scores {@code tokens[1 .. n)}: positions {@code 0 .. n-2} are fed, each predicting the next. */
-    ScoreSequence(ForwardState state, int[] tokens, int n, boolean truncated) {
-        super(state, tokens, n - 1);
+    ScoreSequence(int slot, ForwardState state, int[] tokens, int n, boolean truncated) {
+        super(slot, state, tokens, n - 1);
         this.length = n;
         this.truncated = truncated;
     }

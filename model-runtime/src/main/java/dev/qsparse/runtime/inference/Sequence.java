@@ -10,6 +10,9 @@ import dev.qsparse.runtime.model.ForwardState;
  */
 abstract class Sequence {
 
+    /** The scheduler's index of this sequence's state, and that state (for its statistics). */
+    final int slot;
+
     final ForwardState state;
     /** The ids to feed, by position; a generation appends the tokens it samples. */
     int[] tokens;
@@ -18,7 +21,8 @@ abstract class Sequence {
     /** Positions known so far: {@code [fed, known)} are ready to feed. */
     int known;
 
-    Sequence(ForwardState state, int[] tokens, int known) {
+    Sequence(int slot, ForwardState state, int[] tokens, int known) {
+        this.slot = slot;
         this.state = state;
         this.tokens = tokens;
         this.known = known;

@@ -12,9 +12,6 @@ import dev.qsparse.runtime.kernel.Workspace;
  */
 public abstract class ForwardState {
 
-    /** The output hidden state of the last forward step (what embeddings pool and logits read). */
-    public final float[] hidden;
-
     private long nonZeroActivations;
     private long totalActivations;
     private long weightBytesRead;
@@ -35,9 +32,8 @@ public abstract class ForwardState {
     private int capacity;
 
     /** {@code backends} run every product of this state, on {@code pool}'s threads (null: the calling thread). */
-    protected ForwardState(int hiddenSize, int layers, int kvStride, Backends.Choice backends, WorkerPool pool) {
+    protected ForwardState(int layers, int kvStride, Backends.Choice backends, WorkerPool pool) {
         this.workspace = new Workspace(backends, pool);
-        this.hidden = new float[hiddenSize];
         this.keyCache = new float[layers][0];
         this.valueCache = new float[layers][0];
         this.kvStride = kvStride;

@@ -20,7 +20,7 @@ import dev.qsparse.runtime.safetensors.ModelLoadException;
  * feed-forward (or SwiGLU, or plain ReLU: {@link MlpActivation}). The math, step by step, is
  * in docs/model-format.md.
  */
-public final class QSparseTransformer implements DecoderModel {
+public final class QSparseTransformer implements DecoderModel<QSparseTransformer.State> {
 
     private final QSparseConfig config;
     private final FloatMatrix embedding;
@@ -66,6 +66,12 @@ public final class QSparseTransformer implements DecoderModel {
      * kernels keep the default.
      */
     private final int passSize;
+
+    /** The pass on the Java kernels: 64 positions of scratch stay a few MB even at a 3072-wide feed-forward. */
+    static final int PASS = 64;
+
+    /** The pass when the native batch backend runs the products. */
+    static final int LONG_PASS = 128;
 
     @Override
     public int passSize() {
@@ -168,7 +174,7 @@ public final class QSparseTransformer implements DecoderModel {
                             config.biases().mlp()),
                     w.optionalVector(p + "mlp.ffn_sub_norm.weight", f));
         }
-        this.passSize = layers.length > 0 && onBatchBackend(layers[0].q()) ? 2 * MAX_SLOTS : MAX_SLOTS;
+        this.passSize = layers.length > 0 && onBatchBackend(layers[0].q()) ? LONG_PASS : PASS;
         this.invFreq = config.ropeScaling().inverseFrequencies(config.headDim(), config.ropeTheta());
         this.attnIn = config.attnInput();
         this.attnOut = config.attnOutput();
@@ -222,7 +228,7 @@ public final class QSparseTransformer implements DecoderModel {
     }
 
     @Override
-    public ForwardState newState(Backends.Choice backends, WorkerPool pool) {
+    public State newState(Backends.Choice backends, WorkerPool pool) {
         return new State(config, backends, pool);
     }
 
@@ -276,13 +282,7 @@ public final class QSparseTransformer implements DecoderModel {
     /** Scratch and KV cache for one sequence. */
     static final class State extends ForwardState {
         final QSparseConfig config;
-        /** The one-slot batch of {@link #forward}. */
-        final State[] single = {this};
-
-        final int[] singleToken = new int[1];
-        final int[] singlePos = new int[1];
         Slot[] batch = new Slot[0];
-        final ActivationBuffer logitsInput;
         final float[] lmHeadScratch;
         ActivationBuffer[] batchLogitsInput = new ActivationBuffer[0];
         // Gathered views of the batch for multiplyBatch.
@@ -292,19 +292,40 @@ public final class QSparseTransformer implements DecoderModel {
         float[][] outsC = new float[0][];
 
         State(QSparseConfig c, Backends.Choice backends, WorkerPool pool) {
-            super(c.hiddenSize(), c.numLayers(), c.numKeyValueHeads() * c.headDim(), backends, pool);
+            super(c.numLayers(), c.numKeyValueHeads() * c.headDim(), backends, pool);
             this.config = c;
-            logitsInput = new ActivationBuffer(c.hiddenSize());
             lmHeadScratch = new float[c.hiddenSize()];
         }
 
-        State[] owners = new State[0];
+        // A pass's slots as arrays, when this state leads it.
+        private State[] owners = new State[0];
+        private int[] tokens = new int[0];
+        private int[] positions = new int[0];
+        private float[][] hiddenOut = new float[0][];
 
         State[] owners(int n) {
             if (owners.length < n) {
                 owners = new State[n];
+                tokens = new int[n];
+                positions = new int[n];
+                hiddenOut = new float[n][];
             }
             return owners;
+        }
+
+        int[] tokens(int n) {
+            owners(n);
+            return tokens;
+        }
+
+        int[] positions(int n) {
+            owners(n);
+            return positions;
+        }
+
+        float[][] hiddenOut(int n) {
+            owners(n);
+            return hiddenOut;
         }
 
         Slot[] batch(int n) {
@@ -348,81 +369,36 @@ public final class QSparseTransformer implements DecoderModel {
         }
     }
 
-    /** A single step is a batch of one: the same layer recipe ({@link #slots}) serves both. */
+    /** One pass of slots ({@link Pass}) through {@link #slots}: the one layer recipe, for a decode step and a prefill chunk alike. */
     @Override
-    public void forward(ForwardState forwardState, int token, int pos) {
-        State s = (State) forwardState;
-        s.single[0] = s;
-        s.singleToken[0] = token;
-        s.singlePos[0] = pos;
-        slots(s, s.single, s.singleToken, s.singlePos, 1, null);
-    }
-
-    @Override
-    public void forwardBatch(
-            ForwardState forwardState, int[] tokens, int offset, int count, int startPos, float[][] hiddenOut) {
-        State s = (State) forwardState;
-        for (int done = 0; done < count; ) {
-            int n = Math.min(passSize, count - done);
-            if (n == 1) {
-                forward(s, tokens[offset + done], startPos + done);
-                if (hiddenOut != null) {
-                    System.arraycopy(s.hidden, 0, hiddenOut[done], 0, s.hidden.length);
-                }
-            } else {
-                forwardChunk(s, tokens, offset + done, n, startPos + done, hiddenOut, done);
-            }
-            done += n;
+    public void forward(Pass<State> pass) {
+        int n = pass.size();
+        if (n > passSize) {
+            throw new IllegalArgumentException("a pass of " + n + " slots exceeds the model's pass size " + passSize);
         }
-    }
-
-    private void forwardChunk(
-            State s, int[] tokens, int offset, int n, int startPos, float[][] hiddenOut, int outOffset) {
-        State[] owners = s.owners(n);
-        int[] toks = new int[n];
-        int[] pos = new int[n];
-        for (int i = 0; i < n; i++) {
-            owners[i] = s;
-            toks[i] = tokens[offset + i];
-            pos[i] = startPos + i;
-        }
-        float[][] out = null;
-        if (hiddenOut != null) {
-            out = new float[n][];
-            System.arraycopy(hiddenOut, outOffset, out, 0, n);
-        }
-        slots(s, owners, toks, pos, n, out);
-    }
-
-    @Override
-    public void forwardSlots(ForwardState[] states, int[] tokens, int[] positions, int count, float[][] hiddenOut) {
-        if (count == 0) {
+        if (n == 0) {
             return;
         }
-        State lead = (State) states[0];
-        for (int done = 0; done < count; done += passSize) {
-            int n = Math.min(passSize, count - done);
-            State[] owners = lead.owners(n);
-            int[] toks = new int[n];
-            int[] pos = new int[n];
-            float[][] out = hiddenOut == null ? null : new float[n][];
-            for (int i = 0; i < n; i++) {
-                owners[i] = (State) states[done + i];
-                toks[i] = tokens[done + i];
-                pos[i] = positions[done + i];
-                if (out != null) {
-                    out[i] = hiddenOut[done + i];
-                }
-            }
-            slots(lead, owners, toks, pos, n, out);
+        State lead = pass.state(0);
+        State[] owners = lead.owners(n);
+        int[] tokens = lead.tokens(n);
+        int[] positions = lead.positions(n);
+        float[][] hiddenOut = lead.hiddenOut(n);
+        for (int i = 0; i < n; i++) {
+            owners[i] = pass.state(i);
+            tokens[i] = pass.token(i);
+            positions[i] = pass.position(i);
+            hiddenOut[i] = pass.hiddenOut(i);
         }
+        slots(lead, owners, tokens, positions, n, hiddenOut);
     }
 
     /**
      * One micro-batch of positions: slot i is {@code tokens[i]} at {@code pos[i]} of the sequence in
      * {@code owners[i]} (a sequence's slots in position order). The projections of all slots share
      * one pass over the weights, run on {@code lead}'s workspace; each slot's attention reads and
-     * appends to its owner's KV cache, and its owner's statistics count it.
+     * appends to its owner's KV cache, and its owner's statistics count it; its final hidden state
+     * goes to {@code hiddenOut[i]} when that is not null.
      */
     private void slots(State lead, State[] owners, int[] tokens, int[] pos, int n, float[][] hiddenOut) {
         for (int i = 0; i < n; i++) {
@@ -525,9 +501,8 @@ public final class QSparseTransformer implements DecoderModel {
         }
         for (int i = 0; i < n; i++) {
             owners[i].recordActivations(b[i].nonZero, b[i].inputs);
-            Kernels.rmsNorm(owners[i].hidden, b[i].x, finalNorm, config.rmsNormEps(), d);
-            if (hiddenOut != null) {
-                System.arraycopy(owners[i].hidden, 0, hiddenOut[i], 0, d);
+            if (hiddenOut[i] != null) {
+                Kernels.rmsNorm(hiddenOut[i], b[i].x, finalNorm, config.rmsNormEps(), d);
             }
         }
     }
@@ -633,12 +608,6 @@ public final class QSparseTransformer implements DecoderModel {
         t.inputs += out.width();
     }
 
-    private static void project(State s, ActivationBuffer in, WeightMatrix w, float[] bias, float[] out, Workspace ws) {
-        w.multiply(in, out, ws);
-        s.recordWeightBytes(w.bytesRead(in.count));
-        Kernels.addBias(out, bias);
-    }
-
     private static void projectBatch(
             State[] owners, ActivationBuffer[] in, int n, WeightMatrix w, float[] bias, float[][] out, Workspace ws) {
         w.multiplyBatch(in, n, out, ws);
@@ -649,23 +618,14 @@ public final class QSparseTransformer implements DecoderModel {
     }
 
     @Override
-    public void logits(ForwardState state, float[] out) {
-        State s = (State) state;
-        lmHeadInput(state.hidden, s.logitsInput, s);
-        lmHead.multiply(s.logitsInput, out, s.workspace());
-        s.recordWeightBytes(lmHead.bytesRead(s.logitsInput.count));
-    }
-
-    @Override
-    public void logitsBatch(ForwardState state, float[][] hidden, int count, float[][] out) {
-        State s = (State) state;
-        ActivationBuffer[] in = s.logitsInputs(count);
+    public void logits(State lead, float[][] hidden, int count, float[][] out) {
+        ActivationBuffer[] in = lead.logitsInputs(count);
         for (int i = 0; i < count; i++) {
-            lmHeadInput(hidden[i], in[i], s);
+            lmHeadInput(hidden[i], in[i], lead);
         }
-        lmHead.multiplyBatch(in, count, out, s.workspace());
+        lmHead.multiplyBatch(in, count, out, lead.workspace());
         for (int i = 0; i < count; i++) {
-            s.recordWeightBytes(lmHead.bytesRead(in[i].count));
+            lead.recordWeightBytes(lmHead.bytesRead(in[i].count));
         }
     }
 

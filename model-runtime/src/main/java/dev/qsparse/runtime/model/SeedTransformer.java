@@ -17,7 +17,7 @@ import dev.qsparse.runtime.safetensors.ModelLoadException;
  * stream itself, and in quantized mode values of x / max|x| rounded (so in {-1, 0, 1}) with no
  * scale put back. See docs/model-format.md.
  */
-public final class SeedTransformer implements DecoderModel {
+public final class SeedTransformer implements DecoderModel<SeedTransformer.State> {
 
     private static final float LAYER_NORM_EPS = 1e-5f;
     private static final float SEED_QUANT_EPS = 1e-6f;
@@ -92,8 +92,14 @@ public final class SeedTransformer implements DecoderModel {
         return embedding.format();
     }
 
+    /** The seed's forward runs one token at a time; a pass is its slots in turn. */
     @Override
-    public ForwardState newState(Backends.Choice backends, WorkerPool pool) {
+    public int passSize() {
+        return 64;
+    }
+
+    @Override
+    public State newState(Backends.Choice backends, WorkerPool pool) {
         return new State(config, backends, pool);
     }
 
@@ -111,7 +117,7 @@ public final class SeedTransformer implements DecoderModel {
         final int d;
 
         State(SeedConfig c, Backends.Choice backends, WorkerPool pool) {
-            super(c.dModel(), c.numLayers(), c.dModel(), backends, pool);
+            super(c.numLayers(), c.dModel(), backends, pool);
             d = c.dModel();
             x = new float[d];
             qkv = new float[3 * d];
@@ -127,8 +133,13 @@ public final class SeedTransformer implements DecoderModel {
     }
 
     @Override
-    public void forward(ForwardState forwardState, int token, int pos) {
-        State s = (State) forwardState;
+    public void forward(Pass<State> pass) {
+        for (int i = 0; i < pass.size(); i++) {
+            step(pass.state(i), pass.token(i), pass.position(i), pass.hiddenOut(i));
+        }
+    }
+
+    private void step(State s, int token, int pos, float[] hiddenOut) {
         if (token < 0 || token >= config.vocabSize()) {
             throw new IllegalArgumentException("token id " + token + " outside [0, " + config.vocabSize() + ")");
         }
@@ -169,7 +180,9 @@ public final class SeedTransformer implements DecoderModel {
             Kernels.add(s.tmp, s.x, d);
             Kernels.layerNorm(s.x, s.tmp, layer.norm2Weight(), layer.norm2Bias(), LAYER_NORM_EPS, d);
         }
-        System.arraycopy(s.x, 0, s.hidden, 0, d);
+        if (hiddenOut != null) {
+            System.arraycopy(s.x, 0, hiddenOut, 0, d);
+        }
     }
 
     /** The seed's S, in place on s.x, also leaving the result in s.act for the in_proj product. */
@@ -221,10 +234,11 @@ public final class SeedTransformer implements DecoderModel {
     }
 
     @Override
-    public void logits(ForwardState state, float[] out) {
-        State s = (State) state;
-        s.denseD.setDense(state.hidden);
-        multiply(s, fc, s.denseD, out);
-        Kernels.addBias(out, fcBias);
+    public void logits(State lead, float[][] hidden, int count, float[][] out) {
+        for (int i = 0; i < count; i++) {
+            lead.denseD.setDense(hidden[i]);
+            multiply(lead, fc, lead.denseD, out[i]);
+            Kernels.addBias(out[i], fcBias);
+        }
     }
 }

@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.qsparse.runtime.Model;
 import dev.qsparse.runtime.model.DecoderModel;
-import dev.qsparse.runtime.model.ForwardState;
 import dev.qsparse.runtime.model.ModelConverter;
+import dev.qsparse.runtime.model.SingleSequence;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -120,7 +120,7 @@ class ContinuousBatchingTest {
     void greedyBatchMatchesTheTokenByTokenLoop() throws IOException {
         try (Model model = Model.load(TEST_MODEL);
                 InferenceSession session = model.newSession()) {
-            DecoderModel net = model.network();
+            DecoderModel<?> net = model.network();
             List<String> prompts = List.of("Once upon a time", "the kernel", "sparse streams of text", "q");
             List<InferenceRequest> batch = new ArrayList<>();
             GenerationParams params =
@@ -135,14 +135,14 @@ class ContinuousBatchingTest {
                 int[] prompt = new int[text.length + 1];
                 prompt[0] = model.config().bosTokenId().getAsInt();
                 System.arraycopy(text, 0, prompt, 1, text.length);
-                ForwardState s = net.newState();
+                SingleSequence s = SingleSequence.of(net);
                 for (int i = 0; i < prompt.length; i++) {
-                    net.forward(s, prompt[i], i);
+                    s.step(prompt[i]);
                 }
                 float[] logits = new float[vocab];
                 int[] expected = new int[10];
                 for (int t = 0; t < 10; t++) {
-                    net.logits(s, logits);
+                    s.logits(logits);
                     int best = 0;
                     for (int v = 1; v < vocab; v++) {
                         if (logits[v] > logits[best]) {
@@ -150,7 +150,7 @@ class ContinuousBatchingTest {
                         }
                     }
                     expected[t] = best;
-                    net.forward(s, best, prompt.length + t);
+                    s.step(best);
                 }
                 InferenceResult.Generation g = assertInstanceOf(InferenceResult.Generation.class, results.get(k));
                 assertArrayEquals(expected, g.tokens(), prompts.get(k));

@@ -25,41 +25,42 @@ class BatchedForwardTest {
     void batchedEqualsTokenByToken(String name) throws IOException {
         try (Model model = Model.load(PyTorchParityTest.FIXTURES.resolve(name));
                 WorkerPool pool = WorkerPool.create(2)) {
-            DecoderModel net = model.network();
+            DecoderModel<?> net = model.network();
             int vocab = model.config().vocabSize();
             int d = model.config().hiddenSize();
             Random r = new Random(name.hashCode());
-            int n = DecoderModel.MAX_SLOTS + 13; // a full pass and one of 13
+            int n = net.passSize() + 13; // a full pass and one of 13
             int[] tokens = new int[n];
             for (int i = 0; i < n; i++) {
                 tokens[i] = r.nextInt(vocab);
             }
-            ForwardState one = net.newState();
+            SingleSequence one = SingleSequence.of(net);
             float[][] hidden = new float[n][];
             float[][] logits = new float[n][vocab];
             for (int i = 0; i < n; i++) {
-                net.forward(one, tokens[i], i);
-                hidden[i] = one.hidden.clone();
-                net.logits(one, logits[i]);
+                one.step(tokens[i]);
+                hidden[i] = one.hidden().clone();
+                one.logits(logits[i]);
             }
             for (WorkerPool p : new WorkerPool[] {null, pool}) {
-                ForwardState batched = net.newState(Backends.chosen(), p);
+                SingleSequence batched = SingleSequence.of(
+                        net, Backends.Choice.only(Backends.chosen().kernels()), p);
                 float[][] h = new float[n][d];
                 // start with 3 single steps, then batches from position 3
                 for (int i = 0; i < 3; i++) {
-                    net.forward(batched, tokens[i], i);
-                    System.arraycopy(batched.hidden, 0, h[i], 0, d);
+                    batched.step(tokens[i]);
+                    System.arraycopy(batched.hidden(), 0, h[i], 0, d);
                 }
                 float[][] rest = new float[n - 3][d];
-                net.forwardBatch(batched, tokens, 3, n - 3, 3, rest);
+                batched.steps(tokens, 3, n - 3, rest);
                 System.arraycopy(rest, 0, h, 3, n - 3);
                 float[][] l = new float[n][vocab];
-                net.logitsBatch(batched, h, n, l);
+                batched.logits(h, n, l);
                 for (int i = 0; i < n; i++) {
                     assertArrayEquals(hidden[i], h[i], 0f, name + " hidden at " + i);
                     assertArrayEquals(logits[i], l[i], 0f, name + " logits at " + i);
                 }
-                assertArrayEquals(hidden[n - 1], batched.hidden, 0f, name + " last hidden state");
+                assertArrayEquals(hidden[n - 1], batched.hidden(), 0f, name + " last hidden state");
             }
         }
     }

@@ -196,12 +196,12 @@ class BitNetCheckpointTest {
             assertEquals(QuantRules.BITNET_BITLINEAR, c.quantRules());
             InferenceSession session = model.newSession();
             float[][] logits = session.logits(tokens);
-            ForwardState state = model.network().newState();
+            SingleSequence state = SingleSequence.of(model.network());
             for (int p = 0; p < tokens.length; p++) {
-                model.network().forward(state, tokens[p], p);
+                state.step(tokens[p]);
             }
             // At least half of every projection input is dropped (int8 zeros may drop a little more).
-            double sparsity = state.activationSparsity();
+            double sparsity = state.state().activationSparsity();
             assertTrue(sparsity >= 0.5 && sparsity < 0.6, "sparsity " + sparsity);
             assertNotEquals(dense[tokens.length - 1][0], logits[tokens.length - 1][0]);
             for (float v : logits[tokens.length - 1]) {

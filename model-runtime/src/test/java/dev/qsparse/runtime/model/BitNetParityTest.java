@@ -71,19 +71,18 @@ class BitNetParityTest {
     void greedyTokensThroughTheKvCacheMatchPyTorch(String name) throws IOException {
         JsonNode greedy = expected(name).get("greedy");
         try (Model model = Model.load(FIXTURES.resolve(name))) {
-            DecoderModel network = model.network();
+            DecoderModel<?> network = model.network();
             int vocab = model.config().vocabSize();
-            ForwardState state = network.newState();
+            SingleSequence state = SingleSequence.of(network);
             float[] logits = new float[vocab];
-            int pos = 0;
             for (int t : PyTorchParityTest.ints(greedy.get("prompt"))) {
-                network.forward(state, t, pos++);
+                state.step(t);
             }
             int[] generated = new int[greedy.get("max_new_tokens").asInt()];
             for (int i = 0; i < generated.length; i++) {
-                network.logits(state, logits);
+                state.logits(logits);
                 generated[i] = Kernels.argmax(logits, vocab);
-                network.forward(state, generated[i], pos++);
+                state.step(generated[i]);
             }
             assertArrayEquals(PyTorchParityTest.ints(greedy.get("tokens")), generated, name);
         }

@@ -39,19 +39,19 @@ class LmHeadInputTest {
                         .asInt());
         try (Model model = Model.load(out);
                 SafetensorsFile file = SafetensorsFile.open(out.resolve("model.safetensors"))) {
-            DecoderModel net = model.network();
+            DecoderModel<?> net = model.network();
             int vocab = model.config().vocabSize();
             int d = model.config().hiddenSize();
             ByteBuffer weights = file.buffer("lm_head.qweight");
             int stride = weights.remaining() / d;
             ByteBuffer scales = file.buffer("lm_head.qscale").order(ByteOrder.LITTLE_ENDIAN);
-            ForwardState state = net.newState();
+            SingleSequence state = SingleSequence.of(net);
             float[][] hidden = new float[TOKENS.length][];
             float[][] single = new float[TOKENS.length][vocab];
             for (int p = 0; p < TOKENS.length; p++) {
-                net.forward(state, TOKENS[p], p);
-                hidden[p] = state.hidden.clone();
-                net.logits(state, single[p]);
+                state.step(TOKENS[p]);
+                hidden[p] = state.hidden().clone();
+                state.logits(single[p]);
                 // The definition: q = RoundClip(h * s, -128, 127) with s = 127 / (max|h| + 1e-5), then
                 // logit[o] = (sum_c q[c] * Wq[o, c]) * qscale[o] * (1 / s), the sum an exact integer.
                 float max = 0f;
@@ -74,7 +74,7 @@ class LmHeadInputTest {
                 assertArrayEquals(expected, single[p], 0f, "position " + p);
             }
             float[][] batched = new float[TOKENS.length][vocab];
-            net.logitsBatch(state, hidden, TOKENS.length, batched);
+            state.logits(hidden, TOKENS.length, batched);
             for (int p = 0; p < TOKENS.length; p++) {
                 assertArrayEquals(single[p], batched[p], 0f, "batched position " + p);
             }

@@ -68,24 +68,23 @@ class PyTorchParityTest {
                 .readTree(FIXTURES.resolve(name).resolve("expected.json").toFile());
         JsonNode greedy = expected.get("greedy");
         try (Model model = Model.load(FIXTURES.resolve(name))) {
-            DecoderModel network = model.network();
+            DecoderModel<?> network = model.network();
             int vocab = model.config().vocabSize();
             int[] prompt = ints(greedy.get("prompt"));
             int steps = greedy.get("max_new_tokens").asInt();
             // Incremental decoding through the KV cache.
-            ForwardState state = network.newState();
+            SingleSequence state = SingleSequence.of(network);
             float[] logits = new float[vocab];
-            int pos = 0;
             for (int t : prompt) {
-                network.forward(state, t, pos++);
+                state.step(t);
             }
             int[] generated = new int[steps];
             float[][] stepLogits = new float[steps][];
             for (int i = 0; i < steps; i++) {
-                network.logits(state, logits);
+                state.logits(logits);
                 stepLogits[i] = logits.clone();
                 generated[i] = Kernels.argmax(logits, vocab);
-                network.forward(state, generated[i], pos++);
+                state.step(generated[i]);
             }
             assertArrayEquals(ints(greedy.get("tokens")), generated, name + ": greedy tokens differ from PyTorch");
             // Recompute every prefix from position 0 on a state that already holds a longer, different
@@ -93,17 +92,18 @@ class PyTorchParityTest {
             int[] all = new int[prompt.length + steps];
             System.arraycopy(prompt, 0, all, 0, prompt.length);
             System.arraycopy(generated, 0, all, prompt.length, steps);
-            ForwardState reused = network.newState();
+            SingleSequence reused = SingleSequence.of(network);
             for (int p = 0; p < all.length + 5; p++) {
-                network.forward(reused, (p * 7 + 3) % vocab, p);
+                reused.step((p * 7 + 3) % vocab);
             }
             for (int i = 0; i < steps; i++) {
                 int len = prompt.length + i;
+                reused.rewind();
                 for (int p = 0; p < len; p++) {
-                    network.forward(reused, all[p], p);
+                    reused.step(all[p]);
                 }
                 float[] recomputed = new float[vocab];
-                network.logits(reused, recomputed);
+                reused.logits(recomputed);
                 assertArrayEquals(stepLogits[i], recomputed, 0f, name + ": step " + i + " differs on recomputation");
             }
         }
