@@ -2,10 +2,10 @@ package dev.qsparse.nativekernels;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Locale;
 
 /**
@@ -45,7 +45,11 @@ final class NativeKernels {
             }
             Path file = Files.createTempFile("qsparse_kernels", ".so");
             try {
-                Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
+                // Written into the file createTempFile made (owner-only permissions); Files.copy with
+                // REPLACE_EXISTING would delete it and create a new one with the umask's (0644).
+                try (OutputStream o = Files.newOutputStream(file)) {
+                    in.transferTo(o);
+                }
                 System.load(file.toAbsolutePath().toString());
             } finally {
                 // Once loaded the mapping outlives the name: nothing is left behind in the temp dir.
