@@ -153,8 +153,12 @@ public final class InferenceSession implements AutoCloseable {
      * position, sampler and stop rule; a finished sequence leaves and the rest go on. Their
      * prompts are prefilled together the same way. Each generation is bit for bit the one the
      * request gets alone.
+     *
+     * @throws dev.qsparse.runtime.safetensors.ModelFilesChangedException a weight file is now shorter
+     *     than what the model maps (truncated or rewritten in place): checked before every batch
      */
     public List<InferenceResult> run(List<InferenceRequest> batch) {
+        model.checkpoint().checkIntact();
         List<InferenceResult> out = new ArrayList<>(java.util.Collections.nCopies(batch.size(), null));
         List<Integer> together = new ArrayList<>();
         if (batch.size() > 1 && model.tokenizer().isPresent()) {
@@ -339,6 +343,7 @@ public final class InferenceSession implements AutoCloseable {
     }
 
     public InferenceResult run(InferenceRequest request) {
+        model.checkpoint().checkIntact();
         long start = System.nanoTime();
         state.resetSparsityStats();
         Tokenizer tokenizer = model.tokenizer().orElse(null);
@@ -391,6 +396,7 @@ public final class InferenceSession implements AutoCloseable {
             throw new IllegalArgumentException(
                     tokens.length + " tokens exceed the context of " + config.contextLength());
         }
+        model.checkpoint().checkIntact();
         float[][] out = new float[tokens.length][];
         state.resetSparsityStats();
         for (int pos = 0; pos < tokens.length; pos += chunk) {
@@ -408,6 +414,7 @@ public final class InferenceSession implements AutoCloseable {
 
     /** Final hidden states for every position (no BOS added): [positions][hidden]. */
     public float[][] hiddenStates(int[] tokens) {
+        model.checkpoint().checkIntact();
         float[][] out = new float[tokens.length][config.hiddenSize()];
         state.resetSparsityStats();
         network.forwardBatch(state, tokens, 0, tokens.length, 0, out);

@@ -150,6 +150,16 @@ public final class Checkpoint implements AutoCloseable {
         }
     }
 
+    /**
+     * Throws {@link ModelFilesChangedException} naming the file when a weight file is now shorter
+     * than its mapped data (see {@link SafetensorsFile#checkIntact}).
+     */
+    public void checkIntact() {
+        for (SafetensorsFile f : files) {
+            f.checkIntact();
+        }
+    }
+
     /** Total number of elements (parameters) across all tensors. */
     public long elementCount() {
         long n = 0;
