@@ -110,8 +110,8 @@ public final class QSparseOptions {
             .stringType()
             .asList()
             .defaultValues()
-            .withDescription(
-                    "Default stop strings (separated by ';'). Generation ends before the first" + " one that appears.");
+            .withDescription("Default stop strings (separated by ';'; at most 8, each at most 64 characters)."
+                    + " Generation ends before the first one that appears.");
 
     public static final ConfigOption<String> GENERATE_CHAT = ConfigOptions.key("qsparse.generate.chat")
             .stringType()
@@ -124,8 +124,9 @@ public final class QSparseOptions {
             .stringType()
             .asList()
             .defaultValues()
-            .withDescription("End-of-turn tokens (separated by ';') that end generation, for a"
-                    + " qsparse.generate.chat template string; the built-in templates bring their own.");
+            .withDescription(
+                    "End-of-turn tokens (separated by ';'; at most 8 of 64 characters) that end generation, for a"
+                            + " qsparse.generate.chat template string; the built-in templates bring their own.");
 
     public static final ConfigOption<Pooling> EMBED_POOLING = ConfigOptions.key("qsparse.embed.pooling")
             .enumType(Pooling.class)

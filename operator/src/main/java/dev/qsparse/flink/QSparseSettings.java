@@ -53,6 +53,8 @@ public final class QSparseSettings implements Serializable {
     public static final int MAX_INPUT_CHARS = 1 << 20;
     /** Largest accepted {@code qsparse.generate.max-new-tokens-limit}. */
     public static final int MAX_NEW_TOKENS_LIMIT = 1 << 20;
+    /** Longest accepted {@code qsparse.generate.chat} template, in chars. */
+    public static final int MAX_CHAT_TEMPLATE_CHARS = 4096;
 
     private final String modelPath;
     private final String modelName;
@@ -116,10 +118,25 @@ public final class QSparseSettings implements Serializable {
         this.topP = c.get(QSparseOptions.GENERATE_TOP_P);
         this.seed = c.get(QSparseOptions.GENERATE_SEED);
         this.stopStrings = new ArrayList<>(c.get(QSparseOptions.GENERATE_STOP));
+        // The bounds of an event's params.stop, so that a default is never something an event may not ask for.
+        boundedList(
+                stopStrings,
+                EventParser.MAX_STOP_STRINGS,
+                EventParser.MAX_STOP_CHARS,
+                QSparseOptions.GENERATE_STOP.key());
         this.chat = c.getOptional(QSparseOptions.GENERATE_CHAT)
                 .filter(t -> !t.isBlank())
                 .orElse(null);
+        if (chat != null && chat.length() > MAX_CHAT_TEMPLATE_CHARS) {
+            throw new IllegalArgumentException(QSparseOptions.GENERATE_CHAT.key() + " must be at most "
+                    + MAX_CHAT_TEMPLATE_CHARS + " characters, got " + chat.length());
+        }
         this.chatStops = new ArrayList<>(c.get(QSparseOptions.GENERATE_CHAT_STOP));
+        boundedList(
+                chatStops,
+                EventParser.MAX_STOP_STRINGS,
+                EventParser.MAX_STOP_CHARS,
+                QSparseOptions.GENERATE_CHAT_STOP.key());
         this.pooling = c.get(QSparseOptions.EMBED_POOLING);
         this.inputMaxChars = between(
                 c.get(QSparseOptions.INPUT_MAX_CHARS), 1, MAX_INPUT_CHARS, QSparseOptions.INPUT_MAX_CHARS.key());
@@ -147,6 +164,19 @@ public final class QSparseSettings implements Serializable {
             throw new IllegalArgumentException(key + " must be >= " + min + ", got " + value);
         }
         return value;
+    }
+
+    private static void boundedList(java.util.List<String> values, int maxCount, int maxChars, String key) {
+        if (values.size() > maxCount) {
+            throw new IllegalArgumentException(
+                    key + " must have at most " + maxCount + " entries, got " + values.size());
+        }
+        for (String v : values) {
+            if (v.length() > maxChars) {
+                throw new IllegalArgumentException(
+                        key + " entries must be at most " + maxChars + " characters, got one of " + v.length());
+            }
+        }
     }
 
     private static int between(int value, int min, int max, String key) {

@@ -76,6 +76,24 @@ class SettingsBoundsTest {
     }
 
     @Test
+    void configuredStopStringsAndTemplatesAreBoundedLikeAnEventsParams() {
+        assertEquals(
+                "qsparse.generate.stop must have at most 8 entries, got 9",
+                refused(builder().configuration(conf("qsparse.generate.stop", "a;b;c;d;e;f;g;h;i"))));
+        assertEquals(
+                "qsparse.generate.stop entries must be at most 64 characters, got one of 65",
+                refused(builder().configuration(conf("qsparse.generate.stop", "x".repeat(65)))));
+        assertEquals(
+                "qsparse.generate.chat must be at most 4096 characters, got 4103",
+                refused(builder().configuration(conf("qsparse.generate.chat", "x".repeat(4096) + "{text}x"))));
+        Configuration chatStops = conf("qsparse.generate.chat", "<s>{text}</s>");
+        chatStops.setString("qsparse.generate.chat-stop", "y".repeat(65));
+        assertEquals(
+                "qsparse.generate.chat-stop entries must be at most 64 characters, got one of 65",
+                refused(builder().configuration(chatStops)));
+    }
+
+    @Test
     void textAndTokenLimitsAreBounded() {
         assertEquals(
                 "qsparse.input.max-chars must be between 1 and 1048576, got 2147483647",

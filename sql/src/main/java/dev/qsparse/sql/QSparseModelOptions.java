@@ -92,7 +92,8 @@ public final class QSparseModelOptions {
             .stringType()
             .asList()
             .defaultValues()
-            .withDescription("Stop strings (separated by ';'); generation ends before the first one.");
+            .withDescription("Stop strings (separated by ';'; at most 8, each at most 64 characters);"
+                    + " generation ends before the first one.");
 
     public static final ConfigOption<String> GENERATE_CHAT = ConfigOptions.key("generate.chat")
             .stringType()
@@ -104,7 +105,8 @@ public final class QSparseModelOptions {
             .stringType()
             .asList()
             .defaultValues()
-            .withDescription("End-of-turn tokens (separated by ';') for a generate.chat template string.");
+            .withDescription("End-of-turn tokens (separated by ';'; at most 8 of 64 characters) for a"
+                    + " generate.chat template string (at most 4096 characters).");
 
     public static final ConfigOption<Pooling> EMBED_POOLING = ConfigOptions.key("embed.pooling")
             .enumType(Pooling.class)
