@@ -43,13 +43,8 @@ final class NativeKernels {
             if (in == null) {
                 throw new UnsupportedOperationException("qsparse native library missing from the jar: " + resource);
             }
-            Path file = Files.createTempFile("qsparse_kernels", ".so");
+            Path file = unpack(in);
             try {
-                // Written into the file createTempFile made (owner-only permissions); Files.copy with
-                // REPLACE_EXISTING would delete it and create a new one with the umask's (0644).
-                try (OutputStream o = Files.newOutputStream(file)) {
-                    in.transferTo(o);
-                }
                 System.load(file.toAbsolutePath().toString());
             } finally {
                 // Once loaded the mapping outlives the name: nothing is left behind in the temp dir.
@@ -64,6 +59,24 @@ final class NativeKernels {
             throw new UnsupportedOperationException(unusable);
         }
         loaded = true;
+    }
+
+    /**
+     * Copies the library into a new temporary file that only this user can read or write. It is
+     * written into the file {@code createTempFile} made (owner-only permissions on POSIX): {@code
+     * Files.copy} with {@code REPLACE_EXISTING} would delete that file and create another with the
+     * umask's permissions (0644), which another local user could read, or swap in the window before
+     * {@code System.load} if the directory allowed it.
+     */
+    static Path unpack(InputStream in) throws IOException {
+        Path file = Files.createTempFile("qsparse_kernels", ".so");
+        try (OutputStream o = Files.newOutputStream(file)) {
+            in.transferTo(o);
+        } catch (IOException | RuntimeException e) {
+            Files.deleteIfExists(file);
+            throw e;
+        }
+        return file;
     }
 
     private static boolean loaded;

@@ -1,5 +1,6 @@
 package dev.qsparse.nativekernels;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -141,6 +142,20 @@ class NativeArgumentChecksTest {
                         64,
                         direct(scratchBytes())),
                 "outputs [o0, o0 + len) past the output stride");
+    }
+
+    @Test
+    void theUnpackedLibraryIsReadableByItsOwnerOnly() throws IOException {
+        Path file = NativeKernels.unpack(new java.io.ByteArrayInputStream(new byte[] {1, 2, 3}));
+        try {
+            // Before, Files.copy(REPLACE_EXISTING) recreated the file with the umask's 0644.
+            assertEquals(
+                    java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"),
+                    Files.getPosixFilePermissions(file));
+            assertEquals(3, Files.size(file));
+        } finally {
+            Files.deleteIfExists(file);
+        }
     }
 
     @Test
