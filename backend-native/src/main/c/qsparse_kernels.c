@@ -612,12 +612,37 @@ JNIEXPORT jboolean JNICALL Java_dev_qsparse_nativekernels_NativeKernels_cpuSuppo
 }
 
 static jlong scratch_bytes(jint cols, jint count, jint xstride) {
-    return (jlong)((cols + 3) / 4) * 256 + (jlong)count * xstride + (jlong)count * BLOCK * 4;
+    return ((jlong)cols + 3) / 4 * 256 + (jlong)count * xstride + (jlong)count * BLOCK * 4;
 }
 
 JNIEXPORT jlong JNICALL Java_dev_qsparse_nativekernels_NativeKernels_scratchBytes(JNIEnv *env, jclass cls, jint cols,
                                                                                   jint count, jint xstride) {
     return scratch_bytes(cols, count, xstride);
+}
+
+/*
+ * Whether `buffer` is read-only (java.nio.Buffer.isReadOnly()). A read-only direct buffer, such as a
+ * file mapped READ_ONLY, has an address like any other: writing through it is a SIGSEGV (or, for a
+ * shared mapping, a write into the file), so every output buffer is checked. -1 with an exception
+ * pending when the call itself failed.
+ */
+static jmethodID is_read_only_method;
+
+static int is_read_only(JNIEnv *env, jobject buffer) {
+    jmethodID m = is_read_only_method;
+    if (m == NULL) {
+        jclass cls = (*env)->FindClass(env, "java/nio/Buffer");
+        if (cls == NULL) {
+            return -1;
+        }
+        m = (*env)->GetMethodID(env, cls, "isReadOnly", "()Z");
+        if (m == NULL) {
+            return -1;
+        }
+        is_read_only_method = m; /* method ids of a bootstrap class stay valid: a race stores the same id */
+    }
+    jboolean read_only = (*env)->CallBooleanMethod(env, buffer, m);
+    return (*env)->ExceptionCheck(env) ? -1 : read_only;
 }
 
 /* The address of a direct buffer holding at least `bytes`, or NULL with an IllegalArgumentException pending. */
@@ -633,6 +658,24 @@ static void *direct(JNIEnv *env, jobject buffer, jlong bytes, const char *what) 
     return p;
 }
 
+/* As direct(), for a buffer the kernel writes: it must not be read-only either. */
+static void *writable(JNIEnv *env, jobject buffer, jlong bytes, const char *what) {
+    if (buffer != NULL) {
+        int read_only = is_read_only(env, buffer);
+        if (read_only < 0) {
+            return NULL;
+        }
+        if (read_only) {
+            char message[160];
+            snprintf(message, sizeof message, "qsparse native kernel: %s must be a writable direct buffer, got a read-only one",
+                     what);
+            throw_illegal(env, message);
+            return NULL;
+        }
+    }
+    return direct(env, buffer, bytes, what);
+}
+
 /*
  * Every size is checked against the buffers' capacities here, so a wrong argument from Java is an
  * IllegalArgumentException, never a read or write outside a buffer.
@@ -641,22 +684,28 @@ JNIEXPORT void JNICALL Java_dev_qsparse_nativekernels_NativeKernels_columns(
     JNIEnv *env, jclass cls, jint format, jobject mapped, jbyteArray heap, jint stride, jint cols, jobject rowScales,
     jint o0, jint len, jobject x, jint count, jint xstride, jobject tokenScales, jobject tokenSums, jobject out,
     jint ostride, jobject scratch) {
+    /* Every sum and product of arguments in 64 bits: o0 + len near 2^31 must not wrap past a check. */
     if ((format != FORMAT_INT8 && format != FORMAT_TERNARY) || cols <= 0 || count <= 0 || len <= 0 || o0 < 0
-        || o0 % BLOCK != 0 || len % BLOCK != 0 || xstride % 64 != 0 || xstride < cols || ostride < o0 + len) {
+        || o0 % BLOCK != 0 || len % BLOCK != 0 || xstride % 64 != 0 || xstride < cols) {
         throw_illegal(env, "qsparse native kernel: bad shape arguments");
         return;
     }
-    long bytes_per_column = format == FORMAT_INT8 ? (long)o0 + len : ((long)o0 + len) / 4;
-    if (stride < bytes_per_column) {
+    if ((jlong)ostride < (jlong)o0 + len) {
+        throw_illegal(env, "qsparse native kernel: outputs [o0, o0 + len) past the output stride");
+        return;
+    }
+    jlong bytes_per_column = format == FORMAT_INT8 ? (jlong)o0 + len : ((jlong)o0 + len) / 4;
+    if ((jlong)stride < bytes_per_column) {
         throw_illegal(env, "qsparse native kernel: outputs past the column stride");
         return;
     }
-    long weight_bytes = (long)cols * stride;
-    const float *xp = direct(env, x, (jlong)count * xstride * 4, "x");
+    jlong weight_bytes = (jlong)cols * stride;
+    /* The outputs first: nothing is read before it is known that the results can be written. */
+    float *outp = writable(env, out, (jlong)count * ostride * 4, "out");
+    int8_t *scratchp = outp == NULL ? NULL : writable(env, scratch, scratch_bytes(cols, count, xstride), "scratch");
+    const float *xp = scratchp == NULL ? NULL : direct(env, x, (jlong)count * xstride * 4, "x");
     const float *token_scale = xp == NULL ? NULL : direct(env, tokenScales, (jlong)count * 4, "tokenScales");
-    float *outp = token_scale == NULL ? NULL : direct(env, out, (jlong)count * ostride * 4, "out");
-    int8_t *scratchp = outp == NULL ? NULL : direct(env, scratch, scratch_bytes(cols, count, xstride), "scratch");
-    if (scratchp == NULL) {
+    if (token_scale == NULL) {
         return;
     }
     const float *row_scale = NULL;
@@ -702,16 +751,20 @@ JNIEXPORT void JNICALL Java_dev_qsparse_nativekernels_NativeKernels_int8FloatCol
     jint len, jobject x, jobject index, jobject counts, jint count, jint xstride, jobject tokenScales, jobject out,
     jint ostride) {
     if (cols <= 0 || count <= 0 || len <= 0 || o0 < 0 || o0 % BLOCK != 0 || len % BLOCK != 0 || xstride < cols
-        || ostride < o0 + len || stride < (long)o0 + len) {
+        || (jlong)stride < (jlong)o0 + len) {
         throw_illegal(env, "qsparse native kernel: bad shape arguments");
         return;
     }
-    const float *xp = direct(env, x, (jlong)count * xstride * 4, "x");
+    if ((jlong)ostride < (jlong)o0 + len) {
+        throw_illegal(env, "qsparse native kernel: outputs [o0, o0 + len) past the output stride");
+        return;
+    }
+    float *outp = writable(env, out, (jlong)count * ostride * 4, "out");
+    const float *xp = outp == NULL ? NULL : direct(env, x, (jlong)count * xstride * 4, "x");
     const int32_t *indexp = xp == NULL ? NULL : direct(env, index, (jlong)count * xstride * 4, "index");
     const int32_t *countsp = indexp == NULL ? NULL : direct(env, counts, (jlong)count * 4, "counts");
     const float *token_scale = countsp == NULL ? NULL : direct(env, tokenScales, (jlong)count * 4, "tokenScales");
-    float *outp = token_scale == NULL ? NULL : direct(env, out, (jlong)count * ostride * 4, "out");
-    const float *row_scale = outp == NULL ? NULL : direct(env, rowScales, ((jlong)o0 + len) * 4, "rowScales");
+    const float *row_scale = token_scale == NULL ? NULL : direct(env, rowScales, ((jlong)o0 + len) * 4, "rowScales");
     if (row_scale == NULL) {
         return;
     }
@@ -728,7 +781,7 @@ JNIEXPORT void JNICALL Java_dev_qsparse_nativekernels_NativeKernels_int8FloatCol
             }
         }
     }
-    long weight_bytes = (long)cols * stride;
+    jlong weight_bytes = (jlong)cols * stride;
     if (mapped != NULL) {
         const int8_t *w = direct(env, mapped, weight_bytes, "weights");
         if (w != NULL) {
@@ -760,15 +813,15 @@ JNIEXPORT void JNICALL Java_dev_qsparse_nativekernels_NativeKernels_f32Rows(JNIE
                                                                           jint rows, jint cols, jint r0, jint n,
                                                                           jobject x, jint count, jint xstride,
                                                                           jobject out, jint ostride) {
-    if (rows <= 0 || cols <= 0 || count <= 0 || n <= 0 || r0 < 0 || (long)r0 + n > rows || xstride < cols
+    if (rows <= 0 || cols <= 0 || count <= 0 || n <= 0 || r0 < 0 || (jlong)r0 + n > rows || xstride < cols
         || ostride < rows) {
         throw_illegal(env, "qsparse native kernel: bad shape arguments");
         return;
     }
-    const float *w = direct(env, weights, (jlong)rows * cols * 4, "weights");
+    float *outp = writable(env, out, (jlong)count * ostride * 4, "out");
+    const float *w = outp == NULL ? NULL : direct(env, weights, (jlong)rows * cols * 4, "weights");
     const float *xp = w == NULL ? NULL : direct(env, x, (jlong)count * xstride * 4, "x");
-    float *outp = xp == NULL ? NULL : direct(env, out, (jlong)count * ostride * 4, "out");
-    if (outp != NULL) {
+    if (xp != NULL) {
         f32_rows(w, cols, r0, n, xp, xstride, count, outp, ostride);
     }
 }

@@ -2,10 +2,10 @@ package dev.qsparse.nativekernels;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Locale;
 
 /**
@@ -43,9 +43,8 @@ final class NativeKernels {
             if (in == null) {
                 throw new UnsupportedOperationException("qsparse native library missing from the jar: " + resource);
             }
-            Path file = Files.createTempFile("qsparse_kernels", ".so");
+            Path file = unpack(in);
             try {
-                Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
                 System.load(file.toAbsolutePath().toString());
             } finally {
                 // Once loaded the mapping outlives the name: nothing is left behind in the temp dir.
@@ -60,6 +59,24 @@ final class NativeKernels {
             throw new UnsupportedOperationException(unusable);
         }
         loaded = true;
+    }
+
+    /**
+     * Copies the library into a new temporary file that only this user can read or write. It is
+     * written into the file {@code createTempFile} made (owner-only permissions on POSIX): {@code
+     * Files.copy} with {@code REPLACE_EXISTING} would delete that file and create another with the
+     * umask's permissions (0644), which another local user could read, or swap in the window before
+     * {@code System.load} if the directory allowed it.
+     */
+    static Path unpack(InputStream in) throws IOException {
+        Path file = Files.createTempFile("qsparse_kernels", ".so");
+        try (OutputStream o = Files.newOutputStream(file)) {
+            in.transferTo(o);
+        } catch (IOException | RuntimeException e) {
+            Files.deleteIfExists(file);
+            throw e;
+        }
+        return file;
     }
 
     private static boolean loaded;

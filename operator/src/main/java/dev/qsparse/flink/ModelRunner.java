@@ -4,6 +4,7 @@ import dev.qsparse.runtime.Model;
 import dev.qsparse.runtime.inference.InferenceRequest;
 import dev.qsparse.runtime.inference.InferenceResult;
 import dev.qsparse.runtime.inference.InferenceSession;
+import dev.qsparse.runtime.safetensors.ModelFilesChangedException;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -43,12 +44,18 @@ public final class ModelRunner implements AutoCloseable {
         List<InferenceResult> results;
         try {
             results = session.run(requests);
+        } catch (ModelFilesChangedException notAboutAnEvent) {
+            // A weight file shrank under its mapping: fail the task (it restarts and reloads),
+            // never dead-letter the batch.
+            throw notAboutAnEvent;
         } catch (RuntimeException batchError) {
             // Find the event that broke the batch: serve them one by one.
             results = new ArrayList<>(n);
             for (InferenceRequest r : requests) {
                 try {
                     results.add(session.run(r));
+                } catch (ModelFilesChangedException notAboutAnEvent) {
+                    throw notAboutAnEvent;
                 } catch (RuntimeException e) {
                     results.add(new InferenceResult.Failure(
                             "inference error: " + e, new InferenceResult.Stats(0, false, 0, 0)));

@@ -42,27 +42,27 @@ public final class QSparseOptions {
     public static final ConfigOption<Integer> BATCH_MAX_SIZE = ConfigOptions.key("qsparse.batch.max-size")
             .intType()
             .defaultValue(16)
-            .withDescription("Largest micro-batch handed to the model (>= 1). The async operator's"
+            .withDescription("Largest micro-batch handed to the model (1 to 4096). The async operator's"
                     + " capacity is 2 x this x qsparse.threads, so a batch can form while one runs.");
 
     public static final ConfigOption<Duration> BATCH_MAX_WAIT = ConfigOptions.key("qsparse.batch.max-wait")
             .durationType()
             .defaultValue(Duration.ofMillis(10))
             .withDescription("A micro-batch is closed at the latest this long after its first event arrived,"
-                    + " even if it is not full (>= 0; 0 = never wait for more events).");
+                    + " even if it is not full (0 to 1 min; 0 = never wait for more events).");
 
     public static final ConfigOption<Integer> THREADS = ConfigOptions.key("qsparse.threads")
             .intType()
             .defaultValue(1)
             .withDescription("Inference threads per parallel task, each with its own inference session"
-                    + " (>= 1). The threads are daemons named after the task, started in open() and"
+                    + " (1 to 256). The threads are daemons named after the task, started in open() and"
                     + " stopped in close().");
 
     public static final ConfigOption<Duration> ASYNC_TIMEOUT = ConfigOptions.key("qsparse.async.timeout")
             .durationType()
             .defaultValue(Duration.ofSeconds(60))
             .withDescription("An event without a result this long after it reached the operator becomes"
-                    + " a dead letter with reason \"timeout\" (it never fails the job).");
+                    + " a dead letter with reason \"timeout\" (it never fails the job). Between 1 ms and 1 d.");
 
     public static final ConfigOption<Boolean> ASYNC_ORDERED = ConfigOptions.key("qsparse.async.ordered")
             .booleanType()
@@ -81,8 +81,8 @@ public final class QSparseOptions {
                     "qsparse.generate.max-new-tokens-limit")
             .intType()
             .defaultValue(256)
-            .withDescription("Upper bound of an event's params.max_new_tokens; a larger value makes"
-                    + " the event a dead letter.");
+            .withDescription("Upper bound of an event's params.max_new_tokens (1 to 1048576); a larger"
+                    + " value makes the event a dead letter.");
 
     public static final ConfigOption<Double> GENERATE_TEMPERATURE = ConfigOptions.key("qsparse.generate.temperature")
             .doubleType()
@@ -110,8 +110,8 @@ public final class QSparseOptions {
             .stringType()
             .asList()
             .defaultValues()
-            .withDescription(
-                    "Default stop strings (separated by ';'). Generation ends before the first" + " one that appears.");
+            .withDescription("Default stop strings (separated by ';'; at most 8, each at most 64 characters)."
+                    + " Generation ends before the first one that appears.");
 
     public static final ConfigOption<String> GENERATE_CHAT = ConfigOptions.key("qsparse.generate.chat")
             .stringType()
@@ -124,8 +124,9 @@ public final class QSparseOptions {
             .stringType()
             .asList()
             .defaultValues()
-            .withDescription("End-of-turn tokens (separated by ';') that end generation, for a"
-                    + " qsparse.generate.chat template string; the built-in templates bring their own.");
+            .withDescription(
+                    "End-of-turn tokens (separated by ';'; at most 8 of 64 characters) that end generation, for a"
+                            + " qsparse.generate.chat template string; the built-in templates bring their own.");
 
     public static final ConfigOption<Pooling> EMBED_POOLING = ConfigOptions.key("qsparse.embed.pooling")
             .enumType(Pooling.class)
@@ -135,7 +136,7 @@ public final class QSparseOptions {
     public static final ConfigOption<Integer> INPUT_MAX_CHARS = ConfigOptions.key("qsparse.input.max-chars")
             .intType()
             .defaultValue(2000)
-            .withDescription("Longest accepted \"text\", in Unicode code points (>= 1). Longer texts are"
+            .withDescription("Longest accepted \"text\", in Unicode code points (1 to 1048576). Longer texts are"
                     + " handled by qsparse.input.overflow.");
 
     public static final ConfigOption<InputOverflow> INPUT_OVERFLOW = ConfigOptions.key("qsparse.input.overflow")

@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Objects;
 import org.apache.flink.configuration.ReadableConfig;
+import org.apache.flink.util.TimeUtils;
 
 /**
  * The validated, serializable settings of one Q-Sparse operator, read from {@link QSparseOptions}.
@@ -34,6 +35,26 @@ public final class QSparseSettings implements Serializable {
     public static final int MAX_RECORD_BYTES = 256 * 1024 * 1024;
     /** Longest model name (it is written into every record). */
     public static final int MAX_MODEL_NAME_CHARS = 256;
+    /**
+     * Largest accepted {@code qsparse.batch.max-size}: far past where batching stops paying (the
+     * benchmarks flatten out by 64), and small enough that the async capacity (2 x batch x threads)
+     * and a batch's activations stay modest.
+     */
+    public static final int MAX_BATCH_SIZE = 4096;
+    /** Most inference threads per parallel task ({@code qsparse.threads}). */
+    public static final int MAX_THREADS = 256;
+    /** Longest accepted {@code qsparse.batch.max-wait}. */
+    public static final Duration MAX_BATCH_WAIT = Duration.ofMinutes(1);
+    /** Shortest accepted {@code qsparse.async.timeout}: results are reported in whole milliseconds. */
+    public static final Duration MIN_TIMEOUT = Duration.ofMillis(1);
+    /** Longest accepted {@code qsparse.async.timeout}. */
+    public static final Duration MAX_TIMEOUT = Duration.ofDays(1);
+    /** Largest accepted {@code qsparse.input.max-chars} (code points). */
+    public static final int MAX_INPUT_CHARS = 1 << 20;
+    /** Largest accepted {@code qsparse.generate.max-new-tokens-limit}. */
+    public static final int MAX_NEW_TOKENS_LIMIT = 1 << 20;
+    /** Longest accepted {@code qsparse.generate.chat} template, in chars. */
+    public static final int MAX_CHAT_TEMPLATE_CHARS = 4096;
 
     private final String modelPath;
     private final String modelName;
@@ -70,20 +91,21 @@ public final class QSparseSettings implements Serializable {
                     + " (set it explicitly when the directory name is longer)");
         }
         this.defaultMode = c.get(QSparseOptions.MODE);
-        this.maxBatchSize = atLeast(c.get(QSparseOptions.BATCH_MAX_SIZE), 1, QSparseOptions.BATCH_MAX_SIZE.key());
-        this.maxWait = c.get(QSparseOptions.BATCH_MAX_WAIT);
-        if (maxWait.isNegative()) {
-            throw new IllegalArgumentException(QSparseOptions.BATCH_MAX_WAIT.key() + " must be >= 0, got " + maxWait);
-        }
-        this.threads = atLeast(c.get(QSparseOptions.THREADS), 1, QSparseOptions.THREADS.key());
-        this.timeout = c.get(QSparseOptions.ASYNC_TIMEOUT);
-        if (timeout.isNegative() || timeout.isZero()) {
-            throw new IllegalArgumentException(QSparseOptions.ASYNC_TIMEOUT.key() + " must be > 0, got " + timeout);
-        }
+        this.maxBatchSize =
+                between(c.get(QSparseOptions.BATCH_MAX_SIZE), 1, MAX_BATCH_SIZE, QSparseOptions.BATCH_MAX_SIZE.key());
+        this.maxWait = between(
+                c.get(QSparseOptions.BATCH_MAX_WAIT),
+                Duration.ZERO,
+                MAX_BATCH_WAIT,
+                QSparseOptions.BATCH_MAX_WAIT.key());
+        this.threads = between(c.get(QSparseOptions.THREADS), 1, MAX_THREADS, QSparseOptions.THREADS.key());
+        this.timeout = between(
+                c.get(QSparseOptions.ASYNC_TIMEOUT), MIN_TIMEOUT, MAX_TIMEOUT, QSparseOptions.ASYNC_TIMEOUT.key());
         this.ordered = c.get(QSparseOptions.ASYNC_ORDERED);
-        this.maxNewTokensLimit = atLeast(
+        this.maxNewTokensLimit = between(
                 c.get(QSparseOptions.GENERATE_MAX_NEW_TOKENS_LIMIT),
                 1,
+                MAX_NEW_TOKENS_LIMIT,
                 QSparseOptions.GENERATE_MAX_NEW_TOKENS_LIMIT.key());
         this.maxNewTokens =
                 atLeast(c.get(QSparseOptions.GENERATE_MAX_NEW_TOKENS), 1, QSparseOptions.GENERATE_MAX_NEW_TOKENS.key());
@@ -96,12 +118,28 @@ public final class QSparseSettings implements Serializable {
         this.topP = c.get(QSparseOptions.GENERATE_TOP_P);
         this.seed = c.get(QSparseOptions.GENERATE_SEED);
         this.stopStrings = new ArrayList<>(c.get(QSparseOptions.GENERATE_STOP));
+        // The bounds of an event's params.stop, so that a default is never something an event may not ask for.
+        boundedList(
+                stopStrings,
+                EventParser.MAX_STOP_STRINGS,
+                EventParser.MAX_STOP_CHARS,
+                QSparseOptions.GENERATE_STOP.key());
         this.chat = c.getOptional(QSparseOptions.GENERATE_CHAT)
                 .filter(t -> !t.isBlank())
                 .orElse(null);
+        if (chat != null && chat.length() > MAX_CHAT_TEMPLATE_CHARS) {
+            throw new IllegalArgumentException(QSparseOptions.GENERATE_CHAT.key() + " must be at most "
+                    + MAX_CHAT_TEMPLATE_CHARS + " characters, got " + chat.length());
+        }
         this.chatStops = new ArrayList<>(c.get(QSparseOptions.GENERATE_CHAT_STOP));
+        boundedList(
+                chatStops,
+                EventParser.MAX_STOP_STRINGS,
+                EventParser.MAX_STOP_CHARS,
+                QSparseOptions.GENERATE_CHAT_STOP.key());
         this.pooling = c.get(QSparseOptions.EMBED_POOLING);
-        this.inputMaxChars = atLeast(c.get(QSparseOptions.INPUT_MAX_CHARS), 1, QSparseOptions.INPUT_MAX_CHARS.key());
+        this.inputMaxChars = between(
+                c.get(QSparseOptions.INPUT_MAX_CHARS), 1, MAX_INPUT_CHARS, QSparseOptions.INPUT_MAX_CHARS.key());
         this.inputOverflow = c.get(QSparseOptions.INPUT_OVERFLOW);
         long recordBytes = c.get(QSparseOptions.OUTPUT_MAX_RECORD_SIZE).getBytes();
         if (recordBytes < MIN_RECORD_BYTES || recordBytes > MAX_RECORD_BYTES) {
@@ -124,6 +162,39 @@ public final class QSparseSettings implements Serializable {
     private static int atLeast(int value, int min, String key) {
         if (value < min) {
             throw new IllegalArgumentException(key + " must be >= " + min + ", got " + value);
+        }
+        return value;
+    }
+
+    private static void boundedList(java.util.List<String> values, int maxCount, int maxChars, String key) {
+        if (values.size() > maxCount) {
+            throw new IllegalArgumentException(
+                    key + " must have at most " + maxCount + " entries, got " + values.size());
+        }
+        for (String v : values) {
+            if (v.length() > maxChars) {
+                throw new IllegalArgumentException(
+                        key + " entries must be at most " + maxChars + " characters, got one of " + v.length());
+            }
+        }
+    }
+
+    private static int between(int value, int min, int max, String key) {
+        if (value < min || value > max) {
+            throw new IllegalArgumentException(key + " must be between " + min + " and " + max + ", got " + value);
+        }
+        return value;
+    }
+
+    /**
+     * {@code value} within [min, max]. Compared exactly (no conversion to a unit that could
+     * overflow); the message gives both bounds and the value in Flink's duration syntax.
+     */
+    private static Duration between(Duration value, Duration min, Duration max, String key) {
+        if (value.compareTo(min) < 0 || value.compareTo(max) > 0) {
+            throw new IllegalArgumentException(key + " must be between " + TimeUtils.formatWithHighestUnit(min)
+                    + " and " + TimeUtils.formatWithHighestUnit(max) + ", got "
+                    + TimeUtils.formatWithHighestUnit(value));
         }
         return value;
     }

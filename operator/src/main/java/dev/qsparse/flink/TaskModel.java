@@ -1,5 +1,8 @@
 package dev.qsparse.flink;
 
+import dev.qsparse.runtime.Model;
+import dev.qsparse.runtime.tokenizer.PromptTemplate;
+import dev.qsparse.runtime.tokenizer.Tokenizer;
 import java.nio.file.Path;
 import org.apache.flink.api.common.functions.RuntimeContext;
 import org.apache.flink.metrics.MetricGroup;
@@ -52,10 +55,37 @@ public final class TaskModel implements AutoCloseable {
                     e);
         }
         try {
+            checkChatTemplate(settings, path, lease.model());
             return new TaskModel(settings, lease, new OperatorMetrics(metricGroup, lease.path(), lease.model()));
-        } catch (RuntimeException e) {
+        } catch (ModelUnavailableException | RuntimeException e) {
             lease.close();
             throw e;
+        }
+    }
+
+    /**
+     * A {@code qsparse.generate.chat} template whose end-of-turn tokens the model's tokenizer lacks
+     * (a template for another model family) would fail every generate event: it fails the task at
+     * open instead, once, naming the option, the token and the model.
+     */
+    private static void checkChatTemplate(QSparseSettings settings, Path path, Model model)
+            throws ModelUnavailableException {
+        PromptTemplate template = settings.defaultGeneration().promptTemplate();
+        if (template == null) {
+            return;
+        }
+        Tokenizer tokenizer = model.tokenizer()
+                .orElseThrow(() -> new ModelUnavailableException(
+                        QSparseOptions.GENERATE_CHAT.key() + " is set but the model at " + path.toAbsolutePath()
+                                + " has no tokenizer.json",
+                        null));
+        try {
+            template.stopTokenIds(tokenizer);
+        } catch (IllegalArgumentException e) {
+            throw new ModelUnavailableException(
+                    QSparseOptions.GENERATE_CHAT.key() + " does not fit the model at " + path.toAbsolutePath() + ": "
+                            + e.getMessage(),
+                    e);
         }
     }
 

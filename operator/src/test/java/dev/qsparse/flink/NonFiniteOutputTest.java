@@ -4,6 +4,7 @@ import static dev.qsparse.flink.TestEvents.utf8;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.core.json.JsonReadFeature;
@@ -26,8 +27,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * No NaN or infinity ever leaves the operator: a model whose weights hold NaN fails each event as
- * a dead letter (stage inference) with the reason; a temperature under the floor is a dead letter
+ * No NaN or infinity ever leaves the operator: a model whose weights hold NaN does not load (the
+ * task fails at open, naming the tensor); one whose finite weights overflow (a norm of
+ * {@code Float.MAX_VALUE}) fails each event as a dead letter (stage inference) with the reason; a temperature under the floor is a dead letter
  * at validation; the JSON writers never write {@code NaN}/{@code Infinity}.
  */
 class NonFiniteOutputTest {
@@ -88,7 +90,7 @@ class NonFiniteOutputTest {
 
     @Test
     void aModelThatProducesNaNGivesOneDeadLetterPerEventInEveryMode() throws Exception {
-        Path model = poisoned(dir.resolve("nan-model"), "model.norm.weight", Float.NaN);
+        Path model = poisoned(dir.resolve("overflow-model"), "model.norm.weight", Float.MAX_VALUE);
         QSparseSettings settings = QSparseEnrichment.builder()
                 .modelPath(model.toString())
                 .maxBatchSize(4)
@@ -120,8 +122,19 @@ class NonFiniteOutputTest {
     }
 
     @Test
+    void aModelWithNaNWeightsFailsTheTaskAtOpenNamingTheTensor() throws Exception {
+        Path model = poisoned(dir.resolve("nan-model"), "model.norm.weight", Float.NaN);
+        QSparseSettings settings =
+                QSparseEnrichment.builder().modelPath(model.toString()).build().settings();
+        try (var harness = Harnesses.async(settings)) {
+            ModelUnavailableException e = assertThrows(ModelUnavailableException.class, harness::open);
+            assertTrue(e.getMessage().contains("'model.norm.weight': element [0] is NaN"), e.getMessage());
+        }
+    }
+
+    @Test
     void theMapFunctionDeadLettersNaNResultsToo() throws Exception {
-        Path model = poisoned(dir.resolve("inf-model"), "model.norm.weight", Float.POSITIVE_INFINITY);
+        Path model = poisoned(dir.resolve("overflow-model"), "model.norm.weight", -Float.MAX_VALUE);
         QSparseSettings settings =
                 QSparseEnrichment.builder().modelPath(model.toString()).build().settings();
         try (var harness = new org.apache.flink.streaming.util.OneInputStreamOperatorTestHarness<>(

@@ -96,6 +96,18 @@ final class OutputLayout implements Serializable {
                     + ") needs its first OUTPUT column to be " + expected + ", e.g. OUTPUT ("
                     + defaultColumn(task) + " " + expected + "); got OUTPUT (" + describe(columns) + ")");
         }
+        for (Column c : columns) {
+            if (!c.getDataType().getLogicalType().isNullable()) {
+                // A row the model cannot serve has nulls in every column but error (and error is
+                // null for a served row): a NOT NULL column would fail the job on the first such
+                // row, or let the planner assume 'IS NULL' is always false.
+                throw new IllegalArgumentException("model " + model + ": OUTPUT column '" + c.getName()
+                        + "' is declared NOT NULL, but the qsparse provider writes null into it for a row it"
+                        + " cannot serve (null, blank or rejected text, timeout; error is null for a served row):"
+                        + " declare it without NOT NULL, e.g. " + c.getName() + " "
+                        + c.getDataType().getLogicalType().copy(true).asSummaryString());
+            }
+        }
         List<Extra> extras = new ArrayList<>();
         for (Column c : columns.subList(1, columns.size())) {
             Extra e = Extra.byColumn(c.getName());

@@ -13,6 +13,8 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import org.apache.flink.api.common.TaskInfo;
+import org.apache.flink.table.api.TableException;
+import org.apache.flink.table.data.GenericRowData;
 import org.apache.flink.table.data.RowData;
 import org.apache.flink.table.functions.AsyncPredictFunction;
 import org.apache.flink.table.functions.FunctionContext;
@@ -49,7 +51,7 @@ public final class QSparseAsyncPredictFunction extends AsyncPredictFunction {
     @Override
     public void open(FunctionContext context) throws Exception {
         super.open(context);
-        taskModel = TaskModel.open(settings, context.getMetricGroup());
+        taskModel = QSparseModelProviderFactory.openTaskModel(settings, context.getMetricGroup());
         TaskInfo task = context.getTaskInfo();
         String name = "qsparse-sql-" + task.getTaskNameWithSubtasks();
         batched = new BatchedInference(taskModel, name, task.getIndexOfThisSubtask());
@@ -59,6 +61,37 @@ public final class QSparseAsyncPredictFunction extends AsyncPredictFunction {
             return t;
         });
         timeouts.setRemoveOnCancelPolicy(true);
+    }
+
+    /**
+     * What the planner's code calls for each row. Flink's own version wraps a failure in an
+     * exception whose message prints the whole input row, text included, into the job's failure,
+     * its logs and the web UI; this one says which model failed and leaves the row out (the cause
+     * is the failure itself, which never carries a row's text).
+     */
+    @Override
+    public void eval(CompletableFuture<Collection<RowData>> future, Object... keys) {
+        CompletableFuture<Collection<RowData>> predicted;
+        try {
+            predicted = asyncPredict(GenericRowData.of(keys));
+        } catch (RuntimeException e) {
+            future.completeExceptionally(rowFailure(e));
+            return;
+        }
+        predicted.whenComplete((rows, failure) -> {
+            if (failure != null) {
+                future.completeExceptionally(rowFailure(failure));
+            } else {
+                future.complete(rows);
+            }
+        });
+    }
+
+    private TableException rowFailure(Throwable failure) {
+        return new TableException(
+                "the qsparse model " + settings.modelName() + " failed to serve a row (the row is not repeated"
+                        + " here: it may hold private text)",
+                failure);
     }
 
     @Override

@@ -39,26 +39,27 @@ public final class QSparseModelOptions {
     public static final ConfigOption<Integer> BATCH_MAX_SIZE = ConfigOptions.key("batch.max-size")
             .intType()
             .defaultValue(QSparseOptions.BATCH_MAX_SIZE.defaultValue())
-            .withDescription("Largest micro-batch handed to the model (>= 1). ML_PREDICT's"
+            .withDescription("Largest micro-batch handed to the model (1 to 4096). ML_PREDICT's"
                     + " 'max-concurrent-operations' (default 10) bounds the rows in flight: set it to at"
                     + " least 2 x batch.max-size x threads.");
 
     public static final ConfigOption<Duration> BATCH_MAX_WAIT = ConfigOptions.key("batch.max-wait")
             .durationType()
             .defaultValue(QSparseOptions.BATCH_MAX_WAIT.defaultValue())
-            .withDescription("A micro-batch is closed at the latest this long after its first row (>= 0).");
+            .withDescription("A micro-batch is closed at the latest this long after its first row (0 to 1 min).");
 
     public static final ConfigOption<Integer> THREADS = ConfigOptions.key("threads")
             .intType()
             .defaultValue(QSparseOptions.THREADS.defaultValue())
-            .withDescription("Inference threads per parallel task, each with its own session (>= 1).");
+            .withDescription("Inference threads per parallel task, each with its own session (1 to 256).");
 
     public static final ConfigOption<Duration> ROW_TIMEOUT = ConfigOptions.key("row.timeout")
             .durationType()
             .defaultValue(QSparseOptions.ASYNC_TIMEOUT.defaultValue())
             .withDescription("Async only: a row without a result this long after it reached the predict"
                     + " function comes out with null results and error 'timeout: ...'; the job goes on."
-                    + " Keep it below ML_PREDICT's 'timeout' (default 3 min), which fails the task.");
+                    + " Between 1 ms and 1 d; keep it below ML_PREDICT's 'timeout' (default 3 min), which fails"
+                    + " the task.");
 
     public static final ConfigOption<Integer> GENERATE_MAX_NEW_TOKENS = ConfigOptions.key("generate.max-new-tokens")
             .intType()
@@ -91,7 +92,8 @@ public final class QSparseModelOptions {
             .stringType()
             .asList()
             .defaultValues()
-            .withDescription("Stop strings (separated by ';'); generation ends before the first one.");
+            .withDescription("Stop strings (separated by ';'; at most 8, each at most 64 characters);"
+                    + " generation ends before the first one.");
 
     public static final ConfigOption<String> GENERATE_CHAT = ConfigOptions.key("generate.chat")
             .stringType()
@@ -103,7 +105,8 @@ public final class QSparseModelOptions {
             .stringType()
             .asList()
             .defaultValues()
-            .withDescription("End-of-turn tokens (separated by ';') for a generate.chat template string.");
+            .withDescription("End-of-turn tokens (separated by ';'; at most 8 of 64 characters) for a"
+                    + " generate.chat template string (at most 4096 characters).");
 
     public static final ConfigOption<Pooling> EMBED_POOLING = ConfigOptions.key("embed.pooling")
             .enumType(Pooling.class)
@@ -113,7 +116,8 @@ public final class QSparseModelOptions {
     public static final ConfigOption<Integer> INPUT_MAX_CHARS = ConfigOptions.key("input.max-chars")
             .intType()
             .defaultValue(QSparseOptions.INPUT_MAX_CHARS.defaultValue())
-            .withDescription("Longest accepted text, in code points (>= 1); longer texts follow input.overflow.");
+            .withDescription(
+                    "Longest accepted text, in code points (1 to 1048576); longer texts follow input.overflow.");
 
     public static final ConfigOption<InputOverflow> INPUT_OVERFLOW = ConfigOptions.key("input.overflow")
             .enumType(InputOverflow.class)

@@ -1,7 +1,9 @@
 package dev.qsparse.sql;
 
+import dev.qsparse.flink.ModelUnavailableException;
 import dev.qsparse.flink.QSparseOptions;
 import dev.qsparse.flink.QSparseSettings;
+import dev.qsparse.flink.TaskModel;
 import dev.qsparse.runtime.inference.Task;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,6 +15,7 @@ import java.util.regex.Pattern;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.ReadableConfig;
+import org.apache.flink.metrics.MetricGroup;
 import org.apache.flink.table.api.ValidationException;
 import org.apache.flink.table.factories.FactoryUtil;
 import org.apache.flink.table.factories.ModelProviderFactory;
@@ -106,14 +109,30 @@ public final class QSparseModelProviderFactory implements ModelProviderFactory {
         try {
             return QSparseSettings.from(operatorConfig);
         } catch (IllegalArgumentException e) {
-            String message = e.getMessage();
-            for (OptionPair<?> p : PAIRS) {
-                // Whole keys only: qsparse.generate.max-new-tokens is a prefix of its -limit key.
-                message = message.replaceAll(
-                        Pattern.quote(p.operator().key()) + "(?![\\w.-])",
-                        Matcher.quoteReplacement("'" + p.sql().key() + "'"));
-            }
-            throw new IllegalArgumentException(message, e);
+            throw new IllegalArgumentException(sqlKeys(e.getMessage()), e);
+        }
+    }
+
+    /** {@code message} with each operator option key replaced by its quoted SQL key. */
+    static String sqlKeys(String message) {
+        if (message == null) {
+            return null;
+        }
+        for (OptionPair<?> p : PAIRS) {
+            // Whole keys only: qsparse.generate.max-new-tokens is a prefix of its -limit key.
+            message = message.replaceAll(
+                    Pattern.quote(p.operator().key()) + "(?![\\w.-])",
+                    Matcher.quoteReplacement("'" + p.sql().key() + "'"));
+        }
+        return message;
+    }
+
+    /** Opens the task's model; a failure names the SQL keys, not the operator's. */
+    static TaskModel openTaskModel(QSparseSettings settings, MetricGroup metricGroup) throws ModelUnavailableException {
+        try {
+            return TaskModel.open(settings, metricGroup);
+        } catch (ModelUnavailableException e) {
+            throw new ModelUnavailableException(sqlKeys(e.getMessage()), e.getCause());
         }
     }
 

@@ -36,7 +36,7 @@ public final class QSparsePredictFunction extends PredictFunction {
     @Override
     public void open(FunctionContext context) throws Exception {
         super.open(context);
-        taskModel = TaskModel.open(settings, context.getMetricGroup());
+        taskModel = QSparseModelProviderFactory.openTaskModel(settings, context.getMetricGroup());
         runner = taskModel.newRunner();
     }
 

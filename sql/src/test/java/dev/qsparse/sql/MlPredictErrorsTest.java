@@ -240,7 +240,7 @@ class MlPredictErrorsTest {
         assertContains(
                 failureOf("INPUT (text STRING) OUTPUT (e ARRAY<FLOAT>) WITH ('provider' = 'qsparse', 'model-path' = "
                         + quoted(MODEL) + ", 'task' = 'embed', 'batch.max-size' = '0')"),
-                "'batch.max-size' must be >= 1, got 0");
+                "'batch.max-size' must be between 1 and 4096, got 0");
         assertContains(
                 failureOf("INPUT (text STRING) OUTPUT (e ARRAY<FLOAT>) WITH ('provider' = 'qsparse', 'model-path' = "
                         + quoted(MODEL) + ", 'task' = 'embed', 'batch.max-sise' = '8')"),

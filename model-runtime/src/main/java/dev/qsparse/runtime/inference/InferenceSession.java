@@ -128,8 +128,12 @@ public final class InferenceSession implements AutoCloseable {
      * rest go on. Every result is bit for bit the one {@link #run(InferenceRequest)} gives for
      * that request alone. A bad request fails alone ({@link InferenceResult.Failure}), and no
      * NaN or infinity leaves as a result ({@link FiniteCheck}).
+     *
+     * @throws dev.qsparse.runtime.safetensors.ModelFilesChangedException a weight file is now shorter
+     *     than what the model maps (truncated or rewritten in place): checked before every batch
      */
     public List<InferenceResult> run(List<InferenceRequest> batch) {
+        model.checkpoint().checkIntact();
         long start = System.nanoTime();
         InferenceResult[] out = new InferenceResult[batch.size()];
         Sequence[] sequences = new Sequence[batch.size()];
@@ -275,6 +279,7 @@ public final class InferenceSession implements AutoCloseable {
     }
 
     private float[][] rows(int[] tokens, boolean logits) {
+        model.checkpoint().checkIntact();
         state.resetSparsityStats();
         RowsSequence rows = new RowsSequence(state, tokens, logits);
         scheduler.run(List.of(rows));

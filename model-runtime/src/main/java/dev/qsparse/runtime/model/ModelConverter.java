@@ -98,13 +98,15 @@ public final class ModelConverter {
         ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         ObjectNode configJson =
                 (ObjectNode) json.readTree(source.resolve(ConfigReader.FILE).toFile());
-        Files.createDirectories(target);
         SafetensorsWriter writer = new SafetensorsWriter();
         writer.metadata("format", "pt");
         int quantized;
         String lmHead = "as stored";
         String lmHeadInput = "f32";
         try (Checkpoint ckpt = Checkpoint.open(source)) {
+            // Before anything is written: a NaN or infinity in any float tensor fails naming it.
+            ckpt.requireFinite();
+            Files.createDirectories(target);
             if (config instanceof SeedConfig) {
                 if (format != Target.F32) {
                     throw new IllegalArgumentException("qsparse_seed models convert to f32 only (its projections are"

@@ -10,6 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The weights of a model directory: {@code model.safetensors}, or the shards listed in
@@ -24,6 +25,8 @@ public final class Checkpoint implements AutoCloseable {
     private final Path directory;
     private final List<SafetensorsFile> files;
     private final Map<String, SafetensorsFile> byTensor;
+    /** Float tensors already scanned and found finite. */
+    private final Set<String> finite = ConcurrentHashMap.newKeySet();
 
     private Checkpoint(Path directory, List<SafetensorsFile> files, Map<String, SafetensorsFile> byTensor) {
         this.directory = directory;
@@ -117,12 +120,44 @@ public final class Checkpoint implements AutoCloseable {
         return f.path();
     }
 
+    /**
+     * A read-only little-endian view of a tensor's bytes. A float tensor (F64, F32, F16, BF16) is
+     * scanned once, on its first use, and fails naming its file, itself and its first NaN or
+     * infinite element: no code path (loader, converter, quantizer) ever sees a non-finite weight.
+     */
     public ByteBuffer buffer(String name) throws ModelLoadException {
         SafetensorsFile f = byTensor.get(name);
         if (f == null) {
             throw ModelLoadException.forTensor(directory, name, "missing from the checkpoint");
         }
-        return f.buffer(name);
+        ByteBuffer data = f.buffer(name);
+        if (!finite.contains(name)) {
+            FiniteWeights.require(f.path(), f.info(name), data);
+            finite.add(name);
+        }
+        return data;
+    }
+
+    /**
+     * Scans every float tensor now (each one once over this checkpoint's life), failing on the first
+     * non-finite weight: {@code convert} calls it before it starts writing.
+     */
+    public void requireFinite() throws ModelLoadException {
+        for (String name : byTensor.keySet()) {
+            if (FiniteWeights.isFloat(info(name).dtype())) {
+                buffer(name);
+            }
+        }
+    }
+
+    /**
+     * Throws {@link ModelFilesChangedException} naming the file when a weight file is now shorter
+     * than its mapped data (see {@link SafetensorsFile#checkIntact}).
+     */
+    public void checkIntact() {
+        for (SafetensorsFile f : files) {
+            f.checkIntact();
+        }
     }
 
     /** Total number of elements (parameters) across all tensors. */

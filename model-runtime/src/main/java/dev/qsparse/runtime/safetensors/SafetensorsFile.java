@@ -237,6 +237,31 @@ public final class SafetensorsFile implements AutoCloseable {
         return tensors;
     }
 
+    /**
+     * Throws when the file is now shorter than the data section its tensors map: reading a mapped
+     * page past the end of a file is a {@code SIGBUS} (an {@code InternalError} in Java, a crash of
+     * the whole JVM in native code). One {@code fstat}; a check before each batch narrows the window
+     * in which a file truncated in place is read, it cannot close it (replace files by rename).
+     */
+    public void checkIntact() {
+        long needed = dataStart + dataEnd();
+        long size;
+        try {
+            size = channel.size();
+        } catch (java.nio.channels.ClosedChannelException closed) {
+            return; // the model was closed: nothing can be checked, the mappings stay readable as before
+        } catch (IOException e) {
+            throw new ModelFilesChangedException(path + ": cannot read the size of the mapped model file: " + e, e);
+        }
+        if (size < needed) {
+            throw new ModelFilesChangedException(
+                    path + ": the file shrank to " + size + " bytes under its memory map (its tensors end at byte "
+                            + needed + "): it was truncated or rewritten in place. Replace model files by rename,"
+                            + " never in place, and reload the model",
+                    null);
+        }
+    }
+
     public Map<String, String> metadata() {
         return metadata;
     }

@@ -52,7 +52,9 @@ import java.util.concurrent.ConcurrentHashMap;
  *       incomplete or invalid sequences with U+FFFD; added tokens decode to their literal text.
  *   <li>With an {@code NFC} normalizer, the text between added tokens is put in Unicode
  *       Normalization Form C before it is split (the JDK's Unicode tables), as the Rust library
- *       does; {@code decode} then gives the NFC form of the text.
+ *       does; {@code decode} then gives the NFC form of the text. The text is first put in the
+ *       Stream-Safe Text Format ({@link UnicodeNormalization}: U+034F after 30 consecutive
+ *       combining marks, which no real text has), so normalising is linear in the text.
  *   <li>For every string without lone surrogates, {@code decode(encode(s)).equals(s)} (given a
  *       tokenizer without {@code add_prefix_space}, without {@code Removed} splits, and without a
  *       normalizer or with {@code s} already in NFC).
@@ -568,7 +570,7 @@ public final class Tokenizer {
         if (text.isEmpty()) {
             return;
         }
-        String normalized = nfc ? Normalizer.normalize(text, Normalizer.Form.NFC) : text;
+        String normalized = nfc ? UnicodeNormalization.normalize(text, Normalizer.Form.NFC) : text;
         for (String piece : preTokenizer.split(normalized)) {
             boolean cacheable = piece.length() <= CACHE_MAX_PIECE_LENGTH;
             int[] ids = cacheable ? cache.get(piece) : null;

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.qsparse.runtime.Model;
 import dev.qsparse.runtime.PoisonedModels;
 import dev.qsparse.runtime.TestModels;
+import dev.qsparse.runtime.safetensors.ModelLoadException;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -16,8 +17,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * A model whose weights hold NaN or infinity fails each request with a reason; no NaN embedding,
- * score or empty "eos" generation ever comes back as a result.
+ * A model whose weights hold NaN or infinity does not load (see {@code NonFiniteWeightsTest}); the
+ * per-request check stays as the second line of defence: finite weights whose activations or
+ * logits overflow (a norm weight of {@code Float.MAX_VALUE}) fail each request they reach with a
+ * reason; no NaN embedding, score or empty "eos" generation ever comes back as a result.
  */
 class NonFiniteResultsTest {
 
@@ -31,8 +34,18 @@ class NonFiniteResultsTest {
 
     @ParameterizedTest
     @ValueSource(floats = {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY})
-    void everyTaskFailsWhenTheFinalNormIsNotFinite(float poison) throws Exception {
+    void aNonFiniteFinalNormFailsTheLoadNamingTheTensor(float poison) throws Exception {
         Path m = PoisonedModels.withTensor(dir.resolve("m"), "model.norm.weight", poison);
+        ModelLoadException e =
+                assertThrows(ModelLoadException.class, () -> Model.load(m).close());
+        assertTrue(e.getMessage().contains("'model.norm.weight': element [0] is "), e.getMessage());
+    }
+
+    @ParameterizedTest
+    @ValueSource(floats = {Float.MAX_VALUE, -Float.MAX_VALUE})
+    void everyTaskFailsWhenTheFinalNormOverflows(float huge) throws Exception {
+        // Finite weights, so the model loads; the normed hidden state overflows to infinity.
+        Path m = PoisonedModels.withTensor(dir.resolve("m"), "model.norm.weight", huge);
         try (Model model = Model.load(m);
                 InferenceSession s = model.newSession()) {
             assertNonFiniteFailure(s.run(InferenceRequest.embed("a text event", Pooling.MEAN)));
@@ -57,41 +70,35 @@ class NonFiniteResultsTest {
     }
 
     @Test
-    void onlyTheRequestsThatMeetAPoisonedTokenFail() throws Exception {
+    void aNonFiniteEmbeddingRowFailsTheLoadNamingTheRow() throws Exception {
+        // Before, the model loaded and only the texts with that token failed; now nothing is served.
         Path m = PoisonedModels.copy(TestModels.TEST_MODEL, dir.resolve("m"));
-        int poisoned = -1;
-        String word = null;
-        try (Model model = Model.load(m)) {
-            List<Integer> clean = java.util.Arrays.stream(
-                            model.tokenizer().orElseThrow().encode("a text event"))
-                    .boxed()
-                    .toList();
-            for (String w : new String[] {"zebra", "xylophone", "quartz", "Q", "!", "9"}) {
-                int[] t = model.tokenizer().orElseThrow().encode(w);
-                if (!clean.contains(t[t.length - 1]) && t[t.length - 1] != 0) {
-                    poisoned = t[t.length - 1];
-                    word = w;
-                    break;
-                }
-            }
-        }
-        assertTrue(poisoned > 0, "a token that 'a text event' does not use");
-        // One row of the (tied) embedding table: the texts with that token get NaN hidden states.
-        PoisonedModels.poison(m, "model.embed_tokens.weight", Float.NaN, 48L * poisoned, 48L * (poisoned + 1));
+        PoisonedModels.poison(m, "model.embed_tokens.weight", Float.NaN, 48L * 321 + 5, 48L * 321 + 6);
+        ModelLoadException e =
+                assertThrows(ModelLoadException.class, () -> Model.load(m).close());
+        assertTrue(
+                e.getMessage().contains("'model.embed_tokens.weight': element [321, 5] (flat index 15413) is NaN"),
+                e.getMessage());
+    }
+
+    @Test
+    void onlyTheRequestsThatOverflowFailInABatch() throws Exception {
+        // Finite but huge logits (~1e36): an embedding is fine, a score's perplexity overflows; in
+        // one batch only the score fails, the others are served.
+        Path m = PoisonedModels.withTensor(dir.resolve("m"), "model.norm.weight", 1e36f);
         try (Model model = Model.load(m);
                 InferenceSession s = model.newSession()) {
             List<InferenceResult> out = s.run(List.of(
                     InferenceRequest.embed("a text event", Pooling.MEAN),
-                    InferenceRequest.embed(word, Pooling.MEAN),
+                    InferenceRequest.score("a text event"),
                     InferenceRequest.embed("a text event", Pooling.LAST)));
             InferenceResult.Embedding ok = assertInstanceOf(InferenceResult.Embedding.class, out.get(0));
             for (float v : ok.vector()) {
                 assertTrue(Float.isFinite(v));
             }
-            assertNonFiniteFailure(out.get(1));
+            InferenceResult.Failure f = assertInstanceOf(InferenceResult.Failure.class, out.get(1));
+            assertTrue(f.reason().contains("perplexity"), f.reason());
             assertInstanceOf(InferenceResult.Embedding.class, out.get(2));
-            // The tied lm head row of that token is NaN too: every logit vector holds a NaN.
-            assertNonFiniteFailure(s.run(InferenceRequest.score("a text event")));
         }
     }
 
