@@ -248,6 +248,8 @@ web.upload.dir: $work/jobmanager/upload
 io.tmp.dirs: $work/jobmanager/tmp
 parallelism.default: $((TASK_MANAGERS * TASK_SLOTS))
 execution.checkpointing.dir: file://$work/checkpoints
+# As compose and Kubernetes ship it: restarts back off and never run out.
+restart-strategy.type: exponential-delay
 # A lost TaskManager is noticed within a few seconds (its heartbeat RPCs fail). The job's
 # restarted tasks then wait up to slot.request.timeout for a replacement's slots: a standalone
 # resource manager fails unfulfillable slot requests at once after its start-up period, which

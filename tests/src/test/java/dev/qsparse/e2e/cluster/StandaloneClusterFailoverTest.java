@@ -122,8 +122,6 @@ class StandaloneClusterFailoverTest {
                     String.valueOf(PARALLELISM),
                     "--checkpoint-interval",
                     "PT1S",
-                    "--restart-attempts",
-                    "20",
                     "--max-batch-size",
                     "8");
             jobId = jobId.lines().reduce((a, b) -> b).orElseThrow().strip();

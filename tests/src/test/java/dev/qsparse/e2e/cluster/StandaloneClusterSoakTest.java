@@ -130,8 +130,6 @@ class StandaloneClusterSoakTest {
                             String.valueOf(PARALLELISM),
                             "--checkpoint-interval",
                             "PT2S",
-                            "--restart-attempts",
-                            "50",
                             "--max-batch-size",
                             "8",
                             "--set",
