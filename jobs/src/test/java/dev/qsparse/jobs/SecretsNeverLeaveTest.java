@@ -170,8 +170,10 @@ class SecretsNeverLeaveTest {
             JobClient job = env.executeAsync("secrets " + run);
             try {
                 long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
+                // Both config dumps, the sinks' and the source's: the source's reader may start last.
                 while (job.getJobStatus().get() != JobStatus.RUNNING
-                        || !logs.text().contains("ProducerConfig values")) {
+                        || !logs.text().contains("ProducerConfig values")
+                        || !logs.text().contains("ConsumerConfig values")) {
                     assertTrue(System.nanoTime() < deadline, "the job's clients did not start: " + logs.text());
                     Thread.sleep(100);
                 }

@@ -20,6 +20,18 @@ public final class Kernels {
         }
     }
 
+    /** {@link #rmsNorm} in place on x[off, off + n) (one attention head), the same operations. */
+    public static void rmsNorm(float[] x, int off, float[] weight, float eps, int n) {
+        float sumSq = 0f;
+        for (int i = 0; i < n; i++) {
+            sumSq += x[off + i] * x[off + i];
+        }
+        float inv = (float) (1.0 / Math.sqrt(sumSq / n + eps));
+        for (int i = 0; i < n; i++) {
+            x[off + i] = x[off + i] * inv * weight[i];
+        }
+    }
+
     /** out = (x - mean) / sqrt(var + eps) * weight + bias, biased variance as torch uses. */
     public static void layerNorm(float[] out, float[] x, float[] weight, float[] bias, float eps, int n) {
         float mean = 0f;

@@ -57,12 +57,14 @@ public final class ConfigReader {
             }
             config = switch (type) {
                 case "qsparse" -> readQSparse(root);
-                case "llama" -> readLlama(root);
+                case "llama" -> readHub(root, "llama");
+                case "qwen2" -> readHub(root, "qwen2");
+                case "qwen3" -> readHub(root, "qwen3");
                 case "bitnet" -> readBitNet(root);
                 case "qsparse_seed" -> readSeed(root);
                 default ->
-                    throw new IllegalArgumentException(
-                            "unsupported model_type '" + type + "' (expected qsparse, bitnet, llama or qsparse_seed)");
+                    throw new IllegalArgumentException("unsupported model_type '" + type
+                            + "' (expected qsparse, llama, qwen2, qwen3, bitnet or qsparse_seed)");
             };
         } catch (IllegalArgumentException e) {
             throw ModelLoadException.forFile(file, e.getMessage());
@@ -78,9 +80,12 @@ public final class ConfigReader {
                 10000.0,
                 OptionalInt.empty(),
                 OptionalInt.empty(),
+                DEFAULT_CONTEXT,
+                OptionalInt.empty(),
                 OptionalInt.empty(),
                 MlpActivation.fromConfig(string(c, "mlp_activation", "relu2glu")),
-                LinearBiases.FROM_TENSORS);
+                LinearBiases.FROM_TENSORS,
+                false);
         return readQSparse(
                 c,
                 keys,
@@ -90,43 +95,95 @@ public final class ConfigReader {
     }
 
     /**
-     * A Hugging Face Llama checkpoint ({@code LlamaForCausalLM}), read as transformers'
-     * LlamaConfig does: {@code hidden_act} (default silu) chooses the feed-forward, the defaults are
-     * LlamaConfig's ({@code rms_norm_eps} 1e-6, {@code bos_token_id} 1, {@code eos_token_id} 2),
-     * {@code attention_bias} / {@code mlp_bias} declare the biases. Our Q-Sparse keys only add
-     * sparsity and quantization on top; {@code mlp_activation}, when also given, must agree.
+     * A Hugging Face checkpoint of the Llama family, read as transformers' config class of its
+     * {@code model_type} reads it, with that class's defaults:
+     * <ul>
+     *   <li>{@code llama} (LlamaConfig): {@code rms_norm_eps} 1e-6, {@code bos_token_id} 1, {@code
+     *       eos_token_id} 2; {@code attention_bias} biases q/k/v/o, {@code mlp_bias} gate/up/down;
+     *   <li>{@code qwen2} (Qwen2Config): {@code rms_norm_eps} 1e-6, 32 key/value heads, context
+     *       32768; q/k/v always biased, o never;
+     *   <li>{@code qwen3} (Qwen3Config): the same, {@code head_dim} 128, RMSNorm over each head of q
+     *       and k ({@code q_norm}, {@code k_norm}), {@code attention_bias} biases q/k/v/o.
+     * </ul>
+     * {@code hidden_act} (default silu) chooses the feed-forward. Sliding-window attention is
+     * refused. Our Q-Sparse keys only add sparsity and quantization on top; {@code mlp_activation},
+     * when also given, must agree.
      */
-    static QSparseConfig readLlama(JsonNode c) {
+    static QSparseConfig readHub(JsonNode c, String type) {
         String act = string(c, "hidden_act", "silu");
         MlpActivation mlp = switch (act) {
             case "silu", "swish" -> MlpActivation.SWIGLU;
             case "relu2" -> MlpActivation.RELU2_GLU;
             default ->
-                throw new IllegalArgumentException("'hidden_act' '" + act
-                        + "' is not supported for model_type llama (supported: silu, swish, relu2)");
+                throw new IllegalArgumentException("'hidden_act' '" + act + "' is not supported for model_type " + type
+                        + " (supported: silu, swish, relu2)");
         };
         JsonNode ours = c.get("mlp_activation");
         if (ours != null && !ours.isNull() && MlpActivation.fromConfig(string(c, "mlp_activation", "")) != mlp) {
             throw new IllegalArgumentException("'mlp_activation' " + ours + " disagrees with 'hidden_act' '" + act
-                    + "'" + (c.has("hidden_act") ? "" : " (transformers' default for llama)")
-                    + ": remove mlp_activation, hidden_act decides the feed-forward of model_type llama");
+                    + "'" + (c.has("hidden_act") ? "" : " (transformers' default for " + type + ")")
+                    + ": remove mlp_activation, hidden_act decides the feed-forward of model_type " + type);
         }
-        // pretraining_tp > 1 only splits each product into slices in transformers: the same function.
-        optionalInt(c, "pretraining_tp", 1, 1, MAX_HEADS);
-        HubKeys keys = new HubKeys(
-                1e-6,
-                10000.0,
-                OptionalInt.empty(),
-                OptionalInt.of(1),
-                OptionalInt.of(2),
-                mlp,
-                LinearBiases.declared(bool(c, "attention_bias", false), bool(c, "mlp_bias", false)));
+        HubKeys keys;
+        if (type.equals("llama")) {
+            // pretraining_tp > 1 only splits each product into slices in transformers: the same function.
+            optionalInt(c, "pretraining_tp", 1, 1, MAX_HEADS);
+            boolean attention = bool(c, "attention_bias", false);
+            keys = new HubKeys(
+                    1e-6,
+                    10000.0,
+                    OptionalInt.empty(),
+                    OptionalInt.empty(),
+                    DEFAULT_CONTEXT,
+                    OptionalInt.of(1),
+                    OptionalInt.of(2),
+                    mlp,
+                    LinearBiases.declared(attention, attention, bool(c, "mlp_bias", false)),
+                    false);
+        } else {
+            requireFullAttention(c, type);
+            boolean qwen3 = type.equals("qwen3");
+            boolean attention = qwen3 && bool(c, "attention_bias", false);
+            keys = new HubKeys(
+                    1e-6,
+                    10000.0,
+                    OptionalInt.of(32),
+                    qwen3 ? OptionalInt.of(128) : OptionalInt.empty(),
+                    32768,
+                    OptionalInt.empty(),
+                    OptionalInt.empty(),
+                    mlp,
+                    qwen3
+                            ? LinearBiases.declared(attention, attention, false)
+                            : LinearBiases.declared(true, false, false),
+                    qwen3);
+        }
         return readQSparse(
                 c,
                 keys,
                 QuantRules.QSPARSE,
                 activationBits(c),
                 WeightQuant.fromConfig(string(c, "weight_quant", "none")));
+    }
+
+    /** Qwen's sliding-window attention is not implemented: refused when any layer would use it. */
+    private static void requireFullAttention(JsonNode c, String type) {
+        if (bool(c, "use_sliding_window", false)) {
+            throw new IllegalArgumentException(
+                    "'use_sliding_window' true is not supported for model_type " + type + " (full attention only)");
+        }
+        JsonNode layerTypes = c.get("layer_types");
+        if (layerTypes != null && !layerTypes.isNull()) {
+            if (!layerTypes.isArray()) {
+                throw new IllegalArgumentException("'layer_types' must be a list, got " + layerTypes);
+            }
+            for (JsonNode t : layerTypes) {
+                if (!t.isTextual() || !t.textValue().equals("full_attention")) {
+                    throw new IllegalArgumentException(
+                            "'layer_types' holds " + t + ": only full_attention is supported for model_type " + type);
+                }
+            }
+        }
     }
 
     /**
@@ -151,15 +208,19 @@ public final class ConfigReader {
         if (weights != WeightQuant.TERNARY) {
             throw new IllegalArgumentException("'weight_quant' must be ternary for model_type bitnet");
         }
+        boolean attention = bool(c, "attention_bias", false);
         HubKeys keys = new HubKeys(
                 1e-5,
                 500000.0,
                 OptionalInt.of(5),
+                OptionalInt.empty(),
+                DEFAULT_CONTEXT,
                 OptionalInt.of(128000),
                 OptionalInt.of(128001),
                 MlpActivation.RELU2_GLU,
                 // BitNet's feed-forward has no bias in transformers, whatever the config says.
-                LinearBiases.declared(bool(c, "attention_bias", false), false));
+                LinearBiases.declared(attention, attention, false),
+                false);
         return readQSparse(c, keys, bitNetRules(c.get("quantization_config")), 8, weights);
     }
 
@@ -171,10 +232,13 @@ public final class ConfigReader {
             double rmsNormEps,
             double ropeTheta,
             OptionalInt keyValueHeads,
+            OptionalInt headDim,
+            int contextLength,
             OptionalInt bosTokenId,
             OptionalInt eosTokenId,
             MlpActivation mlpActivation,
-            LinearBiases biases) {}
+            LinearBiases biases,
+            boolean headNorms) {}
 
     /** transformers' defaults: BitLinear when quantization_config or its linear_class is absent. */
     private static QuantRules bitNetRules(JsonNode q) {
@@ -217,7 +281,7 @@ public final class ConfigReader {
                     "num_key_value_heads = " + kvHeads + " must divide num_attention_heads = " + heads
                             + (c.has("num_key_value_heads") ? "" : " (num_key_value_heads is absent: the default)"));
         }
-        int headDim = optionalInt(c, "head_dim", Math.max(1, hidden / heads), 1, MAX_HEAD_DIM);
+        int headDim = optionalInt(c, "head_dim", keys.headDim().orElse(Math.max(1, hidden / heads)), 1, MAX_HEAD_DIM);
         if (headDim % 2 != 0) {
             throw new IllegalArgumentException("head_dim = " + headDim + " must be even (rotary pairs)"
                     + (c.has("head_dim") ? "" : "; it defaults to hidden_size / num_attention_heads"));
@@ -232,7 +296,7 @@ public final class ConfigReader {
                 heads,
                 kvHeads,
                 headDim,
-                optionalInt(c, "max_position_embeddings", DEFAULT_CONTEXT, 1, MAX_CONTEXT),
+                optionalInt(c, "max_position_embeddings", keys.contextLength(), 1, MAX_CONTEXT),
                 (float) positive(c, "rms_norm_eps", keys.rmsNormEps(), 1.0),
                 rope.theta(),
                 bool(c, "tie_word_embeddings", false),
@@ -252,7 +316,8 @@ public final class ConfigReader {
                 keys.mlpActivation(),
                 bits(c, "lm_head_activation_bits", 0),
                 rope.scaling(),
-                keys.biases());
+                keys.biases(),
+                keys.headNorms());
     }
 
     /** Value of the weight_layout key that converted models carry (see docs/model-format.md). */

@@ -36,7 +36,8 @@ public record QSparseConfig(
         MlpActivation mlpActivation,
         int lmHeadActivationBits,
         RopeScaling ropeScaling,
-        LinearBiases biases)
+        LinearBiases biases,
+        boolean headNorms)
         implements ModelConfig {
 
     public QSparseConfig {

@@ -48,6 +48,8 @@ public final class QSparseTransformer implements DecoderModel<QSparseTransformer
             float[] kBias,
             float[] vBias,
             float[] oBias,
+            float[] qNorm,
+            float[] kNorm,
             float[] attnSubNorm,
             float[] postAttnNorm,
             WeightMatrix gate,
@@ -100,6 +102,7 @@ public final class QSparseTransformer implements DecoderModel<QSparseTransformer
         int kvDim = config.numKeyValueHeads() * config.headDim();
         WeightQuant quant = config.weightQuant();
         boolean gated = config.mlpActivation().gated();
+        LinearBiases biases = config.biases();
         this.embedding = w.floatMatrix("model.embed_tokens.weight", config.vocabSize(), d);
         this.lmHead = w.lmHead(
                 config.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight",
@@ -117,61 +120,28 @@ public final class QSparseTransformer implements DecoderModel<QSparseTransformer
                         gateName,
                         "present, but config.json says mlp_activation = relu, which has no gate");
             }
+            String attn = p + "self_attn.";
+            String mlp = p + "mlp.";
             layers[l] = new Layer(
                     w.vector(p + "input_layernorm.weight", d),
-                    w.matrix(p + "self_attn.q_proj.weight", qDim, d, quant),
-                    w.matrix(p + "self_attn.k_proj.weight", kvDim, d, quant),
-                    w.matrix(p + "self_attn.v_proj.weight", kvDim, d, quant),
-                    w.matrix(p + "self_attn.o_proj.weight", d, qDim, quant),
-                    bias(
-                            w,
-                            checkpoint,
-                            p + "self_attn.q_proj.bias",
-                            qDim,
-                            config.biases().attention()),
-                    bias(
-                            w,
-                            checkpoint,
-                            p + "self_attn.k_proj.bias",
-                            kvDim,
-                            config.biases().attention()),
-                    bias(
-                            w,
-                            checkpoint,
-                            p + "self_attn.v_proj.bias",
-                            kvDim,
-                            config.biases().attention()),
-                    bias(
-                            w,
-                            checkpoint,
-                            p + "self_attn.o_proj.bias",
-                            d,
-                            config.biases().attention()),
-                    w.optionalVector(p + "self_attn.attn_sub_norm.weight", qDim),
+                    w.matrix(attn + "q_proj.weight", qDim, d, quant),
+                    w.matrix(attn + "k_proj.weight", kvDim, d, quant),
+                    w.matrix(attn + "v_proj.weight", kvDim, d, quant),
+                    w.matrix(attn + "o_proj.weight", d, qDim, quant),
+                    bias(w, checkpoint, attn + "q_proj.bias", qDim, biases.qkv()),
+                    bias(w, checkpoint, attn + "k_proj.bias", kvDim, biases.qkv()),
+                    bias(w, checkpoint, attn + "v_proj.bias", kvDim, biases.qkv()),
+                    bias(w, checkpoint, attn + "o_proj.bias", d, biases.o()),
+                    headNorm(w, checkpoint, attn + "q_norm.weight"),
+                    headNorm(w, checkpoint, attn + "k_norm.weight"),
+                    w.optionalVector(attn + "attn_sub_norm.weight", qDim),
                     w.vector(p + "post_attention_layernorm.weight", d),
-                    gated ? w.matrix(p + "mlp.gate_proj.weight", f, d, quant) : null,
-                    w.matrix(p + "mlp.up_proj.weight", f, d, quant),
-                    w.matrix(p + "mlp.down_proj.weight", d, f, quant),
-                    gated
-                            ? bias(
-                                    w,
-                                    checkpoint,
-                                    p + "mlp.gate_proj.bias",
-                                    f,
-                                    config.biases().mlp())
-                            : null,
-                    bias(
-                            w,
-                            checkpoint,
-                            p + "mlp.up_proj.bias",
-                            f,
-                            config.biases().mlp()),
-                    bias(
-                            w,
-                            checkpoint,
-                            p + "mlp.down_proj.bias",
-                            d,
-                            config.biases().mlp()),
+                    gated ? w.matrix(mlp + "gate_proj.weight", f, d, quant) : null,
+                    w.matrix(mlp + "up_proj.weight", f, d, quant),
+                    w.matrix(mlp + "down_proj.weight", d, f, quant),
+                    gated ? bias(w, checkpoint, mlp + "gate_proj.bias", f, biases.mlp()) : null,
+                    bias(w, checkpoint, mlp + "up_proj.bias", f, biases.mlp()),
+                    bias(w, checkpoint, mlp + "down_proj.bias", d, biases.mlp()),
                     w.optionalVector(p + "mlp.ffn_sub_norm.weight", f));
         }
         this.passSize = layers.length > 0 && onBatchBackend(layers[0].q()) ? LONG_PASS : PASS;
@@ -202,6 +172,21 @@ public final class QSparseTransformer implements DecoderModel<QSparseTransformer
                     checkpoint.fileOf(name),
                     name,
                     "present, but config.json declares no bias here (attention_bias / mlp_bias false or absent)");
+        }
+        return null;
+    }
+
+    /**
+     * Qwen3's per-head RMSNorm weight ([head_dim], shared by the heads), required when the config's
+     * family has it and refused otherwise (transformers would not use it).
+     */
+    private float[] headNorm(WeightLoader w, Checkpoint checkpoint, String name) throws ModelLoadException {
+        if (config.headNorms()) {
+            return w.vector(name, config.headDim());
+        }
+        if (checkpoint.contains(name)) {
+            throw ModelLoadException.forTensor(
+                    checkpoint.fileOf(name), name, "present, but this model_type has no per-head norm (qwen3 has)");
         }
         return null;
     }
@@ -453,7 +438,7 @@ public final class QSparseTransformer implements DecoderModel<QSparseTransformer
             // several positions of one sequence, each attending to those before it.
             ws.forRange(n, 1, normWork, (from, to) -> {
                 for (int i = from; i < to; i++) {
-                    ropeAndStore(layerIndex, b[i], pos[i], owners[i]);
+                    ropeAndStore(layer, layerIndex, b[i], pos[i], owners[i]);
                 }
             });
             ws.forRange(n, 1, attendWork, (from, to) -> {
@@ -513,8 +498,16 @@ public final class QSparseTransformer implements DecoderModel<QSparseTransformer
     }
 
     /** RoPE on one position's query and key, and its key and value into the cache. */
-    private void ropeAndStore(int l, Slot t, int pos, State s) {
+    private void ropeAndStore(Layer layer, int l, Slot t, int pos, State s) {
         int hd = config.headDim();
+        if (layer.qNorm() != null) { // Qwen3: RMSNorm over each head of q and k, before the rotation
+            for (int h = 0; h < config.numHeads(); h++) {
+                Kernels.rmsNorm(t.q, h * hd, layer.qNorm(), config.rmsNormEps(), hd);
+            }
+            for (int h = 0; h < config.numKeyValueHeads(); h++) {
+                Kernels.rmsNorm(t.k, h * hd, layer.kNorm(), config.rmsNormEps(), hd);
+            }
+        }
         for (int h = 0; h < config.numHeads(); h++) {
             Kernels.ropeRotateHalf(t.q, h * hd, hd, t.cos, t.sin);
         }

@@ -99,6 +99,42 @@ final class HubLlamaCheckpoint {
         return this;
     }
 
+    /**
+     * Turns this into a Qwen3 checkpoint: model_type qwen3, per-head q_norm / k_norm weights (around
+     * 1), no Llama-only keys (Qwen3 has no mlp_bias; its attention_bias stays as set).
+     */
+    HubLlamaCheckpoint qwen3() {
+        config.put("model_type", "qwen3");
+        config.putArray("architectures").removeAll().add("Qwen3ForCausalLM");
+        config.remove("mlp_bias");
+        config.remove("bos_token_id");
+        config.put("eos_token_id", 2);
+        int layers = config.get("num_hidden_layers").intValue();
+        int headDim = config.get("head_dim").intValue();
+        for (int l = 0; l < layers; l++) {
+            norm("model.layers." + l + ".self_attn.q_norm.weight", headDim);
+            norm("model.layers." + l + ".self_attn.k_norm.weight", headDim);
+        }
+        return this;
+    }
+
+    /** Turns this into a Qwen2 checkpoint: model_type qwen2, q/k/v biases (always, in Qwen2), no bias keys. */
+    HubLlamaCheckpoint qwen2() {
+        config.put("model_type", "qwen2");
+        config.putArray("architectures").removeAll().add("Qwen2ForCausalLM");
+        config.remove("attention_bias");
+        config.remove("mlp_bias");
+        config.remove("bos_token_id");
+        int layers = config.get("num_hidden_layers").intValue();
+        for (int l = 0; l < layers; l++) {
+            for (String proj : new String[] {"q_proj", "k_proj", "v_proj"}) {
+                String p = "model.layers." + l + ".self_attn." + proj;
+                vector(p + ".bias", shapes.get(p + ".weight")[0], 0.2);
+            }
+        }
+        return this;
+    }
+
     int vocab() {
         return config.get("vocab_size").intValue();
     }

@@ -23,17 +23,22 @@ final class LlamaReference {
     private final double eps;
     private final boolean silu;
     private final boolean tied;
-    private final boolean attentionBias;
+    private final boolean qkvBias;
+    private final boolean oBias;
     private final boolean mlpBias;
+    private final boolean headNorms;
     private final double[] invFreq;
 
     LlamaReference(JsonNode c, Map<String, double[]> tensors) {
         w = tensors;
+        String type = c.get("model_type").asText();
+        boolean qwen = type.startsWith("qwen");
         vocab = c.get("vocab_size").intValue();
         hidden = c.get("hidden_size").intValue();
         heads = c.get("num_attention_heads").intValue();
-        kvHeads = c.path("num_key_value_heads").asInt(heads);
-        headDim = c.path("head_dim").asInt(hidden / heads);
+        // Qwen2Config and Qwen3Config default to 32 key/value heads, Qwen3Config to head_dim 128.
+        kvHeads = c.path("num_key_value_heads").asInt(qwen ? 32 : heads);
+        headDim = c.path("head_dim").asInt(type.equals("qwen3") ? 128 : hidden / heads);
         intermediate = c.get("intermediate_size").intValue();
         layers = c.get("num_hidden_layers").intValue();
         eps = c.path("rms_norm_eps").asDouble(1e-6);
@@ -43,8 +48,13 @@ final class LlamaReference {
         }
         silu = act.equals("silu");
         tied = c.path("tie_word_embeddings").asBoolean(false);
-        attentionBias = c.path("attention_bias").asBoolean(false);
-        mlpBias = c.path("mlp_bias").asBoolean(false);
+        // Llama: attention_bias on q/k/v/o, mlp_bias on the feed-forward; Qwen2: q/k/v always;
+        // Qwen3: attention_bias on q/k/v/o, per-head RMSNorm of q and k before the rotation.
+        boolean attention = c.path("attention_bias").asBoolean(false);
+        qkvBias = type.equals("qwen2") || attention;
+        oBias = !type.equals("qwen2") && attention;
+        mlpBias = type.equals("llama") && c.path("mlp_bias").asBoolean(false);
+        headNorms = type.equals("qwen3");
         JsonNode params = c.path("rope_parameters");
         JsonNode scaling = params.isObject() ? params : c.path("rope_scaling");
         double theta = params.isObject()
@@ -99,9 +109,15 @@ final class LlamaReference {
             double[][] v = new double[n][];
             for (int t = 0; t < n; t++) {
                 double[] h = rmsNorm(x[t], w.get(p + "input_layernorm.weight"));
-                q[t] = rotate(linear(h, p + "self_attn.q_proj", attentionBias), heads, t);
-                k[t] = rotate(linear(h, p + "self_attn.k_proj", attentionBias), kvHeads, t);
-                v[t] = linear(h, p + "self_attn.v_proj", attentionBias);
+                double[] qs = linear(h, p + "self_attn.q_proj", qkvBias);
+                double[] ks = linear(h, p + "self_attn.k_proj", qkvBias);
+                if (headNorms) {
+                    normHeads(qs, heads, w.get(p + "self_attn.q_norm.weight"));
+                    normHeads(ks, kvHeads, w.get(p + "self_attn.k_norm.weight"));
+                }
+                q[t] = rotate(qs, heads, t);
+                k[t] = rotate(ks, kvHeads, t);
+                v[t] = linear(h, p + "self_attn.v_proj", qkvBias);
             }
             for (int t = 0; t < n; t++) {
                 double[] att = new double[heads * headDim];
@@ -128,7 +144,7 @@ final class LlamaReference {
                         }
                     }
                 }
-                add(x[t], linear(att, p + "self_attn.o_proj", attentionBias));
+                add(x[t], linear(att, p + "self_attn.o_proj", oBias));
             }
             for (int t = 0; t < n; t++) {
                 double[] h = rmsNorm(x[t], w.get(p + "post_attention_layernorm.weight"));
@@ -183,6 +199,14 @@ final class LlamaReference {
             out[i] = weight[i] * x[i] * r;
         }
         return out;
+    }
+
+    /** RMSNorm of each head of x over head_dim, one weight for all heads. */
+    private void normHeads(double[] x, int count, double[] weight) {
+        for (int h = 0; h < count; h++) {
+            double[] head = java.util.Arrays.copyOfRange(x, h * headDim, (h + 1) * headDim);
+            System.arraycopy(rmsNorm(head, weight), 0, x, h * headDim, headDim);
+        }
     }
 
     /** rotate_half: pairs (i, i + half) of every head, angle = position * inverse frequency. */
