@@ -7,11 +7,9 @@ import dev.qsparse.runtime.model.DecoderModel;
 import dev.qsparse.runtime.model.ForwardState;
 import dev.qsparse.runtime.model.ModelConfig;
 import dev.qsparse.runtime.tokenizer.PromptTemplate;
-import dev.qsparse.runtime.tokenizer.Tokenizer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Optional;
 
 /**
  * Runs micro-batches of generate / embed / score requests over one loaded {@link Model}.
@@ -58,8 +56,8 @@ public final class InferenceSession implements AutoCloseable {
 
     private final WorkerPool pool;
     private final PassScheduler<?> scheduler;
-    /** Ids put before every text (see Tokens above). */
-    private final int[] textPrefix;
+    /** Tokenization, truncation and the per-request checks: each request to a sequence. */
+    private final Admission admission;
 
     public InferenceSession(Model model) {
         this(model, 1);
@@ -77,7 +75,7 @@ public final class InferenceSession implements AutoCloseable {
         }
         this.model = model;
         this.config = model.config();
-        this.textPrefix = textPrefix(model, config);
+        this.admission = new Admission(model);
         this.pool = threads > 1 ? WorkerPool.create(threads) : null;
         this.scheduler = scheduler(model.network(), backends, pool);
         this.state = scheduler.state(0);
@@ -138,15 +136,11 @@ public final class InferenceSession implements AutoCloseable {
         InferenceResult[] out = new InferenceResult[batch.size()];
         Sequence[] sequences = new Sequence[batch.size()];
         List<Sequence> admitted = new ArrayList<>();
-        Tokenizer tokenizer = model.tokenizer().orElse(null);
         for (int i = 0; i < batch.size(); i++) {
-            if (tokenizer == null) {
-                out[i] = failure("model " + model.name() + " has no tokenizer.json", 0, false, start);
-                continue;
-            }
+            int slot = admitted.size();
             try {
-                sequences[i] = admit(batch.get(i), tokenizer, admitted.size(), start);
-            } catch (Refused r) {
+                sequences[i] = admission.admit(batch.get(i), slot, scheduler.state(slot), start);
+            } catch (Admission.Refused r) {
                 out[i] = r.result;
             }
             if (sequences[i] != null) {
@@ -161,83 +155,6 @@ public final class InferenceSession implements AutoCloseable {
             }
         }
         return Arrays.asList(out);
-    }
-
-    /** A request that fails before it runs, with its result. */
-    private static final class Refused extends Exception {
-        private static final long serialVersionUID = 1L;
-        final transient InferenceResult result;
-
-        Refused(InferenceResult result) {
-            super(null, null, false, false);
-            this.result = result;
-        }
-    }
-
-    /** The request as a sequence of its task, on the {@code slot}-th state; input cut to the context. */
-    private Sequence admit(InferenceRequest r, Tokenizer tokenizer, int slot, long start) throws Refused {
-        int context = config.contextLength();
-        int[] tokens;
-        try {
-            tokens = inputTokens(tokenizer, r);
-        } catch (IllegalArgumentException e) {
-            throw new Refused(failure(e.getMessage(), 0, false, start));
-        }
-        boolean truncated = tokens.length > context;
-        int n = Math.min(tokens.length, context);
-        switch (r.task()) {
-            case EMBED -> {
-                if (tokens.length - textPrefix.length <= 0) {
-                    throw new Refused(failure("empty text has no tokens to embed", tokens.length, false, start));
-                }
-                return new EmbedSequence(
-                        slot,
-                        scheduler.state(slot),
-                        tokens,
-                        n,
-                        truncated,
-                        r.pooling(),
-                        textPrefix.length,
-                        config.hiddenSize());
-            }
-            case SCORE -> {
-                if (n < 2) {
-                    throw new Refused(failure(
-                            "text has " + (n - textPrefix.length) + " token(s); scoring needs a token to predict",
-                            n,
-                            truncated,
-                            start));
-                }
-                return new ScoreSequence(slot, scheduler.state(slot), tokens, n, truncated);
-            }
-            default -> {
-                if (tokens.length == 0) {
-                    throw new Refused(failure(
-                            "empty prompt and nothing to start from (no bos_token_id, no template)", 0, false, start));
-                }
-                GenerationParams params = r.generation();
-                // The continuation keeps the prompt's end: the last context - maxNew tokens.
-                int maxNew = Math.min(params.maxNewTokens(), context - 1);
-                int budget = context - maxNew;
-                boolean cut = tokens.length > budget;
-                int[] prompt = cut ? Arrays.copyOfRange(tokens, tokens.length - budget, tokens.length) : tokens;
-                int[] stopTokens = params.promptTemplate() == null
-                        ? new int[0]
-                        : params.promptTemplate().stopTokenIds(tokenizer);
-                return new GenerateSequence(
-                        slot,
-                        scheduler.state(slot),
-                        prompt,
-                        cut,
-                        maxNew,
-                        params,
-                        tokenizer,
-                        stopTokens,
-                        config.eosTokenId().orElse(-1),
-                        context,
-                        config.vocabSize());
-            }
-        }
     }
 
     /** Serves one request ({@link #run(List)} with a batch of one). */
@@ -289,41 +206,5 @@ public final class InferenceSession implements AutoCloseable {
     /** Achieved activation sparsity of the last request or logits call. */
     public double lastActivationSparsity() {
         return state.activationSparsity();
-    }
-
-    /**
-     * The request's input ids: BOS, then the text encoded literally, or for a generate request with
-     * a prompt template, the template's control tokens (BOS included) around the literal text.
-     *
-     * @throws IllegalArgumentException if the template does not fit the model's tokenizer
-     */
-    private int[] inputTokens(Tokenizer tokenizer, InferenceRequest request) {
-        PromptTemplate template =
-                request.task() == Task.GENERATE ? request.generation().promptTemplate() : null;
-        return template == null
-                ? withBos(tokenizer.encode(request.text()))
-                : template.encode(tokenizer, request.text());
-    }
-
-    private static int[] textPrefix(Model model, ModelConfig config) {
-        Optional<int[]> fromTokenizer = model.tokenizer().flatMap(Tokenizer::prefixTokens);
-        if (fromTokenizer.isPresent()) {
-            return fromTokenizer.get();
-        }
-        return config.bosTokenId().isPresent() ? new int[] {config.bosTokenId().getAsInt()} : new int[0];
-    }
-
-    private int[] withBos(int[] tokens) {
-        if (textPrefix.length == 0) {
-            return tokens;
-        }
-        int[] out = Arrays.copyOf(textPrefix, textPrefix.length + tokens.length);
-        System.arraycopy(tokens, 0, out, textPrefix.length, tokens.length);
-        return out;
-    }
-
-    private InferenceResult failure(String reason, int inputTokens, boolean truncated, long start) {
-        return new InferenceResult.Failure(
-                reason, new InferenceResult.Stats(inputTokens, truncated, 0, System.nanoTime() - start));
     }
 }

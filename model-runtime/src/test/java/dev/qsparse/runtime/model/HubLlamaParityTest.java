@@ -90,9 +90,16 @@ class HubLlamaParityTest {
     }
 
     private void assertMatchesReference(HubLlamaCheckpoint ckpt, String name) throws IOException {
-        Path dir = tmp.resolve(name);
+        assertMatchesReference(ckpt, tmp.resolve(name), name, 24);
+    }
+
+    /**
+     * Writes {@code ckpt} to {@code dir}, runs {@code length} random tokens through the runtime and
+     * through {@link LlamaReference}: every position's logits within 1e-4 of its largest |logit|.
+     */
+    static void assertMatchesReference(HubLlamaCheckpoint ckpt, Path dir, String name, int length) throws IOException {
         ckpt.write(dir);
-        int[] tokens = new Random(name.hashCode()).ints(24, 0, ckpt.vocab()).toArray();
+        int[] tokens = new Random(name.hashCode()).ints(length, 0, ckpt.vocab()).toArray();
         double[][] expected = new LlamaReference(ckpt.config, ckpt.tensors).logits(tokens);
         try (Model model = Model.load(dir)) {
             float[][] actual = model.newSession().logits(tokens);

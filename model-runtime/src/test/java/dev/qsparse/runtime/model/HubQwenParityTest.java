@@ -9,7 +9,6 @@ import dev.qsparse.runtime.safetensors.ModelLoadException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Random;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -26,25 +25,7 @@ class HubQwenParityTest {
     Path tmp;
 
     private void assertMatchesReference(HubLlamaCheckpoint ckpt, String name) throws IOException {
-        Path dir = tmp.resolve(name);
-        ckpt.write(dir);
-        int[] tokens = new Random(name.hashCode()).ints(20, 0, ckpt.vocab()).toArray();
-        double[][] expected = new LlamaReference(ckpt.config, ckpt.tensors).logits(tokens);
-        try (Model model = Model.load(dir)) {
-            float[][] actual = model.newSession().logits(tokens);
-            double worst = 0;
-            for (int t = 0; t < tokens.length; t++) {
-                double largest = 0;
-                double diff = 0;
-                for (int j = 0; j < expected[t].length; j++) {
-                    largest = Math.max(largest, Math.abs(expected[t][j]));
-                    diff = Math.max(diff, Math.abs(expected[t][j] - actual[t][j]));
-                }
-                worst = Math.max(worst, diff / largest);
-                assertTrue(diff <= 1e-4 * largest, name + " position " + t + ": " + diff + " vs largest " + largest);
-            }
-            System.out.printf("%s: worst max |logit diff| / max |logit| = %.2e%n", name, worst);
-        }
+        HubLlamaParityTest.assertMatchesReference(ckpt, tmp.resolve(name), name, 20);
     }
 
     @Test

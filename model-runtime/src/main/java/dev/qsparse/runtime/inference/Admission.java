@@ -1,0 +1,140 @@
+package dev.qsparse.runtime.inference;
+
+import dev.qsparse.runtime.Model;
+import dev.qsparse.runtime.model.ForwardState;
+import dev.qsparse.runtime.model.ModelConfig;
+import dev.qsparse.runtime.tokenizer.PromptTemplate;
+import dev.qsparse.runtime.tokenizer.Tokenizer;
+import java.util.Arrays;
+import java.util.Optional;
+
+/**
+ * Turns a request into the {@link Sequence} of its task: its input ids (the tokenizer's prefix or
+ * BOS and the literal text, or a chat template around it), cut to the context as its task cuts
+ * (see {@link InferenceSession}), or a failure of that request alone, with the reason, when it
+ * cannot run (no tokenizer, no token to embed or to score, an empty prompt, a template that does
+ * not fit the tokenizer).
+ */
+final class Admission {
+
+    private final Model model;
+    private final ModelConfig config;
+    /** Ids put before every text (see Tokens in {@link InferenceSession}). */
+    private final int[] textPrefix;
+
+    Admission(Model model) {
+        this.model = model;
+        this.config = model.config();
+        this.textPrefix = textPrefix(model, config);
+    }
+
+    /** A request that fails before it runs, with its result. */
+    static final class Refused extends Exception {
+        private static final long serialVersionUID = 1L;
+        final transient InferenceResult result;
+
+        Refused(InferenceResult result) {
+            super(null, null, false, false);
+            this.result = result;
+        }
+    }
+
+    /** The request as a sequence of its task, on the scheduler's {@code slot}-th state; input cut to the context. */
+    Sequence admit(InferenceRequest r, int slot, ForwardState state, long start) throws Refused {
+        Tokenizer tokenizer = model.tokenizer().orElse(null);
+        if (tokenizer == null) {
+            throw new Refused(failure("model " + model.name() + " has no tokenizer.json", 0, false, start));
+        }
+        int context = config.contextLength();
+        int[] tokens;
+        try {
+            tokens = inputTokens(tokenizer, r);
+        } catch (IllegalArgumentException e) {
+            throw new Refused(failure(e.getMessage(), 0, false, start));
+        }
+        boolean truncated = tokens.length > context;
+        int n = Math.min(tokens.length, context);
+        switch (r.task()) {
+            case EMBED -> {
+                if (tokens.length - textPrefix.length <= 0) {
+                    throw new Refused(failure("empty text has no tokens to embed", tokens.length, false, start));
+                }
+                return new EmbedSequence(
+                        slot, state, tokens, n, truncated, r.pooling(), textPrefix.length, config.hiddenSize());
+            }
+            case SCORE -> {
+                if (n < 2) {
+                    throw new Refused(failure(
+                            "text has " + (n - textPrefix.length) + " token(s); scoring needs a token to predict",
+                            n,
+                            truncated,
+                            start));
+                }
+                return new ScoreSequence(slot, state, tokens, n, truncated);
+            }
+            default -> {
+                if (tokens.length == 0) {
+                    throw new Refused(failure(
+                            "empty prompt and nothing to start from (no bos_token_id, no template)", 0, false, start));
+                }
+                GenerationParams params = r.generation();
+                // The continuation keeps the prompt's end: the last context - maxNew tokens.
+                int maxNew = Math.min(params.maxNewTokens(), context - 1);
+                int budget = context - maxNew;
+                boolean cut = tokens.length > budget;
+                int[] prompt = cut ? Arrays.copyOfRange(tokens, tokens.length - budget, tokens.length) : tokens;
+                int[] stopTokens = params.promptTemplate() == null
+                        ? new int[0]
+                        : params.promptTemplate().stopTokenIds(tokenizer);
+                return new GenerateSequence(
+                        slot,
+                        state,
+                        prompt,
+                        cut,
+                        maxNew,
+                        params,
+                        tokenizer,
+                        stopTokens,
+                        config.eosTokenId().orElse(-1),
+                        context,
+                        config.vocabSize());
+            }
+        }
+    }
+
+    /**
+     * The request's input ids: BOS, then the text encoded literally, or for a generate request with
+     * a prompt template, the template's control tokens (BOS included) around the literal text.
+     *
+     * @throws IllegalArgumentException if the template does not fit the model's tokenizer
+     */
+    private int[] inputTokens(Tokenizer tokenizer, InferenceRequest request) {
+        PromptTemplate template =
+                request.task() == Task.GENERATE ? request.generation().promptTemplate() : null;
+        return template == null
+                ? withBos(tokenizer.encode(request.text()))
+                : template.encode(tokenizer, request.text());
+    }
+
+    private static int[] textPrefix(Model model, ModelConfig config) {
+        Optional<int[]> fromTokenizer = model.tokenizer().flatMap(Tokenizer::prefixTokens);
+        if (fromTokenizer.isPresent()) {
+            return fromTokenizer.get();
+        }
+        return config.bosTokenId().isPresent() ? new int[] {config.bosTokenId().getAsInt()} : new int[0];
+    }
+
+    private int[] withBos(int[] tokens) {
+        if (textPrefix.length == 0) {
+            return tokens;
+        }
+        int[] out = Arrays.copyOf(textPrefix, textPrefix.length + tokens.length);
+        System.arraycopy(tokens, 0, out, textPrefix.length, tokens.length);
+        return out;
+    }
+
+    private static InferenceResult failure(String reason, int inputTokens, boolean truncated, long start) {
+        return new InferenceResult.Failure(
+                reason, new InferenceResult.Stats(inputTokens, truncated, 0, System.nanoTime() - start));
+    }
+}
