@@ -61,6 +61,11 @@ final class GenerateSequence extends Sequence {
     }
 
     @Override
+    boolean decodes() {
+        return true;
+    }
+
+    @Override
     boolean wantsLogits(int pos) {
         return pos == known - 1;
     }

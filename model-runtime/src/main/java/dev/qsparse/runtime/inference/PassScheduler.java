@@ -13,8 +13,8 @@ import java.util.List;
  * sequences still running, whatever their task (prefill chunks and decode steps alike, each
  * sequence's positions in order), runs the network once over them, computes logits for the rows
  * that want them in one lm-head product, hands every row to its sequence, and retires the
- * finished ones. Each sequence gets an even share of a pass, and the sequence served first turns
- * round, so no sequence waits behind the others for long. Every product gives a row what it
+ * finished ones. Decode steps go first, so a long prompt never holds a generation back; prompt
+ * chunks fill the rest of each pass, the sequence served first turning round. Every product gives a row what it
  * gives that row alone, so a sequence's results do not depend on its companions.
  *
  * <p>The scheduler owns the sequence states: the i-th sequence of a micro-batch runs on
@@ -90,21 +90,42 @@ final class PassScheduler<S extends ForwardState> {
         }
     }
 
-    /** Fills the slots of one pass; returns how many. */
+    /**
+     * Fills the slots of one pass; returns how many. Decode steps first (every sequence with one
+     * position ready gets it, each pass), then prompt chunks (generations' first), each as long as
+     * the pass has room, the sequence served first turning round: passes run full, and a prompt's positions stay
+     * consecutive (four of one sequence attend together).
+     */
     private int pack(List<Sequence> active) {
-        int quota = Math.max(1, passSize / active.size());
+        int n = active.size();
+        int first = turn++ % n;
         int count = 0;
-        int first = turn++ % active.size();
-        for (int k = 0; k < active.size() && count < passSize; k++) {
-            Sequence s = active.get((first + k) % active.size());
-            int take = Math.min(quota, Math.min(s.ready(), passSize - count));
-            S state = stateAt(s.slot);
-            for (int t = 0; t < take; t++) {
-                pass.add(state, s.tokens[s.fed], s.fed, hidden[count]);
-                slotOf[count] = s;
-                s.fed++;
-                count++;
+        for (int k = 0; k < n && count < passSize; k++) {
+            Sequence s = active.get((first + k) % n);
+            if (s.ready() == 1) {
+                count = add(s, 1, count);
             }
+        }
+        // Generations' prompts before the rest: they then start decoding together, and every decode
+        // step's lm-head product serves all of them at once.
+        for (boolean generations : new boolean[] {true, false}) {
+            for (int k = 0; k < n && count < passSize; k++) {
+                Sequence s = active.get((first + k) % n);
+                if (s.ready() > 1 && s.decodes() == generations) {
+                    count = add(s, Math.min(s.ready(), passSize - count), count);
+                }
+            }
+        }
+        return count;
+    }
+
+    /** Adds {@code take} positions of {@code s} from slot {@code count}; returns the new count. */
+    private int add(Sequence s, int take, int count) {
+        S state = stateAt(s.slot);
+        for (int t = 0; t < take; t++) {
+            pass.add(state, s.tokens[s.fed], s.fed, hidden[count]);
+            slotOf[count++] = s;
+            s.fed++;
         }
         return count;
     }

@@ -38,6 +38,11 @@ abstract class Sequence {
         return fed >= known;
     }
 
+    /** True for a sequence that decodes after its prompt (a generation): its prompt is run first. */
+    boolean decodes() {
+        return false;
+    }
+
     /** Whether the output at {@code pos} is needed as logits (else only the hidden row is handed over). */
     abstract boolean wantsLogits(int pos);
 
