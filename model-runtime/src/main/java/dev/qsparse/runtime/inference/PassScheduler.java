@@ -52,12 +52,8 @@ final class PassScheduler<S extends ForwardState> {
         logitsRow = new int[passSize];
     }
 
-    /** The state of the i-th sequence of a micro-batch (state(0) also runs the lm-head products). */
-    ForwardState state(int i) {
-        return stateAt(i);
-    }
-
-    private S stateAt(int i) {
+    /** The state of the i-th sequence of a micro-batch, made on first use (state(0) also runs the lm-head products). */
+    S state(int i) {
         while (states.size() <= i) {
             states.add(network.newState(backends, pool));
         }
@@ -79,7 +75,7 @@ final class PassScheduler<S extends ForwardState> {
                 }
             }
             if (m > 0) {
-                network.logits(stateAt(0), wanted, m, logitRows(m));
+                network.logits(state(0), wanted, m, logitRows(m));
             }
             for (int i = 0; i < count; i++) {
                 slotOf[i].accept(pass.position(i), hidden[i], logitsRow[i] >= 0 ? logits[logitsRow[i]] : null);
@@ -121,7 +117,7 @@ final class PassScheduler<S extends ForwardState> {
 
     /** Adds {@code take} positions of {@code s} from slot {@code count}; returns the new count. */
     private int add(Sequence s, int take, int count) {
-        S state = stateAt(s.slot);
+        S state = state(s.slot);
         for (int t = 0; t < take; t++) {
             pass.add(state, s.tokens[s.fed], s.fed, hidden[count]);
             slotOf[count++] = s;

@@ -124,25 +124,21 @@ public final class Backends {
 
         Optional<BatchBackend> nativeBackend() {
             try {
-                for (BatchBackend b : ServiceLoader.load(BatchBackend.class)) {
-                    return Optional.of(b);
-                }
+                return ServiceLoader.load(BatchBackend.class).findFirst();
             } catch (ServiceConfigurationError | LinkageError e) {
                 // A provider whose library does not load on this machine: the Java kernels serve.
                 nativeProblem = rootMessage(e);
+                return Optional.empty();
             }
-            return Optional.empty();
         }
 
         Optional<DenseBatchBackend> nd4j() {
             try {
-                for (DenseBatchBackend b : ServiceLoader.load(DenseBatchBackend.class)) {
-                    return Optional.of(b);
-                }
+                return ServiceLoader.load(DenseBatchBackend.class).findFirst();
             } catch (ServiceConfigurationError | LinkageError e) {
                 ndProblem = rootMessage(e);
+                return Optional.empty();
             }
-            return Optional.empty();
         }
 
         KernelBackend javaKernels() {

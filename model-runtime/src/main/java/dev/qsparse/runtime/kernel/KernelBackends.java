@@ -37,17 +37,12 @@ public final class KernelBackends {
         try {
             Class<?> c = Class.forName("dev.qsparse.runtime.kernel.VectorBackend");
             KernelBackend v = (KernelBackend) c.getDeclaredConstructor().newInstance();
-            selfTest(v);
+            KernelSelfTest.run(v);
             return java.util.Optional.of(v);
         } catch (ReflectiveOperationException | LinkageError | RuntimeException e) {
             LOG.debug("Vector API kernels unavailable", e);
             return java.util.Optional.empty();
         }
-    }
-
-    /** Every kernel once against the scalar reference ({@link KernelSelfTest}); throws naming the one that differs. */
-    static void selfTest(KernelBackend v) {
-        KernelSelfTest.run(v);
     }
 
     /** The Java kernels {@link Backends} chose for this JVM. */

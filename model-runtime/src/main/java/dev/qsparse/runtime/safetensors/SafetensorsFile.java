@@ -39,6 +39,9 @@ public final class SafetensorsFile implements AutoCloseable {
     private final FileChannel channel;
     private final long dataStart;
     private final Map<String, TensorInfo> tensors;
+    /** Where the last tensor's bytes end, relative to the data section (fixed by the header). */
+    private final long dataEnd;
+
     private final Map<String, String> metadata;
     private final Map<String, ByteBuffer> mapped = new ConcurrentHashMap<>();
 
@@ -53,6 +56,11 @@ public final class SafetensorsFile implements AutoCloseable {
         this.dataStart = dataStart;
         this.tensors = tensors;
         this.metadata = metadata;
+        long end = 0;
+        for (TensorInfo t : tensors.values()) {
+            end = Math.max(end, t.end());
+        }
+        this.dataEnd = end;
     }
 
     public static SafetensorsFile open(Path path) throws ModelLoadException {
@@ -244,7 +252,7 @@ public final class SafetensorsFile implements AutoCloseable {
      * in which a file truncated in place is read, it cannot close it (replace files by rename).
      */
     public void checkIntact() {
-        long needed = dataStart + dataEnd();
+        long needed = dataStart + dataEnd;
         long size;
         try {
             size = channel.size();
@@ -286,7 +294,7 @@ public final class SafetensorsFile implements AutoCloseable {
                     name,
                     info.byteLength() + " bytes exceed the 2 GiB a single mapping can hold; shard the checkpoint");
         }
-        long dataBytes = dataEnd();
+        long dataBytes = dataEnd;
         if (dataBytes <= Integer.MAX_VALUE) {
             ByteBuffer whole = mapping(WHOLE_DATA, 0, dataBytes);
             return whole.slice((int) info.begin(), (int) info.byteLength()).order(ByteOrder.LITTLE_ENDIAN);
@@ -296,14 +304,6 @@ public final class SafetensorsFile implements AutoCloseable {
 
     /** Key of the single mapping of the whole data section. */
     private static final String WHOLE_DATA = "";
-
-    private long dataEnd() {
-        long end = 0;
-        for (TensorInfo t : tensors.values()) {
-            end = Math.max(end, t.end());
-        }
-        return end;
-    }
 
     private ByteBuffer mapping(String key, long offset, long length) throws ModelLoadException {
         ByteBuffer existing = mapped.get(key);

@@ -162,6 +162,11 @@ class HubLlamaParityTest {
     // --- what is refused by name --------------------------------------------------------------
 
     private String refusal(Consumer<HubLlamaCheckpoint> change) throws IOException {
+        return refusal(tmp, change);
+    }
+
+    /** The load error of a small checkpoint changed by {@code change}, written under {@code tmp}. */
+    static String refusal(Path tmp, Consumer<HubLlamaCheckpoint> change) throws IOException {
         HubLlamaCheckpoint ckpt = new HubLlamaCheckpoint(64, 16, 2, 1, 8, 24, 1, 3);
         change.accept(ckpt);
         Path dir = Files.createTempDirectory(tmp, "refused");

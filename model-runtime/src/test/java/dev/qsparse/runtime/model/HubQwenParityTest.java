@@ -1,13 +1,9 @@
 package dev.qsparse.runtime.model;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.qsparse.runtime.Model;
-import dev.qsparse.runtime.safetensors.ModelLoadException;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
@@ -68,12 +64,7 @@ class HubQwenParityTest {
     }
 
     private String refusal(Consumer<HubLlamaCheckpoint> change) throws IOException {
-        HubLlamaCheckpoint ckpt = new HubLlamaCheckpoint(64, 16, 2, 1, 8, 24, 1, 3);
-        change.accept(ckpt);
-        Path dir = Files.createTempDirectory(tmp, "refused");
-        ckpt.write(dir);
-        return assertThrows(ModelLoadException.class, () -> Model.load(dir).close())
-                .getMessage();
+        return HubLlamaParityTest.refusal(tmp, change);
     }
 
     @Test
