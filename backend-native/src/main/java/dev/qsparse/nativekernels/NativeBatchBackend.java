@@ -1,22 +1,35 @@
 package dev.qsparse.nativekernels;
 
+import dev.qsparse.runtime.kernel.ActivationBatch;
 import dev.qsparse.runtime.kernel.BatchBackend;
-import java.nio.ByteBuffer;
+import dev.qsparse.runtime.kernel.OutputBlock;
+import dev.qsparse.runtime.kernel.WeightSlice;
 
 /**
- * AVX-512 VNNI products for int8 and ternary micro-batches, and AVX-512 float32 products, registered as the
- * {@link BatchBackend} service. The constructor fails (and the runtime keeps its Vector API
- * kernels) where the library cannot load or the CPU lacks VNNI.
+ * The native products at one level (AVX-512 VNNI, AVX-VNNI or AVX2): integer micro-batches of the
+ * int8 and ternary formats, int8 weights with float activations, and float32 products. Opened by
+ * {@link NativeBatchBackendProvider} at a level this CPU runs.
  */
 public final class NativeBatchBackend implements BatchBackend {
 
-    public NativeBatchBackend() {
+    private final int level;
+    private final String name;
+
+    /** The backend at {@code level}, one of {@link NativeKernels#LEVELS} that this CPU runs. */
+    NativeBatchBackend(String level) {
         NativeKernels.load();
+        int i = NativeKernels.LEVELS.indexOf(level);
+        if (i < 0 || !NativeKernels.runs(i)) {
+            throw new UnsupportedOperationException(
+                    "this CPU does not run the native level '" + level + "'; it runs " + NativeKernels.runnable());
+        }
+        this.level = i;
+        this.name = "native-" + level;
     }
 
     @Override
     public String name() {
-        return "native-avx512-vnni";
+        return name;
     }
 
     @Override
@@ -25,108 +38,13 @@ public final class NativeBatchBackend implements BatchBackend {
     }
 
     @Override
-    public void int8(
-            ByteBuffer mapped,
-            byte[] heap,
-            int stride,
-            int cols,
-            ByteBuffer rowScales,
-            int o0,
-            int len,
-            ByteBuffer x,
-            int count,
-            int xStride,
-            ByteBuffer tokenScales,
-            ByteBuffer out,
-            int outStride,
-            ByteBuffer scratch) {
-        NativeKernels.columns(
-                NativeKernels.FORMAT_INT8,
-                mapped,
-                heap,
-                stride,
-                cols,
-                rowScales,
-                o0,
-                len,
-                x,
-                count,
-                xStride,
-                tokenScales,
-                null,
-                out,
-                outStride,
-                scratch);
+    public void integer(WeightSlice weights, ActivationBatch x, OutputBlock out) {
+        NativeKernels.integer(level, weights, x, out);
     }
 
     @Override
-    public void ternary(
-            ByteBuffer mapped,
-            byte[] heap,
-            int stride,
-            int cols,
-            int o0,
-            int len,
-            ByteBuffer x,
-            int count,
-            int xStride,
-            ByteBuffer tokenScales,
-            ByteBuffer tokenSums,
-            ByteBuffer out,
-            int outStride,
-            ByteBuffer scratch) {
-        NativeKernels.columns(
-                NativeKernels.FORMAT_TERNARY,
-                mapped,
-                heap,
-                stride,
-                cols,
-                null,
-                o0,
-                len,
-                x,
-                count,
-                xStride,
-                tokenScales,
-                tokenSums,
-                out,
-                outStride,
-                scratch);
-    }
-
-    @Override
-    public void int8Float(
-            ByteBuffer mapped,
-            byte[] heap,
-            int stride,
-            int cols,
-            ByteBuffer rowScales,
-            int o0,
-            int len,
-            ByteBuffer x,
-            ByteBuffer index,
-            ByteBuffer counts,
-            int count,
-            int xStride,
-            ByteBuffer tokenScales,
-            ByteBuffer out,
-            int outStride) {
-        NativeKernels.int8FloatColumns(
-                mapped,
-                heap,
-                stride,
-                cols,
-                rowScales,
-                o0,
-                len,
-                x,
-                index,
-                counts,
-                count,
-                xStride,
-                tokenScales,
-                out,
-                outStride);
+    public void int8Float(WeightSlice weights, ActivationBatch x, OutputBlock out) {
+        NativeKernels.int8Float(level, weights, x, out);
     }
 
     @Override
@@ -135,17 +53,7 @@ public final class NativeBatchBackend implements BatchBackend {
     }
 
     @Override
-    public void f32(
-            ByteBuffer weights,
-            int rows,
-            int cols,
-            int r0,
-            int n,
-            ByteBuffer x,
-            int count,
-            int xStride,
-            ByteBuffer out,
-            int outStride) {
-        NativeKernels.f32Rows(weights, rows, cols, r0, n, x, count, xStride, out, outStride);
+    public void f32(WeightSlice weights, ActivationBatch x, OutputBlock out) {
+        NativeKernels.f32(level, weights, x, out);
     }
 }

@@ -1,30 +1,35 @@
 package dev.qsparse.nativekernels;
 
+import dev.qsparse.runtime.kernel.ActivationBatch;
+import dev.qsparse.runtime.kernel.OutputBlock;
+import dev.qsparse.runtime.kernel.WeightSlice;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 
 /**
- * The JNI entry points of {@code libqsparse_kernels.so} (src/main/c/qsparse_kernels.c), built by
- * gcc during this module's build and carried inside its jar. Loading copies the library to a
- * temporary file (a jar entry cannot be mapped by the dynamic linker) and checks that this CPU has
- * the instructions it was compiled for.
+ * The JNI entry points of {@code libqsparse_kernels.so} (src/main/c: jni_boundary.c reads the
+ * records into C structs and checks them, kernels_*.c hold one table of products per level), built
+ * by gcc during this module's build and carried inside its jar. Loading copies the library to a
+ * temporary file (a jar entry cannot be mapped by the dynamic linker); the library loads on every
+ * x86-64 and says which levels this CPU runs.
  */
 final class NativeKernels {
 
-    static final int FORMAT_INT8 = 0;
-    static final int FORMAT_TERNARY = 1;
+    /** The levels the library has, best first: its level numbers are indexes into this list. */
+    static final List<String> LEVELS = List.of("avx512-vnni", "avx-vnni", "avx2");
 
     private static final String PLATFORM = "linux-x86_64";
     private static final String LIBRARY = "libqsparse_kernels.so";
 
     private NativeKernels() {}
 
-    /** Loads the library once; throws with the reason when this JVM or CPU cannot use it. */
+    /** Loads the library once; throws with the reason when this JVM cannot load it. */
     static synchronized void load() {
         if (loaded) {
             return;
@@ -53,12 +58,25 @@ final class NativeKernels {
         } catch (IOException e) {
             throw new UnsupportedOperationException("qsparse native library could not be unpacked: " + e, e);
         }
-        if (!cpuSupported()) {
-            // Loaded but not usable here: remembered, so that the library is not unpacked again.
-            unusable = "this CPU lacks AVX-512 VNNI (avx512f, avx512bw, avx512vnni)";
+        List<String> built = List.of(levelNames());
+        if (!built.equals(LEVELS)) {
+            // A library from another build: its level numbers would mean other kernels.
+            unusable = "qsparse native library has levels " + built + ", this jar expects " + LEVELS;
             throw new UnsupportedOperationException(unusable);
         }
         loaded = true;
+    }
+
+    /** The levels this CPU runs, best first (the library loaded). */
+    static List<String> runnable() {
+        load();
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < LEVELS.size(); i++) {
+            if (runs(i)) {
+                out.add(LEVELS.get(i));
+            }
+        }
+        return List.copyOf(out);
     }
 
     /**
@@ -82,54 +100,20 @@ final class NativeKernels {
     private static boolean loaded;
     private static String unusable;
 
-    static native boolean cpuSupported();
+    /** The library's level names, in its order. */
+    static native String[] levelNames();
+
+    /** Whether this CPU runs level number {@code level}. */
+    static native boolean runs(int level);
 
     static native long scratchBytes(int cols, int count, int xStride);
 
-    static native void columns(
-            int format,
-            ByteBuffer mapped,
-            byte[] heap,
-            int stride,
-            int cols,
-            ByteBuffer rowScales,
-            int o0,
-            int len,
-            ByteBuffer x,
-            int count,
-            int xStride,
-            ByteBuffer tokenScales,
-            ByteBuffer tokenSums,
-            ByteBuffer out,
-            int outStride,
-            ByteBuffer scratch);
+    /** {@link dev.qsparse.runtime.kernel.BatchBackend#integer} at level number {@code level}. */
+    static native void integer(int level, WeightSlice weights, ActivationBatch x, OutputBlock out);
 
-    static native void f32Rows(
-            ByteBuffer weights,
-            int rows,
-            int cols,
-            int r0,
-            int n,
-            ByteBuffer x,
-            int count,
-            int xStride,
-            ByteBuffer out,
-            int outStride);
+    /** {@link dev.qsparse.runtime.kernel.BatchBackend#int8Float} at level number {@code level}. */
+    static native void int8Float(int level, WeightSlice weights, ActivationBatch x, OutputBlock out);
 
-    static native void int8FloatColumns(
-            ByteBuffer mapped,
-            byte[] heap,
-            int stride,
-            int cols,
-            ByteBuffer rowScales,
-            int o0,
-            int len,
-            ByteBuffer x,
-            ByteBuffer index,
-            ByteBuffer counts,
-            int count,
-            int xStride,
-            ByteBuffer tokenScales,
-            ByteBuffer out,
-            int outStride);
+    /** {@link dev.qsparse.runtime.kernel.BatchBackend#f32} at level number {@code level}. */
+    static native void f32(int level, WeightSlice weights, ActivationBatch x, OutputBlock out);
 }

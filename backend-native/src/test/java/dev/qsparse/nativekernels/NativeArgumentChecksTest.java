@@ -4,6 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.qsparse.runtime.kernel.ActivationBatch;
+import dev.qsparse.runtime.kernel.OutputBlock;
+import dev.qsparse.runtime.kernel.WeightSlice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -12,32 +15,28 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The native entry points refuse an output they cannot write (a read-only buffer, such as a file
- * mapped READ_ONLY) and sizes whose sum overflows an int, with an IllegalArgumentException, before
- * any kernel runs. The library loads on every x86-64 (only the kernels need AVX-512 VNNI), so these
- * checks run on any build machine. Each call also carries a wrong weight (or scale) buffer that the
- * old checks would have reported instead: the message says which check refused the call.
+ * The JNI boundary refuses an output it cannot write (a read-only buffer, such as a file mapped
+ * READ_ONLY), sizes past a buffer and a level this CPU does not run, with an
+ * IllegalArgumentException, before any kernel runs. The checks are the boundary's, the same for
+ * every level: they run at the lowest level (AVX2), which every x86-64 build machine here has. Each
+ * call also carries a wrong weight (or scale) buffer that a later check would report instead: the
+ * message says which check refused the call.
  */
 class NativeArgumentChecksTest {
 
     private static final int BLOCK = 64;
+    private static final int AVX2 = NativeKernels.LEVELS.indexOf("avx2");
 
     @BeforeAll
     static void loadTheLibrary() {
-        try {
-            NativeKernels.load();
-        } catch (UnsupportedOperationException e) {
-            // Loaded, but this CPU cannot run the kernels: the checks in front of them still run.
-            if (!String.valueOf(e.getMessage()).contains("lacks AVX-512 VNNI")) {
-                throw e;
-            }
-        }
+        Assumptions.assumeTrue(NativeKernels.runnable().contains("avx2"), "this CPU lacks AVX2");
     }
 
     private static ByteBuffer direct(long bytes) {
@@ -49,29 +48,12 @@ class NativeArgumentChecksTest {
         assertTrue(e.getMessage().contains(expected), "expected '" + expected + "' in: " + e.getMessage());
     }
 
-    /** int8 columns(), one 64-column block, one token; {@code weights} too small on purpose. */
-    private static void int8Columns(ByteBuffer out, ByteBuffer scratch) {
-        int cols = 64;
-        int count = 1;
-        int xStride = 64;
-        NativeKernels.columns(
-                NativeKernels.FORMAT_INT8,
-                direct(1),
-                null,
-                BLOCK,
-                cols,
-                direct(4L * BLOCK),
-                0,
-                BLOCK,
-                direct(4L * count * xStride),
-                count,
-                xStride,
-                direct(4L * count),
-                direct(4L * count),
-                out,
-                BLOCK,
-                scratch);
-    }
+    /** One 64-output int8 block of 64 columns whose weights are too small on purpose. */
+    private static final WeightSlice INT8 =
+            new WeightSlice(WeightSlice.Layout.INT8_COLUMNS, direct(1), null, BLOCK, BLOCK, 64, direct(1), 0, BLOCK);
+
+    private static final ActivationBatch ONE_ROW =
+            new ActivationBatch(direct(4L * 64), 1, 64, direct(4), direct(4), direct(4L * 64), direct(4));
 
     private static long scratchBytes() {
         return NativeKernels.scratchBytes(64, 1, 64);
@@ -80,68 +62,101 @@ class NativeArgumentChecksTest {
     @Test
     void aReadOnlyOutputIsRefusedBeforeAnythingRuns(@TempDir Path dir) throws IOException {
         refused(
-                () -> int8Columns(direct(4L * BLOCK).asReadOnlyBuffer(), direct(scratchBytes())),
+                () -> NativeKernels.integer(
+                        AVX2,
+                        INT8,
+                        ONE_ROW,
+                        new OutputBlock(direct(4L * BLOCK).asReadOnlyBuffer(), BLOCK, direct(scratchBytes()))),
                 "out must be a writable direct buffer");
         refused(
-                () -> int8Columns(direct(4L * BLOCK), direct(scratchBytes()).asReadOnlyBuffer()),
+                () -> NativeKernels.integer(
+                        AVX2,
+                        INT8,
+                        ONE_ROW,
+                        new OutputBlock(
+                                direct(4L * BLOCK),
+                                BLOCK,
+                                direct(scratchBytes()).asReadOnlyBuffer())),
                 "scratch must be a writable direct buffer");
         // The case: an output that is a file mapped read-only.
         Path file = dir.resolve("out.bin");
         Files.write(file, new byte[4 * BLOCK]);
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             MappedByteBuffer mapped = ch.map(FileChannel.MapMode.READ_ONLY, 0, 4 * BLOCK);
-            refused(() -> int8Columns(mapped, direct(scratchBytes())), "out must be a writable direct buffer");
             refused(
-                    () -> NativeKernels.f32Rows(direct(1), 64, 64, 0, 64, direct(4L * 64), 1, 64, mapped, 64),
+                    () -> NativeKernels.integer(
+                            AVX2, INT8, ONE_ROW, new OutputBlock(mapped, BLOCK, direct(scratchBytes()))),
+                    "out must be a writable direct buffer");
+            WeightSlice f32 = new WeightSlice(WeightSlice.Layout.F32_ROWS, direct(1), null, 64, 64, 64, null, 0, 64);
+            refused(
+                    () -> NativeKernels.f32(AVX2, f32, ONE_ROW, new OutputBlock(mapped, 64, null)),
                     "out must be a writable direct buffer");
             refused(
-                    () -> NativeKernels.int8FloatColumns(
-                            direct(64L * 64),
-                            null,
-                            64,
-                            64,
-                            direct(1),
-                            0,
-                            64,
-                            direct(4L * 64),
-                            direct(4L * 64),
-                            direct(4),
-                            1,
-                            64,
-                            direct(4),
-                            mapped,
-                            64),
+                    () -> NativeKernels.int8Float(AVX2, INT8, ONE_ROW, new OutputBlock(mapped, 64, null)),
                     "out must be a writable direct buffer");
         }
     }
 
     @Test
-    void outputsPastTheStrideAreRefusedIn64BitArithmetic() {
-        // o0 + len = 2^31 + 64 wrapped to a negative int, and "ostride < o0 + len" let it pass: the
-        // kernel would have written out[o0 ...] far past the 64-float output rows.
-        int o0 = Integer.MAX_VALUE / BLOCK * BLOCK;
-        int len = 2 * BLOCK;
-        int stride = (int) (((long) o0 + len) / 4); // ternary: 4 outputs per byte
-        int cols = 64;
+    void outputsPastTheStrideAreRefused() {
+        // Outputs [64, 128) into rows of 64 floats.
+        WeightSlice second = new WeightSlice(
+                WeightSlice.Layout.INT8_COLUMNS, direct(1), null, 2 * BLOCK, 2 * BLOCK, 64, direct(1), BLOCK, BLOCK);
         refused(
-                () -> NativeKernels.columns(
-                        NativeKernels.FORMAT_TERNARY,
+                () -> NativeKernels.integer(
+                        AVX2, second, ONE_ROW, new OutputBlock(direct(4L * BLOCK), BLOCK, direct(scratchBytes()))),
+                "outputs [o0, o0 + len) past the output stride");
+        // o0 + len past 2^31: refused by the slice itself, in 64-bit arithmetic, before the boundary.
+        int o0 = Integer.MAX_VALUE / BLOCK * BLOCK;
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> new WeightSlice(
+                        WeightSlice.Layout.TERNARY_COLUMNS,
                         direct(1),
                         null,
-                        stride,
-                        cols,
+                        1,
+                        Integer.MAX_VALUE,
+                        64,
                         null,
                         o0,
-                        len,
-                        direct(4L * 64),
-                        1,
-                        64,
-                        direct(4),
-                        direct(4),
-                        direct(4L * 64),
-                        64,
-                        direct(scratchBytes())),
-                "outputs [o0, o0 + len) past the output stride");
+                        2 * BLOCK));
+    }
+
+    @Test
+    void aLevelThisCpuDoesNotRunIsRefused() {
+        OutputBlock out = new OutputBlock(direct(4L * BLOCK), BLOCK, direct(scratchBytes()));
+        refused(
+                () -> NativeKernels.integer(NativeKernels.LEVELS.size(), INT8, ONE_ROW, out),
+                "a level this CPU does not run");
+        refused(() -> NativeKernels.integer(-1, INT8, ONE_ROW, out), "a level this CPU does not run");
+        for (int level = 0; level < NativeKernels.LEVELS.size(); level++) {
+            if (!NativeKernels.runs(level)) {
+                int l = level;
+                refused(() -> NativeKernels.integer(l, INT8, ONE_ROW, out), "a level this CPU does not run");
+            }
+        }
+    }
+
+    @Test
+    void aKeptColumnOutsideTheWeightsIsRefused() {
+        WeightSlice weights = new WeightSlice(
+                WeightSlice.Layout.INT8_COLUMNS,
+                direct(64L * BLOCK),
+                null,
+                BLOCK,
+                BLOCK,
+                64,
+                direct(4L * BLOCK),
+                0,
+                BLOCK);
+        ByteBuffer index = direct(4L * 64);
+        index.putInt(0, 64); // column 64 of 64
+        ByteBuffer counts = direct(4);
+        counts.putInt(0, 1);
+        ActivationBatch batch = new ActivationBatch(direct(4L * 64), 1, 64, direct(4), null, index, counts);
+        refused(
+                () -> NativeKernels.int8Float(AVX2, weights, batch, new OutputBlock(direct(4L * BLOCK), BLOCK, null)),
+                "a column number outside [0, cols)");
     }
 
     @Test

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.qsparse.runtime.Model;
 import dev.qsparse.runtime.inference.InferenceSession;
+import dev.qsparse.runtime.kernel.ActivationBatch;
 import dev.qsparse.runtime.kernel.ActivationBuffer;
 import dev.qsparse.runtime.kernel.Backends;
 import dev.qsparse.runtime.kernel.BatchBackend;
@@ -14,8 +15,10 @@ import dev.qsparse.runtime.kernel.FloatMatrix;
 import dev.qsparse.runtime.kernel.FloatView;
 import dev.qsparse.runtime.kernel.Int8Matrix;
 import dev.qsparse.runtime.kernel.KernelBackends;
+import dev.qsparse.runtime.kernel.OutputBlock;
 import dev.qsparse.runtime.kernel.TernaryMatrix;
 import dev.qsparse.runtime.kernel.WeightMatrix;
+import dev.qsparse.runtime.kernel.WeightSlice;
 import dev.qsparse.runtime.kernel.WorkerPool;
 import dev.qsparse.runtime.kernel.Workspace;
 import dev.qsparse.runtime.model.DecoderModel;
@@ -25,70 +28,72 @@ import dev.qsparse.runtime.safetensors.DType;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Random;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * The VNNI kernels against the Java kernels: integer sums are exact, so every product must be
- * equal bit for bit, for heap and direct (mapped-like) weights, odd shapes, per-row sparsity and
- * threads. The build machines (AMD Zen 4, Intel Ice Lake and Sapphire Rapids) all have VNNI; on a
- * CPU without it the tests are skipped with that reason (the runtime then keeps its Java kernels),
- * while a library that fails to load for any other reason fails them.
+ * The native kernels of every level against the Java kernels: integer sums are exact, so every
+ * product must be equal bit for bit, for heap and direct (mapped-like) weights, odd shapes, per-row
+ * sparsity and threads; float32 products follow their fixed order bit for bit at every level. Each
+ * test runs once per level: a level this CPU lacks is reported skipped with that reason, while a
+ * library that fails to load for any other reason fails them.
  */
 class NativeBatchBackendTest {
-
-    /** Per test, so that a CPU without VNNI reports every test as skipped, with the reason, not as zero tests run. */
-    @org.junit.jupiter.api.BeforeEach
-    void onlyWhereTheCpuHasVnni() {
-        try {
-            new NativeBatchBackend();
-        } catch (UnsupportedOperationException e) {
-            org.junit.jupiter.api.Assumptions.assumeFalse(
-                    String.valueOf(e.getMessage()).contains("lacks AVX-512 VNNI"), e.getMessage());
-            throw e;
-        }
-    }
 
     private static final int[][] SHAPES = {{64, 4}, {100, 3}, {320, 130}, {192, 768}, {64, 1}};
     private static final int[] COUNTS = {4, 5, 7, 13, 64};
 
-    @Test
-    void foundByServiceLoaderOnThisCpu() {
+    /** Every level the library has; each test skips the ones this CPU lacks. */
+    static List<String> levels() {
+        return NativeKernels.LEVELS;
+    }
+
+    @ParameterizedTest
+    @MethodSource("levels")
+    void foundByServiceLoaderAtTheBestLevelThisCpuRuns(String level) {
+        List<String> runnable = NativeKernels.runnable();
+        Assumptions.assumeFalse(runnable.isEmpty(), "this CPU runs none of " + NativeKernels.LEVELS);
         BatchBackend b = Backends.chosen()
                 .batch()
                 .orElseThrow(() -> new AssertionError("no batch backend: " + reasonNativeFails()));
-        assertEquals("native-avx512-vnni", b.name());
+        assertEquals("native-" + runnable.get(0), b.name());
     }
 
-    @Test
-    void int8BatchesEqualTheJavaKernelsBitForBit() {
+    @ParameterizedTest
+    @MethodSource("levels")
+    void int8BatchesEqualTheJavaKernelsBitForBit(String level) {
         Random r = new Random(11);
         for (int[] shape : SHAPES) {
             Int8Matrix heap = Int8Matrix.quantize(randomWeights(r, shape[0], shape[1]), shape[0], shape[1]);
             Int8Matrix direct = Int8Matrix.of(direct(heap.data()), heap.rowScales(), shape[0], shape[1]);
             for (int count : COUNTS) {
-                assertEqualBatches(heap, count, r, 1);
-                assertEqualBatches(direct, count, r, 2);
+                assertEqualBatches(level, heap, count, r, 1);
+                assertEqualBatches(level, direct, count, r, 2);
             }
         }
     }
 
-    @Test
-    void ternaryBatchesEqualTheJavaKernelsBitForBit() {
+    @ParameterizedTest
+    @MethodSource("levels")
+    void ternaryBatchesEqualTheJavaKernelsBitForBit(String level) {
         Random r = new Random(12);
         for (int[] shape : SHAPES) {
             TernaryMatrix heap = TernaryMatrix.quantize(randomWeights(r, shape[0], shape[1]), shape[0], shape[1]);
             TernaryMatrix direct = TernaryMatrix.of(direct(heap.data()), heap.scale(), shape[0], shape[1]);
             for (int count : COUNTS) {
-                assertEqualBatches(heap, count, r, 2);
-                assertEqualBatches(direct, count, r, 1);
+                assertEqualBatches(level, heap, count, r, 2);
+                assertEqualBatches(level, direct, count, r, 1);
             }
         }
     }
 
-    @Test
-    void int8WeightsWithFloatActivationsEqualTheJavaKernelBitForBit() {
+    @ParameterizedTest
+    @MethodSource("levels")
+    void int8WeightsWithFloatActivationsEqualTheJavaKernelBitForBit(String level) {
         Random r = new Random(13);
         for (int[] shape : SHAPES) {
             Int8Matrix heap = Int8Matrix.quantize(randomWeights(r, shape[0], shape[1]), shape[0], shape[1]);
@@ -102,7 +107,7 @@ class NativeBatchBackendTest {
                             in[t] = randomFloat(r, m.cols(), dense ? 1.0 : 0.5);
                         }
                         float[][] expected = multiply(m, in, null, 1);
-                        float[][] actual = multiply(m, in, backend(), 2);
+                        float[][] actual = multiply(m, in, backend(level), 2);
                         for (int t = 0; t < count; t++) {
                             assertArrayEquals(expected[t], actual[t], m.rows() + "x" + m.cols() + " batch " + count);
                         }
@@ -112,8 +117,9 @@ class NativeBatchBackendTest {
         }
     }
 
-    @Test
-    void extremeActivationsAndWeightsDoNotOverflow() {
+    @ParameterizedTest
+    @MethodSource("levels")
+    void extremeActivationsAndWeightsDoNotOverflow(String level) {
         // Every activation -128 (the one value whose + 128 bias is 0) or 127, weights at +-127.
         int rows = 128;
         int cols = 3072;
@@ -133,7 +139,7 @@ class NativeBatchBackendTest {
                 in[t].integer = true;
             }
             float[][] expected = multiply(m, in, null, 1);
-            float[][] actual = multiply(m, in, backend(), 1);
+            float[][] actual = multiply(m, in, backend(level), 1);
             for (int t = 0; t < in.length; t++) {
                 assertArrayEquals(expected[t], actual[t]);
                 assertEquals(v * 127f * cols * m.rowScales()[0], actual[t][0], Math.abs(actual[t][0]) * 1e-6f);
@@ -141,38 +147,53 @@ class NativeBatchBackendTest {
         }
     }
 
-    @Test
-    void wrongShapesAreRejectedBeforeAnyMemoryIsTouched() {
+    @ParameterizedTest
+    @MethodSource("levels")
+    void wrongShapesAreRejectedBeforeAnyMemoryIsTouched(String level) {
         ByteBuffer x = ByteBuffer.allocateDirect(64 * 4);
         ByteBuffer scales = ByteBuffer.allocateDirect(64 * 4);
         ByteBuffer out = ByteBuffer.allocateDirect(64 * 4);
         ByteBuffer scratch = ByteBuffer.allocateDirect(4096);
         ByteBuffer w = ByteBuffer.allocateDirect(64);
-        BatchBackend b = backend();
+        BatchBackend b = backend(level);
+        WeightSlice oneColumn = new WeightSlice(WeightSlice.Layout.INT8_COLUMNS, w, null, 64, 64, 1, scales, 0, 64);
+        ActivationBatch oneRow = new ActivationBatch(x, 1, 64, scales, null, null, null);
+        OutputBlock results = new OutputBlock(out, 64, scratch);
         // Weights of 1 column x 64 bytes, but 2 columns claimed.
         assertThrows(
                 IllegalArgumentException.class,
-                () -> b.int8(w, null, 64, 2, scales, 0, 64, x, 1, 64, scales, out, 64, scratch));
+                () -> b.integer(
+                        new WeightSlice(WeightSlice.Layout.INT8_COLUMNS, w, null, 64, 64, 2, scales, 0, 64),
+                        oneRow,
+                        results));
         // Outputs not a whole block.
-        assertThrows(
-                IllegalArgumentException.class,
-                () -> b.int8(w, null, 64, 1, scales, 0, 32, x, 1, 64, scales, out, 64, scratch));
+        assertThrows(IllegalArgumentException.class, () -> b.integer(oneColumn.outputs(0, 32), oneRow, results));
         // Results too small for 2 rows.
         assertThrows(
                 IllegalArgumentException.class,
-                () -> b.int8(w, null, 64, 1, scales, 0, 64, x, 2, 64, scales, out, 64, scratch));
+                () -> b.integer(oneColumn, new ActivationBatch(x, 2, 64, scales, null, null, null), results));
         // A heap buffer where a direct one is needed.
         assertThrows(
                 IllegalArgumentException.class,
-                () -> b.int8(w, null, 64, 1, scales, 0, 64, ByteBuffer.allocate(256), 1, 64, scales, out, 64, scratch));
+                () -> b.integer(
+                        oneColumn,
+                        new ActivationBatch(ByteBuffer.allocate(256), 1, 64, scales, null, null, null),
+                        results));
         // Ternary without its per-row sums.
         assertThrows(
                 IllegalArgumentException.class,
-                () -> b.ternary(w, null, 16, 1, 0, 64, x, 1, 64, scales, null, out, 64, scratch));
+                () -> b.integer(
+                        new WeightSlice(WeightSlice.Layout.TERNARY_COLUMNS, w, null, 16, 64, 1, null, 0, 64),
+                        oneRow,
+                        results));
+        // Float32 products of column-layout weights.
+        assertThrows(IllegalArgumentException.class, () -> b.f32(oneColumn, oneRow, new OutputBlock(out, 64, null)));
     }
 
-    @Test
-    void convertedModelsGiveTheSameLogitsWithAndWithoutTheNativeKernels(@TempDir Path tmp) throws Exception {
+    @ParameterizedTest
+    @MethodSource("levels")
+    void convertedModelsGiveTheSameLogitsWithAndWithoutTheNativeKernels(String level, @TempDir Path tmp)
+            throws Exception {
         Path source = Path.of("../model-runtime/src/test/resources/fixtures/qsparse_topk50_int8");
         for (ModelConverter.Target target :
                 new ModelConverter.Target[] {ModelConverter.Target.INT8, ModelConverter.Target.TERNARY}) {
@@ -186,9 +207,9 @@ class NativeBatchBackendTest {
                 }
                 try (Model model = Model.load(dir);
                         InferenceSession plain = new InferenceSession(model, 2, javaOnly());
-                        InferenceSession fast = model.newSession(2)) {
+                        InferenceSession fast = new InferenceSession(model, 2, withNative(level))) {
                     assertEquals(
-                            backend().name(),
+                            backend(level).name(),
                             fast.state().workspace().batchBackend().name());
                     float[][] expected = plain.logits(tokens);
                     float[][] actual = fast.logits(tokens);
@@ -203,8 +224,9 @@ class NativeBatchBackendTest {
         }
     }
 
-    @Test
-    void f32ProductsFollowTheirFixedOrderBitForBitWhateverTheBatch() {
+    @ParameterizedTest
+    @MethodSource("levels")
+    void f32ProductsFollowTheirFixedOrderBitForBitWhateverTheBatch(String level) {
         Random r = new Random(14);
         int[][] shapes = {{64, 4}, {100, 3}, {5, 17}, {33, 256}, {320, 130}, {192, 768}};
         for (int[] shape : shapes) {
@@ -227,11 +249,11 @@ class NativeBatchBackendTest {
                     }
                     in[t].setDense(x);
                 }
-                float[][] batch = multiply(m, in, backend(), 1 + count % 2);
+                float[][] batch = multiply(m, in, backend(level), 1 + count % 2);
                 float[][] java = multiply(m, in, null, 1);
                 for (int t = 0; t < count; t++) {
                     float[] single = new float[rows];
-                    Workspace ws = new Workspace(withNative(), null);
+                    Workspace ws = new Workspace(withNative(level), null);
                     m.multiply(in[t], single, ws);
                     for (int o = 0; o < rows; o++) {
                         float expected = fixedOrder(w, o * cols, cols, in[t].values);
@@ -265,8 +287,9 @@ class NativeBatchBackendTest {
         return sum;
     }
 
-    @Test
-    void aFloat32ModelGivesTheSameLogitsBatchedAndTokenByTokenOnTheNativeKernels() throws Exception {
+    @ParameterizedTest
+    @MethodSource("levels")
+    void aFloat32ModelGivesTheSameLogitsBatchedAndTokenByTokenOnTheNativeKernels(String level) throws Exception {
         Path checkpoint = Path.of("../model-runtime/src/test/resources/fixtures/qsparse_topk50_int8");
         int[] tokens = new int[40];
         for (int i = 0; i < tokens.length; i++) {
@@ -275,12 +298,12 @@ class NativeBatchBackendTest {
         try (Model model = Model.load(checkpoint)) {
             DecoderModel<?> net = model.network();
             int vocab = model.config().vocabSize();
-            SingleSequence batched = SingleSequence.of(net, withNative(), null);
+            SingleSequence batched = SingleSequence.of(net, withNative(level), null);
             float[][] hidden = new float[tokens.length][model.config().hiddenSize()];
             batched.steps(tokens, 0, tokens.length, hidden);
             float[][] batchLogits = new float[tokens.length][vocab];
             batched.logits(hidden, tokens.length, batchLogits);
-            SingleSequence stepped = SingleSequence.of(net, withNative(), null);
+            SingleSequence stepped = SingleSequence.of(net, withNative(level), null);
             SingleSequence java = SingleSequence.of(net);
             float[] logits = new float[vocab];
             float[] javaLogits = new float[vocab];
@@ -301,13 +324,13 @@ class NativeBatchBackendTest {
         }
     }
 
-    private static void assertEqualBatches(WeightMatrix m, int count, Random r, int threads) {
+    private static void assertEqualBatches(String level, WeightMatrix m, int count, Random r, int threads) {
         ActivationBuffer[] in = new ActivationBuffer[count];
         for (int t = 0; t < count; t++) {
             in[t] = randomSparseInt8(r, m.cols(), 0.25 + 0.5 * r.nextDouble());
         }
         float[][] expected = multiply(m, in, null, threads);
-        float[][] actual = multiply(m, in, backend(), threads);
+        float[][] actual = multiply(m, in, backend(level), threads);
         for (int t = 0; t < count; t++) {
             assertArrayEquals(expected[t], actual[t], m.format() + " " + m.rows() + "x" + m.cols() + " batch " + count);
         }
@@ -316,7 +339,7 @@ class NativeBatchBackendTest {
     private static float[][] multiply(WeightMatrix m, ActivationBuffer[] in, BatchBackend b, int threads) {
         float[][] out = new float[in.length][m.rows()];
         try (WorkerPool pool = threads > 1 ? WorkerPool.create(threads) : null) {
-            Workspace ws = new Workspace(b == null ? javaOnly() : withNative(), pool);
+            Workspace ws = new Workspace(b == null ? javaOnly() : with(b), pool);
             m.multiplyBatch(in, in.length, out, ws);
         }
         return out;
@@ -371,23 +394,30 @@ class NativeBatchBackendTest {
         return d.flip();
     }
 
-    private static BatchBackend backend() {
-        return Backends.chosen().batch().orElseThrow();
+    /** The backend at {@code level}; the test is skipped, with the reason, where this CPU lacks it. */
+    private static BatchBackend backend(String level) {
+        Assumptions.assumeTrue(
+                NativeKernels.runnable().contains(level),
+                "this CPU lacks " + level + "; it runs " + NativeKernels.runnable());
+        return new NativeBatchBackendProvider().open(level);
     }
 
     private static Backends.Choice javaOnly() {
         return Backends.Choice.only(KernelBackends.best());
     }
 
-    private static Backends.Choice withNative() {
-        return new Backends.Choice(
-                KernelBackends.best(), java.util.Optional.of(backend()), java.util.Optional.empty(), false);
+    private static Backends.Choice withNative(String level) {
+        return with(backend(level));
+    }
+
+    private static Backends.Choice with(BatchBackend b) {
+        return new Backends.Choice(KernelBackends.best(), java.util.Optional.of(b), java.util.Optional.empty(), false);
     }
 
     private static String reasonNativeFails() {
         try {
-            new NativeBatchBackend();
-            return "constructor succeeded";
+            NativeKernels.runnable();
+            return "the library loads";
         } catch (RuntimeException | LinkageError e) {
             return e.toString();
         }

@@ -20,7 +20,10 @@ import org.slf4j.LoggerFactory;
  *       backend found on the class path that runs on this CPU), {@code java} (the Java kernels
  *       only), {@code scalar} (the scalar reference only), {@code native} (require the native
  *       backend) or {@code nd4j} (require ND4J, for every float32 micro-batch);
- *   <li>{@code qsparse.native.level} = {@code auto} or {@code avx512-vnni} (require that level).
+ *   <li>{@code qsparse.native.level} = {@code auto} (the best level this CPU runs), {@code
+ *       avx512-vnni}, {@code avx-vnni} or {@code avx2} (require that level, a lower one than the CPU's
+ *       best included: every path can be tested on a machine that has the highest), or {@code java}
+ *       (no native backend, as {@code qsparse.backend=java}).
  * </ul>
  *
  * The older properties still read, as aliases, when {@code qsparse.backend} is not set: {@code
@@ -39,8 +42,8 @@ public final class Backends {
     static final String BATCH_ALIAS = "qsparse.batch.backend";
     static final String INTEGER_ALIAS = "qsparse.integer.backend";
 
-    /** The native levels a build knows; the portability work adds more. */
-    static final List<String> LEVELS = List.of("auto", "avx512-vnni");
+    /** The native levels a build knows, best first, after "auto" and "java". */
+    static final List<String> LEVELS = List.of("auto", "java", "avx512-vnni", "avx-vnni", "avx2");
 
     /** What {@code qsparse.backend} can name. */
     public enum Mode {
@@ -122,10 +125,30 @@ public final class Backends {
 
         String ndProblem = "backend-nd4j is not on the class path";
 
-        Optional<BatchBackend> nativeBackend() {
+        /** The native backend at {@code level} ("auto": the best this CPU runs), when it can run here. */
+        Optional<BatchBackend> nativeBackend(String level) {
             try {
-                return ServiceLoader.load(BatchBackend.class).findFirst();
-            } catch (ServiceConfigurationError | LinkageError e) {
+                Optional<BatchBackendProvider> provider =
+                        ServiceLoader.load(BatchBackendProvider.class).findFirst();
+                if (provider.isEmpty()) {
+                    return Optional.empty();
+                }
+                List<String> runnable = provider.get().runnableLevels();
+                if (runnable.isEmpty()) {
+                    nativeProblem = "this CPU runs none of the native levels "
+                            + provider.get().levels();
+                    return Optional.empty();
+                }
+                if (level.equals("auto")) {
+                    return Optional.of(provider.get().open(runnable.get(0)));
+                }
+                if (!runnable.contains(level)) {
+                    nativeProblem = "this CPU runs only " + runnable + " of the native levels "
+                            + provider.get().levels();
+                    return Optional.empty();
+                }
+                return Optional.of(provider.get().open(level));
+            } catch (ServiceConfigurationError | LinkageError | UnsupportedOperationException e) {
                 // A provider whose library does not load on this machine: the Java kernels serve.
                 nativeProblem = rootMessage(e);
                 return Optional.empty();
@@ -150,6 +173,14 @@ public final class Backends {
         VectorWidth.requested(properties); // a bad width fails here, naming its property
         Mode mode = mode(properties);
         String level = oneOf(properties, LEVEL_PROPERTY, "auto", LEVELS);
+        if (level.equals("java")) {
+            if (mode != Mode.AUTO && mode != Mode.JAVA) {
+                throw new IllegalArgumentException(LEVEL_PROPERTY + "=java contradicts " + PROPERTY + "="
+                        + mode.name().toLowerCase(Locale.ROOT));
+            }
+            mode = Mode.JAVA;
+            level = "auto";
+        }
         boolean nativeRequired = mode == Mode.NATIVE || !level.equals("auto");
         if (!level.equals("auto") && mode != Mode.AUTO && mode != Mode.NATIVE) {
             throw new IllegalArgumentException(LEVEL_PROPERTY + "=" + level + " asks for the native backend, but "
@@ -158,17 +189,12 @@ public final class Backends {
         KernelBackend kernels = mode == Mode.SCALAR ? KernelBackends.scalar() : found.javaKernels();
         Optional<BatchBackend> batch = Optional.empty();
         if (mode == Mode.AUTO || mode == Mode.NATIVE) {
-            batch = found.nativeBackend();
+            batch = found.nativeBackend(level);
             if (batch.isEmpty() && nativeRequired) {
-                throw new IllegalStateException(
-                        (mode == Mode.NATIVE ? PROPERTY + "=native" : LEVEL_PROPERTY + "=" + level)
-                                + " requires the native backend, which cannot run here: " + found.nativeProblem);
-            }
-            if (batch.isPresent()
-                    && !level.equals("auto")
-                    && !batch.get().name().endsWith(level)) {
-                throw new IllegalStateException(LEVEL_PROPERTY + "=" + level + ", but the native backend here runs "
-                        + batch.get().name());
+                throw new IllegalStateException((mode == Mode.NATIVE && level.equals("auto")
+                                ? PROPERTY + "=native"
+                                : LEVEL_PROPERTY + "=" + level)
+                        + " requires the native backend, which cannot run here: " + found.nativeProblem);
             }
         }
         Optional<DenseBatchBackend> dense = Optional.empty();

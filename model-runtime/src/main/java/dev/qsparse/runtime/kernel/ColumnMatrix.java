@@ -63,23 +63,9 @@ abstract class ColumnMatrix implements WeightMatrix {
 
     abstract void finish(int[] acc, float[] out, ActivationBuffer in);
 
-    /**
-     * This format's product on the batch backend, outputs [o0, o0 + len), finished into
-     * floats as {@link #finish(int[], float[], ActivationBuffer)} does.
-     */
-    abstract void integerKernel(
-            BatchBackend backend,
-            int o0,
-            int len,
-            ByteBuffer x,
-            int count,
-            int xStride,
-            ByteBuffer tokenScales,
-            ByteBuffer tokenSums,
-            ByteBuffer out,
-            ByteBuffer scratch);
+    /** These weights, every output, as a native backend reads them. */
+    abstract WeightSlice slice();
 
-    /** The per-input factor of this format's finish: the input's output scale (times a tensor scale). */
     abstract float tokenScale(ActivationBuffer in);
 
     /** The per-input integer this format's finish subtracts (ternary: the activation sum), else 0. */
@@ -349,31 +335,18 @@ abstract class ColumnMatrix implements WeightMatrix {
         ByteBuffer scaleBytes = ws.nativeScratch(Workspace.NativeScratch.TOKEN_SCALES, count);
         ByteBuffer resultBytes = ws.nativeScratch(Workspace.NativeScratch.RESULTS, count * padded);
         int scratchBytes = Math.toIntExact(backend.scratchBytes(cols, count, xStride));
+        WeightSlice weights = slice();
+        ActivationBatch batch = new ActivationBatch(xBytes, count, xStride, scaleBytes, sumBytes, null, null);
         ws.forRange(padded, GROUP, (long) padded * cols * count, (a, b) -> {
             ByteBuffer scratch = SCRATCH.get().direct(scratchBytes);
-            integerKernel(backend, a, b - a, xBytes, count, xStride, scaleBytes, sumBytes, resultBytes, scratch);
+            backend.integer(weights.outputs(a, b - a), batch, new OutputBlock(resultBytes, padded, scratch));
         });
         unstage(count, out, ws);
     }
 
-    /** Whether the integer backend has this format's float-activation kernel ({@link #floatKernel}). */
+    /** Whether the integer backend has this format's float-activation kernel ({@link BatchBackend#int8Float}). */
     boolean floatKernelOnBackend() {
         return false;
-    }
-
-    /** This format's float-activation product on the backend, outputs [o0, o0 + len). */
-    void floatKernel(
-            BatchBackend backend,
-            int o0,
-            int len,
-            ByteBuffer x,
-            ByteBuffer index,
-            ByteBuffer counts,
-            int count,
-            int xStride,
-            ByteBuffer tokenScales,
-            ByteBuffer out) {
-        throw new UnsupportedOperationException(format() + " has no float-activation kernel on " + backend.name());
     }
 
     /**
@@ -397,12 +370,10 @@ abstract class ColumnMatrix implements WeightMatrix {
         ByteBuffer xBytes = ws.nativeScratch(Workspace.NativeScratch.ACTIVATIONS, count * xStride);
         ByteBuffer scaleBytes = ws.nativeScratch(Workspace.NativeScratch.TOKEN_SCALES, count);
         ByteBuffer resultBytes = ws.nativeScratch(Workspace.NativeScratch.RESULTS, count * padded);
-        ws.forRange(
-                padded,
-                GROUP,
-                work,
-                (a, b) -> floatKernel(
-                        backend, a, b - a, xBytes, indexBytes, countBytes, count, xStride, scaleBytes, resultBytes));
+        WeightSlice weights = slice();
+        ActivationBatch batch = new ActivationBatch(xBytes, count, xStride, scaleBytes, null, indexBytes, countBytes);
+        OutputBlock results = new OutputBlock(resultBytes, padded, null);
+        ws.forRange(padded, GROUP, work, (a, b) -> backend.int8Float(weights.outputs(a, b - a), batch, results));
         unstage(count, out, ws);
     }
 

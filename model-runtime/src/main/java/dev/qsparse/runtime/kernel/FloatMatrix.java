@@ -220,11 +220,15 @@ public final class FloatMatrix implements WeightMatrix {
             xf.put(t * cols, in[t].values, 0, cols);
         }
         ByteBuffer results = ws.nativeScratch(Workspace.NativeScratch.RESULTS, count * rows);
+        WeightSlice weights =
+                new WeightSlice(WeightSlice.Layout.F32_ROWS, f32Bytes, null, cols, rows, cols, null, 0, rows);
+        ActivationBatch batch = ActivationBatch.floats(x, count, cols);
+        OutputBlock block = new OutputBlock(results, rows, null);
         ws.forRange(
                 rows,
                 ROW_ALIGN,
                 (long) rows * cols * count,
-                (a, b) -> backend.f32(f32Bytes, rows, cols, a, b - a, x, count, cols, results, rows));
+                (a, b) -> backend.f32(weights.outputs(a, b - a), batch, block));
         FloatBuffer r = results.asFloatBuffer();
         for (int t = 0; t < count; t++) {
             r.get(t * rows, out[t], 0, rows);

@@ -99,67 +99,22 @@ public final class Int8Matrix extends ColumnMatrix {
     }
 
     @Override
-    void integerKernel(
-            BatchBackend backend,
-            int o0,
-            int len,
-            ByteBuffer x,
-            int count,
-            int xStride,
-            ByteBuffer tokenScales,
-            ByteBuffer tokenSums,
-            ByteBuffer out,
-            ByteBuffer scratch) {
-        backend.int8(
+    WeightSlice slice() {
+        return new WeightSlice(
+                WeightSlice.Layout.INT8_COLUMNS,
                 heap == null ? data : null,
                 heap,
                 stride,
+                padded,
                 cols,
                 paddedScales(),
-                o0,
-                len,
-                x,
-                count,
-                xStride,
-                tokenScales,
-                out,
-                padded,
-                scratch);
+                0,
+                padded);
     }
 
     @Override
     boolean floatKernelOnBackend() {
         return true;
-    }
-
-    @Override
-    void floatKernel(
-            BatchBackend backend,
-            int o0,
-            int len,
-            ByteBuffer x,
-            ByteBuffer index,
-            ByteBuffer counts,
-            int count,
-            int xStride,
-            ByteBuffer tokenScales,
-            ByteBuffer out) {
-        backend.int8Float(
-                heap == null ? data : null,
-                heap,
-                stride,
-                cols,
-                paddedScales(),
-                o0,
-                len,
-                x,
-                index,
-                counts,
-                count,
-                xStride,
-                tokenScales,
-                out,
-                padded);
     }
 
     @Override

@@ -99,32 +99,17 @@ public final class TernaryMatrix extends ColumnMatrix {
     }
 
     @Override
-    void integerKernel(
-            BatchBackend backend,
-            int o0,
-            int len,
-            ByteBuffer x,
-            int count,
-            int xStride,
-            ByteBuffer tokenScales,
-            ByteBuffer tokenSums,
-            ByteBuffer out,
-            ByteBuffer scratch) {
-        backend.ternary(
+    WeightSlice slice() {
+        return new WeightSlice(
+                WeightSlice.Layout.TERNARY_COLUMNS,
                 heap == null ? data : null,
                 heap,
                 stride,
-                cols,
-                o0,
-                len,
-                x,
-                count,
-                xStride,
-                tokenScales,
-                tokenSums,
-                out,
                 padded,
-                scratch);
+                cols,
+                null,
+                0,
+                padded);
     }
 
     /** Sum of the (integer) kept activations: code sums minus it are weight sums. */

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.reflect.Proxy;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
@@ -24,13 +25,22 @@ class BackendsTest {
                 (p, m, a) -> m.getName().equals("name") ? name : null));
     }
 
-    /** A discovery that finds the native backend and/or ND4J. */
+    /** A discovery that finds the native backend (at every level) and/or ND4J. */
     private static Backends.Discovery finding(boolean nativeHere, boolean ndHere) {
+        return finding(nativeHere ? List.of("avx512-vnni", "avx-vnni", "avx2") : List.of(), ndHere);
+    }
+
+    /** A discovery whose native backend runs {@code levels} (best first) and that finds ND4J or not. */
+    private static Backends.Discovery finding(List<String> levels, boolean ndHere) {
         return new Backends.Discovery() {
             @Override
-            Optional<BatchBackend> nativeBackend() {
-                nativeProblem = "no AVX-512 VNNI on this CPU";
-                return nativeHere ? Optional.of(named(BatchBackend.class, "native-avx512-vnni")) : Optional.empty();
+            Optional<BatchBackend> nativeBackend(String level) {
+                nativeProblem = "this CPU runs only " + levels;
+                if (levels.isEmpty() || !(level.equals("auto") || levels.contains(level))) {
+                    return Optional.empty();
+                }
+                String at = level.equals("auto") ? levels.get(0) : level;
+                return Optional.of(named(BatchBackend.class, "native-" + at));
             }
 
             @Override
@@ -51,6 +61,14 @@ class BackendsTest {
             p.put(keyValues[i], keyValues[i + 1]);
         }
         return Backends.choose(p::get, finding(nativeHere, ndHere));
+    }
+
+    private static Backends.Choice chooseOn(List<String> levels, String... keyValues) {
+        Map<String, String> p = new HashMap<>();
+        for (int i = 0; i < keyValues.length; i += 2) {
+            p.put(keyValues[i], keyValues[i + 1]);
+        }
+        return Backends.choose(p::get, finding(levels, false));
     }
 
     private static String refusal(boolean nativeHere, boolean ndHere, String... keyValues) {
@@ -78,7 +96,7 @@ class BackendsTest {
         Backends.Choice java = choose(true, true, "qsparse.backend", "java");
         assertTrue(java.batch().isEmpty() && java.dense().isEmpty());
         assertEquals("scalar", choose(true, true, "qsparse.backend", "scalar").describe());
-        assertTrue(refusal(false, true, "qsparse.backend", "native").contains("no AVX-512 VNNI"));
+        assertTrue(refusal(false, true, "qsparse.backend", "native").contains("this CPU runs only []"));
         assertTrue(refusal(true, false, "qsparse.backend", "nd4j").contains("qsparse.backend=nd4j"));
         String bad = refusal(true, true, "qsparse.backend", "x".repeat(10_000));
         assertTrue(bad.contains("qsparse.backend must be one of") && bad.length() < 200, bad);
@@ -108,5 +126,32 @@ class BackendsTest {
         assertTrue(refusal(true, false, "qsparse.native.level", "avx512-vnni", "qsparse.backend", "java")
                 .contains("qsparse.backend is java"));
         assertTrue(refusal(true, false, "qsparse.native.level", "sse2").contains("qsparse.native.level must be"));
+    }
+
+    @Test
+    void aLowerLevelCanBeForcedAndAHigherOneIsRefusedNamingWhatRuns() {
+        List<String> avx512 = List.of("avx512-vnni", "avx-vnni", "avx2");
+        assertEquals("native-avx512-vnni", chooseOn(avx512).batchName());
+        assertEquals(
+                "native-avx2", chooseOn(avx512, "qsparse.native.level", "avx2").batchName());
+        assertEquals(
+                "native-avx-vnni",
+                chooseOn(avx512, "qsparse.native.level", "AVX-VNNI").batchName());
+        // A Zen 3 host: auto takes AVX2, and AVX-512 VNNI asked for is refused with what runs here.
+        List<String> zen3 = List.of("avx2");
+        assertEquals("native-avx2", chooseOn(zen3).batchName());
+        String refused = assertThrows(
+                        IllegalStateException.class, () -> chooseOn(zen3, "qsparse.native.level", "avx512-vnni"))
+                .getMessage();
+        assertTrue(
+                refused.contains("qsparse.native.level=avx512-vnni") && refused.contains("runs only [avx2]"), refused);
+        // "java" is the level with no native code: the Vector API kernels alone.
+        Backends.Choice java = chooseOn(avx512, "qsparse.native.level", "java");
+        assertTrue(java.batch().isEmpty());
+        assertTrue(assertThrows(
+                        IllegalArgumentException.class,
+                        () -> chooseOn(avx512, "qsparse.native.level", "java", "qsparse.backend", "native"))
+                .getMessage()
+                .contains("contradicts qsparse.backend=native"));
     }
 }

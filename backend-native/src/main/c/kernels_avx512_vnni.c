@@ -1,5 +1,6 @@
 /*
- * Integer micro-batch products for qsparse's column weight formats, with AVX-512 VNNI.
+ * The AVX-512 VNNI level: integer micro-batch products for qsparse's column weight formats, and
+ * AVX-512 float32 products.
  *
  * The weights come as model-runtime stores them: input-channel major, column c holds every output's
  * weight (int8: one byte per output; ternary: 2-bit codes, 64 outputs per 16 bytes, output 16k+i of
@@ -14,13 +15,14 @@
  * unsigned already and the activations stay signed. Every sum is an exact int32, and the float
  * finish repeats the Java kernels' operations in their order: results equal theirs bit for bit.
  */
-#include <jni.h>
+#include "qsparse_kernels.h"
+
 #include <immintrin.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
-#define BLOCK 64  /* outputs per block: 4 zmm registers of 16 int32 lanes */
+#define BLOCK QS_BLOCK /* outputs per block: 4 zmm registers of 16 int32 lanes */
 /*
  * Int8 weights: each block reads 64 bytes of every column, the columns thousands of bytes apart,
  * too many streams for the hardware prefetchers; asking for the same column two blocks ahead
@@ -32,7 +34,7 @@
 #define VNNI __attribute__((target("avx512f,avx512bw,avx512vnni,fma")))
 #define VNNI_INLINE static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512vnni,fma")))
 
-enum { FORMAT_INT8 = 0, FORMAT_TERNARY = 1 };
+enum { FORMAT_INT8 = QS_INT8_COLUMNS, FORMAT_TERNARY = QS_TERNARY_COLUMNS };
 
 /*
  * The repacked order of an int8 group's 64 outputs: output 16q + 4m + i (q, m, i in 0..3) in lane 4q + i of
@@ -598,230 +600,29 @@ VNNI static void f32_rows(const float *weights, int cols, int r0, int n, const f
     }
 }
 
-static void throw_illegal(JNIEnv *env, const char *message) {
-    jclass cls = (*env)->FindClass(env, "java/lang/IllegalArgumentException");
-    if (cls != NULL) {
-        (*env)->ThrowNew(env, cls, message);
-    }
+
+/* The level's entry points: the structs, checked at the JNI boundary, into the kernels' arguments. */
+static void level_integer(const struct qs_weights *w, const struct qs_batch *b, const struct qs_output *o) {
+    columns(w->layout, w->bytes, w->stride, (int)w->cols, w->row_scales, (int)w->o0, (int)w->len, b->x,
+            (int)b->count, b->stride, b->token_scales, b->token_sums, o->values, o->stride, o->scratch);
 }
 
-JNIEXPORT jboolean JNICALL Java_dev_qsparse_nativekernels_NativeKernels_cpuSupported(JNIEnv *env, jclass cls) {
+static void level_int8_float(const struct qs_weights *w, const struct qs_batch *b, const struct qs_output *o) {
+    float_columns(w->bytes, w->stride, w->row_scales, (int)w->o0, (int)w->len, b->x, b->index, b->counts,
+                  (int)b->count, b->stride, b->token_scales, o->values, o->stride);
+}
+
+static void level_f32_rows(const struct qs_weights *w, const struct qs_batch *b, const struct qs_output *o) {
+    f32_rows((const float *)w->bytes, (int)w->cols, (int)w->o0, (int)w->len, b->x, b->stride, (int)b->count,
+             o->values, o->stride);
+}
+
+static int level_supported(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
            && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("fma");
 }
 
-static jlong scratch_bytes(jint cols, jint count, jint xstride) {
-    return ((jlong)cols + 3) / 4 * 256 + (jlong)count * xstride + (jlong)count * BLOCK * 4;
-}
-
-JNIEXPORT jlong JNICALL Java_dev_qsparse_nativekernels_NativeKernels_scratchBytes(JNIEnv *env, jclass cls, jint cols,
-                                                                                  jint count, jint xstride) {
-    return scratch_bytes(cols, count, xstride);
-}
-
-/*
- * Whether `buffer` is read-only (java.nio.Buffer.isReadOnly()). A read-only direct buffer, such as a
- * file mapped READ_ONLY, has an address like any other: writing through it is a SIGSEGV (or, for a
- * shared mapping, a write into the file), so every output buffer is checked. -1 with an exception
- * pending when the call itself failed.
- */
-static jmethodID is_read_only_method;
-
-static int is_read_only(JNIEnv *env, jobject buffer) {
-    jmethodID m = is_read_only_method;
-    if (m == NULL) {
-        jclass cls = (*env)->FindClass(env, "java/nio/Buffer");
-        if (cls == NULL) {
-            return -1;
-        }
-        m = (*env)->GetMethodID(env, cls, "isReadOnly", "()Z");
-        if (m == NULL) {
-            return -1;
-        }
-        is_read_only_method = m; /* method ids of a bootstrap class stay valid: a race stores the same id */
-    }
-    jboolean read_only = (*env)->CallBooleanMethod(env, buffer, m);
-    return (*env)->ExceptionCheck(env) ? -1 : read_only;
-}
-
-/* The address of a direct buffer holding at least `bytes`, or NULL with an IllegalArgumentException pending. */
-static void *direct(JNIEnv *env, jobject buffer, jlong bytes, const char *what) {
-    void *p = buffer == NULL ? NULL : (*env)->GetDirectBufferAddress(env, buffer);
-    if (p == NULL || (*env)->GetDirectBufferCapacity(env, buffer) < bytes) {
-        char message[160];
-        snprintf(message, sizeof message, "qsparse native kernel: %s must be a direct buffer of at least %lld bytes",
-                 what, (long long)bytes);
-        throw_illegal(env, message);
-        return NULL;
-    }
-    return p;
-}
-
-/* As direct(), for a buffer the kernel writes: it must not be read-only either. */
-static void *writable(JNIEnv *env, jobject buffer, jlong bytes, const char *what) {
-    if (buffer != NULL) {
-        int read_only = is_read_only(env, buffer);
-        if (read_only < 0) {
-            return NULL;
-        }
-        if (read_only) {
-            char message[160];
-            snprintf(message, sizeof message, "qsparse native kernel: %s must be a writable direct buffer, got a read-only one",
-                     what);
-            throw_illegal(env, message);
-            return NULL;
-        }
-    }
-    return direct(env, buffer, bytes, what);
-}
-
-/*
- * Every size is checked against the buffers' capacities here, so a wrong argument from Java is an
- * IllegalArgumentException, never a read or write outside a buffer.
- */
-JNIEXPORT void JNICALL Java_dev_qsparse_nativekernels_NativeKernels_columns(
-    JNIEnv *env, jclass cls, jint format, jobject mapped, jbyteArray heap, jint stride, jint cols, jobject rowScales,
-    jint o0, jint len, jobject x, jint count, jint xstride, jobject tokenScales, jobject tokenSums, jobject out,
-    jint ostride, jobject scratch) {
-    /* Every sum and product of arguments in 64 bits: o0 + len near 2^31 must not wrap past a check. */
-    if ((format != FORMAT_INT8 && format != FORMAT_TERNARY) || cols <= 0 || count <= 0 || len <= 0 || o0 < 0
-        || o0 % BLOCK != 0 || len % BLOCK != 0 || xstride % 64 != 0 || xstride < cols) {
-        throw_illegal(env, "qsparse native kernel: bad shape arguments");
-        return;
-    }
-    if ((jlong)ostride < (jlong)o0 + len) {
-        throw_illegal(env, "qsparse native kernel: outputs [o0, o0 + len) past the output stride");
-        return;
-    }
-    jlong bytes_per_column = format == FORMAT_INT8 ? (jlong)o0 + len : ((jlong)o0 + len) / 4;
-    if ((jlong)stride < bytes_per_column) {
-        throw_illegal(env, "qsparse native kernel: outputs past the column stride");
-        return;
-    }
-    jlong weight_bytes = (jlong)cols * stride;
-    /* The outputs first: nothing is read before it is known that the results can be written. */
-    float *outp = writable(env, out, (jlong)count * ostride * 4, "out");
-    int8_t *scratchp = outp == NULL ? NULL : writable(env, scratch, scratch_bytes(cols, count, xstride), "scratch");
-    const float *xp = scratchp == NULL ? NULL : direct(env, x, (jlong)count * xstride * 4, "x");
-    const float *token_scale = xp == NULL ? NULL : direct(env, tokenScales, (jlong)count * 4, "tokenScales");
-    if (token_scale == NULL) {
-        return;
-    }
-    const float *row_scale = NULL;
-    const int32_t *token_sum = NULL;
-    if (format == FORMAT_INT8) {
-        row_scale = direct(env, rowScales, ((jlong)o0 + len) * 4, "rowScales");
-    } else {
-        token_sum = direct(env, tokenSums, (jlong)count * 4, "tokenSums");
-    }
-    if (row_scale == NULL && token_sum == NULL) {
-        return;
-    }
-    if (mapped != NULL) {
-        const int8_t *w = direct(env, mapped, weight_bytes, "weights");
-        if (w != NULL) {
-            columns(format, w, stride, cols, row_scale, o0, len, xp, count, xstride, token_scale, token_sum, outp,
-                    ostride, scratchp);
-        }
-    } else if (heap != NULL) {
-        if ((*env)->GetArrayLength(env, heap) < weight_bytes) {
-            throw_illegal(env, "qsparse native kernel: weight array smaller than cols x stride");
-            return;
-        }
-        /* Held for one call: the JVM may pin or copy; either way the array cannot move under us. */
-        jbyte *w = (*env)->GetPrimitiveArrayCritical(env, heap, NULL);
-        if (w == NULL) {
-            return; /* OutOfMemoryError pending */
-        }
-        columns(format, (const int8_t *)w, stride, cols, row_scale, o0, len, xp, count, xstride, token_scale,
-                token_sum, outp, ostride, scratchp);
-        (*env)->ReleasePrimitiveArrayCritical(env, heap, w, JNI_ABORT);
-    } else {
-        throw_illegal(env, "qsparse native kernel: no weights");
-    }
-}
-
-/*
- * Int8 weights, float activations: x holds count rows of xstride floats, index count rows of
- * xstride int32 column numbers (the first counts[t] of row t used). Every column number is checked.
- */
-JNIEXPORT void JNICALL Java_dev_qsparse_nativekernels_NativeKernels_int8FloatColumns(
-    JNIEnv *env, jclass cls, jobject mapped, jbyteArray heap, jint stride, jint cols, jobject rowScales, jint o0,
-    jint len, jobject x, jobject index, jobject counts, jint count, jint xstride, jobject tokenScales, jobject out,
-    jint ostride) {
-    if (cols <= 0 || count <= 0 || len <= 0 || o0 < 0 || o0 % BLOCK != 0 || len % BLOCK != 0 || xstride < cols
-        || (jlong)stride < (jlong)o0 + len) {
-        throw_illegal(env, "qsparse native kernel: bad shape arguments");
-        return;
-    }
-    if ((jlong)ostride < (jlong)o0 + len) {
-        throw_illegal(env, "qsparse native kernel: outputs [o0, o0 + len) past the output stride");
-        return;
-    }
-    float *outp = writable(env, out, (jlong)count * ostride * 4, "out");
-    const float *xp = outp == NULL ? NULL : direct(env, x, (jlong)count * xstride * 4, "x");
-    const int32_t *indexp = xp == NULL ? NULL : direct(env, index, (jlong)count * xstride * 4, "index");
-    const int32_t *countsp = indexp == NULL ? NULL : direct(env, counts, (jlong)count * 4, "counts");
-    const float *token_scale = countsp == NULL ? NULL : direct(env, tokenScales, (jlong)count * 4, "tokenScales");
-    const float *row_scale = token_scale == NULL ? NULL : direct(env, rowScales, ((jlong)o0 + len) * 4, "rowScales");
-    if (row_scale == NULL) {
-        return;
-    }
-    for (int t = 0; t < count; t++) {
-        if (countsp[t] < 0 || countsp[t] > cols) {
-            throw_illegal(env, "qsparse native kernel: a kept-column count outside [0, cols]");
-            return;
-        }
-        for (int j = 0; j < countsp[t]; j++) {
-            int c = indexp[(long)t * xstride + j];
-            if (c < 0 || c >= cols) {
-                throw_illegal(env, "qsparse native kernel: a column number outside [0, cols)");
-                return;
-            }
-        }
-    }
-    jlong weight_bytes = (jlong)cols * stride;
-    if (mapped != NULL) {
-        const int8_t *w = direct(env, mapped, weight_bytes, "weights");
-        if (w != NULL) {
-            float_columns(w, stride, row_scale, o0, len, xp, indexp, countsp, count, xstride, token_scale, outp,
-                          ostride);
-        }
-    } else if (heap != NULL) {
-        if ((*env)->GetArrayLength(env, heap) < weight_bytes) {
-            throw_illegal(env, "qsparse native kernel: weight array smaller than cols x stride");
-            return;
-        }
-        jbyte *w = (*env)->GetPrimitiveArrayCritical(env, heap, NULL);
-        if (w == NULL) {
-            return;
-        }
-        float_columns((const int8_t *)w, stride, row_scale, o0, len, xp, indexp, countsp, count, xstride,
-                      token_scale, outp, ostride);
-        (*env)->ReleasePrimitiveArrayCritical(env, heap, w, JNI_ABORT);
-    } else {
-        throw_illegal(env, "qsparse native kernel: no weights");
-    }
-}
-
-/*
- * Float32 rows [r0, r0 + n) of a rows x cols row-major tensor (a direct buffer) for count inputs:
- * x holds count rows of xstride floats, out count rows of ostride floats.
- */
-JNIEXPORT void JNICALL Java_dev_qsparse_nativekernels_NativeKernels_f32Rows(JNIEnv *env, jclass cls, jobject weights,
-                                                                          jint rows, jint cols, jint r0, jint n,
-                                                                          jobject x, jint count, jint xstride,
-                                                                          jobject out, jint ostride) {
-    if (rows <= 0 || cols <= 0 || count <= 0 || n <= 0 || r0 < 0 || (jlong)r0 + n > rows || xstride < cols
-        || ostride < rows) {
-        throw_illegal(env, "qsparse native kernel: bad shape arguments");
-        return;
-    }
-    float *outp = writable(env, out, (jlong)count * ostride * 4, "out");
-    const float *w = outp == NULL ? NULL : direct(env, weights, (jlong)rows * cols * 4, "weights");
-    const float *xp = w == NULL ? NULL : direct(env, x, (jlong)count * xstride * 4, "x");
-    if (xp != NULL) {
-        f32_rows(w, cols, r0, n, xp, xstride, count, outp, ostride);
-    }
-}
+const struct qs_level qs_level_avx512_vnni = {
+    "avx512-vnni", level_supported, level_integer, level_int8_float, level_f32_rows,
+};

@@ -1,0 +1,70 @@
+/*
+ * The native products of qsparse's batch backend, one table of functions per x86 level. The Java
+ * side's records (WeightSlice, ActivationBatch, OutputBlock) are read into the three structs below at
+ * the JNI boundary (jni_boundary.c), where every size is checked against its buffer in 64-bit
+ * arithmetic; the kernels trust what they are given. The test harness (src/test/c) calls the same
+ * tables without a JVM.
+ */
+#ifndef QSPARSE_KERNELS_H
+#define QSPARSE_KERNELS_H
+
+#include <stdint.h>
+
+#define QS_BLOCK 64 /* outputs per column block: o0 and len of the column layouts are multiples of it */
+
+/* WeightSlice.Layout, by ordinal. */
+enum qs_layout { QS_INT8_COLUMNS = 0, QS_TERNARY_COLUMNS = 1, QS_F32_ROWS = 2 };
+
+/* Which outputs of which weights (WeightSlice). */
+struct qs_weights {
+    int layout;
+    const int8_t *bytes;     /* column layouts: [cols][stride] bytes; F32_ROWS: rows x cols floats */
+    int64_t stride;          /* column layouts: bytes per column; F32_ROWS: floats per row (= cols) */
+    int64_t rows;            /* outputs (column layouts: padded to QS_BLOCK) */
+    int64_t cols;            /* inputs */
+    const float *row_scales; /* INT8_COLUMNS: one per output; else NULL */
+    int64_t o0, len;         /* the outputs this call computes */
+};
+
+/* The inputs (ActivationBatch). */
+struct qs_batch {
+    const float *x; /* count rows of stride floats (int8 activations as integers), zero past cols */
+    int64_t count, stride;
+    const float *token_scales;  /* one per row (column layouts) */
+    const int32_t *token_sums;  /* ternary: one per row */
+    const int32_t *index;       /* float activations on int8 weights: count rows of stride column numbers */
+    const int32_t *counts;      /* with index: kept columns per row */
+};
+
+/* Where results go (OutputBlock). */
+struct qs_output {
+    float *values; /* count rows of stride floats; output o of row t at t * stride + o */
+    int64_t stride;
+    int8_t *scratch; /* integer products: qs_scratch_bytes(); else NULL */
+};
+
+/* One instruction level's products. */
+struct qs_level {
+    const char *name;     /* as qsparse.native.level names it */
+    int (*supported)(void); /* whether this CPU runs it */
+    void (*integer)(const struct qs_weights *, const struct qs_batch *, const struct qs_output *);
+    void (*int8_float)(const struct qs_weights *, const struct qs_batch *, const struct qs_output *);
+    void (*f32_rows)(const struct qs_weights *, const struct qs_batch *, const struct qs_output *);
+};
+
+/* Best first: the order of NativeKernels.LEVELS on the Java side. */
+extern const struct qs_level qs_level_avx512_vnni;
+extern const struct qs_level qs_level_avx_vnni;
+extern const struct qs_level qs_level_avx2;
+#define QS_LEVELS 3
+extern const struct qs_level *const qs_levels[QS_LEVELS];
+
+/*
+ * Scratch of one integer call at any level: the repacked weight block, the activations as bytes, and
+ * the block's int32 sums per row. In 64 bits: (cols + 3) / 4 wraps in int arithmetic near 2^31.
+ */
+static inline int64_t qs_scratch_bytes(int64_t cols, int64_t count, int64_t xstride) {
+    return (cols + 3) / 4 * 256 + count * xstride + count * QS_BLOCK * 4;
+}
+
+#endif

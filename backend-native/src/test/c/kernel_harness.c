@@ -1,0 +1,294 @@
+/*
+ * The native kernels without a JVM: every level this CPU runs against a scalar reference written
+ * from the products' definitions (BatchBackend's javadoc), and, with "bench", their times.
+ *
+ *   kernel_harness            check every runnable level; exit 1 on the first difference
+ *   kernel_harness bench      time each level on model-sized shapes (one thread)
+ *
+ * Integer products and the int8 x float product must equal the reference bit for bit (exact integer
+ * sums, the same float operations in the same order); float32 products must equal the reference of
+ * their fixed order (16 lane partials, halving tree, tail), bit for bit.
+ */
+#define _POSIX_C_SOURCE 199309L
+#include "../../main/c/qsparse_kernels.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static uint64_t state = 88172645463325252ULL;
+
+static uint32_t next(void) {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return (uint32_t)(state >> 16);
+}
+
+static float gaussianish(void) {
+    return ((int)(next() % 2001) - 1000) / 250.0f;
+}
+
+static void *zalloc(size_t bytes) {
+    void *p = calloc(1, bytes + 64);
+    if (p == NULL) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
+struct problem {
+    int rows, padded, cols, count;
+    long stride, xstride;
+    int8_t *weights;      /* int8 columns, ternary columns or f32 rows */
+    float *row_scales;
+    float *x;
+    float *token_scales;
+    int32_t *token_sums;
+    int32_t *index, *counts;
+    float *out, *expected;
+    int8_t *scratch;
+};
+
+static void fill_activations(struct problem *p, int integer, double keep) {
+    for (int t = 0; t < p->count; t++) {
+        int32_t sum = 0;
+        int n = 0;
+        for (int c = 0; c < p->cols; c++) {
+            float v = 0;
+            if ((next() % 1000) < keep * 1000) {
+                /* the extremes -128 and 127 included */
+                v = integer ? (float)((int)(next() % 256) - 128) : gaussianish();
+            }
+            p->x[(long)t * p->xstride + c] = v;
+            sum += (int32_t)v;
+            if (v != 0) {
+                p->index[(long)t * p->xstride + n++] = c;
+            }
+        }
+        p->token_sums[t] = sum;
+        p->counts[t] = n;
+        p->token_scales[t] = 0.01f + (next() % 1000) / 1000.0f;
+    }
+    /* Pairs of inputs with the same kept columns: the kernels that share weight loads. */
+    if (p->count > 2) {
+        memcpy(p->index + p->xstride, p->index, 4 * p->xstride);
+        p->counts[1] = p->counts[0];
+    }
+}
+
+static struct problem make(int layout, int rows, int cols, int count, double keep) {
+    struct problem p;
+    memset(&p, 0, sizeof p);
+    p.rows = rows;
+    p.padded = layout == QS_F32_ROWS ? rows : (rows + 63) / 64 * 64;
+    p.cols = cols;
+    p.count = count;
+    p.xstride = (cols + 63) / 64 * 64;
+    p.stride = layout == QS_INT8_COLUMNS ? p.padded : layout == QS_TERNARY_COLUMNS ? p.padded / 4 : cols;
+    long weight_bytes = layout == QS_F32_ROWS ? 4L * rows * cols : (long)cols * p.stride;
+    p.weights = zalloc(weight_bytes);
+    if (layout == QS_INT8_COLUMNS) {
+        for (long i = 0; i < weight_bytes; i++) {
+            p.weights[i] = (int8_t)((int)(next() % 255) - 127);
+        }
+    } else if (layout == QS_TERNARY_COLUMNS) {
+        for (long i = 0; i < weight_bytes; i++) {
+            uint8_t b = 0;
+            for (int k = 0; k < 4; k++) {
+                b |= (uint8_t)((next() % 3) << (2 * k));
+            }
+            p.weights[i] = (int8_t)b;
+        }
+    } else {
+        float *w = (float *)p.weights;
+        for (long i = 0; i < (long)rows * cols; i++) {
+            w[i] = gaussianish();
+        }
+    }
+    p.row_scales = zalloc(4L * p.padded);
+    for (int o = 0; o < p.padded; o++) {
+        p.row_scales[o] = o < rows ? 0.001f + (next() % 1000) / 100000.0f : 0;
+    }
+    p.x = zalloc(4L * count * p.xstride);
+    p.index = zalloc(4L * count * p.xstride);
+    p.counts = zalloc(4L * count);
+    p.token_scales = zalloc(4L * count);
+    p.token_sums = zalloc(4L * count);
+    fill_activations(&p, layout != QS_F32_ROWS && keep >= 0, keep < 0 ? -keep : keep);
+    p.out = zalloc(4L * count * p.padded);
+    p.expected = zalloc(4L * count * p.padded);
+    p.scratch = zalloc(qs_scratch_bytes(cols, count, p.xstride));
+    return p;
+}
+
+static void release(struct problem *p) {
+    free(p->weights);
+    free(p->row_scales);
+    free(p->x);
+    free(p->index);
+    free(p->counts);
+    free(p->token_scales);
+    free(p->token_sums);
+    free(p->out);
+    free(p->expected);
+    free(p->scratch);
+}
+
+static int ternary_code(const struct problem *p, int o, int c) {
+    /* 64 outputs per 16 bytes: output 16m + i of a group in byte i, bits 2m..2m+1 */
+    uint8_t b = (uint8_t)p->weights[(long)c * p->stride + (o / 64) * 16 + o % 16];
+    return ((b >> (2 * ((o % 64) / 16))) & 3) - 1;
+}
+
+/* The definitions, one output at a time. */
+static void reference(int layout, int float_activations, struct problem *p) {
+    for (int t = 0; t < p->count; t++) {
+        const float *x = p->x + (long)t * p->xstride;
+        for (int o = 0; o < p->padded; o++) {
+            float v;
+            if (layout == QS_F32_ROWS) {
+                const float *w = (const float *)p->weights + (long)o * p->cols;
+                float part[16] = {0};
+                int c16 = p->cols / 16 * 16;
+                for (int c = 0; c < c16; c++) {
+                    part[c % 16] = fmaf(w[c], x[c], part[c % 16]);
+                }
+                for (int half = 8; half >= 1; half /= 2) {
+                    for (int j = 0; j < half; j++) {
+                        part[j] = part[j] + part[j + half];
+                    }
+                }
+                v = part[0];
+                for (int c = c16; c < p->cols; c++) {
+                    v = fmaf(w[c], x[c], v);
+                }
+            } else if (float_activations) {
+                float acc = 0;
+                for (int j = 0; j < p->counts[t]; j++) {
+                    int c = p->index[(long)t * p->xstride + j];
+                    acc = fmaf((float)p->weights[(long)c * p->stride + o], x[c], acc);
+                }
+                v = acc * p->row_scales[o] * p->token_scales[t];
+            } else if (layout == QS_INT8_COLUMNS) {
+                int64_t sum = 0;
+                for (int c = 0; c < p->cols; c++) {
+                    sum += (int64_t)p->weights[(long)c * p->stride + o] * (int64_t)x[c];
+                }
+                v = (float)sum * p->row_scales[o] * p->token_scales[t];
+            } else {
+                int64_t sum = 0; /* codes 0..2 against x, less the activation sum: code - 1 per weight */
+                for (int c = 0; c < p->cols; c++) {
+                    sum += (int64_t)(ternary_code(p, o, c) + 1) * (int64_t)x[c];
+                }
+                v = (float)(int32_t)(sum - p->token_sums[t]) * p->token_scales[t];
+            }
+            p->expected[(long)t * p->padded + o] = v;
+        }
+    }
+}
+
+static void run(const struct qs_level *l, int layout, int float_activations, struct problem *p, long o0, long len) {
+    struct qs_weights w = {layout, p->weights, p->stride, p->padded, p->cols, p->row_scales, o0, len};
+    struct qs_batch b = {p->x, p->count, p->xstride, p->token_scales, p->token_sums, p->index, p->counts};
+    struct qs_output o = {p->out, p->padded, p->scratch};
+    if (layout == QS_F32_ROWS) {
+        l->f32_rows(&w, &b, &o);
+    } else if (float_activations) {
+        l->int8_float(&w, &b, &o);
+    } else {
+        l->integer(&w, &b, &o);
+    }
+}
+
+static const char *what(int layout, int float_activations) {
+    return layout == QS_F32_ROWS ? "f32" : float_activations ? "int8 x float" : layout == QS_INT8_COLUMNS ? "int8" : "ternary";
+}
+
+/* Every output of every row equal, bit for bit; split in two calls to test o0 > 0. */
+static int check(const struct qs_level *l, int layout, int float_activations, int rows, int cols, int count) {
+    struct problem p = make(layout, rows, cols, count, float_activations || layout == QS_F32_ROWS ? -0.6 : 0.6);
+    reference(layout, float_activations, &p);
+    long split = layout == QS_F32_ROWS ? p.padded / 2 : p.padded / 128 * 64;
+    if (split > 0) {
+        run(l, layout, float_activations, &p, 0, split);
+    }
+    run(l, layout, float_activations, &p, split, p.padded - split);
+    int bad = 0;
+    for (int t = 0; t < count && !bad; t++) {
+        for (int o = 0; o < rows; o++) {
+            float e = p.expected[(long)t * p.padded + o], a = p.out[(long)t * p.padded + o];
+            if (memcmp(&e, &a, 4) != 0) {
+                printf("level %s: MISMATCH %s %dx%d batch %d: row %d output %d expected %.9g got %.9g\n", l->name,
+                       what(layout, float_activations), rows, cols, count, t, o, e, a);
+                bad = 1;
+                break;
+            }
+        }
+    }
+    release(&p);
+    return bad;
+}
+
+static double seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void bench(const struct qs_level *l, int layout, int float_activations, int rows, int cols, int count) {
+    struct problem p = make(layout, rows, cols, count, float_activations || layout == QS_F32_ROWS ? -1.0 : 0.5);
+    double best = 1e9;
+    for (int rep = 0; rep < 7; rep++) {
+        double t0 = seconds();
+        run(l, layout, float_activations, &p, 0, p.padded);
+        double dt = seconds() - t0;
+        best = dt < best ? dt : best;
+    }
+    printf("%-12s %-13s %5d x %5d batch %3d: %8.3f ms\n", l->name, what(layout, float_activations), rows, cols, count,
+           best * 1e3);
+    release(&p);
+}
+
+int main(int argc, char **argv) {
+    int timing = argc > 1 && strcmp(argv[1], "bench") == 0;
+    static const int shapes[][2] = {{64, 4}, {100, 3}, {320, 130}, {192, 768}, {64, 1}, {5, 17}, {33, 256}};
+    static const int counts[] = {1, 2, 3, 4, 5, 7, 13, 64};
+    int failures = 0;
+    for (int i = 0; i < QS_LEVELS; i++) {
+        const struct qs_level *l = qs_levels[i];
+        __builtin_cpu_init();
+        if (!l->supported()) {
+            printf("level %s: skipped, this CPU lacks it\n", l->name);
+            continue;
+        }
+        if (timing) {
+            int layouts[] = {QS_INT8_COLUMNS, QS_TERNARY_COLUMNS};
+            for (int k = 0; k < 2; k++) {
+                bench(l, layouts[k], 0, 2048, 768, 16);
+                bench(l, layouts[k], 0, 2048, 768, 64);
+            }
+            bench(l, QS_INT8_COLUMNS, 1, 32000, 768, 16);
+            bench(l, QS_F32_ROWS, 0, 2048, 768, 1);
+            bench(l, QS_F32_ROWS, 0, 2048, 768, 16);
+            continue;
+        }
+        int checks = 0, bad = 0;
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+            for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+                int rows = shapes[s][0], cols = shapes[s][1], count = counts[c];
+                bad |= check(l, QS_INT8_COLUMNS, 0, rows, cols, count);
+                bad |= check(l, QS_TERNARY_COLUMNS, 0, rows, cols, count);
+                bad |= check(l, QS_INT8_COLUMNS, 1, rows, cols, count);
+                bad |= check(l, QS_F32_ROWS, 0, rows, cols, count);
+                checks += 4;
+            }
+        }
+        printf("level %s: %s (%d products checked)\n", l->name, bad ? "FAILED" : "ok", checks);
+        failures += bad;
+    }
+    return failures == 0 ? 0 : 1;
+}
