@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
 
 /** Behaviour of the tokenizer on the committed fixture (a 1000-token vocab trained on English licences). */
 class TokenizerTest {
-    static Tokenizer tok;
+    static BpeTokenizer tok;
 
     static Path fixture(String name) throws Exception {
         return Path.of(TokenizerTest.class.getResource("/tokenizer/" + name).toURI());
@@ -31,7 +31,7 @@ class TokenizerTest {
 
     @BeforeAll
     static void load() throws Exception {
-        tok = Tokenizer.load(fixture("tokenizer.json"));
+        tok = (BpeTokenizer) Tokenizer.load(fixture("tokenizer.json"));
     }
 
     private static void assertRoundTrip(String s) {
@@ -211,10 +211,10 @@ class TokenizerTest {
 
     @Test
     void cacheIsBounded() {
-        for (int i = 0; i < Tokenizer.CACHE_CAPACITY + 500; i++) {
+        for (int i = 0; i < BpeTokenizer.CACHE_CAPACITY + 500; i++) {
             tok.encode("w" + i);
         }
-        assertTrue(tok.cacheSize() <= Tokenizer.CACHE_CAPACITY, "cache size " + tok.cacheSize());
+        assertTrue(tok.cacheSize() <= BpeTokenizer.CACHE_CAPACITY, "cache size " + tok.cacheSize());
     }
 
     @Test
