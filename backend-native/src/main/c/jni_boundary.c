@@ -307,6 +307,79 @@ JNIEXPORT void JNICALL Java_dev_qsparse_nativekernels_NativeKernels_integer(JNIE
     run(env, l->integer, &w, mapped, heap, &b, &o);
 }
 
+/* Every kept-column number and count of the batch, checked before a kernel indexes weights with them. */
+static int check_kept_columns(JNIEnv *env, const struct qs_weights *w, const struct qs_batch *b) {
+    for (int64_t t = 0; t < b->count; t++) {
+        if (b->counts[t] < 0 || b->counts[t] > w->cols) {
+            refuse(env, "a kept-column count outside [0, cols]");
+            return 0;
+        }
+        for (int64_t j = 0; j < b->counts[t]; j++) {
+            int32_t c = b->index[t * b->stride + j];
+            if (c < 0 || c >= w->cols) {
+                refuse(env, "a column number outside [0, cols)");
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+JNIEXPORT void JNICALL Java_dev_qsparse_nativekernels_NativeKernels_integerSparse(JNIEnv *env, jclass cls, jint level,
+                                                                                jobject slice, jobject batch,
+                                                                                jobject block) {
+    const struct qs_level *l = level_of(env, level);
+    struct qs_weights w;
+    struct qs_batch b;
+    struct qs_output o;
+    jobject mapped;
+    jbyteArray heap;
+    if (l == NULL || !read_slice(env, slice, &w, &mapped, &heap) || !read_batch(env, batch, &b)) {
+        return;
+    }
+    if (w.layout != QS_INT8_COLUMNS && w.layout != QS_TERNARY_COLUMNS) {
+        refuse(env, "integer products take int8 or ternary columns");
+        return;
+    }
+    int64_t bytes_per_column = w.layout == QS_INT8_COLUMNS ? w.o0 + w.len : (w.o0 + w.len) / 4;
+    if (b.stride < w.cols || w.stride < bytes_per_column) {
+        refuse(env, "bad shape arguments");
+        return;
+    }
+    if (!read_output(env, block, &w, &b, &o, qs_sparse_scratch_bytes(w.cols))) {
+        return;
+    }
+    b.x = direct(env, batch_buffer(env, batch, activation_batch.values), b.count * b.stride * 4, "x");
+    b.index = b.x == NULL ? NULL
+                          : direct(env, batch_buffer(env, batch, activation_batch.index), b.count * b.stride * 4,
+                                   "index");
+    b.counts = b.index == NULL ? NULL
+                               : direct(env, batch_buffer(env, batch, activation_batch.counts), b.count * 4, "counts");
+    b.token_scales = b.counts == NULL ? NULL
+                                      : direct(env, batch_buffer(env, batch, activation_batch.token_scales),
+                                               b.count * 4, "tokenScales");
+    if (b.token_scales == NULL) {
+        return;
+    }
+    w.row_scales = NULL;
+    b.token_sums = NULL;
+    if (w.layout == QS_INT8_COLUMNS) {
+        w.row_scales = direct(env, (*env)->GetObjectField(env, slice, weight_slice.row_scales), (w.o0 + w.len) * 4,
+                              "rowScales");
+        if (w.row_scales == NULL) {
+            return;
+        }
+    } else {
+        b.token_sums = direct(env, batch_buffer(env, batch, activation_batch.token_sums), b.count * 4, "tokenSums");
+        if (b.token_sums == NULL) {
+            return;
+        }
+    }
+    if (check_kept_columns(env, &w, &b)) {
+        run(env, l->integer_sparse, &w, mapped, heap, &b, &o);
+    }
+}
+
 /* Every kept-column number of the batch is checked before the kernel indexes weights with it. */
 JNIEXPORT void JNICALL Java_dev_qsparse_nativekernels_NativeKernels_int8Float(JNIEnv *env, jclass cls, jint level,
                                                                             jobject slice, jobject batch,
@@ -347,20 +420,9 @@ JNIEXPORT void JNICALL Java_dev_qsparse_nativekernels_NativeKernels_int8Float(JN
         return;
     }
     b.token_sums = NULL;
-    for (int64_t t = 0; t < b.count; t++) {
-        if (b.counts[t] < 0 || b.counts[t] > w.cols) {
-            refuse(env, "a kept-column count outside [0, cols]");
-            return;
-        }
-        for (int64_t j = 0; j < b.counts[t]; j++) {
-            int32_t c = b.index[t * b.stride + j];
-            if (c < 0 || c >= w.cols) {
-                refuse(env, "a column number outside [0, cols)");
-                return;
-            }
-        }
+    if (check_kept_columns(env, &w, &b)) {
+        run(env, l->int8_float, &w, mapped, heap, &b, &o);
     }
-    run(env, l->int8_float, &w, mapped, heap, &b, &o);
 }
 
 JNIEXPORT void JNICALL Java_dev_qsparse_nativekernels_NativeKernels_f32(JNIEnv *env, jclass cls, jint level,

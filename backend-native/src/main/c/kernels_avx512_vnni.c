@@ -617,6 +617,12 @@ static void level_f32_rows(const struct qs_weights *w, const struct qs_batch *b,
              o->values, o->stride);
 }
 
+/* Decode steps on 256-bit registers (EVEX vpdpbusd: no AVX-VNNI needed): see sparse_256.inc. */
+#define S_TARGET "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni"
+#define S_VNNI 1
+#define S_DPBUSD "vpdpbusd"
+#include "sparse_256.inc"
+
 static int level_supported(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
@@ -624,5 +630,5 @@ static int level_supported(void) {
 }
 
 const struct qs_level qs_level_avx512_vnni = {
-    "avx512-vnni", level_supported, level_integer, level_int8_float, level_f32_rows,
+    "avx512-vnni", level_supported, level_integer, sparse_integer, level_int8_float, level_f32_rows,
 };

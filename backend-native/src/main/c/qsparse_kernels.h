@@ -48,6 +48,8 @@ struct qs_level {
     const char *name;     /* as qsparse.native.level names it */
     int (*supported)(void); /* whether this CPU runs it */
     void (*integer)(const struct qs_weights *, const struct qs_batch *, const struct qs_output *);
+    /* Each input over its own kept columns (index, counts), no repack: decode steps. */
+    void (*integer_sparse)(const struct qs_weights *, const struct qs_batch *, const struct qs_output *);
     void (*int8_float)(const struct qs_weights *, const struct qs_batch *, const struct qs_output *);
     void (*f32_rows)(const struct qs_weights *, const struct qs_batch *, const struct qs_output *);
 };
@@ -58,6 +60,11 @@ extern const struct qs_level qs_level_avx_vnni;
 extern const struct qs_level qs_level_avx2;
 #define QS_LEVELS 3
 extern const struct qs_level *const qs_levels[QS_LEVELS];
+
+/* Scratch of one sparse integer call: an input's activation bytes and column addresses. */
+static inline int64_t qs_sparse_scratch_bytes(int64_t cols) {
+    return (cols + 4 + 7) / 8 * 8 + (cols + 4) * 8;
+}
 
 /*
  * Scratch of one integer call at any level: the repacked weight block, the activations as bytes, and

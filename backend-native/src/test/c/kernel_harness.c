@@ -73,10 +73,21 @@ static void fill_activations(struct problem *p, int integer, double keep) {
         p->counts[t] = n;
         p->token_scales[t] = 0.01f + (next() % 1000) / 1000.0f;
     }
-    /* Pairs of inputs with the same kept columns: the kernels that share weight loads. */
+    /*
+     * Pairs of inputs with the same kept columns (the kernels that share weight loads): row 1 keeps
+     * row 0's columns, with its own values there.
+     */
     if (p->count > 2) {
         memcpy(p->index + p->xstride, p->index, 4 * p->xstride);
         p->counts[1] = p->counts[0];
+        float *x0 = p->x, *x1 = p->x + p->xstride;
+        int32_t sum = 0;
+        for (int c = 0; c < p->cols; c++) {
+            x1[c] = x0[c] == 0 ? 0 : (integer ? (float)((int)(next() % 255) - 127) : gaussianish());
+            x1[c] = x0[c] != 0 && x1[c] == 0 ? 1 : x1[c];
+            sum += (int32_t)x1[c];
+        }
+        p->token_sums[1] = sum;
     }
 }
 
@@ -166,7 +177,7 @@ static void reference(int layout, int float_activations, struct problem *p) {
                 for (int c = c16; c < p->cols; c++) {
                     v = fmaf(w[c], x[c], v);
                 }
-            } else if (float_activations) {
+            } else if (float_activations == 1) {
                 float acc = 0;
                 for (int j = 0; j < p->counts[t]; j++) {
                     int c = p->index[(long)t * p->xstride + j];
@@ -191,12 +202,15 @@ static void reference(int layout, int float_activations, struct problem *p) {
     }
 }
 
+/* float_activations: 0 integer batch product, 1 int8 x float, 2 sparse integer product (index lists). */
 static void run(const struct qs_level *l, int layout, int float_activations, struct problem *p, long o0, long len) {
     struct qs_weights w = {layout, p->weights, p->stride, p->padded, p->cols, p->row_scales, o0, len};
     struct qs_batch b = {p->x, p->count, p->xstride, p->token_scales, p->token_sums, p->index, p->counts};
     struct qs_output o = {p->out, p->padded, p->scratch};
     if (layout == QS_F32_ROWS) {
         l->f32_rows(&w, &b, &o);
+    } else if (float_activations == 2) {
+        l->integer_sparse(&w, &b, &o);
     } else if (float_activations) {
         l->int8_float(&w, &b, &o);
     } else {
@@ -205,12 +219,15 @@ static void run(const struct qs_level *l, int layout, int float_activations, str
 }
 
 static const char *what(int layout, int float_activations) {
+    if (float_activations == 2) {
+        return layout == QS_INT8_COLUMNS ? "int8 sparse" : "ternary sparse";
+    }
     return layout == QS_F32_ROWS ? "f32" : float_activations ? "int8 x float" : layout == QS_INT8_COLUMNS ? "int8" : "ternary";
 }
 
 /* Every output of every row equal, bit for bit; split in two calls to test o0 > 0. */
 static int check(const struct qs_level *l, int layout, int float_activations, int rows, int cols, int count) {
-    struct problem p = make(layout, rows, cols, count, float_activations || layout == QS_F32_ROWS ? -0.6 : 0.6);
+    struct problem p = make(layout, rows, cols, count, float_activations == 1 || layout == QS_F32_ROWS ? -0.6 : 0.6);
     reference(layout, float_activations, &p);
     long split = layout == QS_F32_ROWS ? p.padded / 2 : p.padded / 128 * 64;
     if (split > 0) {
@@ -239,8 +256,9 @@ static double seconds(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static void bench(const struct qs_level *l, int layout, int float_activations, int rows, int cols, int count) {
-    struct problem p = make(layout, rows, cols, count, float_activations || layout == QS_F32_ROWS ? -1.0 : 0.5);
+static void bench(const struct qs_level *l, int layout, int float_activations, int rows, int cols, int count,
+                  double keep) {
+    struct problem p = make(layout, rows, cols, count, float_activations == 1 || layout == QS_F32_ROWS ? -1.0 : keep);
     double best = 1e9;
     for (int rep = 0; rep < 7; rep++) {
         double t0 = seconds();
@@ -248,8 +266,8 @@ static void bench(const struct qs_level *l, int layout, int float_activations, i
         double dt = seconds() - t0;
         best = dt < best ? dt : best;
     }
-    printf("%-12s %-13s %5d x %5d batch %3d: %8.3f ms\n", l->name, what(layout, float_activations), rows, cols, count,
-           best * 1e3);
+    printf("%-12s %-15s %5d x %5d batch %3d keep %3.0f%%: %8.3f ms\n", l->name, what(layout, float_activations), rows,
+           cols, count, keep * 100, best * 1e3);
     release(&p);
 }
 
@@ -268,12 +286,17 @@ int main(int argc, char **argv) {
         if (timing) {
             int layouts[] = {QS_INT8_COLUMNS, QS_TERNARY_COLUMNS};
             for (int k = 0; k < 2; k++) {
-                bench(l, layouts[k], 0, 2048, 768, 16);
-                bench(l, layouts[k], 0, 2048, 768, 64);
+                bench(l, layouts[k], 0, 2048, 768, 16, 0.5);
+                bench(l, layouts[k], 0, 2048, 768, 64, 0.5);
+                /* decode: one input, dense and half its columns kept, in cache and from memory (64 MB) */
+                bench(l, layouts[k], 2, 2048, 768, 1, 1.0);
+                bench(l, layouts[k], 2, 2048, 768, 1, 0.5);
+                bench(l, layouts[k], 2, 8192, 8192, 1, 1.0);
+                bench(l, layouts[k], 2, 8192, 8192, 1, 0.5);
             }
-            bench(l, QS_INT8_COLUMNS, 1, 32000, 768, 16);
-            bench(l, QS_F32_ROWS, 0, 2048, 768, 1);
-            bench(l, QS_F32_ROWS, 0, 2048, 768, 16);
+            bench(l, QS_INT8_COLUMNS, 1, 32000, 768, 16, 1.0);
+            bench(l, QS_F32_ROWS, 0, 2048, 768, 1, 1.0);
+            bench(l, QS_F32_ROWS, 0, 2048, 768, 16, 1.0);
             continue;
         }
         int checks = 0, bad = 0;
@@ -284,7 +307,9 @@ int main(int argc, char **argv) {
                 bad |= check(l, QS_TERNARY_COLUMNS, 0, rows, cols, count);
                 bad |= check(l, QS_INT8_COLUMNS, 1, rows, cols, count);
                 bad |= check(l, QS_F32_ROWS, 0, rows, cols, count);
-                checks += 4;
+                bad |= check(l, QS_INT8_COLUMNS, 2, rows, cols, count);
+                bad |= check(l, QS_TERNARY_COLUMNS, 2, rows, cols, count);
+                checks += 6;
             }
         }
         printf("level %s: %s (%d products checked)\n", l->name, bad ? "FAILED" : "ok", checks);

@@ -43,6 +43,16 @@ public final class NativeBatchBackend implements BatchBackend {
     }
 
     @Override
+    public boolean hasSparse() {
+        return true;
+    }
+
+    @Override
+    public void integerSparse(WeightSlice weights, ActivationBatch x, OutputBlock out) {
+        NativeKernels.integerSparse(level, weights, x, out);
+    }
+
+    @Override
     public void int8Float(WeightSlice weights, ActivationBatch x, OutputBlock out) {
         NativeKernels.int8Float(level, weights, x, out);
     }

@@ -111,6 +111,9 @@ final class NativeKernels {
     /** {@link dev.qsparse.runtime.kernel.BatchBackend#integer} at level number {@code level}. */
     static native void integer(int level, WeightSlice weights, ActivationBatch x, OutputBlock out);
 
+    /** {@link dev.qsparse.runtime.kernel.BatchBackend#integerSparse} at level number {@code level}. */
+    static native void integerSparse(int level, WeightSlice weights, ActivationBatch x, OutputBlock out);
+
     /** {@link dev.qsparse.runtime.kernel.BatchBackend#int8Float} at level number {@code level}. */
     static native void int8Float(int level, WeightSlice weights, ActivationBatch x, OutputBlock out);
 

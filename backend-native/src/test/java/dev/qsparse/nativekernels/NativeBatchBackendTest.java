@@ -45,7 +45,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 class NativeBatchBackendTest {
 
     private static final int[][] SHAPES = {{64, 4}, {100, 3}, {320, 130}, {192, 768}, {64, 1}};
-    private static final int[] COUNTS = {4, 5, 7, 13, 64};
+    private static final int[] COUNTS = {1, 2, 3, 4, 5, 7, 13, 64};
 
     /** Every level the library has; each test skips the ones this CPU lacks. */
     static List<String> levels() {

@@ -34,6 +34,22 @@ public interface BatchBackend {
      */
     void integer(WeightSlice weights, ActivationBatch x, OutputBlock out);
 
+    /** Whether {@link #integerSparse} is implemented. */
+    default boolean hasSparse() {
+        return false;
+    }
+
+    /**
+     * The product {@link #integer} computes, for each input over its own kept columns only ({@code
+     * x.index()}: the first {@code x.counts()[t]} column numbers of row t, every nonzero activation
+     * listed), straight from the weights' layout: no repack, and a column whose activation is zero is
+     * never read. For decode steps and batches too small to pay for {@link #integer}'s repacking; the
+     * scratch holds at least {@link #scratchBytes} bytes.
+     */
+    default void integerSparse(WeightSlice weights, ActivationBatch x, OutputBlock out) {
+        throw new UnsupportedOperationException(name() + " has no sparse integer products");
+    }
+
     /**
      * Int8 weights times float activations (an lm head, whose input is not quantized), bit for bit
      * as the Java {@code int8Float} kernel: per output, {@code acc = fma(W[o, c], x[t][c], acc)} over

@@ -124,6 +124,11 @@ abstract class ColumnMatrix implements WeightMatrix {
 
     @Override
     public void multiply(ActivationBuffer in, float[] out, Workspace ws) {
+        BatchBackend integer = ws.batchBackend();
+        if (in.integer && integer != null && integer.hasSparse()) {
+            multiplySparseNative(integer, new ActivationBuffer[] {in}, 1, new float[][] {out}, ws);
+            return;
+        }
         KernelBackend k = ws.backend();
         in.index(); // listed here, on the calling thread: the tiles below read it concurrently
         if (in.integer) {
@@ -204,6 +209,10 @@ abstract class ColumnMatrix implements WeightMatrix {
             return;
         }
         BatchBackend integer = ws.batchBackend();
+        if (integer != null && integer.hasSparse() && count < INTEGER_BATCH_MIN && integerInputs(in, count) == count) {
+            multiplySparseNative(integer, in, count, out, ws);
+            return;
+        }
         if (integer != null && count >= INTEGER_BATCH_MIN) {
             int integerInputs = integerInputs(in, count);
             if (integerInputs == count) {
@@ -340,6 +349,39 @@ abstract class ColumnMatrix implements WeightMatrix {
         ws.forRange(padded, GROUP, (long) padded * cols * count, (a, b) -> {
             ByteBuffer scratch = SCRATCH.get().direct(scratchBytes);
             backend.integer(weights.outputs(a, b - a), batch, new OutputBlock(resultBytes, padded, scratch));
+        });
+        unstage(count, out, ws);
+    }
+
+    /**
+     * Int8 activations on the backend's sparse kernel: each input over its own kept columns, outputs
+     * split across the pool's threads, the same exact sums and finish as the Java kernels.
+     */
+    private void multiplySparseNative(
+            BatchBackend backend, ActivationBuffer[] in, int count, float[][] out, Workspace ws) {
+        stage(in, count, ws);
+        int xStride = xStride();
+        ByteBuffer indexBytes = ws.nativeScratch(Workspace.NativeScratch.INDEX, count * xStride);
+        ByteBuffer sumBytes = ws.nativeScratch(Workspace.NativeScratch.TOKEN_INTS, count);
+        ByteBuffer countBytes = ws.nativeScratch(Workspace.NativeScratch.COUNTS, count);
+        java.nio.IntBuffer index = indexBytes.asIntBuffer();
+        long work = 0;
+        for (int t = 0; t < count; t++) {
+            index.put(t * xStride, in[t].index(), 0, in[t].count);
+            countBytes.putInt(4 * t, in[t].count);
+            sumBytes.putInt(4 * t, tokenSum(in[t]));
+            work += (long) padded * in[t].count;
+        }
+        ByteBuffer xBytes = ws.nativeScratch(Workspace.NativeScratch.ACTIVATIONS, count * xStride);
+        ByteBuffer scaleBytes = ws.nativeScratch(Workspace.NativeScratch.TOKEN_SCALES, count);
+        ByteBuffer resultBytes = ws.nativeScratch(Workspace.NativeScratch.RESULTS, count * padded);
+        int scratchBytes = Math.toIntExact(backend.scratchBytes(cols, 1, xStride));
+        WeightSlice weights = slice();
+        ActivationBatch batch =
+                new ActivationBatch(xBytes, count, xStride, scaleBytes, sumBytes, indexBytes, countBytes);
+        ws.forRange(padded, GROUP, work, (a, b) -> {
+            ByteBuffer scratch = SCRATCH.get().direct(scratchBytes);
+            backend.integerSparse(weights.outputs(a, b - a), batch, new OutputBlock(resultBytes, padded, scratch));
         });
         unstage(count, out, ws);
     }

@@ -66,6 +66,8 @@ public final class Workspace {
         TOKEN_SCALES,
         /** [count] int32s: each input's activation sum (ternary) or kept-column count (float path). */
         TOKEN_INTS,
+        /** [count] int32s: each input's kept-column count (sparse integer path, beside the sums). */
+        COUNTS,
         /** [count][padded outputs] result floats. */
         RESULTS
     }
