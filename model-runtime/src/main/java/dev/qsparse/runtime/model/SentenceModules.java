@@ -113,6 +113,26 @@ public record SentenceModules(int maxSeqLength, Pooling pooling, boolean normali
         return new SentenceModules(maxSeq, pooling, types.contains(NORMALIZE));
     }
 
+    /**
+     * The module configuration files in sub-directories ({@code 1_Pooling/config.json}) of a directory
+     * whose modules {@link #read} accepted: what a copy of the model must carry beside its top-level
+     * files.
+     */
+    static List<Path> moduleConfigs(Path dir) throws ModelLoadException {
+        Path modulesFile = dir.resolve(MODULES_FILE);
+        List<Path> out = new ArrayList<>();
+        if (ModelFiles.isPresent(dir, modulesFile)) {
+            for (JsonNode m : json(dir, modulesFile)) {
+                String path = m.path("path").asText("");
+                Path config = path.isEmpty() ? null : dir.resolve(path).resolve("config.json");
+                if (config != null && ModelFiles.isPresent(dir, config)) {
+                    out.add(config);
+                }
+            }
+        }
+        return out;
+    }
+
     /** sentence_bert_config.json's max_seq_length, at most max_position_embeddings. */
     private static int maxSequenceLength(Path dir, int maxPositions) throws ModelLoadException {
         Path file = dir.resolve(SENTENCE_CONFIG_FILE);
