@@ -13,7 +13,8 @@ import picocli.CommandLine.Option;
 @Command(
         name = "embed",
         mixinStandardHelpOptions = true,
-        description = "Embed a text: {\"embedding\": [...], ...} (L2-normalised).")
+        description = "Embed a text: {\"embedding\": [...], ...} (L2-normalised; an encoder's only when its"
+                + " modules.json has a Normalize module).")
 final class EmbedCommand implements Callable<Integer> {
 
     @Mixin
@@ -22,18 +23,20 @@ final class EmbedCommand implements Callable<Integer> {
     @Option(names = "--text", required = true, description = "Text to embed.")
     String text;
 
-    @Option(names = "--pooling", defaultValue = "mean", description = "mean or last (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--pooling",
+            description = "mean, last, cls or max (default: the model's own: an encoder's 1_Pooling, else mean).")
     String pooling;
 
     @Override
     public Integer call() throws Exception {
-        Pooling p = Pooling.fromName(pooling);
+        Pooling p = pooling == null ? null : Pooling.fromName(pooling);
         try (Model model = modelOptions.load()) {
             InferenceResult.Embedding e = model.newSession().embed(text, p);
             Map<String, Object> out = new LinkedHashMap<>();
             out.put("embedding", e.vector());
             out.put("dimension", e.vector().length);
-            out.put("pooling", pooling);
+            out.put("pooling", e.pooling().name().toLowerCase(java.util.Locale.ROOT));
             out.put("model", model.name());
             Stats.put(out, e.stats());
             Json.print(out);

@@ -2,6 +2,8 @@ package dev.qsparse.runtime;
 
 import dev.qsparse.runtime.inference.InferenceSession;
 import dev.qsparse.runtime.kernel.Backends;
+import dev.qsparse.runtime.model.BertConfig;
+import dev.qsparse.runtime.model.BertEncoder;
 import dev.qsparse.runtime.model.ConfigReader;
 import dev.qsparse.runtime.model.DecoderModel;
 import dev.qsparse.runtime.model.ModelConfig;
@@ -13,6 +15,7 @@ import dev.qsparse.runtime.safetensors.Checkpoint;
 import dev.qsparse.runtime.safetensors.ModelFiles;
 import dev.qsparse.runtime.safetensors.ModelLoadException;
 import dev.qsparse.runtime.tokenizer.Tokenizer;
+import dev.qsparse.runtime.tokenizer.WordPieceTokenizer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -55,6 +58,8 @@ public final class Model implements AutoCloseable {
             DecoderModel<?> network;
             if (config instanceof QSparseConfig q) {
                 network = new QSparseTransformer(q, checkpoint);
+            } else if (config instanceof BertConfig b) {
+                network = new BertEncoder(b, checkpoint);
             } else {
                 network = new SeedTransformer((SeedConfig) config, checkpoint);
             }
@@ -62,6 +67,11 @@ public final class Model implements AutoCloseable {
             Tokenizer tokenizer = ModelFiles.isPresent(directory, tokenizerFile)
                     ? Tokenizer.load(tokenizerFile, config.vocabSize())
                     : null;
+            if (config instanceof BertConfig && tokenizer != null && !(tokenizer instanceof WordPieceTokenizer)) {
+                // The encoder's input is the WordPiece template around the text ([CLS] ... [SEP]).
+                throw ModelLoadException.forFile(
+                        tokenizerFile, "model_type bert needs a WordPiece tokenizer (model.type WordPiece)");
+            }
             if (tokenizer != null && tokenizer.vocabSize() > config.vocabSize()) {
                 throw ModelLoadException.forFile(
                         tokenizerFile,

@@ -1,10 +1,13 @@
 package dev.qsparse.runtime.inference;
 
 import dev.qsparse.runtime.Model;
+import dev.qsparse.runtime.model.BertConfig;
 import dev.qsparse.runtime.model.ForwardState;
 import dev.qsparse.runtime.model.ModelConfig;
+import dev.qsparse.runtime.model.SentenceModules;
 import dev.qsparse.runtime.tokenizer.PromptTemplate;
 import dev.qsparse.runtime.tokenizer.Tokenizer;
+import dev.qsparse.runtime.tokenizer.WordPieceTokenizer;
 import java.util.Arrays;
 import java.util.Optional;
 
@@ -21,11 +24,19 @@ final class Admission {
     private final ModelConfig config;
     /** Ids put before every text (see Tokens in {@link InferenceSession}). */
     private final int[] textPrefix;
+    /** The sentence-transformers modules of an encoder, or null for a decoder. */
+    private final SentenceModules encoder;
+    /** An encoder's ids after the text ([SEP]). */
+    private final int[] textSuffix;
 
     Admission(Model model) {
         this.model = model;
         this.config = model.config();
         this.textPrefix = textPrefix(model, config);
+        this.encoder = config instanceof BertConfig b ? b.modules() : null;
+        // Model.load gives an encoder a WordPiece tokenizer or none.
+        this.textSuffix =
+                model.tokenizer().orElse(null) instanceof WordPieceTokenizer w ? w.suffixTokens() : new int[0];
     }
 
     /** A request that fails before it runs, with its result. */
@@ -45,6 +56,9 @@ final class Admission {
         if (tokenizer == null) {
             throw new Refused(failure("model " + model.name() + " has no tokenizer.json", 0, false, start));
         }
+        if (encoder != null) {
+            return admitToEncoder(tokenizer, r, slot, state, start);
+        }
         int context = config.contextLength();
         int[] tokens;
         try {
@@ -59,8 +73,9 @@ final class Admission {
                 if (tokens.length - textPrefix.length <= 0) {
                     throw new Refused(failure("empty text has no tokens to embed", tokens.length, false, start));
                 }
+                Pooling pooling = r.pooling() == null ? Pooling.MEAN : r.pooling();
                 return new EmbedSequence(
-                        slot, state, tokens, n, truncated, r.pooling(), textPrefix.length, config.hiddenSize());
+                        slot, state, tokens, n, truncated, pooling, textPrefix.length, true, config.hiddenSize());
             }
             case SCORE -> {
                 if (n < 2) {
@@ -100,6 +115,46 @@ final class Admission {
                         config.vocabSize());
             }
         }
+    }
+
+    /**
+     * An encoder embeds only. Its input is sentence-transformers': the template around the text,
+     * the text cut so that the whole fits {@code max_seq_length} (the tokenizer.json's own
+     * truncation, which sentence-transformers overrides, is not applied); every position is pooled
+     * by the request's pooling or else the model's, and normalised when the model has a Normalize
+     * module.
+     */
+    private Sequence admitToEncoder(Tokenizer tokenizer, InferenceRequest r, int slot, ForwardState state, long start)
+            throws Refused {
+        if (r.task() != Task.EMBED) {
+            throw new Refused(failure(
+                    "model " + model.name() + " is an encoder (model_type " + config.modelType() + "): it embeds"
+                            + " text, it cannot " + r.task().name().toLowerCase(java.util.Locale.ROOT),
+                    0,
+                    false,
+                    start));
+        }
+        int[] text = tokenizer.encode(r.text());
+        int keep = Math.max(0, config.contextLength() - textPrefix.length - textSuffix.length);
+        int n = Math.min(text.length, keep);
+        int[] tokens = new int[textPrefix.length + n + textSuffix.length];
+        System.arraycopy(textPrefix, 0, tokens, 0, textPrefix.length);
+        System.arraycopy(text, 0, tokens, textPrefix.length, n);
+        System.arraycopy(textSuffix, 0, tokens, textPrefix.length + n, textSuffix.length);
+        if (tokens.length == 0) {
+            throw new Refused(failure("empty text has no tokens to embed", 0, false, start));
+        }
+        Pooling pooling = r.pooling() == null ? encoder.pooling() : r.pooling();
+        return new EmbedSequence(
+                slot,
+                state,
+                tokens,
+                tokens.length,
+                text.length > n,
+                pooling,
+                0,
+                encoder.normalize(),
+                config.hiddenSize());
     }
 
     /**

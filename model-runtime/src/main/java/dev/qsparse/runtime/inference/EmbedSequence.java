@@ -3,12 +3,16 @@ package dev.qsparse.runtime.inference;
 import dev.qsparse.runtime.kernel.Kernels;
 import dev.qsparse.runtime.model.ForwardState;
 
-/** An embed request: the text's hidden states pooled (mean over the text's positions, or the last), then L2-normalised. */
+/**
+ * An embed request: the hidden states of positions {@code [textStart, n)} pooled ({@link Pooling};
+ * the first and last are positions 0 and n - 1), then L2-normalised when the model says so.
+ */
 final class EmbedSequence extends Sequence {
 
     private final Pooling pooling;
     private final int textStart;
     private final boolean truncated;
+    private final boolean normalize;
     private final float[] pooled;
 
     /** {@code tokens}: the prefix and the text; the first {@code n} positions are embedded. */
@@ -20,12 +24,17 @@ final class EmbedSequence extends Sequence {
             boolean truncated,
             Pooling pooling,
             int textStart,
+            boolean normalize,
             int hidden) {
         super(slot, state, tokens, n);
         this.pooling = pooling;
         this.textStart = textStart;
         this.truncated = truncated;
+        this.normalize = normalize;
         this.pooled = new float[hidden];
+        if (pooling == Pooling.MAX) {
+            java.util.Arrays.fill(pooled, Float.NEGATIVE_INFINITY);
+        }
     }
 
     @Override
@@ -35,18 +44,43 @@ final class EmbedSequence extends Sequence {
 
     @Override
     void accept(int pos, float[] hidden, float[] logits) {
-        if (pooling == Pooling.LAST) {
-            if (pos == known - 1) {
-                System.arraycopy(hidden, 0, pooled, 0, pooled.length);
+        switch (pooling) {
+            case LAST -> {
+                if (pos == known - 1) {
+                    System.arraycopy(hidden, 0, pooled, 0, pooled.length);
+                }
             }
-        } else if (pos >= textStart) {
-            Kernels.add(pooled, hidden, pooled.length);
+            case CLS -> {
+                if (pos == 0) {
+                    System.arraycopy(hidden, 0, pooled, 0, pooled.length);
+                }
+            }
+            case MAX -> {
+                if (pos >= textStart) {
+                    for (int i = 0; i < pooled.length; i++) {
+                        pooled[i] = Math.max(pooled[i], hidden[i]);
+                    }
+                }
+            }
+            case MEAN -> {
+                if (pos >= textStart) {
+                    Kernels.add(pooled, hidden, pooled.length);
+                }
+            }
         }
     }
 
     @Override
     InferenceResult result(long startNanos) {
-        return new InferenceResult.Embedding(normalize(pooled), pooling, stats(known, truncated, startNanos));
+        if (pooling == Pooling.MEAN && !normalize) {
+            // Normalisation makes the sum's scale irrelevant; without it the mean is the result.
+            float inv = 1f / (known - textStart);
+            for (int i = 0; i < pooled.length; i++) {
+                pooled[i] *= inv;
+            }
+        }
+        float[] vector = normalize ? normalize(pooled) : pooled;
+        return new InferenceResult.Embedding(vector, pooling, stats(known, truncated, startNanos));
     }
 
     private static float[] normalize(float[] vector) {

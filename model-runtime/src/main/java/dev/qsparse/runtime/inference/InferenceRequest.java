@@ -2,14 +2,16 @@ package dev.qsparse.runtime.inference;
 
 import java.util.Objects;
 
-/** One item of a micro-batch: a text and what to do with it. */
+/**
+ * One item of a micro-batch: a text and what to do with it. A null {@code pooling} is the model's
+ * own: its sentence-transformers Pooling module for an encoder, {@link Pooling#MEAN} for a decoder.
+ */
 public record InferenceRequest(Task task, String text, GenerationParams generation, Pooling pooling) {
 
     public InferenceRequest {
         Objects.requireNonNull(task, "task");
         Objects.requireNonNull(text, "text");
         generation = generation == null ? GenerationParams.defaults() : generation;
-        pooling = pooling == null ? Pooling.MEAN : pooling;
     }
 
     public static InferenceRequest generate(String text, GenerationParams params) {

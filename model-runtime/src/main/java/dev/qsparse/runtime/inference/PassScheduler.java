@@ -29,6 +29,9 @@ final class PassScheduler<S extends ForwardState> {
     private final WorkerPool pool;
     private final List<S> states = new ArrayList<>();
     private final int passSize;
+    /** An encoder's sequences go whole into a pass (see {@link DecoderModel#bidirectional()}). */
+    private final boolean whole;
+
     private final int vocab;
 
     private final Pass<S> pass;
@@ -44,12 +47,15 @@ final class PassScheduler<S extends ForwardState> {
         this.backends = backends;
         this.pool = pool;
         this.passSize = network.passSize();
+        this.whole = network.bidirectional();
         this.vocab = network.config().vocabSize();
-        pass = new Pass<>(passSize);
-        slotOf = new Sequence[passSize];
-        hidden = new float[passSize][network.config().hiddenSize()];
-        wanted = new float[passSize][];
-        logitsRow = new int[passSize];
+        // A whole sequence longer than the budget still fits one pass.
+        int capacity = whole ? Math.max(passSize, network.config().contextLength()) : passSize;
+        pass = new Pass<>(capacity);
+        slotOf = new Sequence[capacity];
+        hidden = new float[capacity][network.config().hiddenSize()];
+        wanted = new float[capacity][];
+        logitsRow = new int[capacity];
     }
 
     /** The state of the i-th sequence of a micro-batch, made on first use (state(0) also runs the lm-head products). */
@@ -93,6 +99,9 @@ final class PassScheduler<S extends ForwardState> {
      * consecutive (four of one sequence attend together).
      */
     private int pack(List<Sequence> active) {
+        if (whole) {
+            return packWhole(active);
+        }
         int n = active.size();
         int first = turn++ % n;
         int count = 0;
@@ -110,6 +119,23 @@ final class PassScheduler<S extends ForwardState> {
                 if (s.ready() > 1 && s.decodes() == generations) {
                     count = add(s, Math.min(s.ready(), passSize - count), count);
                 }
+            }
+        }
+        return count;
+    }
+
+    /**
+     * An encoder's pass: whole sequences while they fit the token budget, the sequence served first
+     * turning round; one longer than the budget goes alone.
+     */
+    private int packWhole(List<Sequence> active) {
+        int n = active.size();
+        int first = turn++ % n;
+        int count = 0;
+        for (int k = 0; k < n && count < passSize; k++) {
+            Sequence s = active.get((first + k) % n);
+            if (count == 0 || s.ready() <= passSize - count) {
+                count = add(s, s.ready(), count);
             }
         }
         return count;

@@ -62,9 +62,10 @@ public final class ConfigReader {
                 case "qwen3" -> readHub(root, "qwen3");
                 case "bitnet" -> readBitNet(root);
                 case "qsparse_seed" -> readSeed(root);
+                case "bert" -> BertKeys.read(root, modelDir);
                 default ->
                     throw new IllegalArgumentException("unsupported model_type '" + type
-                            + "' (expected qsparse, llama, qwen2, qwen3, bitnet or qsparse_seed)");
+                            + "' (expected qsparse, llama, qwen2, qwen3, bitnet, bert or qsparse_seed)");
             };
         } catch (IllegalArgumentException e) {
             throw ModelLoadException.forFile(file, e.getMessage());
@@ -401,6 +402,11 @@ public final class ConfigReader {
             long embed = (long) q.vocabSize() * h * (q.tieWordEmbeddings() ? 1 : 2);
             return q.numLayers() * (attn + mlp) + embed;
         }
+        if (config instanceof BertConfig b) {
+            long h = b.hiddenSize();
+            long layer = 4 * h * h + 2 * h * b.intermediateSize();
+            return b.numLayers() * layer + (b.vocabSize() + (long) b.maxPositionEmbeddings() + b.typeVocabSize()) * h;
+        }
         SeedConfig s = (SeedConfig) config;
         long d = s.dModel();
         return s.numLayers() * (4 * d * d + 2 * d * s.dimFeedforward()) + (long) s.vocabSize() * d;
@@ -411,6 +417,11 @@ public final class ConfigReader {
             return "vocab_size=" + q.vocabSize() + ", hidden_size=" + q.hiddenSize() + ", intermediate_size="
                     + q.intermediateSize() + ", num_hidden_layers=" + q.numLayers() + ", num_attention_heads="
                     + q.numHeads() + ", head_dim=" + q.headDim();
+        }
+        if (config instanceof BertConfig b) {
+            return "vocab_size=" + b.vocabSize() + ", hidden_size=" + b.hiddenSize() + ", intermediate_size="
+                    + b.intermediateSize() + ", num_hidden_layers=" + b.numLayers() + ", max_position_embeddings="
+                    + b.maxPositionEmbeddings() + ", type_vocab_size=" + b.typeVocabSize();
         }
         SeedConfig s = (SeedConfig) config;
         return "vocab_size=" + s.vocabSize() + ", d_model=" + s.dModel() + ", num_layers=" + s.numLayers()
@@ -445,7 +456,7 @@ public final class ConfigReader {
     }
 
     /** A top-K ratio: a number in (0, 1]. */
-    private static double ratio(JsonNode c, String key, double fallback) {
+    static double ratio(JsonNode c, String key, double fallback) {
         JsonNode v = c.get(key);
         if (v == null || v.isNull()) {
             return fallback;
@@ -501,7 +512,7 @@ public final class ConfigReader {
     }
 
     /** An activation bit width under {@code key}: 0 (float), 8, or absent/null for {@code fallback}. */
-    private static int bits(JsonNode c, String key, int fallback) {
+    static int bits(JsonNode c, String key, int fallback) {
         JsonNode v = c.get(key);
         if (v == null || v.isNull()) {
             return fallback;

@@ -4,7 +4,7 @@ import dev.qsparse.runtime.kernel.Backends;
 import dev.qsparse.runtime.kernel.WorkerPool;
 
 /**
- * A causal decoder network over loaded weights. Immutable and thread-safe: any number of threads
+ * A network over loaded weights: a causal decoder, or an encoder ({@link #bidirectional()}). Immutable and thread-safe: any number of threads
  * may run passes at once, each with its own states. The whole contract: make a state per sequence,
  * run passes of slots ({@link #forward}), and turn hidden states into logits ({@link #logits}).
  * {@link SingleSequence} steps one sequence for tools and tests.
@@ -20,6 +20,17 @@ public interface DecoderModel<S extends ForwardState> {
      * every slot of it, so a larger pass amortizes that better, at the price of scratch memory.
      */
     int passSize();
+
+    /**
+     * True for an encoder: every position of a sequence attends to all of them, so a sequence
+     * cannot be split across passes. A pass then holds whole sequences, each at positions 0, 1, ...
+     * in order; {@link #passSize()} is a token budget, and a sequence longer than it runs whole in
+     * a pass of its own (up to the config's context length). Its state keeps nothing between
+     * passes, and it has no {@link #logits}.
+     */
+    default boolean bidirectional() {
+        return false;
+    }
 
     /**
      * A new sequence state whose products run on {@code backends}, shared with {@code pool}'s

@@ -3,7 +3,7 @@ package dev.qsparse.runtime.model;
 import java.util.OptionalInt;
 
 /** What every architecture's config tells the inference layer. */
-public sealed interface ModelConfig permits QSparseConfig, SeedConfig {
+public sealed interface ModelConfig permits QSparseConfig, SeedConfig, BertConfig {
 
     String modelType();
 

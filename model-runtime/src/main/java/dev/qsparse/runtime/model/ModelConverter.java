@@ -114,6 +114,25 @@ public final class ModelConverter {
                 }
                 copyAll(ckpt, writer, ckpt.tensorNames());
                 quantized = 0;
+            } else if (config instanceof BertConfig b) {
+                if (format == Target.TERNARY) {
+                    throw new IllegalArgumentException("model_type bert converts to f32 or int8 (ternary weights"
+                            + " were never trained for these encoders)");
+                }
+                Set<String> rest = new LinkedHashSet<>(ckpt.tensorNames());
+                quantized = 0;
+                lmHead = "none";
+                if (format == Target.INT8) {
+                    writer.metadata("qsparse.weight_layout", ConfigReader.WEIGHT_LAYOUT);
+                    String prefix = ckpt.contains("bert.embeddings.word_embeddings.weight") ? "bert." : "";
+                    for (Map.Entry<String, int[]> p : projections(b, prefix).entrySet()) {
+                        int[] shape = p.getValue();
+                        quantized += quantize(ckpt, writer, rest, p.getKey(), shape[0], shape[1], WeightQuant.INT8);
+                    }
+                    configJson.put("weight_quant", "int8");
+                    configJson.put("weight_layout", ConfigReader.WEIGHT_LAYOUT);
+                }
+                copyAll(ckpt, writer, rest);
             } else {
                 QSparseConfig c = (QSparseConfig) config;
                 Map<String, int[]> projections = projections(c);
@@ -159,6 +178,13 @@ public final class ModelConverter {
             Files.deleteIfExists(target.resolve(Checkpoint.INDEX_FILE));
             json.writeValue(target.resolve(ConfigReader.FILE).toFile(), configJson);
             copyOtherFiles(source, target, ckpt);
+            if (config instanceof BertConfig) {
+                for (Path module : SentenceModules.moduleConfigs(source)) {
+                    Path to = target.resolve(source.relativize(module).toString());
+                    Files.createDirectories(to.getParent());
+                    Files.copy(module, to, StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
             return new Result(
                     target, format.name().toLowerCase(Locale.ROOT), lmHead, lmHeadInput, Files.size(out), quantized);
         }
@@ -182,6 +208,23 @@ public final class ModelConverter {
             }
             out.put(p + "mlp.up_proj.weight", new int[] {f, d});
             out.put(p + "mlp.down_proj.weight", new int[] {d, f});
+        }
+        return out;
+    }
+
+    /** An encoder's projections (q, k, v, attention output, intermediate, output per layer): name to {rows, cols}. */
+    static Map<String, int[]> projections(BertConfig c, String prefix) {
+        Map<String, int[]> out = new LinkedHashMap<>();
+        int d = c.hiddenSize();
+        int f = c.intermediateSize();
+        for (int l = 0; l < c.numLayers(); l++) {
+            String p = prefix + "encoder.layer." + l + ".";
+            for (String qkv : new String[] {"query", "key", "value"}) {
+                out.put(p + "attention.self." + qkv + ".weight", new int[] {d, d});
+            }
+            out.put(p + "attention.output.dense.weight", new int[] {d, d});
+            out.put(p + "intermediate.dense.weight", new int[] {f, d});
+            out.put(p + "output.dense.weight", new int[] {d, f});
         }
         return out;
     }

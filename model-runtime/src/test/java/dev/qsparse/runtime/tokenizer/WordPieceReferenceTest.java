@@ -27,7 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
  * the same ids here as in the Rust {@code tokenizers} library itself, run through DJL's binding,
  * whose native library ships in its Maven jar and loads offline (nothing is downloaded).
  */
-class WordPieceReferenceTest {
+public class WordPieceReferenceTest {
     static final String RESOURCE = "all-minilm-l6-v2-tokenizer.json";
     static final ObjectMapper MAPPER = new ObjectMapper();
 
@@ -42,7 +42,7 @@ class WordPieceReferenceTest {
     }
 
     /** One text per case the issue names; each is checked on its own. */
-    static final List<String> CORPUS = List.of(
+    public static final List<String> CORPUS = List.of(
             "Hello, world! How are you doing today?",
             "The quick brown fox jumps over the lazy dog.",
             "Café naïve résumé façade coöperate Ångström",

@@ -1,0 +1,99 @@
+package dev.qsparse.runtime.model;
+
+import dev.qsparse.runtime.kernel.Sparsifier;
+import dev.qsparse.runtime.kernel.TopKRescale;
+import java.util.OptionalInt;
+
+/**
+ * A BERT-family sentence encoder ({@code model_type} {@code bert}: all-MiniLM-L6-v2,
+ * bge-small-en-v1.5, e5-small-v2): config.json read as transformers' {@code BertConfig} reads it,
+ * the sentence-transformers modules beside it ({@link SentenceModules}), and the Q-Sparse keys that
+ * apply to an encoder (top-K ratios, {@code activation_bits}, {@code weight_quant}).
+ */
+public record BertConfig(
+        int vocabSize,
+        int hiddenSize,
+        int numLayers,
+        int numHeads,
+        int intermediateSize,
+        int maxPositionEmbeddings,
+        int typeVocabSize,
+        float layerNormEps,
+        SentenceModules modules,
+        double topkRatioAttn,
+        double topkRatioAttnOut,
+        double topkRatioMlp,
+        double topkRatioMlpOut,
+        int activationBits,
+        WeightQuant weightQuant)
+        implements ModelConfig {
+
+    public BertConfig {
+        if (vocabSize <= 0 || hiddenSize <= 0 || numLayers <= 0 || numHeads <= 0 || intermediateSize <= 0) {
+            throw new IllegalArgumentException("vocab_size, hidden_size, num_hidden_layers, num_attention_heads and"
+                    + " intermediate_size must be positive");
+        }
+        if (hiddenSize % numHeads != 0) {
+            throw new IllegalArgumentException(
+                    "hidden_size " + hiddenSize + " is not a multiple of num_attention_heads " + numHeads);
+        }
+        if (typeVocabSize < 1 || maxPositionEmbeddings < 1) {
+            throw new IllegalArgumentException("type_vocab_size and max_position_embeddings must be positive");
+        }
+        if (modules.maxSeqLength() > maxPositionEmbeddings) {
+            throw new IllegalArgumentException("max_seq_length " + modules.maxSeqLength()
+                    + " exceeds max_position_embeddings " + maxPositionEmbeddings);
+        }
+        if (activationBits != 0 && activationBits != 8) {
+            throw new IllegalArgumentException("activation_bits must be 0 or 8");
+        }
+        if (weightQuant == WeightQuant.TERNARY) {
+            throw new IllegalArgumentException("weight_quant ternary is not supported for model_type bert");
+        }
+    }
+
+    @Override
+    public String modelType() {
+        return "bert";
+    }
+
+    public int headDim() {
+        return hiddenSize / numHeads;
+    }
+
+    /** The longest input, [CLS] and [SEP] included: sentence-transformers' {@code max_seq_length}. */
+    @Override
+    public int contextLength() {
+        return modules.maxSeqLength();
+    }
+
+    @Override
+    public OptionalInt bosTokenId() {
+        return OptionalInt.empty();
+    }
+
+    @Override
+    public OptionalInt eosTokenId() {
+        return OptionalInt.empty();
+    }
+
+    private Sparsifier sparsifier(double ratio) {
+        return new Sparsifier(ratio, activationBits, TopKRescale.NONE);
+    }
+
+    Sparsifier attnInput() {
+        return sparsifier(topkRatioAttn);
+    }
+
+    Sparsifier attnOutput() {
+        return sparsifier(topkRatioAttnOut);
+    }
+
+    Sparsifier mlpInput() {
+        return sparsifier(topkRatioMlp);
+    }
+
+    Sparsifier mlpOutput() {
+        return sparsifier(topkRatioMlpOut);
+    }
+}
