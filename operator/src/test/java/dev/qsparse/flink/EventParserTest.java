@@ -181,7 +181,7 @@ class EventParserTest {
                 "{\"id\": 1, \"text\": \"a\", \"params\": {\"seed\": 1.5}}            | validate | params.seed must be a 64-bit integer",
                 "{\"id\": 1, \"text\": \"a\", \"params\": {\"stop\": \".\"}}          | validate | params.stop must be a list of strings",
                 "{\"id\": 1, \"text\": \"a\", \"params\": {\"stop\": [\"\"]}}         | validate | params.stop entries must be non-empty strings of at most 64 characters, got \"\"",
-                "{\"id\": 1, \"text\": \"a\", \"params\": {\"pooling\": \"max\"}}     | validate | params.pooling: unknown pooling 'max' (expected mean or last)",
+                "{\"id\": 1, \"text\": \"a\", \"params\": {\"pooling\": \"median\"}}  | validate | params.pooling: unknown pooling 'median' (expected mean, last, cls or max)",
                 "{\"id\": 1, \"text\": \"a\", \"params\": {\"temprature\": 1}}        | validate | unknown parameter params.temprature (expected one of max_new_tokens, pooling, seed, stop, temperature, top_k, top_p)",
             })
     void badEventsBecomeDeadLettersWithTheirReason(String payload, String stage, String reason) {
