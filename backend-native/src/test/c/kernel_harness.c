@@ -295,6 +295,7 @@ int main(int argc, char **argv) {
                 bench(l, layouts[k], 2, 8192, 8192, 1, 0.5);
             }
             bench(l, QS_INT8_COLUMNS, 1, 32000, 768, 16, 1.0);
+            bench(l, QS_INT8_COLUMNS, 1, 32000, 768, 1, 1.0);
             bench(l, QS_F32_ROWS, 0, 2048, 768, 1, 1.0);
             bench(l, QS_F32_ROWS, 0, 2048, 768, 16, 1.0);
             continue;

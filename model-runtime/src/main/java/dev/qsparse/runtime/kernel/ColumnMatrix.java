@@ -129,6 +129,10 @@ abstract class ColumnMatrix implements WeightMatrix {
             multiplySparseNative(integer, new ActivationBuffer[] {in}, 1, new float[][] {out}, ws);
             return;
         }
+        if (!in.integer && integer != null && floatKernelOnBackend()) {
+            multiplyBatchFloat(integer, new ActivationBuffer[] {in}, 1, new float[][] {out}, ws);
+            return;
+        }
         KernelBackend k = ws.backend();
         in.index(); // listed here, on the calling thread: the tiles below read it concurrently
         if (in.integer) {
@@ -209,9 +213,16 @@ abstract class ColumnMatrix implements WeightMatrix {
             return;
         }
         BatchBackend integer = ws.batchBackend();
-        if (integer != null && integer.hasSparse() && count < INTEGER_BATCH_MIN && integerInputs(in, count) == count) {
-            multiplySparseNative(integer, in, count, out, ws);
-            return;
+        if (integer != null && count < INTEGER_BATCH_MIN) {
+            int integerInputs = integerInputs(in, count);
+            if (integerInputs == count && integer.hasSparse()) {
+                multiplySparseNative(integer, in, count, out, ws);
+                return;
+            }
+            if (integerInputs == 0 && floatKernelOnBackend()) {
+                multiplyBatchFloat(integer, in, count, out, ws);
+                return;
+            }
         }
         if (integer != null && count >= INTEGER_BATCH_MIN) {
             int integerInputs = integerInputs(in, count);
