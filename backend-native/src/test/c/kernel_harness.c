@@ -273,6 +273,22 @@ static void bench(const struct qs_level *l, int layout, int float_activations, i
 
 int main(int argc, char **argv) {
     int timing = argc > 1 && strcmp(argv[1], "bench") == 0;
+    if (argc > 1 && strcmp(argv[1], "one") == 0 && argc == 8) {
+        /* kernel_harness one LEVEL LAYOUT(int8|ternary|float|f32) ROWS COLS COUNT KEEP: one timed product */
+        for (int i = 0; i < QS_LEVELS; i++) {
+            if (strcmp(qs_levels[i]->name, argv[2]) == 0 && qs_levels[i]->supported()) {
+                int f = strcmp(argv[3], "float") == 0 ? 1 : 2;
+                int layout = strcmp(argv[3], "ternary") == 0 ? QS_TERNARY_COLUMNS
+                             : strcmp(argv[3], "f32") == 0    ? QS_F32_ROWS
+                                                              : QS_INT8_COLUMNS;
+                int count = atoi(argv[6]);
+                bench(qs_levels[i], layout, layout == QS_F32_ROWS ? 0 : (count >= 4 && f == 2 ? 0 : f), atoi(argv[4]),
+                      atoi(argv[5]), count, atof(argv[7]));
+                return 0;
+            }
+        }
+        return 2;
+    }
     static const int shapes[][2] = {{64, 4}, {100, 3}, {320, 130}, {192, 768}, {64, 1}, {5, 17}, {33, 256}};
     static const int counts[] = {1, 2, 3, 4, 5, 7, 13, 64};
     int failures = 0;

@@ -5,7 +5,6 @@ import dev.qsparse.runtime.kernel.Backends;
 import dev.qsparse.runtime.kernel.FloatMatrix;
 import dev.qsparse.runtime.kernel.FloatView;
 import dev.qsparse.runtime.kernel.Int8Matrix;
-import dev.qsparse.runtime.kernel.KernelBackends;
 import dev.qsparse.runtime.kernel.Sparsifier;
 import dev.qsparse.runtime.kernel.TernaryMatrix;
 import dev.qsparse.runtime.kernel.TopKRescale;
@@ -64,7 +63,7 @@ public final class GemvBench implements AutoCloseable {
         new Sparsifier(keep, format.equals("f32") ? 0 : 8, TopKRescale.NONE).apply(x, input, new float[cols]);
         out = new float[rows];
         pool = threads > 1 ? WorkerPool.create(threads) : null;
-        workspace = new Workspace(Backends.Choice.only(KernelBackends.best()), pool);
+        workspace = new Workspace(Backends.chosen(), pool); // what the engine runs: native kernels where they load
     }
 
     private static WeightMatrix copy(WeightMatrix m, int rows, int cols, ByteBuffer f32) {
