@@ -16,7 +16,7 @@ static struct {
     jfieldID values, count, stride, token_scales, token_sums, index, counts;
 } activation_batch;
 static struct {
-    jfieldID values, stride, scratch;
+    jfieldID values, stride, scratch, sums;
 } output_block;
 static jmethodID enum_ordinal, buffer_is_read_only;
 static int runnable[QS_LEVELS];
@@ -59,6 +59,7 @@ JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved) {
     output_block.values = field(env, o, "values", buffer, &ok);
     output_block.stride = field(env, o, "stride", "I", &ok);
     output_block.scratch = field(env, o, "scratch", buffer, &ok);
+    output_block.sums = field(env, o, "sums", "Z", &ok);
     jclass e = ok ? (*env)->FindClass(env, "java/lang/Enum") : NULL;
     enum_ordinal = e == NULL ? NULL : (*env)->GetMethodID(env, e, "ordinal", "()I");
     jclass b = enum_ordinal == NULL ? NULL : (*env)->FindClass(env, "java/nio/Buffer");
@@ -186,6 +187,7 @@ static int read_output(JNIEnv *env, jobject block, const struct qs_weights *w, c
         return 0;
     }
     o->stride = (*env)->GetIntField(env, block, output_block.stride);
+    o->sums = (*env)->GetBooleanField(env, block, output_block.sums) ? 1 : 0;
     if (o->stride < w->o0 + w->len) {
         refuse(env, "outputs [o0, o0 + len) past the output stride");
         return 0;
@@ -199,6 +201,15 @@ static int read_output(JNIEnv *env, jobject block, const struct qs_weights *w, c
     if (scratch_bytes > 0) {
         o->scratch = writable(env, (*env)->GetObjectField(env, block, output_block.scratch), scratch_bytes, "scratch");
         return o->scratch != NULL;
+    }
+    return 1;
+}
+
+/* Products other than the sparse integer one write finished floats only. */
+static int finished(JNIEnv *env, const struct qs_output *o) {
+    if (o->sums) {
+        refuse(env, "unfinished sums are written by sparse integer products only");
+        return 0;
     }
     return 1;
 }
@@ -278,7 +289,7 @@ JNIEXPORT void JNICALL Java_dev_qsparse_nativekernels_NativeKernels_integer(JNIE
         refuse(env, "outputs past the column stride");
         return;
     }
-    if (!read_output(env, block, &w, &b, &o, qs_scratch_bytes(w.cols, b.count, b.stride))) {
+    if (!read_output(env, block, &w, &b, &o, qs_scratch_bytes(w.cols, b.count, b.stride)) || !finished(env, &o)) {
         return;
     }
     b.x = direct(env, batch_buffer(env, batch, activation_batch.values), b.count * b.stride * 4, "x");
@@ -401,7 +412,7 @@ JNIEXPORT void JNICALL Java_dev_qsparse_nativekernels_NativeKernels_int8Float(JN
         refuse(env, "bad shape arguments");
         return;
     }
-    if (!read_output(env, block, &w, &b, &o, 0)) {
+    if (!read_output(env, block, &w, &b, &o, 0) || !finished(env, &o)) {
         return;
     }
     b.x = direct(env, batch_buffer(env, batch, activation_batch.values), b.count * b.stride * 4, "x");
@@ -440,7 +451,7 @@ JNIEXPORT void JNICALL Java_dev_qsparse_nativekernels_NativeKernels_f32(JNIEnv *
         refuse(env, "float32 products take row-major float rows, inputs at least as wide");
         return;
     }
-    if (!read_output(env, block, &w, &b, &o, 0)) {
+    if (!read_output(env, block, &w, &b, &o, 0) || !finished(env, &o)) {
         return;
     }
     b.x = direct(env, batch_buffer(env, batch, activation_batch.values), b.count * b.stride * 4, "x");

@@ -41,6 +41,7 @@ struct qs_output {
     float *values; /* count rows of stride floats; output o of row t at t * stride + o */
     int64_t stride;
     int8_t *scratch; /* integer products: qs_scratch_bytes(); else NULL */
+    int sums;        /* sparse integer products: 1 = write the exact int32 sums, unfinished */
 };
 
 /* One instruction level's products. */

@@ -190,12 +190,20 @@ static void reference(int layout, int float_activations, struct problem *p) {
                     sum += (int64_t)p->weights[(long)c * p->stride + o] * (int64_t)x[c];
                 }
                 v = (float)sum * p->row_scales[o] * p->token_scales[t];
+                if (float_activations == 3) {
+                    int32_t raw = (int32_t)sum;
+                    memcpy(&v, &raw, 4);
+                }
             } else {
                 int64_t sum = 0; /* codes 0..2 against x, less the activation sum: code - 1 per weight */
                 for (int c = 0; c < p->cols; c++) {
                     sum += (int64_t)(ternary_code(p, o, c) + 1) * (int64_t)x[c];
                 }
                 v = (float)(int32_t)(sum - p->token_sums[t]) * p->token_scales[t];
+                if (float_activations == 3) {
+                    int32_t raw = (int32_t)sum; /* the code sums, before the activation sum comes off */
+                    memcpy(&v, &raw, 4);
+                }
             }
             p->expected[(long)t * p->padded + o] = v;
         }
@@ -206,10 +214,10 @@ static void reference(int layout, int float_activations, struct problem *p) {
 static void run(const struct qs_level *l, int layout, int float_activations, struct problem *p, long o0, long len) {
     struct qs_weights w = {layout, p->weights, p->stride, p->padded, p->cols, p->row_scales, o0, len};
     struct qs_batch b = {p->x, p->count, p->xstride, p->token_scales, p->token_sums, p->index, p->counts};
-    struct qs_output o = {p->out, p->padded, p->scratch};
+    struct qs_output o = {p->out, p->padded, p->scratch, float_activations == 3};
     if (layout == QS_F32_ROWS) {
         l->f32_rows(&w, &b, &o);
-    } else if (float_activations == 2) {
+    } else if (float_activations >= 2) {
         l->integer_sparse(&w, &b, &o);
     } else if (float_activations) {
         l->int8_float(&w, &b, &o);
@@ -219,8 +227,9 @@ static void run(const struct qs_level *l, int layout, int float_activations, str
 }
 
 static const char *what(int layout, int float_activations) {
-    if (float_activations == 2) {
-        return layout == QS_INT8_COLUMNS ? "int8 sparse" : "ternary sparse";
+    if (float_activations >= 2) {
+        return layout == QS_INT8_COLUMNS ? (float_activations == 2 ? "int8 sparse" : "int8 sparse sums")
+                                         : (float_activations == 2 ? "ternary sparse" : "ternary sparse sums");
     }
     return layout == QS_F32_ROWS ? "f32" : float_activations ? "int8 x float" : layout == QS_INT8_COLUMNS ? "int8" : "ternary";
 }
@@ -238,7 +247,7 @@ static int check(const struct qs_level *l, int layout, int float_activations, in
     for (int t = 0; t < count && !bad; t++) {
         for (int o = 0; o < rows; o++) {
             float e = p.expected[(long)t * p.padded + o], a = p.out[(long)t * p.padded + o];
-            if (memcmp(&e, &a, 4) != 0) {
+            if (memcmp(&e, &a, 4) != 0) { /* as bits: the sums modes compare int32s */
                 printf("level %s: MISMATCH %s %dx%d batch %d: row %d output %d expected %.9g got %.9g\n", l->name,
                        what(layout, float_activations), rows, cols, count, t, o, e, a);
                 bad = 1;
@@ -326,7 +335,9 @@ int main(int argc, char **argv) {
                 bad |= check(l, QS_F32_ROWS, 0, rows, cols, count);
                 bad |= check(l, QS_INT8_COLUMNS, 2, rows, cols, count);
                 bad |= check(l, QS_TERNARY_COLUMNS, 2, rows, cols, count);
-                checks += 6;
+                bad |= check(l, QS_INT8_COLUMNS, 3, rows, cols, count);
+                bad |= check(l, QS_TERNARY_COLUMNS, 3, rows, cols, count);
+                checks += 8;
             }
         }
         printf("level %s: %s (%d products checked)\n", l->name, bad ? "FAILED" : "ok", checks);

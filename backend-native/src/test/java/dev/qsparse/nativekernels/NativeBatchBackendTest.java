@@ -93,6 +93,28 @@ class NativeBatchBackendTest {
 
     @ParameterizedTest
     @MethodSource("levels")
+    void oneInputWhoseColumnsTwoThreadsSplitEqualsTheJavaKernelsBitForBit(String level) {
+        // Outputs few enough that each thread would read under 2048 bytes of a column: the two
+        // threads split the kept columns and add their exact sums (ColumnMatrix.SPLIT_COLUMNS_BELOW).
+        Random r = new Random(15);
+        int[][] shapes = {{768, 1024}, {256, 3072}, {1536, 700}};
+        for (int[] shape : shapes) {
+            Int8Matrix int8 = Int8Matrix.quantize(randomWeights(r, shape[0], shape[1]), shape[0], shape[1]);
+            TernaryMatrix ternary = TernaryMatrix.quantize(randomWeights(r, shape[0], shape[1]), shape[0], shape[1]);
+            for (WeightMatrix m : new WeightMatrix[] {int8, ternary}) {
+                for (double keep : new double[] {1.0, 0.5, 0.01}) {
+                    ActivationBuffer[] in = {randomSparseInt8(r, m.cols(), keep)};
+                    float[][] expected = multiply(m, in, null, 1);
+                    float[][] actual = multiply(m, in, backend(level), 2);
+                    assertArrayEquals(
+                            expected[0], actual[0], m.format() + " " + m.rows() + "x" + m.cols() + " keep " + keep);
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("levels")
     void int8WeightsWithFloatActivationsEqualTheJavaKernelBitForBit(String level) {
         Random r = new Random(13);
         for (int[] shape : SHAPES) {

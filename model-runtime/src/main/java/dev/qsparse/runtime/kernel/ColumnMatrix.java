@@ -370,18 +370,25 @@ abstract class ColumnMatrix implements WeightMatrix {
      */
     private void multiplySparseNative(
             BatchBackend backend, ActivationBuffer[] in, int count, float[][] out, Workspace ws) {
+        long work = 0;
+        for (int t = 0; t < count; t++) {
+            work += (long) padded * in[t].count;
+        }
+        int parts = ws.threadsFor(work);
+        if (count == 1 && parts > 1 && sliceBytes(padded) / parts < SPLIT_COLUMNS_BELOW) {
+            multiplySparseNativeByColumns(backend, in[0], parts, out[0], ws);
+            return;
+        }
         stage(in, count, ws);
         int xStride = xStride();
         ByteBuffer indexBytes = ws.nativeScratch(Workspace.NativeScratch.INDEX, count * xStride);
         ByteBuffer sumBytes = ws.nativeScratch(Workspace.NativeScratch.TOKEN_INTS, count);
         ByteBuffer countBytes = ws.nativeScratch(Workspace.NativeScratch.COUNTS, count);
         java.nio.IntBuffer index = indexBytes.asIntBuffer();
-        long work = 0;
         for (int t = 0; t < count; t++) {
             index.put(t * xStride, in[t].index(), 0, in[t].count);
             countBytes.putInt(4 * t, in[t].count);
             sumBytes.putInt(4 * t, tokenSum(in[t]));
-            work += (long) padded * in[t].count;
         }
         ByteBuffer xBytes = ws.nativeScratch(Workspace.NativeScratch.ACTIVATIONS, count * xStride);
         ByteBuffer scaleBytes = ws.nativeScratch(Workspace.NativeScratch.TOKEN_SCALES, count);
@@ -395,6 +402,58 @@ abstract class ColumnMatrix implements WeightMatrix {
             backend.integerSparse(weights.outputs(a, b - a), batch, new OutputBlock(resultBytes, padded, scratch));
         });
         unstage(count, out, ws);
+    }
+
+    /**
+     * Bytes of a column each thread would read when threads split the outputs, below which they
+     * split the input's kept columns instead: a few lines per column visit are too short a run for
+     * the prefetchers (a 768-output ternary matrix is 192 bytes a column, 96 per thread).
+     */
+    static final int SPLIT_COLUMNS_BELOW = 2048;
+
+    /**
+     * One input, its kept columns split across {@code parts} threads, each over every output: each
+     * part's exact int32 sums come back unfinished, are added (integer sums in any order are the
+     * same) and finished here as the Java kernels finish theirs.
+     */
+    private void multiplySparseNativeByColumns(
+            BatchBackend backend, ActivationBuffer in, int parts, float[] out, Workspace ws) {
+        int xStride = xStride();
+        stage(new ActivationBuffer[] {in}, 1, ws);
+        ByteBuffer xBytes = ws.nativeScratch(Workspace.NativeScratch.ACTIVATIONS, xStride);
+        ByteBuffer scaleBytes = ws.nativeScratch(Workspace.NativeScratch.TOKEN_SCALES, 1);
+        ByteBuffer tokenSums = ws.nativeScratch(Workspace.NativeScratch.TOKEN_INTS, 1);
+        tokenSums.putInt(0, tokenSum(in)); // unused by unfinished sums, but part of a ternary call
+        ByteBuffer partSums = ws.nativeScratch(Workspace.NativeScratch.RESULTS, parts * padded);
+        int scratchBytes = Math.toIntExact(backend.scratchBytes(cols, 1, xStride));
+        WeightSlice weights = slice();
+        int[] kept = in.index();
+        int n = in.count;
+        ws.forRange(parts, 1, (long) padded * n, (a, b) -> {
+            for (int p = a; p < b; p++) {
+                int j0 = (int) ((long) n * p / parts);
+                int j1 = (int) ((long) n * (p + 1) / parts);
+                Scratch s = SCRATCH.get();
+                ByteBuffer own = s.direct(scratchBytes + 4 * (xStride + 1));
+                ByteBuffer scratch = own.slice(0, scratchBytes);
+                ByteBuffer index = own.slice(scratchBytes, 4 * xStride).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                ByteBuffer counts = own.slice(scratchBytes + 4 * xStride, 4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                index.asIntBuffer().put(0, kept, j0, j1 - j0);
+                counts.putInt(0, j1 - j0);
+                ActivationBatch part = new ActivationBatch(xBytes, 1, xStride, scaleBytes, tokenSums, index, counts);
+                ByteBuffer sums = partSums.slice(4 * p * padded, 4 * padded).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                backend.integerSparse(weights, part, new OutputBlock(sums, padded, scratch, true));
+            }
+        });
+        int[] acc = ws.ints(padded);
+        java.nio.IntBuffer sums = partSums.asIntBuffer();
+        sums.get(0, acc, 0, padded);
+        for (int p = 1; p < parts; p++) {
+            for (int o = 0; o < padded; o++) {
+                acc[o] += sums.get(p * padded + o);
+            }
+        }
+        finish(acc, out, in);
     }
 
     /** Whether the integer backend has this format's float-activation kernel ({@link BatchBackend#int8Float}). */
