@@ -259,6 +259,51 @@ static int check(const struct qs_level *l, int layout, int float_activations, in
     return bad;
 }
 
+/*
+ * Extremes where a narrower sum would overflow: every activation -128 or 127 against weights all
+ * +-127 (int8) or codes all 2 or all 0 (ternary), over 3072 inputs (many int16 chunks of the
+ * ternary sparse kernel), for the batch, sparse and sparse-sums products.
+ */
+static int check_extremes(const struct qs_level *l) {
+    int bad = 0;
+    int layouts[] = {QS_INT8_COLUMNS, QS_TERNARY_COLUMNS};
+    int modes[] = {0, 2, 3};
+    for (int k = 0; k < 2; k++) {
+        for (int m = 0; m < 3; m++) {
+            for (int variant = 0; variant < 4; variant++) {
+                int count = modes[m] == 0 ? 4 : 1;
+                struct problem p = make(layouts[k], 128, 3072, count, 1.0);
+                float xv = variant % 2 == 0 ? -128.0f : 127.0f;
+                long weight_bytes = (long)p.cols * p.stride;
+                for (long i = 0; i < weight_bytes; i++) {
+                    if (layouts[k] == QS_INT8_COLUMNS) {
+                        p.weights[i] = (int8_t)(variant < 2 ? 127 : -127);
+                    } else {
+                        p.weights[i] = (int8_t)(variant < 2 ? 0xAA : 0x00); /* codes 2 (+1) or 0 (-1) */
+                    }
+                }
+                for (int t = 0; t < count; t++) {
+                    for (int c = 0; c < p.cols; c++) {
+                        p.x[(long)t * p.xstride + c] = xv;
+                        p.index[(long)t * p.xstride + c] = c;
+                    }
+                    p.counts[t] = p.cols;
+                    p.token_sums[t] = (int32_t)xv * p.cols;
+                }
+                reference(layouts[k], modes[m], &p);
+                run(l, layouts[k], modes[m], &p, 0, p.padded);
+                if (memcmp(p.out, p.expected, 4L * count * p.padded) != 0) {
+                    printf("level %s: MISMATCH at extremes: %s, variant %d\n", l->name, what(layouts[k], modes[m]),
+                           variant);
+                    bad = 1;
+                }
+                release(&p);
+            }
+        }
+    }
+    return bad;
+}
+
 static double seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -340,6 +385,8 @@ int main(int argc, char **argv) {
                 checks += 8;
             }
         }
+        bad |= check_extremes(l);
+        checks += 24;
         printf("level %s: %s (%d products checked)\n", l->name, bad ? "FAILED" : "ok", checks);
         failures += bad;
     }
