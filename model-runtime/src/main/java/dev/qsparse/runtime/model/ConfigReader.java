@@ -63,6 +63,10 @@ public final class ConfigReader {
                 case "bitnet" -> readBitNet(root);
                 case "qsparse_seed" -> readSeed(root);
                 case "bert" -> BertKeys.read(root, modelDir);
+                case "gemma3_text" ->
+                    throw new IllegalArgumentException("model_type 'gemma3_text' (Gemma 3, and"
+                            + " microsoft/bitnet-embedding-270m on it) is not supported: its tokenizer, sliding-window"
+                            + " layers and sandwich norms are not implemented");
                 default ->
                     throw new IllegalArgumentException("unsupported model_type '" + type
                             + "' (expected qsparse, llama, qwen2, qwen3, bitnet, bert or qsparse_seed)");
