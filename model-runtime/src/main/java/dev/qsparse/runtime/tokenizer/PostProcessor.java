@@ -147,10 +147,10 @@ final class PostProcessor {
             case "RobertaProcessing":
             case "BertProcessing": {
                 JsonNode sep = node.get("sep");
-                if (sep == null
-                        || !sep.isArray()
-                        || sep.size() != 2
-                        || !sep.get(1).isIntegralNumber()) {
+                if (sep == null) {
+                    return new int[0]; // tokenizers' default sep names a token this file may not have
+                }
+                if (!sep.isArray() || sep.size() != 2 || !sep.get(1).isIntegralNumber()) {
                     throw new TokenizerLoadException(file, "'" + where + ".sep' is not [token, id]");
                 }
                 return new int[] {checkedId(file, sep.get(1), where + ".sep[1]", vocabSize)};
