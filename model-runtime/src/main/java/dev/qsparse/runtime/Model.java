@@ -11,6 +11,7 @@ import dev.qsparse.runtime.model.QSparseConfig;
 import dev.qsparse.runtime.model.QSparseTransformer;
 import dev.qsparse.runtime.model.SeedConfig;
 import dev.qsparse.runtime.model.SeedTransformer;
+import dev.qsparse.runtime.model.SentenceModules;
 import dev.qsparse.runtime.safetensors.Checkpoint;
 import dev.qsparse.runtime.safetensors.ModelFiles;
 import dev.qsparse.runtime.safetensors.ModelLoadException;
@@ -34,14 +35,22 @@ public final class Model implements AutoCloseable {
     private final Checkpoint checkpoint;
     private final DecoderModel<?> network;
     private final Tokenizer tokenizer;
+    /** An encoder's modules, or a decoder's when its directory has modules.json; else null. */
+    private final SentenceModules sentenceModules;
 
     private Model(
-            Path directory, ModelConfig config, Checkpoint checkpoint, DecoderModel<?> network, Tokenizer tokenizer) {
+            Path directory,
+            ModelConfig config,
+            Checkpoint checkpoint,
+            DecoderModel<?> network,
+            Tokenizer tokenizer,
+            SentenceModules sentenceModules) {
         this.directory = directory;
         this.config = config;
         this.checkpoint = checkpoint;
         this.network = network;
         this.tokenizer = tokenizer;
+        this.sentenceModules = sentenceModules;
     }
 
     /**
@@ -78,7 +87,10 @@ public final class Model implements AutoCloseable {
                         "tokenizer has " + tokenizer.vocabSize() + " tokens but the model's vocab_size is "
                                 + config.vocabSize());
             }
-            return new Model(directory, config, checkpoint, network, tokenizer);
+            SentenceModules modules = config instanceof BertConfig b
+                    ? b.modules()
+                    : config instanceof QSparseConfig q ? SentenceModules.forDecoder(directory, q) : null;
+            return new Model(directory, config, checkpoint, network, tokenizer, modules);
         } catch (IOException | RuntimeException e) {
             checkpoint.close();
             throw e;
@@ -109,6 +121,15 @@ public final class Model implements AutoCloseable {
 
     public Optional<Tokenizer> tokenizer() {
         return Optional.ofNullable(tokenizer);
+    }
+
+    /**
+     * The sentence-transformers modules that say how this model embeds (pooling, normalisation,
+     * longest input): an encoder's always, a decoder's when its directory has {@code modules.json}
+     * (Qwen3-Embedding); empty for a plain decoder.
+     */
+    public Optional<SentenceModules> sentenceModules() {
+        return Optional.ofNullable(sentenceModules);
     }
 
     public InferenceSession newSession() {

@@ -7,7 +7,6 @@ import dev.qsparse.runtime.model.ModelConfig;
 import dev.qsparse.runtime.model.SentenceModules;
 import dev.qsparse.runtime.tokenizer.PromptTemplate;
 import dev.qsparse.runtime.tokenizer.Tokenizer;
-import dev.qsparse.runtime.tokenizer.WordPieceTokenizer;
 import java.util.Arrays;
 import java.util.Optional;
 
@@ -26,7 +25,9 @@ final class Admission {
     private final int[] textPrefix;
     /** The sentence-transformers modules of an encoder, or null for a decoder. */
     private final SentenceModules encoder;
-    /** An encoder's ids after the text ([SEP]). */
+    /** The modules a decoder embeds by (Qwen3-Embedding), or null: its own rules. */
+    private final SentenceModules decoderModules;
+    /** The ids the tokenizer's template puts after an embedded text ([SEP], <|endoftext|>). */
     private final int[] textSuffix;
 
     Admission(Model model) {
@@ -34,9 +35,8 @@ final class Admission {
         this.config = model.config();
         this.textPrefix = textPrefix(model, config);
         this.encoder = config instanceof BertConfig b ? b.modules() : null;
-        // Model.load gives an encoder a WordPiece tokenizer or none.
-        this.textSuffix =
-                model.tokenizer().orElse(null) instanceof WordPieceTokenizer w ? w.suffixTokens() : new int[0];
+        this.decoderModules = encoder == null ? model.sentenceModules().orElse(null) : null;
+        this.textSuffix = model.tokenizer().map(Tokenizer::suffixTokens).orElse(new int[0]);
     }
 
     /** A request that fails before it runs, with its result. */
@@ -58,6 +58,9 @@ final class Admission {
         }
         if (encoder != null) {
             return admitToEncoder(tokenizer, r, slot, state, start);
+        }
+        if (decoderModules != null && r.task() == Task.EMBED) {
+            return embedByModules(decoderModules, tokenizer, r, slot, state, start);
         }
         int context = config.contextLength();
         int[] tokens;
@@ -134,8 +137,20 @@ final class Admission {
                     false,
                     start));
         }
+        return embedByModules(encoder, tokenizer, r, slot, state, start);
+    }
+
+    /**
+     * sentence-transformers' embedding: the tokenizer's template around the text (a decoder's
+     * Qwen3-Embedding template appends {@code <|endoftext|>}, which last-token pooling then reads),
+     * the text cut so that the whole fits {@code max_seq_length}, every position pooled.
+     */
+    private Sequence embedByModules(
+            SentenceModules modules, Tokenizer tokenizer, InferenceRequest r, int slot, ForwardState state, long start)
+            throws Refused {
         int[] text = tokenizer.encode(r.text());
-        int keep = Math.max(0, config.contextLength() - textPrefix.length - textSuffix.length);
+        int limit = Math.min(config.contextLength(), modules.maxSeqLength());
+        int keep = Math.max(0, limit - textPrefix.length - textSuffix.length);
         int n = Math.min(text.length, keep);
         int[] tokens = new int[textPrefix.length + n + textSuffix.length];
         System.arraycopy(textPrefix, 0, tokens, 0, textPrefix.length);
@@ -144,7 +159,7 @@ final class Admission {
         if (tokens.length == 0) {
             throw new Refused(failure("empty text has no tokens to embed", 0, false, start));
         }
-        Pooling pooling = r.pooling() == null ? encoder.pooling() : r.pooling();
+        Pooling pooling = r.pooling() == null ? modules.pooling() : r.pooling();
         return new EmbedSequence(
                 slot,
                 state,
@@ -153,7 +168,7 @@ final class Admission {
                 text.length > n,
                 pooling,
                 0,
-                encoder.normalize(),
+                modules.normalize(),
                 config.hiddenSize());
     }
 

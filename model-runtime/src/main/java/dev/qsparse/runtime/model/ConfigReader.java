@@ -59,10 +59,14 @@ public final class ConfigReader {
                 case "qsparse" -> readQSparse(root);
                 case "llama" -> readHub(root, "llama");
                 case "qwen2" -> readHub(root, "qwen2");
-                case "qwen3" -> readHub(root, "qwen3");
+                case "qwen3" -> ProjectionNorms.present(modelDir) ? readBitLinearQwen3(root) : readHub(root, "qwen3");
                 case "bitnet" -> readBitNet(root);
                 case "qsparse_seed" -> readSeed(root);
                 case "bert" -> BertKeys.read(root, modelDir);
+                case "gemma3_text" ->
+                    throw new IllegalArgumentException("model_type 'gemma3_text' (Gemma 3, and"
+                            + " microsoft/bitnet-embedding-270m on it) is not supported: its tokenizer, sliding-window"
+                            + " layers and sandwich norms are not implemented");
                 default ->
                     throw new IllegalArgumentException("unsupported model_type '" + type
                             + "' (expected qsparse, llama, qwen2, qwen3, bitnet, bert or qsparse_seed)");
@@ -86,6 +90,7 @@ public final class ConfigReader {
                 OptionalInt.empty(),
                 MlpActivation.fromConfig(string(c, "mlp_activation", "relu2glu")),
                 LinearBiases.FROM_TENSORS,
+                false,
                 false);
         return readQSparse(
                 c,
@@ -111,6 +116,36 @@ public final class ConfigReader {
      * when also given, must agree.
      */
     static QSparseConfig readHub(JsonNode c, String type) {
+        return readHub(c, type, false);
+    }
+
+    /**
+     * microsoft/bitnet-embedding-0.6b: a {@code qwen3} config whose checkpoint gives every projection
+     * its own input RMSNorm ({@link ProjectionNorms}). Its BitLinear math is fixed, as Microsoft's
+     * BitNet-embeddings guide gives it: weights stored as float latent values, ternarised by absmean
+     * ({@code s = 1 / max(mean|W|, 1e-5)}, round, clamp to +-1), activations int8 per token by
+     * absmax; the projection norms use {@code rms_norm_eps}. A key that would say otherwise
+     * ({@code activation_bits} 0, {@code weight_quant} other than ternary, a {@code
+     * quantization_config}) is refused by name.
+     */
+    static QSparseConfig readBitLinearQwen3(JsonNode c) {
+        if (bits(c, "activation_bits", 8) != 8) {
+            throw new IllegalArgumentException("'activation_bits' must be 8 for a qwen3 checkpoint with BitLinear"
+                    + " input norms (*_proj.norm.weight: int8 activations by definition)");
+        }
+        if (WeightQuant.fromConfig(string(c, "weight_quant", "ternary")) != WeightQuant.TERNARY) {
+            throw new IllegalArgumentException("'weight_quant' must be ternary for a qwen3 checkpoint with BitLinear"
+                    + " input norms (*_proj.norm.weight: ternary weights by definition)");
+        }
+        return readHub(c, "qwen3", true);
+    }
+
+    private static QSparseConfig readHub(JsonNode c, String type, boolean bitLinear) {
+        if (c.has("quantization_config")) {
+            // GPTQ, AWQ, bitsandbytes...: weights stored in a form this reader does not read.
+            throw new IllegalArgumentException("'quantization_config' is not supported for model_type " + type
+                    + " (the weights are read as float tensors" + (bitLinear ? ", ternarised at load" : "") + ")");
+        }
         String act = string(c, "hidden_act", "silu");
         MlpActivation mlp = switch (act) {
             case "silu", "swish" -> MlpActivation.SWIGLU;
@@ -140,6 +175,7 @@ public final class ConfigReader {
                     OptionalInt.of(2),
                     mlp,
                     LinearBiases.declared(attention, attention, bool(c, "mlp_bias", false)),
+                    false,
                     false);
         } else {
             requireFullAttention(c, type);
@@ -157,7 +193,11 @@ public final class ConfigReader {
                     qwen3
                             ? LinearBiases.declared(attention, attention, false)
                             : LinearBiases.declared(true, false, false),
-                    qwen3);
+                    qwen3,
+                    bitLinear);
+        }
+        if (bitLinear) {
+            return readQSparse(c, keys, QuantRules.BITNET_BITLINEAR, 8, WeightQuant.TERNARY);
         }
         return readQSparse(
                 c,
@@ -221,6 +261,7 @@ public final class ConfigReader {
                 MlpActivation.RELU2_GLU,
                 // BitNet's feed-forward has no bias in transformers, whatever the config says.
                 LinearBiases.declared(attention, attention, false),
+                false,
                 false);
         return readQSparse(c, keys, bitNetRules(c.get("quantization_config")), 8, weights);
     }
@@ -239,7 +280,8 @@ public final class ConfigReader {
             OptionalInt eosTokenId,
             MlpActivation mlpActivation,
             LinearBiases biases,
-            boolean headNorms) {}
+            boolean headNorms,
+            boolean projectionNorms) {}
 
     /** transformers' defaults: BitLinear when quantization_config or its linear_class is absent. */
     private static QuantRules bitNetRules(JsonNode q) {
@@ -318,7 +360,8 @@ public final class ConfigReader {
                 bits(c, "lm_head_activation_bits", 0),
                 rope.scaling(),
                 keys.biases(),
-                keys.headNorms());
+                keys.headNorms(),
+                keys.projectionNorms());
     }
 
     /** Value of the weight_layout key that converted models carry (see docs/model-format.md). */

@@ -92,8 +92,8 @@ public final class ModelConverter {
         }
         ModelConfig config = ConfigReader.read(source);
         if (config instanceof QSparseConfig q && q.quantRules().isBitNet() && format == Target.INT8) {
-            throw new IllegalArgumentException("model_type bitnet converts to ternary (its weights are ternary by"
-                    + " definition) or f32 (the tensors as stored)");
+            throw new IllegalArgumentException("model_type " + configType(source) + " with BitNet weights converts to"
+                    + " ternary (its weights are ternary by definition) or f32 (the tensors as stored)");
         }
         ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         ObjectNode configJson =
@@ -135,7 +135,8 @@ public final class ModelConverter {
                 copyAll(ckpt, writer, rest);
             } else {
                 QSparseConfig c = (QSparseConfig) config;
-                Map<String, int[]> projections = projections(c);
+                String base = HubPrefix.of(ckpt);
+                Map<String, int[]> projections = projections(c, base);
                 Set<String> rest = new LinkedHashSet<>(ckpt.tensorNames());
                 quantized = 0;
                 if (format == Target.F32) {
@@ -152,7 +153,7 @@ public final class ModelConverter {
                                 : quantize(ckpt, writer, rest, name, rows, cols, quant);
                     }
                     boolean tied = c.tieWordEmbeddings();
-                    String lmName = tied ? "model.embed_tokens.weight" : "lm_head.weight";
+                    String lmName = tied ? base + "embed_tokens.weight" : "lm_head.weight";
                     if (lmHeadInt8 && !ckpt.contains("lm_head" + WeightLoader.INT8_WEIGHT)) {
                         quantized += quantize(
                                 ckpt, writer, rest, lmName, c.vocabSize(), c.hiddenSize(), WeightQuant.INT8, "lm_head");
@@ -178,27 +179,26 @@ public final class ModelConverter {
             Files.deleteIfExists(target.resolve(Checkpoint.INDEX_FILE));
             json.writeValue(target.resolve(ConfigReader.FILE).toFile(), configJson);
             copyOtherFiles(source, target, ckpt);
-            if (config instanceof BertConfig) {
-                for (Path module : SentenceModules.moduleConfigs(source)) {
-                    Path to = target.resolve(source.relativize(module).toString());
-                    Files.createDirectories(to.getParent());
-                    Files.copy(module, to, StandardCopyOption.REPLACE_EXISTING);
-                }
+            // An encoder's modules, and a decoder embedding model's (Qwen3-Embedding, bitnet-embedding).
+            for (Path module : SentenceModules.moduleConfigs(source)) {
+                Path to = target.resolve(source.relativize(module).toString());
+                Files.createDirectories(to.getParent());
+                Files.copy(module, to, StandardCopyOption.REPLACE_EXISTING);
             }
             return new Result(
                     target, format.name().toLowerCase(Locale.ROOT), lmHead, lmHeadInput, Files.size(out), quantized);
         }
     }
 
-    /** Every projection weight of the architecture: name to {rows, cols}, in file order. */
-    static Map<String, int[]> projections(QSparseConfig c) {
+    /** Every projection weight of the architecture under {@code base} ({@link HubPrefix}): name to {rows, cols}, in file order. */
+    static Map<String, int[]> projections(QSparseConfig c, String base) {
         Map<String, int[]> out = new LinkedHashMap<>();
         int d = c.hiddenSize();
         int f = c.intermediateSize();
         int qDim = c.numHeads() * c.headDim();
         int kvDim = c.numKeyValueHeads() * c.headDim();
         for (int l = 0; l < c.numLayers(); l++) {
-            String p = "model.layers." + l + ".";
+            String p = base + "layers." + l + ".";
             out.put(p + "self_attn.q_proj.weight", new int[] {qDim, d});
             out.put(p + "self_attn.k_proj.weight", new int[] {kvDim, d});
             out.put(p + "self_attn.v_proj.weight", new int[] {kvDim, d});
@@ -336,6 +336,14 @@ public final class ModelConverter {
         });
         writer.add(p + WeightLoader.TERNARY_SCALE, "F32", new long[] {1}, 4L, () -> (ByteBuffer) holder[0]);
         return 1;
+    }
+
+    /** config.json's model_type, for messages (bitnet, or qwen3 for a BitNet embedding model). */
+    private static String configType(Path source) throws IOException {
+        return new ObjectMapper()
+                .readTree(source.resolve(ConfigReader.FILE).toFile())
+                .path("model_type")
+                .asText("");
     }
 
     private static ByteBuffer floats(float[] v) {

@@ -7,6 +7,9 @@ import java.util.OptionalInt;
 /**
  * Hyper-parameters of the {@code qsparse} architecture, read from config.json with the Hugging
  * Face Llama/BitNet key names plus the Q-Sparse keys (see docs/model-format.md).
+ *
+ * <p>{@code projectionNorms}: every projection has its own input RMSNorm (BitNet embedding
+ * models, {@link ProjectionNorms}).
  */
 public record QSparseConfig(
         int vocabSize,
@@ -37,7 +40,8 @@ public record QSparseConfig(
         int lmHeadActivationBits,
         RopeScaling ropeScaling,
         LinearBiases biases,
-        boolean headNorms)
+        boolean headNorms,
+        boolean projectionNorms)
         implements ModelConfig {
 
     public QSparseConfig {

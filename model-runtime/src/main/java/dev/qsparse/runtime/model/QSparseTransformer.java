@@ -37,7 +37,11 @@ public final class QSparseTransformer implements DecoderModel<QSparseTransformer
     private final Sparsifier mlpOut;
     private final long parameterCount;
 
-    /** One decoder layer's weights; biases, sub-norms and a plain-ReLU layer's gate are null when absent. */
+    /**
+     * One decoder layer's weights; biases, sub-norms and a plain-ReLU layer's gate are null when
+     * absent. A BitLinear layer ({@link ProjectionNorms}) has q/k/v/gate/up input norms, and its
+     * o/down input norms sit where BitNet's sub-norms do (on the same vector, before the same product).
+     */
     private record Layer(
             float[] inputNorm,
             WeightMatrix q,
@@ -58,7 +62,12 @@ public final class QSparseTransformer implements DecoderModel<QSparseTransformer
             float[] gateBias,
             float[] upBias,
             float[] downBias,
-            float[] ffnSubNorm) {}
+            float[] ffnSubNorm,
+            float[] qIn,
+            float[] kIn,
+            float[] vIn,
+            float[] gateIn,
+            float[] upIn) {}
 
     /**
      * Positions per pass: twice the default when the native batch backend runs the products
@@ -103,16 +112,18 @@ public final class QSparseTransformer implements DecoderModel<QSparseTransformer
         WeightQuant quant = config.weightQuant();
         boolean gated = config.mlpActivation().gated();
         LinearBiases biases = config.biases();
-        this.embedding = w.floatMatrix("model.embed_tokens.weight", config.vocabSize(), d);
+        String base = HubPrefix.of(checkpoint);
+        this.embedding = w.floatMatrix(base + "embed_tokens.weight", config.vocabSize(), d);
         this.lmHead = w.lmHead(
-                config.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight",
+                config.tieWordEmbeddings() ? base + "embed_tokens.weight" : "lm_head.weight",
                 config.vocabSize(),
                 d,
                 config.lmHeadQuant());
-        this.finalNorm = w.vector("model.norm.weight", d);
+        this.finalNorm = w.vector(base + "norm.weight", d);
         this.layers = new Layer[config.numLayers()];
+        boolean bitLinear = config.projectionNorms();
         for (int l = 0; l < layers.length; l++) {
-            String p = "model.layers." + l + ".";
+            String p = base + "layers." + l + ".";
             String gateName = p + "mlp.gate_proj.weight";
             if (!gated && checkpoint.contains(gateName)) {
                 throw ModelLoadException.forTensor(
@@ -134,7 +145,9 @@ public final class QSparseTransformer implements DecoderModel<QSparseTransformer
                     bias(w, checkpoint, attn + "o_proj.bias", d, biases.o()),
                     headNorm(w, checkpoint, attn + "q_norm.weight"),
                     headNorm(w, checkpoint, attn + "k_norm.weight"),
-                    w.optionalVector(attn + "attn_sub_norm.weight", qDim),
+                    bitLinear
+                            ? w.vector(ProjectionNorms.of(attn + "o_proj.weight"), qDim)
+                            : w.optionalVector(attn + "attn_sub_norm.weight", qDim),
                     w.vector(p + "post_attention_layernorm.weight", d),
                     gated ? w.matrix(mlp + "gate_proj.weight", f, d, quant) : null,
                     w.matrix(mlp + "up_proj.weight", f, d, quant),
@@ -142,7 +155,19 @@ public final class QSparseTransformer implements DecoderModel<QSparseTransformer
                     gated ? bias(w, checkpoint, mlp + "gate_proj.bias", f, biases.mlp()) : null,
                     bias(w, checkpoint, mlp + "up_proj.bias", f, biases.mlp()),
                     bias(w, checkpoint, mlp + "down_proj.bias", d, biases.mlp()),
-                    w.optionalVector(p + "mlp.ffn_sub_norm.weight", f));
+                    bitLinear
+                            ? w.vector(ProjectionNorms.of(mlp + "down_proj.weight"), f)
+                            : w.optionalVector(p + "mlp.ffn_sub_norm.weight", f),
+                    inputNorm(w, checkpoint, attn + "q_proj.weight", d),
+                    inputNorm(w, checkpoint, attn + "k_proj.weight", d),
+                    inputNorm(w, checkpoint, attn + "v_proj.weight", d),
+                    gated ? inputNorm(w, checkpoint, mlp + "gate_proj.weight", d) : null,
+                    inputNorm(w, checkpoint, mlp + "up_proj.weight", d));
+            if (!bitLinear) {
+                for (String proj : new String[] {attn + "o_proj.weight", mlp + "down_proj.weight"}) {
+                    inputNorm(w, checkpoint, proj, 0); // refused when present
+                }
+            }
         }
         this.passSize = layers.length > 0 && onBatchBackend(layers[0].q()) ? LONG_PASS : PASS;
         this.invFreq = config.ropeScaling().inverseFrequencies(config.headDim(), config.ropeTheta());
@@ -191,6 +216,26 @@ public final class QSparseTransformer implements DecoderModel<QSparseTransformer
         return null;
     }
 
+    /**
+     * A BitLinear projection's input norm ({@link ProjectionNorms}), required when the config has
+     * them and refused otherwise (nothing else would apply it).
+     */
+    private float[] inputNorm(WeightLoader w, Checkpoint checkpoint, String weightName, int n)
+            throws ModelLoadException {
+        String name = ProjectionNorms.of(weightName);
+        if (config.projectionNorms()) {
+            return w.vector(name, n);
+        }
+        if (checkpoint.contains(name)) {
+            throw ModelLoadException.forTensor(
+                    checkpoint.fileOf(name),
+                    name,
+                    "present, but this model has no BitLinear input norms (only a qwen3 config, the bitnet-embedding"
+                            + " layout, has them)");
+        }
+        return null;
+    }
+
     @Override
     public QSparseConfig config() {
         return config;
@@ -231,6 +276,10 @@ public final class QSparseTransformer implements DecoderModel<QSparseTransformer
         final float[] cos;
         final float[] sin;
         final ActivationBuffer actHidden;
+        /** k's and v's inputs (up's in the feed-forward) when each projection norms its own input. */
+        final ActivationBuffer actHidden2;
+
+        final ActivationBuffer actHidden3;
         final ActivationBuffer actHeads;
         final ActivationBuffer actFfn;
         /** The sparsifier's scratch, and attention scores (grown to the owner's cache): the slot's own, so slots can run on different threads. */
@@ -258,6 +307,8 @@ public final class QSparseTransformer implements DecoderModel<QSparseTransformer
             cos = new float[c.headDim() / 2];
             sin = new float[c.headDim() / 2];
             actHidden = new ActivationBuffer(d);
+            actHidden2 = c.projectionNorms() ? new ActivationBuffer(d) : actHidden;
+            actHidden3 = c.projectionNorms() ? new ActivationBuffer(d) : actHidden;
             actHeads = new ActivationBuffer(qDim);
             actFfn = new ActivationBuffer(c.intermediateSize());
             scratch = new float[Math.max(Math.max(d, qDim), c.intermediateSize())];
@@ -272,6 +323,8 @@ public final class QSparseTransformer implements DecoderModel<QSparseTransformer
         ActivationBuffer[] batchLogitsInput = new ActivationBuffer[0];
         // Gathered views of the batch for multiplyBatch.
         ActivationBuffer[] actsA = new ActivationBuffer[0];
+        ActivationBuffer[] actsB = new ActivationBuffer[0];
+        ActivationBuffer[] actsC = new ActivationBuffer[0];
         float[][] outsA = new float[0][];
         float[][] outsB = new float[0][];
         float[][] outsC = new float[0][];
@@ -321,6 +374,8 @@ public final class QSparseTransformer implements DecoderModel<QSparseTransformer
                 }
                 batch = b;
                 actsA = new ActivationBuffer[n];
+                actsB = new ActivationBuffer[n];
+                actsC = new ActivationBuffer[n];
                 outsA = new float[n][];
                 outsB = new float[n][];
                 outsC = new float[n][];
@@ -408,6 +463,8 @@ public final class QSparseTransformer implements DecoderModel<QSparseTransformer
         }
         Workspace ws = lead.workspace();
         ActivationBuffer[] acts = lead.actsA;
+        ActivationBuffer[] acts2 = lead.actsB;
+        ActivationBuffer[] acts3 = lead.actsC;
         float[][] outA = lead.outsA;
         float[][] outB = lead.outsB;
         float[][] outC = lead.outsC;
@@ -426,14 +483,16 @@ public final class QSparseTransformer implements DecoderModel<QSparseTransformer
                 for (int i = from; i < to; i++) {
                     attentionInput(layer, b[i], owners[i]);
                     acts[i] = b[i].actHidden;
+                    acts2[i] = b[i].actHidden2;
+                    acts3[i] = b[i].actHidden3;
                     outA[i] = b[i].q;
                     outB[i] = b[i].k;
                     outC[i] = b[i].v;
                 }
             });
             projectBatch(owners, acts, n, layer.q(), layer.qBias(), outA, ws);
-            projectBatch(owners, acts, n, layer.k(), layer.kBias(), outB, ws);
-            projectBatch(owners, acts, n, layer.v(), layer.vBias(), outC, ws);
+            projectBatch(owners, acts2, n, layer.k(), layer.kBias(), outB, ws);
+            projectBatch(owners, acts3, n, layer.v(), layer.vBias(), outC, ws);
             // Every slot's key and value are in the cache before any slot attends: a pass may hold
             // several positions of one sequence, each attending to those before it.
             ws.forRange(n, 1, normWork, (from, to) -> {
@@ -464,6 +523,7 @@ public final class QSparseTransformer implements DecoderModel<QSparseTransformer
                     Kernels.add(b[i].x, b[i].xb2, d);
                     mlpInput(layer, b[i], owners[i]);
                     acts[i] = b[i].actHidden;
+                    acts2[i] = b[i].actHidden2;
                     outA[i] = b[i].gate;
                     outB[i] = b[i].up;
                 }
@@ -471,7 +531,7 @@ public final class QSparseTransformer implements DecoderModel<QSparseTransformer
             if (layer.gate() != null) {
                 projectBatch(owners, acts, n, layer.gate(), layer.gateBias(), outA, ws);
             }
-            projectBatch(owners, acts, n, layer.up(), layer.upBias(), outB, ws);
+            projectBatch(owners, acts2, n, layer.up(), layer.upBias(), outB, ws);
             ws.forRange(n, 1, mlpWork, (from, to) -> {
                 for (int i = from; i < to; i++) {
                     mlpOutput(layer, layerIndex, b[i], owners[i]);
@@ -494,7 +554,19 @@ public final class QSparseTransformer implements DecoderModel<QSparseTransformer
 
     private void attentionInput(Layer layer, Slot t, State s) {
         Kernels.rmsNorm(t.xb, t.x, layer.inputNorm(), config.rmsNormEps(), config.hiddenSize());
-        sparsify(attnIn, t.xb, t.actHidden, t, s);
+        if (layer.qIn() == null) {
+            sparsify(attnIn, t.xb, t.actHidden, t, s);
+        } else {
+            projectionInput(layer.qIn(), attnIn, t.actHidden, t, s);
+            projectionInput(layer.kIn(), attnIn, t.actHidden2, t, s);
+            projectionInput(layer.vIn(), attnIn, t.actHidden3, t, s);
+        }
+    }
+
+    /** BitLinear: the projection's own RMSNorm of the shared input t.xb (xb2 is free until o_proj), then quantized. */
+    private void projectionInput(float[] norm, Sparsifier sparsifier, ActivationBuffer out, Slot t, State s) {
+        Kernels.rmsNorm(t.xb2, t.xb, norm, config.rmsNormEps(), config.hiddenSize());
+        sparsify(sparsifier, t.xb2, out, t, s);
     }
 
     /** RoPE on one position's query and key, and its key and value into the cache. */
@@ -561,7 +633,13 @@ public final class QSparseTransformer implements DecoderModel<QSparseTransformer
 
     private void mlpInput(Layer layer, Slot t, State s) {
         Kernels.rmsNorm(t.xb, t.x, layer.postAttnNorm(), config.rmsNormEps(), config.hiddenSize());
-        sparsify(mlpIn, t.xb, t.actHidden, t, s);
+        if (layer.upIn() == null) {
+            sparsify(mlpIn, t.xb, t.actHidden, t, s);
+        } else {
+            // xb2 holds the o_proj output until it is added to x, just before this.
+            projectionInput(layer.gateIn(), mlpIn, t.actHidden, t, s);
+            projectionInput(layer.upIn(), mlpIn, t.actHidden2, t, s);
+        }
     }
 
     /** h (by the config's {@link MlpActivation}), sub-norm, sparsified into t.actFfn. */

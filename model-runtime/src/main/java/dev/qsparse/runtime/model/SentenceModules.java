@@ -114,6 +114,18 @@ public record SentenceModules(int maxSeqLength, Pooling pooling, boolean normali
     }
 
     /**
+     * The modules of a decoder's directory (Qwen3-Embedding, bitnet-embedding: last-token pooling,
+     * Normalize), or null without {@code modules.json}: a plain decoder, which keeps its own
+     * embedding rules (mean over the text, no template suffix).
+     */
+    public static SentenceModules forDecoder(Path dir, QSparseConfig config) throws ModelLoadException {
+        if (!ModelFiles.isPresent(dir, dir.resolve(MODULES_FILE))) {
+            return null;
+        }
+        return read(dir, config.hiddenSize(), config.contextLength());
+    }
+
+    /**
      * The module configuration files in sub-directories ({@code 1_Pooling/config.json}) of a directory
      * whose modules {@link #read} accepted: what a copy of the model must carry beside its top-level
      * files.

@@ -74,6 +74,7 @@ public final class BpeTokenizer extends Tokenizer {
     private final boolean nfc;
     private final PreTokenizer preTokenizer;
     private final int[] prefixTokens; // null: no post_processor
+    private final int[] suffixTokens;
     private final AddedToken[] addedTokens;
     private final Map<Character, AddedToken[]> addedByFirstChar;
     private final ConcurrentHashMap<String, int[]> cache = new ConcurrentHashMap<>();
@@ -106,8 +107,10 @@ public final class BpeTokenizer extends Tokenizer {
             boolean nfc,
             PreTokenizer preTokenizer,
             int[] prefixTokens,
+            int[] suffixTokens,
             int[] byteIds) {
         this.prefixTokens = prefixTokens;
+        this.suffixTokens = suffixTokens;
         this.vocab = vocab;
         this.ignoreMerges = ignoreMerges;
         this.nfc = nfc;
@@ -312,7 +315,14 @@ public final class BpeTokenizer extends Tokenizer {
         }
         checkIds(file, vocab, added, modelVocabSize);
         int[] prefix = prefixTokens(file, root.get("post_processor"), byId, added);
-        return new BpeTokenizer(vocab, added, left, right, result, ignoreMerges, nfc, pre, prefix, byteIds);
+        int[] suffix = PostProcessor.suffix(file, root.get("post_processor"), Integer.MAX_VALUE);
+        for (int id : suffix) {
+            if (!byId.containsKey(id) && added.stream().noneMatch(t -> t.id == id)) {
+                throw new TokenizerLoadException(
+                        file, "post_processor puts token id " + id + " after the text, but no token has that id");
+            }
+        }
+        return new BpeTokenizer(vocab, added, left, right, result, ignoreMerges, nfc, pre, prefix, suffix, byteIds);
     }
 
     /** The post-processor's leading tokens (null without a post_processor), each a token of this tokenizer. */
@@ -645,6 +655,12 @@ public final class BpeTokenizer extends Tokenizer {
     @Override
     public Optional<int[]> prefixTokens() {
         return prefixTokens == null ? Optional.empty() : Optional.of(prefixTokens.clone());
+    }
+
+    /** The ids the post_processor's template puts after a text (Qwen3-Embedding: {@code <|endoftext|>}). */
+    @Override
+    public int[] suffixTokens() {
+        return suffixTokens.clone();
     }
 
     /** Max id + 1 over the vocabulary and the added tokens. */

@@ -8,8 +8,9 @@ import java.util.Optional;
 /**
  * What a {@code tokenizer.json} {@code post_processor} puts before a single text: the special
  * tokens that lead its template. Llama 3 (current files): a {@code TemplateProcessing} starting
- * with {@code <|begin_of_text|>}; Qwen2/Qwen3: {@code ByteLevel} only, so nothing. Tokens after the
- * text (an EOS a template appends) are not read: a prompt never ends with them.
+ * with {@code <|begin_of_text|>}; Qwen2/Qwen3: {@code ByteLevel} only, so nothing. The tokens a
+ * template appends after the text ({@link #suffix}: Qwen3-Embedding's {@code <|endoftext|>}) are read
+ * apart, for embeddings only: a prompt never ends with them.
  */
 final class PostProcessor {
     /** Most leading special tokens read from a template (real templates have one). */
@@ -112,6 +113,94 @@ final class PostProcessor {
             }
         }
         return prefix;
+    }
+
+    /**
+     * The ids the post-processor puts after a single text: the {@code SpecialToken} entries that
+     * follow the text in a {@code TemplateProcessing}'s {@code single} (Qwen3-Embedding: {@code $A
+     * <|endoftext|>}), a Roberta/BERT processor's {@code sep}; none for {@code ByteLevel} or no
+     * post-processor. A second text in {@code single} is refused by name.
+     */
+    static int[] suffix(Path file, JsonNode node, int vocabSize) throws TokenizerLoadException {
+        return node == null || node.isNull() ? new int[0] : suffixOf(file, node, "post_processor", vocabSize);
+    }
+
+    private static int[] suffixOf(Path file, JsonNode node, String where, int vocabSize) throws TokenizerLoadException {
+        // prefixOf has checked the shape of every processor already.
+        String type = node.path("type").asText("");
+        switch (type) {
+            case "Sequence": {
+                JsonNode list = node.get("processors");
+                int[] suffix = new int[0];
+                for (int i = 0; i < list.size(); i++) {
+                    int[] s = suffixOf(file, list.get(i), where + ".processors[" + i + "]", vocabSize);
+                    if (s.length > 0 && suffix.length > 0) {
+                        throw new TokenizerLoadException(
+                                file, "'" + where + "' has two processors that put tokens after the text");
+                    }
+                    suffix = s.length > 0 ? s : suffix;
+                }
+                return suffix;
+            }
+            case "TemplateProcessing":
+                return templateSuffix(file, node, where, vocabSize);
+            case "RobertaProcessing":
+            case "BertProcessing": {
+                JsonNode sep = node.get("sep");
+                if (sep == null) {
+                    return new int[0]; // tokenizers' default sep names a token this file may not have
+                }
+                if (!sep.isArray() || sep.size() != 2 || !sep.get(1).isIntegralNumber()) {
+                    throw new TokenizerLoadException(file, "'" + where + ".sep' is not [token, id]");
+                }
+                return new int[] {checkedId(file, sep.get(1), where + ".sep[1]", vocabSize)};
+            }
+            default:
+                return new int[0];
+        }
+    }
+
+    /** The ids of the SpecialToken entries after the text ({"Sequence": {"id": "A"}}) of {@code single}. */
+    private static int[] templateSuffix(Path file, JsonNode node, String where, int vocabSize)
+            throws TokenizerLoadException {
+        JsonNode single = node.get("single");
+        JsonNode specials = node.path("special_tokens");
+        int[] suffix = null; // null until the text has been seen
+        for (int i = 0; i < single.size(); i++) {
+            JsonNode piece = single.get(i);
+            JsonNode special = piece.get("SpecialToken");
+            if (special == null) {
+                if (suffix != null) {
+                    throw new TokenizerLoadException(
+                            file,
+                            "'" + where + ".single[" + i + "]' is a second text: one text per template is supported");
+                }
+                suffix = new int[0];
+                continue;
+            }
+            if (suffix == null) {
+                continue; // before the text: the prefix
+            }
+            String name = special.path("id").asText("");
+            JsonNode ids = specials.path(name).get("ids");
+            String key = where + ".special_tokens['" + name + "'].ids";
+            if (ids == null || !ids.isArray() || ids.isEmpty()) {
+                throw new TokenizerLoadException(
+                        file,
+                        "'" + where + ".single[" + i + "]' names special token '" + name + "' but " + key
+                                + " is missing or empty");
+            }
+            if (suffix.length + ids.size() > MAX_PREFIX_TOKENS) {
+                throw new TokenizerLoadException(
+                        file, "'" + where + "' puts more than " + MAX_PREFIX_TOKENS + " tokens after the text");
+            }
+            int at = suffix.length;
+            suffix = Arrays.copyOf(suffix, at + ids.size());
+            for (int j = 0; j < ids.size(); j++) {
+                suffix[at + j] = checkedId(file, ids.get(j), key + "[" + j + "]", vocabSize);
+            }
+        }
+        return suffix == null ? new int[0] : suffix;
     }
 
     private static int checkedId(Path file, JsonNode id, String key, int vocabSize) throws TokenizerLoadException {

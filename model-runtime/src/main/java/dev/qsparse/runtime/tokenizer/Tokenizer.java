@@ -146,6 +146,15 @@ public abstract sealed class Tokenizer permits BpeTokenizer, WordPieceTokenizer 
      */
     public abstract Optional<int[]> prefixTokens();
 
+    /**
+     * The ids the {@code post_processor} puts after a single text (BERT: {@code [SEP]};
+     * Qwen3-Embedding: {@code <|endoftext|>}; Qwen3: none). Only embeddings append them: a prompt
+     * never ends with them.
+     */
+    public int[] suffixTokens() {
+        return new int[0];
+    }
+
     /** Max id + 1 over the vocabulary and the added tokens. */
     public abstract int vocabSize();
 

@@ -241,6 +241,7 @@ public final class WordPieceTokenizer extends Tokenizer {
     }
 
     /** {@code [SEP]} for BERT: the template's tokens after the text (empty without a post_processor). */
+    @Override
     public int[] suffixTokens() {
         return template.suffix().clone();
     }

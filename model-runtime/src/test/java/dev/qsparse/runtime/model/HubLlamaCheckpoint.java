@@ -135,6 +135,46 @@ final class HubLlamaCheckpoint {
         return this;
     }
 
+    /**
+     * Turns a Qwen3 checkpoint into microsoft/bitnet-embedding-0.6b's layout: every projection's
+     * BitLinear input norm ({@code P.norm.weight}, [in], around 1), as Microsoft's
+     * utils/convert-bitnet-embedding-to-gguf.py names them.
+     */
+    HubLlamaCheckpoint bitNetEmbedding() {
+        int layers = config.get("num_hidden_layers").intValue();
+        for (int l = 0; l < layers; l++) {
+            String p = "model.layers." + l + ".";
+            for (String proj : new String[] {
+                "self_attn.q_proj",
+                "self_attn.k_proj",
+                "self_attn.v_proj",
+                "self_attn.o_proj",
+                "mlp.gate_proj",
+                "mlp.up_proj",
+                "mlp.down_proj"
+            }) {
+                norm(p + proj + ".norm.weight", (int) shapes.get(p + proj + ".weight")[1]);
+            }
+        }
+        return this;
+    }
+
+    /** The base model's names, as sentence-transformers saves Qwen3Model: no {@code model.} prefix. */
+    HubLlamaCheckpoint baseModel() {
+        Map<String, double[]> t = new LinkedHashMap<>();
+        Map<String, long[]> s = new LinkedHashMap<>();
+        for (String name : tensors.keySet()) {
+            String renamed = name.startsWith("model.") ? name.substring("model.".length()) : name;
+            t.put(renamed, tensors.get(name));
+            s.put(renamed, shapes.get(name));
+        }
+        tensors.clear();
+        tensors.putAll(t);
+        shapes.clear();
+        shapes.putAll(s);
+        return this;
+    }
+
     int vocab() {
         return config.get("vocab_size").intValue();
     }
