@@ -1,6 +1,7 @@
 package dev.qsparse.cli;
 
 import dev.qsparse.bench.BenchSuite;
+import dev.qsparse.bench.EmbeddingModelsBench;
 import dev.qsparse.bench.Peer;
 import dev.qsparse.runtime.kernel.DenseBatchBackend;
 import java.io.IOException;
@@ -128,6 +129,13 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print the figures as JSON instead of the table.")
     boolean json;
 
+    @Option(
+            names = "--embedding-models",
+            description = "Also time embedding models at the published 0.6B shape (Qwen3-Embedding-0.6B in f32 and"
+                    + " int8, bitnet-embedding-0.6b ternary; random weights, about 4 GB written once under --work)"
+                    + " on the --events texts: events/s per micro-batch of --embed-batch and one at a time.")
+    boolean embeddingModels;
+
     @Override
     public Integer call() throws Exception {
         Path demo = demoModel;
@@ -201,6 +209,19 @@ final class BenchCommand implements Callable<Integer> {
         } else {
             System.out.print(report.markdown());
             System.out.flush();
+        }
+        if (embeddingModels && demo != null && Files.isRegularFile(events)) {
+            List<String> texts = Files.readAllLines(events).stream()
+                    .filter(l -> !l.isBlank())
+                    .limit(Math.max(1, embedBatch))
+                    .toList();
+            List<EmbeddingModelsBench.Row> rows =
+                    EmbeddingModelsBench.run(work.resolve("embedding-models"), demo, texts, threads, reps, System.err);
+            System.out.println();
+            System.out.println("Embedding models (the demo model's tokenizer, the model's own last-token pooling, "
+                    + threads + " thread(s)):");
+            System.out.println();
+            System.out.print(EmbeddingModelsBench.table(rows, texts.size()));
         }
         return 0;
     }

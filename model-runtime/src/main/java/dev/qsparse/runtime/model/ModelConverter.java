@@ -180,6 +180,9 @@ public final class ModelConverter {
             json.writeValue(target.resolve(ConfigReader.FILE).toFile(), configJson);
             copyOtherFiles(source, target, ckpt);
             // An encoder's modules, and a decoder embedding model's (Qwen3-Embedding, bitnet-embedding).
+            for (Path directory : SentenceModules.moduleDirectories(source)) {
+                Files.createDirectories(target.resolve(directory));
+            }
             for (Path module : SentenceModules.moduleConfigs(source)) {
                 Path to = target.resolve(source.relativize(module).toString());
                 Files.createDirectories(to.getParent());

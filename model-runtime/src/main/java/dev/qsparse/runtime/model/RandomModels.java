@@ -138,6 +138,101 @@ public final class RandomModels {
         json.writeValue(dir.resolve(ConfigReader.FILE).toFile(), c);
     }
 
+    /** Shape of a random Qwen3 model (head_dim independent of hidden / heads, as in Qwen3). */
+    public record Qwen3Shape(int vocab, int hidden, int heads, int kvHeads, int headDim, int layers, int intermediate) {
+
+        /** Qwen3-0.6B, Qwen3-Embedding-0.6B and bitnet-embedding-0.6b: 1024 wide, 28 layers, 16/8 heads of 128. */
+        public static Qwen3Shape qwen3_0_6B() {
+            return new Qwen3Shape(151669, 1024, 16, 8, 128, 28, 3072);
+        }
+    }
+
+    /**
+     * Writes a Qwen3-Embedding-style directory with random BF16 weights (uniform in +-0.05, norms 1,
+     * tied embeddings), Qwen3's published config keys (rope_theta 1e6, rms_norm_eps 1e-6) and the
+     * sentence-transformers files (last-token pooling, normalised). With {@code bitLinear}, every
+     * projection also has its input RMSNorm ({@code *_proj.norm.weight}), as
+     * microsoft/bitnet-embedding-0.6b is laid out: its weights are the latent values the loader
+     * ternarises, its activations int8. No tokenizer: the caller adds one whose ids fit {@code vocab}.
+     */
+    public static void writeQwen3(Path dir, Qwen3Shape s, long seed, boolean bitLinear) throws IOException {
+        if (s.heads() % s.kvHeads() != 0) {
+            throw new IllegalArgumentException("kv heads must divide heads: " + s);
+        }
+        Files.createDirectories(dir);
+        ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        ObjectNode c = json.createObjectNode();
+        c.putArray("architectures").add("Qwen3ForCausalLM");
+        c.put("model_type", "qwen3");
+        c.put("vocab_size", s.vocab());
+        c.put("hidden_size", s.hidden());
+        c.put("intermediate_size", s.intermediate());
+        c.put("num_hidden_layers", s.layers());
+        c.put("num_attention_heads", s.heads());
+        c.put("num_key_value_heads", s.kvHeads());
+        c.put("head_dim", s.headDim());
+        c.put("hidden_act", "silu");
+        c.put("max_position_embeddings", 32768);
+        c.put("rms_norm_eps", 1e-6);
+        c.put("rope_theta", 1000000.0);
+        c.put("tie_word_embeddings", true);
+        c.put("attention_bias", false);
+        c.put("use_sliding_window", false);
+        c.putNull("sliding_window");
+        c.put("max_window_layers", s.layers());
+        c.put("eos_token_id", 2);
+        c.put("torch_dtype", "bfloat16");
+        SafetensorsWriter w = new SafetensorsWriter();
+        w.metadata("format", "pt");
+        long[] state = {seed * 0x9E3779B97F4A7C15L + 1};
+        int d = s.hidden();
+        int f = s.intermediate();
+        int q = s.heads() * s.headDim();
+        int kv = s.kvHeads() * s.headDim();
+        randomBf16(w, "model.embed_tokens.weight", state, s.vocab(), d);
+        for (int l = 0; l < s.layers(); l++) {
+            String p = "model.layers." + l + ".";
+            onesBf16(w, p + "input_layernorm.weight", d);
+            projection(w, p + "self_attn.q_proj", state, q, d, bitLinear);
+            projection(w, p + "self_attn.k_proj", state, kv, d, bitLinear);
+            projection(w, p + "self_attn.v_proj", state, kv, d, bitLinear);
+            onesBf16(w, p + "self_attn.q_norm.weight", s.headDim());
+            onesBf16(w, p + "self_attn.k_norm.weight", s.headDim());
+            projection(w, p + "self_attn.o_proj", state, d, q, bitLinear);
+            onesBf16(w, p + "post_attention_layernorm.weight", d);
+            projection(w, p + "mlp.gate_proj", state, f, d, bitLinear);
+            projection(w, p + "mlp.up_proj", state, f, d, bitLinear);
+            projection(w, p + "mlp.down_proj", state, d, f, bitLinear);
+        }
+        onesBf16(w, "model.norm.weight", d);
+        w.write(dir.resolve("model.safetensors"));
+        json.writeValue(dir.resolve(ConfigReader.FILE).toFile(), c);
+        Files.writeString(
+                dir.resolve("modules.json"),
+                "[{\"idx\": 0, \"name\": \"0\", \"path\": \"\", \"type\": \"sentence_transformers.models.Transformer\"},"
+                        + " {\"idx\": 1, \"name\": \"1\", \"path\": \"1_Pooling\", \"type\":"
+                        + " \"sentence_transformers.models.Pooling\"}, {\"idx\": 2, \"name\": \"2\", \"path\":"
+                        + " \"2_Normalize\", \"type\": \"sentence_transformers.models.Normalize\"}]");
+        Files.createDirectories(dir.resolve("1_Pooling"));
+        Files.createDirectories(dir.resolve("2_Normalize"));
+        Files.writeString(
+                dir.resolve("1_Pooling/config.json"),
+                "{\"word_embedding_dimension\": " + d + ", \"pooling_mode_cls_token\": false,"
+                        + " \"pooling_mode_mean_tokens\": false, \"pooling_mode_max_tokens\": false,"
+                        + " \"pooling_mode_mean_sqrt_len_tokens\": false, \"pooling_mode_weightedmean_tokens\": false,"
+                        + " \"pooling_mode_lasttoken\": true, \"include_prompt\": true}");
+        Files.writeString(
+                dir.resolve("sentence_bert_config.json"), "{\"max_seq_length\": 32768, \"do_lower_case\": false}");
+    }
+
+    /** A projection's BF16 weights, and with {@code bitLinear} its input RMSNorm weights (ones). */
+    private static void projection(SafetensorsWriter w, String p, long[] state, int rows, int cols, boolean bitLinear) {
+        randomBf16(w, p + ".weight", state, rows, cols);
+        if (bitLinear) {
+            onesBf16(w, p + ".norm.weight", cols);
+        }
+    }
+
     private static long next(long x) {
         x ^= x >>> 12;
         x ^= x << 25;

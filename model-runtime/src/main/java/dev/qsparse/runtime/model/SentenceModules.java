@@ -145,6 +145,26 @@ public record SentenceModules(int maxSeqLength, Pooling pooling, boolean normali
         return out;
     }
 
+    /**
+     * The directories modules.json names (relative, inside {@code dir}), whether or not they hold a
+     * config: a converted copy recreates them all (2_Normalize has no file, but sentence-transformers
+     * opens the folder it names).
+     */
+    static List<Path> moduleDirectories(Path dir) throws ModelLoadException {
+        Path modulesFile = dir.resolve(MODULES_FILE);
+        List<Path> out = new ArrayList<>();
+        if (ModelFiles.isPresent(dir, modulesFile)) {
+            for (JsonNode m : json(dir, modulesFile)) {
+                String path = m.path("path").asText("");
+                Path relative = Path.of(path).normalize();
+                if (!path.isEmpty() && !relative.isAbsolute() && !relative.startsWith("..")) {
+                    out.add(relative);
+                }
+            }
+        }
+        return out;
+    }
+
     /** sentence_bert_config.json's max_seq_length, at most max_position_embeddings. */
     private static int maxSequenceLength(Path dir, int maxPositions) throws ModelLoadException {
         Path file = dir.resolve(SENTENCE_CONFIG_FILE);

@@ -250,6 +250,7 @@ class Qwen3EmbeddingParityTest {
         ModelConverter.Result r = ModelConverter.convert(dir, out, ModelConverter.Target.TERNARY, false);
         assertEquals(14, r.quantizedTensors());
         assertTrue(Files.isRegularFile(out.resolve("1_Pooling/config.json")));
+        assertTrue(Files.isDirectory(out.resolve("2_Normalize")), "every module folder, even one without files");
         try (Model converted = Model.load(out)) {
             assertTrue(converted.checkpoint().contains("layers.1.mlp.down_proj.tweight"));
             assertFalse(converted.checkpoint().contains("layers.1.mlp.down_proj.weight"));
