@@ -131,8 +131,8 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(
             names = "--embedding-models",
-            description = "Also time embedding models at the published 0.6B shape (Qwen3-Embedding-0.6B in f32 and"
-                    + " int8, bitnet-embedding-0.6b ternary; random weights, about 4 GB written once under --work)"
+            description = "Also time embedding models at the published 0.6B shape (Qwen3-Embedding-0.6B as published in"
+                    + " bf16 and in int8, bitnet-embedding-0.6b ternary; random weights, about 3 GB written once under --work)"
                     + " on the --events texts: events/s per micro-batch of --embed-batch and one at a time.")
     boolean embeddingModels;
 

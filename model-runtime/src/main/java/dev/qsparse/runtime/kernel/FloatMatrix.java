@@ -173,6 +173,10 @@ public final class FloatMatrix implements WeightMatrix {
             }
             return;
         }
+        if (view instanceof FloatView.BF16 bf16 && f32 == null && k != ScalarBackend.INSTANCE && count > 1) {
+            multiplyBatchBf16(bf16, k, in, count, out, ws);
+            return;
+        }
         if (f32 == null || k == ScalarBackend.INSTANCE || count == 1) {
             WeightMatrix.super.multiplyBatch(in, count, out, ws);
             return;
@@ -192,6 +196,38 @@ public final class FloatMatrix implements WeightMatrix {
             }
         });
         ws.recordDense(rows, cols, count, false, System.nanoTime() - t0);
+        for (int t = 0; t < count; t++) {
+            scale(out[t], in[t].outputScale);
+        }
+    }
+
+    /**
+     * A micro-batch of BF16 weights (a published checkpoint run as it is): each tile of rows widened
+     * once to float32 and multiplied by every input of the batch with the register-blocked float
+     * kernel, instead of each input widening every weight again. The float kernels sum each (row,
+     * input) in the order {@code bf16Rows} sums one input, so a batch is bit for bit one input at a
+     * time (WeightMatrixTest).
+     */
+    private void multiplyBatchBf16(
+            FloatView.BF16 bf16, KernelBackend k, ActivationBuffer[] in, int count, float[][] out, Workspace ws) {
+        int tile = Math.max(1, TILE_BYTES / (cols * 4));
+        float[][] x = new float[count][];
+        for (int t = 0; t < count; t++) {
+            x[t] = in[t].values;
+        }
+        ws.forRange(rows, ROW_ALIGN, (long) rows * cols * count, (a, b) -> {
+            int n0 = Math.min(tile, b - a);
+            short[] patterns = bf16Panel(n0 * cols);
+            float[] p = panel(n0 * cols);
+            for (int r0 = a; r0 < b; r0 += tile) {
+                int n = Math.min(tile, b - r0);
+                bf16.patterns(r0 * cols, patterns, n * cols);
+                for (int i = 0; i < n * cols; i++) {
+                    p[i] = Float.intBitsToFloat((patterns[i] & 0xffff) << 16);
+                }
+                k.f32Gemm(p, 0, cols, x, count, out, r0, n);
+            }
+        });
         for (int t = 0; t < count; t++) {
             scale(out[t], in[t].outputScale);
         }

@@ -87,6 +87,36 @@ class WeightMatrixTest {
     }
 
     @Test
+    void aBf16MicroBatchEqualsOneInputAtATimeBitForBit() {
+        // BF16 batches widen each tile of rows once and run the float GEMM; one input runs bf16Rows.
+        Random r = new Random(21);
+        for (int[] shape : SHAPES) {
+            FloatMatrix m = new FloatMatrix(bf16View(random(r, shape[0] * shape[1], 0.1)), shape[0], shape[1]);
+            for (int count : new int[] {2, 5, 9}) {
+                ActivationBuffer[] in = new ActivationBuffer[count];
+                for (int t = 0; t < count; t++) {
+                    in[t] = new ActivationBuffer(shape[1]);
+                    in[t].setDense(random(r, shape[1], 0.2));
+                    in[t].outputScale = 0.5f + t;
+                }
+                float[][] batch = new float[count][shape[0]];
+                Workspace ws = new Workspace(Backends.Choice.only(KernelBackends.best()), null);
+                m.multiplyBatch(in, count, batch, ws);
+                for (int t = 0; t < count; t++) {
+                    float[] single = new float[shape[0]];
+                    m.multiply(in[t], single, ws);
+                    for (int o = 0; o < shape[0]; o++) {
+                        assertEquals(
+                                Float.floatToRawIntBits(single[o]),
+                                Float.floatToRawIntBits(batch[t][o]),
+                                shape[0] + "x" + shape[1] + " batch " + count + " input " + t + " output " + o);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void ternaryQuantizationAndKernels() {
         Random random = new Random(12);
         for (int[] s : SHAPES) {
