@@ -23,7 +23,7 @@ import java.util.Locale;
  * projection a BitLinear with its input RMSNorm) converted to the 2-bit form with int8 activations;
  * random weights, the model's own last-token pooling, a borrowed tokenizer. Events/s of a micro-batch
  * of texts (one {@link InferenceSession#run(List)}) and of the same texts one at a time, with the p99
- * of the single-event latencies. The models are written once under {@code work} (about 4 GB).
+ * of the single-event latencies. The models are written once under {@code work} (about 3 GB).
  */
 public final class EmbeddingModelsBench {
 
