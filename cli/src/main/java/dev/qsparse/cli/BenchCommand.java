@@ -1,6 +1,7 @@
 package dev.qsparse.cli;
 
 import dev.qsparse.bench.BenchSuite;
+import dev.qsparse.bench.MiniLmBench;
 import dev.qsparse.bench.Peer;
 import dev.qsparse.runtime.kernel.DenseBatchBackend;
 import java.io.IOException;
@@ -128,8 +129,31 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print the figures as JSON instead of the table.")
     boolean json;
 
+    @Option(
+            names = "--minilm",
+            defaultValue = "auto",
+            paramLabel = "auto|off|only",
+            description = "The embed table on the real all-MiniLM-L6-v2: ours f32 and int8 against ONNX Runtime and"
+                    + " langchain4j (needs the onnx profile's folder, see --onnx); only: that table alone.")
+    String minilm;
+
+    @Option(
+            names = "--minilm-texts",
+            defaultValue = "128",
+            paramLabel = "N",
+            description = "Lines of --events the MiniLM table embeds (1 to 4096, default ${DEFAULT-VALUE}).")
+    int minilmTexts;
+
     @Override
     public Integer call() throws Exception {
+        if (!List.of("auto", "off", "only").contains(minilm)) {
+            throw new IllegalArgumentException("--minilm must be auto, off or only, got " + minilm);
+        }
+        if (minilm.equals("only")) {
+            System.out.print(MiniLmBench.run(onnxLoader(onnx), work, events, minilmTexts, threads, reps, true));
+            System.out.flush();
+            return 0;
+        }
         Path demo = demoModel;
         if (demo == null) {
             for (String candidate :
@@ -200,6 +224,9 @@ final class BenchCommand implements Callable<Integer> {
             Json.print(out);
         } else {
             System.out.print(report.markdown());
+            if (minilm.equals("auto")) {
+                System.out.print(MiniLmBench.run(onnxLoader(onnx), work, events, minilmTexts, threads, reps, false));
+            }
             System.out.flush();
         }
         return 0;
@@ -210,6 +237,24 @@ final class BenchCommand implements Callable<Integer> {
      * their own class loader, so that neither the default build nor the CLI's class path carries them); null with
      * a note when off or absent.
      */
+    /** The class loader over the onnx profile's folder (its jars on top of ours), or ours when it is absent. */
+    static ClassLoader onnxLoader(String mode) throws IOException {
+        ClassLoader parent = BenchCommand.class.getClassLoader();
+        Path dir = mode.equals("auto") || mode.equals("off") ? Path.of("bench/target/onnx") : Path.of(mode);
+        if (!Files.isDirectory(dir)) {
+            return parent;
+        }
+        List<URL> urls = new ArrayList<>();
+        try (Stream<Path> jars = Files.list(dir)) {
+            for (Path p : (Iterable<Path>) jars::iterator) {
+                if (p.toString().endsWith(".jar")) {
+                    urls.add(p.toUri().toURL());
+                }
+            }
+        }
+        return new URLClassLoader(urls.toArray(URL[]::new), parent);
+    }
+
     static Peer loadOnnx(String mode, Path exporter, List<String> notes) {
         if (mode.equals("off")) {
             notes.add("ONNX Runtime: not run (--onnx off).");
