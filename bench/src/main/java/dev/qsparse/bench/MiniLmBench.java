@@ -30,7 +30,14 @@ public final class MiniLmBench {
      * output, so it states the machine itself.
      */
     public static String run(
-            ClassLoader loader, Path work, Path events, int texts, int threads, int reps, boolean alone)
+            ClassLoader loader,
+            Path work,
+            Path events,
+            int texts,
+            int threads,
+            int reps,
+            List<Path> also,
+            boolean alone)
             throws Exception {
         if (texts < 1 || texts > MAX_TEXTS) {
             throw new IllegalArgumentException("--minilm-texts must be between 1 and " + MAX_TEXTS + ", got " + texts);
@@ -64,6 +71,11 @@ public final class MiniLmBench {
             engines.add(new QSparseEmbedEngine("qsparse int8 (w8a8)", int8, threads));
             engines.addAll(peers.engines(threads, notes));
             EmbedEngine reference = engines.get(2);
+            String baseline = engines.get(3).name();
+            for (Path dir : also) {
+                String name = "qsparse " + dir.toAbsolutePath().normalize().getFileName();
+                engines.add(new QSparseEmbedEngine(name, dir, threads));
+            }
             List<EmbedTable.Row> rows = EmbedTable.run(engines, reference, lines, BATCHES, reps, System.err);
             StringBuilder s = new StringBuilder("\n");
             if (alone) {
@@ -84,7 +96,7 @@ public final class MiniLmBench {
                     events,
                     threads,
                     reps));
-            s.append(EmbedTable.markdown(rows, BATCHES, engines.get(3).name(), reference.name()));
+            s.append(EmbedTable.markdown(rows, BATCHES, baseline, reference.name()));
             s.append('\n');
             for (String n : notes) {
                 s.append("- ").append(n).append('\n');

@@ -144,13 +144,21 @@ final class BenchCommand implements Callable<Integer> {
             description = "Lines of --events the MiniLM table embeds (1 to 4096, default ${DEFAULT-VALUE}).")
     int minilmTexts;
 
+    @Option(
+            names = "--minilm-also",
+            paramLabel = "DIR",
+            description = "Another directory of the same model (calibrated, other top-K) timed as one more row of the"
+                    + " MiniLM table, named after its directory; repeatable.")
+    List<Path> minilmAlso = new ArrayList<>();
+
     @Override
     public Integer call() throws Exception {
         if (!List.of("auto", "off", "only").contains(minilm)) {
             throw new IllegalArgumentException("--minilm must be auto, off or only, got " + minilm);
         }
         if (minilm.equals("only")) {
-            System.out.print(MiniLmBench.run(onnxLoader(onnx), work, events, minilmTexts, threads, reps, true));
+            System.out.print(
+                    MiniLmBench.run(onnxLoader(onnx), work, events, minilmTexts, threads, reps, minilmAlso, true));
             System.out.flush();
             return 0;
         }
@@ -225,7 +233,8 @@ final class BenchCommand implements Callable<Integer> {
         } else {
             System.out.print(report.markdown());
             if (minilm.equals("auto")) {
-                System.out.print(MiniLmBench.run(onnxLoader(onnx), work, events, minilmTexts, threads, reps, false));
+                System.out.print(
+                        MiniLmBench.run(onnxLoader(onnx), work, events, minilmTexts, threads, reps, minilmAlso, false));
             }
             System.out.flush();
         }

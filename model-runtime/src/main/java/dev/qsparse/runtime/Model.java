@@ -6,6 +6,7 @@ import dev.qsparse.runtime.model.BertConfig;
 import dev.qsparse.runtime.model.BertEncoder;
 import dev.qsparse.runtime.model.ConfigReader;
 import dev.qsparse.runtime.model.DecoderModel;
+import dev.qsparse.runtime.model.LayerTopK;
 import dev.qsparse.runtime.model.ModelConfig;
 import dev.qsparse.runtime.model.QSparseConfig;
 import dev.qsparse.runtime.model.QSparseTransformer;
@@ -34,14 +35,38 @@ public final class Model implements AutoCloseable {
     private final Checkpoint checkpoint;
     private final DecoderModel<?> network;
     private final Tokenizer tokenizer;
+    /** A view of another model ({@link #withTopK}): its checkpoint is that model's to close. */
+    private final boolean view;
 
     private Model(
-            Path directory, ModelConfig config, Checkpoint checkpoint, DecoderModel<?> network, Tokenizer tokenizer) {
+            Path directory,
+            ModelConfig config,
+            Checkpoint checkpoint,
+            DecoderModel<?> network,
+            Tokenizer tokenizer,
+            boolean view) {
         this.directory = directory;
         this.config = config;
         this.checkpoint = checkpoint;
         this.network = network;
         this.tokenizer = tokenizer;
+        this.view = view;
+    }
+
+    /**
+     * This encoder with other kept fractions per projection, on the same mapped weights and
+     * tokenizer (no file is read again): what {@code bin/qsparse calibrate} evaluates. Closing the
+     * view releases nothing; it must not be used after this model is closed.
+     *
+     * @throws IllegalArgumentException the model is not an encoder (model_type bert)
+     */
+    public Model withTopK(LayerTopK topK) {
+        if (!(network instanceof BertEncoder encoder)) {
+            throw new IllegalArgumentException(
+                    "per-layer top-K ratios apply to model_type bert, not " + config.modelType());
+        }
+        BertEncoder derived = encoder.withTopK(topK);
+        return new Model(directory, derived.config(), checkpoint, derived, tokenizer, true);
     }
 
     /**
@@ -78,7 +103,7 @@ public final class Model implements AutoCloseable {
                         "tokenizer has " + tokenizer.vocabSize() + " tokens but the model's vocab_size is "
                                 + config.vocabSize());
             }
-            return new Model(directory, config, checkpoint, network, tokenizer);
+            return new Model(directory, config, checkpoint, network, tokenizer, false);
         } catch (IOException | RuntimeException e) {
             checkpoint.close();
             throw e;
@@ -143,6 +168,9 @@ public final class Model implements AutoCloseable {
 
     @Override
     public void close() {
+        if (view) {
+            return;
+        }
         checkpoint.close();
     }
 }

@@ -28,9 +28,9 @@ public final class MiniLmDirectory {
 
     static final String ONNX = "all-minilm-l6-v2.onnx";
     static final String TOKENIZER = "all-minilm-l6-v2-tokenizer.json";
-    static final int LAYERS = 6;
-    static final int HIDDEN = 384;
-    static final int MAX_SEQ_LENGTH = 256;
+    public static final int LAYERS = 6;
+    public static final int HIDDEN = 384;
+    public static final int MAX_SEQ_LENGTH = 256;
 
     private static final Pattern MATMUL = Pattern.compile("/encoder/layer\\.(\\d+)/(.+)/MatMul");
     private static final ObjectMapper JSON = new ObjectMapper();
