@@ -61,11 +61,20 @@ public final class Model implements AutoCloseable {
      * @throws IllegalArgumentException the model is not an encoder (model_type bert)
      */
     public Model withTopK(LayerTopK topK) {
+        if (!(config instanceof BertConfig b)) {
+            throw new IllegalArgumentException(
+                    "per-layer top-K ratios apply to model_type bert, not " + config.modelType());
+        }
+        return withTopK(topK, b.activationBits());
+    }
+
+    /** {@link #withTopK(LayerTopK)} with other activation bits too (0: float activations). */
+    public Model withTopK(LayerTopK topK, int activationBits) {
         if (!(network instanceof BertEncoder encoder)) {
             throw new IllegalArgumentException(
                     "per-layer top-K ratios apply to model_type bert, not " + config.modelType());
         }
-        BertEncoder derived = encoder.withTopK(topK);
+        BertEncoder derived = encoder.withTopK(topK, activationBits);
         return new Model(directory, derived.config(), checkpoint, derived, tokenizer, true);
     }
 

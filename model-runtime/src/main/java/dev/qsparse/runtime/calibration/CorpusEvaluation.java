@@ -14,8 +14,11 @@ import java.util.Set;
 
 /**
  * Embeds a corpus with an encoder under given kept fractions and compares every embedding with the
- * dense one: the same model, weights and activation bits, every fraction 1 (so the figure is what
- * top-K alone costs). One session per evaluation, on {@code threads} threads.
+ * dense one: the same weights, every fraction 1 and float activations. Not the model's own 8-bit
+ * activations: their rounding makes any change upstream (one input element dropped) re-roll every
+ * later rounding, so two 8-bit variants differ from each other as much as each from the float
+ * model; against the float activations, a figure is what quantization and top-K cost together.
+ * One session per evaluation, on {@code threads} threads.
  */
 public final class CorpusEvaluation {
 
@@ -47,12 +50,12 @@ public final class CorpusEvaluation {
         this.texts = List.copyOf(texts);
         this.threads = threads;
         double[] ones = {1, 1, 1, 1};
-        this.dense = embed(LayerTopK.uniform(config.numLayers(), ones), new double[1]);
+        this.dense = embed(base.withTopK(LayerTopK.uniform(config.numLayers(), ones), 0), new double[1]);
     }
 
     public Quality evaluate(LayerTopK topK) {
         double[] sparsity = new double[1];
-        List<float[]> got = embed(topK, sparsity);
+        List<float[]> got = embed(base.withTopK(topK), sparsity);
         double sum = 0;
         double min = 1;
         for (int i = 0; i < got.size(); i++) {
@@ -63,8 +66,7 @@ public final class CorpusEvaluation {
         return new Quality(sum / got.size(), min, sparsity[0] / got.size(), recall(got));
     }
 
-    private List<float[]> embed(LayerTopK topK, double[] sparsitySum) {
-        Model view = base.withTopK(topK);
+    private List<float[]> embed(Model view, double[] sparsitySum) {
         List<float[]> out = new ArrayList<>(texts.size());
         try (InferenceSession session = new InferenceSession(view, threads)) {
             for (int from = 0; from < texts.size(); from += BATCH) {

@@ -8,7 +8,8 @@ import java.util.Locale;
 
 /**
  * Chooses the kept fraction of every projection input of an encoder, per layer, for a target mean
- * cosine to the dense embeddings ({@link CorpusEvaluation}).
+ * cosine to the dense embeddings ({@link CorpusEvaluation}); what the model loses before any top-K
+ * (8-bit activations) is taken from the budget first, and each projection's cost is counted above it.
  *
  * <p>Each projection's cost is measured alone: its input kept at each fraction of {@link #GRID}, the
  * others dense (descending stops once one projection alone loses the whole budget). Then, greedily,
@@ -59,9 +60,13 @@ public final class TopKCalibrator {
         if (!(targetCosine > 0 && targetCosine < 1)) {
             throw new IllegalArgumentException("target cosine must be in (0, 1), got " + targetCosine);
         }
-        double budget = 1 - targetCosine;
         int layers = config.numLayers();
         LayerTopK dense = LayerTopK.uniform(layers, 1, 1, 1, 1);
+        // What the model costs before any top-K (its 8-bit activations), taken from the budget.
+        CorpusEvaluation.Quality base = evaluate(dense);
+        double baseLoss = Math.max(0, 1 - base.meanCosine());
+        double budget = 1 - targetCosine - baseLoss;
+        report("no top-K", dense, base);
         int projections = layers * groups.length;
         // loss[p][k]: mean-cosine loss with only projection p at GRID[k]; NaN where not measured.
         double[][] loss = new double[projections][GRID.length];
@@ -70,7 +75,7 @@ public final class TopKCalibrator {
             for (int k = 0; k < GRID.length; k++) {
                 CorpusEvaluation.Quality q =
                         evaluate(dense.with(p / groups.length, groups[p % groups.length], GRID[k]));
-                loss[p][k] = Math.max(0, 1 - q.meanCosine());
+                loss[p][k] = Math.max(0, 1 - q.meanCosine() - baseLoss);
                 if (loss[p][k] > budget) {
                     break;
                 }
@@ -87,10 +92,10 @@ public final class TopKCalibrator {
         }
         // The allowance: shrunk from 1 until the whole choice meets the target, grown while it
         // does, then bisected between the last that met it and the first that did not.
-        Choice best = new Choice(dense, new CorpusEvaluation.Quality(1, 1, 0, 1), 0);
+        Choice best = new Choice(dense, base, 0);
         double met = -1;
         double missed = -1;
-        for (double slack : SHRINK) {
+        for (double slack : budget > 0 ? SHRINK : new double[0]) {
             Choice c = choose(loss, budget, slack);
             if (c.quality.meanCosine() >= targetCosine) {
                 met = slack;

@@ -78,8 +78,8 @@ public record BertConfig(
         return OptionalInt.empty();
     }
 
-    /** The same model with other kept fractions (what calibration tries). */
-    public BertConfig withTopK(LayerTopK other) {
+    /** The same model with other kept fractions and activation bits (what calibration tries). */
+    public BertConfig withTopK(LayerTopK other, int bits) {
         return new BertConfig(
                 vocabSize,
                 hiddenSize,
@@ -91,7 +91,7 @@ public record BertConfig(
                 layerNormEps,
                 modules,
                 other,
-                activationBits,
+                bits,
                 weightQuant);
     }
 

@@ -114,9 +114,12 @@ public final class BertEncoder implements DecoderModel<BertEncoder.State> {
         this.parameterCount = base.parameterCount;
     }
 
-    /** This encoder with other kept fractions, on the same weights (calibration tries many). */
-    public BertEncoder withTopK(LayerTopK topK) {
-        return new BertEncoder(this, config.withTopK(topK));
+    /**
+     * This encoder with other kept fractions and activation bits (0 or 8), on the same weights
+     * (calibration tries many).
+     */
+    public BertEncoder withTopK(LayerTopK topK, int activationBits) {
+        return new BertEncoder(this, config.withTopK(topK, activationBits));
     }
 
     private static Sparsifier[][] sparsifiers(BertConfig config) {

@@ -13,6 +13,7 @@ import dev.qsparse.runtime.inference.InferenceSession;
 import dev.qsparse.runtime.model.BertConfig;
 import dev.qsparse.runtime.model.LayerTopK;
 import dev.qsparse.runtime.model.MiniLmDirectory;
+import dev.qsparse.runtime.model.ModelConverter;
 import dev.qsparse.runtime.safetensors.ModelLoadException;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -165,5 +166,34 @@ class TopKCalibrationTest {
                     "per-projection beats uniform top-K at the same weight reads: " + r);
         }
         assertTrue(progress.toString(StandardCharsets.UTF_8).contains("calibrate: layer 5 mlp_out: loss alone"));
+    }
+
+    /**
+     * With 8-bit activations the budget is what is left after their rounding (measured against
+     * float activations: two 8-bit variants differ by re-rolled rounding as much as each from the
+     * float model), and a target the rounding alone misses keeps every input.
+     */
+    @Test
+    void int8ActivationsTakeTheirShareOfTheBudgetFirst() throws IOException {
+        Path int8 = tmp.resolve("int8");
+        ModelConverter.convert(minilm, int8, ModelConverter.Target.INT8, true);
+        ObjectNode config =
+                (ObjectNode) JSON.readTree(int8.resolve("config.json").toFile());
+        Files.writeString(
+                int8.resolve("config.json"), config.put("activation_bits", 8).toString());
+        try (Model m = Model.load(int8)) {
+            CorpusEvaluation eval = new CorpusEvaluation(m, TEXTS, 1);
+            LayerTopK dense = LayerTopK.uniform(MiniLmDirectory.LAYERS, 1, 1, 1, 1);
+            double base = eval.evaluate(dense).meanCosine();
+            assertTrue(base > 0.99 && base < 0.9999, "8-bit activations alone: " + base);
+            PrintStream quiet = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+            TopKCalibrator c = new TopKCalibrator((BertConfig) m.config(), eval, quiet);
+            TopKCalibrator.Result r = c.calibrate(0.98);
+            assertTrue(r.quality().meanCosine() >= 0.98, r.toString());
+            assertTrue(r.weightReadsSkipped() > 0.1, r.toString());
+            TopKCalibrator.Result none = c.calibrate((1 + base) / 2);
+            assertEquals(dense, none.topK(), "a target above what the rounding allows keeps every input");
+            assertEquals(0.0, none.weightReadsSkipped());
+        }
     }
 }
