@@ -570,7 +570,7 @@ public final class BenchSuite {
         }
     }
 
-    static Map<String, Object> machine() {
+    public static Map<String, Object> machine() {
         Map<String, Object> m = new LinkedHashMap<>();
         String cpu = "unknown CPU";
         try {

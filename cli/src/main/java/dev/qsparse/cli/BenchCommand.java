@@ -2,6 +2,7 @@ package dev.qsparse.cli;
 
 import dev.qsparse.bench.BenchSuite;
 import dev.qsparse.bench.EmbeddingModelsBench;
+import dev.qsparse.bench.MiniLmBench;
 import dev.qsparse.bench.Peer;
 import dev.qsparse.runtime.kernel.DenseBatchBackend;
 import java.io.IOException;
@@ -136,8 +137,39 @@ final class BenchCommand implements Callable<Integer> {
                     + " on the --events texts: events/s per micro-batch of --embed-batch and one at a time.")
     boolean embeddingModels;
 
+    @Option(
+            names = "--minilm",
+            defaultValue = "auto",
+            paramLabel = "auto|off|only",
+            description = "The embed table on the real all-MiniLM-L6-v2: ours f32 and int8 against ONNX Runtime and"
+                    + " langchain4j (needs the onnx profile's folder, see --onnx); only: that table alone.")
+    String minilm;
+
+    @Option(
+            names = "--minilm-texts",
+            defaultValue = "128",
+            paramLabel = "N",
+            description = "Lines of --events the MiniLM table embeds (1 to 4096, default ${DEFAULT-VALUE}).")
+    int minilmTexts;
+
+    @Option(
+            names = "--minilm-also",
+            paramLabel = "DIR",
+            description = "Another directory of the same model (calibrated, other top-K) timed as one more row of the"
+                    + " MiniLM table, named after its directory; repeatable.")
+    List<Path> minilmAlso = new ArrayList<>();
+
     @Override
     public Integer call() throws Exception {
+        if (!List.of("auto", "off", "only").contains(minilm)) {
+            throw new IllegalArgumentException("--minilm must be auto, off or only, got " + minilm);
+        }
+        if (minilm.equals("only")) {
+            System.out.print(
+                    MiniLmBench.run(onnxLoader(onnx), work, events, minilmTexts, threads, reps, minilmAlso, true));
+            System.out.flush();
+            return 0;
+        }
         Path demo = demoModel;
         if (demo == null) {
             for (String candidate :
@@ -208,6 +240,10 @@ final class BenchCommand implements Callable<Integer> {
             Json.print(out);
         } else {
             System.out.print(report.markdown());
+            if (minilm.equals("auto")) {
+                System.out.print(
+                        MiniLmBench.run(onnxLoader(onnx), work, events, minilmTexts, threads, reps, minilmAlso, false));
+            }
             System.out.flush();
         }
         if (embeddingModels && demo != null && Files.isRegularFile(events)) {
@@ -231,6 +267,24 @@ final class BenchCommand implements Callable<Integer> {
      * their own class loader, so that neither the default build nor the CLI's class path carries them); null with
      * a note when off or absent.
      */
+    /** The class loader over the onnx profile's folder (its jars on top of ours), or ours when it is absent. */
+    static ClassLoader onnxLoader(String mode) throws IOException {
+        ClassLoader parent = BenchCommand.class.getClassLoader();
+        Path dir = mode.equals("auto") || mode.equals("off") ? Path.of("bench/target/onnx") : Path.of(mode);
+        if (!Files.isDirectory(dir)) {
+            return parent;
+        }
+        List<URL> urls = new ArrayList<>();
+        try (Stream<Path> jars = Files.list(dir)) {
+            for (Path p : (Iterable<Path>) jars::iterator) {
+                if (p.toString().endsWith(".jar")) {
+                    urls.add(p.toUri().toURL());
+                }
+            }
+        }
+        return new URLClassLoader(urls.toArray(URL[]::new), parent);
+    }
+
     static Peer loadOnnx(String mode, Path exporter, List<String> notes) {
         if (mode.equals("off")) {
             notes.add("ONNX Runtime: not run (--onnx off).");

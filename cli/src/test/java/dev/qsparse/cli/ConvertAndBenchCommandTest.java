@@ -109,7 +109,9 @@ class ConvertAndBenchCommandTest {
                 "--events",
                 events.toString(),
                 "--embed-batch",
-                "3");
+                "3",
+                "--minilm",
+                "off");
         for (String variant : new String[] {"dense f32", "dense int8", "50% top-K int8", "50% top-K ternary"}) {
             assertTrue(table.contains("| test-model | " + variant + " |"), table);
         }

@@ -6,6 +6,7 @@ import dev.qsparse.runtime.model.BertConfig;
 import dev.qsparse.runtime.model.BertEncoder;
 import dev.qsparse.runtime.model.ConfigReader;
 import dev.qsparse.runtime.model.DecoderModel;
+import dev.qsparse.runtime.model.LayerTopK;
 import dev.qsparse.runtime.model.ModelConfig;
 import dev.qsparse.runtime.model.QSparseConfig;
 import dev.qsparse.runtime.model.QSparseTransformer;
@@ -37,6 +38,8 @@ public final class Model implements AutoCloseable {
     private final Tokenizer tokenizer;
     /** An encoder's modules, or a decoder's when its directory has modules.json; else null. */
     private final SentenceModules sentenceModules;
+    /** A view of another model ({@link #withTopK}): its checkpoint is that model's to close. */
+    private final boolean view;
 
     private Model(
             Path directory,
@@ -44,13 +47,40 @@ public final class Model implements AutoCloseable {
             Checkpoint checkpoint,
             DecoderModel<?> network,
             Tokenizer tokenizer,
-            SentenceModules sentenceModules) {
+            SentenceModules sentenceModules,
+            boolean view) {
         this.directory = directory;
         this.config = config;
         this.checkpoint = checkpoint;
         this.network = network;
         this.tokenizer = tokenizer;
         this.sentenceModules = sentenceModules;
+        this.view = view;
+    }
+
+    /**
+     * This encoder with other kept fractions per projection, on the same mapped weights and
+     * tokenizer (no file is read again): what {@code bin/qsparse calibrate} evaluates. Closing the
+     * view releases nothing; it must not be used after this model is closed.
+     *
+     * @throws IllegalArgumentException the model is not an encoder (model_type bert)
+     */
+    public Model withTopK(LayerTopK topK) {
+        if (!(config instanceof BertConfig b)) {
+            throw new IllegalArgumentException(
+                    "per-layer top-K ratios apply to model_type bert, not " + config.modelType());
+        }
+        return withTopK(topK, b.activationBits());
+    }
+
+    /** {@link #withTopK(LayerTopK)} with other activation bits too (0: float activations). */
+    public Model withTopK(LayerTopK topK, int activationBits) {
+        if (!(network instanceof BertEncoder encoder)) {
+            throw new IllegalArgumentException(
+                    "per-layer top-K ratios apply to model_type bert, not " + config.modelType());
+        }
+        BertEncoder derived = encoder.withTopK(topK, activationBits);
+        return new Model(directory, derived.config(), checkpoint, derived, tokenizer, sentenceModules, true);
     }
 
     /**
@@ -90,7 +120,7 @@ public final class Model implements AutoCloseable {
             SentenceModules modules = config instanceof BertConfig b
                     ? b.modules()
                     : config instanceof QSparseConfig q ? SentenceModules.forDecoder(directory, q) : null;
-            return new Model(directory, config, checkpoint, network, tokenizer, modules);
+            return new Model(directory, config, checkpoint, network, tokenizer, modules, false);
         } catch (IOException | RuntimeException e) {
             checkpoint.close();
             throw e;
@@ -164,6 +194,9 @@ public final class Model implements AutoCloseable {
 
     @Override
     public void close() {
+        if (view) {
+            return;
+        }
         checkpoint.close();
     }
 }

@@ -41,7 +41,8 @@ import java.util.Set;
  *       overflow: use 0),
  *       {@code top_k} >= 0, {@code top_p} in (0, 1], {@code seed} an integer, {@code stop} a list of
  *       at most {@value #MAX_STOP_STRINGS} non-empty strings of at most
- *       {@value #MAX_STOP_CHARS} characters, {@code pooling} "mean" or "last". Every known key is
+ *       {@value #MAX_STOP_CHARS} characters, {@code pooling} "mean", "last", "cls" or "max" (absent: qsparse.embed.pooling, else the
+ *       model's own). Every known key is
  *       accepted in every mode (a generation key is ignored by embed, for example).
  * </ol>
  * Other top-level fields are ignored (producers may add metadata); unknown {@code params} keys are
@@ -267,7 +268,9 @@ public final class EventParser {
                     case "stop" -> generation = generation.withStopStrings(stops(v));
                     case "pooling" -> {
                         if (!v.isTextual()) {
-                            throw new Invalid(DeadLetter.STAGE_VALIDATE, "params.pooling must be \"mean\" or \"last\"");
+                            throw new Invalid(
+                                    DeadLetter.STAGE_VALIDATE,
+                                    "params.pooling must be \"mean\", \"last\", \"cls\" or \"max\"");
                         }
                         try {
                             pooling = Pooling.fromName(v.asText());

@@ -37,7 +37,9 @@ public final class QSparseOptions {
             .enumType(Task.class)
             .defaultValue(Task.EMBED)
             .withDescription("What the job does with an event that has no \"mode\" field: embed, generate"
-                    + " or score. An event's own \"mode\" overrides it.");
+                    + " or score. An event's own \"mode\" overrides it. An encoder (model_type bert) only"
+                    + " embeds: generate or score here fails the task at open, and an event asking for"
+                    + " them becomes a dead letter.");
 
     public static final ConfigOption<Integer> BATCH_MAX_SIZE = ConfigOptions.key("qsparse.batch.max-size")
             .intType()
@@ -128,10 +130,16 @@ public final class QSparseOptions {
                     "End-of-turn tokens (separated by ';'; at most 8 of 64 characters) that end generation, for a"
                             + " qsparse.generate.chat template string; the built-in templates bring their own.");
 
+    /**
+     * No default value on purpose: unset means each model's own pooling, so that an encoder's
+     * 1_Pooling (CLS for bge, mean for MiniLM) is never overridden by a default nobody chose.
+     */
     public static final ConfigOption<Pooling> EMBED_POOLING = ConfigOptions.key("qsparse.embed.pooling")
             .enumType(Pooling.class)
-            .defaultValue(Pooling.MEAN)
-            .withDescription("Default pooling of embeddings: mean (over the text's tokens) or last.");
+            .noDefaultValue()
+            .withDescription("Pooling of embeddings when an event does not ask for one: mean, last, cls or max."
+                    + " Default: the model's own (an encoder's sentence-transformers Pooling module, mean for a"
+                    + " decoder); set, it overrides the model's.");
 
     public static final ConfigOption<Integer> INPUT_MAX_CHARS = ConfigOptions.key("qsparse.input.max-chars")
             .intType()

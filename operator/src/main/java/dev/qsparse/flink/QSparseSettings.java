@@ -137,7 +137,7 @@ public final class QSparseSettings implements Serializable {
                 EventParser.MAX_STOP_STRINGS,
                 EventParser.MAX_STOP_CHARS,
                 QSparseOptions.GENERATE_CHAT_STOP.key());
-        this.pooling = c.get(QSparseOptions.EMBED_POOLING);
+        this.pooling = c.getOptional(QSparseOptions.EMBED_POOLING).orElse(null);
         this.inputMaxChars = between(
                 c.get(QSparseOptions.INPUT_MAX_CHARS), 1, MAX_INPUT_CHARS, QSparseOptions.INPUT_MAX_CHARS.key());
         this.inputOverflow = c.get(QSparseOptions.INPUT_OVERFLOW);
@@ -245,6 +245,7 @@ public final class QSparseSettings implements Serializable {
         return maxNewTokensLimit;
     }
 
+    /** The configured pooling, or null: each model's own. */
     public Pooling pooling() {
         return pooling;
     }
@@ -289,7 +290,8 @@ public final class QSparseSettings implements Serializable {
         return "QSparseSettings{model=" + modelPath + " (" + modelName + "), mode=" + defaultMode.wireName()
                 + ", maxBatchSize=" + maxBatchSize + ", maxWait=" + maxWait + ", threads=" + threads
                 + ", timeout=" + timeout + ", ordered=" + ordered + ", generation=" + defaultGeneration()
-                + ", maxNewTokensLimit=" + maxNewTokensLimit + ", pooling=" + pooling
+                + ", maxNewTokensLimit=" + maxNewTokensLimit + ", pooling="
+                + (pooling == null ? "model's own" : pooling)
                 + ", inputMaxChars=" + inputMaxChars + ", inputOverflow=" + inputOverflow
                 + ", maxRecordBytes=" + maxRecordBytes + "}";
     }

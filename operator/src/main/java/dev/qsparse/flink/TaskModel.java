@@ -1,6 +1,7 @@
 package dev.qsparse.flink;
 
 import dev.qsparse.runtime.Model;
+import dev.qsparse.runtime.inference.Task;
 import dev.qsparse.runtime.tokenizer.PromptTemplate;
 import dev.qsparse.runtime.tokenizer.Tokenizer;
 import java.nio.file.Path;
@@ -55,11 +56,32 @@ public final class TaskModel implements AutoCloseable {
                     e);
         }
         try {
+            checkModeFits(settings, path, lease.model());
             checkChatTemplate(settings, path, lease.model());
             return new TaskModel(settings, lease, new OperatorMetrics(metricGroup, lease.path(), lease.model()));
         } catch (ModelUnavailableException | RuntimeException e) {
             lease.close();
             throw e;
+        }
+    }
+
+    /**
+     * An encoder only embeds: a job whose configured mode is generate or score on one would turn
+     * every event into a dead letter, so the task fails at open instead, naming the option, the
+     * mode and the model. An event that asks for another mode itself still gets a dead letter.
+     */
+    private static void checkModeFits(QSparseSettings settings, Path path, Model model)
+            throws ModelUnavailableException {
+        if (model.network().bidirectional() && settings.defaultMode() != Task.EMBED) {
+            throw new ModelUnavailableException(
+                    QSparseOptions.MODE.key() + " = " + settings.defaultMode().wireName()
+                            + " does not fit the model at "
+                            + path.toAbsolutePath() + ": it is an encoder (model_type "
+                            + model.config().modelType()
+                            + "), which embeds text and cannot "
+                            + settings.defaultMode().wireName()
+                            + " (set " + QSparseOptions.MODE.key() + " = embed)",
+                    null);
         }
     }
 

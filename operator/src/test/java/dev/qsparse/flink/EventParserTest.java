@@ -48,7 +48,7 @@ class EventParserTest {
         assertFalse(e.idNumeric);
         assertEquals("hello", e.text);
         assertEquals(Task.EMBED, e.mode);
-        assertEquals(Pooling.MEAN, e.pooling);
+        assertEquals(null, e.pooling, "no qsparse.embed.pooling: the model's own");
         assertEquals(32, e.generation.maxNewTokens());
         assertFalse(e.textTruncated);
     }
@@ -181,7 +181,8 @@ class EventParserTest {
                 "{\"id\": 1, \"text\": \"a\", \"params\": {\"seed\": 1.5}}            | validate | params.seed must be a 64-bit integer",
                 "{\"id\": 1, \"text\": \"a\", \"params\": {\"stop\": \".\"}}          | validate | params.stop must be a list of strings",
                 "{\"id\": 1, \"text\": \"a\", \"params\": {\"stop\": [\"\"]}}         | validate | params.stop entries must be non-empty strings of at most 64 characters, got \"\"",
-                "{\"id\": 1, \"text\": \"a\", \"params\": {\"pooling\": \"median\"}}  | validate | params.pooling: unknown pooling 'median' (expected mean, last, cls or max)",
+                "{\"id\": 1, \"text\": \"a\", \"params\": {\"pooling\": \"sum\"}}     | validate | params.pooling: unknown pooling 'sum' (expected mean, last, cls or max)",
+                "{\"id\": 1, \"text\": \"a\", \"params\": {\"pooling\": 1}}         | validate | params.pooling must be \"mean\", \"last\", \"cls\" or \"max\"",
                 "{\"id\": 1, \"text\": \"a\", \"params\": {\"temprature\": 1}}        | validate | unknown parameter params.temprature (expected one of max_new_tokens, pooling, seed, stop, temperature, top_k, top_p)",
             })
     void badEventsBecomeDeadLettersWithTheirReason(String payload, String stage, String reason) {

@@ -110,8 +110,9 @@ public final class QSparseModelOptions {
 
     public static final ConfigOption<Pooling> EMBED_POOLING = ConfigOptions.key("embed.pooling")
             .enumType(Pooling.class)
-            .defaultValue(QSparseOptions.EMBED_POOLING.defaultValue())
-            .withDescription("Pooling of embeddings: mean or last.");
+            .noDefaultValue()
+            .withDescription("Pooling of embeddings: mean, last, cls or max. Default: the model's own (an"
+                    + " encoder's sentence-transformers Pooling module, mean for a decoder); set, it overrides it.");
 
     public static final ConfigOption<Integer> INPUT_MAX_CHARS = ConfigOptions.key("input.max-chars")
             .intType()

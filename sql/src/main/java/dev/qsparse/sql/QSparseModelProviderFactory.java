@@ -5,6 +5,10 @@ import dev.qsparse.flink.QSparseOptions;
 import dev.qsparse.flink.QSparseSettings;
 import dev.qsparse.flink.TaskModel;
 import dev.qsparse.runtime.inference.Task;
+import dev.qsparse.runtime.model.BertConfig;
+import dev.qsparse.runtime.model.ConfigReader;
+import dev.qsparse.runtime.model.ModelConfig;
+import dev.qsparse.runtime.safetensors.ModelLoadException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashSet;
@@ -87,10 +91,11 @@ public final class QSparseModelProviderFactory implements ModelProviderFactory {
         String model = context.getObjectIdentifier().asSummaryString();
         try {
             QSparseSettings settings = settings(options);
+            Task task = options.get(QSparseModelOptions.TASK);
             if (options.get(QSparseModelOptions.CHECK_MODEL_PATH)) {
                 checkModelDirectory(settings.modelPath());
+                checkTaskFits(settings.modelPath(), task);
             }
-            Task task = options.get(QSparseModelOptions.TASK);
             OutputLayout.checkInput(model, context.getCatalogModel().getResolvedInputSchema());
             OutputLayout layout =
                     OutputLayout.of(model, task, context.getCatalogModel().getResolvedOutputSchema());
@@ -133,6 +138,29 @@ public final class QSparseModelProviderFactory implements ModelProviderFactory {
             return TaskModel.open(settings, metricGroup);
         } catch (ModelUnavailableException e) {
             throw new ModelUnavailableException(sqlKeys(e.getMessage()), e.getCause());
+        }
+    }
+
+    /**
+     * An encoder only embeds: 'task' = 'generate' or 'score' on one fails the statement, naming the
+     * key, rather than every row. A config.json that does not read is left to the task's load,
+     * which names the file and key.
+     */
+    private static void checkTaskFits(String modelPath, Task task) {
+        if (task == Task.EMBED) {
+            return;
+        }
+        ModelConfig config;
+        try {
+            config = ConfigReader.read(Path.of(modelPath));
+        } catch (ModelLoadException | RuntimeException e) {
+            return;
+        }
+        if (config instanceof BertConfig) {
+            throw new IllegalArgumentException("'" + QSparseModelOptions.TASK.key() + "' = '" + task.wireName()
+                    + "' does not fit '" + QSparseModelOptions.MODEL_PATH.key() + "' = " + modelPath
+                    + ": it is an encoder (model_type " + config.modelType() + "), which only embeds (use 'task' ="
+                    + " 'embed')");
         }
     }
 

@@ -20,10 +20,7 @@ public record BertConfig(
         int typeVocabSize,
         float layerNormEps,
         SentenceModules modules,
-        double topkRatioAttn,
-        double topkRatioAttnOut,
-        double topkRatioMlp,
-        double topkRatioMlpOut,
+        LayerTopK topK,
         int activationBits,
         WeightQuant weightQuant)
         implements ModelConfig {
@@ -43,6 +40,10 @@ public record BertConfig(
         if (modules.maxSeqLength() > maxPositionEmbeddings) {
             throw new IllegalArgumentException("max_seq_length " + modules.maxSeqLength()
                     + " exceeds max_position_embeddings " + maxPositionEmbeddings);
+        }
+        if (topK.layers() != numLayers) {
+            throw new IllegalArgumentException(
+                    "top-K ratios for " + topK.layers() + " layers, the model has " + numLayers);
         }
         if (activationBits != 0 && activationBits != 8) {
             throw new IllegalArgumentException("activation_bits must be 0 or 8");
@@ -77,23 +78,25 @@ public record BertConfig(
         return OptionalInt.empty();
     }
 
-    private Sparsifier sparsifier(double ratio) {
-        return new Sparsifier(ratio, activationBits, TopKRescale.NONE);
+    /** The same model with other kept fractions and activation bits (what calibration tries). */
+    public BertConfig withTopK(LayerTopK other, int bits) {
+        return new BertConfig(
+                vocabSize,
+                hiddenSize,
+                numLayers,
+                numHeads,
+                intermediateSize,
+                maxPositionEmbeddings,
+                typeVocabSize,
+                layerNormEps,
+                modules,
+                other,
+                bits,
+                weightQuant);
     }
 
-    Sparsifier attnInput() {
-        return sparsifier(topkRatioAttn);
-    }
-
-    Sparsifier attnOutput() {
-        return sparsifier(topkRatioAttnOut);
-    }
-
-    Sparsifier mlpInput() {
-        return sparsifier(topkRatioMlp);
-    }
-
-    Sparsifier mlpOutput() {
-        return sparsifier(topkRatioMlpOut);
+    /** The sparsifier of {@code g}'s input in {@code layer}: its top-K and the activation bits. */
+    Sparsifier sparsifier(int layer, LayerTopK.Group g) {
+        return new Sparsifier(topK.ratio(layer, g), activationBits, TopKRescale.NONE);
     }
 }

@@ -37,10 +37,9 @@ public final class BertEncoder implements DecoderModel<BertEncoder.State> {
     private final float[] embedNormWeight;
     private final float[] embedNormBias;
     private final Layer[] layers;
-    private final Sparsifier attnIn;
-    private final Sparsifier attnOut;
-    private final Sparsifier mlpIn;
-    private final Sparsifier mlpOut;
+    /** [layer][LayerTopK.Group ordinal]: each projection input's top-K and activation bits. */
+    private final Sparsifier[][] sparsifiers;
+
     private final long parameterCount;
 
     private record Layer(
@@ -98,11 +97,40 @@ public final class BertEncoder implements DecoderModel<BertEncoder.State> {
                     w.vector(at + "output.LayerNorm.weight", d),
                     w.vector(at + "output.LayerNorm.bias", d));
         }
-        this.attnIn = config.attnInput();
-        this.attnOut = config.attnOutput();
-        this.mlpIn = config.mlpInput();
-        this.mlpOut = config.mlpOutput();
+        this.sparsifiers = sparsifiers(config);
         this.parameterCount = checkpoint.elementCount();
+    }
+
+    /** {@code base}'s weights under {@code config} (other kept fractions): nothing is read or copied again. */
+    private BertEncoder(BertEncoder base, BertConfig config) {
+        this.config = config;
+        this.words = base.words;
+        this.positions = base.positions;
+        this.tokenType0 = base.tokenType0;
+        this.embedNormWeight = base.embedNormWeight;
+        this.embedNormBias = base.embedNormBias;
+        this.layers = base.layers;
+        this.sparsifiers = sparsifiers(config);
+        this.parameterCount = base.parameterCount;
+    }
+
+    /**
+     * This encoder with other kept fractions and activation bits (0 or 8), on the same weights
+     * (calibration tries many).
+     */
+    public BertEncoder withTopK(LayerTopK topK, int activationBits) {
+        return new BertEncoder(this, config.withTopK(topK, activationBits));
+    }
+
+    private static Sparsifier[][] sparsifiers(BertConfig config) {
+        LayerTopK.Group[] groups = LayerTopK.Group.values();
+        Sparsifier[][] out = new Sparsifier[config.numLayers()][groups.length];
+        for (int l = 0; l < out.length; l++) {
+            for (LayerTopK.Group g : groups) {
+                out[l][g.ordinal()] = config.sparsifier(l, g);
+            }
+        }
+        return out;
     }
 
     @Override
@@ -255,10 +283,11 @@ public final class BertEncoder implements DecoderModel<BertEncoder.State> {
         long mlpWork = (long) n * config.intermediateSize() * 32;
         for (int l = 0; l < layers.length; l++) {
             Layer layer = layers[l];
+            Sparsifier[] sp = sparsifiers[l];
             int li = l;
             ws.forRange(n, 1, rowWork, (from, to) -> {
                 for (int i = from; i < to; i++) {
-                    sparsify(attnIn, b[i].x, b[i].actHidden, b[i], owners[i]);
+                    sparsify(sp[LayerTopK.Group.ATTN.ordinal()], b[i].x, b[i].actHidden, b[i], owners[i]);
                     acts[i] = b[i].actHidden;
                     outA[i] = b[i].q;
                     outB[i] = b[i].k;
@@ -275,7 +304,7 @@ public final class BertEncoder implements DecoderModel<BertEncoder.State> {
             ws.forRange(n, 1, attendWork, (from, to) -> {
                 for (int i = from; i < to; i++) {
                     attend(li, b[i], length[i], owners[i]);
-                    sparsify(attnOut, b[i].attOut, b[i].actHidden, b[i], owners[i]);
+                    sparsify(sp[LayerTopK.Group.ATTN_OUT.ordinal()], b[i].attOut, b[i].actHidden, b[i], owners[i]);
                     acts[i] = b[i].actHidden;
                     outA[i] = b[i].xb;
                 }
@@ -286,7 +315,7 @@ public final class BertEncoder implements DecoderModel<BertEncoder.State> {
                     Slot t = b[i];
                     Kernels.add(t.x, t.xb, d);
                     Kernels.layerNorm(t.x, t.x, layer.attnNormWeight(), layer.attnNormBias(), config.layerNormEps(), d);
-                    sparsify(mlpIn, t.x, t.actHidden, t, owners[i]);
+                    sparsify(sp[LayerTopK.Group.MLP.ordinal()], t.x, t.actHidden, t, owners[i]);
                     acts[i] = t.actHidden;
                     outA[i] = t.up;
                 }
@@ -296,7 +325,7 @@ public final class BertEncoder implements DecoderModel<BertEncoder.State> {
                 for (int i = from; i < to; i++) {
                     Slot t = b[i];
                     Gelu.apply(t.up, t.up.length);
-                    sparsify(mlpOut, t.up, t.actFfn, t, owners[i]);
+                    sparsify(sp[LayerTopK.Group.MLP_OUT.ordinal()], t.up, t.actFfn, t, owners[i]);
                     acts[i] = t.actFfn;
                     outA[i] = t.xb;
                 }

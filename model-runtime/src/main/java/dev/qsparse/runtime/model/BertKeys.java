@@ -40,20 +40,24 @@ final class BertKeys {
         }
         int maxPositions = ConfigReader.optionalInt(c, "max_position_embeddings", 512, 1, ConfigReader.MAX_CONTEXT);
         double ratio = ConfigReader.ratio(c, "topk_ratio", 1.0);
+        int layers = ConfigReader.optionalInt(c, "num_hidden_layers", 12, 1, ConfigReader.MAX_LAYERS);
         return new BertConfig(
                 ConfigReader.optionalInt(c, "vocab_size", 30522, 1, ConfigReader.MAX_VOCAB),
                 hidden,
-                ConfigReader.optionalInt(c, "num_hidden_layers", 12, 1, ConfigReader.MAX_LAYERS),
+                layers,
                 heads,
                 ConfigReader.optionalInt(c, "intermediate_size", 3072, 1, ConfigReader.MAX_INTERMEDIATE),
                 maxPositions,
                 ConfigReader.optionalInt(c, "type_vocab_size", 2, 1, ConfigReader.MAX_VOCAB),
                 (float) ConfigReader.positive(c, "layer_norm_eps", 1e-12, 1.0),
                 SentenceModules.read(dir, hidden, maxPositions),
-                ConfigReader.ratio(c, "topk_ratio_attn", ratio),
-                ConfigReader.ratio(c, "topk_ratio_attn_out", ratio),
-                ConfigReader.ratio(c, "topk_ratio_mlp", ratio),
-                ConfigReader.ratio(c, "topk_ratio_mlp_out", ratio),
+                LayerTopK.read(
+                        c,
+                        layers,
+                        ConfigReader.ratio(c, "topk_ratio_attn", ratio),
+                        ConfigReader.ratio(c, "topk_ratio_attn_out", ratio),
+                        ConfigReader.ratio(c, "topk_ratio_mlp", ratio),
+                        ConfigReader.ratio(c, "topk_ratio_mlp_out", ratio)),
                 ConfigReader.bits(c, "activation_bits", 0),
                 weightQuant(c));
     }

@@ -500,12 +500,17 @@ public final class ConfigReader {
 
     /** A top-K ratio: a number in (0, 1]. */
     static double ratio(JsonNode c, String key, double fallback) {
+        return ratio(c, key, fallback, key);
+    }
+
+    /** A top-K ratio under {@code key} of {@code c}, named {@code path} in errors (a nested key). */
+    static double ratio(JsonNode c, String key, double fallback, String path) {
         JsonNode v = c.get(key);
         if (v == null || v.isNull()) {
             return fallback;
         }
         if (!v.isNumber() || !(v.doubleValue() > 0 && v.doubleValue() <= 1)) {
-            throw new IllegalArgumentException("'" + key + "' must be a number in (0, 1], got " + v);
+            throw new IllegalArgumentException("'" + path + "' must be a number in (0, 1], got " + v);
         }
         return v.doubleValue();
     }

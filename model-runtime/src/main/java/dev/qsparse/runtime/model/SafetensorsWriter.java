@@ -17,11 +17,14 @@ import java.util.Map;
  * tensor is produced, written and dropped in turn: converting a large model never holds more than
  * one quantized tensor in memory. The header is padded with spaces so that the data section starts
  * at a multiple of 64 bytes, as the format allows.
+ *
+ * <p>Public for the bench, whose MiniLM directory builder (model-runtime's test-jar) runs in another
+ * class loader, where package access does not reach.
  */
-final class SafetensorsWriter {
+public final class SafetensorsWriter {
 
     @FunctionalInterface
-    interface Bytes {
+    public interface Bytes {
         ByteBuffer get() throws IOException;
     }
 
@@ -30,15 +33,15 @@ final class SafetensorsWriter {
     private final List<Entry> entries = new ArrayList<>();
     private final Map<String, String> metadata = new LinkedHashMap<>();
 
-    void metadata(String key, String value) {
+    public void metadata(String key, String value) {
         metadata.put(key, value);
     }
 
-    void add(String name, String dtype, long[] shape, long byteLength, Bytes bytes) {
+    public void add(String name, String dtype, long[] shape, long byteLength, Bytes bytes) {
         entries.add(new Entry(name, dtype, shape, byteLength, bytes));
     }
 
-    void write(Path file) throws IOException {
+    public void write(Path file) throws IOException {
         Map<String, Object> header = new LinkedHashMap<>();
         if (!metadata.isEmpty()) {
             header.put("__metadata__", metadata);

@@ -20,14 +20,17 @@ import java.util.regex.Pattern;
  * {@code [in, out]}, are named after their node ({@code /encoder/layer.N/attention/self/query/MatMul}
  * is {@code encoder.layer.N.attention.self.query}) and transposed to {@code [out, in]}. config.json
  * and the module files carry the Hub model's values.
+ *
+ * <p>Public in model-runtime's test-jar: the operator, SQL and bench tests embed with the same real
+ * model. {@code main(DIR)} writes it for a hand run ({@code bin/qsparse demo --model DIR}).
  */
-final class MiniLmDirectory {
+public final class MiniLmDirectory {
 
     static final String ONNX = "all-minilm-l6-v2.onnx";
     static final String TOKENIZER = "all-minilm-l6-v2-tokenizer.json";
-    static final int LAYERS = 6;
-    static final int HIDDEN = 384;
-    static final int MAX_SEQ_LENGTH = 256;
+    public static final int LAYERS = 6;
+    public static final int HIDDEN = 384;
+    public static final int MAX_SEQ_LENGTH = 256;
 
     private static final Pattern MATMUL = Pattern.compile("/encoder/layer\\.(\\d+)/(.+)/MatMul");
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -48,8 +51,21 @@ final class MiniLmDirectory {
         return graph;
     }
 
+    /** Writes the directory into {@code args[0]} (created if absent). */
+    public static void main(String[] args) throws IOException {
+        if (args.length != 1) {
+            throw new IllegalArgumentException("usage: MiniLmDirectory DIR");
+        }
+        System.out.println(write(Path.of(args[0])).toAbsolutePath());
+    }
+
+    /** Writes the sentence-transformers directory as the Hub serves it (no name prefix). */
+    public static Path write(Path dir) throws IOException {
+        return write(dir, "");
+    }
+
     /** The export as a file, for ONNX Runtime. */
-    static Path onnxFile(Path dir) throws IOException {
+    public static Path onnxFile(Path dir) throws IOException {
         Path file = dir.resolve(ONNX);
         if (!Files.exists(file)) {
             try (InputStream in = resource(ONNX)) {

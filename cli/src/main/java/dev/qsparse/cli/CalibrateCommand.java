@@ -1,0 +1,174 @@
+package dev.qsparse.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.qsparse.runtime.Model;
+import dev.qsparse.runtime.calibration.CorpusEvaluation;
+import dev.qsparse.runtime.calibration.TopKCalibrator;
+import dev.qsparse.runtime.model.BertConfig;
+import dev.qsparse.runtime.model.ConfigReader;
+import dev.qsparse.runtime.model.LayerTopK;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(
+        name = "calibrate",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Choose the kept fraction (top-K ratio) of every projection input of an encoder, per layer, for a target",
+            "mean cosine to the dense embeddings over a corpus, and write the model with them into --out (its",
+            "config.json gains topk_ratio_layers; every other file is copied). Prints the achieved mean and least",
+            "cosine, activation sparsity and weight reads skipped, and uniform top-K at the same weight reads for",
+            "comparison; progress on stderr."
+        })
+final class CalibrateCommand implements Callable<Integer> {
+
+    private static final int MAX_TEXTS = 4096;
+
+    @Option(names = "--model", required = true, paramLabel = "DIR", description = "An encoder (model_type bert).")
+    Path model;
+
+    @Option(
+            names = "--corpus",
+            required = true,
+            paramLabel = "FILE",
+            description = "UTF-8 text, one text per line (blank lines skipped), like the events to embed.")
+    Path corpus;
+
+    @Option(
+            names = "--target-cosine",
+            required = true,
+            paramLabel = "X",
+            description = "Mean cosine to the dense model's embeddings to keep, in (0, 1), e.g. 0.99.")
+    double target;
+
+    @Option(
+            names = "--out",
+            required = true,
+            paramLabel = "DIR",
+            description = "Directory to write the calibrated model into (must not exist, or be empty).")
+    Path out;
+
+    @Option(
+            names = "--texts",
+            defaultValue = "64",
+            paramLabel = "N",
+            description = "Corpus lines used, the first N non-empty ones (1 to 4096, default ${DEFAULT-VALUE}): each"
+                    + " of the ~200 evaluations embeds them all.")
+    int texts;
+
+    @Option(
+            names = "--max-file-bytes",
+            defaultValue = "67108864",
+            paramLabel = "N",
+            description = "Read at most N bytes of --corpus (default ${DEFAULT-VALUE}).")
+    long maxFileBytes;
+
+    @Option(names = "--threads", defaultValue = "1", description = "Threads per product (default 1).")
+    int threads;
+
+    @Override
+    public Integer call() throws Exception {
+        if (!(target > 0 && target < 1)) {
+            throw new IllegalArgumentException("--target-cosine must be in (0, 1), got " + target);
+        }
+        if (texts < 1 || texts > MAX_TEXTS) {
+            throw new IllegalArgumentException("--texts must be between 1 and " + MAX_TEXTS + ", got " + texts);
+        }
+        if (threads < 1 || threads > 256) {
+            throw new IllegalArgumentException("--threads must be between 1 and 256, got " + threads);
+        }
+        if (out.toAbsolutePath().normalize().startsWith(model.toAbsolutePath().normalize())) {
+            throw new IllegalArgumentException("--out " + out + " is inside --model " + model);
+        }
+        if (Files.exists(out) && !isEmptyDirectory(out)) {
+            throw new IllegalArgumentException("--out " + out + ": exists and is not an empty directory");
+        }
+        List<String> lines = new ArrayList<>();
+        for (String l : TextFile.readLines(corpus, maxFileBytes)) {
+            if (!l.isBlank() && lines.size() < texts) {
+                lines.add(l);
+            }
+        }
+        if (lines.isEmpty()) {
+            throw new IllegalArgumentException(corpus + ": no non-empty line to calibrate on");
+        }
+        long start = System.nanoTime();
+        TopKCalibrator.Result r;
+        try (Model m = Model.load(model)) {
+            if (!(m.config() instanceof BertConfig config)) {
+                throw new IllegalArgumentException(model + ": calibrate chooses per-layer top-K for encoders"
+                        + " (model_type bert), not " + m.config().modelType());
+            }
+            CorpusEvaluation eval = new CorpusEvaluation(m, lines, threads);
+            r = new TopKCalibrator(config, eval, System.err).calibrate(target);
+        }
+        write(r.topK());
+        Map<String, Object> json = new LinkedHashMap<>();
+        json.put("out", out.toString());
+        json.put("texts", lines.size());
+        json.put("target_cosine", target);
+        json.put("mean_cosine", r.quality().meanCosine());
+        json.put("min_cosine", r.quality().minCosine());
+        json.put("recall_at_10", r.quality().recallAt10());
+        json.put("activation_sparsity", r.quality().activationSparsity());
+        json.put("weight_reads_skipped", r.weightReadsSkipped());
+        Map<String, Object> uniform = new LinkedHashMap<>();
+        uniform.put("topk_ratio", r.uniformRatio());
+        uniform.put("mean_cosine", r.uniformQuality().meanCosine());
+        uniform.put("min_cosine", r.uniformQuality().minCosine());
+        uniform.put("recall_at_10", r.uniformQuality().recallAt10());
+        uniform.put("activation_sparsity", r.uniformQuality().activationSparsity());
+        json.put("uniform_same_weight_reads", uniform);
+        json.put(LayerTopK.KEY, r.topK().toJson());
+        json.put("evaluations", r.evaluations());
+        json.put("seconds", (System.nanoTime() - start) / 1e9);
+        Json.print(json);
+        return 0;
+    }
+
+    private static boolean isEmptyDirectory(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            return false;
+        }
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.findAny().isEmpty();
+        }
+    }
+
+    /** The model's files into --out, config.json with the chosen fractions; then loads it as a check. */
+    private void write(LayerTopK topK) throws IOException {
+        Files.createDirectories(out);
+        try (Stream<Path> files = Files.walk(model)) {
+            for (Path src : (Iterable<Path>) files::iterator) {
+                Path rel = model.relativize(src);
+                Path dst = out.resolve(rel.toString());
+                if (Files.isDirectory(src)) {
+                    Files.createDirectories(dst);
+                } else if (Files.isRegularFile(src) && !rel.toString().equals(ConfigReader.FILE)) {
+                    Files.copy(src, dst);
+                }
+            }
+        }
+        ObjectMapper mapper = new ObjectMapper();
+        ObjectNode config =
+                (ObjectNode) mapper.readTree(model.resolve(ConfigReader.FILE).toFile());
+        config.set(LayerTopK.KEY, mapper.valueToTree(topK.toJson()));
+        mapper.writerWithDefaultPrettyPrinter()
+                .writeValue(out.resolve(ConfigReader.FILE).toFile(), config);
+        try (Model written = Model.load(out)) {
+            if (!((BertConfig) written.config()).topK().equals(topK)) {
+                throw new IllegalStateException(out + ": config.json does not read back as written");
+            }
+        }
+    }
+}
