@@ -44,19 +44,19 @@ public final class TaskModel implements AutoCloseable {
      *                                   and the cause
      */
     public static TaskModel open(QSparseSettings settings, MetricGroup metricGroup) throws ModelUnavailableException {
-        Path path = Path.of(settings.modelPath());
+        ModelLocation location = settings.modelLocation();
         SharedModels.Lease lease;
         try {
-            lease = SharedModels.acquire(path);
+            lease = SharedModels.acquire(location, settings.modelCache());
         } catch (Exception | LinkageError e) {
             throw new ModelUnavailableException(
-                    "cannot load the Q-Sparse model at " + path.toAbsolutePath() + " ("
-                            + QSparseOptions.MODEL_PATH.key() + "): " + e.getMessage(),
+                    "cannot load the Q-Sparse model at " + location + " (" + QSparseOptions.MODEL_PATH.key() + "): "
+                            + e.getMessage(),
                     e);
         }
         try {
-            checkChatTemplate(settings, path, lease.model());
-            return new TaskModel(settings, lease, new OperatorMetrics(metricGroup, lease.path(), lease.model()));
+            checkChatTemplate(settings, lease.path(), lease.model());
+            return new TaskModel(settings, lease, new OperatorMetrics(metricGroup, lease));
         } catch (ModelUnavailableException | RuntimeException e) {
             lease.close();
             throw e;

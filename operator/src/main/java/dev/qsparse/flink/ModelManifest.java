@@ -1,0 +1,147 @@
+package dev.qsparse.flink;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.qsparse.runtime.safetensors.ModelFiles;
+import java.nio.file.Path;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+/**
+ * A model directory's optional {@value #FILE_NAME}: the files that make up the model, each with its
+ * size and SHA-256, and an optional version. When a remote model has one, exactly the files it lists
+ * are copied into the {@link ModelCache}, and each is checked against its size and digest while it is
+ * copied; without one, every file of the directory is copied unchecked.
+ *
+ * <pre>{@code
+ * {
+ *   "format": 1,
+ *   "version": "2026-12-01",
+ *   "files": [
+ *     {"path": "config.json", "size": 812, "sha256": "<64 lowercase hex>"},
+ *     {"path": "1_Pooling/config.json", "size": 297, "sha256": "..."}
+ *   ]
+ * }
+ * }</pre>
+ *
+ * <p>Paths are relative, with {@code /} between segments, and never leave the directory (no
+ * {@code ..}, {@code .}, empty or absolute segments, no backslash). Bounds: the file at most
+ * {@value #MAX_BYTES} bytes, {@value #MAX_FILES} files, a version of at most
+ * {@value #MAX_VERSION_CHARS} characters. The digests are written once, when the model is
+ * published ({@code sha256sum}), and never computed again at load except while copying.
+ */
+public final class ModelManifest {
+
+    public static final String FILE_NAME = "qsparse-manifest.json";
+    public static final long MAX_BYTES = 1024 * 1024;
+    public static final int MAX_FILES = 4096;
+    public static final int MAX_VERSION_CHARS = 128;
+
+    private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
+    private static final Pattern SEGMENT = Pattern.compile("[^/\\\\\\x00]+");
+
+    /** Declared size and digest of one file. */
+    public record Entry(String path, long size, String sha256) {}
+
+    private final String version;
+    private final Map<String, Entry> files;
+
+    private ModelManifest(String version, Map<String, Entry> files) {
+        this.version = version;
+        this.files = files;
+    }
+
+    /** The model's version, or null when the manifest has none. */
+    public String version() {
+        return version;
+    }
+
+    /** The listed files by relative path, in manifest order. */
+    public Map<String, Entry> files() {
+        return files;
+    }
+
+    /**
+     * Parses a manifest already read with the {@link #MAX_BYTES} bound; {@code source} names it in
+     * errors.
+     *
+     * @throws IllegalArgumentException the manifest breaks a rule; the message names the source,
+     *                                  the entry and the rule
+     */
+    public static ModelManifest parse(String source, byte[] bytes) {
+        if (bytes.length > MAX_BYTES) {
+            throw new IllegalArgumentException(source + ": larger than " + MAX_BYTES + " bytes");
+        }
+        JsonNode root;
+        try {
+            root = ModelFiles.parseJson(Path.of(FILE_NAME), "", bytes);
+        } catch (Exception e) {
+            throw new IllegalArgumentException(source + ": " + e.getMessage(), e);
+        }
+        if (!root.isObject()) {
+            throw new IllegalArgumentException(source + ": not a JSON object");
+        }
+        JsonNode format = root.get("format");
+        if (format == null || !format.isInt() || format.intValue() != 1) {
+            throw new IllegalArgumentException(source + ": \"format\" must be 1");
+        }
+        String version = null;
+        JsonNode v = root.get("version");
+        if (v != null && !v.isNull()) {
+            if (!v.isTextual() || v.textValue().isBlank() || v.textValue().length() > MAX_VERSION_CHARS) {
+                throw new IllegalArgumentException(source + ": \"version\" must be a non-blank string of at most "
+                        + MAX_VERSION_CHARS + " characters");
+            }
+            version = v.textValue();
+        }
+        JsonNode list = root.get("files");
+        if (list == null || !list.isArray() || list.isEmpty()) {
+            throw new IllegalArgumentException(source + ": \"files\" must be a non-empty array");
+        }
+        if (list.size() > MAX_FILES) {
+            throw new IllegalArgumentException(
+                    source + ": lists " + list.size() + " files, over the limit of " + MAX_FILES);
+        }
+        Map<String, Entry> files = new LinkedHashMap<>();
+        for (int i = 0; i < list.size(); i++) {
+            JsonNode f = list.get(i);
+            String where = source + ": files[" + i + "]";
+            if (!f.isObject()) {
+                throw new IllegalArgumentException(where + " is not an object");
+            }
+            JsonNode p = f.get("path");
+            JsonNode s = f.get("size");
+            JsonNode h = f.get("sha256");
+            if (p == null || !p.isTextual()) {
+                throw new IllegalArgumentException(where + ": \"path\" must be a string");
+            }
+            String path = p.textValue();
+            checkPath(where, path);
+            if (s == null || !s.canConvertToLong() || !s.isIntegralNumber() || s.longValue() < 0) {
+                throw new IllegalArgumentException(where + " (" + path + "): \"size\" must be a non-negative integer");
+            }
+            if (h == null || !h.isTextual() || !SHA256.matcher(h.textValue()).matches()) {
+                throw new IllegalArgumentException(
+                        where + " (" + path + "): \"sha256\" must be 64 lowercase hexadecimal digits");
+            }
+            if (files.put(path, new Entry(path, s.longValue(), h.textValue())) != null) {
+                throw new IllegalArgumentException(where + ": " + path + " is listed twice");
+            }
+        }
+        return new ModelManifest(version, Collections.unmodifiableMap(files));
+    }
+
+    private static void checkPath(String where, String path) {
+        if (path.isEmpty() || path.length() > 1024 || path.startsWith("/") || path.equals(FILE_NAME)) {
+            throw new IllegalArgumentException(where + ": \"path\" must be a relative path of at most 1024"
+                    + " characters, other than the manifest itself");
+        }
+        for (String segment : path.split("/", -1)) {
+            if (!SEGMENT.matcher(segment).matches() || segment.equals(".") || segment.equals("..")) {
+                throw new IllegalArgumentException(
+                        where + ": \"path\" " + path + " has an empty, '.', '..' or backslash segment");
+            }
+        }
+    }
+}
