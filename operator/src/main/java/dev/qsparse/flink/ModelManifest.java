@@ -132,6 +132,25 @@ public final class ModelManifest {
         return new ModelManifest(version, Collections.unmodifiableMap(files));
     }
 
+    /**
+     * The version in the manifest of the local model directory {@code dir}, or null when it has no
+     * manifest or the manifest no version. Reads only the manifest (bounded), never the weights.
+     *
+     * @throws IOException the manifest cannot be read or breaks a rule; the message names it
+     */
+    public static String localVersion(Path dir) throws java.io.IOException {
+        Path file = dir.resolve(FILE_NAME);
+        if (!ModelFiles.isPresent(dir, file)) {
+            return null;
+        }
+        byte[] bytes = ModelFiles.readBounded(file, MAX_BYTES);
+        try {
+            return parse(file.toString(), bytes).version();
+        } catch (IllegalArgumentException e) {
+            throw new java.io.IOException(e.getMessage(), e);
+        }
+    }
+
     private static void checkPath(String where, String path) {
         if (path.isEmpty() || path.length() > 1024 || path.startsWith("/") || path.equals(FILE_NAME)) {
             throw new IllegalArgumentException(where + ": \"path\" must be a relative path of at most 1024"

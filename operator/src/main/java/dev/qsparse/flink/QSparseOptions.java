@@ -30,6 +30,13 @@ public final class QSparseOptions {
                     + " configuration), copied once per task manager into qsparse.model.cache.dir. Tasks in"
                     + " one task manager share one memory-mapped copy of its weights.");
 
+    public static final ConfigOption<String> MODEL_VERSION = ConfigOptions.key("qsparse.model.version")
+            .stringType()
+            .noDefaultValue()
+            .withDescription("The model's version, written as model_version into every enriched record (at"
+                    + " most 128 characters). Default: the \"version\" of the model's qsparse-manifest.json,"
+                    + " else the last segment of qsparse.model.path (s3://bucket/embedder/v3 gives v3).");
+
     public static final ConfigOption<String> MODEL_CACHE_DIR = ConfigOptions.key("qsparse.model.cache.dir")
             .stringType()
             .noDefaultValue()
@@ -183,6 +190,7 @@ public final class QSparseOptions {
         return List.of(
                 MODEL_PATH,
                 MODEL_NAME,
+                MODEL_VERSION,
                 MODEL_CACHE_DIR,
                 MODEL_CACHE_MAX_SIZE,
                 MODE,

@@ -78,6 +78,7 @@ public final class QSparseSettings implements Serializable {
     private final InputOverflow inputOverflow;
     private final int maxRecordBytes;
     private final String modelCacheDir;
+    private final String modelVersion;
     private final long modelCacheMaxBytes;
 
     private QSparseSettings(ReadableConfig c) {
@@ -93,6 +94,13 @@ public final class QSparseSettings implements Serializable {
                 .isRemote()) {
             throw new IllegalArgumentException(
                     QSparseOptions.MODEL_CACHE_DIR.key() + " must be a local directory, got " + modelCacheDir);
+        }
+        this.modelVersion = c.getOptional(QSparseOptions.MODEL_VERSION)
+                .filter(v -> !v.isBlank())
+                .orElse(null);
+        if (modelVersion != null && modelVersion.length() > ModelManifest.MAX_VERSION_CHARS) {
+            throw new IllegalArgumentException(QSparseOptions.MODEL_VERSION.key() + " must be at most "
+                    + ModelManifest.MAX_VERSION_CHARS + " characters, got " + modelVersion.length());
         }
         this.modelCacheMaxBytes = c.get(QSparseOptions.MODEL_CACHE_MAX_SIZE).getBytes();
         if (modelCacheMaxBytes < 1) {
@@ -219,6 +227,11 @@ public final class QSparseSettings implements Serializable {
     /** Where the model is: local (mapped in place) or remote (copied into the cache first). */
     public ModelLocation modelLocation() {
         return ModelLocation.parse(modelPath, QSparseOptions.MODEL_PATH.key());
+    }
+
+    /** {@code qsparse.model.version}, or null when not set. */
+    public String modelVersion() {
+        return modelVersion;
     }
 
     /** The task manager's cache of remote models, as configured. */

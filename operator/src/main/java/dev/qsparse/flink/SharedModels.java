@@ -93,7 +93,7 @@ public final class SharedModels {
             return entry.key;
         }
 
-        /** The manifest's version of a remote model, or null. */
+        /** The version in the model's manifest, or null. */
         public String version() {
             return entry.version;
         }
@@ -127,7 +127,8 @@ public final class SharedModels {
         synchronized (LOCK) {
             Entry entry = ENTRIES.get(key.toString());
             if (entry == null) {
-                entry = new Entry(key.toString(), key, Model.load(key), null);
+                String version = ModelManifest.localVersion(key);
+                entry = new Entry(key.toString(), key, Model.load(key), version);
                 loads++;
                 ENTRIES.put(entry.key, entry);
             }

@@ -86,8 +86,10 @@ class RemoteModelMiniClusterTest {
                 .rebalance();
         QSparseEnrichment.Streams out = builder(model, cache).build().apply(events);
         String job = "qsparse-remote-" + System.nanoTime();
-        try (CloseableIterator<String> it =
-                out.enriched().map(e -> e.id).returns(Types.STRING).executeAndCollect(job)) {
+        try (CloseableIterator<String> it = out.enriched()
+                .map(e -> e.id + " " + e.modelVersion)
+                .returns(Types.STRING)
+                .executeAndCollect(job)) {
             it.forEachRemaining(ids::add);
         }
         Map<String, Metric> metrics = new HashMap<>();
@@ -125,6 +127,7 @@ class RemoteModelMiniClusterTest {
         Map<String, Metric> metrics = run(uri, cache, total, ids);
         assertEquals(total, ids.size());
         assertEquals(total, new HashSet<>(ids).size(), "every id once");
+        assertTrue(ids.stream().allMatch(line -> line.endsWith(" v7")), "the manifest's version on every record");
         assertEquals(RemoteModels.size(src), bytesFetched(metrics), "copied once for the two tasks");
         assertEquals(opensBefore + 1, LocalBackedFileSystem.opens("model.safetensors"));
         assertEquals(loadsBefore + 1, SharedModels.loadCount(), "loaded once for the two tasks");

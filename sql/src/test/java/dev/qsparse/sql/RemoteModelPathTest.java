@@ -39,12 +39,13 @@ class RemoteModelPathTest {
             .setNumberSlotsPerTaskManager(1)
             .build());
 
-    private static final String QUERY = "SELECT id, e FROM ML_PREDICT(TABLE docs, MODEL m, DESCRIPTOR(text))";
+    private static final String QUERY =
+            "SELECT id, e, model_version FROM ML_PREDICT(TABLE docs, MODEL m, DESCRIPTOR(text))";
 
     private static TableEnvironment withModel(String path, String extra) {
         TableEnvironment tEnv = SqlModels.tableEnvironment();
         SqlModels.registerDocs(tEnv);
-        tEnv.executeSql("CREATE TEMPORARY MODEL m INPUT (text STRING) OUTPUT (e ARRAY<FLOAT>)"
+        tEnv.executeSql("CREATE TEMPORARY MODEL m INPUT (text STRING) OUTPUT (e ARRAY<FLOAT>, model_version STRING)"
                 + " WITH ('provider' = 'qsparse', 'model-path' = '" + path + "', 'task' = 'embed'" + extra + ")");
         return tEnv;
     }
