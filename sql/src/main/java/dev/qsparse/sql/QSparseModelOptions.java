@@ -26,6 +26,13 @@ public final class QSparseModelOptions {
                     + " system Flink has (s3://bucket/models/m, hdfs://...), copied once per task manager into"
                     + " model.cache.dir; tasks in one task manager share one memory-mapped copy of its weights.");
 
+    public static final ConfigOption<String> MODEL_VERSION = ConfigOptions.key("model-version")
+            .stringType()
+            .noDefaultValue()
+            .withDescription("The model's version in the optional model_version column (at most 128 characters)."
+                    + " Default: the version in the model's qsparse-manifest.json, else the last segment of"
+                    + " model-path.");
+
     public static final ConfigOption<String> MODEL_CACHE_DIR = ConfigOptions.key("model.cache.dir")
             .stringType()
             .noDefaultValue()

@@ -41,6 +41,7 @@ public final class QSparseModelProviderFactory implements ModelProviderFactory {
     private static final List<OptionPair<?>> PAIRS = List.of(
             new OptionPair<>(QSparseModelOptions.MODEL_PATH, QSparseOptions.MODEL_PATH),
             new OptionPair<>(QSparseModelOptions.MODEL_NAME, QSparseOptions.MODEL_NAME),
+            new OptionPair<>(QSparseModelOptions.MODEL_VERSION, QSparseOptions.MODEL_VERSION),
             new OptionPair<>(QSparseModelOptions.MODEL_CACHE_DIR, QSparseOptions.MODEL_CACHE_DIR),
             new OptionPair<>(QSparseModelOptions.MODEL_CACHE_MAX_SIZE, QSparseOptions.MODEL_CACHE_MAX_SIZE),
             new OptionPair<>(QSparseModelOptions.TASK, QSparseOptions.MODE),

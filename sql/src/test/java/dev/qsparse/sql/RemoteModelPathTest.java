@@ -59,13 +59,16 @@ class RemoteModelPathTest {
         Path cache = tmp.resolve("cache");
         Map<String, Row> remote = collectById(
                 withModel(LocalStoreFileSystem.SCHEME + "://" + store, ", 'model.cache.dir' = '" + cache + "'"), QUERY);
-        Map<String, Row> local = collectById(withModel(quoted(MODEL).replace("'", ""), ""), QUERY);
+        Map<String, Row> local =
+                collectById(withModel(quoted(MODEL).replace("'", ""), ", 'model-version' = 'local-1'"), QUERY);
         assertEquals(SqlModels.TEXTS.length, remote.size());
         for (String id : local.keySet()) {
             assertArrayEquals(
                     (Float[]) local.get(id).getField(1),
                     (Float[]) remote.get(id).getField(1),
                     id);
+            assertEquals("embedder", remote.get(id).getField(2), "the directory's name as its version");
+            assertEquals("local-1", local.get(id).getField(2), "the option's version");
         }
         try (Stream<Path> entries = Files.list(cache)) {
             assertEquals(
