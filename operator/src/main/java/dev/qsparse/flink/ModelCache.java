@@ -103,6 +103,10 @@ public final class ModelCache {
             manifest = ModelManifest.parse(remote + "/" + ModelManifest.FILE_NAME, manifestBytes);
         }
         Map<String, FileStatus> files = manifest != null ? listed(fs, base, manifest) : walk(fs, base);
+        if (!files.containsKey("config.json")) {
+            throw new IOException(remote + ": no config.json"
+                    + (manifest != null ? " listed in " + ModelManifest.FILE_NAME : "") + ", not a model directory");
+        }
         long total = manifestBytes == null ? 0 : manifestBytes.length;
         for (FileStatus f : files.values()) {
             total += f.getLen();
@@ -231,6 +235,10 @@ public final class ModelCache {
             byte[] buf = new byte[BUFFER];
             int r;
             while ((r = in.read(buf)) > 0) {
+                // A cancelled task is interrupted: stop a copy of gigabytes instead of finishing it.
+                if (Thread.currentThread().isInterrupted()) {
+                    throw new java.io.InterruptedIOException("copy of " + name + " interrupted");
+                }
                 n += r;
                 if (n > expected) {
                     throw new IOException(name + ": longer than the " + expected + " bytes "

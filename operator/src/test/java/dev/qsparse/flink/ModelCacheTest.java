@@ -132,6 +132,15 @@ class ModelCacheTest {
     }
 
     @Test
+    void aDirectoryWithoutConfigJsonIsNotAModel() throws Exception {
+        Path src = Files.createDirectories(tmp.resolve("store/empty"));
+        Files.writeString(src.resolve("notes.txt"), "not a model");
+        IOException e = assertThrows(
+                IOException.class, () -> new ModelCache(tmp.resolve("cache"), 16L << 20).fetch(remote(src), Set.of()));
+        assertTrue(e.getMessage().equals(remote(src) + ": no config.json, not a model directory"), e.getMessage());
+    }
+
+    @Test
     void aMissingRemoteDirectoryIsNamed() {
         URI missing = remote(tmp.resolve("store/none"));
         IOException e = assertThrows(
