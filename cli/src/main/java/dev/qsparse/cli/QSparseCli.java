@@ -19,6 +19,7 @@ import picocli.CommandLine.Command;
             ScoreCommand.class,
             dev.qsparse.jobs.demo.EmbeddedDemo.class,
             ConvertCommand.class,
+            ManifestCommand.class,
             BenchCommand.class
         })
 public final class QSparseCli {

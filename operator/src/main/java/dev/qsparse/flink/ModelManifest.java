@@ -151,6 +151,73 @@ public final class ModelManifest {
         }
     }
 
+    /**
+     * Writes {@code dir}'s manifest: every regular file under it (links followed to their files, as
+     * a Hugging Face snapshot has them), at most {@value #MAX_FILES} files, 8 levels deep, with its
+     * size and SHA-256; written to a temporary file and renamed into place. Returns its text.
+     *
+     * @throws IOException a file cannot be read, or the directory breaks a bound; the message names it
+     */
+    public static String write(Path dir, String version) throws java.io.IOException {
+        if (version != null && (version.isBlank() || version.length() > MAX_VERSION_CHARS)) {
+            throw new IllegalArgumentException(
+                    "a version is a non-blank string of at most " + MAX_VERSION_CHARS + " characters");
+        }
+        java.util.List<Path> files = new java.util.ArrayList<>();
+        try (java.util.stream.Stream<Path> s = java.nio.file.Files.walk(dir, ModelCache.MAX_DEPTH)) {
+            for (Path p : (Iterable<Path>) s::iterator) {
+                String rel = dir.relativize(p).toString().replace(java.io.File.separatorChar, '/');
+                if (java.nio.file.Files.isRegularFile(p)
+                        && !rel.equals(FILE_NAME)
+                        && !rel.startsWith(FILE_NAME + ".")) {
+                    files.add(p);
+                    if (files.size() > MAX_FILES) {
+                        throw new java.io.IOException(dir + ": more than " + MAX_FILES + " files");
+                    }
+                }
+            }
+        }
+        files.sort(java.util.Comparator.comparing(p -> dir.relativize(p).toString()));
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        com.fasterxml.jackson.databind.node.ObjectNode root = json.createObjectNode();
+        root.put("format", 1);
+        if (version != null) {
+            root.put("version", version);
+        }
+        com.fasterxml.jackson.databind.node.ArrayNode list = root.putArray("files");
+        for (Path p : files) {
+            java.security.MessageDigest sha;
+            try {
+                sha = java.security.MessageDigest.getInstance("SHA-256");
+            } catch (java.security.NoSuchAlgorithmException e) {
+                throw new IllegalStateException(e);
+            }
+            long size = 0;
+            try (java.io.InputStream in = java.nio.file.Files.newInputStream(p)) {
+                byte[] buf = new byte[1 << 20];
+                int r;
+                while ((r = in.read(buf)) > 0) {
+                    sha.update(buf, 0, r);
+                    size += r;
+                }
+            }
+            list.addObject()
+                    .put("path", dir.relativize(p).toString().replace(java.io.File.separatorChar, '/'))
+                    .put("size", size)
+                    .put("sha256", java.util.HexFormat.of().formatHex(sha.digest()));
+        }
+        String text = json.writerWithDefaultPrettyPrinter().writeValueAsString(root) + "\n";
+        parse(dir.resolve(FILE_NAME).toString(), text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        Path tmp = dir.resolve(FILE_NAME + ".tmp");
+        java.nio.file.Files.writeString(tmp, text);
+        java.nio.file.Files.move(
+                tmp,
+                dir.resolve(FILE_NAME),
+                java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        return text;
+    }
+
     private static void checkPath(String where, String path) {
         if (path.isEmpty() || path.length() > 1024 || path.startsWith("/") || path.equals(FILE_NAME)) {
             throw new IllegalArgumentException(where + ": \"path\" must be a relative path of at most 1024"
