@@ -1,13 +1,17 @@
 package dev.qsparse.flink;
 
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.FileTime;
@@ -89,8 +93,8 @@ public final class ModelCache {
         FileStatus status;
         try {
             status = fs.getFileStatus(base);
-        } catch (java.io.FileNotFoundException e) {
-            throw new java.nio.file.NoSuchFileException(remote.toString(), null, "model directory does not exist");
+        } catch (FileNotFoundException e) {
+            throw new NoSuchFileException(remote.toString(), null, "model directory does not exist");
         }
         if (!status.isDir()) {
             throw new IOException(remote + ": not a model directory");
@@ -237,7 +241,7 @@ public final class ModelCache {
             while ((r = in.read(buf)) > 0) {
                 // A cancelled task is interrupted: stop a copy of gigabytes instead of finishing it.
                 if (Thread.currentThread().isInterrupted()) {
-                    throw new java.io.InterruptedIOException("copy of " + name + " interrupted");
+                    throw new InterruptedIOException("copy of " + name + " interrupted");
                 }
                 n += r;
                 if (n > expected) {
@@ -270,7 +274,7 @@ public final class ModelCache {
             FileStatus s;
             try {
                 s = fs.getFileStatus(p);
-            } catch (java.io.FileNotFoundException missing) {
+            } catch (FileNotFoundException missing) {
                 throw new IOException(
                         base + "/" + e.path() + ": listed in " + ModelManifest.FILE_NAME + " but not there");
             }
@@ -363,7 +367,7 @@ public final class ModelCache {
         try (Stream<Path> s = Files.walk(dir)) {
             long total = 0;
             for (Path p : (Iterable<Path>) s::iterator) {
-                if (Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                if (Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) {
                     total += Files.size(p);
                 }
             }
@@ -372,7 +376,7 @@ public final class ModelCache {
     }
 
     static void deleteTree(Path dir) {
-        if (!Files.exists(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
             return;
         }
         try (Stream<Path> s = Files.walk(dir)) {

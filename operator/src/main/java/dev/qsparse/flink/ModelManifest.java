@@ -1,12 +1,28 @@
 package dev.qsparse.flink;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qsparse.runtime.safetensors.ModelFiles;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
 import java.util.Collections;
+import java.util.Comparator;
+import java.util.HexFormat;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 /**
  * A model directory's optional {@value #FILE_NAME}: the files that make up the model, each with its
@@ -138,7 +154,7 @@ public final class ModelManifest {
      *
      * @throws IOException the manifest cannot be read or breaks a rule; the message names it
      */
-    public static String localVersion(Path dir) throws java.io.IOException {
+    public static String localVersion(Path dir) throws IOException {
         Path file = dir.resolve(FILE_NAME);
         if (!ModelFiles.isPresent(dir, file)) {
             return null;
@@ -147,7 +163,7 @@ public final class ModelManifest {
         try {
             return parse(file.toString(), bytes).version();
         } catch (IllegalArgumentException e) {
-            throw new java.io.IOException(e.getMessage(), e);
+            throw new IOException(e.getMessage(), e);
         }
     }
 
@@ -158,42 +174,40 @@ public final class ModelManifest {
      *
      * @throws IOException a file cannot be read, or the directory breaks a bound; the message names it
      */
-    public static String write(Path dir, String version) throws java.io.IOException {
+    public static String write(Path dir, String version) throws IOException {
         if (version != null && (version.isBlank() || version.length() > MAX_VERSION_CHARS)) {
             throw new IllegalArgumentException(
                     "a version is a non-blank string of at most " + MAX_VERSION_CHARS + " characters");
         }
-        java.util.List<Path> files = new java.util.ArrayList<>();
-        try (java.util.stream.Stream<Path> s = java.nio.file.Files.walk(dir, ModelCache.MAX_DEPTH)) {
+        List<Path> files = new ArrayList<>();
+        try (Stream<Path> s = Files.walk(dir, ModelCache.MAX_DEPTH)) {
             for (Path p : (Iterable<Path>) s::iterator) {
-                String rel = dir.relativize(p).toString().replace(java.io.File.separatorChar, '/');
-                if (java.nio.file.Files.isRegularFile(p)
-                        && !rel.equals(FILE_NAME)
-                        && !rel.startsWith(FILE_NAME + ".")) {
+                String rel = dir.relativize(p).toString().replace(File.separatorChar, '/');
+                if (Files.isRegularFile(p) && !rel.equals(FILE_NAME) && !rel.startsWith(FILE_NAME + ".")) {
                     files.add(p);
                     if (files.size() > MAX_FILES) {
-                        throw new java.io.IOException(dir + ": more than " + MAX_FILES + " files");
+                        throw new IOException(dir + ": more than " + MAX_FILES + " files");
                     }
                 }
             }
         }
-        files.sort(java.util.Comparator.comparing(p -> dir.relativize(p).toString()));
-        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
-        com.fasterxml.jackson.databind.node.ObjectNode root = json.createObjectNode();
+        files.sort(Comparator.comparing(p -> dir.relativize(p).toString()));
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode root = json.createObjectNode();
         root.put("format", 1);
         if (version != null) {
             root.put("version", version);
         }
-        com.fasterxml.jackson.databind.node.ArrayNode list = root.putArray("files");
+        ArrayNode list = root.putArray("files");
         for (Path p : files) {
-            java.security.MessageDigest sha;
+            MessageDigest sha;
             try {
-                sha = java.security.MessageDigest.getInstance("SHA-256");
-            } catch (java.security.NoSuchAlgorithmException e) {
+                sha = MessageDigest.getInstance("SHA-256");
+            } catch (NoSuchAlgorithmException e) {
                 throw new IllegalStateException(e);
             }
             long size = 0;
-            try (java.io.InputStream in = java.nio.file.Files.newInputStream(p)) {
+            try (InputStream in = Files.newInputStream(p)) {
                 byte[] buf = new byte[1 << 20];
                 int r;
                 while ((r = in.read(buf)) > 0) {
@@ -202,19 +216,15 @@ public final class ModelManifest {
                 }
             }
             list.addObject()
-                    .put("path", dir.relativize(p).toString().replace(java.io.File.separatorChar, '/'))
+                    .put("path", dir.relativize(p).toString().replace(File.separatorChar, '/'))
                     .put("size", size)
-                    .put("sha256", java.util.HexFormat.of().formatHex(sha.digest()));
+                    .put("sha256", HexFormat.of().formatHex(sha.digest()));
         }
         String text = json.writerWithDefaultPrettyPrinter().writeValueAsString(root) + "\n";
-        parse(dir.resolve(FILE_NAME).toString(), text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        parse(dir.resolve(FILE_NAME).toString(), text.getBytes(StandardCharsets.UTF_8));
         Path tmp = dir.resolve(FILE_NAME + ".tmp");
-        java.nio.file.Files.writeString(tmp, text);
-        java.nio.file.Files.move(
-                tmp,
-                dir.resolve(FILE_NAME),
-                java.nio.file.StandardCopyOption.ATOMIC_MOVE,
-                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Files.writeString(tmp, text);
+        Files.move(tmp, dir.resolve(FILE_NAME), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         return text;
     }
 
