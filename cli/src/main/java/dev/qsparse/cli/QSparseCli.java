@@ -20,6 +20,7 @@ import picocli.CommandLine.Command;
             dev.qsparse.jobs.demo.EmbeddedDemo.class,
             ConvertCommand.class,
             CalibrateCommand.class,
+            ManifestCommand.class,
             BenchCommand.class
         })
 public final class QSparseCli {

@@ -1,5 +1,6 @@
 package dev.qsparse.jobs;
 
+import dev.qsparse.flink.ModelLocation;
 import dev.qsparse.flink.QSparseEnrichment;
 import dev.qsparse.flink.QSparseOptions;
 import dev.qsparse.runtime.inference.Task;
@@ -114,7 +115,10 @@ public final class JobConfig {
         QSparseEnrichment.Builder builder =
                 QSparseEnrichment.builder().configuration(flink).configuration(Configuration.fromMap(set));
         if (o.given("--model") && o.model != null) {
-            builder.modelPath(o.model.toAbsolutePath().toString());
+            // A remote URI goes as given (Path.of would turn s3://b/m into s3:/b/m); a local path absolute.
+            ModelLocation model = ModelLocation.parse(o.model, "--model");
+            builder.modelPath(
+                    model.isRemote() ? o.model : model.local().toAbsolutePath().toString());
         } else if (flink.getOptional(QSparseOptions.MODEL_PATH).isEmpty()
                 && !set.containsKey(QSparseOptions.MODEL_PATH.key())) {
             throw new IllegalArgumentException("no model: pass --model DIR or set " + QSparseOptions.MODEL_PATH.key()

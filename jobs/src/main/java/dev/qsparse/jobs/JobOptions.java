@@ -153,8 +153,8 @@ public final class JobOptions {
     @Option(
             names = "--model",
             description =
-                    "Model directory, readable on every task manager; overrides qsparse.model.path (one of the two is required).")
-    public Path model;
+                    "Model directory: a local path, readable on every task manager, or a URI of a Flink file system (s3://bucket/models/m, hdfs://...), copied once per task manager into qsparse.model.cache.dir; overrides qsparse.model.path (one of the two is required).")
+    public String model;
 
     @Option(
             names = "--mode",

@@ -57,6 +57,22 @@ class JobConfigTest {
     }
 
     @Test
+    void aRemoteModelUriReachesTheOperatorAsGiven() {
+        // java.nio.file.Path used to turn s3://bucket/m into the local path s3:/bucket/m.
+        QSparseSettings s = settings(new Configuration(), "--model", "s3://bucket/models/embedder/v3");
+        assertEquals("s3://bucket/models/embedder/v3", s.modelPath());
+        assertTrue(s.modelLocation().isRemote());
+        assertEquals("v3", s.modelName());
+        assertEquals(
+                java.nio.file.Path.of("m").toAbsolutePath().toString(),
+                settings(new Configuration(), "--model", "m").modelPath());
+        assertTrue(
+                assertThrows(IllegalArgumentException.class, () -> settings(new Configuration(), "--model", "s3://b"))
+                        .getMessage()
+                        .startsWith("--model = s3://b: names no directory"));
+    }
+
+    @Test
     void setEntryIsNotOverriddenByTypedDefaults() {
         assertEquals(
                 32,

@@ -134,19 +134,47 @@ class ModelFileKindsTest {
     }
 
     @Test
-    void aTrustedLayoutMayAllowLinksOutOfTheDirectory() throws Exception {
-        // A Hugging Face cache snapshot: snapshots/REV/model.safetensors -> ../../blobs/SHA.
-        Path blobs = Files.createDirectories(tmp.resolve("hub/blobs"));
-        Path m = PoisonedModels.copy(TestModels.TEST_MODEL, tmp.resolve("hub/snapshots/rev"));
-        Files.move(m.resolve("model.safetensors"), blobs.resolve("sha"));
-        Files.createSymbolicLink(m.resolve("model.safetensors"), Path.of("../../blobs/sha"));
-        loadFails(ModelLoadException.class, m);
+    void aHuggingFaceCacheSnapshotLoadsWithItsLinksInsideTheCacheRoot() throws Exception {
+        // snapshots/REV/* -> ../../blobs/SHA, as huggingface_hub lays a repository out.
+        Path blobs = Files.createDirectories(tmp.resolve("hub/models--org--m/blobs"));
+        Path m = PoisonedModels.copy(TestModels.TEST_MODEL, tmp.resolve("hub/models--org--m/snapshots/rev"));
+        for (String f : new String[] {"model.safetensors", "config.json"}) {
+            Files.move(m.resolve(f), blobs.resolve("sha-" + f));
+            Files.createSymbolicLink(m.resolve(f), Path.of("../../blobs/sha-" + f));
+        }
+        try (Model model = Model.load(m)) {
+            assertEquals(1000, model.config().vocabSize());
+        }
+    }
+
+    @Test
+    void aHuggingFaceCacheSnapshotLinkOutOfTheCacheRootIsRefused() throws Exception {
+        Path outside = Files.createDirectories(tmp.resolve("elsewhere")).resolve("weights");
+        Files.createDirectories(tmp.resolve("hub/models--org--m/blobs"));
+        Path m = PoisonedModels.copy(TestModels.TEST_MODEL, tmp.resolve("hub/models--org--m/snapshots/rev"));
+        Files.move(m.resolve("model.safetensors"), outside);
+        Files.createSymbolicLink(m.resolve("model.safetensors"), outside);
+        ModelLoadException e = loadFails(ModelLoadException.class, m);
+        says(
+                e,
+                "model.safetensors: a symbolic link that leads outside the Hugging Face cache root",
+                tmp.resolve("hub/models--org--m").toRealPath().toString());
+        // The property still lifts the rule for a layout the user trusts.
         System.setProperty(ModelFiles.EXTERNAL_LINKS_PROPERTY, "allow");
         try (Model model = Model.load(m)) {
             assertEquals(1000, model.config().vocabSize());
         } finally {
             System.clearProperty(ModelFiles.EXTERNAL_LINKS_PROPERTY);
         }
+    }
+
+    @Test
+    void aSnapshotsDirectoryWithoutBlobsIsAnOrdinaryModelDirectory() throws Exception {
+        Path elsewhere = Files.createDirectories(tmp.resolve("plain/blobs-not"));
+        Path m = PoisonedModels.copy(TestModels.TEST_MODEL, tmp.resolve("plain/snapshots/rev"));
+        Files.move(m.resolve("model.safetensors"), elsewhere.resolve("w"));
+        Files.createSymbolicLink(m.resolve("model.safetensors"), Path.of("../../blobs-not/w"));
+        says(loadFails(ModelLoadException.class, m), "a symbolic link that leads outside the model directory");
     }
 
     @Test

@@ -30,6 +30,8 @@ public class EnrichedEvent {
     public String mode;
 
     public String model;
+    /** The model's version ({@code model_version}): what answered this event. */
+    public String modelVersion;
 
     public float[] embedding;
     public String pooling;
@@ -58,6 +60,9 @@ public class EnrichedEvent {
             Json.writeId(g, id, idNumeric);
             g.writeStringField("mode", mode);
             g.writeStringField("model", model);
+            if (modelVersion != null) {
+                g.writeStringField("model_version", modelVersion);
+            }
             if (embedding != null) {
                 g.writeFieldName("embedding");
                 g.writeStartArray();
@@ -122,7 +127,14 @@ public class EnrichedEvent {
         // Strings: at most a 6-byte escape per char; a float at most 16 chars with its comma, an
         // int 12, the fixed fields and numbers well under 512.
         long bound = 512
-                + 6L * (len(id) + len(mode) + len(model) + len(pooling) + len(generatedText) + len(finishReason))
+                + 6L
+                        * (len(id)
+                                + len(mode)
+                                + len(model)
+                                + len(modelVersion)
+                                + len(pooling)
+                                + len(generatedText)
+                                + len(finishReason))
                 + (embedding == null ? 0 : 16L * embedding.length)
                 + (generatedTokens == null ? 0 : 12L * generatedTokens.length);
         return bound <= limit ? bound : Json.utf8Length(toJson());
@@ -141,6 +153,7 @@ public class EnrichedEvent {
                 && Objects.equals(id, e.id)
                 && Objects.equals(mode, e.mode)
                 && Objects.equals(model, e.model)
+                && Objects.equals(modelVersion, e.modelVersion)
                 && Arrays.equals(embedding, e.embedding)
                 && Objects.equals(pooling, e.pooling)
                 && Objects.equals(generatedText, e.generatedText)

@@ -17,12 +17,14 @@ public final class ModelRunner implements AutoCloseable {
 
     private final InferenceSession session;
     private final String modelName;
+    private final String modelVersion;
     private final int maxRecordBytes;
     private final OperatorMetrics metrics;
 
-    ModelRunner(Model model, String modelName, int maxRecordBytes, OperatorMetrics metrics) {
+    ModelRunner(Model model, String modelName, String modelVersion, int maxRecordBytes, OperatorMetrics metrics) {
         this.session = model.newSession();
         this.modelName = modelName;
+        this.modelVersion = modelVersion;
         this.maxRecordBytes = maxRecordBytes;
         this.metrics = metrics;
     }
@@ -144,6 +146,7 @@ public final class ModelRunner implements AutoCloseable {
         e.idNumeric = event.idNumeric;
         e.mode = event.mode.wireName();
         e.model = modelName;
+        e.modelVersion = modelVersion;
         e.textTruncated = event.textTruncated;
         e.batchSize = batchSize;
         e.latencyMs = latencyNanos / 1e6;

@@ -1,7 +1,6 @@
 package dev.qsparse.flink;
 
 import dev.qsparse.runtime.Model;
-import java.nio.file.Path;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.metrics.Gauge;
 import org.apache.flink.metrics.Histogram;
@@ -28,6 +27,8 @@ import org.apache.flink.runtime.metrics.DescriptiveStatisticsHistogram;
  *   <tr><td>kernel_backend.&lt;name&gt;.info</td><td>gauge (always 1)</td><td>the runtime's kernel implementation ("scalar", "vector-256", ...) as the value of the key/value group {@code kernel_backend}</td></tr>
  *   <tr><td>batch_backend.&lt;name&gt;.info</td><td>gauge (always 1)</td><td>the backend of micro-batch products ("nd4j", or the kernel backend) as the value of the key/value group {@code batch_backend}</td></tr>
  *   <tr><td>sharedModelReferences</td><td>gauge</td><td>tasks in this task manager holding this model</td></tr>
+ *   <tr><td>modelLoadTimeMs</td><td>gauge</td><td>milliseconds this task's open waited for its model: the copy of a remote model into the cache and the load, or only the lookup when another task of the task manager had it</td></tr>
+ *   <tr><td>modelBytesFetched</td><td>counter</td><td>bytes this task copied from a remote model location into the task manager's cache (0 when cached, shared or local)</td></tr>
  * </table>
  * The backend names are key/value groups, not string gauges: a reporter exports them as labels
  * (Prometheus: {@code flink_taskmanager_job_task_operator_qsparse_kernel_backend_info{kernel_backend="vector-256",...} 1}),
@@ -45,6 +46,10 @@ final class OperatorMetrics {
     static final String KERNEL_BACKEND = "kernel_backend";
     /** Key of the key/value group naming the micro-batch backend. */
     static final String BATCH_BACKEND = "batch_backend";
+    /** Gauge: this task's wait for its model at open, milliseconds. */
+    static final String MODEL_LOAD_TIME_MS = "modelLoadTimeMs";
+    /** Counter: bytes this task copied from a remote model into the cache. */
+    static final String MODEL_BYTES_FETCHED = "modelBytesFetched";
     /** The gauge (always 1) inside each backend group. */
     static final String INFO = "info";
 
@@ -67,7 +72,9 @@ final class OperatorMetrics {
     final Histogram eventLatencyUs;
     private volatile double lastSparsity;
 
-    OperatorMetrics(MetricGroup taskGroup, Path modelPath, Model model) {
+    OperatorMetrics(MetricGroup taskGroup, SharedModels.Lease lease) {
+        Model model = lease.model();
+        String modelKey = lease.key();
         MetricGroup g = taskGroup.addGroup(GROUP);
         eventsReceived = g.counter("eventsReceived", new ThreadSafeSimpleCounter());
         eventsEnriched = g.counter("eventsEnriched", new ThreadSafeSimpleCounter());
@@ -83,7 +90,10 @@ final class OperatorMetrics {
         String batchBackend = batchBackend(model);
         g.addGroup(KERNEL_BACKEND, backend).gauge(INFO, (Gauge<Integer>) () -> 1);
         g.addGroup(BATCH_BACKEND, batchBackend).gauge(INFO, (Gauge<Integer>) () -> 1);
-        g.gauge("sharedModelReferences", (Gauge<Integer>) () -> SharedModels.references(modelPath));
+        g.gauge("sharedModelReferences", (Gauge<Integer>) () -> SharedModels.references(modelKey));
+        long loadMillis = lease.loadNanos() / 1_000_000;
+        g.gauge(MODEL_LOAD_TIME_MS, (Gauge<Long>) () -> loadMillis);
+        g.counter(MODEL_BYTES_FETCHED, new ThreadSafeSimpleCounter()).inc(lease.bytesFetched());
     }
 
     /** Counts one result that is handed to Flink (once per event, whatever the path). */

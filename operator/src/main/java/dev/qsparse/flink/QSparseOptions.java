@@ -23,9 +23,35 @@ public final class QSparseOptions {
     public static final ConfigOption<String> MODEL_PATH = ConfigOptions.key("qsparse.model.path")
             .stringType()
             .noDefaultValue()
-            .withDescription("Required. The model directory (config.json, model.safetensors, tokenizer.json),"
-                    + " readable at the same path on every task manager. Tasks of one job in one task manager"
-                    + " share one memory-mapped copy of its weights.");
+            .withDescription("Required. The model directory (config.json, model.safetensors, tokenizer.json):"
+                    + " a local path (or file:// URI), readable at the same path on every task manager and"
+                    + " memory-mapped in place, or a URI of any scheme Flink has a file system for"
+                    + " (s3://bucket/models/m, hdfs://..., credentials through Flink's file system"
+                    + " configuration), copied once per task manager into qsparse.model.cache.dir. Tasks in"
+                    + " one task manager share one memory-mapped copy of its weights.");
+
+    public static final ConfigOption<String> MODEL_VERSION = ConfigOptions.key("qsparse.model.version")
+            .stringType()
+            .noDefaultValue()
+            .withDescription("The model's version, written as model_version into every enriched record (at"
+                    + " most 128 characters). Default: the \"version\" of the model's qsparse-manifest.json,"
+                    + " else the last segment of qsparse.model.path (s3://bucket/embedder/v3 gives v3).");
+
+    public static final ConfigOption<String> MODEL_CACHE_DIR = ConfigOptions.key("qsparse.model.cache.dir")
+            .stringType()
+            .noDefaultValue()
+            .withDescription("Local directory holding the copies of remote models (one per task manager)."
+                    + " Default: qsparse-model-cache under the JVM's java.io.tmpdir. A copy is checked against"
+                    + " the model's qsparse-manifest.json (size and SHA-256 per file) when it has one, and"
+                    + " renamed into place only when complete.");
+
+    public static final ConfigOption<MemorySize> MODEL_CACHE_MAX_SIZE = ConfigOptions.key(
+                    "qsparse.model.cache.max-size")
+            .memoryType()
+            .defaultValue(MemorySize.parse("16 gb"))
+            .withDescription("Most bytes of remote models kept in qsparse.model.cache.dir. Least recently used"
+                    + " models are deleted to make room (never one loaded in the task manager); a model that"
+                    + " does not fit fails the task at open naming this option.");
 
     public static final ConfigOption<String> MODEL_NAME = ConfigOptions.key("qsparse.model.name")
             .stringType()
@@ -172,6 +198,9 @@ public final class QSparseOptions {
         return List.of(
                 MODEL_PATH,
                 MODEL_NAME,
+                MODEL_VERSION,
+                MODEL_CACHE_DIR,
+                MODEL_CACHE_MAX_SIZE,
                 MODE,
                 BATCH_MAX_SIZE,
                 BATCH_MAX_WAIT,

@@ -77,14 +77,39 @@ public final class QSparseSettings implements Serializable {
     private final int inputMaxChars;
     private final InputOverflow inputOverflow;
     private final int maxRecordBytes;
+    private final String modelCacheDir;
+    private final String modelVersion;
+    private final long modelCacheMaxBytes;
 
     private QSparseSettings(ReadableConfig c) {
         this.modelPath = c.getOptional(QSparseOptions.MODEL_PATH)
                 .filter(p -> !p.isBlank())
                 .orElseThrow(() -> new IllegalArgumentException(QSparseOptions.MODEL_PATH.key() + " is required"));
+        ModelLocation.parse(modelPath, QSparseOptions.MODEL_PATH.key());
+        this.modelCacheDir = c.getOptional(QSparseOptions.MODEL_CACHE_DIR)
+                .filter(d -> !d.isBlank())
+                .orElseGet(() -> Path.of(System.getProperty("java.io.tmpdir"), "qsparse-model-cache")
+                        .toString());
+        if (ModelLocation.parse(modelCacheDir, QSparseOptions.MODEL_CACHE_DIR.key())
+                .isRemote()) {
+            throw new IllegalArgumentException(
+                    QSparseOptions.MODEL_CACHE_DIR.key() + " must be a local directory, got " + modelCacheDir);
+        }
+        this.modelVersion = c.getOptional(QSparseOptions.MODEL_VERSION)
+                .filter(v -> !v.isBlank())
+                .orElse(null);
+        if (modelVersion != null && modelVersion.length() > ModelManifest.MAX_VERSION_CHARS) {
+            throw new IllegalArgumentException(QSparseOptions.MODEL_VERSION.key() + " must be at most "
+                    + ModelManifest.MAX_VERSION_CHARS + " characters, got " + modelVersion.length());
+        }
+        this.modelCacheMaxBytes = c.get(QSparseOptions.MODEL_CACHE_MAX_SIZE).getBytes();
+        if (modelCacheMaxBytes < 1) {
+            throw new IllegalArgumentException(QSparseOptions.MODEL_CACHE_MAX_SIZE.key() + " must be positive");
+        }
         this.modelName = c.getOptional(QSparseOptions.MODEL_NAME)
                 .filter(n -> !n.isBlank())
-                .orElseGet(() -> defaultName(modelPath));
+                .orElseGet(() -> ModelLocation.parse(modelPath, QSparseOptions.MODEL_PATH.key())
+                        .lastSegment());
         if (modelName.length() > MAX_MODEL_NAME_CHARS) {
             throw new IllegalArgumentException(QSparseOptions.MODEL_NAME.key() + " must be at most "
                     + MAX_MODEL_NAME_CHARS + " characters, got " + modelName.length()
@@ -199,9 +224,19 @@ public final class QSparseSettings implements Serializable {
         return value;
     }
 
-    private static String defaultName(String path) {
-        Path p = Path.of(path).normalize().getFileName();
-        return p == null ? path : p.toString();
+    /** Where the model is: local (mapped in place) or remote (copied into the cache first). */
+    public ModelLocation modelLocation() {
+        return ModelLocation.parse(modelPath, QSparseOptions.MODEL_PATH.key());
+    }
+
+    /** {@code qsparse.model.version}, or null when not set. */
+    public String modelVersion() {
+        return modelVersion;
+    }
+
+    /** The task manager's cache of remote models, as configured. */
+    public ModelCache modelCache() {
+        return new ModelCache(Path.of(modelCacheDir), modelCacheMaxBytes);
     }
 
     public String modelPath() {

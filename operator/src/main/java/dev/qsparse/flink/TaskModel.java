@@ -19,10 +19,12 @@ public final class TaskModel implements AutoCloseable {
     final SharedModels.Lease lease;
     final EventParser parser;
     final OperatorMetrics metrics;
+    final String modelVersion;
 
     private TaskModel(QSparseSettings settings, SharedModels.Lease lease, OperatorMetrics metrics) {
         this.settings = settings;
         this.lease = lease;
+        this.modelVersion = modelVersion(settings, lease);
         this.parser = new EventParser(settings);
         this.metrics = metrics;
     }
@@ -45,20 +47,20 @@ public final class TaskModel implements AutoCloseable {
      *                                   and the cause
      */
     public static TaskModel open(QSparseSettings settings, MetricGroup metricGroup) throws ModelUnavailableException {
-        Path path = Path.of(settings.modelPath());
+        ModelLocation location = settings.modelLocation();
         SharedModels.Lease lease;
         try {
-            lease = SharedModels.acquire(path);
+            lease = SharedModels.acquire(location, settings.modelCache());
         } catch (Exception | LinkageError e) {
             throw new ModelUnavailableException(
-                    "cannot load the Q-Sparse model at " + path.toAbsolutePath() + " ("
-                            + QSparseOptions.MODEL_PATH.key() + "): " + e.getMessage(),
+                    "cannot load the Q-Sparse model at " + location + " (" + QSparseOptions.MODEL_PATH.key() + "): "
+                            + e.getMessage(),
                     e);
         }
         try {
-            checkModeFits(settings, path, lease.model());
-            checkChatTemplate(settings, path, lease.model());
-            return new TaskModel(settings, lease, new OperatorMetrics(metricGroup, lease.path(), lease.model()));
+            checkModeFits(settings, lease.path(), lease.model());
+            checkChatTemplate(settings, lease.path(), lease.model());
+            return new TaskModel(settings, lease, new OperatorMetrics(metricGroup, lease));
         } catch (ModelUnavailableException | RuntimeException e) {
             lease.close();
             throw e;
@@ -111,6 +113,27 @@ public final class TaskModel implements AutoCloseable {
         }
     }
 
+    /**
+     * The version every result carries: {@code qsparse.model.version} when set, else the manifest's
+     * {@code version}, else the model directory's own name (the last segment of a versioned path
+     * such as {@code s3://b/embedder/v3}, or a Hugging Face snapshot's revision). Never a hash of the
+     * weights: that would read gigabytes at every load.
+     */
+    static String modelVersion(QSparseSettings settings, SharedModels.Lease lease) {
+        if (settings.modelVersion() != null) {
+            return settings.modelVersion();
+        }
+        if (lease.version() != null) {
+            return lease.version();
+        }
+        return settings.modelLocation().lastSegment();
+    }
+
+    /** The version every result of this task carries ({@code model_version}). */
+    public String modelVersion() {
+        return modelVersion;
+    }
+
     /** Counts one input that reached the function. */
     public void received() {
         metrics.eventsReceived.inc();
@@ -144,7 +167,7 @@ public final class TaskModel implements AutoCloseable {
 
     /** A runner with its own inference session, for one thread. */
     public ModelRunner newRunner() {
-        return new ModelRunner(lease.model(), settings.modelName(), settings.maxRecordBytes(), metrics);
+        return new ModelRunner(lease.model(), settings.modelName(), modelVersion, settings.maxRecordBytes(), metrics);
     }
 
     public QSparseSettings settings() {

@@ -46,7 +46,8 @@ final class OutputLayout implements Serializable {
         FINISH_REASON("finish_reason", LogicalTypeRoot.VARCHAR, "STRING"),
         MEAN_LOGPROB("mean_logprob", LogicalTypeRoot.DOUBLE, "DOUBLE"),
         PERPLEXITY("perplexity", LogicalTypeRoot.DOUBLE, "DOUBLE"),
-        SCORED_TOKENS("scored_tokens", LogicalTypeRoot.INTEGER, "INT");
+        SCORED_TOKENS("scored_tokens", LogicalTypeRoot.INTEGER, "INT"),
+        MODEL_VERSION("model_version", LogicalTypeRoot.VARCHAR, "STRING");
 
         final String column;
         final LogicalTypeRoot root;
@@ -197,6 +198,7 @@ final class OutputLayout implements Serializable {
             case MEAN_LOGPROB -> e.meanLogprob;
             case PERPLEXITY -> e.perplexity;
             case SCORED_TOKENS -> e.scoredTokens;
+            case MODEL_VERSION -> e.modelVersion == null ? null : StringData.fromString(e.modelVersion);
         };
     }
 

@@ -21,9 +21,30 @@ public final class QSparseModelOptions {
     public static final ConfigOption<String> MODEL_PATH = ConfigOptions.key("model-path")
             .stringType()
             .noDefaultValue()
-            .withDescription("Required. The model directory (config.json, model.safetensors, tokenizer.json),"
-                    + " readable at the same path on every task manager; tasks in one task manager share"
-                    + " one memory-mapped copy of its weights.");
+            .withDescription("Required. The model directory (config.json, model.safetensors, tokenizer.json):"
+                    + " a local path readable at the same path on every task manager, or a URI of any file"
+                    + " system Flink has (s3://bucket/models/m, hdfs://...), copied once per task manager into"
+                    + " model.cache.dir; tasks in one task manager share one memory-mapped copy of its weights.");
+
+    public static final ConfigOption<String> MODEL_VERSION = ConfigOptions.key("model-version")
+            .stringType()
+            .noDefaultValue()
+            .withDescription("The model's version in the optional model_version column (at most 128 characters)."
+                    + " Default: the version in the model's qsparse-manifest.json, else the last segment of"
+                    + " model-path.");
+
+    public static final ConfigOption<String> MODEL_CACHE_DIR = ConfigOptions.key("model.cache.dir")
+            .stringType()
+            .noDefaultValue()
+            .withDescription("Local directory of the task manager's copies of remote models. Default:"
+                    + " qsparse-model-cache under java.io.tmpdir (as the operator's qsparse.model.cache.dir).");
+
+    public static final ConfigOption<org.apache.flink.configuration.MemorySize> MODEL_CACHE_MAX_SIZE =
+            ConfigOptions.key("model.cache.max-size")
+                    .memoryType()
+                    .defaultValue(QSparseOptions.MODEL_CACHE_MAX_SIZE.defaultValue())
+                    .withDescription("Most bytes of remote models kept in model.cache.dir, least recently used"
+                            + " evicted first (default 16 gb).");
 
     public static final ConfigOption<Task> TASK = ConfigOptions.key("task")
             .enumType(Task.class)
@@ -129,6 +150,8 @@ public final class QSparseModelOptions {
     public static final ConfigOption<Boolean> CHECK_MODEL_PATH = ConfigOptions.key("check-model-path")
             .booleanType()
             .defaultValue(true)
-            .withDescription("Fail the query at planning when model-path is not a directory where it is"
-                    + " planned. Set false when only the task managers see the model.");
+            .withDescription("Fail the query at planning when a local model-path is not a model directory"
+                    + " where it is planned (set false when only the task managers see it). A remote"
+                    + " model-path is checked when the planner has a file system for its scheme and can"
+                    + " reach it; otherwise only a warning is logged and the task managers fetch it.");
 }

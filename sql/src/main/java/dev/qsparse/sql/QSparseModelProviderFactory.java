@@ -1,5 +1,6 @@
 package dev.qsparse.sql;
 
+import dev.qsparse.flink.ModelLocation;
 import dev.qsparse.flink.ModelUnavailableException;
 import dev.qsparse.flink.QSparseOptions;
 import dev.qsparse.flink.QSparseSettings;
@@ -9,6 +10,7 @@ import dev.qsparse.runtime.model.BertConfig;
 import dev.qsparse.runtime.model.ConfigReader;
 import dev.qsparse.runtime.model.ModelConfig;
 import dev.qsparse.runtime.safetensors.ModelLoadException;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashSet;
@@ -24,6 +26,8 @@ import org.apache.flink.table.api.ValidationException;
 import org.apache.flink.table.factories.FactoryUtil;
 import org.apache.flink.table.factories.ModelProviderFactory;
 import org.apache.flink.table.ml.ModelProvider;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The {@code qsparse} model provider: {@code CREATE MODEL m INPUT (text STRING) OUTPUT (...) WITH
@@ -35,10 +39,15 @@ public final class QSparseModelProviderFactory implements ModelProviderFactory {
 
     public static final String IDENTIFIER = "qsparse";
 
+    private static final Logger LOG = LoggerFactory.getLogger(QSparseModelProviderFactory.class);
+
     /** Each SQL option and the operator option it sets. */
     private static final List<OptionPair<?>> PAIRS = List.of(
             new OptionPair<>(QSparseModelOptions.MODEL_PATH, QSparseOptions.MODEL_PATH),
             new OptionPair<>(QSparseModelOptions.MODEL_NAME, QSparseOptions.MODEL_NAME),
+            new OptionPair<>(QSparseModelOptions.MODEL_VERSION, QSparseOptions.MODEL_VERSION),
+            new OptionPair<>(QSparseModelOptions.MODEL_CACHE_DIR, QSparseOptions.MODEL_CACHE_DIR),
+            new OptionPair<>(QSparseModelOptions.MODEL_CACHE_MAX_SIZE, QSparseOptions.MODEL_CACHE_MAX_SIZE),
             new OptionPair<>(QSparseModelOptions.TASK, QSparseOptions.MODE),
             new OptionPair<>(QSparseModelOptions.BATCH_MAX_SIZE, QSparseOptions.BATCH_MAX_SIZE),
             new OptionPair<>(QSparseModelOptions.BATCH_MAX_WAIT, QSparseOptions.BATCH_MAX_WAIT),
@@ -93,8 +102,8 @@ public final class QSparseModelProviderFactory implements ModelProviderFactory {
             QSparseSettings settings = settings(options);
             Task task = options.get(QSparseModelOptions.TASK);
             if (options.get(QSparseModelOptions.CHECK_MODEL_PATH)) {
-                checkModelDirectory(settings.modelPath());
-                checkTaskFits(settings.modelPath(), task);
+                checkModelDirectory(settings);
+                checkTaskFits(settings, task);
             }
             OutputLayout.checkInput(model, context.getCatalogModel().getResolvedInputSchema());
             OutputLayout layout =
@@ -143,16 +152,18 @@ public final class QSparseModelProviderFactory implements ModelProviderFactory {
 
     /**
      * An encoder only embeds: 'task' = 'generate' or 'score' on one fails the statement, naming the
-     * key, rather than every row. A config.json that does not read is left to the task's load,
-     * which names the file and key.
+     * key, rather than every row. A config.json that does not read, or a remote model the planner
+     * does not open, is left to the task's load, which names the file and key.
      */
-    private static void checkTaskFits(String modelPath, Task task) {
-        if (task == Task.EMBED) {
+    private static void checkTaskFits(QSparseSettings settings, Task task) {
+        String modelPath = settings.modelPath();
+        ModelLocation location = settings.modelLocation();
+        if (task == Task.EMBED || location.isRemote()) {
             return;
         }
         ModelConfig config;
         try {
-            config = ConfigReader.read(Path.of(modelPath));
+            config = ConfigReader.read(location.local());
         } catch (ModelLoadException | RuntimeException e) {
             return;
         }
@@ -164,8 +175,14 @@ public final class QSparseModelProviderFactory implements ModelProviderFactory {
         }
     }
 
-    private static void checkModelDirectory(String modelPath) {
-        Path dir = Path.of(modelPath);
+    private static void checkModelDirectory(QSparseSettings settings) {
+        String modelPath = settings.modelPath();
+        ModelLocation location = settings.modelLocation();
+        if (location.isRemote()) {
+            checkRemoteModel(modelPath, location);
+            return;
+        }
+        Path dir = location.local();
         String hint = " (set '" + QSparseModelOptions.CHECK_MODEL_PATH.key()
                 + "' = 'false' if only the task managers see it)";
         if (!Files.exists(dir)) {
@@ -180,6 +197,32 @@ public final class QSparseModelProviderFactory implements ModelProviderFactory {
         if (!Files.isRegularFile(dir.resolve("config.json"))) {
             throw new IllegalArgumentException("'" + QSparseModelOptions.MODEL_PATH.key() + "' = " + modelPath
                     + ": no config.json in the directory, not a model directory" + hint);
+        }
+    }
+
+    /**
+     * A remote model is checked only when the planner can open its store: the planner often has no
+     * plugin or no credentials for it (they live on the task managers), which is no reason to fail.
+     */
+    private static void checkRemoteModel(String modelPath, ModelLocation location) {
+        org.apache.flink.core.fs.Path config =
+                new org.apache.flink.core.fs.Path(new org.apache.flink.core.fs.Path(location.remote()), "config.json");
+        boolean found;
+        try {
+            found = config.getFileSystem().exists(config);
+        } catch (IOException | RuntimeException e) {
+            LOG.warn(
+                    "'{}' = {}: not checked where the query is planned ({}: {}); the task managers will fetch it",
+                    QSparseModelOptions.MODEL_PATH.key(),
+                    modelPath,
+                    e.getClass().getSimpleName(),
+                    e.getMessage());
+            return;
+        }
+        if (!found) {
+            throw new IllegalArgumentException("'" + QSparseModelOptions.MODEL_PATH.key() + "' = " + modelPath
+                    + ": no config.json there, not a model directory (set '"
+                    + QSparseModelOptions.CHECK_MODEL_PATH.key() + "' = 'false' if only the task managers see it)");
         }
     }
 }

@@ -24,7 +24,10 @@ import java.nio.file.attribute.BasicFileAttributes;
  *   <li><b>Symbolic links only inside the model directory.</b> A link (of the file or of a
  *       directory on its way) is followed only when its target resolves inside the model
  *       directory's real path; a link out of it fails without the target being opened (unless
- *       {@link #EXTERNAL_LINKS_PROPERTY} allows it for a trusted layout).
+ *       {@link #EXTERNAL_LINKS_PROPERTY} allows it for a trusted layout). A Hugging Face cache
+ *       snapshot ({@code models--ORG--NAME/snapshots/REV}, beside {@code models--ORG--NAME/blobs})
+ *       has its files as links to {@code ../../blobs/SHA}: there the links may lead anywhere
+ *       inside the repository's cache root {@code models--ORG--NAME}, and still not out of it.
  *   <li><b>No read without a size bound.</b> {@link #readBounded} reads at most the given number
  *       of bytes, whatever the file claims or grows to.
  *   <li><b>Contents are never echoed in errors</b>: messages name the file, a position and the
@@ -75,12 +78,20 @@ public final class ModelFiles {
             } catch (IOException e) {
                 throw ModelLoadException.forFile(modelDir, "cannot resolve the model directory");
             }
-            if (!real.startsWith(dir)) {
+            Path cacheRoot = huggingFaceCacheRoot(dir);
+            if (cacheRoot != null && !real.startsWith(cacheRoot)) {
+                throw ModelLoadException.forFile(
+                        file,
+                        "a symbolic link that leads outside the Hugging Face cache root " + cacheRoot
+                                + " of the snapshot " + modelDir + "; links are followed only inside it (-D"
+                                + EXTERNAL_LINKS_PROPERTY + "=allow lifts this)");
+            }
+            if (cacheRoot == null && !real.startsWith(dir)) {
                 throw ModelLoadException.forFile(
                         file,
                         "a symbolic link that leads outside the model directory "
                                 + modelDir + "; links are followed only inside it (-D" + EXTERNAL_LINKS_PROPERTY
-                                + "=allow lifts this for a trusted layout such as a Hugging Face cache)");
+                                + "=allow lifts this for a trusted layout)");
             }
         }
         checkKind(file, real);
@@ -93,6 +104,24 @@ public final class ModelFiles {
      * bounded reads and errors without contents still apply.
      */
     public static final String EXTERNAL_LINKS_PROPERTY = "qsparse.model.external-links";
+
+    /**
+     * The repository's cache root when {@code realDir} is a Hugging Face cache snapshot
+     * ({@code ROOT/snapshots/REV} with a {@code ROOT/blobs} directory), else null.
+     */
+    static Path huggingFaceCacheRoot(Path realDir) {
+        Path snapshots = realDir.getParent();
+        if (snapshots == null
+                || snapshots.getFileName() == null
+                || !snapshots.getFileName().toString().equals("snapshots")) {
+            return null;
+        }
+        Path root = snapshots.getParent();
+        if (root == null || !Files.isDirectory(root.resolve("blobs"), LinkOption.NOFOLLOW_LINKS)) {
+            return null;
+        }
+        return root;
+    }
 
     static boolean externalLinksAllowed() {
         return "allow".equals(System.getProperty(EXTERNAL_LINKS_PROPERTY));
