@@ -23,6 +23,11 @@ public interface KernelBackend {
     /** "scalar", "vector-256", "vector-512": for logs, metrics and the bench table. */
     String name();
 
+    /** GELU in its exact form, x * Phi(x), in place over {@code x[0, n)} (see {@link Gelu}). */
+    default void gelu(float[] x, int n) {
+        Gelu.apply(x, n);
+    }
+
     /** out[outOff + r] = sum_c w[wOff + r * cols + c] * x[c] for r < rows (row-major float weights). */
     void f32Rows(float[] w, int wOff, int cols, float[] x, float[] out, int outOff, int rows);
 

@@ -324,7 +324,7 @@ public final class BertEncoder implements DecoderModel<BertEncoder.State> {
             ws.forRange(n, 1, mlpWork, (from, to) -> {
                 for (int i = from; i < to; i++) {
                     Slot t = b[i];
-                    Gelu.apply(t.up, t.up.length);
+                    ws.backend().gelu(t.up, t.up.length);
                     sparsify(sp[LayerTopK.Group.MLP_OUT.ordinal()], t.up, t.actFfn, t, owners[i]);
                     acts[i] = t.actFfn;
                     outA[i] = t.xb;
