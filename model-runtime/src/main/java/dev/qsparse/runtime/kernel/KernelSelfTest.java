@@ -22,6 +22,18 @@ final class KernelSelfTest {
     private KernelSelfTest() {}
 
     static final List<Check> CHECKS = List.of(
+            new Check("gelu", k -> {
+                // Values whose GELU is exact in any correct order (x, -0 or 0): the kernel's lanes,
+                // blend and tail run, while the values in between (within an ulp, not bit for bit,
+                // of the scalar form: the vector exp is not Math.exp) are GeluTest's.
+                float[] pattern = {0f, 15f, -45f, 100f, -0f, 12.5f, Float.NaN};
+                float[] x = new float[N + 3];
+                for (int i = 0; i < x.length; i++) {
+                    x[i] = pattern[i % pattern.length];
+                }
+                k.gelu(x, x.length);
+                return x;
+            }),
             new Check("f32Rows", k -> {
                 float[] out = new float[3];
                 k.f32Rows(exact(3 * N + 1, 1), 1, N, exact(N, 2), out, 0, 3);
