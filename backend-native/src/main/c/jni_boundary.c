@@ -265,6 +265,27 @@ JNIEXPORT jlong JNICALL Java_dev_qsparse_nativekernels_NativeKernels_scratchByte
     return qs_scratch_bytes(cols, count, xstride);
 }
 
+/*
+ * The finish factors of an integer product: one token scale per row, and the int8 row scales or the
+ * ternary token sums. 0 with an exception pending when a buffer is missing or short.
+ */
+static int read_finish(JNIEnv *env, jobject slice, jobject batch, struct qs_weights *w, struct qs_batch *b) {
+    w->row_scales = NULL;
+    b->token_sums = NULL;
+    b->token_scales =
+        direct(env, batch_buffer(env, batch, activation_batch.token_scales), b->count * 4, "tokenScales");
+    if (b->token_scales == NULL) {
+        return 0;
+    }
+    if (w->layout == QS_INT8_COLUMNS) {
+        w->row_scales = direct(env, (*env)->GetObjectField(env, slice, weight_slice.row_scales),
+                               (w->o0 + w->len) * 4, "rowScales");
+        return w->row_scales != NULL;
+    }
+    b->token_sums = direct(env, batch_buffer(env, batch, activation_batch.token_sums), b->count * 4, "tokenSums");
+    return b->token_sums != NULL;
+}
+
 JNIEXPORT void JNICALL Java_dev_qsparse_nativekernels_NativeKernels_integer(JNIEnv *env, jclass cls, jint level,
                                                                           jobject slice, jobject batch, jobject block) {
     const struct qs_level *l = level_of(env, level);
@@ -293,29 +314,11 @@ JNIEXPORT void JNICALL Java_dev_qsparse_nativekernels_NativeKernels_integer(JNIE
         return;
     }
     b.x = direct(env, batch_buffer(env, batch, activation_batch.values), b.count * b.stride * 4, "x");
-    b.token_scales = b.x == NULL ? NULL
-                                 : direct(env, batch_buffer(env, batch, activation_batch.token_scales), b.count * 4,
-                                          "tokenScales");
-    if (b.token_scales == NULL) {
-        return;
-    }
-    w.row_scales = NULL;
-    b.token_sums = NULL;
     b.index = NULL;
     b.counts = NULL;
-    if (w.layout == QS_INT8_COLUMNS) {
-        w.row_scales = direct(env, (*env)->GetObjectField(env, slice, weight_slice.row_scales), (w.o0 + w.len) * 4,
-                              "rowScales");
-        if (w.row_scales == NULL) {
-            return;
-        }
-    } else {
-        b.token_sums = direct(env, batch_buffer(env, batch, activation_batch.token_sums), b.count * 4, "tokenSums");
-        if (b.token_sums == NULL) {
-            return;
-        }
+    if (b.x != NULL && read_finish(env, slice, batch, &w, &b)) {
+        run(env, l->integer, &w, mapped, heap, &b, &o);
     }
-    run(env, l->integer, &w, mapped, heap, &b, &o);
 }
 
 /* Every kept-column number and count of the batch, checked before a kernel indexes weights with them. */
@@ -366,27 +369,7 @@ JNIEXPORT void JNICALL Java_dev_qsparse_nativekernels_NativeKernels_integerSpars
                                    "index");
     b.counts = b.index == NULL ? NULL
                                : direct(env, batch_buffer(env, batch, activation_batch.counts), b.count * 4, "counts");
-    b.token_scales = b.counts == NULL ? NULL
-                                      : direct(env, batch_buffer(env, batch, activation_batch.token_scales),
-                                               b.count * 4, "tokenScales");
-    if (b.token_scales == NULL) {
-        return;
-    }
-    w.row_scales = NULL;
-    b.token_sums = NULL;
-    if (w.layout == QS_INT8_COLUMNS) {
-        w.row_scales = direct(env, (*env)->GetObjectField(env, slice, weight_slice.row_scales), (w.o0 + w.len) * 4,
-                              "rowScales");
-        if (w.row_scales == NULL) {
-            return;
-        }
-    } else {
-        b.token_sums = direct(env, batch_buffer(env, batch, activation_batch.token_sums), b.count * 4, "tokenSums");
-        if (b.token_sums == NULL) {
-            return;
-        }
-    }
-    if (check_kept_columns(env, &w, &b)) {
+    if (b.counts != NULL && read_finish(env, slice, batch, &w, &b) && check_kept_columns(env, &w, &b)) {
         run(env, l->integer_sparse, &w, mapped, heap, &b, &o);
     }
 }

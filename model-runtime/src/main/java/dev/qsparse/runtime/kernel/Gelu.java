@@ -34,7 +34,12 @@ public final class Gelu {
 
     /** In place over x[0, n): the scalar reference of {@link KernelBackend#gelu}. */
     public static void apply(float[] x, int n) {
-        for (int i = 0; i < n; i++) {
+        apply(x, 0, n);
+    }
+
+    /** In place over x[from, to). */
+    static void apply(float[] x, int from, int to) {
+        for (int i = from; i < to; i++) {
             double v = x[i];
             x[i] = (float) (0.5 * v * erfc(-v * INV_SQRT2));
         }

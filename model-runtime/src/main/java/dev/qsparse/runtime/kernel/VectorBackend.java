@@ -619,11 +619,7 @@ final class VectorBackend implements KernelBackend {
             DoubleVector erfc = r.blend(r.neg().add(2.0), z.compare(VectorOperators.LT, 0.0));
             ((FloatVector) v.mul(0.5).mul(erfc).convertShape(VectorOperators.D2F, HALF_FS, 0)).intoArray(x, i);
         }
-        if (i < n) {
-            float[] rest = java.util.Arrays.copyOfRange(x, i, n);
-            Gelu.apply(rest, rest.length);
-            System.arraycopy(rest, 0, x, i, rest.length);
-        }
+        Gelu.apply(x, i, n); // the tail
     }
 
     @Override

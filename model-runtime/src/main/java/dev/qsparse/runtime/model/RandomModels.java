@@ -207,6 +207,15 @@ public final class RandomModels {
         onesBf16(w, "model.norm.weight", d);
         w.write(dir.resolve("model.safetensors"));
         json.writeValue(dir.resolve(ConfigReader.FILE).toFile(), c);
+        writeSentenceModules(dir, d);
+    }
+
+    /**
+     * The sentence-transformers files of a Qwen3-Embedding-style directory: modules.json (Transformer,
+     * Pooling, Normalize), 1_Pooling with last-token pooling over {@code hidden} dimensions, an empty
+     * 2_Normalize, sentence_bert_config.json.
+     */
+    public static void writeSentenceModules(Path dir, int hidden) throws IOException {
         Files.writeString(
                 dir.resolve("modules.json"),
                 "[{\"idx\": 0, \"name\": \"0\", \"path\": \"\", \"type\": \"sentence_transformers.models.Transformer\"},"
@@ -217,7 +226,7 @@ public final class RandomModels {
         Files.createDirectories(dir.resolve("2_Normalize"));
         Files.writeString(
                 dir.resolve("1_Pooling/config.json"),
-                "{\"word_embedding_dimension\": " + d + ", \"pooling_mode_cls_token\": false,"
+                "{\"word_embedding_dimension\": " + hidden + ", \"pooling_mode_cls_token\": false,"
                         + " \"pooling_mode_mean_tokens\": false, \"pooling_mode_max_tokens\": false,"
                         + " \"pooling_mode_mean_sqrt_len_tokens\": false, \"pooling_mode_weightedmean_tokens\": false,"
                         + " \"pooling_mode_lasttoken\": true, \"include_prompt\": true}");

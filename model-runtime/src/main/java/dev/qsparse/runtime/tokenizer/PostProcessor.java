@@ -93,24 +93,7 @@ final class PostProcessor {
             if (special == null) {
                 break; // the text itself ({"Sequence": {"id": "A"}}) comes next
             }
-            String name = special.path("id").asText("");
-            JsonNode ids = specials.path(name).get("ids");
-            String key = where + ".special_tokens['" + name + "'].ids";
-            if (ids == null || !ids.isArray() || ids.isEmpty()) {
-                throw new TokenizerLoadException(
-                        file,
-                        "'" + where + ".single[" + i + "]' names special token '" + name + "' but " + key
-                                + " is missing or empty");
-            }
-            if (prefix.length + ids.size() > MAX_PREFIX_TOKENS) {
-                throw new TokenizerLoadException(
-                        file, "'" + where + "' puts more than " + MAX_PREFIX_TOKENS + " tokens before the text");
-            }
-            int at = prefix.length;
-            prefix = Arrays.copyOf(prefix, at + ids.size());
-            for (int j = 0; j < ids.size(); j++) {
-                prefix[at + j] = checkedId(file, ids.get(j), key + "[" + j + "]", vocabSize);
-            }
+            prefix = appendSpecial(file, where, i, special, specials, prefix, "before", vocabSize);
         }
         return prefix;
     }
@@ -181,26 +164,44 @@ final class PostProcessor {
             if (suffix == null) {
                 continue; // before the text: the prefix
             }
-            String name = special.path("id").asText("");
-            JsonNode ids = specials.path(name).get("ids");
-            String key = where + ".special_tokens['" + name + "'].ids";
-            if (ids == null || !ids.isArray() || ids.isEmpty()) {
-                throw new TokenizerLoadException(
-                        file,
-                        "'" + where + ".single[" + i + "]' names special token '" + name + "' but " + key
-                                + " is missing or empty");
-            }
-            if (suffix.length + ids.size() > MAX_PREFIX_TOKENS) {
-                throw new TokenizerLoadException(
-                        file, "'" + where + "' puts more than " + MAX_PREFIX_TOKENS + " tokens after the text");
-            }
-            int at = suffix.length;
-            suffix = Arrays.copyOf(suffix, at + ids.size());
-            for (int j = 0; j < ids.size(); j++) {
-                suffix[at + j] = checkedId(file, ids.get(j), key + "[" + j + "]", vocabSize);
-            }
+            suffix = appendSpecial(file, where, i, special, specials, suffix, "after", vocabSize);
         }
         return suffix == null ? new int[0] : suffix;
+    }
+
+    /**
+     * {@code tokens} with the ids of the template's {@code single[i]} SpecialToken appended, each
+     * checked, at most {@link #MAX_PREFIX_TOKENS} in all on that {@code side} of the text.
+     */
+    private static int[] appendSpecial(
+            Path file,
+            String where,
+            int i,
+            JsonNode special,
+            JsonNode specials,
+            int[] tokens,
+            String side,
+            int vocabSize)
+            throws TokenizerLoadException {
+        String name = special.path("id").asText("");
+        JsonNode ids = specials.path(name).get("ids");
+        String key = where + ".special_tokens['" + name + "'].ids";
+        if (ids == null || !ids.isArray() || ids.isEmpty()) {
+            throw new TokenizerLoadException(
+                    file,
+                    "'" + where + ".single[" + i + "]' names special token '" + name + "' but " + key
+                            + " is missing or empty");
+        }
+        if (tokens.length + ids.size() > MAX_PREFIX_TOKENS) {
+            throw new TokenizerLoadException(
+                    file, "'" + where + "' puts more than " + MAX_PREFIX_TOKENS + " tokens " + side + " the text");
+        }
+        int at = tokens.length;
+        int[] out = Arrays.copyOf(tokens, at + ids.size());
+        for (int j = 0; j < ids.size(); j++) {
+            out[at + j] = checkedId(file, ids.get(j), key + "[" + j + "]", vocabSize);
+        }
+        return out;
     }
 
     private static int checkedId(Path file, JsonNode id, String key, int vocabSize) throws TokenizerLoadException {

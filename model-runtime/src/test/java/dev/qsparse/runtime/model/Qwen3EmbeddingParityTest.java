@@ -57,22 +57,7 @@ class Qwen3EmbeddingParityTest {
     static Path embeddingDirectory(HubLlamaCheckpoint ckpt, Path dir) throws IOException {
         ckpt.write(dir);
         int hidden = ckpt.config.get("hidden_size").intValue();
-        Files.writeString(
-                dir.resolve("modules.json"),
-                "[{\"idx\": 0, \"name\": \"0\", \"path\": \"\", \"type\": \"sentence_transformers.models.Transformer\"},"
-                        + " {\"idx\": 1, \"name\": \"1\", \"path\": \"1_Pooling\", \"type\":"
-                        + " \"sentence_transformers.models.Pooling\"}, {\"idx\": 2, \"name\": \"2\", \"path\":"
-                        + " \"2_Normalize\", \"type\": \"sentence_transformers.models.Normalize\"}]");
-        Files.createDirectories(dir.resolve("1_Pooling"));
-        Files.createDirectories(dir.resolve("2_Normalize"));
-        Files.writeString(
-                dir.resolve("1_Pooling/config.json"),
-                "{\"word_embedding_dimension\": " + hidden + ", \"pooling_mode_cls_token\": false,"
-                        + " \"pooling_mode_mean_tokens\": false, \"pooling_mode_max_tokens\": false,"
-                        + " \"pooling_mode_mean_sqrt_len_tokens\": false, \"pooling_mode_weightedmean_tokens\": false,"
-                        + " \"pooling_mode_lasttoken\": true, \"include_prompt\": true}");
-        Files.writeString(
-                dir.resolve("sentence_bert_config.json"), "{\"max_seq_length\": 32768, \"do_lower_case\": false}");
+        RandomModels.writeSentenceModules(dir, hidden);
         ObjectNode tokenizer = (ObjectNode) JSON.readTree(TOKENIZER.toFile());
         tokenizer.set("post_processor", endOfTextTemplate("<|endoftext|>", END_OF_TEXT));
         JSON.writeValue(dir.resolve("tokenizer.json").toFile(), tokenizer);
