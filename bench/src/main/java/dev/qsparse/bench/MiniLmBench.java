@@ -63,15 +63,19 @@ public final class MiniLmBench {
         // The ONNX Runtime and DJL natives load through the folder's loader.
         Thread.currentThread().setContextClassLoader(loader);
         Path f32 = peers.minilmDirectory(work.toAbsolutePath().resolve("all-MiniLM-L6-v2"));
-        Path int8 = int8(f32, work.toAbsolutePath().resolve("all-MiniLM-L6-v2-int8"));
+        Path int8 = int8(f32, work.toAbsolutePath().resolve("all-MiniLM-L6-v2-int8"), 0);
+        Path outliers = int8(f32, work.toAbsolutePath().resolve("all-MiniLM-L6-v2-int8-outliers"), OUTLIER_THRESHOLD);
         List<String> notes = new ArrayList<>();
         List<EmbedEngine> engines = new ArrayList<>();
         try {
             engines.add(new QSparseEmbedEngine("qsparse f32", f32, threads));
             engines.add(new QSparseEmbedEngine("qsparse int8 (w8a8)", int8, threads));
+            engines.add(new QSparseEmbedEngine(
+                    "qsparse int8 (w8a8, outliers > " + OUTLIER_THRESHOLD + " RMS float)", outliers, threads));
+            int own = engines.size();
             engines.addAll(peers.engines(threads, notes));
-            EmbedEngine reference = engines.get(2);
-            String baseline = engines.get(3).name();
+            EmbedEngine reference = engines.get(own);
+            String baseline = engines.get(own + 1).name();
             for (Path dir : also) {
                 String name = "qsparse " + dir.toAbsolutePath().normalize().getFileName();
                 engines.add(new QSparseEmbedEngine(name, dir, threads));
@@ -102,7 +106,8 @@ public final class MiniLmBench {
                 s.append("- ").append(n).append('\n');
             }
             s.append("- qsparse: one InferenceSession, a batch is one run (its texts share every pass); int8:"
-                    + " convert --weights int8 and activation_bits 8.\n");
+                    + " convert --weights int8 and activation_bits 8; outliers: also activation_outlier_threshold "
+                    + OUTLIER_THRESHOLD + ".\n");
             return s.toString();
         } finally {
             for (EmbedEngine e : engines) {
@@ -111,15 +116,26 @@ public final class MiniLmBench {
         }
     }
 
-    /** {@code convert --weights int8} of {@code f32} with 8-bit activations, unless already there. */
-    private static Path int8(Path f32, Path out) throws IOException {
+    /** The activation outlier threshold of the third qsparse row (multiples of an input's RMS). */
+    static final int OUTLIER_THRESHOLD = 8;
+
+    /**
+     * {@code convert --weights int8} of {@code f32} with 8-bit activations (and {@code
+     * activation_outlier_threshold} when {@code outlierThreshold > 0}), unless already there.
+     */
+    private static Path int8(Path f32, Path out, int outlierThreshold) throws IOException {
         if (!Files.isRegularFile(out.resolve("config.json"))) {
             ModelConverter.convert(f32, out, ModelConverter.Target.INT8, true);
             ObjectMapper json = new ObjectMapper();
             ObjectNode config =
                     (ObjectNode) json.readTree(out.resolve("config.json").toFile());
             json.writerWithDefaultPrettyPrinter()
-                    .writeValue(out.resolve("config.json").toFile(), config.put("activation_bits", 8));
+                    .writeValue(
+                            out.resolve("config.json").toFile(),
+                            outlierThreshold > 0
+                                    ? config.put("activation_bits", 8)
+                                            .put("activation_outlier_threshold", outlierThreshold)
+                                    : config.put("activation_bits", 8));
         }
         return out;
     }

@@ -23,9 +23,50 @@ public final class ActivationBuffer {
      */
     public boolean integer;
 
+    /**
+     * Inputs kept out of the int8 step (activation outliers): their indices, ascending, and their
+     * float values; the product adds {@code W[:, i] * x[i]} for each after the integer product.
+     * Allocated on first use; zero entries of {@link #values} stand at their positions.
+     */
+    private int[] outlierIndex;
+
+    private float[] outlierValues;
+    private int outlierCount;
+
     public ActivationBuffer(int width) {
         this.values = new float[width];
         this.index = new int[width];
+    }
+
+    /** Number of activation outliers (float inputs beside the int8 ones); 0 unless the sparsifier set some. */
+    public int outlierCount() {
+        return outlierCount;
+    }
+
+    /** Index of outlier {@code j} (ascending in j). */
+    public int outlierIndex(int j) {
+        return outlierIndex[j];
+    }
+
+    /** Float value of outlier {@code j}. */
+    public float outlierValue(int j) {
+        return outlierValues[j];
+    }
+
+    /** Non-zero inputs of the product: the listed values and the outliers. */
+    public int nonZeroInputs() {
+        return count + outlierCount;
+    }
+
+    /** Appends an outlier (call in ascending index order, after {@link #valuesChanged}). */
+    void addOutlier(int i, float value) {
+        if (outlierIndex == null) {
+            outlierIndex = new int[values.length];
+            outlierValues = new float[values.length];
+        }
+        outlierIndex[outlierCount] = i;
+        outlierValues[outlierCount] = value;
+        outlierCount++;
     }
 
     public int width() {
@@ -57,11 +98,13 @@ public final class ActivationBuffer {
     public void valuesChanged(int nonZero) {
         count = nonZero;
         indexed = false;
+        outlierCount = 0;
     }
 
     /** For a writer that lists the non-zero entries itself: the index array to fill (then set {@link #count}). */
     public int[] indexToFill() {
         indexed = true;
+        outlierCount = 0;
         return index;
     }
 
@@ -78,6 +121,7 @@ public final class ActivationBuffer {
         }
         count = c;
         indexed = true;
+        outlierCount = 0;
         outputScale = 1f;
         integer = false;
     }

@@ -123,7 +123,13 @@ abstract class ColumnMatrix implements WeightMatrix {
     }
 
     @Override
-    public void multiply(ActivationBuffer in, float[] out, Workspace ws) {
+    public final void multiply(ActivationBuffer in, float[] out, Workspace ws) {
+        multiplyKept(in, out, ws);
+        addOutliers(in, out);
+    }
+
+    /** {@link #multiply} without the outliers' float part. */
+    private void multiplyKept(ActivationBuffer in, float[] out, Workspace ws) {
         BatchBackend integer = ws.batchBackend();
         if (in.integer && integer != null && integer.hasSparse()) {
             multiplySparseNative(integer, new ActivationBuffer[] {in}, 1, new float[][] {out}, ws);
@@ -207,9 +213,17 @@ abstract class ColumnMatrix implements WeightMatrix {
      * checks, broadcast) outweighs the accumulator traffic a whole-tile sweep pays.
      */
     @Override
-    public void multiplyBatch(ActivationBuffer[] in, int count, float[][] out, Workspace ws) {
+    public final void multiplyBatch(ActivationBuffer[] in, int count, float[][] out, Workspace ws) {
+        multiplyBatchKept(in, count, out, ws);
+        for (int t = 0; t < count; t++) {
+            addOutliers(in[t], out[t]);
+        }
+    }
+
+    /** {@link #multiplyBatch} without the outliers' float parts. */
+    private void multiplyBatchKept(ActivationBuffer[] in, int count, float[][] out, Workspace ws) {
         if (count == 1) {
-            multiply(in[0], out[0], ws);
+            multiplyKept(in[0], out[0], ws);
             return;
         }
         BatchBackend integer = ws.batchBackend();

@@ -114,6 +114,28 @@ public final class FloatMatrix implements WeightMatrix {
 
     @Override
     public void multiply(ActivationBuffer in, float[] out, Workspace ws) {
+        multiplyKept(in, out, ws);
+        addOutliers(in, out);
+    }
+
+    @Override
+    public void multiplyBatch(ActivationBuffer[] in, int count, float[][] out, Workspace ws) {
+        multiplyBatchKept(in, count, out, ws);
+        for (int t = 0; t < count; t++) {
+            addOutliers(in[t], out[t]);
+        }
+    }
+
+    /** {@code out[r] += W[r, c] * x}: a strided walk down column c (a handful per product at most). */
+    @Override
+    public void addColumn(int c, float x, float[] out) {
+        for (int r = 0; r < rows; r++) {
+            out[r] += view.get(r * cols + c) * x;
+        }
+    }
+
+    /** {@link #multiply} without the outliers' float part. */
+    private void multiplyKept(ActivationBuffer in, float[] out, Workspace ws) {
         KernelBackend k = ws.backend();
         BatchBackend native32 = nativeF32(ws);
         if (native32 != null) {
@@ -152,8 +174,8 @@ public final class FloatMatrix implements WeightMatrix {
         scale(out, in.outputScale);
     }
 
-    @Override
-    public void multiplyBatch(ActivationBuffer[] in, int count, float[][] out, Workspace ws) {
+    /** {@link #multiplyBatch} without the outliers' float parts. */
+    private void multiplyBatchKept(ActivationBuffer[] in, int count, float[][] out, Workspace ws) {
         KernelBackend k = ws.backend();
         BatchBackend native32 = nativeF32(ws);
         if (native32 != null) {
@@ -178,7 +200,9 @@ public final class FloatMatrix implements WeightMatrix {
             return;
         }
         if (f32 == null || k == ScalarBackend.INSTANCE || count == 1) {
-            WeightMatrix.super.multiplyBatch(in, count, out, ws);
+            for (int t = 0; t < count; t++) {
+                multiplyKept(in[t], out[t], ws);
+            }
             return;
         }
         long t0 = System.nanoTime();

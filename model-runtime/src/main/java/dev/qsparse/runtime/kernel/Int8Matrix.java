@@ -152,6 +152,14 @@ public final class Int8Matrix extends ColumnMatrix {
     }
 
     @Override
+    public void addColumn(int c, float x, float[] out) {
+        int base = c * stride;
+        for (int r = 0; r < rows; r++) {
+            out[r] += data.get(base + r) * rowScale[r] * x;
+        }
+    }
+
+    @Override
     public void row(int r, float[] out) {
         for (int c = 0; c < cols; c++) {
             out[c] = data.get(c * stride + r) * rowScale[r];

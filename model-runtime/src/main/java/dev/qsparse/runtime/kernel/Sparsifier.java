@@ -19,6 +19,11 @@ public final class Sparsifier {
     private final int blockSize;
     /** How the int8 scale is taken from max|x| (activation_bits = 8 only). */
     private final Int8ScaleRule scaleRule;
+    /** Inputs above this multiple of the vector's RMS stay float, out of the int8 step (0 = none). */
+    private final float outlierThreshold;
+
+    /** The largest outlier threshold accepted, as a multiple of the RMS (a vector's max is at most sqrt(n) RMS). */
+    public static final float MAX_OUTLIER_THRESHOLD = 1000f;
 
     public Sparsifier(double ratio, int activationBits, TopKRescale rescale) {
         this(ratio, activationBits, rescale, 0, 0);
@@ -41,6 +46,32 @@ public final class Sparsifier {
             int blockKeep,
             int blockSize,
             Int8ScaleRule scaleRule) {
+        this(ratio, activationBits, rescale, blockKeep, blockSize, scaleRule, 0f);
+    }
+
+    /**
+     * With {@code outlierThreshold} T > 0 (int8 activations only), a kept input with |x_i| > T *
+     * RMS(x) is an outlier: it stays float and its product {@code W[:, i] * x_i} is added to the
+     * integer product of the others, whose int8 scale then comes from their own max. T is 0 or in
+     * [1, {@link #MAX_OUTLIER_THRESHOLD}]: at T >= 1 some input is never an outlier.
+     */
+    public Sparsifier(
+            double ratio,
+            int activationBits,
+            TopKRescale rescale,
+            int blockKeep,
+            int blockSize,
+            Int8ScaleRule scaleRule,
+            float outlierThreshold) {
+        if (!(outlierThreshold == 0f || (outlierThreshold >= 1f && outlierThreshold <= MAX_OUTLIER_THRESHOLD))) {
+            throw new IllegalArgumentException("activation_outlier_threshold must be 0 or in [1, "
+                    + (int) MAX_OUTLIER_THRESHOLD + "], got " + outlierThreshold);
+        }
+        if (outlierThreshold > 0f && (activationBits != 8 || rescale != TopKRescale.NONE)) {
+            throw new IllegalArgumentException(
+                    "activation_outlier_threshold needs activation_bits 8 and no top-K rescale");
+        }
+        this.outlierThreshold = outlierThreshold;
         if (blockSize < 0 || blockKeep < 0 || (blockSize > 0 && (blockKeep < 1 || blockKeep > blockSize))) {
             throw new IllegalArgumentException(
                     "topk_block must be [N, M] with 1 <= N <= M, got [" + blockKeep + ", " + blockSize + "]");
@@ -73,6 +104,11 @@ public final class Sparsifier {
 
     public Int8ScaleRule scaleRule() {
         return scaleRule;
+    }
+
+    /** Multiple of the RMS above which an input stays float (0: every kept input is quantized). */
+    public float outlierThreshold() {
+        return outlierThreshold;
     }
 
     /** N of a Block Q-Sparse N:M mask, 0 when the mask is the global top-K. */
@@ -124,6 +160,7 @@ public final class Sparsifier {
                 }
             }
         }
+        float outlierLimit = outlierThreshold > 0f ? outlierThreshold * rms(x, n) : Float.POSITIVE_INFINITY;
         float gamma = kernels.absMax(x, n);
         if (!blocks && ratio < 1.0) {
             threshold = kernels.kthLargestMagnitude(x, scratch, n, keptCount(n), Float.floatToRawIntBits(gamma));
@@ -131,7 +168,8 @@ public final class Sparsifier {
         float multiplier = 1f;
         float[] v = out.values;
         if (activationBits == 8) {
-            float s = scaleRule.scale(gamma);
+            // With outliers the int8 scale comes from the largest input that is not one.
+            float s = scaleRule.scale(outlierThreshold > 0f ? absMaxUpTo(x, n, outlierLimit) : gamma);
             if (blocks) {
                 for (int i = 0; i < n; i++) {
                     v[i] = Math.abs(x[i]) >= scratch[i] ? quantizeFast(x[i], s) : 0f;
@@ -165,9 +203,43 @@ public final class Sparsifier {
         }
         // Only counted here: the index of the non-zero entries is listed when a kernel asks for it
         // (a rescale only multiplies, so it cannot turn a zero into a non-zero or back).
+        if (outlierThreshold > 0f) {
+            for (int i = 0; i < n; i++) {
+                if (Math.abs(x[i]) > outlierLimit) {
+                    v[i] = 0f; // an outlier: quantized (clipped) above, it goes to the float part
+                }
+            }
+        }
         out.valuesChanged(kernels.countNonZero(v, n));
+        if (outlierThreshold > 0f) {
+            for (int i = 0; i < n; i++) {
+                float a = Math.abs(x[i]);
+                if (a > outlierLimit && a >= (blocks ? scratch[i] : threshold)) {
+                    out.addOutlier(i, x[i]);
+                }
+            }
+        }
         out.outputScale = multiplier;
         out.integer = activationBits == 8;
+    }
+
+    /** sqrt(mean(x^2)) over [0, n), summed in double in index order. */
+    static float rms(float[] x, int n) {
+        double sq = 0;
+        for (int i = 0; i < n; i++) {
+            sq += (double) x[i] * x[i];
+        }
+        return (float) Math.sqrt(sq / n);
+    }
+
+    /** max |x[i]| over the inputs with |x[i]| <= limit. */
+    static float absMaxUpTo(float[] x, int n, float limit) {
+        float m = 0f;
+        for (int i = 0; i < n; i++) {
+            float a = Math.abs(x[i]);
+            m = a <= limit && a > m ? a : m;
+        }
+        return m;
     }
 
     /** max |x[i]| over [0, n): four independent running maxima, so the loop is not one long dependency chain. */

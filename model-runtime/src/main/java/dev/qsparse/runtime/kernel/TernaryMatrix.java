@@ -150,6 +150,13 @@ public final class TernaryMatrix extends ColumnMatrix {
     }
 
     @Override
+    public void addColumn(int c, float x, float[] out) {
+        for (int r = 0; r < rows; r++) {
+            out[r] += value(r, c) * scale * x;
+        }
+    }
+
+    @Override
     public void row(int r, float[] out) {
         for (int c = 0; c < cols; c++) {
             out[c] = value(r, c) * scale;

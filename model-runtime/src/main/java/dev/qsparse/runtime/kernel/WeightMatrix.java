@@ -21,6 +21,7 @@ public interface WeightMatrix {
 
     /**
      * {@code out[r] = outputScale * sum_j W[r, c_j] * values[c_j]} over the buffer's kept inputs,
+     * plus {@code W[r, i] * x_i} for each of its activation outliers ({@link #addOutliers}),
      * with the workspace's kernels and threads. Formats laid out by input channel read only the
      * weights of the kept inputs.
      */
@@ -31,9 +32,19 @@ public interface WeightMatrix {
      * what {@link #multiply} gives for that input alone, but the weights are streamed from memory
      * once per tile for the whole batch instead of once per input.
      */
-    default void multiplyBatch(ActivationBuffer[] in, int count, float[][] out, Workspace ws) {
-        for (int t = 0; t < count; t++) {
-            multiply(in[t], out[t], ws);
+    void multiplyBatch(ActivationBuffer[] in, int count, float[][] out, Workspace ws);
+
+    /** {@code out[r] += W[r, c] * x} for every row: one input's share of the product, in float. */
+    void addColumn(int c, float x, float[] out);
+
+    /**
+     * Adds the float products of the buffer's activation outliers ({@link
+     * ActivationBuffer#outlierCount}), in ascending input order: what {@link #multiply} and {@link
+     * #multiplyBatch} add after the integer product of the other inputs.
+     */
+    default void addOutliers(ActivationBuffer in, float[] out) {
+        for (int j = 0; j < in.outlierCount(); j++) {
+            addColumn(in.outlierIndex(j), in.outlierValue(j), out);
         }
     }
 

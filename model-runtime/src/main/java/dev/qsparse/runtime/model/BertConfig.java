@@ -1,5 +1,6 @@
 package dev.qsparse.runtime.model;
 
+import dev.qsparse.runtime.kernel.Int8ScaleRule;
 import dev.qsparse.runtime.kernel.Sparsifier;
 import dev.qsparse.runtime.kernel.TopKRescale;
 import java.util.OptionalInt;
@@ -8,7 +9,8 @@ import java.util.OptionalInt;
  * A BERT-family sentence encoder ({@code model_type} {@code bert}: all-MiniLM-L6-v2,
  * bge-small-en-v1.5, e5-small-v2): config.json read as transformers' {@code BertConfig} reads it,
  * the sentence-transformers modules beside it ({@link SentenceModules}), and the Q-Sparse keys that
- * apply to an encoder (top-K ratios, {@code activation_bits}, {@code weight_quant}).
+ * apply to an encoder (top-K ratios, {@code activation_bits}, {@code activation_outlier_threshold},
+ * {@code weight_quant}).
  */
 public record BertConfig(
         int vocabSize,
@@ -22,6 +24,7 @@ public record BertConfig(
         SentenceModules modules,
         LayerTopK topK,
         int activationBits,
+        float activationOutlierThreshold,
         WeightQuant weightQuant)
         implements ModelConfig {
 
@@ -47,6 +50,10 @@ public record BertConfig(
         }
         if (activationBits != 0 && activationBits != 8) {
             throw new IllegalArgumentException("activation_bits must be 0 or 8");
+        }
+        if (activationOutlierThreshold != 0f && activationBits != 8) {
+            throw new IllegalArgumentException(
+                    "activation_outlier_threshold applies to int8 activations only:" + " it needs activation_bits 8");
         }
         if (weightQuant == WeightQuant.TERNARY) {
             throw new IllegalArgumentException("weight_quant ternary is not supported for model_type bert");
@@ -92,11 +99,19 @@ public record BertConfig(
                 modules,
                 other,
                 bits,
+                bits == 8 ? activationOutlierThreshold : 0f,
                 weightQuant);
     }
 
     /** The sparsifier of {@code g}'s input in {@code layer}: its top-K and the activation bits. */
     Sparsifier sparsifier(int layer, LayerTopK.Group g) {
-        return new Sparsifier(topK.ratio(layer, g), activationBits, TopKRescale.NONE);
+        return new Sparsifier(
+                topK.ratio(layer, g),
+                activationBits,
+                TopKRescale.NONE,
+                0,
+                0,
+                Int8ScaleRule.EPS_ADDED,
+                activationOutlierThreshold);
     }
 }

@@ -396,7 +396,7 @@ public final class BertEncoder implements DecoderModel<BertEncoder.State> {
 
     private static void sparsify(Sparsifier sparsifier, float[] x, ActivationBuffer out, Slot t, State s) {
         sparsifier.apply(x, out, t.scratch, s.workspace().backend());
-        t.nonZero += out.count;
+        t.nonZero += out.nonZeroInputs();
         t.inputs += out.width();
     }
 
@@ -404,7 +404,7 @@ public final class BertEncoder implements DecoderModel<BertEncoder.State> {
             State[] owners, ActivationBuffer[] in, int n, WeightMatrix w, float[] bias, float[][] out, Workspace ws) {
         w.multiplyBatch(in, n, out, ws);
         for (int i = 0; i < n; i++) {
-            owners[i].recordWeightBytes(w.bytesRead(in[i].count));
+            owners[i].recordWeightBytes(w.bytesRead(in[i].nonZeroInputs()));
             Kernels.addBias(out[i], bias);
         }
     }

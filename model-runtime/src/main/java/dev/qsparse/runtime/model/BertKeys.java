@@ -1,6 +1,7 @@
 package dev.qsparse.runtime.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.qsparse.runtime.kernel.Sparsifier;
 import dev.qsparse.runtime.safetensors.ModelLoadException;
 import java.nio.file.Path;
 
@@ -59,7 +60,26 @@ final class BertKeys {
                         ConfigReader.ratio(c, "topk_ratio_mlp", ratio),
                         ConfigReader.ratio(c, "topk_ratio_mlp_out", ratio)),
                 ConfigReader.bits(c, "activation_bits", 0),
+                outlierThreshold(c),
                 weightQuant(c));
+    }
+
+    /**
+     * {@code activation_outlier_threshold}: 0 (absent) or a multiple of a projection input's RMS in
+     * [1, 1000] above which an input stays float beside the int8 ones (our key; docs/model-format.md).
+     */
+    static float outlierThreshold(JsonNode c) {
+        String key = "activation_outlier_threshold";
+        JsonNode v = c.get(key);
+        if (v == null || v.isNull()) {
+            return 0f;
+        }
+        double d = v.isNumber() ? v.doubleValue() : Double.NaN;
+        if (!(d == 0 || (d >= 1 && d <= Sparsifier.MAX_OUTLIER_THRESHOLD))) {
+            throw new IllegalArgumentException("'" + key + "' must be 0 or a number in [1, "
+                    + (int) Sparsifier.MAX_OUTLIER_THRESHOLD + "], got " + v);
+        }
+        return (float) d;
     }
 
     /** Int8 or float projections; BitNet's ternary weights were never trained for these encoders. */

@@ -2,6 +2,7 @@ package dev.qsparse.runtime.kernel;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
@@ -70,6 +71,83 @@ class MatrixLayoutTest {
                                     m.format() + " " + rows + "x" + cols + " bits " + bits + " threads " + ws.threads();
                             assertArrayEquals(single[t], threaded, 0f, what);
                             assertArrayEquals(single[t], batched[t], 0f, what + " batched");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Activation outliers: inputs above T x RMS stay float, the rest are int8 on their own max; the
+     * product is the int8 part times the effective weights plus each outlier's float column, the same
+     * bits single, batched and on threads.
+     */
+    @Test
+    void outliersAddTheirFloatColumnsToTheIntegerProduct() {
+        Random r = new Random(37);
+        for (int[] shape : new int[][] {{5, 3}, {200, 96}, {768, 130}, {130, 768}}) {
+            int rows = shape[0];
+            int cols = shape[1];
+            for (WeightMatrix m : matrices(r, rows, cols)) {
+                for (double ratio : new double[] {1.0, 0.5}) {
+                    Sparsifier sp = new Sparsifier(ratio, 8, TopKRescale.NONE, 0, 0, Int8ScaleRule.EPS_ADDED, 4f);
+                    int batch = 3;
+                    ActivationBuffer[] in = new ActivationBuffer[batch];
+                    float[][] single = new float[batch][rows];
+                    for (int t = 0; t < batch; t++) {
+                        float[] x = WeightMatrixTest.random(r, cols, 0);
+                        float typical = 0;
+                        for (float v : x) {
+                            typical = Math.max(typical, Math.abs(v));
+                        }
+                        // A planted outlier channel: 40x the largest other input is above 4 x RMS once
+                        // there are more than 16 inputs (RMS counts the outlier itself).
+                        x[r.nextInt(cols)] = (r.nextBoolean() ? 40 : -40) * typical;
+                        in[t] = new ActivationBuffer(cols);
+                        sp.apply(x, in[t], new float[cols]);
+                        String what = m.format() + " " + rows + "x" + cols + " ratio " + ratio;
+                        double sq = 0;
+                        for (float v : x) {
+                            sq += (double) v * v;
+                        }
+                        float limit = (float) (4 * Math.sqrt(sq / cols));
+                        float[] expected = new float[cols];
+                        int outliers = 0;
+                        float inlierMax = 0;
+                        for (int c = 0; c < cols; c++) {
+                            if (Math.abs(x[c]) > limit) {
+                                assertEquals(0f, in[t].values[c], what + ": an outlier has no int8 value");
+                                assertEquals(c, in[t].outlierIndex(outliers), what);
+                                assertEquals(x[c], in[t].outlierValue(outliers), what);
+                                expected[c] = x[c];
+                                outliers++;
+                            } else {
+                                inlierMax = Math.max(inlierMax, Math.abs(x[c]));
+                                expected[c] = in[t].values[c] * in[t].outputScale;
+                            }
+                        }
+                        assertEquals(outliers, in[t].outlierCount(), what);
+                        if (cols > 16) {
+                            assertTrue(outliers >= 1, what + ": the planted channel is an outlier");
+                        }
+                        assertEquals(
+                                Int8ScaleRule.EPS_ADDED.scale(inlierMax),
+                                1f / in[t].outputScale,
+                                Math.ulp(1f / in[t].outputScale),
+                                what + ": the int8 scale comes from the largest non-outlier");
+                        m.multiply(in[t], single[t], Workspace.single());
+                        KernelBackendTest.assertClose(WeightMatrixTest.reference(m, expected), single[t], what);
+                    }
+                    for (WorkerPool pool : new WorkerPool[] {null, POOL2}) {
+                        Workspace ws = workspace(KernelBackends.best(), pool);
+                        float[][] batched = new float[batch][rows];
+                        m.multiplyBatch(in, batch, batched, ws);
+                        for (int t = 0; t < batch; t++) {
+                            float[] threaded = new float[rows];
+                            m.multiply(in[t], threaded, ws);
+                            assertArrayEquals(single[t], threaded, 0f, m.format() + " threads " + ws.threads());
+                            assertArrayEquals(single[t], batched[t], 0f, m.format() + " batched");
                         }
                     }
                 }

@@ -1,6 +1,7 @@
 package dev.qsparse.runtime.kernel;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Arrays;
@@ -128,5 +129,49 @@ class SparsifierTest {
             }
         }
         assertEquals(nonZero, buf.count);
+    }
+
+    @Test
+    void outlierThresholdsOutsideTheirDomainAreRefused() {
+        for (float t : new float[] {-1f, 0.5f, 1001f, Float.NaN, Float.POSITIVE_INFINITY}) {
+            IllegalArgumentException e = assertThrows(
+                    IllegalArgumentException.class,
+                    () -> new Sparsifier(1.0, 8, TopKRescale.NONE, 0, 0, Int8ScaleRule.EPS_ADDED, t));
+            assertTrue(e.getMessage().contains("activation_outlier_threshold"), e.getMessage());
+        }
+        // float activations have no int8 step to keep outliers out of; a rescale would scale them twice
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> new Sparsifier(1.0, 0, TopKRescale.NONE, 0, 0, Int8ScaleRule.EPS_ADDED, 8f));
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> new Sparsifier(0.5, 8, TopKRescale.L2, 0, 0, Int8ScaleRule.EPS_ADDED, 8f));
+        assertEquals(
+                8f, new Sparsifier(1.0, 8, TopKRescale.NONE, 0, 0, Int8ScaleRule.EPS_ADDED, 8f).outlierThreshold());
+    }
+
+    @Test
+    void outliersAreOnlyThoseKeptByTopK() {
+        // 100 inputs of 1, a 50 and a -40: RMS ~6.4, so both are above 4 x RMS.
+        float[] x = new float[102];
+        Arrays.fill(x, 1f);
+        x[10] = 50f;
+        x[70] = -40f;
+        Sparsifier all = new Sparsifier(1.0, 8, TopKRescale.NONE, 0, 0, Int8ScaleRule.EPS_ADDED, 4f);
+        ActivationBuffer out = new ActivationBuffer(x.length);
+        all.apply(x, out, new float[x.length]);
+        assertEquals(2, out.outlierCount());
+        assertEquals(10, out.outlierIndex(0));
+        assertEquals(70, out.outlierIndex(1));
+        assertEquals(-40f, out.outlierValue(1));
+        assertEquals(0f, out.values[10]);
+        assertEquals(127f, out.values[0], "the int8 scale comes from the non-outliers' max, 1");
+        assertEquals(102, out.nonZeroInputs(), "int8 non-zeros and outliers together");
+        // Keeping one input keeps the 50 alone: the -40 is dropped by top-K, not listed.
+        Sparsifier one = new Sparsifier(1.0 / 102, 8, TopKRescale.NONE, 0, 0, Int8ScaleRule.EPS_ADDED, 4f);
+        one.apply(x, out, new float[x.length]);
+        assertEquals(1, out.outlierCount());
+        assertEquals(10, out.outlierIndex(0));
+        assertEquals(1, out.nonZeroInputs());
     }
 }

@@ -100,6 +100,24 @@ class BertLoadTest {
     }
 
     @Test
+    void outOfRangeOutlierThresholdsAreRefused() throws IOException {
+        refused(
+                variant("config.json", c -> c.put("activation_bits", 8).put("activation_outlier_threshold", 0.5)),
+                "config.json",
+                "'activation_outlier_threshold'",
+                "0.5");
+        refused(
+                variant("config.json", c -> c.put("activation_bits", 8).put("activation_outlier_threshold", 1001)),
+                "config.json",
+                "'activation_outlier_threshold'");
+        refused(
+                variant("config.json", c -> c.put("activation_outlier_threshold", 8)),
+                "config.json",
+                "activation_outlier_threshold",
+                "activation_bits 8");
+    }
+
+    @Test
     void aCausalBertIsRefused() throws IOException {
         refused(variant("config.json", c -> c.put("is_decoder", true)), "config.json", "'is_decoder'");
     }
