@@ -1,5 +1,8 @@
 package dev.qsparse.bench;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qsparse.runtime.Model;
 import dev.qsparse.runtime.inference.InferenceRequest;
 import dev.qsparse.runtime.inference.InferenceResult;
@@ -9,12 +12,14 @@ import dev.qsparse.runtime.model.ModelConverter;
 import dev.qsparse.runtime.model.RandomModels;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Embedding models at the published 0.6B shape (issue 26): a Qwen3-Embedding-0.6B-shaped model as
@@ -33,14 +38,20 @@ public final class EmbeddingModelsBench {
             String weights,
             double batchEventsPerSecond,
             double singleEventsPerSecond,
-            double p99Millis) {}
+            double p99Millis,
+            String quality) {}
+
+    /** PyTorch beside us: the interpreter (with torch) and bench/torch_embed_qwen3.py, or null for none. */
+    public record TorchPeer(String python, Path script) {}
+
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     private EmbeddingModelsBench() {}
 
     /** Writes (once) and times the three models; {@code tokenizerDonor} is a directory with a tokenizer.json. */
     public static List<Row> run(
-            Path work, Path tokenizerDonor, List<String> texts, int threads, int reps, PrintStream log)
-            throws IOException {
+            Path work, Path tokenizerDonor, List<String> texts, int threads, int reps, TorchPeer torch, PrintStream log)
+            throws IOException, InterruptedException {
         RandomModels.Qwen3Shape shape = RandomModels.Qwen3Shape.qwen3_0_6B();
         Path floatSource = source(work.resolve("qwen3-embedding-0.6b-bf16"), shape, false, tokenizerDonor, log);
         Path bitnetSource = source(work.resolve("bitnet-embedding-0.6b-bf16"), shape, true, tokenizerDonor, log);
@@ -58,7 +69,135 @@ public final class EmbeddingModelsBench {
                 log));
         rows.add(time("Qwen3-Embedding-0.6B shape", "int8 weights, f32 activations", int8, texts, threads, reps, log));
         rows.add(time("bitnet-embedding-0.6b shape", "ternary, int8 activations", ternary, texts, threads, reps, log));
+        for (double keep : new double[] {0.7, 0.5}) {
+            Path sparse = withTopK(ternary, work.resolve("bitnet-embedding-0.6b-ternary-topk" + keep), keep);
+            Row r = time(
+                    "bitnet-embedding-0.6b shape",
+                    "ternary, int8 activations, topk_ratio " + keep,
+                    sparse,
+                    texts,
+                    threads,
+                    reps,
+                    log);
+            rows.add(new Row(
+                    r.model(),
+                    r.weights(),
+                    r.batchEventsPerSecond(),
+                    r.singleEventsPerSecond(),
+                    r.p99Millis(),
+                    cosines(ternary, sparse, texts, threads)));
+        }
+        if (torch != null) {
+            Row peer = torchRow(floatSource, texts, threads, torch, work, log);
+            if (peer != null) {
+                rows.add(peer);
+            }
+        }
         return rows;
+    }
+
+    /** A copy of {@code dir} (files linked, not copied) whose config.json keeps {@code keep} of every projection input. */
+    private static Path withTopK(Path dir, Path out, double keep) throws IOException {
+        if (Files.isRegularFile(out.resolve("config.json"))) {
+            return out;
+        }
+        try (var files = Files.walk(dir)) {
+            for (Path f : files.toList()) {
+                Path target = out.resolve(dir.relativize(f).toString());
+                if (Files.isDirectory(f)) {
+                    Files.createDirectories(target);
+                } else if (!f.equals(dir.resolve("config.json"))) {
+                    Files.createLink(target, f);
+                }
+            }
+        }
+        ObjectNode config =
+                (ObjectNode) JSON.readTree(dir.resolve("config.json").toFile());
+        Files.writeString(
+                out.resolve("config.json"), config.put("topk_ratio", keep).toString());
+        return out;
+    }
+
+    /** Mean / least cosine of {@code sparse}'s embeddings to {@code dense}'s over the texts. */
+    private static String cosines(Path dense, Path sparse, List<String> texts, int threads) throws IOException {
+        List<InferenceRequest> batch =
+                texts.stream().map(t -> InferenceRequest.embed(t, null)).toList();
+        List<InferenceResult> a;
+        List<InferenceResult> b;
+        try (Model m = Model.load(dense);
+                InferenceSession s = new InferenceSession(m, threads, Backends.chosen())) {
+            a = s.run(batch);
+        }
+        try (Model m = Model.load(sparse);
+                InferenceSession s = new InferenceSession(m, threads, Backends.chosen())) {
+            b = s.run(batch);
+        }
+        double sum = 0;
+        double least = 1;
+        for (int i = 0; i < a.size(); i++) {
+            float[] x = ((InferenceResult.Embedding) a.get(i)).vector();
+            float[] y = ((InferenceResult.Embedding) b.get(i)).vector();
+            double dot = 0;
+            double nx = 0;
+            double ny = 0;
+            for (int j = 0; j < x.length; j++) {
+                dot += (double) x[j] * y[j];
+                nx += (double) x[j] * x[j];
+                ny += (double) y[j] * y[j];
+            }
+            double c = dot / Math.sqrt(nx * ny);
+            sum += c;
+            least = Math.min(least, c);
+        }
+        return String.format(Locale.ROOT, "%.4f / %.4f", sum / a.size(), least);
+    }
+
+    /**
+     * PyTorch eager on the same weights (widened to f32) and the same token ids, one text per forward
+     * pass as the reference embeds; null with a log line when it cannot run.
+     */
+    private static Row torchRow(
+            Path model, List<String> texts, int threads, TorchPeer torch, Path work, PrintStream log)
+            throws IOException, InterruptedException {
+        List<int[]> ids = new ArrayList<>();
+        try (Model m = Model.load(model)) {
+            var tokenizer = m.tokenizer().orElseThrow();
+            int[] suffix = tokenizer.suffixTokens();
+            for (String t : texts) {
+                int[] enc = tokenizer.encode(t);
+                int[] all = Arrays.copyOf(enc, enc.length + suffix.length);
+                System.arraycopy(suffix, 0, all, enc.length, suffix.length);
+                ids.add(all);
+            }
+        }
+        Path idsFile = work.resolve("embedding-models-ids.json");
+        JSON.writeValue(idsFile.toFile(), ids);
+        log.println("bench: PyTorch on " + model.getFileName() + " ...");
+        Process p = new ProcessBuilder(
+                        torch.python(),
+                        torch.script().toString(),
+                        "--model",
+                        model.toString(),
+                        "--ids",
+                        idsFile.toString(),
+                        "--threads",
+                        Integer.toString(threads))
+                .redirectError(ProcessBuilder.Redirect.INHERIT)
+                .start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+        if (!p.waitFor(30, TimeUnit.MINUTES) || p.exitValue() != 0 || out.isEmpty()) {
+            log.println("bench: PyTorch did not run (" + torch.python() + " exited "
+                    + (p.isAlive() ? "late" : p.exitValue()) + ")");
+            return null;
+        }
+        JsonNode json = JSON.readTree(out.substring(out.lastIndexOf('\n') + 1));
+        return new Row(
+                "Qwen3-Embedding-0.6B shape",
+                "pytorch " + json.path("torch").asText() + " eager, the bf16 weights as f32 (one text per pass)",
+                Double.NaN,
+                json.get("single_events_per_s").asDouble(),
+                json.get("p99_ms").asDouble(),
+                "-");
     }
 
     private static Path source(Path dir, RandomModels.Qwen3Shape shape, boolean bitLinear, Path donor, PrintStream log)
@@ -110,7 +249,8 @@ public final class EmbeddingModelsBench {
             Arrays.sort(batchSeconds);
             Arrays.sort(single);
             double p99 = single[Math.min(single.length - 1, (int) Math.ceil(0.99 * single.length) - 1)];
-            return new Row(name, weights, batch.size() / batchSeconds[reps / 2], batch.size() / singleSeconds, p99);
+            return new Row(
+                    name, weights, batch.size() / batchSeconds[reps / 2], batch.size() / singleSeconds, p99, "-");
         }
     }
 
@@ -122,30 +262,65 @@ public final class EmbeddingModelsBench {
         }
     }
 
+    /**
+     * Generation on the Qwen3-0.6B shape (the same backbone as the embedding model, tied lm head):
+     * decode tok/s (batch 1, KV cache, greedy, logits every token after a 16-token prompt) and prefill
+     * tok/s over 128 tokens, bf16 as published and int8 weights; the models {@link #run} wrote.
+     */
+    public static String generationTable(Path work, int threads, int reps, PrintStream log) throws IOException {
+        StringBuilder sb = new StringBuilder();
+        sb.append("| model | weights | decode tok/s | prefill tok/s (128 tokens) | weight bytes per token |\n");
+        sb.append("|---|---|---|---|---|\n");
+        String[][] variants = {
+            {"qwen3-embedding-0.6b-bf16", "bf16 as published, f32 activations"},
+            {"qwen3-embedding-0.6b-int8", "int8 weights, f32 activations"}
+        };
+        for (String[] v : variants) {
+            log.println("bench: Qwen3-0.6B shape generation, " + v[1] + " ...");
+            DecodeBench.Result r = DecodeBench.run(work.resolve(v[0]), threads, 16, 32, 128, reps, null);
+            sb.append(String.format(
+                    Locale.ROOT,
+                    "| Qwen3-0.6B shape | %s | %.2f | %.2f | %d |%n",
+                    v[1],
+                    r.decodeTokensPerSecond(),
+                    r.prefillTokensPerSecond(),
+                    r.weightBytesPerToken()));
+        }
+        return sb.toString();
+    }
+
     /** The rows as a markdown table. */
     public static String table(List<Row> rows, int events) {
         StringBuilder sb = new StringBuilder();
         sb.append("| model | weights | events/s, batch of ")
                 .append(events)
-                .append(" | events/s, one at a time | p99 ms per event, one at a time | vs bf16, batch |\n");
-        sb.append("|---|---|---|---|---|---|\n");
+                .append(" | events/s, one at a time | p99 ms per event, one at a time | vs bf16, batch"
+                        + " | vs bf16, one at a time | cosine to the unsparsified model, mean / least |\n");
+        sb.append("|---|---|---|---|---|---|---|---|\n");
         double bf16 = rows.get(0).batchEventsPerSecond();
+        double bf16Single = rows.get(0).singleEventsPerSecond();
         for (Row r : rows) {
+            boolean batched = !Double.isNaN(r.batchEventsPerSecond());
             sb.append(String.format(
                     Locale.ROOT,
-                    "| %s | %s | %.2f | %.2f | %.0f | %.2fx |%n",
+                    "| %s | %s | %s | %.2f | %.0f | %s | %.2fx | %s |%n",
                     r.model(),
                     r.weights(),
-                    r.batchEventsPerSecond(),
+                    batched ? String.format(Locale.ROOT, "%.2f", r.batchEventsPerSecond()) : "-",
                     r.singleEventsPerSecond(),
                     r.p99Millis(),
-                    r.batchEventsPerSecond() / bf16));
+                    batched ? String.format(Locale.ROOT, "%.2fx", r.batchEventsPerSecond() / bf16) : "-",
+                    r.singleEventsPerSecond() / bf16Single,
+                    r.quality()));
         }
         return sb.toString();
     }
 
-    /** {@code java ... EmbeddingModelsBench WORK_DIR TOKENIZER_DIR EVENTS_FILE [THREADS=1] [EVENTS=32] [REPS=3]}. */
-    public static void main(String[] args) throws IOException {
+    /**
+     * {@code java ... EmbeddingModelsBench WORK_DIR TOKENIZER_DIR EVENTS_FILE [THREADS=1] [EVENTS=32] [REPS=3]
+     * [PYTHON TORCH_SCRIPT]}.
+     */
+    public static void main(String[] args) throws IOException, InterruptedException {
         Path work = Path.of(args[0]);
         Path donor = Path.of(args[1]);
         int threads = args.length > 3 ? Integer.parseInt(args[3]) : 1;
@@ -155,8 +330,11 @@ public final class EmbeddingModelsBench {
                 .filter(l -> !l.isBlank())
                 .limit(events)
                 .toList();
-        List<Row> rows = run(work, donor, texts, threads, reps, System.err);
+        TorchPeer torch = args.length > 7 ? new TorchPeer(args[6], Path.of(args[7])) : null;
+        List<Row> rows = run(work, donor, texts, threads, reps, torch, System.err);
         System.out.println("Machine: " + BenchSuite.machine() + ", threads " + threads);
         System.out.print(table(rows, texts.size()));
+        System.out.println();
+        System.out.print(generationTable(work, threads, reps, System.err));
     }
 }

@@ -251,13 +251,16 @@ final class BenchCommand implements Callable<Integer> {
                     .filter(l -> !l.isBlank())
                     .limit(Math.max(1, embedBatch))
                     .toList();
-            List<EmbeddingModelsBench.Row> rows =
-                    EmbeddingModelsBench.run(work.resolve("embedding-models"), demo, texts, threads, reps, System.err);
+            List<EmbeddingModelsBench.Row> rows = EmbeddingModelsBench.run(
+                    work.resolve("embedding-models"), demo, texts, threads, reps, torchEmbedPeer(), System.err);
             System.out.println();
             System.out.println("Embedding models (the demo model's tokenizer, the model's own last-token pooling, "
                     + threads + " thread(s)):");
             System.out.println();
             System.out.print(EmbeddingModelsBench.table(rows, texts.size()));
+            System.out.println();
+            System.out.print(
+                    EmbeddingModelsBench.generationTable(work.resolve("embedding-models"), threads, reps, System.err));
         }
         return 0;
     }
@@ -319,6 +322,15 @@ final class BenchCommand implements Callable<Integer> {
             notes.add("ONNX Runtime: not loaded from " + dir + " (" + e + ").");
             return null;
         }
+    }
+
+    /** PyTorch beside the embedding models (bench/torch_embed_qwen3.py next to the decode script), or null. */
+    private EmbeddingModelsBench.TorchPeer torchEmbedPeer() {
+        Path script = torchScript.resolveSibling("torch_embed_qwen3.py");
+        if (torch.equals("off") || !Files.isRegularFile(script) || !torchImports()) {
+            return null;
+        }
+        return new EmbeddingModelsBench.TorchPeer(python, script);
     }
 
     private boolean torchImports() {
