@@ -135,17 +135,8 @@ public final class EmbeddingModelsBench {
         double sum = 0;
         double least = 1;
         for (int i = 0; i < a.size(); i++) {
-            float[] x = ((InferenceResult.Embedding) a.get(i)).vector();
-            float[] y = ((InferenceResult.Embedding) b.get(i)).vector();
-            double dot = 0;
-            double nx = 0;
-            double ny = 0;
-            for (int j = 0; j < x.length; j++) {
-                dot += (double) x[j] * y[j];
-                nx += (double) x[j] * x[j];
-                ny += (double) y[j] * y[j];
-            }
-            double c = dot / Math.sqrt(nx * ny);
+            double c = EmbedTable.cosine(
+                    ((InferenceResult.Embedding) a.get(i)).vector(), ((InferenceResult.Embedding) b.get(i)).vector());
             sum += c;
             least = Math.min(least, c);
         }
