@@ -72,11 +72,18 @@ public class VersionedAsyncFunction extends RichAsyncFunction<VersionedEvent, QS
     }
 
     /** The version that answers {@code e}, opened if needed; older idle versions are released first. */
-    private Version versionOf(VersionedEvent e) throws ModelUnavailableException {
+    private Version versionOf(VersionedEvent e) throws Exception {
         String key = key(e);
         Version v = versions.get(key);
         if (v == null) {
             releaseIdle(null);
+            if (!versions.isEmpty()) {
+                int olderInFlight = 0;
+                for (Version older : versions.values()) {
+                    olderInFlight += older.batched.inFlight();
+                }
+                FaultInjection.at(FaultInjection.Point.MODEL_SWITCH, subtask, olderInFlight, 0);
+            }
             TaskModel model = TaskModel.open(
                     settings,
                     ModelLocation.parse(e.modelLocation, "the model of version " + e.modelVersion),
