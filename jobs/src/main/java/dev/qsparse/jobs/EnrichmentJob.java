@@ -36,6 +36,11 @@ import picocli.CommandLine;
  * {@code isolation.level=read_committed} sees every input event once, as an enriched event or a
  * dead letter. {@code --delivery at-least-once} trades that for lower output latency.
  *
+ * <p>With {@code --control-topic}, a second source reads model switch records from that topic
+ * under the same Kafka rules and broadcasts them to the enrichment tasks, which load the named
+ * version and serve the events after the next checkpoint barrier with it
+ * ({@link QSparseEnrichment#apply(DataStream, DataStream)}).
+ *
  * <p><b>No record the sink cannot write.</b> A record Kafka rejects (over the producer's
  * {@code max.request.size} or the topic's {@code max.message.bytes}) would fail the job, and the
  * same record would fail it again after every restart. So the operator bounds every output record

@@ -5,6 +5,7 @@ import dev.qsparse.runtime.inference.InferenceRequest;
 import dev.qsparse.runtime.inference.InferenceResult;
 import dev.qsparse.runtime.inference.InferenceSession;
 import dev.qsparse.runtime.inference.Task;
+import java.nio.file.Path;
 
 /**
  * The check a new model version passes before it may serve: it fits the configured mode (the
@@ -22,7 +23,7 @@ final class ModelSmokeCheck {
     /**
      * Null when {@code model} may serve with {@code settings}, else the reason it may not.
      */
-    static String failure(QSparseSettings settings, Model model, java.nio.file.Path directory) {
+    static String failure(QSparseSettings settings, Model model, Path directory) {
         try {
             TaskModel.checkModeFits(settings, directory, model);
             TaskModel.checkChatTemplate(settings, directory, model);

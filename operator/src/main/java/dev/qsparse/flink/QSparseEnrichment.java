@@ -34,8 +34,11 @@ import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
  * }</pre>
  * {@link #apply} uses the micro-batching {@link QSparseAsyncFunction} in an async operator (ordered
  * by default) followed by a {@link DeadLetterRouter}; {@link #applyOneAtATime} uses the simple
- * {@link QSparseMapFunction}. Every operator gets a stable uid ({@code <uidPrefix>-enrich},
- * {@code <uidPrefix>-route}) so that savepoints survive job changes.
+ * {@link QSparseMapFunction}. {@link #apply(DataStream, DataStream)} adds a model control stream
+ * whose records switch the model version while the job runs ({@link ModelVersionTagger} before the
+ * async operator). Every operator gets a stable uid ({@code <uidPrefix>-enrich},
+ * {@code <uidPrefix>-route}, {@code <uidPrefix>-model-version}) so that savepoints survive job
+ * changes.
  */
 public final class QSparseEnrichment {
 
