@@ -36,6 +36,11 @@ import picocli.CommandLine;
  * {@code isolation.level=read_committed} sees every input event once, as an enriched event or a
  * dead letter. {@code --delivery at-least-once} trades that for lower output latency.
  *
+ * <p>With {@code --control-topic}, a second source reads model switch records from that topic
+ * under the same Kafka rules and broadcasts them to the enrichment tasks, which load the named
+ * version and serve the events after the next checkpoint barrier with it
+ * ({@link QSparseEnrichment#apply(DataStream, DataStream)}).
+ *
  * <p><b>No record the sink cannot write.</b> A record Kafka rejects (over the producer's
  * {@code max.request.size} or the topic's {@code max.message.bytes}) would fail the job, and the
  * same record would fail it again after every restart. So the operator bounds every output record
@@ -87,15 +92,18 @@ public final class EnrichmentJob {
         QSparseEnrichment.Streams streams = build(env, options);
         Properties kafka = kafkaClient(env.getConfiguration(), options);
         if (options.createTopics) {
-            KafkaTopics.create(
-                    kafka,
-                    java.util.Map.of(
-                            options.inputTopic,
-                            options.topicPartitions,
-                            options.outputTopic,
-                            options.topicPartitions,
-                            options.deadLetterTopic,
-                            1));
+            java.util.Map<String, Integer> topics = new java.util.HashMap<>(java.util.Map.of(
+                    options.inputTopic,
+                    options.topicPartitions,
+                    options.outputTopic,
+                    options.topicPartitions,
+                    options.deadLetterTopic,
+                    1));
+            if (options.controlTopic != null) {
+                // One partition: switches are read in the order they were published.
+                topics.put(options.controlTopic, 1);
+            }
+            KafkaTopics.create(kafka, topics);
         }
         KafkaTopics.checkMaxMessageBytes(
                 kafka,
@@ -121,27 +129,27 @@ public final class EnrichmentJob {
         LOG.info("Kafka client properties (secrets masked): {}", KafkaSecrets.masked(kafka));
         checkRecordBound(enrichment.settings().maxRecordBytes(), maxRequestSize(kafka));
 
-        KafkaSourceBuilder<byte[]> source = KafkaSource.<byte[]>builder()
-                .setProperties(kafka)
-                .setBootstrapServers(kafka.getProperty(BOOTSTRAP))
-                .setTopics(o.inputTopic)
-                .setGroupId(o.groupId)
-                .setStartingOffsets(startingOffsets(o.startingOffsets))
-                .setValueOnlyDeserializer(new RawBytes())
-                // Upstream producers may be transactional too: never read their aborted records.
-                .setProperty("isolation.level", "read_committed")
-                // Offsets are committed when a checkpoint completes, never by the consumer itself.
-                .setProperty("enable.auto.commit", "false")
-                .setProperty("commit.offsets.on.checkpoint", "true");
-        if (o.bounded) {
-            source.setBounded(OffsetsInitializer.latest());
-        }
         DataStream<byte[]> events = env.fromSource(
-                        source.build(), WatermarkStrategy.noWatermarks(), "kafka: " + o.inputTopic)
+                        source(o, kafka, o.inputTopic, o.groupId),
+                        WatermarkStrategy.noWatermarks(),
+                        "kafka: " + o.inputTopic)
                 .uid("kafka-input");
         events = beforeModel.apply(events);
 
-        QSparseEnrichment.Streams streams = enrichment.apply(events);
+        QSparseEnrichment.Streams streams;
+        if (o.controlTopic == null) {
+            streams = enrichment.apply(events);
+        } else {
+            // The model control topic, under the input's rules (properties, offsets in the
+            // checkpoint, read_committed); one reader, broadcast to every enrichment task.
+            DataStream<byte[]> switches = env.fromSource(
+                            source(o, kafka, o.controlTopic, o.groupId + "-model-control"),
+                            WatermarkStrategy.noWatermarks(),
+                            "kafka: " + o.controlTopic)
+                    .setParallelism(1)
+                    .uid("kafka-model-control");
+            streams = enrichment.apply(events, switches);
+        }
 
         streams.enriched()
                 .sinkTo(sink(o, kafka, o.outputTopic, "out", new EnrichedSerializer(o.outputTopic)))
@@ -152,6 +160,26 @@ public final class EnrichmentJob {
                 .name("kafka: " + o.deadLetterTopic)
                 .uid("kafka-dead-letters");
         return streams;
+    }
+
+    /** A source of raw record values of {@code topic}, configured the same way for the input and the control topic. */
+    private static KafkaSource<byte[]> source(JobOptions o, Properties kafka, String topic, String groupId) {
+        KafkaSourceBuilder<byte[]> source = KafkaSource.<byte[]>builder()
+                .setProperties(kafka)
+                .setBootstrapServers(kafka.getProperty(BOOTSTRAP))
+                .setTopics(topic)
+                .setGroupId(groupId)
+                .setStartingOffsets(startingOffsets(o.startingOffsets))
+                .setValueOnlyDeserializer(new RawBytes())
+                // Upstream producers may be transactional too: never read their aborted records.
+                .setProperty("isolation.level", "read_committed")
+                // Offsets are committed when a checkpoint completes, never by the consumer itself.
+                .setProperty("enable.auto.commit", "false")
+                .setProperty("commit.offsets.on.checkpoint", "true");
+        if (o.bounded) {
+            source.setBounded(OffsetsInitializer.latest());
+        }
+        return source.build();
     }
 
     /** Room for a record's key (an id of at most MAX_ID_CHARS chars, 3 UTF-8 bytes each) in a Kafka request. */

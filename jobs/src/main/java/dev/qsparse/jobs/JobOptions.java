@@ -78,6 +78,12 @@ public final class JobOptions {
     public String deadLetterTopic;
 
     @Option(
+            names = "--control-topic",
+            description =
+                    "Model control topic: each record, {\"model\": \"LOCATION\", \"version\": \"V\"} (version optional), switches the model while the job runs, for the events after the next checkpoint; a refused switch becomes a dead letter (stage model-switch). Read with the same Kafka client properties and --starting-offsets as the input. Not set: the model is fixed (default: not set).")
+    public String controlTopic;
+
+    @Option(
             names = "--group-id",
             defaultValue = "qsparse-enrichment",
             description = "Kafka consumer group (default: ${DEFAULT-VALUE}).")
@@ -135,7 +141,8 @@ public final class JobOptions {
     @Option(
             names = "--create-topics",
             defaultValue = "false",
-            description = "Create the three topics first if they do not exist (default: ${DEFAULT-VALUE}).")
+            description =
+                    "Create the topics first if they do not exist (the control topic, when given, with one partition) (default: ${DEFAULT-VALUE}).")
     public boolean createTopics;
 
     @Option(

@@ -42,6 +42,11 @@ public class DeadLetter {
     public static final String STAGE_TIMEOUT = "timeout";
     /** The enriched record would be larger than {@code qsparse.output.max-record-size}. */
     public static final String STAGE_OUTPUT = "output";
+    /**
+     * A record of the model control topic that was refused (malformed, or a version that failed to
+     * load or its smoke check); the old version keeps serving. The payload is the control record.
+     */
+    public static final String STAGE_MODEL_SWITCH = "model-switch";
 
     /** Longest reason kept; a reason can quote a value of the event, which may be huge. */
     public static final int MAX_REASON_CHARS = 1000;

@@ -17,7 +17,13 @@ public final class FaultInjection {
         /** On the task thread, in {@code asyncInvoke}, after an event was queued for a batch. */
         ASYNC_INVOKE,
         /** On an inference thread, before a batch runs through the model. */
-        INFERENCE_BATCH
+        INFERENCE_BATCH,
+        /**
+         * On the task thread of a switchable enrichment ({@link VersionedAsyncFunction}), when the
+         * first event of a new model version arrives while another version is open: the switch
+         * reaching this task. {@code inFlight} is the older versions' events still waiting.
+         */
+        MODEL_SWITCH
     }
 
     /**

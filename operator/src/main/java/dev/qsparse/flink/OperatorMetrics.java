@@ -26,9 +26,9 @@ import org.apache.flink.runtime.metrics.DescriptiveStatisticsHistogram;
  *   <tr><td>activationSparsity</td><td>gauge</td><td>mean achieved activation sparsity of the last batch</td></tr>
  *   <tr><td>kernel_backend.&lt;name&gt;.info</td><td>gauge (always 1)</td><td>the runtime's kernel implementation ("scalar", "vector-256", ...) as the value of the key/value group {@code kernel_backend}</td></tr>
  *   <tr><td>batch_backend.&lt;name&gt;.info</td><td>gauge (always 1)</td><td>the backend of micro-batch products ("nd4j", or the kernel backend) as the value of the key/value group {@code batch_backend}</td></tr>
- *   <tr><td>sharedModelReferences</td><td>gauge</td><td>tasks in this task manager holding this model</td></tr>
- *   <tr><td>modelLoadTimeMs</td><td>gauge</td><td>milliseconds this task's open waited for its model: the copy of a remote model into the cache and the load, or only the lookup when another task of the task manager had it</td></tr>
- *   <tr><td>modelBytesFetched</td><td>counter</td><td>bytes this task copied from a remote model location into the task manager's cache (0 when cached, shared or local)</td></tr>
+ *   <tr><td>sharedModelReferences</td><td>gauge</td><td>holders (tasks, and a switching job's version taggers) in this task manager of the model this task loaded last</td></tr>
+ *   <tr><td>modelLoadTimeMs</td><td>gauge</td><td>milliseconds this task waited for the model it loaded last (at open, or for a switched-to version): the copy of a remote model into the cache and the load, or only the lookup when another task of the task manager had it</td></tr>
+ *   <tr><td>modelBytesFetched</td><td>counter</td><td>bytes this task copied from remote model locations into the task manager's cache (0 when cached, shared or local)</td></tr>
  * </table>
  * The backend names are key/value groups, not string gauges: a reporter exports them as labels
  * (Prometheus: {@code flink_taskmanager_job_task_operator_qsparse_kernel_backend_info{kernel_backend="vector-256",...} 1}),
@@ -70,7 +70,10 @@ final class OperatorMetrics {
     final Histogram batchSize;
     final Histogram batchLatencyUs;
     final Histogram eventLatencyUs;
+    private final Counter bytesFetched;
     private volatile double lastSparsity;
+    private volatile String modelKey;
+    private volatile long loadMillis;
 
     OperatorMetrics(MetricGroup taskGroup, SharedModels.Lease lease) {
         Model model = lease.model();
@@ -90,10 +93,19 @@ final class OperatorMetrics {
         String batchBackend = batchBackend(model);
         g.addGroup(KERNEL_BACKEND, backend).gauge(INFO, (Gauge<Integer>) () -> 1);
         g.addGroup(BATCH_BACKEND, batchBackend).gauge(INFO, (Gauge<Integer>) () -> 1);
-        g.gauge("sharedModelReferences", (Gauge<Integer>) () -> SharedModels.references(modelKey));
-        long loadMillis = lease.loadNanos() / 1_000_000;
-        g.gauge(MODEL_LOAD_TIME_MS, (Gauge<Long>) () -> loadMillis);
-        g.counter(MODEL_BYTES_FETCHED, new ThreadSafeSimpleCounter()).inc(lease.bytesFetched());
+        this.modelKey = modelKey;
+        g.gauge("sharedModelReferences", (Gauge<Integer>) () -> SharedModels.references(this.modelKey));
+        this.loadMillis = lease.loadNanos() / 1_000_000;
+        g.gauge(MODEL_LOAD_TIME_MS, (Gauge<Long>) () -> this.loadMillis);
+        bytesFetched = g.counter(MODEL_BYTES_FETCHED, new ThreadSafeSimpleCounter());
+        bytesFetched.inc(lease.bytesFetched());
+    }
+
+    /** A new model version of the same task loaded: the model gauges follow it, its fetched bytes add up. */
+    void modelLoaded(SharedModels.Lease lease) {
+        modelKey = lease.key();
+        loadMillis = lease.loadNanos() / 1_000_000;
+        bytesFetched.inc(lease.bytesFetched());
     }
 
     /** Counts one result that is handed to Flink (once per event, whatever the path). */

@@ -93,7 +93,7 @@ public class QSparseAsyncFunction extends RichAsyncFunction<byte[], QSparseResul
     }
 
     /** Hands a result or a failure to Flink's future for one event. */
-    private static BatchedInference.Completion completionOf(ResultFuture<QSparseResult> future) {
+    static BatchedInference.Completion completionOf(ResultFuture<QSparseResult> future) {
         return new BatchedInference.Completion() {
             @Override
             public void complete(QSparseResult result) {

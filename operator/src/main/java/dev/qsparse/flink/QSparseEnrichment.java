@@ -14,6 +14,7 @@ import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.MemorySize;
 import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.streaming.api.datastream.AsyncDataStream;
+import org.apache.flink.streaming.api.datastream.BroadcastStream;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 
@@ -33,8 +34,11 @@ import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
  * }</pre>
  * {@link #apply} uses the micro-batching {@link QSparseAsyncFunction} in an async operator (ordered
  * by default) followed by a {@link DeadLetterRouter}; {@link #applyOneAtATime} uses the simple
- * {@link QSparseMapFunction}. Every operator gets a stable uid ({@code <uidPrefix>-enrich},
- * {@code <uidPrefix>-route}) so that savepoints survive job changes.
+ * {@link QSparseMapFunction}. {@link #apply(DataStream, DataStream)} adds a model control stream
+ * whose records switch the model version while the job runs ({@link ModelVersionTagger} before the
+ * async operator). Every operator gets a stable uid ({@code <uidPrefix>-enrich},
+ * {@code <uidPrefix>-route}, {@code <uidPrefix>-model-version}) so that savepoints survive job
+ * changes.
  */
 public final class QSparseEnrichment {
 
@@ -44,6 +48,7 @@ public final class QSparseEnrichment {
     public static final TypeInformation<QSparseResult> RESULT = TypeInformation.of(QSparseResult.class);
     public static final TypeInformation<EnrichedEvent> ENRICHED = TypeInformation.of(EnrichedEvent.class);
     public static final TypeInformation<DeadLetter> DEAD_LETTER = TypeInformation.of(DeadLetter.class);
+    public static final TypeInformation<VersionedEvent> VERSIONED = TypeInformation.of(VersionedEvent.class);
 
     private final QSparseSettings settings;
     private final String uidPrefix;
@@ -91,6 +96,46 @@ public final class QSparseEnrichment {
                 .name("qsparse-enrich (" + settings.defaultMode().wireName() + ", " + settings.modelName() + ")")
                 .uid(uidPrefix + "-enrich");
         return route(enrich);
+    }
+
+    /**
+     * Micro-batched enrichment whose model version can be switched while the job runs: each record
+     * of {@code modelSwitches} (the model control topic's values, see {@link ModelSwitch}) names a
+     * new version, which is loaded beside the serving one, checked, and takes effect for the events
+     * after the next checkpoint barrier ({@link ModelVersionTagger}). Refused switches are dead
+     * letters with stage {@value DeadLetter#STAGE_MODEL_SWITCH} in {@link Streams#deadLetters}.
+     */
+    public Streams apply(DataStream<byte[]> events, DataStream<byte[]> modelSwitches) {
+        BroadcastStream<byte[]> control = modelSwitches.broadcast(ModelVersionTagger.STATE);
+        SingleOutputStreamOperator<VersionedEvent> tagged = events.connect(control)
+                .process(new ModelVersionTagger(settings))
+                .returns(VERSIONED)
+                .name("qsparse-model-version")
+                .uid(uidPrefix + "-model-version");
+        VersionedAsyncFunction function = new VersionedAsyncFunction(settings);
+        DataStream<QSparseResult> results = settings.ordered()
+                ? AsyncDataStream.orderedWait(
+                        tagged,
+                        function,
+                        settings.timeout().toMillis(),
+                        TimeUnit.MILLISECONDS,
+                        settings.asyncCapacity())
+                : AsyncDataStream.unorderedWait(
+                        tagged,
+                        function,
+                        settings.timeout().toMillis(),
+                        TimeUnit.MILLISECONDS,
+                        settings.asyncCapacity());
+        SingleOutputStreamOperator<QSparseResult> enrich = ((SingleOutputStreamOperator<QSparseResult>) results)
+                .returns(RESULT)
+                .name("qsparse-enrich (" + settings.defaultMode().wireName() + ", switchable)")
+                .uid(uidPrefix + "-enrich");
+        Streams routed = route(enrich);
+        return new Streams(
+                settings,
+                results,
+                routed.enriched(),
+                routed.deadLetters().union(tagged.getSideOutput(ModelVersionTagger.REFUSED)));
     }
 
     /** Micro-batched enrichment of string events (encoded as UTF-8). */

@@ -21,10 +21,10 @@ public final class TaskModel implements AutoCloseable {
     final OperatorMetrics metrics;
     final String modelVersion;
 
-    private TaskModel(QSparseSettings settings, SharedModels.Lease lease, OperatorMetrics metrics) {
+    private TaskModel(QSparseSettings settings, SharedModels.Lease lease, OperatorMetrics metrics, String version) {
         this.settings = settings;
         this.lease = lease;
-        this.modelVersion = modelVersion(settings, lease);
+        this.modelVersion = version;
         this.parser = new EventParser(settings);
         this.metrics = metrics;
     }
@@ -47,7 +47,23 @@ public final class TaskModel implements AutoCloseable {
      *                                   and the cause
      */
     public static TaskModel open(QSparseSettings settings, MetricGroup metricGroup) throws ModelUnavailableException {
-        ModelLocation location = settings.modelLocation();
+        return open(settings, settings.modelLocation(), null, metricGroup, null);
+    }
+
+    /**
+     * Acquires the model at {@code location}, whose results carry {@code version} (null: the
+     * configured model's rule, {@link #modelVersion(QSparseSettings, SharedModels.Lease)}). With
+     * {@code shared} metrics (another version's, in the same task) no metric is registered again.
+     *
+     * @throws ModelUnavailableException the model cannot be loaded or does not fit the settings
+     */
+    static TaskModel open(
+            QSparseSettings settings,
+            ModelLocation location,
+            String version,
+            MetricGroup metricGroup,
+            OperatorMetrics shared)
+            throws ModelUnavailableException {
         SharedModels.Lease lease;
         try {
             lease = SharedModels.acquire(location, settings.modelCache());
@@ -60,7 +76,14 @@ public final class TaskModel implements AutoCloseable {
         try {
             checkModeFits(settings, lease.path(), lease.model());
             checkChatTemplate(settings, lease.path(), lease.model());
-            return new TaskModel(settings, lease, new OperatorMetrics(metricGroup, lease));
+            OperatorMetrics metrics;
+            if (shared == null) {
+                metrics = new OperatorMetrics(metricGroup, lease);
+            } else {
+                metrics = shared;
+                metrics.modelLoaded(lease);
+            }
+            return new TaskModel(settings, lease, metrics, version != null ? version : modelVersion(settings, lease));
         } catch (ModelUnavailableException | RuntimeException e) {
             lease.close();
             throw e;
@@ -72,8 +95,7 @@ public final class TaskModel implements AutoCloseable {
      * every event into a dead letter, so the task fails at open instead, naming the option, the
      * mode and the model. An event that asks for another mode itself still gets a dead letter.
      */
-    private static void checkModeFits(QSparseSettings settings, Path path, Model model)
-            throws ModelUnavailableException {
+    static void checkModeFits(QSparseSettings settings, Path path, Model model) throws ModelUnavailableException {
         if (model.network().bidirectional() && settings.defaultMode() != Task.EMBED) {
             throw new ModelUnavailableException(
                     QSparseOptions.MODE.key() + " = " + settings.defaultMode().wireName()
@@ -92,8 +114,7 @@ public final class TaskModel implements AutoCloseable {
      * (a template for another model family) would fail every generate event: it fails the task at
      * open instead, once, naming the option, the token and the model.
      */
-    private static void checkChatTemplate(QSparseSettings settings, Path path, Model model)
-            throws ModelUnavailableException {
+    static void checkChatTemplate(QSparseSettings settings, Path path, Model model) throws ModelUnavailableException {
         PromptTemplate template = settings.defaultGeneration().promptTemplate();
         if (template == null) {
             return;

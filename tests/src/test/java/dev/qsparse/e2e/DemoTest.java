@@ -10,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /** The README's run command, in a short run, so it cannot silently rot. */
@@ -69,6 +70,45 @@ class DemoTest {
         assertTrue(
                 s.operator().p99Millis() < 1500, "operator p99 " + s.operator().p99Millis() + " ms");
         assertTrue(s.committed().p50Millis() >= s.operator().p50Millis(), "what a consumer sees includes the operator");
+    }
+
+    /** The demo command: a switch after N events, and the summary's counts per model_version. */
+    @Test
+    void demoSwitchesTheModelVersionMidRun(@TempDir Path tmp) throws Exception {
+        Path model = Files.isDirectory(DEMO_MODEL) ? DEMO_MODEL : Pipeline.TEST_MODEL;
+        String oldVersion = model.toAbsolutePath().normalize().getFileName().toString();
+        Path copy = Files.createDirectories(tmp.resolve(oldVersion + "-v2"));
+        try (var files = Files.list(model)) {
+            for (Path f : files.filter(Files::isRegularFile).toList()) {
+                Files.copy(f, copy.resolve(f.getFileName()));
+            }
+        }
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        EmbeddedDemo demo = new EmbeddedDemo(new PrintStream(captured, true, StandardCharsets.UTF_8));
+        int code = new CommandLine(demo)
+                .execute(args(
+                        "--mode",
+                        "embed",
+                        "--checkpoint-interval",
+                        "PT0.5S",
+                        "--switch-model-at",
+                        "16",
+                        copy.toString()));
+        String printed = captured.toString(StandardCharsets.UTF_8);
+        assertEquals(0, code, printed);
+        EmbeddedDemo.Summary s = demo.summary();
+        assertEquals(40, s.enriched());
+        assertTrue(s.modelSwitchesRefused().isEmpty(), printed);
+        assertEquals(
+                java.util.Set.of(oldVersion, oldVersion + "-v2"),
+                s.modelVersions().keySet(),
+                printed);
+        assertEquals(
+                40,
+                s.modelVersions().values().stream().mapToInt(Integer::intValue).sum());
+        assertTrue(printed.contains("Published to qsparse-demo-model-control after 16 events"), printed);
+        assertTrue(printed.contains("by model version " + oldVersion + "-v2"), printed);
+        assertTrue(printed.contains("accounted for    all, exactly once"), printed);
     }
 
     @Test

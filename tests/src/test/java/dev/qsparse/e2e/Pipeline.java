@@ -60,6 +60,11 @@ public final class Pipeline {
 
     /** Job options as the command line would give them, plus extra arguments. */
     JobOptions options(String mode, int parallelism, String... extra) {
+        return options(mode, parallelism, TEST_MODEL, extra);
+    }
+
+    /** Job options over the model in {@code model}. */
+    JobOptions options(String mode, int parallelism, Path model, String... extra) {
         List<String> args = new ArrayList<>(List.of(
                 "--bootstrap-servers",
                 broker.bootstrapServers(),
@@ -78,7 +83,7 @@ public final class Pipeline {
                 "--parallelism",
                 String.valueOf(parallelism),
                 "--model",
-                TEST_MODEL.toString(),
+                model.toString(),
                 "--mode",
                 mode,
                 "--max-batch-size",

@@ -2,6 +2,8 @@ package dev.qsparse.jobs.demo;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.qsparse.flink.DeadLetter;
+import dev.qsparse.flink.ModelSwitch;
 import dev.qsparse.flink.QSparseOptions;
 import dev.qsparse.jobs.EnrichmentJob;
 import dev.qsparse.jobs.JobOptions;
@@ -153,6 +155,17 @@ public final class EmbeddedDemo implements Callable<Integer> {
                     + " bind to; 0.0.0.0 opens them to every interface (default: ${DEFAULT-VALUE}).")
     String bindAddress;
 
+    @Option(
+            names = "--switch-model-at",
+            arity = "2",
+            paramLabel = "N DIR",
+            hideParamSyntax = true,
+            description = "After N events, publish a switch to the model in DIR on the demo's model control topic:"
+                    + " the job loads it beside the running one and serves the events after the next checkpoint"
+                    + " with it; the summary counts the outputs per model_version. DIR's version is its"
+                    + " manifest's, else the directory name (e.g. a copy of the demo model as models/qsparse-demo-v2).")
+    List<String> switchModelAt;
+
     @Option(names = "--bootstrap-servers", description = "Use this external Kafka instead of the embedded broker.")
     String externalBootstrap;
 
@@ -192,7 +205,9 @@ public final class EmbeddedDemo implements Callable<Integer> {
             Latency operator,
             Latency committed,
             Duration checkpointInterval,
-            double meanSparsity) {
+            double meanSparsity,
+            Map<String, Integer> modelVersions,
+            List<String> modelSwitchesRefused) {
         public boolean balanced() {
             return enriched + deadLettered == sent;
         }
@@ -237,6 +252,9 @@ public final class EmbeddedDemo implements Callable<Integer> {
                     spec.commandLine(),
                     "events file " + eventsFile.toAbsolutePath() + " not found; pass --events-file FILE");
         }
+        if (switchModelAt != null) {
+            parseSwitch();
+        }
         List<DemoEvents.Event> input = DemoEvents.build(DemoEvents.readTexts(eventsFile), events, malformed, null, 7L);
         String runId = Long.toString(System.currentTimeMillis(), 36);
         // Ctrl-C or SIGTERM stops the job and the broker, and removes the broker's log directory.
@@ -254,6 +272,33 @@ public final class EmbeddedDemo implements Callable<Integer> {
                 }
                 stop.removeDirectory();
             }
+        }
+    }
+
+    /** Events to send before the model switch, or -1 for none. */
+    private int switchAfter = -1;
+
+    private Path switchModel;
+
+    private void parseSwitch() {
+        String n = switchModelAt.get(0);
+        try {
+            switchAfter = Integer.parseInt(n);
+        } catch (NumberFormatException e) {
+            throw new CommandLine.ParameterException(
+                    spec.commandLine(), "--switch-model-at N DIR: N must be a number of events, got '" + n + "'");
+        }
+        if (switchAfter < 0 || switchAfter > events + malformed) {
+            throw new CommandLine.ParameterException(
+                    spec.commandLine(),
+                    "--switch-model-at N DIR: N must be between 0 and the events sent (" + (events + malformed)
+                            + "), got " + switchAfter);
+        }
+        switchModel = Path.of(switchModelAt.get(1)).toAbsolutePath();
+        if (!Files.isRegularFile(switchModel.resolve("config.json"))) {
+            throw new CommandLine.ParameterException(
+                    spec.commandLine(),
+                    "--switch-model-at N DIR: model directory " + switchModel + " not found (no config.json)");
         }
     }
 
@@ -276,7 +321,12 @@ public final class EmbeddedDemo implements Callable<Integer> {
         String enriched = "qsparse-demo-enriched" + suffix;
         String dlq = "qsparse-demo-dead-letters" + suffix;
         int partitions = Math.max(2, parallelism);
-        KafkaTopics.create(bootstrap, Map.of(in, partitions, enriched, 2, dlq, 1));
+        Map<String, Integer> topics = new HashMap<>(Map.of(in, partitions, enriched, 2, dlq, 1));
+        if (switchModel != null) {
+            control = "qsparse-demo-model-control" + suffix;
+            topics.put(control, 1);
+        }
+        KafkaTopics.create(bootstrap, topics);
         summary = runJob(bootstrap, in, partitions, enriched, dlq, runId, input);
         printSummary(summary);
         return summary.balanced() ? 0 : 1;
@@ -305,7 +355,7 @@ public final class EmbeddedDemo implements Callable<Integer> {
         conf.set(QSparseOptions.GENERATE_MAX_NEW_TOKENS, maxNewTokens);
         conf.set(CheckpointingOptions.CHECKPOINTING_INTERVAL, checkpointInterval);
         conf.set(CoreOptions.DEFAULT_PARALLELISM, parallelism);
-        JobOptions options = JobOptions.parse(
+        List<String> jobArgs = new ArrayList<>(List.of(
                 "--bootstrap-servers",
                 bootstrap,
                 "--input-topic",
@@ -317,7 +367,11 @@ public final class EmbeddedDemo implements Callable<Integer> {
                 "--group-id",
                 "qsparse-demo-" + runId,
                 "--transactional-id-prefix",
-                "qsparse-demo-" + runId);
+                "qsparse-demo-" + runId));
+        if (control != null) {
+            jobArgs.addAll(List.of("--control-topic", control));
+        }
+        JobOptions options = JobOptions.parse(jobArgs.toArray(String[]::new));
         StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironmentWithWebUI(conf);
         EnrichmentJob.build(env, options);
         long deadline = System.nanoTime() + timeout.toNanos();
@@ -347,7 +401,12 @@ public final class EmbeddedDemo implements Callable<Integer> {
             Thread sender = new Thread(() -> produce(producer, in, input, sentAt), "qsparse-demo-producer");
             sender.start();
             int expected = input.size();
-            poll(consumer, records, seenAt, deadline, () -> records.size() - countWarmUp(records) >= expected);
+            poll(
+                    consumer,
+                    records,
+                    seenAt,
+                    deadline,
+                    () -> records.size() - countWarmUp(records) - countSwitchRefusals(records) >= expected);
             sender.join();
             records.removeIf(EmbeddedDemo::isWarmUp);
             long end = seenAt.values().stream().mapToLong(Long::longValue).max().orElse(System.currentTimeMillis());
@@ -427,6 +486,16 @@ public final class EmbeddedDemo implements Callable<Integer> {
 
     private static int countWarmUp(List<ConsumerRecord<byte[], byte[]>> records) {
         return (int) records.stream().filter(EmbeddedDemo::isWarmUp).count();
+    }
+
+    /** A dead letter about the control record, not about an input event. */
+    private static boolean isSwitchRefusal(ConsumerRecord<byte[], byte[]> r) {
+        return new String(r.value(), StandardCharsets.UTF_8)
+                .contains("\"stage\":\"" + DeadLetter.STAGE_MODEL_SWITCH + "\"");
+    }
+
+    private static int countSwitchRefusals(List<ConsumerRecord<byte[], byte[]>> records) {
+        return (int) records.stream().filter(EmbeddedDemo::isSwitchRefusal).count();
     }
 
     /**
@@ -534,6 +603,9 @@ public final class EmbeddedDemo implements Callable<Integer> {
                         TimeUnit.NANOSECONDS.sleep(wait);
                     }
                 }
+                if (i == switchAfter) {
+                    publishSwitch(producer);
+                }
                 DemoEvents.Event e = input.get(i);
                 // The record's timestamp (CreateTime) is taken here, on this JVM's clock.
                 producer.send(new ProducerRecord<>(topic, e.payload()), (meta, error) -> {
@@ -542,10 +614,24 @@ public final class EmbeddedDemo implements Callable<Integer> {
                     }
                 });
             }
+            if (switchAfter == input.size()) {
+                publishSwitch(producer);
+            }
             producer.flush();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /** The demo's model control topic, when --switch-model-at is given. */
+    private String control;
+
+    /** Writes the switch record to the control topic: what an operator of the job would publish. */
+    private void publishSwitch(KafkaProducer<byte[], byte[]> producer) {
+        String record = ModelSwitch.toJson(switchModel.toString(), null);
+        producer.send(new ProducerRecord<>(control, record.getBytes(StandardCharsets.UTF_8)));
+        producer.flush();
+        out.printf("Published to %s after %d events: %s%n", control, switchAfter, record);
     }
 
     private Summary analyse(
@@ -561,10 +647,15 @@ public final class EmbeddedDemo implements Callable<Integer> {
         Map<String, Integer> reasons = new TreeMap<>();
         List<Double> operator = new ArrayList<>();
         List<Double> committed = new ArrayList<>();
+        Map<String, Integer> versions = new TreeMap<>();
+        List<String> refusals = new ArrayList<>();
         for (ConsumerRecord<byte[], byte[]> r : records) {
             JsonNode node = json.readTree(r.value());
-            if (r.topic().equals(enrichedTopic)) {
+            if (isSwitchRefusal(r)) {
+                refusals.add(node.path("reason").asText());
+            } else if (r.topic().equals(enrichedTopic)) {
                 enriched.add(node);
+                versions.merge(node.path("model_version").asText("?"), 1, Integer::sum);
                 operator.add(node.path("latency_ms").asDouble());
                 Long sent = sentAt.get(node.path("id").asText());
                 Long seen = seenAt.get(position(r));
@@ -581,7 +672,7 @@ public final class EmbeddedDemo implements Callable<Integer> {
                 .mapToDouble(n -> n.path("activation_sparsity").asDouble())
                 .average()
                 .orElse(0);
-        int deadLettered = records.size() - enriched.size();
+        int deadLettered = records.size() - enriched.size() - refusals.size();
         return new Summary(
                 input.size(),
                 enriched.size(),
@@ -591,7 +682,9 @@ public final class EmbeddedDemo implements Callable<Integer> {
                 Latency.of(operator),
                 Latency.of(committed),
                 checkpointInterval,
-                sparsity);
+                sparsity,
+                versions,
+                refusals);
     }
 
     private void printExamples(List<JsonNode> enriched, List<DemoEvents.Event> input) {
@@ -672,7 +765,9 @@ public final class EmbeddedDemo implements Callable<Integer> {
         out.println("Summary");
         out.printf("  events in        %d%n", s.sent());
         out.printf("  enriched         %d%n", s.enriched());
+        s.modelVersions().forEach((version, n) -> out.printf("      %3d  by model version %s%n", n, version));
         out.printf("  dead-lettered    %d%n", s.deadLettered());
+        s.modelSwitchesRefused().forEach(reason -> out.printf("  model switch     %s%n", reason));
         s.deadLetterReasons().forEach((reason, n) -> out.printf("      %3d  %s%n", n, reason));
         out.printf(
                 "  accounted for    %s%n",
