@@ -85,6 +85,7 @@ public final class BatchedInference implements AutoCloseable {
                 settings.threads(),
                 this::newBatchHandler,
                 this::workerFailed);
+        taskModel.metrics.watch(batcher::queued, this::inFlight);
     }
 
     /**
@@ -191,6 +192,8 @@ public final class BatchedInference implements AutoCloseable {
             batcher.close(grace);
         } finally {
             inFlight.clear();
+            // A reporter may hold the gauges after the task: they must not keep this (and the model) reachable.
+            taskModel.metrics.watch(() -> 0, () -> 0);
         }
     }
 

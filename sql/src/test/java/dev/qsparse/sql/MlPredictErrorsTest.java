@@ -108,7 +108,9 @@ class MlPredictErrorsTest {
             // The operator's metrics, in the predict operator's group.
             assertEquals(6, MetricsCollector.counter(".qsparse.eventsReceived"), config);
             assertEquals(2, MetricsCollector.counter(".qsparse.eventsEnriched"), config);
-            assertEquals(4, MetricsCollector.counter(".qsparse.deadLetters"), config);
+            // Every bad row failed validation: counted under that stage (a label in Prometheus).
+            assertEquals(4, MetricsCollector.counter(".qsparse.stage.validate.deadLetters"), config);
+            assertEquals(0, MetricsCollector.counter(".qsparse.stage.timeout.deadLetters"), config);
             assertTrue(
                     MetricsCollector.METRICS.keySet().stream().anyMatch(k -> k.endsWith(".qsparse.batchSize")),
                     "batchSize histogram");
