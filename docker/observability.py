@@ -46,6 +46,8 @@ REQUIRED_PANELS = {
     "dead letters by stage": ("flink_taskmanager_job_task_operator_qsparse_stage_deadLetters",),
     "restarts": ("flink_jobmanager_job_numRestarts",),
 }
+# The quantiles Flink's Prometheus reporter exports for a histogram (HistogramSummaryProxy, Flink 2.2).
+QUANTILES = {"0.5", "0.75", "0.95", "0.98", "0.99", "0.999"}
 METRIC = re.compile(r"\bflink_[A-Za-z0-9_:]+")
 PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset", "and", "or",
                 "unless"}
@@ -103,6 +105,9 @@ def check_expr(r, where, expr, metrics):
             r.check(selector and re.search(r"\bquantile\s*=", selector.group(1)),
                     f"{where}: {name} is a histogram (a summary in Prometheus): select one quantile "
                     f"({name}{{quantile=\"0.99\"}}) or use {name}_count")
+            for q in re.findall(r"\bquantile\s*=\s*\"([^\"]*)\"", selector.group(1) if selector else ""):
+                r.check(q in QUANTILES, f"{where}: {name}{{quantile=\"{q}\"}} is never exported (Flink's reporter "
+                                        f"exports the quantiles {', '.join(sorted(QUANTILES, key=float))})")
     if not used:
         return used
     known = set().union(*(labels_of(n, metrics) for n in used))

@@ -103,6 +103,10 @@ class Mutations(unittest.TestCase):
         self.edit(DASHBOARD, 'batchSize{quantile=\\"0.5\\"}', "batchSize")
         self.assertFails("Batch size", "batchSize is a histogram", "select one quantile")
 
+    def test_a_quantile_flink_does_not_export(self):
+        self.edit(DASHBOARD, 'eventLatencyMs{quantile=\\"0.99\\"}', 'eventLatencyMs{quantile=\\"0.9\\"}')
+        self.assertFails("Event latency", 'quantile="0.9"} is never exported')
+
     def test_a_label_the_metric_does_not_have(self):
         self.edit(DASHBOARD, "sum by (stage) (rate(", "sum by (reason) (rate(")
         self.assertFails("Dead letters by stage", "label reason is not on")
