@@ -66,6 +66,9 @@ class Mutations(unittest.TestCase):
         os.makedirs(os.path.join(self.dir, "k8s"))
         for f in FILES:
             shutil.copy(os.path.join(HERE, f), os.path.join(self.dir, f))
+        # Grafana's provisioning and the alert rules (checked by observability.py, see test_observability.py).
+        shutil.copytree(os.path.join(HERE, "grafana"), os.path.join(self.dir, "grafana"))
+        shutil.copy(os.path.join(HERE, "prometheus-alerts.yml"), os.path.join(self.dir, "prometheus-alerts.yml"))
 
     def tearDown(self):
         shutil.rmtree(self.dir)

@@ -9,7 +9,9 @@ project is built, so the files are validated against the rules of what would run
   by the JobManager and by any TaskManager after a restart);
 - Kafka listeners reachable from where docker/README.md tells clients to connect;
 - Prometheus discovering every TaskManager of a scaled service;
-- every repository path the docs and files mention exists.
+- every repository path the docs and files mention exists;
+- Grafana's provisioning, the dashboard JSON and the Prometheus alert rules, every query's metric
+  names against the names the operator's tests assert (observability.py).
 
 Run with Debian's python3 (python3-yaml):
 
@@ -26,6 +28,8 @@ import re
 import sys
 
 import yaml
+
+import observability
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -450,7 +454,9 @@ def validate(directory):
     k8s_text = read(os.path.join("k8s", "flinkdeployment.yaml"))
     readme = read("README.md")
     image = dockerfile(r, docker_text)
-    compose(r, yaml.safe_load(compose_text), yaml.safe_load(prom_text), readme, image)
+    compose_doc, prom_doc = yaml.safe_load(compose_text), yaml.safe_load(prom_text)
+    compose(r, compose_doc, prom_doc, readme, image)
+    observability.check(r, directory, compose_doc, prom_doc, readme)
     flink_deployment(r, list(yaml.safe_load_all(k8s_text)), image)
     repo_paths(r, {"docker/README.md": readme, "Dockerfile": docker_text, "docker-compose.yml": compose_text,
                    "k8s/flinkdeployment.yaml": k8s_text})

@@ -67,6 +67,8 @@ public final class BatchedInference implements AutoCloseable {
     private final int subtask;
     private final Map<Object, Pending> inFlight = Collections.synchronizedMap(new IdentityHashMap<>());
     private final MicroBatcher<Pending> batcher;
+    /** Takes this batcher out of the task's queue and in-flight gauges. */
+    private final Runnable unwatchGauges;
     /** Set when an inference thread died: every event from then on fails. */
     private volatile Throwable workerFailure;
 
@@ -85,6 +87,7 @@ public final class BatchedInference implements AutoCloseable {
                 settings.threads(),
                 this::newBatchHandler,
                 this::workerFailed);
+        this.unwatchGauges = taskModel.metrics.watch(batcher::queued, this::inFlight);
     }
 
     /**
@@ -191,6 +194,7 @@ public final class BatchedInference implements AutoCloseable {
             batcher.close(grace);
         } finally {
             inFlight.clear();
+            unwatchGauges.run();
         }
     }
 

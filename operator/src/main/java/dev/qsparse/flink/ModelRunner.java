@@ -66,7 +66,7 @@ public final class ModelRunner implements AutoCloseable {
         }
         long end = System.nanoTime();
         metrics.batchSize.update(n);
-        metrics.batchLatencyUs.update((end - start) / 1_000);
+        metrics.batchLatencyMs.updateNanos(end - start);
 
         List<QSparseResult> out = new ArrayList<>(n);
         double sparsitySum = 0;
@@ -75,7 +75,7 @@ public final class ModelRunner implements AutoCloseable {
             ParsedEvent event = events.get(i);
             InferenceResult result = results.get(i);
             long latencyNanos = end - arrivalNanos[i];
-            metrics.eventLatencyUs.update(latencyNanos / 1_000);
+            metrics.eventLatencyMs.updateNanos(latencyNanos);
             if (result instanceof InferenceResult.Failure f) {
                 out.add(QSparseResult.of(DeadLetter.of(
                         event.payload,

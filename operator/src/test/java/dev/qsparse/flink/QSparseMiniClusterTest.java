@@ -157,20 +157,25 @@ class QSparseMiniClusterTest {
                 .build()
                 .apply(events);
         DataStream<String> ids = out.enriched()
-                .map(e -> "E " + e.id)
+                .map(e -> "E " + e.id + " " + e.inputTokens)
                 .returns(Types.STRING)
                 .union(out.deadLetters().map(d -> "D " + d.id + " " + d.reason).returns(Types.STRING));
 
         List<String> collected = new ArrayList<>();
         String jobName = "qsparse-sharing-" + System.nanoTime();
+        GaugeWatch watch = new GaugeWatch(jobName);
+        FaultInjection.install(watch);
         try (CloseableIterator<String> it = ids.executeAndCollect(jobName)) {
             it.forEachRemaining(collected::add);
+        } finally {
+            FaultInjection.install(null);
         }
 
         // Exactly once: every id out once, on one side or the other.
         assertEquals(total, collected.size(), "enriched + dead-lettered = received");
         Map<String, Integer> seen = new HashMap<>();
         int deadLetters = 0;
+        long inputTokens = 0;
         for (String line : collected) {
             String[] parts = line.split(" ", 3);
             if (parts[0].equals("D")) {
@@ -180,6 +185,7 @@ class QSparseMiniClusterTest {
                 }
             } else {
                 seen.merge(parts[1], 1, Integer::sum);
+                inputTokens += Integer.parseInt(parts[2]);
             }
         }
         assertEquals(bad, deadLetters);
@@ -211,11 +217,44 @@ class QSparseMiniClusterTest {
         });
         assertEquals(total, sumCounters(metrics, "eventsReceived"));
         assertEquals(total - bad, sumCounters(metrics, "eventsEnriched"));
-        assertEquals(bad, sumCounters(metrics, "deadLetters"));
-        assertEquals(total - bad, sumHistogramCounts(metrics, "eventLatencyUs"));
+        // Dead letters by stage (a label): garbage fails to parse, an empty text fails validation.
+        assertEquals(bad / 2, sumCounters(metrics, "stage.parse.deadLetters"));
+        assertEquals(bad / 2, sumCounters(metrics, "stage.validate.deadLetters"));
+        for (String stage : List.of("decode", "inference", "timeout", "output")) {
+            assertEquals(0, sumCounters(metrics, "stage." + stage + ".deadLetters"), stage + " registered at 0");
+        }
+        for (String id : metrics.keySet()) {
+            if (id.endsWith(".deadLetters")) {
+                String stage = CollectingReporter.VARIABLES.get(id).get("<" + OperatorMetrics.STAGE + ">");
+                assertTrue(OperatorMetrics.STAGES.contains(stage), id + " has the stage label: " + stage);
+            }
+        }
+        assertEquals(inputTokens, sumCounters(metrics, "inputTokens"), "input tokens of the enriched events");
+        assertTrue(inputTokens >= total - bad, "at least one token per event: " + inputTokens);
+        assertEquals(total - bad, sumHistogramCounts(metrics, "eventLatencyMs"));
         long batches = sumHistogramCounts(metrics, "batchSize");
-        assertEquals(batches, sumHistogramCounts(metrics, "batchLatencyUs"));
+        assertEquals(batches, sumHistogramCounts(metrics, "batchLatencyMs"));
         assertTrue(batches >= (total - bad) / 8 && batches <= total - bad, "batches: " + batches);
+        // Milliseconds, with the resolution of a sub-millisecond batch: never all zeros.
+        for (String name : List.of("batchLatencyMs", "eventLatencyMs")) {
+            for (Metric m : byName(metrics, name)) {
+                double mean = ((Histogram) m).getStatistics().getMean();
+                assertTrue(mean > 0 && mean < 60_000, name + " mean " + mean + " ms");
+            }
+        }
+        // The in-flight and queue gauges, read while batches ran (see GaugeWatch), and drained after.
+        assertTrue(
+                watch.maxInFlight.get() >= 1 && watch.maxInFlight.get() <= 2 * 8,
+                "in flight: " + watch.maxInFlight.get());
+        assertTrue(watch.queuedWhileBlocked.get() >= 1, "queued: " + watch.queuedWhileBlocked.get());
+        for (String name : List.of("inFlightEvents", "queuedEvents")) {
+            List<Metric> gauges = byName(metrics, name);
+            assertEquals(2, gauges.size(), name);
+            for (Metric m : gauges) {
+                assertEquals(0, ((Gauge<?>) m).getValue(), name + " after the job");
+            }
+        }
+        assertExportedNamesAreTheListedOnes(jobName);
         String expectedBackend;
         try (SharedModels.Lease lease = SharedModels.acquire(model)) {
             expectedBackend = OperatorMetrics.kernelBackend(lease.model());
@@ -288,6 +327,103 @@ class QSparseMiniClusterTest {
                 .orElseThrow(() -> new AssertionError("no ModelUnavailableException in", e));
         assertTrue(cause.getMessage().contains(model.toString()), cause.getMessage());
         assertTrue(cause.getMessage().contains("truncated"), cause.getMessage());
+    }
+
+    /**
+     * Reads the operator's gauges from inside the job (the hook runs on an inference thread of the
+     * mini cluster, in this JVM): the largest {@code inFlightEvents} seen while a batch ran, and
+     * {@code queuedEvents} of subtask 0 while its first batch is held until events queue behind it.
+     */
+    static final class GaugeWatch implements FaultInjection.Hook {
+        final String jobName;
+        final AtomicInteger maxInFlight = new AtomicInteger();
+        final AtomicInteger queuedWhileBlocked = new AtomicInteger(-1);
+
+        GaugeWatch(String jobName) {
+            this.jobName = jobName;
+        }
+
+        private int gauge(String name, int subtask) {
+            int value = 0;
+            for (Map.Entry<String, Metric> e : CollectingReporter.METRICS.entrySet()) {
+                String id = e.getKey();
+                if (id.contains(jobName)
+                        && id.endsWith(".qsparse." + name)
+                        && String.valueOf(subtask)
+                                .equals(CollectingReporter.VARIABLES.get(id).get("<subtask_index>"))) {
+                    value = Math.max(value, ((Number) ((Gauge<?>) e.getValue()).getValue()).intValue());
+                }
+            }
+            return value;
+        }
+
+        @Override
+        public void at(FaultInjection.Point point, int subtask, int inFlight, int batchSize) throws Exception {
+            if (point != FaultInjection.Point.INFERENCE_BATCH) {
+                return;
+            }
+            maxInFlight.accumulateAndGet(gauge("inFlightEvents", subtask), Math::max);
+            if (subtask == 0 && queuedWhileBlocked.compareAndSet(-1, 0)) {
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+                int queued = 0;
+                while (queued < 1 && System.nanoTime() < deadline) {
+                    TimeUnit.MILLISECONDS.sleep(5);
+                    queued = gauge("queuedEvents", 0);
+                }
+                queuedWhileBlocked.set(queued);
+            }
+        }
+    }
+
+    /**
+     * The contract with the Grafana dashboard and the alert rules (docker/validate.py checks their
+     * queries against the same file): the job's Prometheus names under the qsparse group are
+     * exactly the listed ones, each of its kind and with its labels; the listed Flink metrics exist.
+     */
+    private static void assertExportedNamesAreTheListedOnes(String jobName) throws IOException {
+        Map<String, String[]> listed = new HashMap<>();
+        for (String line : Files.readAllLines(Path.of("src/test/resources/prometheus-metrics.txt"))) {
+            String trimmed = line.strip();
+            if (!trimmed.isEmpty() && !trimmed.startsWith("#")) {
+                String[] fields = trimmed.split("\\s+");
+                listed.put(fields[0], fields);
+            }
+        }
+        Map<String, List<String>> reported = new HashMap<>();
+        CollectingReporter.PROMETHEUS_NAMES.forEach((id, name) -> {
+            if (id.contains(jobName)) {
+                reported.computeIfAbsent(name, n -> new ArrayList<>()).add(id);
+            }
+        });
+        Set<String> ours = new java.util.TreeSet<>();
+        reported.keySet().stream()
+                .filter(n -> n.startsWith("flink_taskmanager_job_task_operator_qsparse_"))
+                .forEach(ours::add);
+        Set<String> listedOurs = new java.util.TreeSet<>();
+        listed.keySet().stream()
+                .filter(n -> n.startsWith("flink_taskmanager_job_task_operator_qsparse_"))
+                .forEach(listedOurs::add);
+        assertEquals(listedOurs, ours, "the qsparse metrics a scrape shows = prometheus-metrics.txt");
+        for (String[] entry : listed.values()) {
+            List<String> ids = reported.get(entry[0]);
+            assertTrue(ids != null, entry[0] + " is reported");
+            for (String id : ids) {
+                Metric m = CollectingReporter.METRICS.get(id);
+                Class<?> kind = switch (entry[1]) {
+                    case "counter" -> Counter.class;
+                    case "gauge" -> Gauge.class;
+                    case "histogram" -> Histogram.class;
+                    case "meter" -> org.apache.flink.metrics.Meter.class;
+                    default -> throw new AssertionError("unknown kind " + entry[1]);
+                };
+                assertInstanceOf(kind, m, id);
+                for (int i = 2; i < entry.length; i++) {
+                    assertTrue(
+                            CollectingReporter.VARIABLES.get(id).containsKey("<" + entry[i] + ">"),
+                            id + " has label " + entry[i]);
+                }
+            }
+        }
     }
 
     private static List<Metric> byName(Map<String, Metric> metrics, String name) {

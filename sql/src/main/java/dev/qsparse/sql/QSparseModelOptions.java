@@ -3,7 +3,6 @@ package dev.qsparse.sql;
 import dev.qsparse.flink.InputOverflow;
 import dev.qsparse.flink.QSparseOptions;
 import dev.qsparse.runtime.inference.Pooling;
-import dev.qsparse.runtime.inference.Task;
 import java.time.Duration;
 import java.util.List;
 import org.apache.flink.configuration.ConfigOption;
@@ -46,11 +45,12 @@ public final class QSparseModelOptions {
                     .withDescription("Most bytes of remote models kept in model.cache.dir, least recently used"
                             + " evicted first (default 16 gb).");
 
-    public static final ConfigOption<Task> TASK = ConfigOptions.key("task")
-            .enumType(Task.class)
+    public static final ConfigOption<String> TASK = ConfigOptions.key("task")
+            .stringType()
             .noDefaultValue()
             .withDescription("Required. embed (output ARRAY<FLOAT>), generate (output STRING) or score"
-                    + " (output DOUBLE: the text's log-probability).");
+                    + " (output DOUBLE: the text's log-probability); Flink's task names embedding and"
+                    + " text_generation are accepted for embed and generate.");
 
     public static final ConfigOption<String> MODEL_NAME = ConfigOptions.key("model-name")
             .stringType()
@@ -61,8 +61,10 @@ public final class QSparseModelOptions {
             .intType()
             .defaultValue(QSparseOptions.BATCH_MAX_SIZE.defaultValue())
             .withDescription("Largest micro-batch handed to the model (1 to 4096). ML_PREDICT's"
-                    + " 'max-concurrent-operations' (default 10) bounds the rows in flight: set it to at"
-                    + " least 2 x batch.max-size x threads.");
+                    + " 'max-concurrent-operations' (else table.exec.async-ml-predict.max-concurrent-operations,"
+                    + " default 10) bounds the rows in flight: set it to at least 2 x batch.max-size x threads."
+                    + " Below batch.max-size, batches are capped at it; below 2 x batch.max-size x threads, a"
+                    + " warning is logged when the statement is planned.");
 
     public static final ConfigOption<Duration> BATCH_MAX_WAIT = ConfigOptions.key("batch.max-wait")
             .durationType()
@@ -85,13 +87,17 @@ public final class QSparseModelOptions {
     public static final ConfigOption<Integer> GENERATE_MAX_NEW_TOKENS = ConfigOptions.key("generate.max-new-tokens")
             .intType()
             .defaultValue(QSparseOptions.GENERATE_MAX_NEW_TOKENS.defaultValue())
+            .withFallbackKeys("max-tokens")
             .withDescription("Tokens to generate at most (>= 1, <= "
-                    + QSparseOptions.GENERATE_MAX_NEW_TOKENS_LIMIT.defaultValue() + ").");
+                    + QSparseOptions.GENERATE_MAX_NEW_TOKENS_LIMIT.defaultValue() + "). Also read as max-tokens,"
+                    + " the name of Flink's OpenAI provider.");
 
     public static final ConfigOption<Double> GENERATE_TEMPERATURE = ConfigOptions.key("generate.temperature")
             .doubleType()
             .defaultValue(QSparseOptions.GENERATE_TEMPERATURE.defaultValue())
-            .withDescription("Sampling temperature: 0 = greedy, otherwise in [1e-4, 10].");
+            .withFallbackKeys("temperature")
+            .withDescription("Sampling temperature: 0 = greedy, otherwise in [1e-4, 10]. Also read as"
+                    + " temperature (Flink's OpenAI provider).");
 
     public static final ConfigOption<Integer> GENERATE_TOP_K = ConfigOptions.key("generate.top-k")
             .intType()
@@ -101,13 +107,16 @@ public final class QSparseModelOptions {
     public static final ConfigOption<Double> GENERATE_TOP_P = ConfigOptions.key("generate.top-p")
             .doubleType()
             .defaultValue(QSparseOptions.GENERATE_TOP_P.defaultValue())
-            .withDescription("Nucleus mass in (0, 1]; 1 = no limit.");
+            .withFallbackKeys("top-p")
+            .withDescription("Nucleus mass in (0, 1]; 1 = no limit. Also read as top-p (Flink's OpenAI provider).");
 
     public static final ConfigOption<Long> GENERATE_SEED = ConfigOptions.key("generate.seed")
             .longType()
             .defaultValue(QSparseOptions.GENERATE_SEED.defaultValue())
+            .withFallbackKeys("seed")
             .withDescription("Sampling seed: the same seed, text and model give the same output, so a row"
-                    + " replayed after a restore gets the same result.");
+                    + " replayed after a restore gets the same result. Also read as seed (Flink's OpenAI"
+                    + " provider).");
 
     public static final ConfigOption<List<String>> GENERATE_STOP = ConfigOptions.key("generate.stop")
             .stringType()
@@ -146,6 +155,15 @@ public final class QSparseModelOptions {
             .defaultValue(QSparseOptions.INPUT_OVERFLOW.defaultValue())
             .withDescription("truncate (cut to input.max-chars code points) or reject (the row gets a null"
                     + " result and, if the output has one, an error column).");
+
+    /**
+     * The options that also answer to the name Flink's own model providers (flink-model-openai,
+     * Flink 2.2) give an option of the same meaning: each one's fallback key. Setting both names
+     * to different values is refused, naming both. Not {@code stop}: Flink's is one
+     * comma-separated string, {@link #GENERATE_STOP} is separated by ';'.
+     */
+    public static final List<ConfigOption<?>> WITH_FLINK_NAMES =
+            List.of(GENERATE_MAX_NEW_TOKENS, GENERATE_TEMPERATURE, GENERATE_TOP_P, GENERATE_SEED);
 
     public static final ConfigOption<Boolean> CHECK_MODEL_PATH = ConfigOptions.key("check-model-path")
             .booleanType()

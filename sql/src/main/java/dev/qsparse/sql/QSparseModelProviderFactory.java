@@ -13,13 +13,18 @@ import dev.qsparse.runtime.safetensors.ModelLoadException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.ConfigOptions;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.FallbackKey;
 import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.metrics.MetricGroup;
 import org.apache.flink.table.api.ValidationException;
@@ -48,7 +53,6 @@ public final class QSparseModelProviderFactory implements ModelProviderFactory {
             new OptionPair<>(QSparseModelOptions.MODEL_VERSION, QSparseOptions.MODEL_VERSION),
             new OptionPair<>(QSparseModelOptions.MODEL_CACHE_DIR, QSparseOptions.MODEL_CACHE_DIR),
             new OptionPair<>(QSparseModelOptions.MODEL_CACHE_MAX_SIZE, QSparseOptions.MODEL_CACHE_MAX_SIZE),
-            new OptionPair<>(QSparseModelOptions.TASK, QSparseOptions.MODE),
             new OptionPair<>(QSparseModelOptions.BATCH_MAX_SIZE, QSparseOptions.BATCH_MAX_SIZE),
             new OptionPair<>(QSparseModelOptions.BATCH_MAX_WAIT, QSparseOptions.BATCH_MAX_WAIT),
             new OptionPair<>(QSparseModelOptions.THREADS, QSparseOptions.THREADS),
@@ -64,6 +68,11 @@ public final class QSparseModelProviderFactory implements ModelProviderFactory {
             new OptionPair<>(QSparseModelOptions.EMBED_POOLING, QSparseOptions.EMBED_POOLING),
             new OptionPair<>(QSparseModelOptions.INPUT_MAX_CHARS, QSparseOptions.INPUT_MAX_CHARS),
             new OptionPair<>(QSparseModelOptions.INPUT_OVERFLOW, QSparseOptions.INPUT_OVERFLOW));
+
+    /** Operator keys that name a SQL option in messages, beyond {@link #PAIRS}: 'task' sets the mode. */
+    private static final List<OptionPair<?>> NAMES_ONLY = List.of(new OptionPair<>(
+            QSparseModelOptions.TASK,
+            ConfigOptions.key(QSparseOptions.MODE.key()).stringType().noDefaultValue()));
 
     private record OptionPair<T>(ConfigOption<T> sql, ConfigOption<T> operator) {
         void copy(ReadableConfig from, Configuration to) {
@@ -94,49 +103,112 @@ public final class QSparseModelProviderFactory implements ModelProviderFactory {
 
     @Override
     public ModelProvider createModelProvider(Context context) {
+        String model = context.getObjectIdentifier().asSummaryString();
+        Map<String, String> written = context.getCatalogModel().getOptions();
+        try {
+            refuseTwoNamesWithTwoValues(written);
+        } catch (IllegalArgumentException e) {
+            throw new ValidationException("Invalid qsparse model " + model + ": " + e.getMessage(), e);
+        }
         FactoryUtil.ModelProviderFactoryHelper helper = FactoryUtil.createModelProviderFactoryHelper(this, context);
         helper.validate();
         ReadableConfig options = helper.getOptions();
-        String model = context.getObjectIdentifier().asSummaryString();
         try {
-            QSparseSettings settings = settings(options);
-            Task task = options.get(QSparseModelOptions.TASK);
+            Task task = TaskNames.parse(options.get(QSparseModelOptions.TASK));
+            Configuration operatorConfig = operatorConfig(options, task);
+            QSparseSettings settings = settings(operatorConfig, written);
             if (options.get(QSparseModelOptions.CHECK_MODEL_PATH)) {
                 checkModelDirectory(settings);
-                checkTaskFits(settings, task);
+                checkTaskFits(settings, task, options.get(QSparseModelOptions.TASK));
             }
             OutputLayout.checkInput(model, context.getCatalogModel().getResolvedInputSchema());
             OutputLayout layout =
                     OutputLayout.of(model, task, context.getCatalogModel().getResolvedOutputSchema());
-            return new QSparseModelProvider(settings, layout);
+            int tableRowsInFlight = context.getConfiguration().get(InFlightBudget.TABLE_MAX_CONCURRENT_OPERATIONS);
+            return new QSparseModelProvider(model, operatorConfig, settings, layout, tableRowsInFlight);
         } catch (IllegalArgumentException e) {
             throw new ValidationException("Invalid qsparse model " + model + ": " + e.getMessage(), e);
         }
     }
 
-    /** The operator's settings from the SQL options; a bad value is reported by its SQL key. */
-    static QSparseSettings settings(ReadableConfig options) {
+    /**
+     * An option given under both its name and Flink's name for it ({@code 'generate.max-new-tokens'}
+     * and {@code 'max-tokens'}) with two values: refused, naming both, rather than one silently winning.
+     */
+    static void refuseTwoNamesWithTwoValues(Map<String, String> written) {
+        for (ConfigOption<?> option : QSparseModelOptions.WITH_FLINK_NAMES) {
+            Map<String, String> given = new LinkedHashMap<>();
+            if (written.containsKey(option.key())) {
+                given.put(option.key(), written.get(option.key()));
+            }
+            for (FallbackKey alias : option.fallbackKeys()) {
+                if (written.containsKey(alias.getKey())) {
+                    given.put(alias.getKey(), written.get(alias.getKey()));
+                }
+            }
+            if (given.values().stream().map(String::trim).distinct().count() > 1) {
+                StringBuilder both = new StringBuilder();
+                given.forEach((k, v) -> both.append(both.length() == 0 ? "" : " and ")
+                        .append("'")
+                        .append(k)
+                        .append("' = '")
+                        .append(v)
+                        .append("'"));
+                throw new IllegalArgumentException(both + " name the same option ('" + option.key()
+                        + "'; the other is Flink's name for it) with different values: set one");
+            }
+        }
+    }
+
+    /** The operator's options from the SQL options. */
+    static Configuration operatorConfig(ReadableConfig options, Task task) {
         Configuration operatorConfig = new Configuration();
         for (OptionPair<?> p : PAIRS) {
             p.copy(options, operatorConfig);
         }
+        operatorConfig.set(QSparseOptions.MODE, task);
+        return operatorConfig;
+    }
+
+    /**
+     * The operator's settings; a bad value is reported by the SQL key the statement used (Flink's
+     * name when it was written that way).
+     */
+    static QSparseSettings settings(Configuration operatorConfig, Map<String, String> written) {
         try {
             return QSparseSettings.from(operatorConfig);
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(sqlKeys(e.getMessage()), e);
+            throw new IllegalArgumentException(sqlKeys(e.getMessage(), written), e);
         }
     }
 
     /** {@code message} with each operator option key replaced by its quoted SQL key. */
     static String sqlKeys(String message) {
+        return sqlKeys(message, Map.of());
+    }
+
+    /**
+     * {@code message} with each operator option key replaced by the quoted SQL key: the one in
+     * {@code written} (the statement's options) when it used Flink's name, else this provider's.
+     */
+    static String sqlKeys(String message, Map<String, String> written) {
         if (message == null) {
             return null;
         }
-        for (OptionPair<?> p : PAIRS) {
+        List<OptionPair<?>> names = new ArrayList<>(PAIRS);
+        names.addAll(NAMES_ONLY);
+        for (OptionPair<?> p : names) {
+            String sqlKey = p.sql().key();
+            if (!written.containsKey(sqlKey)) {
+                for (FallbackKey alias : p.sql().fallbackKeys()) {
+                    if (written.containsKey(alias.getKey())) {
+                        sqlKey = alias.getKey();
+                    }
+                }
+            }
             // Whole keys only: qsparse.generate.max-new-tokens is a prefix of its -limit key.
             message = message.replaceAll(
-                    Pattern.quote(p.operator().key()) + "(?![\\w.-])",
-                    Matcher.quoteReplacement("'" + p.sql().key() + "'"));
+                    Pattern.quote(p.operator().key()) + "(?![\\w.-])", Matcher.quoteReplacement("'" + sqlKey + "'"));
         }
         return message;
     }
@@ -155,7 +227,7 @@ public final class QSparseModelProviderFactory implements ModelProviderFactory {
      * key, rather than every row. A config.json that does not read, or a remote model the planner
      * does not open, is left to the task's load, which names the file and key.
      */
-    private static void checkTaskFits(QSparseSettings settings, Task task) {
+    private static void checkTaskFits(QSparseSettings settings, Task task, String written) {
         String modelPath = settings.modelPath();
         ModelLocation location = settings.modelLocation();
         if (task == Task.EMBED || location.isRemote()) {
@@ -168,7 +240,7 @@ public final class QSparseModelProviderFactory implements ModelProviderFactory {
             return;
         }
         if (config instanceof BertConfig) {
-            throw new IllegalArgumentException("'" + QSparseModelOptions.TASK.key() + "' = '" + task.wireName()
+            throw new IllegalArgumentException("'" + QSparseModelOptions.TASK.key() + "' = '" + written
                     + "' does not fit '" + QSparseModelOptions.MODEL_PATH.key() + "' = " + modelPath
                     + ": it is an encoder (model_type " + config.modelType() + "), which only embeds (use 'task' ="
                     + " 'embed')");

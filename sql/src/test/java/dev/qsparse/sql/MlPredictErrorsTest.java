@@ -16,6 +16,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
@@ -85,6 +87,7 @@ class MlPredictErrorsTest {
                 + " 'input.max-chars' = '80', 'input.overflow' = 'reject')");
         for (String config : new String[] {"", ", MAP['async', 'false']"}) {
             MetricsCollector.METRICS.clear();
+            MetricsCollector.PROMETHEUS_NAMES.clear();
             Map<String, Row> rows = collectById(
                     tEnv,
                     "SELECT id, embedding, error, text_truncated"
@@ -108,11 +111,32 @@ class MlPredictErrorsTest {
             // The operator's metrics, in the predict operator's group.
             assertEquals(6, MetricsCollector.counter(".qsparse.eventsReceived"), config);
             assertEquals(2, MetricsCollector.counter(".qsparse.eventsEnriched"), config);
-            assertEquals(4, MetricsCollector.counter(".qsparse.deadLetters"), config);
+            // Every bad row failed validation: counted under that stage (a label in Prometheus).
+            assertEquals(4, MetricsCollector.counter(".qsparse.stage.validate.deadLetters"), config);
+            assertEquals(0, MetricsCollector.counter(".qsparse.stage.timeout.deadLetters"), config);
             assertTrue(
                     MetricsCollector.METRICS.keySet().stream().anyMatch(k -> k.endsWith(".qsparse.batchSize")),
                     "batchSize histogram");
+            // The same Prometheus names as the DataStream operator's, so the Grafana dashboard and the
+            // alert rules (docker/) serve SQL jobs too.
+            Set<String> exported = new TreeSet<>();
+            MetricsCollector.PROMETHEUS_NAMES.values().stream()
+                    .filter(n -> n.contains("_qsparse_"))
+                    .forEach(exported::add);
+            assertEquals(operatorMetricNames(), exported, config);
         }
+    }
+
+    /** The qsparse names the operator's mini-cluster test asserts (operator/src/test/resources). */
+    private static Set<String> operatorMetricNames() throws java.io.IOException {
+        Set<String> names = new TreeSet<>();
+        for (String line : Files.readAllLines(Path.of("../operator/src/test/resources/prometheus-metrics.txt"))) {
+            String name = line.strip().split("\\s+")[0];
+            if (name.startsWith("flink_taskmanager_job_task_operator_qsparse_")) {
+                names.add(name);
+            }
+        }
+        return names;
     }
 
     @Test
