@@ -46,7 +46,7 @@ FLINK_DATA_USER = "flink"
 GENERATED = ("jobs/target/", "tests/target/", "docker/local/work", "/target/")
 REPO_PATH = re.compile(
     r"(?:(?<=\$PWD/)|(?<![\w/.$~-]))"
-    r"((?:\.ci|bin|docker|jobs|models|model-runtime|operator|tests|cli|bench|backend-nd4j|training|docs)"
+    r"((?:\.ci|bin|docker|jobs|models|model-runtime|operator|tests|cli|bench|backend-nd4j|training|docs|sql)"
     r"/[\w./-]*[\w/])")
 
 
