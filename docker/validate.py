@@ -780,7 +780,9 @@ def validate(directory):
         sql_docs = list(yaml.safe_load_all(sql_text))
         claims = {d["metadata"]["name"]: d for d in k8s_docs + sql_docs if d and d.get("kind") == "PersistentVolumeClaim"}
         sql_on_kubernetes(r, sql_docs, claims, image, directory)
-    repo_paths(r, {"docker/README.md": readme, "Dockerfile": docker_text, "docker-compose.yml": compose_text,
+    # (The `# syntax=docker/dockerfile:1` directive names BuildKit's frontend image, not a file.)
+    docker_paths = re.sub(r"^#\s*syntax=.*$", "", docker_text, flags=re.M)
+    repo_paths(r, {"docker/README.md": readme, "Dockerfile": docker_paths, "docker-compose.yml": compose_text,
                    "k8s/flinkdeployment.yaml": k8s_text, "k8s/sql-session.yaml": sql_text})
     return r.errors
 

@@ -25,6 +25,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.zip.ZipEntry;
@@ -44,8 +46,9 @@ import org.junit.jupiter.api.Timeout;
  * {@code sql/target/flink-sql-connector-kafka.jar}, which are on no process's class path (the
  * cluster has only what a Flink distribution's lib/ has). Only the script's two EDIT values (the
  * Kafka address and the model path) are replaced. Kafka in, ML_PREDICT on the TaskManagers, the
- * exactly-once Kafka sink out: a {@code read_committed} consumer finds every input id exactly once,
- * an embedding for each text and the reason for each blank one.
+ * exactly-once Kafka sink out. While events arrive, one TaskManager is killed with SIGKILL and a
+ * replacement started: after recovery a {@code read_committed} consumer finds every input id
+ * exactly once, an embedding for each text and the reason for each blank one.
  *
  * <p>Not part of the default {@code mvn verify}; it runs in the last stage of {@code .ci/run} (see
  * docker/README.md).
@@ -59,8 +62,9 @@ class SqlEnrichmentScriptTest {
     private static final Path MODEL = LocalCluster.ROOT.resolve("model-runtime/src/test/resources/test-model");
     private static final String INPUT = "qsparse-input";
     private static final String OUTPUT = "qsparse-enriched-sql";
-    private static final int EVENTS = 400;
+    private static final int EVENTS = 600;
     private static final int BLANK = 8;
+    private static final int BACKLOG = 200;
     private static final int HIDDEN_SIZE = 48; // the test model's config.json
     private static final Pattern EDIT = Pattern.compile("'([^']*)',\\s*-- EDIT");
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -112,8 +116,6 @@ class SqlEnrichmentScriptTest {
             cluster.script(Duration.ofMinutes(3), "sql-gateway");
             log("cluster up: Kafka broker, JobManager, 2 TaskManagers x 2 slots, SQL gateway");
             KafkaTopics.create(cluster.bootstrapServers(), Map.of(INPUT, 4, OUTPUT, 2));
-            produce(cluster.bootstrapServers(), events);
-            log(events.size() + " events in " + INPUT);
 
             Path script = cluster.work.resolve("enrichment-run.sql");
             Files.writeString(script, runnable(Files.readString(SCRIPT), cluster.bootstrapServers()));
@@ -122,6 +124,50 @@ class SqlEnrichmentScriptTest {
             assertTrue(id.find(), "the script's INSERT submitted no job: " + submitted);
             String job = id.group(1);
             log("cluster.sh sql ran the script: job " + job);
+            StandaloneClusterFailoverTest.await(
+                    Duration.ofMinutes(2),
+                    "the SQL job's 4 subtasks running",
+                    () -> StandaloneClusterFailoverTest.runningByTaskManager(cluster, job).values().stream()
+                                    .mapToInt(Integer::intValue)
+                                    .sum()
+                            == 4);
+            assertEquals(
+                    Map.of("taskmanager-1", 2, "taskmanager-2", 2),
+                    StandaloneClusterFailoverTest.runningByTaskManager(cluster, job),
+                    "two subtasks of the SQL job in each TaskManager");
+
+            // A backlog, then the rest while the job runs; TaskManager 2 dies with rows committed
+            // and events still arriving.
+            AtomicInteger produced = new AtomicInteger();
+            AtomicReference<Throwable> producerError = new AtomicReference<>();
+            produce(cluster.bootstrapServers(), events.subList(0, BACKLOG), 0, produced, producerError);
+            int committed = TopicReader.readUntil(
+                            cluster.bootstrapServers(), List.of(OUTPUT), Duration.ofSeconds(90), rs -> rs.size() >= 50)
+                    .size();
+            assertTrue(committed >= 50, "only " + committed + " rows committed after 90 s");
+            Thread producer = new Thread(
+                    () -> produce(
+                            cluster.bootstrapServers(),
+                            events.subList(BACKLOG, events.size()),
+                            500,
+                            produced,
+                            producerError),
+                    "producer");
+            producer.setDaemon(true);
+            producer.start();
+            StandaloneClusterFailoverTest.await(
+                    Duration.ofSeconds(30), "events arriving", () -> produced.get() >= BACKLOG + 100);
+            ProcessHandle victim =
+                    ProcessHandle.of(cluster.pid("taskmanager-2")).orElseThrow();
+            assertTrue(victim.destroyForcibly(), "SIGKILL sent");
+            victim.onExit().get(30, TimeUnit.SECONDS);
+            log("SIGKILL taskmanager-2 with " + committed + "+ rows committed, " + produced.get() + " of "
+                    + events.size() + " events produced");
+            assertTrue(producer.isAlive(), "events still arriving when the TaskManager died");
+            cluster.script(Duration.ofMinutes(1), "taskmanager", "3");
+            producer.join(TimeUnit.MINUTES.toMillis(1));
+            assertTrue(producerError.get() == null, () -> "producer failed: " + producerError.get());
+            assertEquals(events.size(), produced.get(), "every event produced");
 
             List<ConsumerRecord<byte[], byte[]>> records = TopicReader.readUntil(
                     cluster.bootstrapServers(),
@@ -131,12 +177,21 @@ class SqlEnrichmentScriptTest {
             // A little longer, to catch duplicates committed after the last expected row.
             List<ConsumerRecord<byte[], byte[]>> settled = TopicReader.readUntil(
                     cluster.bootstrapServers(), List.of(OUTPUT), Duration.ofSeconds(4), rs -> false);
-            String state = cluster.rest("/jobs/" + job).path("state").asText();
+            settled = settled.size() >= records.size() ? settled : records;
+            Map<String, Integer> placement = StandaloneClusterFailoverTest.runningByTaskManager(cluster, job);
+            int failures = cluster.rest("/jobs/" + job + "/exceptions?maxExceptions=20")
+                    .path("exceptionHistory")
+                    .path("entries")
+                    .size();
             cluster.cancel(job);
-            log("read_committed: " + settled.size() + " rows for " + events.size() + " events; job " + state);
+            log("read_committed: " + settled.size() + " rows for " + events.size() + " events; " + failures
+                    + " failure(s) recorded; subtasks per TaskManager " + placement);
 
-            assertEquals("RUNNING", state, "the SQL job still runs");
-            assertEquals(events.size(), Math.max(records.size(), settled.size()), "one row per event");
+            assertEquals(
+                    Map.of("taskmanager-1", 2, "taskmanager-3", 2),
+                    placement,
+                    "the job recovered onto the survivor and the replacement, and still runs");
+            assertTrue(failures > 0, "the kill is in the job's exception history");
             Map<String, JsonNode> byId = new HashMap<>();
             Map<String, Integer> duplicates = new TreeMap<>();
             for (ConsumerRecord<byte[], byte[]> r : settled) {
@@ -159,6 +214,7 @@ class SqlEnrichmentScriptTest {
                     assertTrue(row.path("input_tokens").asInt() > 0, row.toString());
                 }
             }
+            assertEquals(events.size(), byId.size(), "no row for an id that was not sent");
         } finally {
             log("cluster stopped");
         }
@@ -206,13 +262,27 @@ class SqlEnrichmentScriptTest {
         assertTrue(relocatedJackson, "relocated Jackson in " + jar);
     }
 
-    private static void produce(String bootstrap, List<DemoEvents.Event> events) {
+    /** Sends the events, 20 at a time, {@code pauseMillis} apart (0: all at once). */
+    private static void produce(
+            String bootstrap,
+            List<DemoEvents.Event> events,
+            long pauseMillis,
+            AtomicInteger produced,
+            AtomicReference<Throwable> error) {
         try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(
                 EventProducers.properties(bootstrap), new ByteArraySerializer(), new ByteArraySerializer())) {
-            for (DemoEvents.Event e : events) {
-                producer.send(new ProducerRecord<>(INPUT, e.payload()));
+            for (int i = 0; i < events.size(); i += 20) {
+                for (DemoEvents.Event e : events.subList(i, Math.min(events.size(), i + 20))) {
+                    producer.send(new ProducerRecord<>(INPUT, e.payload()));
+                }
+                producer.flush();
+                produced.addAndGet(Math.min(events.size(), i + 20) - i);
+                if (pauseMillis > 0) {
+                    Thread.sleep(pauseMillis);
+                }
             }
-            producer.flush();
+        } catch (Throwable t) {
+            error.set(t);
         }
     }
 
