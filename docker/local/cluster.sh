@@ -9,7 +9,8 @@
 #                                                 # Flink's own CLI (a distribution's flink script) here
 #   docker/local/cluster.sh produce N [TOPIC]     # sends N demo events (default topic qsparse-input)
 #   docker/local/cluster.sh sql-gateway           # starts Flink's SQL gateway on the cluster (REST :8083)
-#   docker/local/cluster.sh sql FILE              # runs a SQL script's statements through the gateway
+#   docker/local/cluster.sh sql [-i INIT] FILE    # runs a SQL script through the gateway (INIT first,
+#                                                 # as sql-client.sh -i: DDL, ADD JAR)
 #   docker/local/cluster.sh status                # processes, slots, jobs
 #   docker/local/cluster.sh stop                  # cancels jobs, SIGTERM to every process, waits
 #   docker/local/cluster.sh taskmanager N         # starts TaskManager N (a replacement, or one more)
@@ -508,6 +509,14 @@ sql_statements() {
   ' "$1"
 }
 
+# gateway_error ANSWER: what went wrong, to stderr. The gateway's answer to a failed operation
+# carries the whole stack trace: its last causes say it; other answers are shown as they are.
+gateway_error() {
+  local causes
+  causes="$(printf '%s\n' "$1" | sed 's/\\n/\n/g; s/\\t/  /g' | grep '^Caused by: ' | tail -n 6 || true)"
+  printf '%s\n' "${causes:-$(head -c 600 <<< "$1")}" >&2
+}
+
 # gateway_call METHOD PATH [BODY]: the gateway's answer; dies on a transport error.
 gateway_call() {
   local out
@@ -516,16 +525,39 @@ gateway_call() {
   printf '%s' "$out"
 }
 
-# sql FILE: every statement of FILE in one gateway session, in order (SET, ADD JAR, CREATE ...,
-# INSERT INTO ...), each waited for; stops at the first that fails, with the gateway's error.
-# Prints the id of each job an INSERT submitted.
+# sql [-i INIT] FILE: every statement of FILE in one gateway session, in order (SET, ADD JAR,
+# CREATE ..., INSERT INTO ...), each waited for; stops at the first that fails, with the gateway's
+# error. Prints the id of each job an INSERT submitted. INIT's statements first configure the
+# session through the gateway's configure-session call (REST API v2), as `sql-client.sh -i INIT`
+# does: SET, DDL, USE, LOAD MODULE, ADD JAR, but no INSERT or query.
 cmd_sql() {
-  local file="$1" session statement op status result job n=0
+  local init="" file session statement op status result job code n=0
+  if [ "${1:-}" = -i ]; then
+    init="${2:-}"
+    shift 2 || true
+    [ -f "$init" ] || die "no such SQL init file: $init"
+  fi
+  file="${1:-}"
+  [ -n "$file" ] || die "usage: cluster.sh sql [-i INIT] FILE"
   [ -f "$file" ] || die "no such SQL script: $file"
   curl -sf --max-time 5 "$GATEWAY/v1/info" > /dev/null \
     || die "no SQL gateway answers on $GATEWAY (docker/local/cluster.sh sql-gateway)"
   session="$(gateway_call POST /v1/sessions '{"sessionName":"cluster.sh"}' | json_field sessionHandle)"
   [ -n "$session" ] || die "the SQL gateway opened no session"
+  if [ -n "$init" ]; then
+    while IFS= read -r -d $'\036' statement; do
+      result="$(curl -sS --max-time 120 -X POST -H 'Content-Type: application/json' -w '\n%{http_code}' \
+        -d "{\"statement\":$(json_string "$statement")}" "$GATEWAY/v2/sessions/$session/configure-session")" \
+        || die "POST $GATEWAY/v2/sessions/$session/configure-session failed"
+      code="${result##*$'\n'}"
+      if [ "$code" != 200 ]; then
+        gateway_error "${result%$'\n'*}"
+        gateway_call DELETE "/v1/sessions/$session" > /dev/null || true
+        die "$init: the gateway refused to configure the session with: $(head -n1 <<< "$statement") (HTTP $code)"
+      fi
+      say "init: $(head -n1 <<< "$statement")"
+    done < <(sql_statements "$init")
+  fi
   while IFS= read -r -d $'\036' statement; do
     n=$((n + 1))
     op="$(gateway_call POST "/v1/sessions/$session/statements" "{\"statement\":$(json_string "$statement")}" \
@@ -539,8 +571,7 @@ cmd_sql() {
     done
     result="$(gateway_call GET "/v1/sessions/$session/operations/$op/result/0")"
     if [ "$status" != FINISHED ]; then
-      # The gateway's answer carries the whole stack trace: its causes say what went wrong.
-      printf '%s\n' "$result" | sed 's/\\n/\n/g; s/\\t/  /g' | grep '^Caused by: ' | tail -n 6 >&2
+      gateway_error "$result"
       gateway_call DELETE "/v1/sessions/$session" > /dev/null || true
       die "statement $n of $file ended $status: $(head -n1 <<< "$statement")"
     fi
@@ -610,7 +641,7 @@ case "${1:-}" in
   submit) shift; cmd_submit "$@" ;;
   flink) shift; cmd_flink "$@" ;;
   sql-gateway) cmd_sql_gateway ;;
-  sql) [ -n "${2:-}" ] || die "usage: cluster.sh sql FILE"; cmd_sql "$2" ;;
+  sql) [ -n "${2:-}" ] || die "usage: cluster.sh sql [-i INIT] FILE"; shift; cmd_sql "$@" ;;
   produce) [ -n "${2:-}" ] || die "usage: cluster.sh produce N [TOPIC]"; shift; cmd_produce "$@" ;;
   status) cmd_status ;;
   stop) cmd_stop ;;
@@ -620,5 +651,5 @@ case "${1:-}" in
     start_taskmanager "$2" ;;
   kill-taskmanager) [ -n "${2:-}" ] || die "usage: cluster.sh kill-taskmanager N"; cmd_kill_taskmanager "$2" ;;
   clean) cmd_clean ;;
-  *) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

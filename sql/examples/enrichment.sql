@@ -5,7 +5,7 @@
 -- ADD JAR them first (what docker/sql-init.sql does in the image, for the compose `sql-client` and
 -- the Kubernetes SQL gateway) or copy them into $FLINK_HOME/lib/ of every Flink process:
 --   /opt/flink/bin/sql-client.sh -i /opt/qsparse/sql/init.sql -f /opt/qsparse/sql/enrichment.sql  # in the image
---   docker/local/cluster.sh sql FILE     # through the local cluster's SQL gateway (docker/README.md)
+--   docker/local/cluster.sh sql -i INIT FILE   # the local cluster's SQL gateway (docker/README.md)
 -- Task managers need --add-modules=jdk.incubator.vector in env.java.opts.all for the vector kernels.
 -- The two values marked EDIT are those of docker/docker-compose.yml and the image: Kafka at
 -- kafka:9092, the demo model at /opt/qsparse/models/qsparse-demo (the same path on every task

@@ -42,10 +42,11 @@ import org.junit.jupiter.api.Timeout;
 /**
  * The shipped SQL script ({@code sql/examples/enrichment.sql}) on the real multi-process cluster,
  * the way a Flink SQL user runs it: Flink's SQL gateway ({@code cluster.sh sql-gateway}) plans it
- * and submits the job; the session first {@code ADD JAR}s {@code sql/target/qsparse-sql.jar} and
- * {@code sql/target/flink-sql-connector-kafka.jar}, which are on no process's class path (the
- * cluster has only what a Flink distribution's lib/ has). Only the script's two EDIT values (the
- * Kafka address and the model path) are replaced. Kafka in, ML_PREDICT on the TaskManagers, the
+ * and submits the job. The session is first configured with the image's init file
+ * ({@code docker/sql-init.sql}, as {@code sql-client.sh -i} does), whose {@code ADD JAR}s name
+ * {@code sql/target/qsparse-sql.jar} and {@code sql/target/flink-sql-connector-kafka.jar} here:
+ * neither is on any process's class path (the cluster has only what a Flink distribution's lib/
+ * has). Only the script's two EDIT values (the Kafka address and the model path) are replaced. Kafka in, ML_PREDICT on the TaskManagers, the
  * exactly-once Kafka sink out. While events arrive, one TaskManager is killed with SIGKILL and a
  * replacement started: after recovery a {@code read_committed} consumer finds every input id
  * exactly once, an embedding for each text and the reason for each blank one.
@@ -57,6 +58,8 @@ import org.junit.jupiter.api.Timeout;
 class SqlEnrichmentScriptTest {
 
     private static final Path SCRIPT = LocalCluster.ROOT.resolve("sql/examples/enrichment.sql");
+    private static final Path INIT = LocalCluster.ROOT.resolve("docker/sql-init.sql");
+    private static final String IMAGE_SQL_DIR = "/opt/qsparse/sql/";
     private static final Path SQL_JAR = LocalCluster.ROOT.resolve("sql/target/qsparse-sql.jar");
     private static final Path KAFKA_SQL_JAR = LocalCluster.ROOT.resolve("sql/target/flink-sql-connector-kafka.jar");
     private static final Path MODEL = LocalCluster.ROOT.resolve("model-runtime/src/test/resources/test-model");
@@ -117,9 +120,11 @@ class SqlEnrichmentScriptTest {
             log("cluster up: Kafka broker, JobManager, 2 TaskManagers x 2 slots, SQL gateway");
             KafkaTopics.create(cluster.bootstrapServers(), Map.of(INPUT, 4, OUTPUT, 2));
 
+            Path init = cluster.work.resolve("init-run.sql");
+            Files.writeString(init, localJars(Files.readString(INIT)));
             Path script = cluster.work.resolve("enrichment-run.sql");
             Files.writeString(script, runnable(Files.readString(SCRIPT), cluster.bootstrapServers()));
-            String submitted = cluster.script(Duration.ofMinutes(3), "sql", script.toString());
+            String submitted = cluster.script(Duration.ofMinutes(3), "sql", "-i", init.toString(), script.toString());
             Matcher id = Pattern.compile("(?m)^([0-9a-f]{32})$").matcher(submitted);
             assertTrue(id.find(), "the script's INSERT submitted no job: " + submitted);
             String job = id.group(1);
@@ -236,7 +241,18 @@ class SqlEnrichmentScriptTest {
         }
         m.appendTail(out);
         assertEquals(3, edits, "the script marks two Kafka addresses and one model path EDIT");
-        return "ADD JAR '" + SQL_JAR + "';\nADD JAR '" + KAFKA_SQL_JAR + "';\n" + out;
+        return out.toString();
+    }
+
+    /**
+     * The image's init file ({@code docker/sql-init.sql}, run as {@code sql-client.sh -i}) with its
+     * jars taken from {@code sql/target/}, where the build leaves them under the same names.
+     */
+    static String localJars(String init) {
+        String local = init.replace(IMAGE_SQL_DIR, SQL_JAR.getParent() + "/");
+        assertTrue(local.contains("ADD JAR '" + SQL_JAR + "'"), init);
+        assertTrue(local.contains("ADD JAR '" + KAFKA_SQL_JAR + "'"), init);
+        return local;
     }
 
     /**
