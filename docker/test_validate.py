@@ -236,6 +236,10 @@ class Mutations(unittest.TestCase):
         self.edit("docker-compose.yml", "    volumes:\n      - kafka-data:/var/lib/kafka/data\n", "")
         self.assertIn("kafka's log directory /var/lib/kafka/data is on no named volume", self.errors())
 
+    def test_kafka_without_a_fixed_cluster_id(self):
+        self.edit("docker-compose.yml", "      CLUSTER_ID: aWmGPvPbUVebeq3uZ-zkcA\n", "")
+        self.assertIn("kafka needs a fixed CLUSTER_ID", self.errors())
+
     def test_missing_repository_path(self):
         self.edit("README.md", "`docker/local/cluster.sh`", "`docker/local/cluster-v2.sh`")
         self.assertIn("names docker/local/cluster-v2.sh, which does not exist", self.errors())
