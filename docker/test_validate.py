@@ -1,6 +1,7 @@
-"""Proof that docker/validate.py catches what issue 15 found: it fails on the deployment files as
-they were before (docker/testdata/before-issue-15/, one message per problem), passes on the
-current ones, and fails again when one fixed thing is broken in a copy of the current files.
+"""Proof that docker/validate.py catches what issues 15 and 29 found: it fails on the deployment
+files as they were before issue 15 (docker/testdata/before-issue-15/, one message per problem),
+passes on the current ones, and fails again when one fixed thing is broken in a copy of the current
+files.
 
     /usr/bin/python3 -m unittest discover -s docker -p 'test_*.py'
 """
@@ -14,7 +15,9 @@ import validate
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BEFORE = os.path.join(HERE, "testdata", "before-issue-15")
-FILES = ("Dockerfile", "docker-compose.yml", "prometheus.yml", "README.md", os.path.join("k8s", "flinkdeployment.yaml"))
+FILES = ("Dockerfile", "docker-compose.yml", "prometheus.yml", "README.md", "sql-init.sql",
+         os.path.join("k8s", "flinkdeployment.yaml"), os.path.join("k8s", "sql-session.yaml"))
+SQL_K8S = os.path.join("k8s", "sql-session.yaml")
 
 
 class BeforeIssue15(unittest.TestCase):
@@ -50,6 +53,30 @@ class BeforeIssue15(unittest.TestCase):
         self.assertFails("compose: submit passes a parallelism")
         self.assertFails("compose: taskmanager.memory.managed.fraction must be 0.0")
         self.assertFails("k8s: no volume for model directories")
+
+
+class BeforeIssue29(unittest.TestCase):
+    """Issue 29 on the same old files: a single-stage image on a floating tag, no SQL client, no SQL
+    deployment for Kubernetes, Kafka's topics inside the container."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.errors = validate.validate(BEFORE)
+
+    def assertFails(self, *fragments):
+        hits = [e for e in self.errors if all(f in e for f in fragments)]
+        self.assertTrue(hits, f"no error with {fragments} in:\n" + "\n".join(self.errors))
+
+    def test_4_single_stage_image_on_a_floating_tag(self):
+        self.assertFails("Dockerfile: the runtime stage must be FROM flink:2.2.1-java17", "not flink:2.2-java17")
+        self.assertFails("Dockerfile: single stage")
+
+    def test_1_no_sql_deployment(self):
+        self.assertFails("compose: service sql-client missing")
+        self.assertFails("k8s: no SQL example")
+
+    def test_5_kafka_data_in_the_container(self):
+        self.assertFails("compose: kafka sets no KAFKA_LOG_DIRS")
 
 
 class Current(unittest.TestCase):
@@ -141,6 +168,80 @@ class Mutations(unittest.TestCase):
     def test_inter_broker_listener_must_be_advertised(self):
         self.edit("docker-compose.yml", "      KAFKA_INTER_BROKER_LISTENER_NAME: INTERNAL\n", "")
         self.assertIn("inter-broker listener PLAINTEXT is not advertised", self.errors())
+
+    # Issue 29: the multi-stage image.
+
+    def test_floating_runtime_tag(self):
+        self.edit("Dockerfile", "FROM flink:2.2.1-java17", "FROM flink:2.2-java17")
+        self.assertIn("the runtime stage must be FROM flink:2.2.1-java17", self.errors())
+
+    def test_copy_from_what_the_build_stage_does_not_build(self):
+        self.edit("Dockerfile", "-pl jobs,sql -am package", "-pl jobs -am package")
+        self.assertIn("COPY --from=build /src/sql/target/qsparse-sql.jar: nothing in stage build produces it", self.errors())
+
+    def test_copy_from_a_file_no_pom_names(self):
+        self.edit("Dockerfile", "/src/sql/target/flink-sql-connector-kafka.jar",
+                  "/src/sql/target/flink-sql-connector-kafka-5.0.0-2.2.jar")
+        self.assertIn("flink-sql-connector-kafka-5.0.0-2.2.jar: nothing in stage build produces it", self.errors())
+
+    def test_copy_from_before_package(self):
+        self.edit("Dockerfile", "-pl jobs,sql -am package", "-pl jobs,sql -am compile")
+        e = self.errors()
+        self.assertIn("build stage build runs no `mvn ... package`", e)
+        self.assertIn("qsparse-enrichment-job.jar: nothing in stage build produces it", e)
+
+    def test_build_stage_without_gcc(self):
+        self.edit("Dockerfile", "--no-install-recommends gcc libc6-dev", "--no-install-recommends libc6-dev")
+        self.assertIn("does not install gcc", self.errors())
+
+    def test_build_stage_without_jdk_17(self):
+        self.edit("Dockerfile", "FROM maven:3.9.11-eclipse-temurin-17 AS build", "FROM maven:3.9.11-eclipse-temurin-21 AS build")
+        self.assertIn("has no JDK 17 with Maven", self.errors())
+
+    def test_copy_from_an_unknown_stage(self):
+        self.edit("Dockerfile", "COPY --from=build /src/jobs/", "COPY --from=builder /src/jobs/")
+        self.assertIn("COPY --from=builder: no such build stage", self.errors())
+
+    # Issue 29: SQL in compose and on Kubernetes.
+
+    def test_sql_client_runs_a_script_the_image_lacks(self):
+        self.edit("docker-compose.yml", "      - /opt/qsparse/sql/enrichment.sql\n", "      - /opt/qsparse/sql/other.sql\n")
+        self.assertIn("compose sql-client: /opt/qsparse/sql/other.sql is not in the image", self.errors())
+
+    def test_init_adds_a_jar_the_image_lacks(self):
+        self.edit("Dockerfile", "/opt/qsparse/sql/flink-sql-connector-kafka.jar", "/opt/flink/opt/flink-sql-connector-kafka.jar")
+        self.assertIn("ADD JARs /opt/qsparse/sql/flink-sql-connector-kafka.jar, which is not in the image", self.errors())
+
+    def test_init_without_the_connector(self):
+        self.edit("sql-init.sql", "ADD JAR '/opt/qsparse/sql/flink-sql-connector-kafka.jar';\n", "")
+        self.assertIn("neither qsparse-sql.jar nor the Kafka SQL connector", self.errors())
+
+    def test_sql_client_not_one_shot(self):
+        self.edit("docker-compose.yml", "        condition: service_completed_successfully\n    restart: \"no\"\n",
+                  "        condition: service_completed_successfully\n    restart: always\n")
+        self.assertIn("sql-client is one shot", self.errors())
+
+    def test_gateway_not_pointing_at_the_session(self):
+        self.edit(SQL_K8S, "rest.address: qsparse-sql-rest", "rest.address: qsparse-sql")
+        self.assertIn("the gateway's rest.address must be qsparse-sql-rest", self.errors())
+
+    def test_sql_job_on_an_application_deployment(self):
+        self.edit(SQL_K8S, "  jobManager:\n", "  job:\n    jarURI: local:///opt/qsparse/sql/qsparse-sql.jar\n  jobManager:\n")
+        self.assertIn("the SQL gateway needs a session cluster", self.errors())
+
+    def test_client_endpoint_is_not_the_gateway_service(self):
+        self.edit(SQL_K8S, "            - qsparse-sql-gateway:8083\n", "            - qsparse-sql-gateway:8081\n")
+        self.assertIn("the Job's --endpoint must be the gateway's Service qsparse-sql-gateway:8083", self.errors())
+
+    # Issue 29: Kafka's data on a volume.
+
+    def test_kafka_data_not_on_a_volume(self):
+        self.edit("docker-compose.yml", "    volumes:\n      - kafka-data:/var/lib/kafka/data\n", "")
+        self.assertIn("kafka's log directory /var/lib/kafka/data is on no named volume", self.errors())
+
+    def test_kafka_without_a_fixed_cluster_id(self):
+        self.edit("docker-compose.yml", "      CLUSTER_ID: aWmGPvPbUVebeq3uZ-zkcA\n", "")
+        self.assertIn("kafka needs a fixed CLUSTER_ID", self.errors())
 
     def test_missing_repository_path(self):
         self.edit("README.md", "`docker/local/cluster.sh`", "`docker/local/cluster-v2.sh`")

@@ -8,6 +8,9 @@
 #   docker/local/cluster.sh flink run [-d] [-Dkey=value]... JAR [JOB OPTIONS]
 #                                                 # Flink's own CLI (a distribution's flink script) here
 #   docker/local/cluster.sh produce N [TOPIC]     # sends N demo events (default topic qsparse-input)
+#   docker/local/cluster.sh sql-gateway           # starts Flink's SQL gateway on the cluster (REST :8083)
+#   docker/local/cluster.sh sql [-i INIT] FILE    # runs a SQL script through the gateway (INIT first,
+#                                                 # as sql-client.sh -i: DDL, ADD JAR)
 #   docker/local/cluster.sh status                # processes, slots, jobs
 #   docker/local/cluster.sh stop                  # cancels jobs, SIGTERM to every process, waits
 #   docker/local/cluster.sh taskmanager N         # starts TaskManager N (a replacement, or one more)
@@ -16,7 +19,7 @@
 #
 # Settings (environment): QSPARSE_CLUSTER_WORK (work dir: pids, logs, config, Kafka data; default
 # docker/local/work), KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), FLINK_RPC_PORT (6123),
-# FLINK_REST_PORT (8081), TASK_MANAGERS (2), TASK_SLOTS (2), JOB_JAR, JAVA_HOME, MVN (mvn),
+# FLINK_REST_PORT (8081), SQL_GATEWAY_PORT (8083), TASK_MANAGERS (2), TASK_SLOTS (2), JOB_JAR, JAVA_HOME, MVN (mvn),
 # QSPARSE_OFFLINE=1 (never let Maven go online), STOP_TIMEOUT (seconds before SIGKILL, 30).
 set -euo pipefail
 
@@ -30,6 +33,7 @@ KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 FLINK_RPC_PORT="${FLINK_RPC_PORT:-6123}"
 FLINK_REST_PORT="${FLINK_REST_PORT:-8081}"
+SQL_GATEWAY_PORT="${SQL_GATEWAY_PORT:-8083}"
 TASK_MANAGERS="${TASK_MANAGERS:-2}"
 TASK_SLOTS="${TASK_SLOTS:-2}"
 STOP_TIMEOUT="${STOP_TIMEOUT:-30}"
@@ -38,6 +42,7 @@ JAVA="${JAVA_HOME:+$JAVA_HOME/bin/}java"
 JOB_JAR="${JOB_JAR:-$root/jobs/target/qsparse-enrichment-job.jar}"
 JOBS_JAR="$root/jobs/target/jobs-0.1.0-SNAPSHOT.jar"   # the thin jar: BrokerMain + EmbeddedKafkaBroker
 REST="http://127.0.0.1:$FLINK_REST_PORT"
+GATEWAY="http://127.0.0.1:$SQL_GATEWAY_PORT"
 
 # Every JVM we start carries this marker, so that stop/kill never signal a recycled PID.
 marker="-Dqsparse.cluster.work=$work"
@@ -290,6 +295,7 @@ json_field() { grep -o "\"$1\": *\"\?[^,\"}]*" | head -n1 | sed 's/^[^:]*: *"\{0
 json_string() {
   local s="$1"
   s="${s//\\/\\\\}"; s="${s//\"/\\\"}"
+  s="${s//$'\n'/\\n}"; s="${s//$'\t'/\\t}"; s="${s//$'\r'/}"
   printf '"%s"' "$s"
 }
 
@@ -351,7 +357,7 @@ start_taskmanager() {
 cmd_start() {
   check_tools
   local running=()
-  for n in kafka jobmanager $(taskmanager_names); do
+  for n in kafka jobmanager sql-gateway $(taskmanager_names); do
     live_pid "$n" > /dev/null && running+=("$n")
   done
   [ ${#running[@]} -eq 0 ] || die "already running: ${running[*]} (docker/local/cluster.sh status / stop)"
@@ -367,7 +373,7 @@ cmd_start() {
   trap 'say "start failed: stopping what was started"; cmd_stop' EXIT
   # EmbeddedKafkaBroker formats its data directory with a fresh cluster id on every start, so
   # topics do not survive a stop: start from an empty directory.
-  rm -rf "$work/kafka-data" "$work/logs" "$work/checkpoints" "$work"/taskmanager-* "$work/jobmanager"
+  rm -rf "$work/kafka-data" "$work/logs" "$work/checkpoints" "$work"/taskmanager-* "$work/jobmanager" "$work/sql-gateway"
   mkdir -p "$work/checkpoints" "$work/jobmanager/tmp" "$work/jobmanager/upload"
 
   launch kafka -Xmx512m -cp "$JOBS_JAR:$(cat "$work/classpath/broker.txt")" \
@@ -446,9 +452,140 @@ cmd_produce() {
     "127.0.0.1:$KAFKA_PORT" "${2:-qsparse-input}" "$1" "$root/models/data/events.txt"
 }
 
+# ---------------------------------------------------------------- SQL
+
+gateway_up() {
+  curl -sf --max-time 5 "$GATEWAY/v1/info" > /dev/null && return 0
+  live_pid sql-gateway > /dev/null || {
+    tail -n 30 "$work/logs/sql-gateway.out" >&2
+    die "the SQL gateway exited during start; see $work/logs/sql-gateway.log"
+  }
+  return 1
+}
+
+# Flink's SQL gateway (what a distribution's bin/sql-gateway.sh starts) as one more process of the
+# cluster: it plans SQL with the table planner and submits the jobs to the JobManager (rest.* of
+# config.yaml). Its class path has what a distribution's lib/ has for SQL (table runtime, JSON,
+# connector-base), but no connector: a session ADD JARs the ones its tables use.
+cmd_sql_gateway() {
+  check_tools
+  [ -f "$work/conf/config.yaml" ] || die "no config: run start first"
+  rest_get /overview > /dev/null || die "no JobManager answers on $REST (docker/local/cluster.sh start)"
+  if live_pid sql-gateway > /dev/null; then
+    die "sql-gateway is already running (pid $(live_pid sql-gateway)), REST API $GATEWAY"
+  fi
+  check_port_free "$SQL_GATEWAY_PORT" "Flink SQL gateway" SQL_GATEWAY_PORT
+  resolve sql-gateway
+  # The planner loader unpacks the planner into java.io.tmpdir.
+  mkdir -p "$work/sql-gateway/tmp"
+  export FLINK_CONF_DIR="$work/conf"
+  launch sql-gateway -Xmx512m -XX:MaxMetaspaceSize=384m -Djava.io.tmpdir="$work/sql-gateway/tmp" \
+    "${flink_jvm_flags[@]}" -cp "$(cat "$work/classpath/sql-gateway.txt")" \
+    org.apache.flink.table.gateway.SqlGateway \
+    -Dsql-gateway.endpoint.rest.address=127.0.0.1 -Dsql-gateway.endpoint.rest.bind-address=127.0.0.1 \
+    -Dsql-gateway.endpoint.rest.port="$SQL_GATEWAY_PORT"
+  await 120 "SQL gateway" gateway_up || die "the SQL gateway did not answer on $GATEWAY within 120 s; see $work/logs/sql-gateway.log"
+  say "SQL gateway ready: $GATEWAY (REST API v1)"
+}
+
+# The statements of a SQL script, each followed by the byte 0x1e: '--' comments dropped (not
+# inside a quoted string), split at ';' outside quotes.
+sql_statements() {
+  awk '
+    function emit(s) { gsub(/^[ \t\r\n]+|[ \t\r\n]+$/, "", s); if (s != "") printf "%s\036", s }
+    {
+      line = $0; out = ""
+      for (i = 1; i <= length(line); i++) {
+        c = substr(line, i, 1)
+        if (quoted) { out = out c; if (c == "\047") quoted = 0; continue }
+        if (c == "\047") { quoted = 1; out = out c; continue }
+        if (c == "-" && substr(line, i + 1, 1) == "-") break
+        if (c == ";") { emit(statement out); statement = ""; out = ""; continue }
+        out = out c
+      }
+      statement = statement out "\n"
+    }
+    END { emit(statement) }
+  ' "$1"
+}
+
+# gateway_error ANSWER: what went wrong, to stderr. The gateway's answer to a failed operation
+# carries the whole stack trace: its last causes say it; other answers are shown as they are.
+gateway_error() {
+  local causes
+  causes="$(printf '%s\n' "$1" | sed 's/\\n/\n/g; s/\\t/  /g' | grep '^Caused by: ' | tail -n 6 || true)"
+  printf '%s\n' "${causes:-$(head -c 600 <<< "$1")}" >&2
+}
+
+# gateway_call METHOD PATH [BODY]: the gateway's answer; dies on a transport error.
+gateway_call() {
+  local out
+  out="$(curl -sS --max-time 120 -X "$1" -H 'Content-Type: application/json' ${3:+-d "$3"} "$GATEWAY$2")" \
+    || die "$1 $GATEWAY$2 failed"
+  printf '%s' "$out"
+}
+
+# sql [-i INIT] FILE: every statement of FILE in one gateway session, in order (SET, ADD JAR,
+# CREATE ..., INSERT INTO ...), each waited for; stops at the first that fails, with the gateway's
+# error. Prints the id of each job an INSERT submitted. INIT's statements first configure the
+# session through the gateway's configure-session call (REST API v2), as `sql-client.sh -i INIT`
+# does: SET, DDL, USE, LOAD MODULE, ADD JAR, but no INSERT or query.
+cmd_sql() {
+  local init="" file session statement op status result job code n=0
+  if [ "${1:-}" = -i ]; then
+    init="${2:-}"
+    shift 2 || true
+    [ -f "$init" ] || die "no such SQL init file: $init"
+  fi
+  file="${1:-}"
+  [ -n "$file" ] || die "usage: cluster.sh sql [-i INIT] FILE"
+  [ -f "$file" ] || die "no such SQL script: $file"
+  curl -sf --max-time 5 "$GATEWAY/v1/info" > /dev/null \
+    || die "no SQL gateway answers on $GATEWAY (docker/local/cluster.sh sql-gateway)"
+  session="$(gateway_call POST /v1/sessions '{"sessionName":"cluster.sh"}' | json_field sessionHandle)"
+  [ -n "$session" ] || die "the SQL gateway opened no session"
+  if [ -n "$init" ]; then
+    while IFS= read -r -d $'\036' statement; do
+      result="$(curl -sS --max-time 120 -X POST -H 'Content-Type: application/json' -w '\n%{http_code}' \
+        -d "{\"statement\":$(json_string "$statement")}" "$GATEWAY/v2/sessions/$session/configure-session")" \
+        || die "POST $GATEWAY/v2/sessions/$session/configure-session failed"
+      code="${result##*$'\n'}"
+      if [ "$code" != 200 ]; then
+        gateway_error "${result%$'\n'*}"
+        gateway_call DELETE "/v1/sessions/$session" > /dev/null || true
+        die "$init: the gateway refused to configure the session with: $(head -n1 <<< "$statement") (HTTP $code)"
+      fi
+      say "init: $(head -n1 <<< "$statement")"
+    done < <(sql_statements "$init")
+  fi
+  while IFS= read -r -d $'\036' statement; do
+    n=$((n + 1))
+    op="$(gateway_call POST "/v1/sessions/$session/statements" "{\"statement\":$(json_string "$statement")}" \
+      | json_field operationHandle)"
+    [ -n "$op" ] || die "statement $n was not accepted: $(head -n1 <<< "$statement")"
+    status=""
+    for _ in $(seq 1200); do
+      status="$(gateway_call GET "/v1/sessions/$session/operations/$op/status" | json_field status)"
+      case "$status" in FINISHED|ERROR|CANCELED|CLOSED|TIMEOUT) break ;; esac
+      sleep 0.25
+    done
+    result="$(gateway_call GET "/v1/sessions/$session/operations/$op/result/0")"
+    if [ "$status" != FINISHED ]; then
+      gateway_error "$result"
+      gateway_call DELETE "/v1/sessions/$session" > /dev/null || true
+      die "statement $n of $file ended $status: $(head -n1 <<< "$statement")"
+    fi
+    job="$(printf '%s' "$result" | grep -o '"jobID":"[0-9a-f]\{32\}"' | grep -o '[0-9a-f]\{32\}' | head -n1 || true)"
+    say "statement $n: $(head -n1 <<< "$statement")${job:+ -> job $job}"
+    [ -z "$job" ] || echo "$job"
+  done < <(sql_statements "$file")
+  gateway_call DELETE "/v1/sessions/$session" > /dev/null || true
+  [ "$n" -gt 0 ] || die "$file has no statement"
+}
+
 cmd_status() {
   local n pid
-  for n in kafka jobmanager $(taskmanager_names); do
+  for n in kafka jobmanager $(taskmanager_names) sql-gateway; do
     if pid="$(live_pid "$n")"; then echo "$n: running (pid $pid)"; else echo "$n: not running"; fi
   done
   if rest_get /overview > /dev/null 2>&1; then
@@ -469,6 +606,7 @@ cmd_stop() {
     # Let the sinks abort their transactions before the TaskManagers go.
     await 20 "cancel" no_running_jobs || say "jobs still cancelling after 20 s; stopping anyway"
   fi
+  signal_and_wait sql-gateway
   local n pids=()
   for n in $(taskmanager_names); do signal_and_wait "$n" & pids+=($!); done
   [ ${#pids[@]} -eq 0 ] || wait "${pids[@]}"
@@ -491,7 +629,7 @@ cmd_kill_taskmanager() {
 
 cmd_clean() {
   local n
-  for n in kafka jobmanager $(taskmanager_names); do
+  for n in kafka jobmanager sql-gateway $(taskmanager_names); do
     live_pid "$n" > /dev/null && die "$n is running: stop the cluster first"
   done
   rm -rf "$work"
@@ -502,6 +640,8 @@ case "${1:-}" in
   start) cmd_start ;;
   submit) shift; cmd_submit "$@" ;;
   flink) shift; cmd_flink "$@" ;;
+  sql-gateway) cmd_sql_gateway ;;
+  sql) [ -n "${2:-}" ] || die "usage: cluster.sh sql [-i INIT] FILE"; shift; cmd_sql "$@" ;;
   produce) [ -n "${2:-}" ] || die "usage: cluster.sh produce N [TOPIC]"; shift; cmd_produce "$@" ;;
   status) cmd_status ;;
   stop) cmd_stop ;;
@@ -511,5 +651,5 @@ case "${1:-}" in
     start_taskmanager "$2" ;;
   kill-taskmanager) [ -n "${2:-}" ] || die "usage: cluster.sh kill-taskmanager N"; cmd_kill_taskmanager "$2" ;;
   clean) cmd_clean ;;
-  *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

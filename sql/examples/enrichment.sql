@@ -1,12 +1,16 @@
 -- Q-Sparse in Flink SQL: the enrichment of the DataStream demo (Kafka -> Q-Sparse -> Kafka), in SQL.
 --
--- Run with Flink's SQL client, the provider jar on the class path:
---   mvn -B -ntp -pl sql -am -DskipTests package      # -> sql/target/qsparse-sql.jar
---   cp sql/target/qsparse-sql.jar $FLINK_HOME/lib/   # plus flink-sql-connector-kafka and flink-json
---   $FLINK_HOME/bin/sql-client.sh -f sql/examples/enrichment.sql
+-- It needs two jars in the session, both built by `mvn -B -ntp -DskipTests package` into sql/target/:
+-- qsparse-sql.jar (the provider; its Jackson relocated) and flink-sql-connector-kafka.jar. Either
+-- ADD JAR them first (what docker/sql-init.sql does in the image, for the compose `sql-client` and
+-- the Kubernetes SQL gateway) or copy them into $FLINK_HOME/lib/ of every Flink process:
+--   /opt/flink/bin/sql-client.sh -i /opt/qsparse/sql/init.sql -f /opt/qsparse/sql/enrichment.sql  # in the image
+--   docker/local/cluster.sh sql -i INIT FILE   # the local cluster's SQL gateway (docker/README.md)
 -- Task managers need --add-modules=jdk.incubator.vector in env.java.opts.all for the vector kernels.
--- Edit the two values marked EDIT: the Kafka bootstrap servers and the model directory (the same
--- path on every task manager). MlPredictScriptTest plans this file as it is written here.
+-- The two values marked EDIT are those of docker/docker-compose.yml and the image: Kafka at
+-- kafka:9092, the demo model at /opt/qsparse/models/qsparse-demo (the same path on every task
+-- manager). MlPredictScriptTest plans this file as it is written here; SqlEnrichmentScriptTest runs
+-- it on the multi-process cluster.
 
 SET 'execution.checkpointing.interval' = '1 s';
 -- Rows in flight in ML_PREDICT (default 10): at least 2 x batch.max-size x threads lets a
@@ -20,7 +24,7 @@ CREATE TABLE events (
 ) WITH (
   'connector' = 'kafka',
   'topic' = 'qsparse-input',
-  'properties.bootstrap.servers' = 'localhost:9092',  -- EDIT
+  'properties.bootstrap.servers' = 'kafka:9092',  -- EDIT
   'properties.group.id' = 'qsparse-sql',
   'properties.isolation.level' = 'read_committed',
   'scan.startup.mode' = 'earliest-offset',
@@ -38,7 +42,7 @@ CREATE TABLE enriched (
 ) WITH (
   'connector' = 'kafka',
   'topic' = 'qsparse-enriched-sql',
-  'properties.bootstrap.servers' = 'localhost:9092',  -- EDIT
+  'properties.bootstrap.servers' = 'kafka:9092',  -- EDIT
   'properties.transaction.timeout.ms' = '600000',
   'sink.delivery-guarantee' = 'exactly-once',
   'sink.transactional-id-prefix' = 'qsparse-sql-enrichment',
@@ -52,7 +56,7 @@ INPUT (text STRING)
 OUTPUT (embedding ARRAY<FLOAT>, input_tokens INT, activation_sparsity DOUBLE, error STRING)
 WITH (
   'provider' = 'qsparse',
-  'model-path' = '/models/qsparse-demo',  -- EDIT
+  'model-path' = '/opt/qsparse/models/qsparse-demo',  -- EDIT
   'task' = 'embed',
   'batch.max-size' = '16',
   'batch.max-wait' = '10 ms'

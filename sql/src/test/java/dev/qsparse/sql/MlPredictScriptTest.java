@@ -41,7 +41,8 @@ class MlPredictScriptTest {
 
     @Test
     void theScriptPlansAsWritten() throws Exception {
-        String script = Files.readString(SCRIPT).replace("'/models/qsparse-demo'", SqlModels.quoted(DEMO_MODEL));
+        String script =
+                Files.readString(SCRIPT).replace("'/opt/qsparse/models/qsparse-demo'", SqlModels.quoted(DEMO_MODEL));
         List<String> statements = statements(script);
         assertEquals(6, statements.size(), statements.toString());
         TableEnvironment tEnv = SqlModels.tableEnvironment();

@@ -59,6 +59,11 @@ final class LocalCluster implements AutoCloseable {
         Runtime.getRuntime().addShutdownHook(shutdownHook);
     }
 
+    /** The port {@code cluster.sh sql-gateway} binds the SQL gateway's REST API to. */
+    void sqlGatewayPort(int port) {
+        env.put("SQL_GATEWAY_PORT", String.valueOf(port));
+    }
+
     String bootstrapServers() {
         return "127.0.0.1:" + kafkaPort;
     }
