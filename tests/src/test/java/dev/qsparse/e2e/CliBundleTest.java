@@ -29,7 +29,8 @@ import org.junit.jupiter.api.io.TempDir;
  * with an environment holding only {@code JAVA_HOME} and a PATH with nothing but {@code bash} and
  * {@code find} on it, it embeds texts (equal to the runtime's own embedding), reads JSON Lines on
  * stdin, and runs as a plain {@code java -jar}. The source checkout's {@code bin/qsparse} runs the
- * bundle under the same PATH, without building. Needs the reactor to have packaged the cli module
+ * bundle under the same PATH, without building. With the runtime its {@code bin/add-runtime} makes
+ * (jlink), the bundle runs with no JAVA_HOME and no java on the PATH at all. Needs the reactor to have packaged the cli module
  * ({@code mvn verify}, or {@code -pl tests -am verify -Dtest=CliBundleTest}).
  */
 class CliBundleTest {
@@ -53,17 +54,7 @@ class CliBundleTest {
         assertTrue(
                 Files.isExecutable(BUNDLE.resolve("bin/qsparse")),
                 BUNDLE.toAbsolutePath() + " has no bin/qsparse: package the cli module first (mvn verify)");
-        copied = tmp.resolve("elsewhere/qsparse-cli");
-        try (Stream<Path> files = Files.walk(BUNDLE)) {
-            for (Path from : (Iterable<Path>) files::iterator) {
-                Path to = copied.resolve(BUNDLE.relativize(from).toString());
-                if (Files.isDirectory(from)) {
-                    Files.createDirectories(to);
-                } else {
-                    Files.copy(from, to, StandardCopyOption.COPY_ATTRIBUTES);
-                }
-            }
-        }
+        copied = copyOfTheBundle("elsewhere");
         bareBin = Files.createDirectories(tmp.resolve("bare-bin"));
         for (String tool : new String[] {"bash", "find"}) {
             Path real = Stream.of("/usr/bin/", "/bin/")
@@ -76,15 +67,38 @@ class CliBundleTest {
         assertFalse(Files.exists(bareBin.resolve("mvn"), LinkOption.NOFOLLOW_LINKS));
     }
 
+    /** The bundle copied to {@code tmp/where/qsparse-cli}, file modes kept. */
+    private static Path copyOfTheBundle(String where) throws IOException {
+        Path copy = tmp.resolve(where).resolve("qsparse-cli");
+        try (Stream<Path> files = Files.walk(BUNDLE)) {
+            for (Path from : (Iterable<Path>) files::iterator) {
+                Path to = copy.resolve(BUNDLE.relativize(from).toString());
+                if (Files.isDirectory(from)) {
+                    Files.createDirectories(to);
+                } else {
+                    Files.copy(from, to, StandardCopyOption.COPY_ATTRIBUTES);
+                }
+            }
+        }
+        return copy;
+    }
+
     private record Result(int exitCode, String stdout, String stderr) {}
 
     /** Runs {@code command} with only PATH (bash and find) and JAVA_HOME (this JVM's) set. */
     private static Result run(String stdin, String... command) throws Exception {
+        return runWithJavaHome(System.getProperty("java.home"), stdin, command);
+    }
+
+    /** Runs {@code command} with only PATH (bash and find) and, unless null, JAVA_HOME set. */
+    private static Result runWithJavaHome(String javaHome, String stdin, String... command) throws Exception {
         ProcessBuilder pb = new ProcessBuilder(command).directory(tmp.toFile());
         Map<String, String> env = pb.environment();
         env.clear();
         env.put("PATH", bareBin.toString());
-        env.put("JAVA_HOME", System.getProperty("java.home"));
+        if (javaHome != null) {
+            env.put("JAVA_HOME", javaHome);
+        }
         Path out = Files.createTempFile(tmp, "stdout", ".txt");
         Path err = Files.createTempFile(tmp, "stderr", ".txt");
         pb.redirectOutput(out.toFile()).redirectError(err.toFile());
@@ -99,7 +113,7 @@ class CliBundleTest {
     }
 
     private static List<JsonNode> ok(Result r) throws IOException {
-        assertEquals(0, r.exitCode(), r.stderr());
+        assertEquals(0, r.exitCode(), r.stdout() + r.stderr());
         List<JsonNode> lines = new ArrayList<>();
         for (String line : r.stdout().lines().toList()) {
             lines.add(JSON.readTree(line));
@@ -163,5 +177,25 @@ class CliBundleTest {
         List<JsonNode> out = ok(r);
         assertArrayEquals(expectedEmbedding(), floats(out.get(0).get("embedding")));
         assertFalse(r.stderr().contains("building"), r.stderr());
+    }
+
+    @Test
+    void withAJlinkedRuntimeTheBundleNeedsNoJavaOnTheMachine() throws Exception {
+        Path bundle = copyOfTheBundle("with-runtime");
+        // add-runtime runs where a JDK is (this JVM's); the bundle then runs with no JAVA_HOME and no java on the PATH.
+        Result added = run(null, bundle.resolve("bin/add-runtime").toString());
+        assertEquals(0, added.exitCode(), added.stdout() + added.stderr());
+        assertTrue(added.stderr().contains("made " + bundle.resolve("runtime")), added.stderr());
+        assertTrue(Files.isExecutable(bundle.resolve("runtime/bin/java")));
+        List<JsonNode> out = ok(runWithJavaHome(
+                null,
+                null,
+                bundle.resolve("bin/qsparse").toString(),
+                "embed",
+                "--model",
+                DEMO_MODEL.toString(),
+                "--text",
+                TEXT));
+        assertArrayEquals(expectedEmbedding(), floats(out.get(0).get("embedding")));
     }
 }
