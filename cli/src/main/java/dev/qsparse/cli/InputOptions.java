@@ -66,8 +66,8 @@ final class InputOptions {
             names = "--batch",
             paramLabel = "N",
             defaultValue = "32",
-            description = "Inputs run together (1 to 1024, default ${DEFAULT-VALUE}); results are the same at any"
-                    + " batch size.")
+            description = "Inputs of --input (and embed --file) run together (1 to 1024, default ${DEFAULT-VALUE});"
+                    + " results are the same at any batch size.")
     int batch;
 
     /** Whether {@code --input} was given. */
@@ -105,23 +105,20 @@ final class InputOptions {
         return InputReader.read(lines, source, format, maxLines, maxLineChars, verb, commandKeys);
     }
 
-    /** A file read as {@code --input FILE --format lines} reads it (for {@code embed --file}). */
+    /**
+     * A file read as {@code --input FILE --format lines} reads it, under the same bounds: {@code
+     * embed --file} is that command, {@code score --file} scores the lines as one corpus.
+     */
     List<InputRecord> readLines(Path file, String verb) throws IOException {
         checkBounds();
         List<String> lines = TextFile.readLines(file, maxFileBytes);
         return InputReader.read(lines, file.toString(), InputFormat.LINES, maxLines, maxLineChars, verb, Set.of());
     }
 
-    /** {@code --max-file-bytes} alone, for a file that is one input (score's corpus). */
-    long maxFileBytes() {
+    private void checkBounds() {
         if (maxFileBytes < 1) {
             throw new IllegalArgumentException("--max-file-bytes must be >= 1, got " + maxFileBytes);
         }
-        return maxFileBytes;
-    }
-
-    private void checkBounds() {
-        maxFileBytes();
         if (maxLines < 1) {
             throw new IllegalArgumentException("--max-lines must be >= 1, got " + maxLines);
         }

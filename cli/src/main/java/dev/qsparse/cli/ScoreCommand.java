@@ -47,9 +47,10 @@ final class ScoreCommand implements Callable<Integer> {
     @Option(
             names = "--file",
             paramLabel = "FILE",
-            description = "UTF-8 text file: score each non-empty line, report the corpus perplexity (one object). "
-                    + "At most --max-file-bytes are read; binary content, a file over the bound or one "
-                    + "with no non-empty line is an error.")
+            description = "UTF-8 text file: score each non-empty line, report the corpus perplexity (one object)."
+                    + " Read and checked before the model loads, with --input's bounds (--max-file-bytes,"
+                    + " --max-lines, --max-line-chars); binary content, a bound passed or no non-empty line is an"
+                    + " error.")
     Path file;
 
     @Option(
@@ -68,6 +69,8 @@ final class ScoreCommand implements Callable<Integer> {
             }
             return scoreEach();
         }
+        // The corpus is read and checked in full before the model loads, as --input is.
+        List<InputRecord> corpus = file == null ? null : inputs.readLines(file, "score");
         try (Model model = modelOptions.load()) {
             InferenceSession session = model.newSession();
             FeedForwardSparsity ffnCounts = null;
@@ -84,7 +87,7 @@ final class ScoreCommand implements Callable<Integer> {
                 out = object(model, session.score(text));
             } else {
                 out = new LinkedHashMap<>();
-                scoreFile(session, file, inputs.maxFileBytes(), out);
+                scoreFile(session, corpus, out);
                 out.put("model", model.name());
             }
             if (ffnCounts != null) {
@@ -120,46 +123,35 @@ final class ScoreCommand implements Callable<Integer> {
         return out;
     }
 
-    private static void scoreFile(InferenceSession session, Path file, long maxBytes, Map<String, Object> out)
-            throws Exception {
-        List<String> lines = TextFile.readLines(file, maxBytes);
+    /** One corpus perplexity over the lines, scored one at a time (so --ffn-sparsity sees every position). */
+    private static void scoreFile(InferenceSession session, List<InputRecord> lines, Map<String, Object> out) {
         double logprob = 0;
         long tokens = 0;
-        int scoredLines = 0;
         int truncated = 0;
         long start = System.nanoTime();
-        for (int i = 0; i < lines.size(); i++) {
-            String line = lines.get(i);
-            if (line.isBlank()) {
-                continue;
-            }
-            InferenceResult r = session.run(InferenceRequest.score(line));
+        for (InputRecord line : lines) {
+            InferenceResult r = session.run(InferenceRequest.score(line.text()));
             if (r instanceof InferenceResult.Failure f) {
-                throw new IllegalArgumentException(file + ": line " + (i + 1) + ": " + f.reason());
+                throw line.error(f.reason());
             }
             InferenceResult.Score s = (InferenceResult.Score) r;
             logprob += s.logprob();
             tokens += s.scoredTokens();
-            scoredLines++;
             if (s.stats().inputTruncated()) {
                 truncated++;
             }
         }
-        if (scoredLines == 0) {
-            throw new IllegalArgumentException(
-                    file + ": no non-empty line to score (" + lines.size() + " line(s), all blank)");
-        }
         double mean = logprob / tokens;
         double perplexity = Math.exp(-mean);
         if (!Double.isFinite(logprob) || !Double.isFinite(perplexity)) {
-            throw new IllegalArgumentException(
-                    file + ": the corpus score is not finite (logprob " + logprob + ", perplexity " + perplexity + ")");
+            throw new IllegalArgumentException(lines.get(0).source() + ": the corpus score is not finite (logprob "
+                    + logprob + ", perplexity " + perplexity + ")");
         }
         out.put("logprob", logprob);
         out.put("mean_logprob", mean);
         out.put("perplexity", perplexity);
         out.put("scored_tokens", tokens);
-        out.put("lines", scoredLines);
+        out.put("lines", lines.size());
         out.put("truncated_lines", truncated);
         out.put("millis", (System.nanoTime() - start) / 1e6);
     }

@@ -255,6 +255,11 @@ class InputFlagTest {
             assertTrue(refused(1, concat(command, input, "--batch", "1025"))
                     .contains("--batch must be between 1 and 1024, got 1025"));
         }
+        // score --file reads its corpus the same way, before the model loads.
+        assertTrue(refused(1, "score", "--model", MODEL, "--file", p, "--max-line-chars", "10")
+                .contains(p + ": line 3 is 50 code points, over --max-line-chars 10"));
+        assertTrue(refused(1, "score", "--model", MODEL, "--file", p, "--max-lines", "3")
+                .contains(p + ": more than --max-lines 3 non-empty lines (line 4)"));
         stdin("a".repeat(100));
         assertTrue(refused(1, "embed", "--model", MODEL, "--input", "-", "--format", "lines", "--max-file-bytes", "99")
                 .contains("stdin: larger than the 99-byte limit of --max-file-bytes"));
