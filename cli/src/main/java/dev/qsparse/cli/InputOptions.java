@@ -77,7 +77,8 @@ final class InputOptions {
 
     /**
      * Fails with a usage error unless exactly one way of giving the input was used: {@code --input}
-     * or one of {@code others} (flag name, given?).
+     * or the command's own flags (each a name and whether it was given; {@code secondFlag} null for
+     * a command with one), and unless {@code --format} comes with {@code --input} and only with it.
      */
     void requireExactlyOne(
             CommandSpec spec, String firstFlag, boolean firstGiven, String secondFlag, boolean secondGiven) {
