@@ -25,13 +25,25 @@ import picocli.CommandLine.Command;
         })
 public final class QSparseCli {
 
+    /** How every command loads its model. */
+    final ModelLoader models;
+
+    private QSparseCli(ModelLoader models) {
+        this.models = models;
+    }
+
     public static void main(String[] args) {
         System.exit(run(args));
     }
 
     /** Runs the CLI and returns the exit code, for tests. */
     public static int run(String... args) {
-        CommandLine cli = new CommandLine(new QSparseCli());
+        return run(dev.qsparse.runtime.Model::load, args);
+    }
+
+    /** Runs the CLI with {@code models} loading every model (tests count loads through it). */
+    static int run(ModelLoader models, String... args) {
+        CommandLine cli = new CommandLine(new QSparseCli(models));
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             commandLine.getErr().println("qsparse " + commandLine.getCommandName() + ": " + describe(e));
             return 1;

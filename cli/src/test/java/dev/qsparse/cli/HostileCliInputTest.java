@@ -100,7 +100,7 @@ class HostileCliInputTest {
         Files.writeString(f, "a line of text\n".repeat(10_000)); // 150,000 bytes
         String e = scoreFile(f, "--max-file-bytes", "100000");
         assertTrue(e.contains(f + ": larger than the 100000-byte limit of --max-file-bytes"), e);
-        assertEquals(64L * 1024 * 1024, ScoreCommand.DEFAULT_MAX_FILE_BYTES);
+        assertEquals(64L * 1024 * 1024, InputOptions.DEFAULT_MAX_FILE_BYTES);
     }
 
     @Test
