@@ -50,7 +50,7 @@ echo "bundle.sh: jlink ($("$jdk/bin/java" -version 2>&1 | head -1)) ..." >&2
 # Debian's libjvm.so keeps its symbol table (24 MB); HotSpot does not need it to run.
 if command -v strip >/dev/null 2>&1; then strip --strip-unneeded "$out/jre/lib/server/libjvm.so"; fi
 
-cp cli/target/cli-*.jar bench/target/bench-*-SNAPSHOT.jar cli/target/lib/picocli-*.jar "$out/lib/"
+cp cli/target/qsparse-cli/lib/qsparse-cli.jar cli/target/qsparse-cli/lib/picocli-*.jar bench/target/bench-*-SNAPSHOT.jar "$out/lib/"
 for jar in bench/target/lib/*.jar; do
   case "$(basename "$jar")" in
     jmh-*|jopt-simple-*|commons-math3-*|onnxruntime-*) ;;  # JMH suites and ONNX Runtime are not on this class path
