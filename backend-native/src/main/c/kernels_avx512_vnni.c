@@ -675,7 +675,100 @@ static void level_f32_rows(const struct qs_weights *w, const struct qs_batch *b,
              o->values, o->stride);
 }
 
+/*
+ * One input over ternary columns on zmm registers (the 256-bit kernel of sparse_256.inc takes the
+ * outputs past the last whole 256): four kept columns per visit of a 256-output block, their 64
+ * bytes interleaved so that each 32-bit lane holds one byte position of the four columns; each
+ * 2-bit plane is a shift and a mask away, and vpdpbusd adds code (0, 1, 2: unsigned) times x
+ * (signed) of the four columns into int32, exact and without int16 steps. Accumulator (k, m), lane
+ * L, dword d holds output 64L + 16m + 4k + d of the block; the finish transposes the 128-bit lanes
+ * of the four k into output order. Sums, finish and results are those of the 256-bit kernel.
+ */
+#define W_TILE 4096 /* outputs per sweep of the kept columns: int32 sums of 16 KB in L1 */
+
+VNNI_INLINE __m512i dpbusd512(__m512i acc, __m512i u, __m512i s) {
+    __asm__("vpdpbusd %[s], %[u], %[acc]" : [acc] "+v"(acc) : [u] "v"(u), [s] "v"(s));
+    return acc;
+}
+
+/* acc[4k + m] += plane m of interleaved vector v (k) times the four activations x4. */
+#define WIDE_PLANES(k, v)                                                                                  \
+    do {                                                                                                 \
+        acc[4 * (k)] = dpbusd512(acc[4 * (k)], _mm512_and_si512((v), three), x4);                         \
+        acc[4 * (k) + 1] = dpbusd512(acc[4 * (k) + 1], _mm512_and_si512(_mm512_srli_epi16((v), 2), three), x4); \
+        acc[4 * (k) + 2] = dpbusd512(acc[4 * (k) + 2], _mm512_and_si512(_mm512_srli_epi16((v), 4), three), x4); \
+        acc[4 * (k) + 3] = dpbusd512(acc[4 * (k) + 3], _mm512_and_si512(_mm512_srli_epi16((v), 6), three), x4); \
+    } while (0)
+
+VNNI static void sparse_ternary_wide(const int8_t *const *cp, const int8_t *xb, int n, int32_t token_sum,
+                                     float token_scale, long o0, long len, float *out, int32_t *raw) {
+    int quads = (n + 3) / 4;
+    const __m512i three = _mm512_set1_epi8(3);
+    __m512i tsum = _mm512_set1_epi32(token_sum);
+    __m512 ts = _mm512_set1_ps(token_scale);
+    int32_t sums[W_TILE] __attribute__((aligned(64))); /* accumulator layout: 256-output block b at 256b, (k, m) at 16(4k + m) */
+    for (long tile = o0; tile < o0 + len; tile += W_TILE) {
+        long width = o0 + len - tile < W_TILE ? o0 + len - tile : W_TILE; /* a multiple of 256 */
+        memset(sums, 0, 4 * width);
+        for (int q = 0; q < quads; q++) {
+            int32_t four;
+            memcpy(&four, xb + 4 * q, 4);
+            __m512i x4 = _mm512_set1_epi32(four);
+            const int8_t *c0 = cp[4 * q] + tile / 4, *c1 = cp[4 * q + 1] + tile / 4, *c2 = cp[4 * q + 2] + tile / 4,
+                         *c3 = cp[4 * q + 3] + tile / 4;
+            if (q + 2 < quads) {
+                for (int k = 0; k < 4; k++) { /* the whole run of the quad after next: short runs at scattered addresses */
+                    for (long b = 0; b < width / 4; b += 64) {
+                        _mm_prefetch((const char *)(cp[4 * (q + 2) + k] + tile / 4 + b), _MM_HINT_T0);
+                    }
+                }
+            }
+            for (long blk = 0; blk < width; blk += 256) {
+                long byte = blk / 4;
+                __m512i k0 = _mm512_loadu_si512(c0 + byte), k1 = _mm512_loadu_si512(c1 + byte);
+                __m512i k2 = _mm512_loadu_si512(c2 + byte), k3 = _mm512_loadu_si512(c3 + byte);
+                __m512i a_lo = _mm512_unpacklo_epi8(k0, k1), a_hi = _mm512_unpackhi_epi8(k0, k1);
+                __m512i b_lo = _mm512_unpacklo_epi8(k2, k3), b_hi = _mm512_unpackhi_epi8(k2, k3);
+                __m512i *s = (__m512i *)(sums + blk);
+                __m512i acc[16];
+                for (int i = 0; i < 16; i++) {
+                    acc[i] = _mm512_load_si512(s + i);
+                }
+                WIDE_PLANES(0, _mm512_unpacklo_epi16(a_lo, b_lo)); /* byte positions 4k + d, k = 0 */
+                WIDE_PLANES(1, _mm512_unpackhi_epi16(a_lo, b_lo));
+                WIDE_PLANES(2, _mm512_unpacklo_epi16(a_hi, b_hi));
+                WIDE_PLANES(3, _mm512_unpackhi_epi16(a_hi, b_hi));
+                for (int i = 0; i < 16; i++) {
+                    _mm512_store_si512(s + i, acc[i]);
+                }
+            }
+        }
+        for (long blk = 0; blk < width; blk += 256) {
+            const __m512i *s = (const __m512i *)(sums + blk);
+            for (int m = 0; m < 4; m++) {
+                /* lanes L of (k = 0..3, plane m) are outputs 64L + 16m + 0..15: a 4 x 4 transpose of lanes */
+                __m512i v0 = _mm512_load_si512(s + m), v1 = _mm512_load_si512(s + 4 + m);
+                __m512i v2 = _mm512_load_si512(s + 8 + m), v3 = _mm512_load_si512(s + 12 + m);
+                __m512i t0 = _mm512_shuffle_i32x4(v0, v1, 0x44), t1 = _mm512_shuffle_i32x4(v0, v1, 0xEE);
+                __m512i t2 = _mm512_shuffle_i32x4(v2, v3, 0x44), t3 = _mm512_shuffle_i32x4(v2, v3, 0xEE);
+                __m512i r[4] = {_mm512_shuffle_i32x4(t0, t2, 0x88), _mm512_shuffle_i32x4(t0, t2, 0xDD),
+                                _mm512_shuffle_i32x4(t1, t3, 0x88), _mm512_shuffle_i32x4(t1, t3, 0xDD)};
+                for (int l = 0; l < 4; l++) {
+                    long o = tile + blk + 64 * l + 16 * m;
+                    if (raw != NULL) {
+                        _mm512_storeu_si512(raw + o, r[l]); /* the exact code sums, unfinished */
+                    } else {
+                        __m512 f = _mm512_cvtepi32_ps(_mm512_sub_epi32(r[l], tsum));
+                        _mm512_storeu_ps(out + o, _mm512_mul_ps(f, ts));
+                    }
+                }
+            }
+        }
+    }
+}
+
 /* Decode steps on 256-bit registers (EVEX vpdpbusd: no AVX-VNNI needed): see sparse_256.inc. */
+#define S_TERNARY_WIDE sparse_ternary_wide
 #define S_TARGET "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni"
 #define S_VNNI 1
 #define S_DPBUSD "vpdpbusd"

@@ -272,7 +272,7 @@ static int check_extremes(const struct qs_level *l) {
         for (int m = 0; m < 3; m++) {
             for (int variant = 0; variant < 4; variant++) {
                 int count = modes[m] == 0 ? 4 : 1;
-                struct problem p = make(layouts[k], 128, 3072, count, 1.0);
+                struct problem p = make(layouts[k], 384, 3072, count, 1.0); /* a wide block and a tail */
                 float xv = variant % 2 == 0 ? -128.0f : 127.0f;
                 long weight_bytes = (long)p.cols * p.stride;
                 for (long i = 0; i < weight_bytes; i++) {
@@ -343,7 +343,9 @@ int main(int argc, char **argv) {
         }
         return 2;
     }
-    static const int shapes[][2] = {{64, 4}, {100, 3}, {320, 130}, {192, 768}, {64, 1}, {5, 17}, {33, 256}};
+    /* 1088 and 9024 rows: whole 256-output blocks of the wide ternary kernel, a tail, two tiles of 4096 */
+    static const int shapes[][2] = {{64, 4}, {100, 3}, {320, 130}, {192, 768}, {64, 1}, {5, 17}, {33, 256},
+                                    {1088, 24}, {9024, 9}};
     static const int counts[] = {1, 2, 3, 4, 5, 7, 13, 64};
     int failures = 0;
     for (int i = 0; i < QS_LEVELS; i++) {
