@@ -767,7 +767,89 @@ VNNI static void sparse_ternary_wide(const int8_t *const *cp, const int8_t *xb, 
     }
 }
 
+/* The four interleaved vectors' 128-bit lanes transposed: r[L] = (v0.L, v1.L, v2.L, v3.L). */
+VNNI_INLINE void transpose_lanes(__m512i v0, __m512i v1, __m512i v2, __m512i v3, __m512i r[4]) {
+    __m512i t0 = _mm512_shuffle_i32x4(v0, v1, 0x44), t1 = _mm512_shuffle_i32x4(v0, v1, 0xEE);
+    __m512i t2 = _mm512_shuffle_i32x4(v2, v3, 0x44), t3 = _mm512_shuffle_i32x4(v2, v3, 0xEE);
+    r[0] = _mm512_shuffle_i32x4(t0, t2, 0x88);
+    r[1] = _mm512_shuffle_i32x4(t0, t2, 0xDD);
+    r[2] = _mm512_shuffle_i32x4(t1, t3, 0x88);
+    r[3] = _mm512_shuffle_i32x4(t1, t3, 0xDD);
+}
+
+/*
+ * One input over int8 columns on zmm registers: four kept columns per visit of a 64-output block,
+ * interleaved as in the ternary kernel (lane L, dword d of vector k: output 16L + 4k + d), the
+ * weights' sign bit flipped so that they go in unsigned (w + 128) against the signed activations:
+ * vpdpbusd gives sum (w + 128) x exactly, and 128 * sum x comes off at the finish. The same exact
+ * sums and finish as the 256-bit kernel (which needs vpsignb, absent on zmm): bit for bit.
+ */
+#ifndef W_TILE_INT8
+#define W_TILE_INT8 2048
+#endif
+
+VNNI static void sparse_int8_wide(const int8_t *const *cp, const int8_t *xb, int n, const float *row_scale,
+                                  float token_scale, long o0, long len, float *out, int32_t *raw) {
+    int groups = (n + 3) / 4;
+    int32_t xsum = 0;
+    for (int j = 0; j < n; j++) {
+        xsum += xb[j];
+    }
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    __m512i offset = _mm512_set1_epi32(128 * xsum);
+    __m512 ts = _mm512_set1_ps(token_scale);
+    int32_t sums[W_TILE_INT8] __attribute__((aligned(64))); /* 64-output block b at 64b, vector k at 16k */
+    for (long tile = o0; tile < o0 + len; tile += W_TILE_INT8) {
+        long width = o0 + len - tile < W_TILE_INT8 ? o0 + len - tile : W_TILE_INT8; /* a multiple of 64 */
+        memset(sums, 0, 4 * width);
+        for (int g = 0; g < groups; g++) {
+            int32_t four;
+            memcpy(&four, xb + 4 * g, 4);
+            __m512i x4 = _mm512_set1_epi32(four);
+            const int8_t *c0 = cp[4 * g] + tile, *c1 = cp[4 * g + 1] + tile, *c2 = cp[4 * g + 2] + tile,
+                         *c3 = cp[4 * g + 3] + tile;
+            if (g + 2 < groups && width <= 3072) { /* short runs: fetch the group after next (see sparse_int8) */
+                for (int k = 0; k < 4; k++) {
+                    for (long b = 0; b < width; b += 64) {
+                        _mm_prefetch((const char *)(cp[4 * (g + 2) + k] + tile + b), _MM_HINT_T0);
+                    }
+                }
+            }
+            for (long blk = 0; blk < width; blk += 64) {
+                __m512i k0 = _mm512_xor_si512(_mm512_loadu_si512(c0 + blk), flip);
+                __m512i k1 = _mm512_xor_si512(_mm512_loadu_si512(c1 + blk), flip);
+                __m512i k2 = _mm512_xor_si512(_mm512_loadu_si512(c2 + blk), flip);
+                __m512i k3 = _mm512_xor_si512(_mm512_loadu_si512(c3 + blk), flip);
+                __m512i a_lo = _mm512_unpacklo_epi8(k0, k1), a_hi = _mm512_unpackhi_epi8(k0, k1);
+                __m512i b_lo = _mm512_unpacklo_epi8(k2, k3), b_hi = _mm512_unpackhi_epi8(k2, k3);
+                __m512i *s = (__m512i *)(sums + blk);
+                _mm512_store_si512(s, dpbusd512(_mm512_load_si512(s), _mm512_unpacklo_epi16(a_lo, b_lo), x4));
+                _mm512_store_si512(s + 1, dpbusd512(_mm512_load_si512(s + 1), _mm512_unpackhi_epi16(a_lo, b_lo), x4));
+                _mm512_store_si512(s + 2, dpbusd512(_mm512_load_si512(s + 2), _mm512_unpacklo_epi16(a_hi, b_hi), x4));
+                _mm512_store_si512(s + 3, dpbusd512(_mm512_load_si512(s + 3), _mm512_unpackhi_epi16(a_hi, b_hi), x4));
+            }
+        }
+        for (long blk = 0; blk < width; blk += 64) {
+            const __m512i *s = (const __m512i *)(sums + blk);
+            __m512i r[4];
+            transpose_lanes(_mm512_load_si512(s), _mm512_load_si512(s + 1), _mm512_load_si512(s + 2),
+                            _mm512_load_si512(s + 3), r);
+            for (int l = 0; l < 4; l++) {
+                long o = tile + blk + 16 * l;
+                __m512i sum = _mm512_sub_epi32(r[l], offset);
+                if (raw != NULL) {
+                    _mm512_storeu_si512(raw + o, sum); /* the exact sums, unfinished */
+                } else {
+                    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(sum), _mm512_loadu_ps(row_scale + o));
+                    _mm512_storeu_ps(out + o, _mm512_mul_ps(f, ts));
+                }
+            }
+        }
+    }
+}
+
 /* Decode steps on 256-bit registers (EVEX vpdpbusd: no AVX-VNNI needed): see sparse_256.inc. */
+#define S_INT8_WIDE sparse_int8_wide
 #define S_TERNARY_WIDE sparse_ternary_wide
 #define S_TARGET "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni"
 #define S_VNNI 1
