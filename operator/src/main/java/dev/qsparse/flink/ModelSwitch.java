@@ -150,6 +150,7 @@ public class ModelSwitch {
 
     @Override
     public String toString() {
-        return version + " (" + model + ")";
+        // A record without a version takes the manifest's or the directory's when it loads.
+        return (version == null ? "the version its location gives" : version) + " (" + model + ")";
     }
 }
