@@ -44,14 +44,27 @@ public final class EmbeddingModelsBench {
     /** PyTorch beside us: the interpreter (with torch) and bench/torch_embed_qwen3.py, or null for none. */
     public record TorchPeer(String python, Path script) {}
 
+    /**
+     * ONNX Runtime beside us ({@link EmbeddingModelPeer#onnxRuntime}), with the interpreter that exports
+     * the model for it (Debian's python3 with torch), or null for none.
+     */
+    public record OnnxPeer(EmbeddingModelPeer engine, String python) {}
+
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private EmbeddingModelsBench() {}
 
     /** Writes (once) and times the three models; {@code tokenizerDonor} is a directory with a tokenizer.json. */
     public static List<Row> run(
-            Path work, Path tokenizerDonor, List<String> texts, int threads, int reps, TorchPeer torch, PrintStream log)
-            throws IOException, InterruptedException {
+            Path work,
+            Path tokenizerDonor,
+            List<String> texts,
+            int threads,
+            int reps,
+            TorchPeer torch,
+            OnnxPeer onnx,
+            PrintStream log)
+            throws Exception {
         RandomModels.Qwen3Shape shape = RandomModels.Qwen3Shape.qwen3_0_6B();
         Path floatSource = source(work.resolve("qwen3-embedding-0.6b-bf16"), shape, false, tokenizerDonor, log);
         Path bitnetSource = source(work.resolve("bitnet-embedding-0.6b-bf16"), shape, true, tokenizerDonor, log);
@@ -59,6 +72,7 @@ public final class EmbeddingModelsBench {
         Path ternary = converted(
                 bitnetSource, work.resolve("bitnet-embedding-0.6b-ternary"), ModelConverter.Target.TERNARY, log);
         List<Row> rows = new ArrayList<>();
+        List<float[]> published = new ArrayList<>();
         rows.add(time(
                 "Qwen3-Embedding-0.6B shape",
                 "bf16 as published, f32 activations",
@@ -66,9 +80,12 @@ public final class EmbeddingModelsBench {
                 texts,
                 threads,
                 reps,
+                published,
                 log));
-        rows.add(time("Qwen3-Embedding-0.6B shape", "int8 weights, f32 activations", int8, texts, threads, reps, log));
-        rows.add(time("bitnet-embedding-0.6b shape", "ternary, int8 activations", ternary, texts, threads, reps, log));
+        rows.add(time(
+                "Qwen3-Embedding-0.6B shape", "int8 weights, f32 activations", int8, texts, threads, reps, null, log));
+        rows.add(time(
+                "bitnet-embedding-0.6b shape", "ternary, int8 activations", ternary, texts, threads, reps, null, log));
         for (double keep : new double[] {0.7, 0.5}) {
             Path sparse = withTopK(ternary, work.resolve("bitnet-embedding-0.6b-ternary-topk" + keep), keep);
             Row r = time(
@@ -78,6 +95,7 @@ public final class EmbeddingModelsBench {
                     texts,
                     threads,
                     reps,
+                    null,
                     log);
             rows.add(new Row(
                     r.model(),
@@ -93,7 +111,88 @@ public final class EmbeddingModelsBench {
                 rows.add(peer);
             }
         }
+        if (onnx != null) {
+            rows.add(peerRow(onnx, floatSource, texts, published, threads, reps, work, log));
+        }
         return rows;
+    }
+
+    /**
+     * The token ids our runtime embeds each text with: the model's tokenizer and its template's
+     * suffix (Qwen3-Embedding's {@code <|endoftext|>}), the ids a peer must be given.
+     */
+    public static List<int[]> tokenIds(Path model, List<String> texts) throws IOException {
+        List<int[]> ids = new ArrayList<>();
+        try (Model m = Model.load(model)) {
+            var tokenizer = m.tokenizer().orElseThrow();
+            int[] suffix = tokenizer.suffixTokens();
+            for (String t : texts) {
+                int[] enc = tokenizer.encode(t);
+                int[] all = Arrays.copyOf(enc, enc.length + suffix.length);
+                System.arraycopy(suffix, 0, all, enc.length, suffix.length);
+                ids.add(all);
+            }
+        }
+        return ids;
+    }
+
+    /**
+     * A peer engine on the same token ids, timed as ours: the batch in one call (median of {@code
+     * reps}), then one text per call with the p99; its quality column is the cosine of its batch
+     * embeddings to {@code ours} (our bf16 row's), mean / least.
+     */
+    private static Row peerRow(
+            OnnxPeer peer,
+            Path model,
+            List<String> texts,
+            List<float[]> ours,
+            int threads,
+            int reps,
+            Path work,
+            PrintStream log)
+            throws Exception {
+        EmbeddingModelPeer engine = peer.engine();
+        List<int[]> ids = tokenIds(model, texts);
+        log.println("bench: " + engine.engine() + " on " + model.getFileName() + " (exported once) ...");
+        String note = engine.open(model, work, peer.python(), threads);
+        log.println("bench: " + note);
+        engine.embed(ids.subList(0, Math.min(2, ids.size()))); // warm-up, as ours
+        double[] batchSeconds = new double[reps];
+        float[][] vectors = null;
+        for (int r = 0; r < reps; r++) {
+            long t0 = System.nanoTime();
+            vectors = engine.embed(ids);
+            batchSeconds[r] = (System.nanoTime() - t0) / 1e9;
+        }
+        double[] single = new double[ids.size()];
+        long t0 = System.nanoTime();
+        for (int i = 0; i < ids.size(); i++) {
+            long s = System.nanoTime();
+            engine.embed(List.of(ids.get(i)));
+            single[i] = (System.nanoTime() - s) / 1e6;
+        }
+        double singleSeconds = (System.nanoTime() - t0) / 1e9;
+        Arrays.sort(batchSeconds);
+        double sum = 0;
+        double least = 1;
+        for (int i = 0; i < ours.size(); i++) {
+            double c = EmbedTable.cosine(ours.get(i), vectors[i]);
+            sum += c;
+            least = Math.min(least, c);
+        }
+        return new Row(
+                "Qwen3-Embedding-0.6B shape",
+                engine.engine() + " f32, the bf16 weights as f32 (one padded run per batch)",
+                ids.size() / batchSeconds[reps / 2],
+                ids.size() / singleSeconds,
+                p99(single),
+                String.format(Locale.ROOT, "%.6f / %.6f to ours bf16", sum / ours.size(), least));
+    }
+
+    private static double p99(double[] millis) {
+        double[] s = millis.clone();
+        Arrays.sort(s);
+        return s[Math.min(s.length - 1, (int) Math.ceil(0.99 * s.length) - 1)];
     }
 
     /** A copy of {@code dir} (files linked, not copied) whose config.json keeps {@code keep} of every projection input. */
@@ -150,17 +249,7 @@ public final class EmbeddingModelsBench {
     private static Row torchRow(
             Path model, List<String> texts, int threads, TorchPeer torch, Path work, PrintStream log)
             throws IOException, InterruptedException {
-        List<int[]> ids = new ArrayList<>();
-        try (Model m = Model.load(model)) {
-            var tokenizer = m.tokenizer().orElseThrow();
-            int[] suffix = tokenizer.suffixTokens();
-            for (String t : texts) {
-                int[] enc = tokenizer.encode(t);
-                int[] all = Arrays.copyOf(enc, enc.length + suffix.length);
-                System.arraycopy(suffix, 0, all, enc.length, suffix.length);
-                ids.add(all);
-            }
-        }
+        List<int[]> ids = tokenIds(model, texts);
         Path idsFile = work.resolve("embedding-models-ids.json");
         JSON.writeValue(idsFile.toFile(), ids);
         log.println("bench: PyTorch on " + model.getFileName() + " ...");
@@ -213,8 +302,16 @@ public final class EmbeddingModelsBench {
         return target;
     }
 
+    /** Our row; {@code vectors}, when not null, receives the embeddings of the first timed batch. */
     private static Row time(
-            String name, String weights, Path dir, List<String> texts, int threads, int reps, PrintStream log)
+            String name,
+            String weights,
+            Path dir,
+            List<String> texts,
+            int threads,
+            int reps,
+            List<float[]> vectors,
+            PrintStream log)
             throws IOException {
         log.println("bench: " + name + ", " + weights + " ...");
         List<InferenceRequest> batch = texts.stream()
@@ -226,8 +323,12 @@ public final class EmbeddingModelsBench {
             double[] batchSeconds = new double[reps];
             for (int r = 0; r < reps; r++) {
                 long t0 = System.nanoTime();
-                check(session.run(batch));
+                List<InferenceResult> results = session.run(batch);
                 batchSeconds[r] = (System.nanoTime() - t0) / 1e9;
+                check(results);
+                if (r == 0 && vectors != null) {
+                    results.forEach(e -> vectors.add(((InferenceResult.Embedding) e).vector()));
+                }
             }
             double[] single = new double[batch.size()];
             long t0 = System.nanoTime();
@@ -238,10 +339,13 @@ public final class EmbeddingModelsBench {
             }
             double singleSeconds = (System.nanoTime() - t0) / 1e9;
             Arrays.sort(batchSeconds);
-            Arrays.sort(single);
-            double p99 = single[Math.min(single.length - 1, (int) Math.ceil(0.99 * single.length) - 1)];
             return new Row(
-                    name, weights, batch.size() / batchSeconds[reps / 2], batch.size() / singleSeconds, p99, "-");
+                    name,
+                    weights,
+                    batch.size() / batchSeconds[reps / 2],
+                    batch.size() / singleSeconds,
+                    p99(single),
+                    "-");
         }
     }
 
@@ -286,7 +390,8 @@ public final class EmbeddingModelsBench {
         sb.append("| model | weights | events/s, batch of ")
                 .append(events)
                 .append(" | events/s, one at a time | p99 ms per event, one at a time | vs bf16, batch"
-                        + " | vs bf16, one at a time | cosine to the unsparsified model, mean / least |\n");
+                        + " | vs bf16, one at a time | cosine, mean / least (top-K: to the unsparsified ternary;"
+                        + " a peer: to ours bf16) |\n");
         sb.append("|---|---|---|---|---|---|---|---|\n");
         double bf16 = rows.get(0).batchEventsPerSecond();
         double bf16Single = rows.get(0).singleEventsPerSecond();
@@ -309,9 +414,11 @@ public final class EmbeddingModelsBench {
 
     /**
      * {@code java ... EmbeddingModelsBench WORK_DIR TOKENIZER_DIR EVENTS_FILE [THREADS=1] [EVENTS=32] [REPS=3]
-     * [PYTHON TORCH_SCRIPT]}.
+     * [PYTHON TORCH_SCRIPT|- -] [ONNX_PYTHON]}: with ONNX_PYTHON (the interpreter with torch that exports
+     * the model), an ONNX Runtime row when {@link EmbeddingModelPeer#ONNX_RUNTIME} is on the class path
+     * (the onnx profile's classes and {@code bench/target/onnx/*}); {@code -} skips PyTorch.
      */
-    public static void main(String[] args) throws IOException, InterruptedException {
+    public static void main(String[] args) throws Exception {
         Path work = Path.of(args[0]);
         Path donor = Path.of(args[1]);
         int threads = args.length > 3 ? Integer.parseInt(args[3]) : 1;
@@ -321,8 +428,24 @@ public final class EmbeddingModelsBench {
                 .filter(l -> !l.isBlank())
                 .limit(events)
                 .toList();
-        TorchPeer torch = args.length > 7 ? new TorchPeer(args[6], Path.of(args[7])) : null;
-        List<Row> rows = run(work, donor, texts, threads, reps, torch, System.err);
+        TorchPeer torch = args.length > 7 && !args[6].equals("-") ? new TorchPeer(args[6], Path.of(args[7])) : null;
+        OnnxPeer onnx = null;
+        if (args.length > 8) {
+            EmbeddingModelPeer ort = EmbeddingModelPeer.onnxRuntime(EmbeddingModelsBench.class.getClassLoader());
+            if (ort == null) {
+                throw new IllegalArgumentException(EmbeddingModelPeer.ONNX_RUNTIME + " is not on the class path"
+                        + " (build with -Ponnx and add bench/target/onnx/* to it)");
+            }
+            onnx = new OnnxPeer(ort, args[8]);
+        }
+        List<Row> rows;
+        try {
+            rows = run(work, donor, texts, threads, reps, torch, onnx, System.err);
+        } finally {
+            if (onnx != null) {
+                onnx.engine().close();
+            }
+        }
         System.out.println("Machine: " + BenchSuite.machine() + ", threads " + threads);
         System.out.print(table(rows, texts.size()));
         System.out.println();
