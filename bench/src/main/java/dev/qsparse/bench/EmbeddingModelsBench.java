@@ -12,6 +12,7 @@ import dev.qsparse.runtime.model.ModelConverter;
 import dev.qsparse.runtime.model.RandomModels;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,17 +33,67 @@ import java.util.concurrent.TimeUnit;
  */
 public final class EmbeddingModelsBench {
 
-    /** One model's figures. */
+    /**
+     * One model's figures. The events per CPU-second count this process's CPU time (every thread,
+     * the JIT and GC included) instead of the wall clock: on a machine shared with other work they
+     * move far less with the load than events/s do. NaN where not measured.
+     */
     public record Row(
             String model,
             String weights,
             double batchEventsPerSecond,
             double singleEventsPerSecond,
             double p99Millis,
-            String quality) {}
+            String quality,
+            double batchEventsPerCpuSecond,
+            double singleEventsPerCpuSecond) {
+
+        public Row(
+                String model,
+                String weights,
+                double batchEventsPerSecond,
+                double singleEventsPerSecond,
+                double p99Millis,
+                String quality) {
+            this(
+                    model,
+                    weights,
+                    batchEventsPerSecond,
+                    singleEventsPerSecond,
+                    p99Millis,
+                    quality,
+                    Double.NaN,
+                    Double.NaN);
+        }
+
+        Row withQuality(String q) {
+            return new Row(
+                    model,
+                    weights,
+                    batchEventsPerSecond,
+                    singleEventsPerSecond,
+                    p99Millis,
+                    q,
+                    batchEventsPerCpuSecond,
+                    singleEventsPerCpuSecond);
+        }
+    }
+
+    /** This process's CPU time so far, in seconds (all threads). */
+    static double cpuSeconds() {
+        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+                        .getProcessCpuTime()
+                / 1e9;
+    }
 
     /** PyTorch beside us: the interpreter (with torch) and bench/torch_embed_qwen3.py, or null for none. */
     public record TorchPeer(String python, Path script) {}
+
+    /**
+     * ONNX Runtime beside us ({@link EmbeddingModelPeer#onnxRuntime}), with the interpreter that exports
+     * the model for it (Debian's python3 with torch), or null for none.
+     */
+    public record OnnxPeer(EmbeddingModelPeer engine, String python) {}
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -50,8 +101,15 @@ public final class EmbeddingModelsBench {
 
     /** Writes (once) and times the three models; {@code tokenizerDonor} is a directory with a tokenizer.json. */
     public static List<Row> run(
-            Path work, Path tokenizerDonor, List<String> texts, int threads, int reps, TorchPeer torch, PrintStream log)
-            throws IOException, InterruptedException {
+            Path work,
+            Path tokenizerDonor,
+            List<String> texts,
+            int threads,
+            int reps,
+            TorchPeer torch,
+            OnnxPeer onnx,
+            PrintStream log)
+            throws Exception {
         RandomModels.Qwen3Shape shape = RandomModels.Qwen3Shape.qwen3_0_6B();
         Path floatSource = source(work.resolve("qwen3-embedding-0.6b-bf16"), shape, false, tokenizerDonor, log);
         Path bitnetSource = source(work.resolve("bitnet-embedding-0.6b-bf16"), shape, true, tokenizerDonor, log);
@@ -59,6 +117,7 @@ public final class EmbeddingModelsBench {
         Path ternary = converted(
                 bitnetSource, work.resolve("bitnet-embedding-0.6b-ternary"), ModelConverter.Target.TERNARY, log);
         List<Row> rows = new ArrayList<>();
+        List<float[]> published = new ArrayList<>();
         rows.add(time(
                 "Qwen3-Embedding-0.6B shape",
                 "bf16 as published, f32 activations",
@@ -66,9 +125,12 @@ public final class EmbeddingModelsBench {
                 texts,
                 threads,
                 reps,
+                published,
                 log));
-        rows.add(time("Qwen3-Embedding-0.6B shape", "int8 weights, f32 activations", int8, texts, threads, reps, log));
-        rows.add(time("bitnet-embedding-0.6b shape", "ternary, int8 activations", ternary, texts, threads, reps, log));
+        rows.add(time(
+                "Qwen3-Embedding-0.6B shape", "int8 weights, f32 activations", int8, texts, threads, reps, null, log));
+        rows.add(time(
+                "bitnet-embedding-0.6b shape", "ternary, int8 activations", ternary, texts, threads, reps, null, log));
         for (double keep : new double[] {0.7, 0.5}) {
             Path sparse = withTopK(ternary, work.resolve("bitnet-embedding-0.6b-ternary-topk" + keep), keep);
             Row r = time(
@@ -78,14 +140,9 @@ public final class EmbeddingModelsBench {
                     texts,
                     threads,
                     reps,
+                    null,
                     log);
-            rows.add(new Row(
-                    r.model(),
-                    r.weights(),
-                    r.batchEventsPerSecond(),
-                    r.singleEventsPerSecond(),
-                    r.p99Millis(),
-                    cosines(ternary, sparse, texts, threads)));
+            rows.add(r.withQuality(cosines(ternary, sparse, texts, threads)));
         }
         if (torch != null) {
             Row peer = torchRow(floatSource, texts, threads, torch, work, log);
@@ -93,7 +150,103 @@ public final class EmbeddingModelsBench {
                 rows.add(peer);
             }
         }
+        if (onnx != null) {
+            rows.add(peerRow(onnx, floatSource, texts, published, threads, reps, work, log));
+        }
         return rows;
+    }
+
+    /**
+     * The token ids our runtime embeds each text with: the model's tokenizer and its template's
+     * suffix (Qwen3-Embedding's {@code <|endoftext|>}), the ids a peer must be given.
+     */
+    public static List<int[]> tokenIds(Path model, List<String> texts) throws IOException {
+        List<int[]> ids = new ArrayList<>();
+        try (Model m = Model.load(model)) {
+            var tokenizer = m.tokenizer().orElseThrow();
+            int[] suffix = tokenizer.suffixTokens();
+            for (String t : texts) {
+                int[] enc = tokenizer.encode(t);
+                int[] all = Arrays.copyOf(enc, enc.length + suffix.length);
+                System.arraycopy(suffix, 0, all, enc.length, suffix.length);
+                ids.add(all);
+            }
+        }
+        return ids;
+    }
+
+    /**
+     * A peer engine on the same token ids, timed as ours: the batch in one call (median of {@code
+     * reps}), then one text per call with the p99; its quality column is the cosine of its batch
+     * embeddings to {@code ours} (our bf16 row's), mean / least.
+     */
+    private static Row peerRow(
+            OnnxPeer peer,
+            Path model,
+            List<String> texts,
+            List<float[]> ours,
+            int threads,
+            int reps,
+            Path work,
+            PrintStream log)
+            throws Exception {
+        EmbeddingModelPeer engine = peer.engine();
+        List<int[]> ids = tokenIds(model, texts);
+        log.println("bench: " + engine.engine() + " on " + model.getFileName() + " (exported once) ...");
+        String note = engine.open(model, work, peer.python(), threads);
+        log.println("bench: " + note);
+        engine.embed(ids.subList(0, Math.min(2, ids.size()))); // warm-up, as ours
+        double[] batchSeconds = new double[reps];
+        float[][] vectors = null;
+        double cpu0 = cpuSeconds();
+        for (int r = 0; r < reps; r++) {
+            long t0 = System.nanoTime();
+            vectors = engine.embed(ids);
+            batchSeconds[r] = (System.nanoTime() - t0) / 1e9;
+        }
+        double batchCpu = cpuSeconds() - cpu0;
+        double[] single = new double[ids.size()];
+        cpu0 = cpuSeconds();
+        long t0 = System.nanoTime();
+        for (int i = 0; i < ids.size(); i++) {
+            long s = System.nanoTime();
+            engine.embed(List.of(ids.get(i)));
+            single[i] = (System.nanoTime() - s) / 1e6;
+        }
+        double singleSeconds = (System.nanoTime() - t0) / 1e9;
+        double singleCpu = cpuSeconds() - cpu0;
+        Arrays.sort(batchSeconds);
+        double sum = 0;
+        double least = 1;
+        double maxDiff = 0;
+        for (int i = 0; i < ours.size(); i++) {
+            double c = EmbedTable.cosine(ours.get(i), vectors[i]);
+            sum += c;
+            least = Math.min(least, c);
+            for (int d = 0; d < vectors[i].length; d++) {
+                maxDiff = Math.max(maxDiff, Math.abs(ours.get(i)[d] - vectors[i][d]));
+            }
+        }
+        return new Row(
+                "Qwen3-Embedding-0.6B shape",
+                engine.engine() + " f32, the bf16 weights as f32 (one padded run per batch)",
+                ids.size() / batchSeconds[reps / 2],
+                ids.size() / singleSeconds,
+                p99(single),
+                String.format(
+                        Locale.ROOT,
+                        "%.8f / %.8f to ours bf16, largest abs diff %.1e",
+                        sum / ours.size(),
+                        least,
+                        maxDiff),
+                reps * ids.size() / batchCpu,
+                ids.size() / singleCpu);
+    }
+
+    private static double p99(double[] millis) {
+        double[] s = millis.clone();
+        Arrays.sort(s);
+        return s[Math.min(s.length - 1, (int) Math.ceil(0.99 * s.length) - 1)];
     }
 
     /** A copy of {@code dir} (files linked, not copied) whose config.json keeps {@code keep} of every projection input. */
@@ -150,17 +303,7 @@ public final class EmbeddingModelsBench {
     private static Row torchRow(
             Path model, List<String> texts, int threads, TorchPeer torch, Path work, PrintStream log)
             throws IOException, InterruptedException {
-        List<int[]> ids = new ArrayList<>();
-        try (Model m = Model.load(model)) {
-            var tokenizer = m.tokenizer().orElseThrow();
-            int[] suffix = tokenizer.suffixTokens();
-            for (String t : texts) {
-                int[] enc = tokenizer.encode(t);
-                int[] all = Arrays.copyOf(enc, enc.length + suffix.length);
-                System.arraycopy(suffix, 0, all, enc.length, suffix.length);
-                ids.add(all);
-            }
-        }
+        List<int[]> ids = tokenIds(model, texts);
         Path idsFile = work.resolve("embedding-models-ids.json");
         JSON.writeValue(idsFile.toFile(), ids);
         log.println("bench: PyTorch on " + model.getFileName() + " ...");
@@ -188,7 +331,9 @@ public final class EmbeddingModelsBench {
                 Double.NaN,
                 json.get("single_events_per_s").asDouble(),
                 json.get("p99_ms").asDouble(),
-                "-");
+                "-",
+                Double.NaN,
+                json.path("single_events_per_cpu_s").asDouble(Double.NaN));
     }
 
     private static Path source(Path dir, RandomModels.Qwen3Shape shape, boolean bitLinear, Path donor, PrintStream log)
@@ -213,8 +358,16 @@ public final class EmbeddingModelsBench {
         return target;
     }
 
+    /** Our row; {@code vectors}, when not null, receives the embeddings of the first timed batch. */
     private static Row time(
-            String name, String weights, Path dir, List<String> texts, int threads, int reps, PrintStream log)
+            String name,
+            String weights,
+            Path dir,
+            List<String> texts,
+            int threads,
+            int reps,
+            List<float[]> vectors,
+            PrintStream log)
             throws IOException {
         log.println("bench: " + name + ", " + weights + " ...");
         List<InferenceRequest> batch = texts.stream()
@@ -224,12 +377,19 @@ public final class EmbeddingModelsBench {
                 InferenceSession session = new InferenceSession(model, threads, Backends.chosen())) {
             check(session.run(batch.subList(0, Math.min(2, batch.size())))); // warm-up
             double[] batchSeconds = new double[reps];
+            double cpu0 = cpuSeconds();
             for (int r = 0; r < reps; r++) {
                 long t0 = System.nanoTime();
-                check(session.run(batch));
+                List<InferenceResult> results = session.run(batch);
                 batchSeconds[r] = (System.nanoTime() - t0) / 1e9;
+                check(results);
+                if (r == 0 && vectors != null) {
+                    results.forEach(e -> vectors.add(((InferenceResult.Embedding) e).vector()));
+                }
             }
+            double batchCpu = cpuSeconds() - cpu0;
             double[] single = new double[batch.size()];
+            cpu0 = cpuSeconds();
             long t0 = System.nanoTime();
             for (int i = 0; i < batch.size(); i++) {
                 long s = System.nanoTime();
@@ -237,11 +397,17 @@ public final class EmbeddingModelsBench {
                 single[i] = (System.nanoTime() - s) / 1e6;
             }
             double singleSeconds = (System.nanoTime() - t0) / 1e9;
+            double singleCpu = cpuSeconds() - cpu0;
             Arrays.sort(batchSeconds);
-            Arrays.sort(single);
-            double p99 = single[Math.min(single.length - 1, (int) Math.ceil(0.99 * single.length) - 1)];
             return new Row(
-                    name, weights, batch.size() / batchSeconds[reps / 2], batch.size() / singleSeconds, p99, "-");
+                    name,
+                    weights,
+                    batch.size() / batchSeconds[reps / 2],
+                    batch.size() / singleSeconds,
+                    p99(single),
+                    "-",
+                    reps * batch.size() / batchCpu,
+                    batch.size() / singleCpu);
         }
     }
 
@@ -285,21 +451,25 @@ public final class EmbeddingModelsBench {
         StringBuilder sb = new StringBuilder();
         sb.append("| model | weights | events/s, batch of ")
                 .append(events)
-                .append(" | events/s, one at a time | p99 ms per event, one at a time | vs bf16, batch"
-                        + " | vs bf16, one at a time | cosine to the unsparsified model, mean / least |\n");
-        sb.append("|---|---|---|---|---|---|---|---|\n");
+                .append(" | events/s, one at a time | p99 ms per event, one at a time"
+                        + " | events per CPU-second, batch / one at a time | vs bf16, batch"
+                        + " | vs bf16, one at a time | cosine, mean / least (top-K: to the unsparsified ternary;"
+                        + " a peer: to ours bf16) |\n");
+        sb.append("|---|---|---|---|---|---|---|---|---|\n");
         double bf16 = rows.get(0).batchEventsPerSecond();
         double bf16Single = rows.get(0).singleEventsPerSecond();
         for (Row r : rows) {
             boolean batched = !Double.isNaN(r.batchEventsPerSecond());
             sb.append(String.format(
                     Locale.ROOT,
-                    "| %s | %s | %s | %.2f | %.0f | %s | %.2fx | %s |%n",
+                    "| %s | %s | %s | %.2f | %.0f | %s / %s | %s | %.2fx | %s |%n",
                     r.model(),
                     r.weights(),
                     batched ? String.format(Locale.ROOT, "%.2f", r.batchEventsPerSecond()) : "-",
                     r.singleEventsPerSecond(),
                     r.p99Millis(),
+                    orDash(r.batchEventsPerCpuSecond()),
+                    orDash(r.singleEventsPerCpuSecond()),
                     batched ? String.format(Locale.ROOT, "%.2fx", r.batchEventsPerSecond() / bf16) : "-",
                     r.singleEventsPerSecond() / bf16Single,
                     r.quality()));
@@ -307,11 +477,17 @@ public final class EmbeddingModelsBench {
         return sb.toString();
     }
 
+    private static String orDash(double v) {
+        return Double.isNaN(v) ? "-" : String.format(Locale.ROOT, "%.2f", v);
+    }
+
     /**
      * {@code java ... EmbeddingModelsBench WORK_DIR TOKENIZER_DIR EVENTS_FILE [THREADS=1] [EVENTS=32] [REPS=3]
-     * [PYTHON TORCH_SCRIPT]}.
+     * [PYTHON TORCH_SCRIPT|- -] [ONNX_PYTHON]}: with ONNX_PYTHON (the interpreter with torch that exports
+     * the model), an ONNX Runtime row when {@link EmbeddingModelPeer#ONNX_RUNTIME} is on the class path
+     * (the onnx profile's classes and {@code bench/target/onnx/*}); {@code -} skips PyTorch.
      */
-    public static void main(String[] args) throws IOException, InterruptedException {
+    public static void main(String[] args) throws Exception {
         Path work = Path.of(args[0]);
         Path donor = Path.of(args[1]);
         int threads = args.length > 3 ? Integer.parseInt(args[3]) : 1;
@@ -321,8 +497,24 @@ public final class EmbeddingModelsBench {
                 .filter(l -> !l.isBlank())
                 .limit(events)
                 .toList();
-        TorchPeer torch = args.length > 7 ? new TorchPeer(args[6], Path.of(args[7])) : null;
-        List<Row> rows = run(work, donor, texts, threads, reps, torch, System.err);
+        TorchPeer torch = args.length > 7 && !args[6].equals("-") ? new TorchPeer(args[6], Path.of(args[7])) : null;
+        OnnxPeer onnx = null;
+        if (args.length > 8) {
+            EmbeddingModelPeer ort = EmbeddingModelPeer.onnxRuntime(EmbeddingModelsBench.class.getClassLoader());
+            if (ort == null) {
+                throw new IllegalArgumentException(EmbeddingModelPeer.ONNX_RUNTIME + " is not on the class path"
+                        + " (build with -Ponnx and add bench/target/onnx/* to it)");
+            }
+            onnx = new OnnxPeer(ort, args[8]);
+        }
+        List<Row> rows;
+        try {
+            rows = run(work, donor, texts, threads, reps, torch, onnx, System.err);
+        } finally {
+            if (onnx != null) {
+                onnx.engine().close();
+            }
+        }
         System.out.println("Machine: " + BenchSuite.machine() + ", threads " + threads);
         System.out.print(table(rows, texts.size()));
         System.out.println();

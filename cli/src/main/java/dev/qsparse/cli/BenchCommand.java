@@ -1,6 +1,7 @@
 package dev.qsparse.cli;
 
 import dev.qsparse.bench.BenchSuite;
+import dev.qsparse.bench.EmbeddingModelPeer;
 import dev.qsparse.bench.EmbeddingModelsBench;
 import dev.qsparse.bench.MiniLmBench;
 import dev.qsparse.bench.Peer;
@@ -134,7 +135,9 @@ final class BenchCommand implements Callable<Integer> {
             names = "--embedding-models",
             description = "Also time embedding models at the published 0.6B shape (Qwen3-Embedding-0.6B as published in"
                     + " bf16 and in int8, bitnet-embedding-0.6b ternary; random weights, about 3 GB written once under --work)"
-                    + " on the --events texts: events/s per micro-batch of --embed-batch and one at a time.")
+                    + " on the --events texts: events/s per micro-batch of --embed-batch and one at a time; beside"
+                    + " them PyTorch (--python with torch) and ONNX Runtime (the onnx profile's folder, see --onnx) on"
+                    + " the bf16 weights as f32, the latter with its cosine to ours.")
     boolean embeddingModels;
 
     @Option(
@@ -251,8 +254,23 @@ final class BenchCommand implements Callable<Integer> {
                     .filter(l -> !l.isBlank())
                     .limit(Math.max(1, embedBatch))
                     .toList();
-            List<EmbeddingModelsBench.Row> rows = EmbeddingModelsBench.run(
-                    work.resolve("embedding-models"), demo, texts, threads, reps, torchEmbedPeer(), System.err);
+            EmbeddingModelsBench.OnnxPeer ortPeer = onnxEmbedPeer();
+            List<EmbeddingModelsBench.Row> rows;
+            try {
+                rows = EmbeddingModelsBench.run(
+                        work.resolve("embedding-models"),
+                        demo,
+                        texts,
+                        threads,
+                        reps,
+                        torchEmbedPeer(),
+                        ortPeer,
+                        System.err);
+            } finally {
+                if (ortPeer != null) {
+                    ortPeer.engine().close();
+                }
+            }
             System.out.println();
             System.out.println("Embedding models (the demo model's tokenizer, the model's own last-token pooling, "
                     + threads + " thread(s)):");
@@ -322,6 +340,27 @@ final class BenchCommand implements Callable<Integer> {
             notes.add("ONNX Runtime: not loaded from " + dir + " (" + e + ").");
             return null;
         }
+    }
+
+    /**
+     * ONNX Runtime beside the embedding models, from the onnx profile's folder (see --onnx), exporting with
+     * --python; null with a line on stderr when off, absent or without torch to export.
+     */
+    private EmbeddingModelsBench.OnnxPeer onnxEmbedPeer() throws IOException, ReflectiveOperationException {
+        if (onnx.equals("off")) {
+            return null;
+        }
+        EmbeddingModelPeer peer = EmbeddingModelPeer.onnxRuntime(onnxLoader(onnx));
+        if (peer == null || !torchImports()) {
+            System.err.println("bench: no ONNX Runtime row for the embedding models ("
+                    + (peer == null
+                            ? "no " + EmbeddingModelPeer.ONNX_RUNTIME + ": build it with"
+                                    + " mvn -B -ntp -Ponnx -pl bench -am package -DskipTests"
+                            : python + " cannot import torch to export the model")
+                    + ")");
+            return null;
+        }
+        return new EmbeddingModelsBench.OnnxPeer(peer, python);
     }
 
     /** PyTorch beside the embedding models (bench/torch_embed_qwen3.py next to the decode script), or null. */
