@@ -425,6 +425,15 @@ public final class EmbeddingModelsBench {
      * tok/s over 128 tokens, bf16 as published and int8 weights; the models {@link #run} wrote.
      */
     public static String generationTable(Path work, int threads, int reps, PrintStream log) throws IOException {
+        return generationTable(work, threads, reps, log, null, null);
+    }
+
+    /**
+     * As {@link #generationTable(Path, int, int, PrintStream)}, with {@code peer}'s row (ONNX Runtime)
+     * on the bf16 directory when it is not null ({@code python} exports it), and its note below the table.
+     */
+    public static String generationTable(
+            Path work, int threads, int reps, PrintStream log, GenerationPeer peer, String python) throws IOException {
         StringBuilder sb = new StringBuilder();
         sb.append("| model | weights | decode tok/s | prefill tok/s (128 tokens) | weight bytes per token |\n");
         sb.append("|---|---|---|---|---|\n");
@@ -442,6 +451,28 @@ public final class EmbeddingModelsBench {
                     r.decodeTokensPerSecond(),
                     r.prefillTokensPerSecond(),
                     r.weightBytesPerToken()));
+        }
+        if (peer != null) {
+            log.println("bench: Qwen3-0.6B shape generation, the bf16 weights as f32 in a peer ...");
+            GenerationPeer.Result r;
+            try {
+                r = peer.run(work.resolve(variants[0][0]), work, python, threads, 16, 32, 128, reps);
+            } catch (Exception e) {
+                // Our rows stand without the peer's: say why it is missing instead of losing the table.
+                log.println("bench: no peer generation row: " + e);
+                return sb.append(System.lineSeparator())
+                        .append("The peer's generation row did not run: ")
+                        .append(e)
+                        .append(System.lineSeparator())
+                        .toString();
+            }
+            sb.append(String.format(
+                    Locale.ROOT,
+                    "| Qwen3-0.6B shape | **%s**, the bf16 weights as f32 | %.2f | %.2f | - |%n",
+                    r.engine(),
+                    r.decodeTokensPerSecond(),
+                    r.prefillTokensPerSecond()));
+            sb.append(System.lineSeparator()).append(r.note()).append(System.lineSeparator());
         }
         return sb.toString();
     }
@@ -488,6 +519,10 @@ public final class EmbeddingModelsBench {
      * (the onnx profile's classes and {@code bench/target/onnx/*}); {@code -} skips PyTorch.
      */
     public static void main(String[] args) throws Exception {
+        if (args.length > 0 && args[0].equals("--generation")) {
+            generationOnly(args);
+            return;
+        }
         Path work = Path.of(args[0]);
         Path donor = Path.of(args[1]);
         int threads = args.length > 3 ? Integer.parseInt(args[3]) : 1;
@@ -518,6 +553,29 @@ public final class EmbeddingModelsBench {
         System.out.println("Machine: " + BenchSuite.machine() + ", threads " + threads);
         System.out.print(table(rows, texts.size()));
         System.out.println();
-        System.out.print(generationTable(work, threads, reps, System.err));
+        GenerationPeer ortGeneration =
+                onnx == null ? null : GenerationPeer.onnxRuntime(EmbeddingModelsBench.class.getClassLoader());
+        System.out.print(
+                generationTable(work, threads, reps, System.err, ortGeneration, onnx == null ? null : args[8]));
+    }
+
+    /**
+     * {@code --generation WORK_DIR [THREADS=1] [REPS=3] [ONNX_PYTHON]}: the generation table alone, on the
+     * directories an earlier run wrote under WORK_DIR, with ONNX Runtime's row when ONNX_PYTHON is given.
+     */
+    private static void generationOnly(String[] args) throws Exception {
+        Path work = Path.of(args[1]);
+        int threads = args.length > 2 ? Integer.parseInt(args[2]) : 1;
+        int reps = args.length > 3 ? Integer.parseInt(args[3]) : 3;
+        GenerationPeer peer = null;
+        if (args.length > 4) {
+            peer = GenerationPeer.onnxRuntime(EmbeddingModelsBench.class.getClassLoader());
+            if (peer == null) {
+                throw new IllegalArgumentException(GenerationPeer.ONNX_RUNTIME + " is not on the class path"
+                        + " (build with -Ponnx and add bench/target/onnx/* to it)");
+            }
+        }
+        System.out.println("Machine: " + BenchSuite.machine() + ", threads " + threads);
+        System.out.print(generationTable(work, threads, reps, System.err, peer, args.length > 4 ? args[4] : null));
     }
 }

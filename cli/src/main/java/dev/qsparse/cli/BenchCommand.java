@@ -3,6 +3,7 @@ package dev.qsparse.cli;
 import dev.qsparse.bench.BenchSuite;
 import dev.qsparse.bench.EmbeddingModelPeer;
 import dev.qsparse.bench.EmbeddingModelsBench;
+import dev.qsparse.bench.GenerationPeer;
 import dev.qsparse.bench.MiniLmBench;
 import dev.qsparse.bench.Peer;
 import dev.qsparse.runtime.kernel.DenseBatchBackend;
@@ -277,8 +278,15 @@ final class BenchCommand implements Callable<Integer> {
             System.out.println();
             System.out.print(EmbeddingModelsBench.table(rows, texts.size()));
             System.out.println();
-            System.out.print(
-                    EmbeddingModelsBench.generationTable(work.resolve("embedding-models"), threads, reps, System.err));
+            // ONNX Runtime's generation row where its embedding row runs (same folder, same exporting python).
+            GenerationPeer ortGeneration = ortPeer == null ? null : GenerationPeer.onnxRuntime(onnxLoader(onnx));
+            System.out.print(EmbeddingModelsBench.generationTable(
+                    work.resolve("embedding-models"),
+                    threads,
+                    reps,
+                    System.err,
+                    ortGeneration,
+                    ortPeer == null ? null : ortPeer.python()));
         }
         return 0;
     }
