@@ -425,15 +425,18 @@ public final class EmbeddingModelsBench {
      * tok/s over 128 tokens, bf16 as published and int8 weights; the models {@link #run} wrote.
      */
     public static String generationTable(Path work, int threads, int reps, PrintStream log) throws IOException {
-        return generationTable(work, threads, reps, log, null, null);
+        return generationTable(work, threads, reps, log, List.of());
     }
 
+    /** A peer of the generation table with the interpreter it runs or exports with. */
+    public record GenerationRun(GenerationPeer peer, String python) {}
+
     /**
-     * As {@link #generationTable(Path, int, int, PrintStream)}, with {@code peer}'s row (ONNX Runtime)
-     * on the bf16 directory when it is not null ({@code python} exports it), and its note below the table.
+     * As {@link #generationTable(Path, int, int, PrintStream)}, with a row per peer (ONNX Runtime,
+     * PyTorch) on the bf16 directory, and their notes below the table; a peer that fails leaves a note.
      */
-    public static String generationTable(
-            Path work, int threads, int reps, PrintStream log, GenerationPeer peer, String python) throws IOException {
+    public static String generationTable(Path work, int threads, int reps, PrintStream log, List<GenerationRun> peers)
+            throws IOException {
         StringBuilder sb = new StringBuilder();
         sb.append("| model | weights | decode tok/s | prefill tok/s (128 tokens) | weight bytes per token |\n");
         sb.append("|---|---|---|---|---|\n");
@@ -452,27 +455,28 @@ public final class EmbeddingModelsBench {
                     r.prefillTokensPerSecond(),
                     r.weightBytesPerToken()));
         }
-        if (peer != null) {
-            log.println("bench: Qwen3-0.6B shape generation, the bf16 weights as f32 in a peer ...");
-            GenerationPeer.Result r;
+        List<String> notes = new ArrayList<>();
+        for (GenerationRun run : peers) {
+            String name = run.peer().getClass().getSimpleName();
+            log.println("bench: Qwen3-0.6B shape generation, " + name + " ...");
             try {
-                r = peer.run(work.resolve(variants[0][0]), work, python, threads, 16, 32, 128, reps);
+                GenerationPeer.Result r =
+                        run.peer().run(work.resolve(variants[0][0]), work, run.python(), threads, 16, 32, 128, reps);
+                sb.append(String.format(
+                        Locale.ROOT,
+                        "| Qwen3-0.6B shape | **%s**, the bf16 weights as f32 | %.2f | %.2f | - |%n",
+                        r.engine(),
+                        r.decodeTokensPerSecond(),
+                        r.prefillTokensPerSecond()));
+                notes.add(r.note());
             } catch (Exception e) {
                 // Our rows stand without the peer's: say why it is missing instead of losing the table.
-                log.println("bench: no peer generation row: " + e);
-                return sb.append(System.lineSeparator())
-                        .append("The peer's generation row did not run: ")
-                        .append(e)
-                        .append(System.lineSeparator())
-                        .toString();
+                log.println("bench: no generation row from " + name + ": " + e);
+                notes.add(name + " did not run: " + e);
             }
-            sb.append(String.format(
-                    Locale.ROOT,
-                    "| Qwen3-0.6B shape | **%s**, the bf16 weights as f32 | %.2f | %.2f | - |%n",
-                    r.engine(),
-                    r.decodeTokensPerSecond(),
-                    r.prefillTokensPerSecond()));
-            sb.append(System.lineSeparator()).append(r.note()).append(System.lineSeparator());
+        }
+        for (String note : notes) {
+            sb.append(System.lineSeparator()).append(note).append(System.lineSeparator());
         }
         return sb.toString();
     }
@@ -553,29 +557,42 @@ public final class EmbeddingModelsBench {
         System.out.println("Machine: " + BenchSuite.machine() + ", threads " + threads);
         System.out.print(table(rows, texts.size()));
         System.out.println();
-        GenerationPeer ortGeneration =
-                onnx == null ? null : GenerationPeer.onnxRuntime(EmbeddingModelsBench.class.getClassLoader());
-        System.out.print(
-                generationTable(work, threads, reps, System.err, ortGeneration, onnx == null ? null : args[8]));
+        List<GenerationRun> generationPeers = new ArrayList<>();
+        if (onnx != null) {
+            generationPeers.add(new GenerationRun(
+                    GenerationPeer.onnxRuntime(EmbeddingModelsBench.class.getClassLoader()), args[8]));
+        }
+        if (torch != null) {
+            generationPeers.add(new GenerationRun(
+                    new TorchGenerationPeer(torch.script().resolveSibling(TorchGenerationPeer.SCRIPT)),
+                    torch.python()));
+        }
+        System.out.print(generationTable(work, threads, reps, System.err, generationPeers));
     }
 
     /**
-     * {@code --generation WORK_DIR [THREADS=1] [REPS=3] [ONNX_PYTHON]}: the generation table alone, on the
-     * directories an earlier run wrote under WORK_DIR, with ONNX Runtime's row when ONNX_PYTHON is given.
+     * {@code --generation WORK_DIR [THREADS=1] [REPS=3] [ONNX_PYTHON|-] [TORCH_PYTHON]}: the generation table
+     * alone, on the directories an earlier run wrote under WORK_DIR, with ONNX Runtime's row when ONNX_PYTHON
+     * is given and PyTorch's (bench/torch_generate_qwen3.py) when TORCH_PYTHON is.
      */
     private static void generationOnly(String[] args) throws Exception {
         Path work = Path.of(args[1]);
         int threads = args.length > 2 ? Integer.parseInt(args[2]) : 1;
         int reps = args.length > 3 ? Integer.parseInt(args[3]) : 3;
-        GenerationPeer peer = null;
-        if (args.length > 4) {
-            peer = GenerationPeer.onnxRuntime(EmbeddingModelsBench.class.getClassLoader());
-            if (peer == null) {
+        List<GenerationRun> peers = new ArrayList<>();
+        if (args.length > 4 && !args[4].equals("-")) {
+            GenerationPeer ort = GenerationPeer.onnxRuntime(EmbeddingModelsBench.class.getClassLoader());
+            if (ort == null) {
                 throw new IllegalArgumentException(GenerationPeer.ONNX_RUNTIME + " is not on the class path"
                         + " (build with -Ponnx and add bench/target/onnx/* to it)");
             }
+            peers.add(new GenerationRun(ort, args[4]));
+        }
+        if (args.length > 5) {
+            peers.add(
+                    new GenerationRun(new TorchGenerationPeer(Path.of("bench", TorchGenerationPeer.SCRIPT)), args[5]));
         }
         System.out.println("Machine: " + BenchSuite.machine() + ", threads " + threads);
-        System.out.print(generationTable(work, threads, reps, System.err, peer, args.length > 4 ? args[4] : null));
+        System.out.print(generationTable(work, threads, reps, System.err, peers));
     }
 }

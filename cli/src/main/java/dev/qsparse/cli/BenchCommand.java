@@ -6,6 +6,7 @@ import dev.qsparse.bench.EmbeddingModelsBench;
 import dev.qsparse.bench.GenerationPeer;
 import dev.qsparse.bench.MiniLmBench;
 import dev.qsparse.bench.Peer;
+import dev.qsparse.bench.TorchGenerationPeer;
 import dev.qsparse.runtime.kernel.DenseBatchBackend;
 import java.io.IOException;
 import java.net.URL;
@@ -278,15 +279,20 @@ final class BenchCommand implements Callable<Integer> {
             System.out.println();
             System.out.print(EmbeddingModelsBench.table(rows, texts.size()));
             System.out.println();
-            // ONNX Runtime's generation row where its embedding row runs (same folder, same exporting python).
-            GenerationPeer ortGeneration = ortPeer == null ? null : GenerationPeer.onnxRuntime(onnxLoader(onnx));
+            // ONNX Runtime's and PyTorch's generation rows where their embedding rows run.
+            List<EmbeddingModelsBench.GenerationRun> generationPeers = new ArrayList<>();
+            if (ortPeer != null) {
+                generationPeers.add(new EmbeddingModelsBench.GenerationRun(
+                        GenerationPeer.onnxRuntime(onnxLoader(onnx)), ortPeer.python()));
+            }
+            EmbeddingModelsBench.TorchPeer torchPeer = torchEmbedPeer();
+            if (torchPeer != null) {
+                generationPeers.add(new EmbeddingModelsBench.GenerationRun(
+                        new TorchGenerationPeer(torchPeer.script().resolveSibling(TorchGenerationPeer.SCRIPT)),
+                        torchPeer.python()));
+            }
             System.out.print(EmbeddingModelsBench.generationTable(
-                    work.resolve("embedding-models"),
-                    threads,
-                    reps,
-                    System.err,
-                    ortGeneration,
-                    ortPeer == null ? null : ortPeer.python()));
+                    work.resolve("embedding-models"), threads, reps, System.err, generationPeers));
         }
         return 0;
     }
