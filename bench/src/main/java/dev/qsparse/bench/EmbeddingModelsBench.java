@@ -425,6 +425,18 @@ public final class EmbeddingModelsBench {
      * tok/s over 128 tokens, bf16 as published and int8 weights; the models {@link #run} wrote.
      */
     public static String generationTable(Path work, int threads, int reps, PrintStream log) throws IOException {
+        return generationTable(work, threads, reps, log, List.of());
+    }
+
+    /** A peer of the generation table with the interpreter it runs or exports with. */
+    public record GenerationRun(GenerationPeer peer, String python) {}
+
+    /**
+     * As {@link #generationTable(Path, int, int, PrintStream)}, with a row per peer (ONNX Runtime,
+     * PyTorch) on the bf16 directory, and their notes below the table; a peer that fails leaves a note.
+     */
+    public static String generationTable(Path work, int threads, int reps, PrintStream log, List<GenerationRun> peers)
+            throws IOException {
         StringBuilder sb = new StringBuilder();
         sb.append("| model | weights | decode tok/s | prefill tok/s (128 tokens) | weight bytes per token |\n");
         sb.append("|---|---|---|---|---|\n");
@@ -442,6 +454,29 @@ public final class EmbeddingModelsBench {
                     r.decodeTokensPerSecond(),
                     r.prefillTokensPerSecond(),
                     r.weightBytesPerToken()));
+        }
+        List<String> notes = new ArrayList<>();
+        for (GenerationRun run : peers) {
+            String name = run.peer().getClass().getSimpleName();
+            log.println("bench: Qwen3-0.6B shape generation, " + name + " ...");
+            try {
+                GenerationPeer.Result r =
+                        run.peer().run(work.resolve(variants[0][0]), work, run.python(), threads, 16, 32, 128, reps);
+                sb.append(String.format(
+                        Locale.ROOT,
+                        "| Qwen3-0.6B shape | **%s**, the bf16 weights as f32 | %.2f | %.2f | - |%n",
+                        r.engine(),
+                        r.decodeTokensPerSecond(),
+                        r.prefillTokensPerSecond()));
+                notes.add(r.note());
+            } catch (Exception e) {
+                // Our rows stand without the peer's: say why it is missing instead of losing the table.
+                log.println("bench: no generation row from " + name + ": " + e);
+                notes.add(name + " did not run: " + e);
+            }
+        }
+        for (String note : notes) {
+            sb.append(System.lineSeparator()).append(note).append(System.lineSeparator());
         }
         return sb.toString();
     }
@@ -488,6 +523,10 @@ public final class EmbeddingModelsBench {
      * (the onnx profile's classes and {@code bench/target/onnx/*}); {@code -} skips PyTorch.
      */
     public static void main(String[] args) throws Exception {
+        if (args.length > 0 && args[0].equals("--generation")) {
+            generationOnly(args);
+            return;
+        }
         Path work = Path.of(args[0]);
         Path donor = Path.of(args[1]);
         int threads = args.length > 3 ? Integer.parseInt(args[3]) : 1;
@@ -518,6 +557,42 @@ public final class EmbeddingModelsBench {
         System.out.println("Machine: " + BenchSuite.machine() + ", threads " + threads);
         System.out.print(table(rows, texts.size()));
         System.out.println();
-        System.out.print(generationTable(work, threads, reps, System.err));
+        List<GenerationRun> generationPeers = new ArrayList<>();
+        if (onnx != null) {
+            generationPeers.add(new GenerationRun(
+                    GenerationPeer.onnxRuntime(EmbeddingModelsBench.class.getClassLoader()), args[8]));
+        }
+        if (torch != null) {
+            generationPeers.add(new GenerationRun(
+                    new TorchGenerationPeer(torch.script().resolveSibling(TorchGenerationPeer.SCRIPT)),
+                    torch.python()));
+        }
+        System.out.print(generationTable(work, threads, reps, System.err, generationPeers));
+    }
+
+    /**
+     * {@code --generation WORK_DIR [THREADS=1] [REPS=3] [ONNX_PYTHON|-] [TORCH_PYTHON]}: the generation table
+     * alone, on the directories an earlier run wrote under WORK_DIR, with ONNX Runtime's row when ONNX_PYTHON
+     * is given and PyTorch's (bench/torch_generate_qwen3.py) when TORCH_PYTHON is.
+     */
+    private static void generationOnly(String[] args) throws Exception {
+        Path work = Path.of(args[1]);
+        int threads = args.length > 2 ? Integer.parseInt(args[2]) : 1;
+        int reps = args.length > 3 ? Integer.parseInt(args[3]) : 3;
+        List<GenerationRun> peers = new ArrayList<>();
+        if (args.length > 4 && !args[4].equals("-")) {
+            GenerationPeer ort = GenerationPeer.onnxRuntime(EmbeddingModelsBench.class.getClassLoader());
+            if (ort == null) {
+                throw new IllegalArgumentException(GenerationPeer.ONNX_RUNTIME + " is not on the class path"
+                        + " (build with -Ponnx and add bench/target/onnx/* to it)");
+            }
+            peers.add(new GenerationRun(ort, args[4]));
+        }
+        if (args.length > 5) {
+            peers.add(
+                    new GenerationRun(new TorchGenerationPeer(Path.of("bench", TorchGenerationPeer.SCRIPT)), args[5]));
+        }
+        System.out.println("Machine: " + BenchSuite.machine() + ", threads " + threads);
+        System.out.print(generationTable(work, threads, reps, System.err, peers));
     }
 }

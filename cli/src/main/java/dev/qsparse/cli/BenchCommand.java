@@ -3,8 +3,10 @@ package dev.qsparse.cli;
 import dev.qsparse.bench.BenchSuite;
 import dev.qsparse.bench.EmbeddingModelPeer;
 import dev.qsparse.bench.EmbeddingModelsBench;
+import dev.qsparse.bench.GenerationPeer;
 import dev.qsparse.bench.MiniLmBench;
 import dev.qsparse.bench.Peer;
+import dev.qsparse.bench.TorchGenerationPeer;
 import dev.qsparse.runtime.kernel.DenseBatchBackend;
 import java.io.IOException;
 import java.net.URL;
@@ -277,8 +279,20 @@ final class BenchCommand implements Callable<Integer> {
             System.out.println();
             System.out.print(EmbeddingModelsBench.table(rows, texts.size()));
             System.out.println();
-            System.out.print(
-                    EmbeddingModelsBench.generationTable(work.resolve("embedding-models"), threads, reps, System.err));
+            // ONNX Runtime's and PyTorch's generation rows where their embedding rows run.
+            List<EmbeddingModelsBench.GenerationRun> generationPeers = new ArrayList<>();
+            if (ortPeer != null) {
+                generationPeers.add(new EmbeddingModelsBench.GenerationRun(
+                        GenerationPeer.onnxRuntime(onnxLoader(onnx)), ortPeer.python()));
+            }
+            EmbeddingModelsBench.TorchPeer torchPeer = torchEmbedPeer();
+            if (torchPeer != null) {
+                generationPeers.add(new EmbeddingModelsBench.GenerationRun(
+                        new TorchGenerationPeer(torchPeer.script().resolveSibling(TorchGenerationPeer.SCRIPT)),
+                        torchPeer.python()));
+            }
+            System.out.print(EmbeddingModelsBench.generationTable(
+                    work.resolve("embedding-models"), threads, reps, System.err, generationPeers));
         }
         return 0;
     }

@@ -216,8 +216,11 @@ public final class OnnxRuntimePeer implements Peer {
             try (OrtSession.SessionOptions so = options(threads)) {
                 this.decoder = env.createSession(
                         dir.resolve(files.get("decoder").asText()).toString(), so);
-                this.embedder = env.createSession(
-                        dir.resolve(files.get("embed").asText()).toString(), so);
+                // A decoder-only export (training/export_qwen3_embedding_onnx.py --decoder) has no embed graph.
+                this.embedder = files.has("embed")
+                        ? env.createSession(
+                                dir.resolve(files.get("embed").asText()).toString(), so)
+                        : null;
             }
         }
 
@@ -272,6 +275,9 @@ public final class OnnxRuntimePeer implements Peer {
 
         /** Mean-pooled final hidden states [batch][hidden] of a right-padded batch. */
         public float[][] embeddings(int[][] ids) throws OrtException {
+            if (embedder == null) {
+                throw new IllegalStateException("this export has no embed graph");
+            }
             int t = Arrays.stream(ids).mapToInt(a -> a.length).max().orElse(0);
             long[] tokens = new long[ids.length * t];
             long[] mask = new long[ids.length * t];
@@ -292,7 +298,9 @@ public final class OnnxRuntimePeer implements Peer {
         @Override
         public void close() throws OrtException {
             decoder.close();
-            embedder.close();
+            if (embedder != null) {
+                embedder.close();
+            }
         }
     }
 

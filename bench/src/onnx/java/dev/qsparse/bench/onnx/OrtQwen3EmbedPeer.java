@@ -11,6 +11,7 @@ import java.nio.LongBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -28,7 +29,7 @@ public final class OrtQwen3EmbedPeer implements EmbeddingModelPeer {
 
     static final int MAX_TOKENS = 32768;
 
-    private static final String EXPORTER = "export_qwen3_embedding_onnx.py";
+    static final String EXPORTER = "export_qwen3_embedding_onnx.py";
 
     private final OrtEnvironment env = OrtEnvironment.getEnvironment();
     private final Path exporter;
@@ -63,10 +64,19 @@ public final class OrtQwen3EmbedPeer implements EmbeddingModelPeer {
 
     /** Exports {@code model} under {@code out}, unless an export newer than its weights and the exporter is there. */
     Path export(Path model, Path out, String python) throws IOException, InterruptedException {
+        return export(exporter, model, out, python, "embed.onnx");
+    }
+
+    /**
+     * Runs {@code exporter} (with {@code extraArgs}) on {@code model} into {@code out}, unless {@code
+     * graph} and an onnx.json newer than the weights and the exporter are there already.
+     */
+    static Path export(Path exporter, Path model, Path out, String python, String graph, String... extraArgs)
+            throws IOException, InterruptedException {
         Path info = out.resolve("onnx.json");
         Path weights = model.resolve("model.safetensors").toRealPath();
         if (Files.isRegularFile(info)
-                && Files.isRegularFile(out.resolve("embed.onnx"))
+                && Files.isRegularFile(out.resolve(graph))
                 && Files.getLastModifiedTime(info).compareTo(Files.getLastModifiedTime(weights)) > 0
                 && Files.getLastModifiedTime(info).compareTo(Files.getLastModifiedTime(exporter)) > 0) {
             return out;
@@ -75,10 +85,10 @@ public final class OrtQwen3EmbedPeer implements EmbeddingModelPeer {
             throw new IOException(
                     "the Qwen3 ONNX exporter " + exporter + " is missing (-Dqsparse.onnx.qwen3-exporter=...)");
         }
-        Process p = new ProcessBuilder(
-                        python, exporter.toString(), "--model", model.toString(), "--out", out.toString())
-                .redirectErrorStream(true)
-                .start();
+        List<String> command = new ArrayList<>(
+                List.of(python, exporter.toString(), "--model", model.toString(), "--out", out.toString()));
+        command.addAll(List.of(extraArgs));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         if (!p.waitFor(60, TimeUnit.MINUTES) || p.exitValue() != 0) {
             String tail = log.length() > 2000 ? log.substring(log.length() - 2000) : log;
