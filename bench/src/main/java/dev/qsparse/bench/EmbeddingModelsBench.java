@@ -145,7 +145,28 @@ public final class EmbeddingModelsBench {
             rows.add(r.withQuality(cosines(ternary, sparse, texts, threads)));
         }
         if (torch != null) {
-            Row peer = torchRow(floatSource, texts, threads, torch, work, log);
+            Row peer = torchRow(
+                    "Qwen3-Embedding-0.6B shape",
+                    "the bf16 weights as f32",
+                    floatSource,
+                    texts,
+                    threads,
+                    torch,
+                    work,
+                    log);
+            if (peer != null) {
+                rows.add(peer);
+            }
+            // BitLinear as a PyTorch user runs it: ternary weights and int8 activations fake-quantized in float.
+            peer = torchRow(
+                    "bitnet-embedding-0.6b shape",
+                    "ternary and int8 rounding in f32",
+                    bitnetSource,
+                    texts,
+                    threads,
+                    torch,
+                    work,
+                    log);
             if (peer != null) {
                 rows.add(peer);
             }
@@ -301,7 +322,14 @@ public final class EmbeddingModelsBench {
      * pass as the reference embeds; null with a log line when it cannot run.
      */
     private static Row torchRow(
-            Path model, List<String> texts, int threads, TorchPeer torch, Path work, PrintStream log)
+            String name,
+            String weights,
+            Path model,
+            List<String> texts,
+            int threads,
+            TorchPeer torch,
+            Path work,
+            PrintStream log)
             throws IOException, InterruptedException {
         List<int[]> ids = tokenIds(model, texts);
         Path idsFile = work.resolve("embedding-models-ids.json");
@@ -326,8 +354,8 @@ public final class EmbeddingModelsBench {
         }
         JsonNode json = JSON.readTree(out.substring(out.lastIndexOf('\n') + 1));
         return new Row(
-                "Qwen3-Embedding-0.6B shape",
-                "pytorch " + json.path("torch").asText() + " eager, the bf16 weights as f32 (one text per pass)",
+                name,
+                "pytorch " + json.path("torch").asText() + " eager, " + weights + " (one text per pass)",
                 Double.NaN,
                 json.get("single_events_per_s").asDouble(),
                 json.get("p99_ms").asDouble(),
