@@ -69,7 +69,7 @@ if [ "$onnx" = 1 ]; then
   [ -z "$others" ] || zip -q -d "$out/onnx/$(basename "$ort")" $others >/dev/null
 fi
 
-cp bench/torch_decode.py "$out/bench/"
+cp bench/torch_decode.py bench/torch_threads.py "$out/bench/"
 cp training/export_onnx.py "$out/training/"
 cp training/qsparse/*.py "$out/training/qsparse/"
 cp models/data/events.txt models/data/SOURCES.md "$out/data/"

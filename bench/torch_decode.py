@@ -24,21 +24,9 @@ import os
 import sys
 import time
 
+import torch_threads  # noqa: E402  (bench/, beside this script)
 
-def _pin_threads():
-    """Thread counts must be set before torch (and its BLAS) loads: Debian's torch with OpenBLAS
-    ignores torch.set_num_threads for BLAS calls and would use every core in a "1 thread" row."""
-    n = "1"
-    for i, a in enumerate(sys.argv):
-        if a == "--threads" and i + 1 < len(sys.argv):
-            n = sys.argv[i + 1]
-        elif a.startswith("--threads="):
-            n = a.split("=", 1)[1]
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = n
-
-
-_pin_threads()
+torch_threads.pin_from_argv()
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402

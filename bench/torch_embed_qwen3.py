@@ -17,16 +17,9 @@ import sys
 import time
 
 
-def _pin_threads():
-    n = "1"
-    for i, a in enumerate(sys.argv):
-        if a == "--threads" and i + 1 < len(sys.argv):
-            n = sys.argv[i + 1]
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = n
+import torch_threads  # noqa: E402  (bench/, beside this script)
 
-
-_pin_threads()
+torch_threads.pin_from_argv()
 
 import torch  # noqa: E402
 
