@@ -91,10 +91,26 @@ class Qwen3EmbeddingOnnx(nn.Module):
         a, b = x[..., :half], x[..., half:]
         return torch.cat([a * cos - b * sin, b * cos + a * sin], dim=-1)
 
+    def _attend_and_mlp(self, x, blk, q, k, v, hidden):
+        """Attention of q [B, H, T, hd] over k, v [B, Hkv, S, hd] (hidden [.., T, S] True: masked), o_proj and
+        the SiLU GLU, each added to the residual x [B, T, d]."""
+        b, h, t, hd = q.shape
+        hkv = k.shape[1]
+        # Query head j reads kv head j // g: the g queries of a kv head as one matrix, K and V not copied.
+        qg = q.reshape(b, hkv, h // hkv, t, hd)
+        scores = torch.matmul(qg, k.unsqueeze(2).transpose(-1, -2)) / math.sqrt(hd)  # [B, Hkv, g, T, S]
+        scores = scores.masked_fill(hidden, float("-inf"))
+        o = torch.matmul(torch.softmax(scores, dim=-1), v.unsqueeze(2))  # [B, Hkv, g, T, hd]
+        o = o.reshape(b, h, t, hd).transpose(1, 2).reshape(b, t, h * hd)
+        x = x + torch.matmul(o, blk.self_attn_o_proj_t)
+        m = self._rms(x, blk.post_attention_layernorm)
+        gate = torch.matmul(m, blk.mlp_gate_proj_t)
+        up = torch.matmul(m, blk.mlp_up_proj_t)
+        return x + torch.matmul(torch.nn.functional.silu(gate) * up, blk.mlp_down_proj_t)
+
     def forward(self, input_ids, attention_mask):
         b, t = input_ids.shape[0], input_ids.shape[1]
         h, hkv, hd = self.heads, self.kv, self.hd
-        g = h // hkv
         x = self.embed_tokens[input_ids]  # [B, T, d]
         cos = self.cos[:t].view(1, 1, t, hd // 2)
         sin = self.sin[:t].view(1, 1, t, hd // 2)
@@ -109,17 +125,7 @@ class Qwen3EmbeddingOnnx(nn.Module):
             v = torch.matmul(a, blk.self_attn_v_proj_t).view(b, t, hkv, hd).transpose(1, 2)
             q = self._rope(self._rms(q, blk.self_attn_q_norm), cos, sin)
             k = self._rope(self._rms(k, blk.self_attn_k_norm), cos, sin)
-            # Query head j reads kv head j // g: the g queries of a kv head as one matrix, K and V not copied.
-            qg = q.reshape(b, hkv, g, t, hd)
-            scores = torch.matmul(qg, k.unsqueeze(2).transpose(-1, -2)) / math.sqrt(hd)  # [B, Hkv, g, T, T]
-            scores = scores.masked_fill(hidden_keys, float("-inf"))
-            o = torch.matmul(torch.softmax(scores, dim=-1), v.unsqueeze(2))  # [B, Hkv, g, T, hd]
-            o = o.reshape(b, h, t, hd).transpose(1, 2).reshape(b, t, h * hd)
-            x = x + torch.matmul(o, blk.self_attn_o_proj_t)
-            m = self._rms(x, blk.post_attention_layernorm)
-            gate = torch.matmul(m, blk.mlp_gate_proj_t)
-            up = torch.matmul(m, blk.mlp_up_proj_t)
-            x = x + torch.matmul(torch.nn.functional.silu(gate) * up, blk.mlp_down_proj_t)
+            x = self._attend_and_mlp(x, blk, q, k, v, hidden_keys)
         last = attention_mask.sum(dim=1) - 1  # right padding: the last real token
         pooled = x.gather(1, last.view(b, 1, 1).expand(b, 1, x.shape[2])).squeeze(1)  # [B, d]
         pooled = self._rms(pooled, self.norm)
@@ -137,7 +143,6 @@ class Qwen3DecoderOnnx(Qwen3EmbeddingOnnx):
     def forward(self, input_ids, position_ids, *past):
         b, t = input_ids.shape[0], input_ids.shape[1]
         h, hkv, hd = self.heads, self.kv, self.hd
-        g = h // hkv
         x = self.embed_tokens[input_ids]  # [B, T, d]
         cos = self.cos[position_ids].unsqueeze(1)  # [B, 1, T, hd/2]
         sin = self.sin[position_ids].unsqueeze(1)
@@ -156,16 +161,7 @@ class Qwen3DecoderOnnx(Qwen3EmbeddingOnnx):
             s = k.shape[2]
             # A query sees the keys at or before its own position (the cache holds positions 0..P-1).
             future = torch.arange(s, device=x.device).view(1, 1, 1, 1, s) > position_ids.view(b, 1, 1, t, 1)
-            qg = q.reshape(b, hkv, g, t, hd)
-            scores = torch.matmul(qg, k.unsqueeze(2).transpose(-1, -2)) / math.sqrt(hd)  # [B, Hkv, g, T, S]
-            scores = scores.masked_fill(future, float("-inf"))
-            o = torch.matmul(torch.softmax(scores, dim=-1), v.unsqueeze(2))  # [B, Hkv, g, T, hd]
-            o = o.reshape(b, h, t, hd).transpose(1, 2).reshape(b, t, h * hd)
-            x = x + torch.matmul(o, blk.self_attn_o_proj_t)
-            m = self._rms(x, blk.post_attention_layernorm)
-            gate = torch.matmul(m, blk.mlp_gate_proj_t)
-            up = torch.matmul(m, blk.mlp_up_proj_t)
-            x = x + torch.matmul(torch.nn.functional.silu(gate) * up, blk.mlp_down_proj_t)
+            x = self._attend_and_mlp(x, blk, q, k, v, future)
         last = self._rms(x[:, -1, :], self.norm)
         return (torch.matmul(last, self.lm_head_t), *presents)
 

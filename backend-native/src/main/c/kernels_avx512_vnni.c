@@ -691,6 +691,15 @@ VNNI_INLINE __m512i dpbusd512(__m512i acc, __m512i u, __m512i s) {
     return acc;
 }
 
+/* The lines [from, from + bytes) of four columns, fetched ahead (short runs at scattered addresses). */
+VNNI_INLINE void prefetch4(const int8_t *const *cp, long from, long bytes) {
+    for (int k = 0; k < 4; k++) {
+        for (long b = 0; b < bytes; b += 64) {
+            _mm_prefetch((const char *)(cp[k] + from + b), _MM_HINT_T0);
+        }
+    }
+}
+
 /* acc[4k + m] += plane m of interleaved vector v (k) times the four activations x4. */
 #define WIDE_PLANES(k, v)                                                                                  \
     do {                                                                                                 \
@@ -717,11 +726,7 @@ VNNI static void sparse_ternary_wide(const int8_t *const *cp, const int8_t *xb, 
             const int8_t *c0 = cp[4 * q] + tile / 4, *c1 = cp[4 * q + 1] + tile / 4, *c2 = cp[4 * q + 2] + tile / 4,
                          *c3 = cp[4 * q + 3] + tile / 4;
             if (q + 2 < quads) {
-                for (int k = 0; k < 4; k++) { /* the whole run of the quad after next: short runs at scattered addresses */
-                    for (long b = 0; b < width / 4; b += 64) {
-                        _mm_prefetch((const char *)(cp[4 * (q + 2) + k] + tile / 4 + b), _MM_HINT_T0);
-                    }
-                }
+                prefetch4(cp + 4 * (q + 2), tile / 4, width / 4); /* the whole run of the quad after next */
             }
             for (long blk = 0; blk < width; blk += 256) {
                 long byte = blk / 4;
@@ -746,13 +751,10 @@ VNNI static void sparse_ternary_wide(const int8_t *const *cp, const int8_t *xb, 
         for (long blk = 0; blk < width; blk += 256) {
             const __m512i *s = (const __m512i *)(sums + blk);
             for (int m = 0; m < 4; m++) {
-                /* lanes L of (k = 0..3, plane m) are outputs 64L + 16m + 0..15: a 4 x 4 transpose of lanes */
-                __m512i v0 = _mm512_load_si512(s + m), v1 = _mm512_load_si512(s + 4 + m);
-                __m512i v2 = _mm512_load_si512(s + 8 + m), v3 = _mm512_load_si512(s + 12 + m);
-                __m512i t0 = _mm512_shuffle_i32x4(v0, v1, 0x44), t1 = _mm512_shuffle_i32x4(v0, v1, 0xEE);
-                __m512i t2 = _mm512_shuffle_i32x4(v2, v3, 0x44), t3 = _mm512_shuffle_i32x4(v2, v3, 0xEE);
-                __m512i r[4] = {_mm512_shuffle_i32x4(t0, t2, 0x88), _mm512_shuffle_i32x4(t0, t2, 0xDD),
-                                _mm512_shuffle_i32x4(t1, t3, 0x88), _mm512_shuffle_i32x4(t1, t3, 0xDD)};
+                /* lanes L of (k = 0..3, plane m) are outputs 64L + 16m + 0..15 */
+                __m512i r[4];
+                unpermute4(_mm512_load_si512(s + m), _mm512_load_si512(s + 4 + m), _mm512_load_si512(s + 8 + m),
+                           _mm512_load_si512(s + 12 + m), r);
                 for (int l = 0; l < 4; l++) {
                     long o = tile + blk + 64 * l + 16 * m;
                     if (raw != NULL) {
@@ -765,16 +767,6 @@ VNNI static void sparse_ternary_wide(const int8_t *const *cp, const int8_t *xb, 
             }
         }
     }
-}
-
-/* The four interleaved vectors' 128-bit lanes transposed: r[L] = (v0.L, v1.L, v2.L, v3.L). */
-VNNI_INLINE void transpose_lanes(__m512i v0, __m512i v1, __m512i v2, __m512i v3, __m512i r[4]) {
-    __m512i t0 = _mm512_shuffle_i32x4(v0, v1, 0x44), t1 = _mm512_shuffle_i32x4(v0, v1, 0xEE);
-    __m512i t2 = _mm512_shuffle_i32x4(v2, v3, 0x44), t3 = _mm512_shuffle_i32x4(v2, v3, 0xEE);
-    r[0] = _mm512_shuffle_i32x4(t0, t2, 0x88);
-    r[1] = _mm512_shuffle_i32x4(t0, t2, 0xDD);
-    r[2] = _mm512_shuffle_i32x4(t1, t3, 0x88);
-    r[3] = _mm512_shuffle_i32x4(t1, t3, 0xDD);
 }
 
 /*
@@ -809,11 +801,7 @@ VNNI static void sparse_int8_wide(const int8_t *const *cp, const int8_t *xb, int
             const int8_t *c0 = cp[4 * g] + tile, *c1 = cp[4 * g + 1] + tile, *c2 = cp[4 * g + 2] + tile,
                          *c3 = cp[4 * g + 3] + tile;
             if (g + 2 < groups && width <= 3072) { /* short runs: fetch the group after next (see sparse_int8) */
-                for (int k = 0; k < 4; k++) {
-                    for (long b = 0; b < width; b += 64) {
-                        _mm_prefetch((const char *)(cp[4 * (g + 2) + k] + tile + b), _MM_HINT_T0);
-                    }
-                }
+                prefetch4(cp + 4 * (g + 2), tile, width);
             }
             for (long blk = 0; blk < width; blk += 64) {
                 __m512i k0 = _mm512_xor_si512(_mm512_loadu_si512(c0 + blk), flip);
@@ -832,7 +820,7 @@ VNNI static void sparse_int8_wide(const int8_t *const *cp, const int8_t *xb, int
         for (long blk = 0; blk < width; blk += 64) {
             const __m512i *s = (const __m512i *)(sums + blk);
             __m512i r[4];
-            transpose_lanes(_mm512_load_si512(s), _mm512_load_si512(s + 1), _mm512_load_si512(s + 2),
+            unpermute4(_mm512_load_si512(s), _mm512_load_si512(s + 1), _mm512_load_si512(s + 2),
                             _mm512_load_si512(s + 3), r);
             for (int l = 0; l < 4; l++) {
                 long o = tile + blk + 16 * l;
