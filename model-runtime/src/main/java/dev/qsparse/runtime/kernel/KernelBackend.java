@@ -161,9 +161,9 @@ public interface KernelBackend {
      * Int8 quantization of the kept entries (threshold: a magnitude, +0 or more, or NaN):
      * {@code out[i] = Sparsifier.quantizeFast(x[i], s)} where
      * {@code |x[i]| >= threshold} (compared as the non-negative floats' bit patterns, so a NaN is
-     * kept), else +0, for i < n.
+     * kept), else +0, for i < n. Returns how many of out[0, n) are non-zero ({@link #countNonZero}).
      */
-    default void quantizeKept(float[] x, int n, float s, float threshold, float[] out) {
+    default int quantizeKept(float[] x, int n, float s, float threshold, float[] out) {
         int t = Float.floatToRawIntBits(threshold);
         for (int i = 0; i < n; i++) {
             float xi = x[i];
@@ -173,5 +173,6 @@ public interface KernelBackend {
             int keep = ~((Float.floatToRawIntBits(Math.abs(xi)) - t) >> 31); // -1 kept, 0 dropped
             out[i] = Float.intBitsToFloat(Float.floatToRawIntBits(Sparsifier.quantizeFast(xi, s)) & keep);
         }
+        return countNonZero(out, n);
     }
 }

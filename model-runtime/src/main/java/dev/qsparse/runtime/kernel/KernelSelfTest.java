@@ -123,8 +123,8 @@ final class KernelSelfTest {
             new Check("quantizeKept", k -> {
                 float[] x = floats(N + 1, 33);
                 float[] out = new float[N + 1];
-                k.quantizeKept(x, N + 1, 42.5f, 0.5f, out);
-                return out;
+                int nonZero = k.quantizeKept(x, N + 1, 42.5f, 0.5f, out);
+                return new Object[] {out, nonZero};
             }));
 
     /** Throws naming the first kernel whose result differs from the scalar reference's. */

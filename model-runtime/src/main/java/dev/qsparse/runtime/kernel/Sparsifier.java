@@ -167,6 +167,7 @@ public final class Sparsifier {
         }
         float multiplier = 1f;
         float[] v = out.values;
+        int nonZero = -1; // the quantization's count of v's non-zero entries, -1 until one is known
         if (activationBits == 8) {
             // With outliers the int8 scale comes from the largest input that is not one.
             float s = scaleRule.scale(outlierThreshold > 0f ? absMaxUpTo(x, n, outlierLimit) : gamma);
@@ -175,7 +176,7 @@ public final class Sparsifier {
                     v[i] = Math.abs(x[i]) >= scratch[i] ? quantizeFast(x[i], s) : 0f;
                 }
             } else {
-                kernels.quantizeKept(x, n, s, threshold, v);
+                nonZero = kernels.quantizeKept(x, n, s, threshold, v);
             }
             multiplier = 1f / s;
         } else {
@@ -209,8 +210,9 @@ public final class Sparsifier {
                     v[i] = 0f; // an outlier: quantized (clipped) above, it goes to the float part
                 }
             }
+            nonZero = -1; // counted again below
         }
-        out.valuesChanged(kernels.countNonZero(v, n));
+        out.valuesChanged(nonZero >= 0 ? nonZero : kernels.countNonZero(v, n));
         if (outlierThreshold > 0f) {
             for (int i = 0; i < n; i++) {
                 float a = Math.abs(x[i]);

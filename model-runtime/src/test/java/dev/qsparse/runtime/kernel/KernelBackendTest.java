@@ -97,27 +97,33 @@ class KernelBackendTest {
                         Float.floatToRawIntBits(gamma),
                         Float.floatToRawIntBits(vector.absMax(x, n)),
                         "absMax n=" + n + " trial " + trial);
-                float s = 127f / (gamma + 1e-5f);
-                for (float threshold : new float[] {0f, 0.5f, 1.3f, Float.NaN, Float.POSITIVE_INFINITY}) {
-                    float[] expected = new float[n];
-                    float[] actual = new float[n];
-                    scalar.quantizeKept(x, n, s, threshold, expected);
-                    vector.quantizeKept(x, n, s, threshold, actual);
-                    for (int i = 0; i < n; i++) {
-                        assertEquals(
-                                Float.floatToRawIntBits(expected[i]),
-                                Float.floatToRawIntBits(actual[i]),
-                                "quantizeKept n=" + n + " i=" + i + " x=" + x[i] + " threshold=" + threshold);
+                // the int8 scale, and scales that put products past the rounding's exact range
+                // (|x * s| >= 2^22, as an outlier's under a smaller scale) or make inf * 0
+                for (float s : new float[] {127f / (gamma + 1e-5f), 3e6f, 5e7f, 0f}) {
+                    for (float threshold : new float[] {0f, 0.5f, 1.3f, Float.NaN, Float.POSITIVE_INFINITY}) {
+                        float[] expected = new float[n];
+                        float[] actual = new float[n];
+                        int expectedNonZero = scalar.quantizeKept(x, n, s, threshold, expected);
+                        int actualNonZero = vector.quantizeKept(x, n, s, threshold, actual);
+                        assertEquals(scalar.countNonZero(expected, n), expectedNonZero, "scalar's count n=" + n);
+                        assertEquals(expectedNonZero, actualNonZero, "vector's count n=" + n + " s=" + s);
+                        for (int i = 0; i < n; i++) {
+                            assertEquals(
+                                    Float.floatToRawIntBits(expected[i]),
+                                    Float.floatToRawIntBits(actual[i]),
+                                    "quantizeKept n=" + n + " i=" + i + " x=" + x[i] + " s=" + s + " threshold="
+                                            + threshold);
+                        }
+                        // the count the sparsifier keeps instead of listing the index: with -0 and NaN
+                        actual[0] = -0f;
+                        actual[n - 1] = trial % 2 == 0 ? Float.NaN : actual[n - 1];
+                        int nonZero = 0;
+                        for (int i = 0; i < n; i++) {
+                            nonZero += actual[i] != 0f ? 1 : 0;
+                        }
+                        assertEquals(nonZero, scalar.countNonZero(actual, n), "countNonZero scalar n=" + n);
+                        assertEquals(nonZero, vector.countNonZero(actual, n), "countNonZero vector n=" + n);
                     }
-                    // the count the sparsifier keeps instead of listing the index: with -0 and NaN
-                    actual[0] = -0f;
-                    actual[n - 1] = trial % 2 == 0 ? Float.NaN : actual[n - 1];
-                    int nonZero = 0;
-                    for (int i = 0; i < n; i++) {
-                        nonZero += actual[i] != 0f ? 1 : 0;
-                    }
-                    assertEquals(nonZero, scalar.countNonZero(actual, n), "countNonZero scalar n=" + n);
-                    assertEquals(nonZero, vector.countNonZero(actual, n), "countNonZero vector n=" + n);
                 }
             }
         }
