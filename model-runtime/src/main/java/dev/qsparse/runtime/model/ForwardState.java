@@ -76,6 +76,18 @@ public abstract class ForwardState {
     }
 
     /**
+     * Layer {@code layer}'s keys and values of positions [first, first + count) into the cache,
+     * position first + j's from {@code k[from + j]} and {@code v[from + j]} (each from offset 0;
+     * room made by {@link #ensureCapacity}).
+     */
+    void storeKeyValues(int layer, int first, int count, float[][] k, float[][] v, int from) {
+        KeyBlocks.storeRun(keyCache[layer], first, count, kvStride, k, from);
+        for (int j = 0; j < count; j++) {
+            System.arraycopy(v[from + j], 0, valueCache[layer], (first + j) * kvStride, kvStride);
+        }
+    }
+
+    /**
      * One query head's causal attention over positions [0, length) of layer {@code layer}'s cache,
      * its key/value head at channels [channel, channel + headDim): out = softmax(q . k_t * scale) . v_t.
      */

@@ -497,8 +497,9 @@ public final class QSparseTransformer implements DecoderModel<QSparseTransformer
             // several positions of one sequence, each attending to those before it.
             ws.forRange(n, 1, normWork, (from, to) -> {
                 for (int i = from; i < to; i++) {
-                    ropeAndStore(layer, layerIndex, b[i], pos[i], owners[i]);
+                    rotate(layer, b[i]);
                 }
+                storeRuns(layerIndex, owners, pos, outB, outC, from, to);
             });
             ws.forRange(n, 1, attendWork, (from, to) -> {
                 for (int i = from; i < to; ) {
@@ -569,8 +570,8 @@ public final class QSparseTransformer implements DecoderModel<QSparseTransformer
         sparsify(sparsifier, t.xb2, out, t, s);
     }
 
-    /** RoPE on one position's query and key, and its key and value into the cache. */
-    private void ropeAndStore(Layer layer, int l, Slot t, int pos, State s) {
+    /** RoPE (and Qwen3's per-head norms) on one position's query and key. */
+    private void rotate(Layer layer, Slot t) {
         int hd = config.headDim();
         if (layer.qNorm() != null) { // Qwen3: RMSNorm over each head of q and k, before the rotation
             for (int h = 0; h < config.numHeads(); h++) {
@@ -586,7 +587,21 @@ public final class QSparseTransformer implements DecoderModel<QSparseTransformer
         for (int h = 0; h < config.numKeyValueHeads(); h++) {
             Kernels.ropeRotateHalf(t.k, h * hd, hd, t.cos, t.sin);
         }
-        s.storeKeyValue(l, pos, t.k, 0, t.v, 0);
+    }
+
+    /**
+     * Slots [from, to)'s keys and values (k[i], v[i]) into their owners' caches, each run of
+     * consecutive positions of one sequence (a prefill chunk) stored together.
+     */
+    private static void storeRuns(int l, State[] owners, int[] pos, float[][] k, float[][] v, int from, int to) {
+        for (int i = from; i < to; ) {
+            int j = i + 1;
+            while (j < to && owners[j] == owners[i] && pos[j] == pos[j - 1] + 1) {
+                j++;
+            }
+            owners[i].storeKeyValues(l, pos[i], j - i, k, v, i);
+            i = j;
+        }
     }
 
     /** Whether slots i..i+3 are consecutive positions of one sequence. */
