@@ -158,6 +158,18 @@ public interface KernelBackend {
     }
 
     /**
+     * The kept entries of a float (unquantized) input: {@code out[i] = |x[i]| >= threshold ? x[i] :
+     * +0} (a float compare, so a NaN input or threshold drops the entry), for i < n. Returns how
+     * many of out[0, n) are non-zero ({@link #countNonZero}).
+     */
+    default int keepAtLeast(float[] x, int n, float threshold, float[] out) {
+        for (int i = 0; i < n; i++) {
+            out[i] = Math.abs(x[i]) >= threshold ? x[i] : 0f;
+        }
+        return countNonZero(out, n);
+    }
+
+    /**
      * Int8 quantization of the kept entries (threshold: a magnitude, +0 or more, or NaN):
      * {@code out[i] = Sparsifier.quantizeFast(x[i], s)} where
      * {@code |x[i]| >= threshold} (compared as the non-negative floats' bit patterns, so a NaN is

@@ -120,6 +120,15 @@ final class KernelSelfTest {
                 }
                 return k.countNonZero(v, N);
             }),
+            new Check("keepAtLeast", k -> {
+                float[] x = floats(N + 1, 35);
+                x[3] = Float.NaN;
+                x[7] = -0f;
+                float[] out = new float[N + 1];
+                int nonZero = k.keepAtLeast(x, N + 1, 0.5f, out);
+                int dense = k.keepAtLeast(x, N + 1, 0f, x);
+                return new Object[] {out, nonZero, x, dense};
+            }),
             new Check("quantizeKept", k -> {
                 float[] x = floats(N + 1, 33);
                 float[] out = new float[N + 1];

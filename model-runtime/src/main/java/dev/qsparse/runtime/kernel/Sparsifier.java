@@ -161,7 +161,8 @@ public final class Sparsifier {
             }
         }
         float outlierLimit = outlierThreshold > 0f ? outlierThreshold * rms(x, n) : Float.POSITIVE_INFINITY;
-        float gamma = kernels.absMax(x, n);
+        // The largest magnitude bounds the top-K search and sets the int8 scale: a dense float input needs neither.
+        float gamma = !blocks && ratio < 1.0 || activationBits == 8 ? kernels.absMax(x, n) : 0f;
         if (!blocks && ratio < 1.0) {
             threshold = kernels.kthLargestMagnitude(x, scratch, n, keptCount(n), Float.floatToRawIntBits(gamma));
         }
@@ -179,11 +180,12 @@ public final class Sparsifier {
                 nonZero = kernels.quantizeKept(x, n, s, threshold, v);
             }
             multiplier = 1f / s;
-        } else {
+        } else if (blocks) {
             for (int i = 0; i < n; i++) {
-                float t = blocks ? scratch[i] : threshold;
-                v[i] = Math.abs(x[i]) >= t ? x[i] : 0f;
+                v[i] = Math.abs(x[i]) >= scratch[i] ? x[i] : 0f;
             }
+        } else {
+            nonZero = kernels.keepAtLeast(x, n, threshold, v);
         }
         if (rescale != TopKRescale.NONE) {
             double keptSq = 0;

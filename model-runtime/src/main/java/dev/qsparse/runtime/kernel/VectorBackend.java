@@ -576,6 +576,25 @@ final class VectorBackend implements KernelBackend {
         return count;
     }
 
+    /** The scalar's float compare lane by lane (Java's compare: a NaN compares false), the count fused. */
+    @Override
+    public int keepAtLeast(float[] x, int n, float threshold, float[] out) {
+        int nonZero = 0;
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            FloatVector xv = FloatVector.fromArray(FS, x, i);
+            FloatVector kept =
+                    xv.blend(0f, xv.abs().compare(VectorOperators.GE, threshold).not());
+            nonZero += kept.compare(VectorOperators.NE, 0f).trueCount();
+            kept.intoArray(out, i);
+        }
+        for (; i < n; i++) {
+            out[i] = Math.abs(x[i]) >= threshold ? x[i] : 0f;
+            nonZero += out[i] != 0f ? 1 : 0;
+        }
+        return nonZero;
+    }
+
     /**
      * The scalar operations lane by lane, the clamp on bit patterns: x * s + magic is magic + k for
      * the rounded k while |k| < 2^22, and positive floats order like their bits, so clamping the

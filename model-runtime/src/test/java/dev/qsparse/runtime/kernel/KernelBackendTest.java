@@ -92,6 +92,19 @@ class KernelBackendTest {
                         x[r.nextInt(n)] = specials[r.nextInt(specials.length)];
                     }
                 }
+                for (float threshold : new float[] {0f, 0.5f, 1.3f, Float.NaN, Float.POSITIVE_INFINITY}) {
+                    float[] expected = new float[n];
+                    float[] actual = new float[n];
+                    int expectedNonZero = scalar.keepAtLeast(x, n, threshold, expected);
+                    assertEquals(
+                            expectedNonZero, vector.keepAtLeast(x, n, threshold, actual), "keepAtLeast count n=" + n);
+                    for (int i = 0; i < n; i++) {
+                        assertEquals(
+                                Float.floatToRawIntBits(expected[i]),
+                                Float.floatToRawIntBits(actual[i]),
+                                "keepAtLeast n=" + n + " i=" + i + " x=" + x[i] + " threshold=" + threshold);
+                    }
+                }
                 float gamma = scalar.absMax(x, n);
                 assertEquals(
                         Float.floatToRawIntBits(gamma),
