@@ -503,11 +503,16 @@ public final class QSparseTransformer implements DecoderModel<QSparseTransformer
             });
             ws.forRange(n, 1, attendWork, (from, to) -> {
                 for (int i = from; i < to; ) {
-                    // Four consecutive positions of one sequence (a prefill) attend together.
-                    int group = i + 3 < to && consecutive(owners, pos, i) ? 4 : 1;
-                    if (group == 4) {
-                        attend4(layerIndex, b, pos, owners[i], i);
+                    // Four consecutive positions of one sequence (a prefill) attend together; a run
+                    // of such groups goes head by head, so that a head's keys and values stay in cache.
+                    int group = 0;
+                    while (i + group + 3 < to && consecutive(owners, pos, i + group)) {
+                        group += 4;
+                    }
+                    if (group > 0) {
+                        attendGroupsOfFour(layerIndex, b, pos, owners, i, group / 4);
                     } else {
+                        group = 1;
                         attendHeads(layerIndex, b[i], pos[i], owners[i]);
                     }
                     for (int j = i; j < i + group; j++) {
@@ -624,17 +629,32 @@ public final class QSparseTransformer implements DecoderModel<QSparseTransformer
         }
     }
 
-    /** {@link #attendHeads} for slots i..i+3, consecutive positions of sequence s: the same bits. */
-    private void attend4(int l, Slot[] b, int[] pos, State s, int i) {
+    /**
+     * {@link #attendHeads} for {@code count} groups of four slots from slot i, each group consecutive
+     * positions of one sequence: the same bits. Head by head over every group (not group by group
+     * over every head): a 256-position cache is 1.5 MB a layer at 768 channels, and each group
+     * reads all of it, while one head's part (128 KB) stays in L2 across the groups.
+     */
+    private void attendGroupsOfFour(int l, Slot[] b, int[] pos, State[] owners, int i, int count) {
         int hd = config.headDim();
         int groups = config.numHeads() / config.numKeyValueHeads();
         float attnScale = (float) (1.0 / Math.sqrt(hd));
-        float[][] q = {b[i].q, b[i + 1].q, b[i + 2].q, b[i + 3].q};
-        float[][] out = {b[i].attOut, b[i + 1].attOut, b[i + 2].attOut, b[i + 3].attOut};
-        float[][] scores = {b[i].scores, b[i + 1].scores, b[i + 2].scores, b[i + 3].scores};
-        int[] lengths = {pos[i] + 1, pos[i] + 2, pos[i] + 3, pos[i] + 4};
+        float[][][] q = new float[count][][];
+        float[][][] out = new float[count][][];
+        float[][][] scores = new float[count][][];
+        int[][] lengths = new int[count][];
+        for (int g = 0; g < count; g++) {
+            int a = i + 4 * g;
+            q[g] = new float[][] {b[a].q, b[a + 1].q, b[a + 2].q, b[a + 3].q};
+            out[g] = new float[][] {b[a].attOut, b[a + 1].attOut, b[a + 2].attOut, b[a + 3].attOut};
+            scores[g] = new float[][] {b[a].scores, b[a + 1].scores, b[a + 2].scores, b[a + 3].scores};
+            lengths[g] = new int[] {pos[a] + 1, pos[a] + 2, pos[a] + 3, pos[a] + 4};
+        }
         for (int h = 0; h < config.numHeads(); h++) {
-            s.attendHead4(l, q, h * hd, (h / groups) * hd, hd, lengths, attnScale, out, h * hd, scores);
+            for (int g = 0; g < count; g++) {
+                owners[i + 4 * g].attendHead4(
+                        l, q[g], h * hd, (h / groups) * hd, hd, lengths[g], attnScale, out[g], h * hd, scores[g]);
+            }
         }
     }
 
