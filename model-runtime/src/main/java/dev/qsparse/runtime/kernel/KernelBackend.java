@@ -157,6 +157,11 @@ public interface KernelBackend {
         return count;
     }
 
+    /** {@link Kernels#ropeRotateHalf}: the same multiplies, subtract and add per pair, so the same bits. */
+    default void ropeRotateHalf(float[] v, int off, int headDim, float[] cos, float[] sin) {
+        Kernels.ropeRotateHalf(v, off, headDim, cos, sin);
+    }
+
     /**
      * The kept entries of a float (unquantized) input: {@code out[i] = |x[i]| >= threshold ? x[i] :
      * +0} (a float compare, so a NaN input or threshold drops the entry), for i < n. Returns how

@@ -120,6 +120,13 @@ final class KernelSelfTest {
                 }
                 return k.countNonZero(v, N);
             }),
+            new Check("ropeRotateHalf", k -> {
+                float[] v = floats(2 * N + 44, 36);
+                k.ropeRotateHalf(v, 3, 2 * N, floats(N, 37), floats(N, 38)); // a head of 2N
+                k.ropeRotateHalf(
+                        v, 2 * N + 4, 40, floats(20, 39), floats(20, 40)); // a half that is no vector's multiple
+                return v;
+            }),
             new Check("keepAtLeast", k -> {
                 float[] x = floats(N + 1, 35);
                 x[3] = Float.NaN;

@@ -576,6 +576,27 @@ final class VectorBackend implements KernelBackend {
         return count;
     }
 
+    /** {@link Kernels#ropeRotateHalf} lane by lane (no multiply fused, as in the scalar), the pairs past whole vectors scalar. */
+    @Override
+    public void ropeRotateHalf(float[] v, int off, int headDim, float[] cos, float[] sin) {
+        int half = headDim / 2;
+        int i = 0;
+        for (; i + L <= half; i += L) {
+            FloatVector a = FloatVector.fromArray(FS, v, off + i);
+            FloatVector b = FloatVector.fromArray(FS, v, off + i + half);
+            FloatVector c = FloatVector.fromArray(FS, cos, i);
+            FloatVector s = FloatVector.fromArray(FS, sin, i);
+            a.mul(c).sub(b.mul(s)).intoArray(v, off + i);
+            b.mul(c).add(a.mul(s)).intoArray(v, off + i + half);
+        }
+        for (; i < half; i++) {
+            float a = v[off + i];
+            float b = v[off + i + half];
+            v[off + i] = a * cos[i] - b * sin[i];
+            v[off + i + half] = b * cos[i] + a * sin[i];
+        }
+    }
+
     /** The scalar's float compare lane by lane (Java's compare: a NaN compares false), the count fused. */
     @Override
     public int keepAtLeast(float[] x, int n, float threshold, float[] out) {

@@ -5,6 +5,7 @@ import dev.qsparse.runtime.kernel.Backends;
 import dev.qsparse.runtime.kernel.BatchBackend;
 import dev.qsparse.runtime.kernel.FloatMatrix;
 import dev.qsparse.runtime.kernel.Int8Matrix;
+import dev.qsparse.runtime.kernel.KernelBackend;
 import dev.qsparse.runtime.kernel.Kernels;
 import dev.qsparse.runtime.kernel.Sparsifier;
 import dev.qsparse.runtime.kernel.TernaryMatrix;
@@ -497,7 +498,7 @@ public final class QSparseTransformer implements DecoderModel<QSparseTransformer
             // several positions of one sequence, each attending to those before it.
             ws.forRange(n, 1, normWork, (from, to) -> {
                 for (int i = from; i < to; i++) {
-                    rotate(layer, b[i]);
+                    rotate(layer, b[i], ws.backend());
                 }
                 storeRuns(layerIndex, owners, pos, outB, outC, from, to);
             });
@@ -576,7 +577,7 @@ public final class QSparseTransformer implements DecoderModel<QSparseTransformer
     }
 
     /** RoPE (and Qwen3's per-head norms) on one position's query and key. */
-    private void rotate(Layer layer, Slot t) {
+    private void rotate(Layer layer, Slot t, KernelBackend kernels) {
         int hd = config.headDim();
         if (layer.qNorm() != null) { // Qwen3: RMSNorm over each head of q and k, before the rotation
             for (int h = 0; h < config.numHeads(); h++) {
@@ -587,10 +588,10 @@ public final class QSparseTransformer implements DecoderModel<QSparseTransformer
             }
         }
         for (int h = 0; h < config.numHeads(); h++) {
-            Kernels.ropeRotateHalf(t.q, h * hd, hd, t.cos, t.sin);
+            kernels.ropeRotateHalf(t.q, h * hd, hd, t.cos, t.sin);
         }
         for (int h = 0; h < config.numKeyValueHeads(); h++) {
-            Kernels.ropeRotateHalf(t.k, h * hd, hd, t.cos, t.sin);
+            kernels.ropeRotateHalf(t.k, h * hd, hd, t.cos, t.sin);
         }
     }
 
