@@ -17,7 +17,9 @@ all projection inputs, then the mean over texts). Its magnitude rows reproduce t
 calibrator's figures in BENCHMARKS.md.
 
 Inputs: the directory `MiniLmDirectory` writes and one line of token ids per text (without
-[CLS]/[SEP]), as `bench/MiniLmTokenIds.java` writes them with the runtime's tokenizer:
+[CLS]/[SEP]), as `bench/MiniLmTokenIds.java` writes them with the runtime's tokenizer ($CP is
+model-runtime's test classpath: `mvn -pl model-runtime dependency:build-classpath -Dmdep.includeScope=test`,
+the full commands in BENCHMARKS.md):
 
     java -cp "model-runtime/target/classes:model-runtime/target/test-classes:$CP" \
         dev.qsparse.runtime.model.MiniLmDirectory target/minilm
