@@ -617,7 +617,7 @@ VNNI static void f32_rows(const float *weights, int cols, int r0, int n, const f
  */
 #define G_ROWS 8
 #define G_MB 16
-#define G_MIN 8 /* fewer inputs left: the dot-product kernels above (measured faster there) */
+#define G_MIN 28 /* fewer inputs: the dot-product kernels above (faster where a block would be mostly empty) */
 
 /*
  * Inputs [t0, t0 + valid) of x into xp, zero lanes past valid: column c = 16m + j (m < cols / 16) of
@@ -626,25 +626,43 @@ VNNI static void f32_rows(const float *weights, int cols, int r0, int n, const f
  */
 VNNI static void g_pack_inputs(const float *x, long xstride, int t0, int valid, int cols, int width, float *xp) {
     int m16 = cols / 16;
-    if (valid < width) {
-        memset(xp, 0, 4L * cols * width);
-    }
-    for (int m = 0; m < m16; m++) {
-        int mb = m - m % G_MB, blen = m16 - mb < G_MB ? m16 - mb : G_MB;
-        float *dst = xp + ((long)mb * 16 + (m - mb)) * width;
-        long jstep = (long)blen * width;
-        for (int t = 0; t < valid; t++) {
-            __m512 v = _mm512_loadu_ps(x + (long)(t0 + t) * xstride + 16 * m);
-            float src[16];
-            _mm512_storeu_ps(src, v);
-            for (int j = 0; j < 16; j++) {
-                dst[j * jstep + t] = src[j];
+    for (int v = 0; v < width / 16; v++) { /* 16 inputs by 16 columns at a time, transposed */
+        int rows = valid - 16 * v < 0 ? 0 : valid - 16 * v > 16 ? 16 : valid - 16 * v;
+        const float *xv = x + (long)(t0 + 16 * v) * xstride;
+        for (int m = 0; m < m16; m++) {
+            int mb = m - m % G_MB, blen = m16 - mb < G_MB ? m16 - mb : G_MB;
+            __m512 r[16], t[16], u[16];
+            for (int i = 0; i < 16; i++) {
+                r[i] = i < rows ? _mm512_loadu_ps(xv + i * xstride + 16 * m) : _mm512_setzero_ps();
+            }
+            for (int i = 0; i < 8; i++) {
+                t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+                t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+            }
+            for (int i = 0; i < 4; i++) { /* u[4i + k], 128-bit block L: column 4L + k of inputs 4i..4i+3 */
+                __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+                __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+                u[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+                u[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+                u[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+                u[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+            }
+            float *dst = xp + ((long)mb * 16 + (m - mb)) * width + 16 * v;
+            long jstep = (long)blen * width;
+            for (int k = 0; k < 4; k++) {
+                __m512 s0 = _mm512_shuffle_f32x4(u[k], u[4 + k], 0x88), s1 = _mm512_shuffle_f32x4(u[k], u[4 + k], 0xDD);
+                __m512 s2 = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0x88);
+                __m512 s3 = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0xDD);
+                _mm512_storeu_ps(dst + k * jstep, _mm512_shuffle_f32x4(s0, s2, 0x88));
+                _mm512_storeu_ps(dst + (8 + k) * jstep, _mm512_shuffle_f32x4(s0, s2, 0xDD));
+                _mm512_storeu_ps(dst + (4 + k) * jstep, _mm512_shuffle_f32x4(s1, s3, 0x88));
+                _mm512_storeu_ps(dst + (12 + k) * jstep, _mm512_shuffle_f32x4(s1, s3, 0xDD));
             }
         }
     }
     for (int c = m16 * 16; c < cols; c++) {
-        for (int t = 0; t < valid; t++) {
-            xp[(long)c * width + t] = x[(long)(t0 + t) * xstride + c];
+        for (int t = 0; t < width; t++) {
+            xp[(long)c * width + t] = t < valid ? x[(long)(t0 + t) * xstride + c] : 0.0f;
         }
     }
 }
@@ -665,11 +683,11 @@ VNNI_INLINE void g_tile(const int nt, const float *w, int cols, const float *xp,
             }
             const float *xj = xp + ((long)mb * 16 + (long)j * blen) * width;
             const float *wj = w + mb * 16 + j;
-            if (j < G_ROWS) { /* row j of the next column block (or of the next strip), ahead: 8 row streams */
-                const float *next = mb + G_MB < m16 ? w + (long)j * cols + (mb + G_MB) * 16 : w + (long)(G_ROWS + j) * cols;
-                for (int l = 0; l < G_MB * 16; l += 16) {
-                    _mm_prefetch((const char *)(next + l), _MM_HINT_T0);
-                }
+            /* The next column block's weights (or the next strip's first), a sixteenth per residue pass. */
+            for (int l = j * G_MB / 2; l < (j + 1) * G_MB / 2; l++) {
+                int i = l / G_MB;
+                const float *row = mb + G_MB < m16 ? w + (long)i * cols + (mb + G_MB) * 16 : w + (long)(G_ROWS + i) * cols;
+                _mm_prefetch((const char *)(row + 16 * (l % G_MB)), _MM_HINT_T0);
             }
             for (int mm = 0; mm < blen; mm++) {
                 __m512 xv[3];
@@ -743,10 +761,6 @@ VNNI static void g_tile2(const float *w, int cols, const float *xp, __m512 *part
     g_tile(2, w, cols, xp, parts, out, ostride, valid);
 }
 
-VNNI static void g_tile1(const float *w, int cols, const float *xp, __m512 *parts, float *out, long ostride, int valid) {
-    g_tile(1, w, cols, xp, parts, out, ostride, valid);
-}
-
 /*
  * Rows [r0, r0 + n) for count inputs: blocks of up to 48 inputs (packed once, then every 8-row strip
  * of weights over them), the rows past the last whole strip and the last few inputs (< G_MIN) by
@@ -765,8 +779,12 @@ VNNI static int f32_gemm(const float *weights, int cols, int r0, int n, const fl
     }
     __m512 *parts = (__m512 *)(xp + 48L * cols);
     int t0 = 0;
-    while (count - t0 >= G_MIN) {
-        int left = count - t0, nt = left > 32 ? 3 : left > 16 ? 2 : 1;
+    for (;;) {
+        /* Blocks of 48 or 32 inputs, at least 85% of their lanes used (128 = 48 + 48 + 32, 64 = 32 + 32). */
+        int left = count - t0, nt = left >= 80 || (left >= 41 && left < 64) ? 3 : left >= 28 ? 2 : 0;
+        if (nt == 0) {
+            break;
+        }
         int valid = left < 16 * nt ? left : 16 * nt;
         g_pack_inputs(x, xstride, t0, valid, cols, 16 * nt, xp);
         for (int s = 0; s < strips; s++) {
@@ -775,8 +793,7 @@ VNNI static int f32_gemm(const float *weights, int cols, int r0, int n, const fl
             float *o = out + t0 * ostride + r;
             switch (nt) {
                 case 3: g_tile3(w, cols, xp, parts, o, ostride, valid); break;
-                case 2: g_tile2(w, cols, xp, parts, o, ostride, valid); break;
-                default: g_tile1(w, cols, xp, parts, o, ostride, valid); break;
+                default: g_tile2(w, cols, xp, parts, o, ostride, valid); break;
             }
         }
         if (n > strips * G_ROWS) {
