@@ -711,24 +711,22 @@ VNNI_INLINE void g_tile(const int nt, const float *w, int cols, const float *xp,
             }
         }
     }
-    if (m16 == 0) {
-        for (int i = 0; i < G_ROWS * 3; i++) {
-            parts[i] = _mm512_setzero_ps();
-        }
-    }
-    for (int half = 8; half >= 1 && m16 > 0; half /= 2) { /* tree16's additions, all tile sums at once */
-        for (int j = 0; j < half; j++) {
-            for (int i = 0; i < G_ROWS; i++) {
-                for (int v = 0; v < nt; v++) {
-                    parts[j * G_ROWS * 3 + 3 * i + v] =
-                        _mm512_add_ps(parts[j * G_ROWS * 3 + 3 * i + v], parts[(j + half) * G_ROWS * 3 + 3 * i + v]);
+    for (int i = 0; i < G_ROWS; i++) { /* tree16's additions, one sum's 16 partials in registers at a time */
+        for (int v = 0; v < nt; v++) {
+            if (m16 == 0) {
+                acc[i][v] = _mm512_setzero_ps();
+                continue;
+            }
+            __m512 p[16];
+            for (int j = 0; j < 16; j++) {
+                p[j] = parts[j * G_ROWS * 3 + 3 * i + v];
+            }
+            for (int half = 8; half >= 1; half /= 2) {
+                for (int j = 0; j < half; j++) {
+                    p[j] = _mm512_add_ps(p[j], p[j + half]);
                 }
             }
-        }
-    }
-    for (int i = 0; i < G_ROWS; i++) {
-        for (int v = 0; v < nt; v++) {
-            acc[i][v] = parts[3 * i + v];
+            acc[i][v] = p[0];
         }
     }
     for (int c = m16 * 16; c < cols; c++) { /* the tail, in order */
