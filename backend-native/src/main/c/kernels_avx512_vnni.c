@@ -674,10 +674,10 @@ VNNI static void g_pack_inputs(const float *x, long xstride, int t0, int valid, 
 VNNI_INLINE void g_tile(const int nt, const float *w, int cols, const float *xp, __m512 *parts, float *out,
                         long ostride, int valid) {
     const int m16 = cols / 16, width = 16 * nt;
-    __m512 acc[G_ROWS][3];
     for (int mb = 0; mb < m16; mb += G_MB) {
         int blen = m16 - mb < G_MB ? m16 - mb : G_MB;
         for (int j = 0; j < 16; j++) {
+            __m512 acc[G_ROWS][3]; /* its own array: one that outlives the loop is kept in memory by gcc */
             __m512 *pj = parts + j * G_ROWS * 3;
             for (int i = 0; i < G_ROWS; i++) {
                 for (int v = 0; v < nt; v++) {
@@ -711,10 +711,11 @@ VNNI_INLINE void g_tile(const int nt, const float *w, int cols, const float *xp,
             }
         }
     }
+    __m512 sum[G_ROWS][3];
     for (int i = 0; i < G_ROWS; i++) { /* tree16's additions, one sum's 16 partials in registers at a time */
         for (int v = 0; v < nt; v++) {
             if (m16 == 0) {
-                acc[i][v] = _mm512_setzero_ps();
+                sum[i][v] = _mm512_setzero_ps();
                 continue;
             }
             __m512 p[16];
@@ -726,7 +727,7 @@ VNNI_INLINE void g_tile(const int nt, const float *w, int cols, const float *xp,
                     p[j] = _mm512_add_ps(p[j], p[j + half]);
                 }
             }
-            acc[i][v] = p[0];
+            sum[i][v] = p[0];
         }
     }
     for (int c = m16 * 16; c < cols; c++) { /* the tail, in order */
@@ -737,14 +738,14 @@ VNNI_INLINE void g_tile(const int nt, const float *w, int cols, const float *xp,
         for (int i = 0; i < G_ROWS; i++) {
             __m512 b = _mm512_set1_ps(w[(long)i * cols + c]);
             for (int v = 0; v < nt; v++) {
-                acc[i][v] = _mm512_fmadd_ps(b, xv[v], acc[i][v]);
+                sum[i][v] = _mm512_fmadd_ps(b, xv[v], sum[i][v]);
             }
         }
     }
     float sums[G_ROWS][48] __attribute__((aligned(64)));
     for (int i = 0; i < G_ROWS; i++) {
         for (int v = 0; v < nt; v++) {
-            _mm512_store_ps(sums[i] + 16 * v, acc[i][v]);
+            _mm512_store_ps(sums[i] + 16 * v, sum[i][v]);
         }
     }
     for (int t = 0; t < valid; t++) { /* lanes are inputs: out[t][r + i] */
