@@ -686,7 +686,8 @@ VNNI_INLINE void g_tile(const int nt, const float *w, int cols, const float *xp,
             }
             const float *xj = xp + ((long)mb * 16 + (long)j * blen) * width;
             const float *wj = w + mb * 16 + j;
-            /* The next column block's weights (or the next strip's first), a sixteenth per residue pass. */
+            /* The next column block's weights (or the next strip's first; past the last strip a prefetch
+             * does not fault and is dropped), a sixteenth per residue pass. */
             for (int l = j * G_MB / 2; l < (j + 1) * G_MB / 2; l++) {
                 int i = l / G_MB;
                 const float *row = mb + G_MB < m16 ? w + (long)i * cols + (mb + G_MB) * 16 : w + (long)(G_ROWS + i) * cols;
