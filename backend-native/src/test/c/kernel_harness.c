@@ -7,7 +7,8 @@
  *
  * Integer products and the int8 x float product must equal the reference bit for bit (exact integer
  * sums, the same float operations in the same order); float32 products must equal the reference of
- * their fixed order (16 lane partials, halving tree, tail), bit for bit.
+ * their fixed order (16 lane partials, halving tree, tail), bit for bit, whichever kernel (dot
+ * product or register-blocked tile) a batch size and row range pick.
  */
 #define _POSIX_C_SOURCE 199309L
 #include "../../main/c/qsparse_kernels.h"
@@ -389,6 +390,20 @@ int main(int argc, char **argv) {
         }
         bad |= check_extremes(l);
         checks += 24;
+        /*
+         * Float32 batches: every count that picks a different mix of register-blocked tiles (blocks
+         * of 48 or 32 inputs) and dot-product kernels, rows off the 8-row strips, columns off 16 and
+         * off the 256-column blocks, one to three column blocks.
+         */
+        static const int f32_shapes[][2] = {{37, 781}, {96, 300}, {13, 16}, {24, 1029}, {9, 5}};
+        static const int f32_counts[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 27, 28, 31, 32, 33, 40, 41, 47,
+                                         48, 49, 63, 64, 65, 79, 80, 96, 100, 128, 131};
+        for (size_t s = 0; s < sizeof f32_shapes / sizeof f32_shapes[0]; s++) {
+            for (size_t c = 0; c < sizeof f32_counts / sizeof f32_counts[0]; c++) {
+                bad |= check(l, QS_F32_ROWS, 0, f32_shapes[s][0], f32_shapes[s][1], f32_counts[c]);
+                checks++;
+            }
+        }
         printf("level %s: %s (%d products checked)\n", l->name, bad ? "FAILED" : "ok", checks);
         failures += bad;
     }

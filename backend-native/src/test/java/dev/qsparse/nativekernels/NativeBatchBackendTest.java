@@ -261,7 +261,9 @@ class NativeBatchBackendTest {
             ByteBuffer bytes = ByteBuffer.allocateDirect(4 * w.length).order(ByteOrder.LITTLE_ENDIAN);
             bytes.asFloatBuffer().put(w);
             FloatMatrix m = new FloatMatrix(FloatView.of(bytes, DType.F32), rows, cols);
-            for (int count : new int[] {1, 3, 4, 5, 7, 13, 64}) {
+            // 29, 47, 64 and 100 take the register-blocked tiles (blocks of 48 or 32 inputs on zmm, 24 on
+            // ymm) with the dot-product kernels for the rest; odd counts run on two threads (rows split).
+            for (int count : new int[] {1, 3, 4, 5, 7, 13, 29, 47, 64, 100}) {
                 ActivationBuffer[] in = new ActivationBuffer[count];
                 for (int t = 0; t < count; t++) {
                     in[t] = new ActivationBuffer(cols);
