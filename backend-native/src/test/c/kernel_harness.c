@@ -320,7 +320,7 @@ static void bench(const struct qs_level *l, int layout, int float_activations, i
         double dt = seconds() - t0;
         best = dt < best ? dt : best;
     }
-    printf("%-12s %-15s %5d x %5d batch %3d keep %3.0f%%: %8.3f ms\n", l->name, what(layout, float_activations), rows,
+    printf("%-12s %-15s %5d x %5d batch %3d keep %3.0f%%: %9.4f ms\n", l->name, what(layout, float_activations), rows,
            cols, count, keep * 100, best * 1e3);
     release(&p);
 }
