@@ -4,6 +4,8 @@
  *
  *   kernel_harness            check every runnable level; exit 1 on the first difference
  *   kernel_harness bench      time each level on model-sized shapes (one thread)
+ *   kernel_harness one LEVEL LAYOUT ROWS COLS COUNT KEEP    time one product
+ *   kernel_harness decode LEVEL float|int8 [TOKENS]         emulate decode steps (see decode())
  *
  * Integer products and the int8 x float product must equal the reference bit for bit (exact integer
  * sums, the same float operations in the same order); float32 products must equal the reference of
@@ -321,9 +323,65 @@ static void bench(const struct qs_level *l, int layout, int float_activations, i
         double dt = seconds() - t0;
         best = dt < best ? dt : best;
     }
-    printf("%-12s %-15s %5d x %5d batch %3d keep %3.0f%%: %8.3f ms\n", l->name, what(layout, float_activations), rows,
+    printf("%-12s %-15s %5d x %5d batch %3d keep %3.0f%%: %9.4f ms\n", l->name, what(layout, float_activations), rows,
            cols, count, keep * 100, best * 1e3);
     release(&p);
+}
+
+/*
+ * Decode steps of the small BitNet shape (hidden 768, 12 layers, 3 KV heads, MLP 3072, vocab 32000)
+ * as the engine runs its products: per token the 84 ternary single-input products, each layer's over
+ * its own 1.8 MB of weights (MLP down with half its inputs kept, as ReLU^2 leaves them), then the
+ * 32000 x 768 int8 lm head on float ("float") or int8 ("int8") activations. 46 MB a token, more than
+ * the L3 of most machines: the products run from memory as in the engine, where the one-product
+ * timings run in cache. Prints each product's fastest token over the run.
+ */
+static void decode(const struct qs_level *l, int head_floats, int tokens) {
+    static const int shapes[7][2] = {{768, 768}, {192, 768}, {192, 768}, {768, 768}, {3072, 768}, {3072, 768},
+                                     {768, 3072}};
+    static const char *names[7] = {"q", "k", "v", "o", "gate", "up", "down"};
+    struct problem layers[12][7];
+    for (int layer = 0; layer < 12; layer++) {
+        for (int k = 0; k < 7; k++) {
+            layers[layer][k] = make(QS_TERNARY_COLUMNS, shapes[k][0], shapes[k][1], 1, k == 6 ? 0.5 : 1.0);
+        }
+    }
+    struct problem head = make(QS_INT8_COLUMNS, 32000, 768, 1, head_floats ? -1.0 : 1.0);
+    double best[8], ternary_best = 1e9;
+    for (int k = 0; k < 8; k++) {
+        best[k] = 1e9;
+    }
+    for (int t = 0; t < tokens; t++) {
+        double per[7] = {0}, ternary = 0;
+        for (int layer = 0; layer < 12; layer++) {
+            for (int k = 0; k < 7; k++) {
+                double t0 = seconds();
+                run(l, QS_TERNARY_COLUMNS, 2, &layers[layer][k], 0, layers[layer][k].padded);
+                double dt = seconds() - t0;
+                per[k] += dt;
+                ternary += dt;
+            }
+        }
+        double t0 = seconds();
+        run(l, QS_INT8_COLUMNS, head_floats ? 1 : 2, &head, 0, head.padded);
+        double dt = seconds() - t0;
+        for (int k = 0; k < 7; k++) {
+            best[k] = per[k] < best[k] ? per[k] : best[k];
+        }
+        best[7] = dt < best[7] ? dt : best[7];
+        ternary_best = ternary < ternary_best ? ternary : ternary_best;
+    }
+    printf("%s decode, %d tokens, fastest token (us): ternary %.0f (", l->name, tokens, ternary_best * 1e6);
+    for (int k = 0; k < 7; k++) {
+        printf("%s%s %.0f", k ? ", " : "", names[k], best[k] * 1e6);
+    }
+    printf("), lm head %s %.0f\n", head_floats ? "int8 x float" : "int8 sparse", best[7] * 1e6);
+    for (int layer = 0; layer < 12; layer++) {
+        for (int k = 0; k < 7; k++) {
+            release(&layers[layer][k]);
+        }
+    }
+    release(&head);
 }
 
 int main(int argc, char **argv) {
@@ -339,6 +397,15 @@ int main(int argc, char **argv) {
                 int count = atoi(argv[6]);
                 bench(qs_levels[i], layout, layout == QS_F32_ROWS ? 0 : (count >= 4 && f == 2 ? 0 : f), atoi(argv[4]),
                       atoi(argv[5]), count, atof(argv[7]));
+                return 0;
+            }
+        }
+        return 2;
+    }
+    if (argc > 3 && strcmp(argv[1], "decode") == 0) {
+        for (int i = 0; i < QS_LEVELS; i++) {
+            if (strcmp(qs_levels[i]->name, argv[2]) == 0 && qs_levels[i]->supported()) {
+                decode(qs_levels[i], strcmp(argv[3], "float") == 0, argc > 4 ? atoi(argv[4]) : 100);
                 return 0;
             }
         }
