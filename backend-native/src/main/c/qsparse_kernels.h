@@ -62,15 +62,15 @@ extern const struct qs_level qs_level_avx2;
 #define QS_LEVELS 3
 extern const struct qs_level *const qs_levels[QS_LEVELS];
 
+/* always_inline: a call from the kernels' AVX loops costs more than the prefetches (2.5x the ternary decode time) */
+#define QS_INLINE static inline __attribute__((always_inline))
+
 /*
  * Every cache line that [from, from + bytes) touches, fetched into L1. A column's run seldom starts on
  * a line: the tensors of a safetensors file sit at any offset (the small BitNet model's at 4-byte steps),
  * and a loop of 64-byte steps from the run's first byte leaves out its last, partial line, which the
  * kernel then waits for: a 768-output ternary column (192 bytes) spans 4 lines, not 3.
  */
-/* always_inline: a call from the kernels' AVX loops costs more than the prefetches (2.5x the ternary decode time) */
-#define QS_INLINE static inline __attribute__((always_inline))
-
 QS_INLINE void qs_prefetch_lines(const int8_t *from, long bytes) {
     const int8_t *end = from + bytes;
     for (const int8_t *line = (const int8_t *)((uintptr_t)from & ~(uintptr_t)63); line < end; line += 64) {

@@ -30,8 +30,8 @@ public final class KeyBlocks {
     /**
      * Stores the keys of positions [first, first + count), position first + j's from {@code
      * src[j]}, channel by channel: the positions of a block that share a channel share a cache
-     * line, so each line is written in one visit instead of one visit a position (a prefill's
-     * stores measured 3x faster). The same values land where {@link #store} puts them.
+     * line, so each line is written in one visit instead of one visit a position (the key stores'
+     * share of an int8 prefill's Java samples fell from 8.6% to 3.3%). The same values land where {@link #store} puts them.
      */
     public static void storeRun(float[] cache, int first, int count, int kvStride, float[][] src, int srcFrom) {
         for (int p0 = first; p0 < first + count; ) {

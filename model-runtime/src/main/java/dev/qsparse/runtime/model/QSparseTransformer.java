@@ -500,7 +500,7 @@ public final class QSparseTransformer implements DecoderModel<QSparseTransformer
                 for (int i = from; i < to; i++) {
                     rotate(layer, b[i], ws.backend());
                 }
-                storeRuns(layerIndex, owners, pos, outB, outC, from, to);
+                storeRuns(layerIndex, owners, pos, outB, outC, from, to); // outB, outC: each slot's k and v
             });
             ws.forRange(n, 1, attendWork, (from, to) -> {
                 for (int i = from; i < to; ) {
