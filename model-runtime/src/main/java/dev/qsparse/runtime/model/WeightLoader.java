@@ -29,6 +29,7 @@ final class WeightLoader {
 
     private final Checkpoint checkpoint;
     private final QuantRules rules;
+    private final boolean onHeap;
 
     WeightLoader(Checkpoint checkpoint) {
         this(checkpoint, QuantRules.QSPARSE);
@@ -37,6 +38,7 @@ final class WeightLoader {
     WeightLoader(Checkpoint checkpoint, QuantRules rules) {
         this.checkpoint = checkpoint;
         this.rules = rules;
+        this.onHeap = onHeap(System.getProperty(RESIDENCY_PROPERTY));
     }
 
     boolean has(String name) {
@@ -103,8 +105,16 @@ final class WeightLoader {
      */
     static final String RESIDENCY_PROPERTY = "qsparse.weights";
 
-    private static boolean onHeap() {
-        return "heap".equals(System.getProperty(RESIDENCY_PROPERTY, "mapped"));
+    /** The residency a {@link #RESIDENCY_PROPERTY} value names (null: the default); any other value is refused by name. */
+    static boolean onHeap(String value) {
+        String v = value == null ? "mapped" : value.trim().toLowerCase(java.util.Locale.ROOT);
+        return switch (v) {
+            case "mapped" -> false;
+            case "heap" -> true;
+            default ->
+                throw new IllegalArgumentException(RESIDENCY_PROPERTY + " must be mapped or heap; got '"
+                        + (v.length() <= 40 ? v : v.substring(0, 40) + "...") + "'");
+        };
     }
 
     private Int8Matrix int8(String p, int rows, int cols) throws ModelLoadException {
@@ -112,7 +122,7 @@ final class WeightLoader {
         checkTensor(wName, DType.I8, cols, Int8Matrix.paddedRows(rows));
         float[] scales = vector(p + INT8_SCALE, rows);
         Int8Matrix m = Int8Matrix.of(checkpoint.buffer(wName), scales, rows, cols);
-        return onHeap() ? m.onHeap() : m;
+        return onHeap ? m.onHeap() : m;
     }
 
     private TernaryMatrix ternary(String p, int rows, int cols) throws ModelLoadException {
@@ -120,7 +130,7 @@ final class WeightLoader {
         checkTensor(wName, DType.U8, cols, TernaryMatrix.strideFor(rows));
         float[] scale = vector(p + TERNARY_SCALE, 1);
         TernaryMatrix m = TernaryMatrix.of(checkpoint.buffer(wName), scale[0], rows, cols);
-        return onHeap() ? m.onHeap() : m;
+        return onHeap ? m.onHeap() : m;
     }
 
     private void checkTensor(String name, DType dtype, int... shape) throws ModelLoadException {

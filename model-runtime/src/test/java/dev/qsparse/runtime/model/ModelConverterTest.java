@@ -161,6 +161,24 @@ class ModelConverterTest {
     }
 
     @Test
+    void refusesAResidencyItDoesNotKnow() throws IOException {
+        Path out = tmp.resolve("resident-unknown");
+        ModelConverter.convert(TEST_MODEL, out, ModelConverter.Target.parse("int8"), true);
+        System.setProperty(WeightLoader.RESIDENCY_PROPERTY, "hugepages");
+        try {
+            IllegalArgumentException e =
+                    assertThrows(IllegalArgumentException.class, () -> logits(out, new int[] {0, 5}));
+            assertTrue(
+                    e.getMessage().contains("qsparse.weights must be mapped or heap; got 'hugepages'"), e.getMessage());
+        } finally {
+            System.clearProperty(WeightLoader.RESIDENCY_PROPERTY);
+        }
+        assertTrue(WeightLoader.onHeap(" Heap "));
+        assertFalse(WeightLoader.onHeap(null));
+        assertFalse(WeightLoader.onHeap("mapped"));
+    }
+
+    @Test
     void refusesWhatItCannotConvert() throws IOException {
         Path seed = PyTorchParityTest.FIXTURES.resolve("seed_quantized");
         assertThrows(
