@@ -5,7 +5,7 @@
  *   kernel_harness            check every runnable level; exit 1 on the first difference
  *   kernel_harness bench      time each level on model-sized shapes (one thread)
  *   kernel_harness one LEVEL LAYOUT ROWS COLS COUNT KEEP    time one product
- *   kernel_harness decode LEVEL float|int8 [TOKENS]         emulate decode steps (see decode())
+ *   kernel_harness decode LEVEL float|int8 [TOKENS] [small|2b4t]  emulate decode steps (see decode())
  *
  * Integer products and the int8 x float product must equal the reference bit for bit (exact integer
  * sums, the same float operations in the same order); float32 products must equal the reference of
@@ -329,31 +329,41 @@ static void bench(const struct qs_level *l, int layout, int float_activations, i
 }
 
 /*
- * Decode steps of the small BitNet shape (hidden 768, 12 layers, 3 KV heads, MLP 3072, vocab 32000)
- * as the engine runs its products: per token the 84 ternary single-input products, each layer's over
- * its own 1.8 MB of weights (MLP down with half its inputs kept, as ReLU^2 leaves them), then the
- * 32000 x 768 int8 lm head on float ("float") or int8 ("int8") activations. 46 MB a token, more than
- * the L3 of most machines: the products run from memory as in the engine, where the one-product
- * timings run in cache. Prints each product's fastest token over the run.
+ * Decode steps of a BitNet shape as the engine runs its products: per token each layer's 7 ternary
+ * single-input products over their own weights (MLP down with half its inputs kept, as ReLU^2 leaves
+ * them), then the int8 lm head on float ("float") or int8 ("int8") activations. small: hidden 768,
+ * 12 layers, 3 KV heads, MLP 3072, vocab 32000, 46 MB a token; 2b4t: hidden 2560, 30 layers, 5 KV
+ * heads, MLP 6912, vocab 128256, 0.8 GB a token. Both exceed the L3 of most machines, so the products
+ * run from memory as in the engine, where the one-product timings run in cache; at 0.8 GB the page
+ * walks of 4 KB pages count too (the engine's working set at 2B4T). Prints each product's fastest
+ * token over the run.
  */
-static void decode(const struct qs_level *l, int head_floats, int tokens) {
-    static const int shapes[7][2] = {{768, 768}, {192, 768}, {192, 768}, {768, 768}, {3072, 768}, {3072, 768},
-                                     {768, 3072}};
+static void decode(const struct qs_level *l, int head_floats, int tokens, int big) {
+    static const int small_shapes[7][2] = {{768, 768}, {192, 768}, {192, 768}, {768, 768}, {3072, 768}, {3072, 768},
+                                           {768, 3072}};
+    static const int big_shapes[7][2] = {{2560, 2560}, {640, 2560}, {640, 2560}, {2560, 2560}, {6912, 2560},
+                                         {6912, 2560}, {2560, 6912}};
     static const char *names[7] = {"q", "k", "v", "o", "gate", "up", "down"};
-    struct problem layers[12][7];
-    for (int layer = 0; layer < 12; layer++) {
+    const int(*shapes)[2] = big ? big_shapes : small_shapes;
+    int n_layers = big ? 30 : 12;
+    struct problem(*layers)[7] = malloc(sizeof(struct problem[7]) * n_layers);
+    if (layers == NULL) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    for (int layer = 0; layer < n_layers; layer++) {
         for (int k = 0; k < 7; k++) {
             layers[layer][k] = make(QS_TERNARY_COLUMNS, shapes[k][0], shapes[k][1], 1, k == 6 ? 0.5 : 1.0);
         }
     }
-    struct problem head = make(QS_INT8_COLUMNS, 32000, 768, 1, head_floats ? -1.0 : 1.0);
+    struct problem head = make(QS_INT8_COLUMNS, big ? 128256 : 32000, big ? 2560 : 768, 1, head_floats ? -1.0 : 1.0);
     double best[8], ternary_best = 1e9;
     for (int k = 0; k < 8; k++) {
         best[k] = 1e9;
     }
     for (int t = 0; t < tokens; t++) {
         double per[7] = {0}, ternary = 0;
-        for (int layer = 0; layer < 12; layer++) {
+        for (int layer = 0; layer < n_layers; layer++) {
             for (int k = 0; k < 7; k++) {
                 double t0 = seconds();
                 run(l, QS_TERNARY_COLUMNS, 2, &layers[layer][k], 0, layers[layer][k].padded);
@@ -371,16 +381,18 @@ static void decode(const struct qs_level *l, int head_floats, int tokens) {
         best[7] = dt < best[7] ? dt : best[7];
         ternary_best = ternary < ternary_best ? ternary : ternary_best;
     }
-    printf("%s decode, %d tokens, fastest token (us): ternary %.0f (", l->name, tokens, ternary_best * 1e6);
+    printf("%s decode (%s shape), %d tokens, fastest token (us): ternary %.0f (", l->name, big ? "2b4t" : "small", tokens,
+           ternary_best * 1e6);
     for (int k = 0; k < 7; k++) {
         printf("%s%s %.0f", k ? ", " : "", names[k], best[k] * 1e6);
     }
     printf("), lm head %s %.0f\n", head_floats ? "int8 x float" : "int8 sparse", best[7] * 1e6);
-    for (int layer = 0; layer < 12; layer++) {
+    for (int layer = 0; layer < n_layers; layer++) {
         for (int k = 0; k < 7; k++) {
             release(&layers[layer][k]);
         }
     }
+    free(layers);
     release(&head);
 }
 
@@ -405,7 +417,8 @@ int main(int argc, char **argv) {
     if (argc > 3 && strcmp(argv[1], "decode") == 0) {
         for (int i = 0; i < QS_LEVELS; i++) {
             if (strcmp(qs_levels[i]->name, argv[2]) == 0 && qs_levels[i]->supported()) {
-                decode(qs_levels[i], strcmp(argv[3], "float") == 0, argc > 4 ? atoi(argv[4]) : 100);
+                decode(qs_levels[i], strcmp(argv[3], "float") == 0, argc > 4 ? atoi(argv[4]) : 100,
+                       argc > 5 && strcmp(argv[5], "2b4t") == 0);
                 return 0;
             }
         }
