@@ -120,6 +120,19 @@ public final class ConfigReader {
     }
 
     /**
+     * Our {@code mlp_activation} key on a Hub config: {@code hidden_act} decides the feed-forward, so
+     * the key, when given, must name the same one (it is refused, not ignored, when it does not).
+     */
+    private static void requireAgreeingMlpActivation(JsonNode c, MlpActivation mlp, String act, String type) {
+        JsonNode ours = c.get("mlp_activation");
+        if (ours != null && !ours.isNull() && MlpActivation.fromConfig(string(c, "mlp_activation", "")) != mlp) {
+            throw new IllegalArgumentException("'mlp_activation' " + ours + " disagrees with 'hidden_act' '" + act
+                    + "'" + (c.has("hidden_act") ? "" : " (transformers' default for " + type + ")")
+                    + ": remove mlp_activation, hidden_act decides the feed-forward of model_type " + type);
+        }
+    }
+
+    /**
      * microsoft/bitnet-embedding-0.6b: a {@code qwen3} config whose checkpoint gives every projection
      * its own input RMSNorm ({@link ProjectionNorms}). Its BitLinear math is fixed, as Microsoft's
      * BitNet-embeddings guide gives it: weights stored as float latent values, ternarised by absmean
@@ -154,12 +167,7 @@ public final class ConfigReader {
                 throw new IllegalArgumentException("'hidden_act' '" + act + "' is not supported for model_type " + type
                         + " (supported: silu, swish, relu2)");
         };
-        JsonNode ours = c.get("mlp_activation");
-        if (ours != null && !ours.isNull() && MlpActivation.fromConfig(string(c, "mlp_activation", "")) != mlp) {
-            throw new IllegalArgumentException("'mlp_activation' " + ours + " disagrees with 'hidden_act' '" + act
-                    + "'" + (c.has("hidden_act") ? "" : " (transformers' default for " + type + ")")
-                    + ": remove mlp_activation, hidden_act decides the feed-forward of model_type " + type);
-        }
+        requireAgreeingMlpActivation(c, mlp, act, type);
         HubKeys keys;
         if (type.equals("llama")) {
             // pretraining_tp > 1 only splits each product into slices in transformers: the same function.
@@ -242,6 +250,7 @@ public final class ConfigReader {
                     "'hidden_act' must be relu2 for model_type bitnet (the runtime's squared-ReLU GLU), got '" + act
                             + "'");
         }
+        requireAgreeingMlpActivation(c, MlpActivation.RELU2_GLU, act, "bitnet");
         if (activationBits(c, 8) != 8) {
             throw new IllegalArgumentException("'activation_bits' must be 8 for model_type bitnet (int8 activations)");
         }

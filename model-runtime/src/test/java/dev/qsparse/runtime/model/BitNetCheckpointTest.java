@@ -139,6 +139,9 @@ class BitNetCheckpointTest {
     @Test
     void configKeysThatContradictTheBitNetMathAreRefusedByName() throws IOException {
         assertNames(loadFails(withConfig("hidden_act", "\"silu\"")), "config.json", "hidden_act", "relu2");
+        // our own feed-forward key, which hidden_act decides here: refused when it names another, not ignored
+        assertNames(
+                loadFails(withConfig("mlp_activation", "\"swiglu\"")), "config.json", "mlp_activation", "hidden_act");
         assertNames(loadFails(withConfig("activation_bits", "0")), "config.json", "activation_bits");
         assertNames(loadFails(withConfig("weight_quant", "\"int8\"")), "config.json", "weight_quant");
         assertNames(
