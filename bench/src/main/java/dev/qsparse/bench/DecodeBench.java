@@ -112,23 +112,24 @@ public final class DecodeBench implements AutoCloseable {
     }
 
     /**
-     * Decode steps run before the timed rounds, at least: the JIT compiles a decode step's per-product
-     * methods only after thousands of calls, and fewer warm-up steps left the first timed rounds partly
-     * in the interpreter and C1 (a 32-token decode of the small BitNet shape timed 150-183 tok/s after
-     * 2 x 8 warm-up steps, 220-237 as a 256-token decode).
+     * Warm-up decode steps before the timed rounds: this many, or fewer once {@link
+     * #DECODE_WARM_UP_NANOS} have passed (but two rounds' worth always). The JIT compiles a decode
+     * step's per-product methods only after thousands of calls: with 2 x 8 warm-up steps, a 32-token
+     * decode of the small BitNet shape timed 150-183 tok/s, a 256-token one 220-237.
      */
     static final int DECODE_WARM_UP_STEPS = 512;
 
-    /** ... or this long, whichever comes first (a large model's step makes more calls: 2B4T's 210 products). */
+    /** The warm-up's time limit: a large model's step makes more calls (2B4T's 210 products). */
     static final long DECODE_WARM_UP_NANOS = 3_000_000_000L;
 
     /** Compiles every path: warm-up decodes (see {@link #DECODE_WARM_UP_STEPS}), two prefills. */
     public void warmUp() {
         int chunk = Math.max(4, decodeTokens);
-        long start = System.nanoTime();
-        for (int done = 0;
-                done < DECODE_WARM_UP_STEPS && (done < 2 * chunk || System.nanoTime() - start < DECODE_WARM_UP_NANOS);
-                done += chunk) {
+        long deadline = System.nanoTime() + DECODE_WARM_UP_NANOS;
+        for (int done = 0; done < DECODE_WARM_UP_STEPS; done += chunk) {
+            if (done >= 2 * chunk && System.nanoTime() > deadline) {
+                break;
+            }
             decode(chunk, new long[1]);
         }
         for (int i = 0; i < 2; i++) {
