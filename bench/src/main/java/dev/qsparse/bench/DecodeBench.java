@@ -82,7 +82,7 @@ public final class DecodeBench implements AutoCloseable {
             throws IOException {
         this.model = Model.load(dir);
         Backends.Choice chosen = Backends.chosen();
-        Backends.Choice noDense = new Backends.Choice(chosen.kernels(), chosen.batch(), Optional.empty(), false);
+        Backends.Choice noDense = withoutDense(chosen);
         this.session = new InferenceSession(model, threads, noDense);
         this.net = model.network();
         this.pool = threads > 1 ? WorkerPool.create(threads) : null;
@@ -190,16 +190,33 @@ public final class DecodeBench implements AutoCloseable {
         state.steps(prompt, 0, prompt.length, null);
         state.logits(logits);
         state.state().resetSparsityStats();
-        int vocab = logits.length;
-        long t0 = System.nanoTime();
-        for (int i = 0; i < tokens; i++) {
-            int next = Kernels.argmax(logits, vocab);
-            state.step(next);
-            state.logits(logits);
-        }
-        long nanos = System.nanoTime() - t0;
+        long nanos = greedySteps(state, logits, tokens);
         bytes[0] = state.state().weightBytesRead();
         return tokens / (nanos / 1e9);
+    }
+
+    /** The chosen kernels and batch backend without a dense batch backend: what the bench's decode runs. */
+    static Backends.Choice withoutDense(Backends.Choice chosen) {
+        return new Backends.Choice(chosen.kernels(), chosen.batch(), Optional.empty(), false);
+    }
+
+    /** Nanoseconds of {@code tokens} greedy steps from the state's current logits (already in {@code logits}). */
+    static long greedySteps(SingleSequence state, float[] logits, int tokens) {
+        long t0 = System.nanoTime();
+        for (int i = 0; i < tokens; i++) {
+            state.step(Kernels.argmax(logits, logits.length));
+            state.logits(logits);
+        }
+        return System.nanoTime() - t0;
+    }
+
+    /** Nanoseconds of one micro-batched forward pass over {@code ids} from an empty cache, plus the last logits. */
+    static long prefillNanos(SingleSequence state, int[] ids, float[] logits) {
+        long t0 = System.nanoTime();
+        state.rewind();
+        state.steps(ids, 0, ids.length, null);
+        state.logits(logits);
+        return System.nanoTime() - t0;
     }
 
     /** Tokens per second of one micro-batched forward pass over the prefill tokens (plus the last logits). */
@@ -208,11 +225,7 @@ public final class DecodeBench implements AutoCloseable {
     }
 
     private double prefill(SingleSequence state) {
-        long t0 = System.nanoTime();
-        state.rewind();
-        state.steps(prefill, 0, prefill.length, null);
-        state.logits(logits);
-        return prefill.length / ((System.nanoTime() - t0) / 1e9);
+        return prefill.length / (prefillNanos(state, prefill, logits) / 1e9);
     }
 
     /** Events per second of one {@code InferenceSession.run(List)} over the embed batch. */

@@ -2,14 +2,12 @@ package dev.qsparse.bench;
 
 import dev.qsparse.runtime.Model;
 import dev.qsparse.runtime.kernel.Backends;
-import dev.qsparse.runtime.kernel.Kernels;
 import dev.qsparse.runtime.kernel.WorkerPool;
 import dev.qsparse.runtime.model.SingleSequence;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Optional;
 import java.util.Random;
 import java.util.concurrent.CyclicBarrier;
 
@@ -155,8 +153,7 @@ public final class ThreadScalingBench {
         private final int[] prompt;
 
         Decoder(Model model, int threads, int prefill) {
-            Backends.Choice chosen = Backends.chosen();
-            Backends.Choice noDense = new Backends.Choice(chosen.kernels(), chosen.batch(), Optional.empty(), false);
+            Backends.Choice noDense = DecodeBench.withoutDense(Backends.chosen());
             this.state = SingleSequence.of(model.network(), noDense, threads > 1 ? WorkerPool.create(threads) : null);
             this.logits = new float[model.config().vocabSize()];
             this.prompt = new Random(7).ints(prefill, 0, logits.length).toArray();
@@ -166,20 +163,11 @@ public final class ThreadScalingBench {
             state.rewind();
             state.steps(prompt, 0, 1, null);
             state.logits(logits);
-            long t0 = System.nanoTime();
-            for (int i = 0; i < tokens; i++) {
-                state.step(Kernels.argmax(logits, logits.length));
-                state.logits(logits);
-            }
-            return System.nanoTime() - t0;
+            return DecodeBench.greedySteps(state, logits, tokens);
         }
 
         long prefill() {
-            long t0 = System.nanoTime();
-            state.rewind();
-            state.steps(prompt, 0, prompt.length, null);
-            state.logits(logits);
-            return System.nanoTime() - t0;
+            return DecodeBench.prefillNanos(state, prompt, logits);
         }
     }
 }
