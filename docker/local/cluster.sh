@@ -317,10 +317,17 @@ broker_ready() {
   return 1
 }
 
+# log_errors LOG: the last error lines of a Flink log (its .out often holds only JVM warnings).
+log_errors() {
+  [ -f "$1" ] || return 0
+  grep -E "ERROR|Exception|Caused by" "$1" | tail -n 15 >&2 || true
+}
+
 rest_up() {
   rest_get /overview > /dev/null && return 0
   live_pid jobmanager > /dev/null || {
     tail -n 30 "$work/logs/jobmanager.out" >&2
+    log_errors "$work/logs/jobmanager.log"
     die "the JobManager exited during start; see $work/logs/jobmanager.log"
   }
   return 1
@@ -333,6 +340,7 @@ enough_slots() {
   for n in $(taskmanager_names); do
     live_pid "$n" > /dev/null || {
       tail -n 30 "$work/logs/$n.out" >&2
+      log_errors "$work/logs/$n.log"
       die "$n exited during start; see $work/logs/$n.log"
     }
   done
@@ -458,6 +466,7 @@ gateway_up() {
   curl -sf --max-time 5 "$GATEWAY/v1/info" > /dev/null && return 0
   live_pid sql-gateway > /dev/null || {
     tail -n 30 "$work/logs/sql-gateway.out" >&2
+    log_errors "$work/logs/sql-gateway.log"
     die "the SQL gateway exited during start; see $work/logs/sql-gateway.log"
   }
   return 1

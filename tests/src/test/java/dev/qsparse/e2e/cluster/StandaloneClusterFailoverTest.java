@@ -8,7 +8,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.qsparse.e2e.EndToEndTest;
 import dev.qsparse.e2e.Pipeline;
 import dev.qsparse.jobs.demo.DemoEvents;
-import dev.qsparse.jobs.kafka.EmbeddedKafkaBroker;
 import dev.qsparse.jobs.kafka.EventProducers;
 import dev.qsparse.jobs.kafka.KafkaTopics;
 import dev.qsparse.jobs.kafka.TopicReader;
@@ -352,7 +351,7 @@ class StandaloneClusterFailoverTest {
     }
 
     static int freePort(String what) throws Exception {
-        return EmbeddedKafkaBroker.choosePort(0, what);
+        return ClusterPorts.free(what);
     }
 
     static String findMaven() {
