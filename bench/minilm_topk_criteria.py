@@ -70,7 +70,7 @@ def layer_norm(x, g, b, eps):
 
 
 class Encoder:
-    def __init__(self, model_dir, ids_file):
+    def __init__(self, model_dir, ids_file, centre_tokens=0):
         cfg = json.load(open(f"{model_dir}/config.json"))
         self.layers = cfg["num_hidden_layers"]
         self.hidden = cfg["hidden_size"]
@@ -94,7 +94,25 @@ class Encoder:
                 self.column_norm(p + "intermediate.dense"),
                 self.column_norm(p + "output.dense"),
             ])
+        # Per-input centres for the centred criteria: each projection input's mean (or median)
+        # over every token of the dense pass.
+        self.record = [[[] for _ in GROUPS] for _ in range(self.layers)]
+        self.centres = None
         self.dense, _ = self.embed(self.uniform(1.0), "magnitude")
+        inputs = [[np.concatenate(g) for g in row] for row in self.record]
+        self.record = None
+        self.centres_from(inputs, centre_tokens)
+
+    def centres_from(self, inputs, tokens):
+        """Centres from every token of the recorded inputs, or from `tokens` of them drawn at random."""
+        if tokens:
+            pick = np.random.default_rng(0).choice(inputs[0][0].shape[0], tokens, replace=False)
+            inputs = [[a[pick] for a in row] for row in inputs]
+        self.means = [[a.mean(0) for a in row] for row in inputs]
+        self.medians = [[np.median(a, 0) for a in row] for row in inputs]
+
+    def centres_of(self, other):
+        self.means, self.medians = other.means, other.medians
 
     def column_norm(self, *projections):
         return np.sqrt(sum((self.w[p + ".weight"] ** 2).sum(0) for p in projections))
@@ -102,18 +120,27 @@ class Encoder:
     def uniform(self, ratio):
         return [[ratio] * len(GROUPS) for _ in range(self.layers)]
 
-    @staticmethod
-    def sparsify(x, ratio, norm, criterion):
-        """x with all but each row's top-K (by the criterion) zeroed; zeros per row; width."""
+    def sparsify(self, x, ratio, layer, group, criterion):
+        """x with all but each row's top-K (by the criterion) dropped; zeros per row; width.
+
+        Centred criteria drop x_i - c_i (c the input's centre) rather than x_i: what is kept of
+        the input is c + topk(x - c), the product W c folded into the bias, so the kernel's input
+        x - c has the zeros."""
+        if self.record is not None:
+            self.record[layer][group].append(x)
         n = x.shape[1]
         if ratio >= 1:
             return x, np.zeros(x.shape[0]), n
         k = max(1, min(n, int(ratio * n)))
-        score = np.abs(x) if criterion == "magnitude" else np.abs(x) * norm
+        centre = 0.0
+        if criterion.startswith("centred"):
+            centre = (self.medians if "median" in criterion else self.means)[layer][group]
+        d = x - centre
+        score = np.abs(d) * self.norms[layer][group] if criterion.endswith("weight-aware") else np.abs(d)
         score = score.astype(np.float32)  # the runtime selects on floats
         threshold = -np.partition(-score, k - 1, axis=1)[:, k - 1 : k]
         keep = score >= threshold
-        return np.where(keep, x, 0.0), (~keep).sum(1), n
+        return np.where(keep, x, centre), (~keep).sum(1), n
 
     def linear(self, x, name):
         return x @ self.w[name + ".weight"].T + self.w[name + ".bias"]
@@ -130,8 +157,7 @@ class Encoder:
         for layer in range(self.layers):
             p = f"encoder.layer.{layer}."
             r = topk[layer]
-            c = self.norms[layer]
-            xs, z, n = self.sparsify(x, r[0], c[0], criterion)
+            xs, z, n = self.sparsify(x, r[0], layer, 0, criterion)
             zeros, width = zeros + z, width + n
             q = self.linear(xs, p + "attention.self.query")
             k = self.linear(xs, p + "attention.self.key")
@@ -144,16 +170,16 @@ class Encoder:
                 s = np.exp(s - s.max(-1, keepdims=True))
                 s /= s.sum(-1, keepdims=True)
                 ctx[a:b] = (s @ vh).transpose(1, 0, 2).reshape(-1, self.hidden)
-            cs, z, n = self.sparsify(ctx, r[1], c[1], criterion)
+            cs, z, n = self.sparsify(ctx, r[1], layer, 1, criterion)
             zeros, width = zeros + z, width + n
             att = self.linear(cs, p + "attention.output.dense")
             x = layer_norm(att + x, w[p + "attention.output.LayerNorm.weight"],
                            w[p + "attention.output.LayerNorm.bias"], self.eps)
-            xs, z, n = self.sparsify(x, r[2], c[2], criterion)
+            xs, z, n = self.sparsify(x, r[2], layer, 2, criterion)
             zeros, width = zeros + z, width + n
             h = self.linear(xs, p + "intermediate.dense")
             h = 0.5 * h * (1 + erf(h / np.sqrt(2)))
-            hs, z, n = self.sparsify(h, r[3], c[3], criterion)
+            hs, z, n = self.sparsify(h, r[3], layer, 3, criterion)
             zeros, width = zeros + z, width + n
             out = self.linear(hs, p + "output.dense")
             x = layer_norm(out + x, w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], self.eps)
@@ -282,8 +308,19 @@ def main():
     ap.add_argument("--objective", choices=["weights", "zeros"], default="weights",
                     help="what a calibration step gains: weight reads skipped (the calibrator's) or activation zeros")
     ap.add_argument("--grid", choices=["coarse", "fine"], default="coarse")
+    ap.add_argument("--centre-ids", help="take the centred criteria's centres from these texts (default: --ids)")
+    ap.add_argument("--centre-tokens", type=int, default=0, help="centres from this many tokens drawn at random")
+    ap.add_argument("--topk", help="a topk_ratio_layers JSON array to evaluate")
     args = ap.parse_args()
-    enc = Encoder(args.model, args.ids)
+    enc = Encoder(args.model, args.ids, args.centre_tokens)
+    if args.centre_ids:
+        enc.centres_of(Encoder(args.model, args.centre_ids, args.centre_tokens))
+    if args.topk:
+        layers = json.loads(args.topk)
+        topk = [[row[g] for g in GROUPS] for row in layers]
+        for c in args.criteria.split(","):
+            m, lo, z, rec = enc.quality(topk, c)
+            print(f"| given | {c} | {m:.4f} | {lo:.4f} | {rec:.3f} | {100 * z:.1f}% |", flush=True)
     criteria = args.criteria.split(",")
     grid = COARSE_GRID if args.grid == "coarse" else FINE_GRID
     print("| setting | criterion | mean cosine | min cosine | recall@10 | activation zeros | weight reads skipped |")

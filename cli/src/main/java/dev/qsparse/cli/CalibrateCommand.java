@@ -1,13 +1,16 @@
 package dev.qsparse.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qsparse.runtime.Model;
 import dev.qsparse.runtime.calibration.CorpusEvaluation;
 import dev.qsparse.runtime.calibration.TopKCalibrator;
+import dev.qsparse.runtime.calibration.TopKCentreEstimator;
 import dev.qsparse.runtime.model.BertConfig;
 import dev.qsparse.runtime.model.ConfigReader;
 import dev.qsparse.runtime.model.LayerTopK;
+import dev.qsparse.runtime.model.TopKCentres;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,7 +29,8 @@ import picocli.CommandLine.Option;
         description = {
             "Choose the kept fraction (top-K ratio) of every projection input of an encoder, per layer, for a target",
             "mean cosine to the dense embeddings over a corpus, and write the model with them into --out (its",
-            "config.json gains topk_ratio_layers; every other file is copied). Prints the achieved mean and least",
+            "config.json gains topk_ratio_layers, and topk_centres naming topk_centres.safetensors, the per-channel",
+            "medians top-K drops around; every other file is copied). Prints the achieved mean and least",
             "cosine, activation sparsity and weight reads skipped, and uniform top-K at the same weight reads for",
             "comparison; progress on stderr."
         })
@@ -76,6 +80,21 @@ final class CalibrateCommand implements Callable<Integer> {
     @Option(names = "--threads", defaultValue = "1", description = "Threads per product (default 1).")
     int threads;
 
+    /** What top-K drops around. */
+    enum Centres {
+        median,
+        none
+    }
+
+    @Option(
+            names = "--centres",
+            defaultValue = "median",
+            paramLabel = "KIND",
+            description = "What top-K drops around: median (each input's per-channel median over the corpus's dense"
+                    + " pass, written to " + TopKCentres.DEFAULT_FILE + "; the dropped inputs are the ones nearest"
+                    + " it) or none (the smallest |x|). Default ${DEFAULT-VALUE}.")
+    Centres centres;
+
     @Override
     public Integer call() throws Exception {
         if (!(target > 0 && target < 1)) {
@@ -104,15 +123,20 @@ final class CalibrateCommand implements Callable<Integer> {
         }
         long start = System.nanoTime();
         TopKCalibrator.Result r;
+        TopKCentres chosenCentres = null;
         try (Model m = Model.load(model)) {
             if (!(m.config() instanceof BertConfig config)) {
                 throw new IllegalArgumentException(model + ": calibrate chooses per-layer top-K for encoders"
                         + " (model_type bert), not " + m.config().modelType());
             }
-            CorpusEvaluation eval = new CorpusEvaluation(m, lines, threads);
-            r = new TopKCalibrator(config, eval, System.err).calibrate(target);
+            if (centres == Centres.median) {
+                chosenCentres = TopKCentreEstimator.estimate(m, lines, threads);
+            }
+            Model view = m.withTopKCentres(chosenCentres);
+            CorpusEvaluation eval = new CorpusEvaluation(view, lines, threads);
+            r = new TopKCalibrator((BertConfig) view.config(), eval, System.err).calibrate(target);
         }
-        write(r.topK());
+        write(r.topK(), chosenCentres);
         Map<String, Object> json = new LinkedHashMap<>();
         json.put("out", out.toString());
         json.put("texts", lines.size());
@@ -130,6 +154,7 @@ final class CalibrateCommand implements Callable<Integer> {
         uniform.put("activation_sparsity", r.uniformQuality().activationSparsity());
         json.put("uniform_same_weight_reads", uniform);
         json.put(LayerTopK.KEY, r.topK().toJson());
+        json.put(TopKCentres.KEY, chosenCentres == null ? null : TopKCentres.DEFAULT_FILE);
         json.put("evaluations", r.evaluations());
         json.put("seconds", (System.nanoTime() - start) / 1e9);
         Json.print(json);
@@ -145,8 +170,16 @@ final class CalibrateCommand implements Callable<Integer> {
         }
     }
 
-    /** The model's files into --out, config.json with the chosen fractions; then loads it as a check. */
-    private void write(LayerTopK topK) throws IOException {
+    /**
+     * The model's files into --out (not an earlier centres file), config.json with the chosen
+     * fractions and centres, the centres' file; then loads it as a check.
+     */
+    private void write(LayerTopK topK, TopKCentres chosenCentres) throws IOException {
+        ObjectMapper mapper = new ObjectMapper();
+        ObjectNode config =
+                (ObjectNode) mapper.readTree(model.resolve(ConfigReader.FILE).toFile());
+        JsonNode earlier = config.get(TopKCentres.KEY);
+        String earlierCentres = earlier != null && earlier.isTextual() ? earlier.asText() : null;
         Files.createDirectories(out);
         try (Stream<Path> files = Files.walk(model)) {
             for (Path src : (Iterable<Path>) files::iterator) {
@@ -154,19 +187,25 @@ final class CalibrateCommand implements Callable<Integer> {
                 Path dst = out.resolve(rel.toString());
                 if (Files.isDirectory(src)) {
                     Files.createDirectories(dst);
-                } else if (Files.isRegularFile(src) && !rel.toString().equals(ConfigReader.FILE)) {
+                } else if (Files.isRegularFile(src)
+                        && !rel.toString().equals(ConfigReader.FILE)
+                        && !rel.toString().equals(earlierCentres)) {
                     Files.copy(src, dst);
                 }
             }
         }
-        ObjectMapper mapper = new ObjectMapper();
-        ObjectNode config =
-                (ObjectNode) mapper.readTree(model.resolve(ConfigReader.FILE).toFile());
         config.set(LayerTopK.KEY, mapper.valueToTree(topK.toJson()));
+        if (chosenCentres == null) {
+            config.remove(TopKCentres.KEY);
+        } else {
+            chosenCentres.write(out.resolve(TopKCentres.DEFAULT_FILE));
+            config.put(TopKCentres.KEY, TopKCentres.DEFAULT_FILE);
+        }
         mapper.writerWithDefaultPrettyPrinter()
                 .writeValue(out.resolve(ConfigReader.FILE).toFile(), config);
         try (Model written = Model.load(out)) {
-            if (!((BertConfig) written.config()).topK().equals(topK)) {
+            BertConfig read = (BertConfig) written.config();
+            if (!read.topK().equals(topK) || !java.util.Objects.equals(read.topKCentres(), chosenCentres)) {
                 throw new IllegalStateException(out + ": config.json does not read back as written");
             }
         }

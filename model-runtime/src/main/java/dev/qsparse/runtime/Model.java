@@ -13,6 +13,7 @@ import dev.qsparse.runtime.model.QSparseTransformer;
 import dev.qsparse.runtime.model.SeedConfig;
 import dev.qsparse.runtime.model.SeedTransformer;
 import dev.qsparse.runtime.model.SentenceModules;
+import dev.qsparse.runtime.model.TopKCentres;
 import dev.qsparse.runtime.safetensors.Checkpoint;
 import dev.qsparse.runtime.safetensors.ModelFiles;
 import dev.qsparse.runtime.safetensors.ModelLoadException;
@@ -75,11 +76,24 @@ public final class Model implements AutoCloseable {
 
     /** {@link #withTopK(LayerTopK)} with other activation bits too (0: float activations). */
     public Model withTopK(LayerTopK topK, int activationBits) {
+        return encoderView("per-layer top-K ratios", e -> e.withTopK(topK, activationBits));
+    }
+
+    /** This encoder with other top-K centres (null: none), a view as {@link #withTopK(LayerTopK)}. */
+    public Model withTopKCentres(TopKCentres centres) {
+        return encoderView("top-K centres", e -> e.withTopKCentres(centres));
+    }
+
+    /** This encoder with a probe seeing every projection input, a view as {@link #withTopK(LayerTopK)}. */
+    public Model withInputProbe(BertEncoder.InputProbe probe) {
+        return encoderView("input probes", e -> e.withInputProbe(probe));
+    }
+
+    private Model encoderView(String what, java.util.function.UnaryOperator<BertEncoder> derive) {
         if (!(network instanceof BertEncoder encoder)) {
-            throw new IllegalArgumentException(
-                    "per-layer top-K ratios apply to model_type bert, not " + config.modelType());
+            throw new IllegalArgumentException(what + " apply to model_type bert, not " + config.modelType());
         }
-        BertEncoder derived = encoder.withTopK(topK, activationBits);
+        BertEncoder derived = derive.apply(encoder);
         return new Model(directory, derived.config(), checkpoint, derived, tokenizer, sentenceModules, true);
     }
 

@@ -68,6 +68,16 @@ public final class CorpusEvaluation {
 
     private List<float[]> embed(Model view, double[] sparsitySum) {
         List<float[]> out = new ArrayList<>(texts.size());
+        for (InferenceResult.Embedding e : embedAll(view, texts, threads)) {
+            out.add(e.vector());
+            sparsitySum[0] += e.stats().activationSparsity();
+        }
+        return out;
+    }
+
+    /** Every text's embedding by {@code view}, in batches of {@value #BATCH}; a text that fails is an error naming its line. */
+    static List<InferenceResult.Embedding> embedAll(Model view, List<String> texts, int threads) {
+        List<InferenceResult.Embedding> out = new ArrayList<>(texts.size());
         try (InferenceSession session = new InferenceSession(view, threads)) {
             for (int from = 0; from < texts.size(); from += BATCH) {
                 List<InferenceRequest> batch = new ArrayList<>();
@@ -79,9 +89,7 @@ public final class CorpusEvaluation {
                     if (results.get(i) instanceof InferenceResult.Failure f) {
                         throw new IllegalArgumentException("corpus text " + (from + i + 1) + ": " + f.reason());
                     }
-                    InferenceResult.Embedding e = (InferenceResult.Embedding) results.get(i);
-                    out.add(e.vector());
-                    sparsitySum[0] += e.stats().activationSparsity();
+                    out.add((InferenceResult.Embedding) results.get(i));
                 }
             }
         }

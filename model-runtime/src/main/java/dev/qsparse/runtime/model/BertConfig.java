@@ -9,7 +9,7 @@ import java.util.OptionalInt;
  * A BERT-family sentence encoder ({@code model_type} {@code bert}: all-MiniLM-L6-v2,
  * bge-small-en-v1.5, e5-small-v2): config.json read as transformers' {@code BertConfig} reads it,
  * the sentence-transformers modules beside it ({@link SentenceModules}), and the Q-Sparse keys that
- * apply to an encoder (top-K ratios, {@code activation_bits}, {@code activation_outlier_threshold},
+ * apply to an encoder (top-K ratios and {@link TopKCentres}, {@code activation_bits}, {@code activation_outlier_threshold},
  * {@code weight_quant}).
  */
 public record BertConfig(
@@ -23,6 +23,7 @@ public record BertConfig(
         float layerNormEps,
         SentenceModules modules,
         LayerTopK topK,
+        TopKCentres topKCentres,
         int activationBits,
         float activationOutlierThreshold,
         WeightQuant weightQuant)
@@ -47,6 +48,10 @@ public record BertConfig(
         if (topK.layers() != numLayers) {
             throw new IllegalArgumentException(
                     "top-K ratios for " + topK.layers() + " layers, the model has " + numLayers);
+        }
+        if (topKCentres != null && topKCentres.layers() != numLayers) {
+            throw new IllegalArgumentException(
+                    "top-K centres for " + topKCentres.layers() + " layers, the model has " + numLayers);
         }
         if (activationBits != 0 && activationBits != 8) {
             throw new IllegalArgumentException("activation_bits must be 0 or 8");
@@ -98,8 +103,28 @@ public record BertConfig(
                 layerNormEps,
                 modules,
                 other,
+                topKCentres,
                 bits,
                 bits == 8 ? activationOutlierThreshold : 0f,
+                weightQuant);
+    }
+
+    /** The same model with other top-K centres (null: top-K drops the smallest inputs). */
+    public BertConfig withTopKCentres(TopKCentres centres) {
+        return new BertConfig(
+                vocabSize,
+                hiddenSize,
+                numLayers,
+                numHeads,
+                intermediateSize,
+                maxPositionEmbeddings,
+                typeVocabSize,
+                layerNormEps,
+                modules,
+                topK,
+                centres,
+                activationBits,
+                activationOutlierThreshold,
                 weightQuant);
     }
 

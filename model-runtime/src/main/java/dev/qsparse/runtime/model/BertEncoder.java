@@ -39,6 +39,25 @@ public final class BertEncoder implements DecoderModel<BertEncoder.State> {
     private final Layer[] layers;
     /** [layer][LayerTopK.Group ordinal]: each projection input's top-K and activation bits. */
     private final Sparsifier[][] sparsifiers;
+    /**
+     * [layer][LayerTopK.Group ordinal]: the centre top-K drops around ({@link TopKCentres}), null
+     * where the input is not centred (no centres, or nothing dropped there).
+     */
+    private final float[][][] centres;
+    /** [layer][Projection ordinal]: the bias, plus {@code W c} where the input is centred. */
+    private final float[][][] biases;
+    /** Sees every projection input before top-K, or null ({@link #withInputProbe}). */
+    private final InputProbe probe;
+
+    /**
+     * Sees a projection input as the model computed it, before centring and top-K: layer, group, and
+     * the input ({@code x[0, width)}, valid during the call only). Called from the pass's threads
+     * at once when the session has several: implementations must be thread-safe.
+     */
+    @FunctionalInterface
+    public interface InputProbe {
+        void input(int layer, LayerTopK.Group group, float[] x, int width);
+    }
 
     private final long parameterCount;
 
@@ -98,11 +117,14 @@ public final class BertEncoder implements DecoderModel<BertEncoder.State> {
                     w.vector(at + "output.LayerNorm.bias", d));
         }
         this.sparsifiers = sparsifiers(config);
+        this.centres = centres(config);
+        this.biases = biases(layers, centres);
+        this.probe = null;
         this.parameterCount = checkpoint.elementCount();
     }
 
     /** {@code base}'s weights under {@code config} (other kept fractions): nothing is read or copied again. */
-    private BertEncoder(BertEncoder base, BertConfig config) {
+    private BertEncoder(BertEncoder base, BertConfig config, InputProbe probe) {
         this.config = config;
         this.words = base.words;
         this.positions = base.positions;
@@ -111,6 +133,9 @@ public final class BertEncoder implements DecoderModel<BertEncoder.State> {
         this.embedNormBias = base.embedNormBias;
         this.layers = base.layers;
         this.sparsifiers = sparsifiers(config);
+        this.centres = centres(config);
+        this.biases = biases(layers, centres);
+        this.probe = probe;
         this.parameterCount = base.parameterCount;
     }
 
@@ -119,7 +144,96 @@ public final class BertEncoder implements DecoderModel<BertEncoder.State> {
      * (calibration tries many).
      */
     public BertEncoder withTopK(LayerTopK topK, int activationBits) {
-        return new BertEncoder(this, config.withTopK(topK, activationBits));
+        return new BertEncoder(this, config.withTopK(topK, activationBits), probe);
+    }
+
+    /** This encoder with other top-K centres (null: none), on the same weights. */
+    public BertEncoder withTopKCentres(TopKCentres topKCentres) {
+        return new BertEncoder(this, config.withTopKCentres(topKCentres), probe);
+    }
+
+    /** This encoder with {@code probe} seeing every projection input (calibration measures them). */
+    public BertEncoder withInputProbe(InputProbe probe) {
+        return new BertEncoder(this, config, probe);
+    }
+
+    /** A layer's projections, in the order of {@link #biases}. */
+    private enum Projection {
+        Q(LayerTopK.Group.ATTN),
+        K(LayerTopK.Group.ATTN),
+        V(LayerTopK.Group.ATTN),
+        O(LayerTopK.Group.ATTN_OUT),
+        UP(LayerTopK.Group.MLP),
+        DOWN(LayerTopK.Group.MLP_OUT);
+
+        final LayerTopK.Group input;
+
+        Projection(LayerTopK.Group input) {
+            this.input = input;
+        }
+
+        WeightMatrix weight(Layer l) {
+            return switch (this) {
+                case Q -> l.q();
+                case K -> l.k();
+                case V -> l.v();
+                case O -> l.o();
+                case UP -> l.up();
+                case DOWN -> l.down();
+            };
+        }
+
+        float[] bias(Layer l) {
+            return switch (this) {
+                case Q -> l.qBias();
+                case K -> l.kBias();
+                case V -> l.vBias();
+                case O -> l.oBias();
+                case UP -> l.upBias();
+                case DOWN -> l.downBias();
+            };
+        }
+    }
+
+    /** The centres that apply: a group's, where the config has centres and top-K drops inputs there. */
+    private static float[][][] centres(BertConfig config) {
+        LayerTopK.Group[] groups = LayerTopK.Group.values();
+        float[][][] out = new float[config.numLayers()][groups.length][];
+        TopKCentres c = config.topKCentres();
+        for (int l = 0; c != null && l < out.length; l++) {
+            for (LayerTopK.Group g : groups) {
+                if (config.topK().ratio(l, g) < 1) {
+                    out[l][g.ordinal()] = c.centre(l, g);
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Each projection's bias, with {@code W c} added where its input is centred: the product of the
+     * weights as the kernels hold them, so that with nothing dropped the output is the model's.
+     */
+    private static float[][][] biases(Layer[] layers, float[][][] centres) {
+        Projection[] projections = Projection.values();
+        float[][][] out = new float[layers.length][projections.length][];
+        for (int l = 0; l < layers.length; l++) {
+            for (Projection p : projections) {
+                float[] bias = p.bias(layers[l]);
+                float[] c = centres[l][p.input.ordinal()];
+                if (c == null) {
+                    out[l][p.ordinal()] = bias;
+                } else {
+                    float[] folded = new float[bias.length];
+                    p.weight(layers[l]).matvec(c, folded);
+                    for (int i = 0; i < folded.length; i++) {
+                        folded[i] += bias[i];
+                    }
+                    out[l][p.ordinal()] = folded;
+                }
+            }
+        }
+        return out;
     }
 
     private static Sparsifier[][] sparsifiers(BertConfig config) {
@@ -176,6 +290,9 @@ public final class BertEncoder implements DecoderModel<BertEncoder.State> {
         final ActivationBuffer actHidden;
         final ActivationBuffer actFfn;
         final float[] scratch;
+        /** A projection input minus its top-K centre. */
+        final float[] centred;
+
         float[] scores = new float[0];
         long nonZero;
         long inputs;
@@ -192,6 +309,7 @@ public final class BertEncoder implements DecoderModel<BertEncoder.State> {
             actHidden = new ActivationBuffer(d);
             actFfn = new ActivationBuffer(c.intermediateSize());
             scratch = new float[Math.max(d, c.intermediateSize())];
+            centred = new float[Math.max(d, c.intermediateSize())];
         }
     }
 
@@ -284,19 +402,21 @@ public final class BertEncoder implements DecoderModel<BertEncoder.State> {
         for (int l = 0; l < layers.length; l++) {
             Layer layer = layers[l];
             Sparsifier[] sp = sparsifiers[l];
+            float[][] cs = centres[l];
+            float[][] bias = biases[l];
             int li = l;
             ws.forRange(n, 1, rowWork, (from, to) -> {
                 for (int i = from; i < to; i++) {
-                    sparsify(sp[LayerTopK.Group.ATTN.ordinal()], b[i].x, b[i].actHidden, b[i], owners[i]);
+                    sparsify(li, sp, cs, LayerTopK.Group.ATTN, b[i].x, b[i].actHidden, b[i], owners[i]);
                     acts[i] = b[i].actHidden;
                     outA[i] = b[i].q;
                     outB[i] = b[i].k;
                     outC[i] = b[i].v;
                 }
             });
-            project(owners, acts, n, layer.q(), layer.qBias(), outA, ws);
-            project(owners, acts, n, layer.k(), layer.kBias(), outB, ws);
-            project(owners, acts, n, layer.v(), layer.vBias(), outC, ws);
+            project(owners, acts, n, layer.q(), bias[Projection.Q.ordinal()], outA, ws);
+            project(owners, acts, n, layer.k(), bias[Projection.K.ordinal()], outB, ws);
+            project(owners, acts, n, layer.v(), bias[Projection.V.ordinal()], outC, ws);
             // Every key and value of a sequence is stored before any of its positions attends.
             for (int i = 0; i < n; i++) {
                 owners[i].storeKeyValue(li, pass.position(i), b[i].k, 0, b[i].v, 0);
@@ -304,33 +424,33 @@ public final class BertEncoder implements DecoderModel<BertEncoder.State> {
             ws.forRange(n, 1, attendWork, (from, to) -> {
                 for (int i = from; i < to; i++) {
                     attend(li, b[i], length[i], owners[i]);
-                    sparsify(sp[LayerTopK.Group.ATTN_OUT.ordinal()], b[i].attOut, b[i].actHidden, b[i], owners[i]);
+                    sparsify(li, sp, cs, LayerTopK.Group.ATTN_OUT, b[i].attOut, b[i].actHidden, b[i], owners[i]);
                     acts[i] = b[i].actHidden;
                     outA[i] = b[i].xb;
                 }
             });
-            project(owners, acts, n, layer.o(), layer.oBias(), outA, ws);
+            project(owners, acts, n, layer.o(), bias[Projection.O.ordinal()], outA, ws);
             ws.forRange(n, 1, rowWork, (from, to) -> {
                 for (int i = from; i < to; i++) {
                     Slot t = b[i];
                     Kernels.add(t.x, t.xb, d);
                     Kernels.layerNorm(t.x, t.x, layer.attnNormWeight(), layer.attnNormBias(), config.layerNormEps(), d);
-                    sparsify(sp[LayerTopK.Group.MLP.ordinal()], t.x, t.actHidden, t, owners[i]);
+                    sparsify(li, sp, cs, LayerTopK.Group.MLP, t.x, t.actHidden, t, owners[i]);
                     acts[i] = t.actHidden;
                     outA[i] = t.up;
                 }
             });
-            project(owners, acts, n, layer.up(), layer.upBias(), outA, ws);
+            project(owners, acts, n, layer.up(), bias[Projection.UP.ordinal()], outA, ws);
             ws.forRange(n, 1, mlpWork, (from, to) -> {
                 for (int i = from; i < to; i++) {
                     Slot t = b[i];
                     ws.backend().gelu(t.up, t.up.length);
-                    sparsify(sp[LayerTopK.Group.MLP_OUT.ordinal()], t.up, t.actFfn, t, owners[i]);
+                    sparsify(li, sp, cs, LayerTopK.Group.MLP_OUT, t.up, t.actFfn, t, owners[i]);
                     acts[i] = t.actFfn;
                     outA[i] = t.xb;
                 }
             });
-            project(owners, acts, n, layer.down(), layer.downBias(), outA, ws);
+            project(owners, acts, n, layer.down(), bias[Projection.DOWN.ordinal()], outA, ws);
             ws.forRange(n, 1, rowWork, (from, to) -> {
                 for (int i = from; i < to; i++) {
                     Slot t = b[i];
@@ -394,8 +514,28 @@ public final class BertEncoder implements DecoderModel<BertEncoder.State> {
         }
     }
 
-    private static void sparsify(Sparsifier sparsifier, float[] x, ActivationBuffer out, Slot t, State s) {
-        sparsifier.apply(x, out, t.scratch, s.workspace().backend());
+    /** Group {@code g}'s input {@code x} (minus its centre where it has one) through its sparsifier into {@code out}. */
+    private void sparsify(
+            int layer,
+            Sparsifier[] sparsifiers,
+            float[][] centres,
+            LayerTopK.Group g,
+            float[] x,
+            ActivationBuffer out,
+            Slot t,
+            State s) {
+        if (probe != null) {
+            probe.input(layer, g, x, out.width());
+        }
+        float[] c = centres[g.ordinal()];
+        float[] in = x;
+        if (c != null) {
+            in = t.centred;
+            for (int i = 0; i < c.length; i++) {
+                in[i] = x[i] - c[i];
+            }
+        }
+        sparsifiers[g.ordinal()].apply(in, out, t.scratch, s.workspace().backend());
         t.nonZero += out.nonZeroInputs();
         t.inputs += out.width();
     }

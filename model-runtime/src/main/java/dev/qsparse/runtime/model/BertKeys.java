@@ -42,12 +42,13 @@ final class BertKeys {
         int maxPositions = ConfigReader.optionalInt(c, "max_position_embeddings", 512, 1, ConfigReader.MAX_CONTEXT);
         double ratio = ConfigReader.ratio(c, "topk_ratio", 1.0);
         int layers = ConfigReader.optionalInt(c, "num_hidden_layers", 12, 1, ConfigReader.MAX_LAYERS);
+        int intermediate = ConfigReader.optionalInt(c, "intermediate_size", 3072, 1, ConfigReader.MAX_INTERMEDIATE);
         return new BertConfig(
                 ConfigReader.optionalInt(c, "vocab_size", 30522, 1, ConfigReader.MAX_VOCAB),
                 hidden,
                 layers,
                 heads,
-                ConfigReader.optionalInt(c, "intermediate_size", 3072, 1, ConfigReader.MAX_INTERMEDIATE),
+                intermediate,
                 maxPositions,
                 ConfigReader.optionalInt(c, "type_vocab_size", 2, 1, ConfigReader.MAX_VOCAB),
                 (float) ConfigReader.positive(c, "layer_norm_eps", 1e-12, 1.0),
@@ -59,6 +60,7 @@ final class BertKeys {
                         ConfigReader.ratio(c, "topk_ratio_attn_out", ratio),
                         ConfigReader.ratio(c, "topk_ratio_mlp", ratio),
                         ConfigReader.ratio(c, "topk_ratio_mlp_out", ratio)),
+                TopKCentres.read(c, dir, layers, hidden, intermediate),
                 ConfigReader.bits(c, "activation_bits", 0),
                 outlierThreshold(c),
                 weightQuant(c));

@@ -178,7 +178,7 @@ public final class ModelConverter {
             writer.write(out);
             Files.deleteIfExists(target.resolve(Checkpoint.INDEX_FILE));
             json.writeValue(target.resolve(ConfigReader.FILE).toFile(), configJson);
-            copyOtherFiles(source, target, ckpt);
+            copyOtherFiles(source, target, configJson.path(TopKCentres.KEY).asText(null));
             // An encoder's modules, and a decoder embedding model's (Qwen3-Embedding, bitnet-embedding).
             for (Path directory : SentenceModules.moduleDirectories(source)) {
                 Files.createDirectories(target.resolve(directory));
@@ -365,15 +365,17 @@ public final class ModelConverter {
         }
     }
 
-    private static void copyOtherFiles(Path source, Path target, Checkpoint ckpt) throws IOException {
+    /** Every file but config.json and the weights; {@code centres} (a .safetensors file) too, when named. */
+    private static void copyOtherFiles(Path source, Path target, String centres) throws IOException {
         Set<String> skip = new LinkedHashSet<>();
         skip.add(ConfigReader.FILE);
         skip.add(Checkpoint.SINGLE_FILE);
         skip.add(Checkpoint.INDEX_FILE);
+        // An encoder's top-K centres are activations' medians: they hold for the converted weights too.
         try (Stream<Path> files = Files.list(source)) {
             for (Path f : (Iterable<Path>) files::iterator) {
                 String n = f.getFileName().toString();
-                if (!Files.isRegularFile(f) || skip.contains(n) || n.endsWith(".safetensors")) {
+                if (!Files.isRegularFile(f) || skip.contains(n) || n.endsWith(".safetensors") && !n.equals(centres)) {
                     continue;
                 }
                 Files.copy(f, target.resolve(n), StandardCopyOption.REPLACE_EXISTING);

@@ -14,10 +14,14 @@ import dev.qsparse.runtime.model.BertConfig;
 import dev.qsparse.runtime.model.LayerTopK;
 import dev.qsparse.runtime.model.MiniLmDirectory;
 import dev.qsparse.runtime.model.ModelConverter;
+import dev.qsparse.runtime.model.SafetensorsWriter;
+import dev.qsparse.runtime.model.TopKCentres;
 import dev.qsparse.runtime.safetensors.ModelLoadException;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -146,6 +150,152 @@ class TopKCalibrationTest {
                 assertThrows(ModelLoadException.class, () -> Model.load(dir).close());
         assertTrue(e.getMessage().startsWith(dir.resolve("config.json") + ": "), e.getMessage());
         assertTrue(e.getMessage().contains(message), e.getMessage());
+    }
+
+    private static double meanCosine(InferenceSession dense, InferenceSession other) {
+        double sum = 0;
+        for (String text : TEXTS) {
+            float[] a = dense.embed(text, null).vector();
+            float[] b = other.embed(text, null).vector();
+            double dot = 0;
+            double na = 0;
+            double nb = 0;
+            for (int i = 0; i < a.length; i++) {
+                dot += (double) a[i] * b[i];
+                na += (double) a[i] * a[i];
+                nb += (double) b[i] * b[i];
+            }
+            sum += dot / Math.sqrt(na * nb);
+        }
+        return sum / TEXTS.size();
+    }
+
+    /**
+     * Centres change only what top-K drops: with every input kept, or with centres of zero, the
+     * embeddings are the model's bit for bit; at uniform 0.7 dropping the inputs nearest their
+     * median keeps the embeddings closer to the dense ones than dropping the smallest; a directory
+     * whose config.json names the written centres embeds exactly as the view.
+     */
+    @Test
+    void centresChangeOnlyWhatTopKDrops() throws IOException {
+        LayerTopK seventy = LayerTopK.uniform(MiniLmDirectory.LAYERS, 0.7, 0.7, 0.7, 0.7);
+        LayerTopK dense = LayerTopK.uniform(MiniLmDirectory.LAYERS, 1, 1, 1, 1);
+        try (Model base = Model.load(minilm)) {
+            TopKCentres medians = TopKCentreEstimator.estimate(base, TEXTS, 1);
+            float[] mlpOut = medians.copyOf(2, LayerTopK.Group.MLP_OUT);
+            assertEquals(MiniLmDirectory.INTERMEDIATE, mlpOut.length);
+            float[][][] zero = new float[MiniLmDirectory.LAYERS][4][];
+            for (int l = 0; l < zero.length; l++) {
+                for (LayerTopK.Group g : LayerTopK.Group.values()) {
+                    zero[l][g.ordinal()] = new float[medians.copyOf(l, g).length];
+                }
+            }
+            TopKCentres zeros = TopKCentres.of(zero, MiniLmDirectory.HIDDEN, MiniLmDirectory.INTERMEDIATE);
+            Path dir = withConfig("centred", c -> {
+                c.set(LayerTopK.KEY, JSON.valueToTree(seventy.toJson()));
+                c.put(TopKCentres.KEY, "centres.safetensors");
+            });
+            medians.write(dir.resolve("centres.safetensors"));
+            try (InferenceSession plain = new InferenceSession(base.withTopK(dense));
+                    InferenceSession centredDense =
+                            new InferenceSession(base.withTopKCentres(medians).withTopK(dense));
+                    InferenceSession top = new InferenceSession(base.withTopK(seventy));
+                    InferenceSession zeroCentred =
+                            new InferenceSession(base.withTopKCentres(zeros).withTopK(seventy));
+                    InferenceSession centred =
+                            new InferenceSession(base.withTopKCentres(medians).withTopK(seventy));
+                    Model written = Model.load(dir);
+                    InferenceSession fromDir = written.newSession()) {
+                assertEquals(medians, ((BertConfig) written.config()).topKCentres());
+                Path int8 = tmp.resolve("centred-int8");
+                ModelConverter.convert(dir, int8, ModelConverter.Target.INT8, true);
+                try (Model converted = Model.load(int8)) {
+                    assertEquals(medians, ((BertConfig) converted.config()).topKCentres(), "conversion keeps them");
+                }
+                for (String text : TEXTS) {
+                    assertArrayEquals(
+                            plain.embed(text, null).vector(),
+                            centredDense.embed(text, null).vector(),
+                            text);
+                    assertArrayEquals(
+                            top.embed(text, null).vector(),
+                            zeroCentred.embed(text, null).vector(),
+                            text);
+                    assertArrayEquals(
+                            centred.embed(text, null).vector(),
+                            fromDir.embed(text, null).vector(),
+                            text);
+                    double zerosCentred = centred.embed(text, null).stats().activationSparsity();
+                    assertEquals(top.embed(text, null).stats().activationSparsity(), zerosCentred, 0.01, text);
+                }
+                double uncentredCosine = meanCosine(plain, top);
+                double centredCosine = meanCosine(plain, centred);
+                assertTrue(
+                        centredCosine > uncentredCosine + 0.002,
+                        "centred " + centredCosine + " against " + uncentredCosine + " at 30% zeros");
+            }
+        }
+    }
+
+    @Test
+    void malformedCentresAreRefusedByFileAndTensor() throws IOException {
+        Path missing = withConfig("no-centres-file", c -> c.put(TopKCentres.KEY, "centres.safetensors"));
+        ModelLoadException e =
+                assertThrows(ModelLoadException.class, () -> Model.load(missing).close());
+        assertTrue(e.getMessage().startsWith(missing.resolve("centres.safetensors") + ": missing"), e.getMessage());
+        refused(
+                withConfig("outside", c -> c.put(TopKCentres.KEY, "../centres.safetensors")),
+                "'topk_centres' must be a plain file name inside the model directory");
+        refused(withConfig("number", c -> c.put(TopKCentres.KEY, 3)), "'topk_centres' must be a file name");
+        String layer0 = "layers.0.mlp_out";
+        centresRefused("short", w -> {}, layer0, "missing (one centre per layer and group)", layer0);
+        centresRefused(
+                "wide",
+                w -> add(w, layer0, new float[MiniLmDirectory.HIDDEN]),
+                layer0,
+                "F32[" + MiniLmDirectory.HIDDEN + "], expected F32[" + MiniLmDirectory.INTERMEDIATE + "]",
+                null);
+        centresRefused(
+                "extra",
+                w -> add(w, "layers.6.attn", new float[MiniLmDirectory.HIDDEN]),
+                "layers.6.attn",
+                "not a centre of this model",
+                null);
+        float[] nan = new float[MiniLmDirectory.INTERMEDIATE];
+        nan[7] = Float.NaN;
+        centresRefused("nan", w -> add(w, layer0, nan), layer0, "a value is not finite", layer0);
+    }
+
+    /** A centres file with every tensor but {@code skip} at zero, plus what {@code more} adds; refused naming {@code tensor}. */
+    private static void centresRefused(
+            String name, Consumer<SafetensorsWriter> more, String tensor, String message, String skip)
+            throws IOException {
+        Path dir = withConfig("centres-" + name, c -> c.put(TopKCentres.KEY, "c.safetensors"));
+        SafetensorsWriter w = new SafetensorsWriter();
+        for (int l = 0; l < MiniLmDirectory.LAYERS; l++) {
+            for (LayerTopK.Group g : LayerTopK.Group.values()) {
+                String n = "layers." + l + "." + g.key;
+                if (!n.equals(skip) && !(name.equals("wide") && n.equals(tensor))) {
+                    int width = g == LayerTopK.Group.MLP_OUT ? MiniLmDirectory.INTERMEDIATE : MiniLmDirectory.HIDDEN;
+                    add(w, n, new float[width]);
+                }
+            }
+        }
+        more.accept(w);
+        w.write(dir.resolve("c.safetensors"));
+        ModelLoadException e =
+                assertThrows(ModelLoadException.class, () -> Model.load(dir).close());
+        assertTrue(e.getMessage().contains(dir.resolve("c.safetensors").toString()), e.getMessage());
+        assertTrue(e.getMessage().contains(tensor), e.getMessage());
+        assertTrue(e.getMessage().contains(message), e.getMessage());
+    }
+
+    private static void add(SafetensorsWriter w, String name, float[] values) {
+        w.add(name, "F32", new long[] {values.length}, 4L * values.length, () -> {
+            ByteBuffer b = ByteBuffer.allocate(4 * values.length).order(ByteOrder.LITTLE_ENDIAN);
+            b.asFloatBuffer().put(values);
+            return b;
+        });
     }
 
     @Test

@@ -30,6 +30,7 @@ public final class MiniLmDirectory {
     static final String TOKENIZER = "all-minilm-l6-v2-tokenizer.json";
     public static final int LAYERS = 6;
     public static final int HIDDEN = 384;
+    public static final int INTERMEDIATE = 1536;
     public static final int MAX_SEQ_LENGTH = 256;
 
     private static final Pattern MATMUL = Pattern.compile("/encoder/layer\\.(\\d+)/(.+)/MatMul");
@@ -133,7 +134,7 @@ public final class MiniLmDirectory {
                 .put("hidden_dropout_prob", 0.1)
                 .put("hidden_size", HIDDEN)
                 .put("initializer_range", 0.02)
-                .put("intermediate_size", 1536)
+                .put("intermediate_size", INTERMEDIATE)
                 .put("layer_norm_eps", 1e-12)
                 .put("max_position_embeddings", 512)
                 .put("model_type", "bert")
