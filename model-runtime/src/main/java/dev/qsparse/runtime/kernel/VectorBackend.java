@@ -790,8 +790,11 @@ final class VectorBackend implements KernelBackend {
     /**
      * A binary search on the answer's bit pattern instead of a histogram: the bits of a non-negative
      * float order like ints, so the answer is the largest t with at least k magnitudes' bits >= t,
-     * and each of the 31 steps counts those with lane-wise integer arithmetic (no scatter, no
-     * branch). A histogram's scattered increments cost about 5 cycles an input; this is 2-4 times faster.
+     * and each step counts those with lane-wise integer arithmetic (no scatter, no branch). A
+     * histogram's scattered increments cost about 5 cycles an input; this is 2-4 times faster. The
+     * search stops as soon as exactly k magnitudes have bits >= t: those are the k largest, and the
+     * answer is the least of them (one more pass), so only ties at the answer run all 31 steps; on
+     * real activations that halves the steps.
      */
     @Override
     public float kthLargestMagnitude(float[] x, float[] scratch, int n, int k, int maxBits) {
@@ -809,7 +812,11 @@ final class VectorBackend implements KernelBackend {
         int hi = 0x7fffffff; // and the answer is at most hi
         while (lo < hi) {
             int mid = lo + ((hi - lo + 1) >>> 1);
-            if (countAtLeast(scratch, n, mid) >= k) {
+            int count = countAtLeast(scratch, n, mid);
+            if (count == k) {
+                return Float.intBitsToFloat(leastBitsAtLeast(scratch, n, mid));
+            }
+            if (count > k) {
                 lo = mid;
             } else {
                 hi = mid - 1;
@@ -818,20 +825,48 @@ final class VectorBackend implements KernelBackend {
         return Float.intBitsToFloat(lo);
     }
 
-    /** How many of the non-negative floats' bits in a[0..n) are >= t (t >= 1): (t - 1 - bits) >>> 31 is 1 exactly then. */
+    /**
+     * How many of the non-negative floats' bits in a[0..n) are >= t (t >= 1): (t - 1 - bits) >>> 31
+     * is 1 exactly then. Two running sums, so the adds are not one dependency chain.
+     */
     private static int countAtLeast(float[] a, int n, int t) {
         IntVector below = IntVector.broadcast(IS, t - 1);
-        IntVector c = IntVector.zero(IS);
+        IntVector c0 = IntVector.zero(IS);
+        IntVector c1 = IntVector.zero(IS);
         int i = 0;
+        for (; i + 2 * L <= n; i += 2 * L) {
+            IntVector b0 = FloatVector.fromArray(FS, a, i).reinterpretAsInts();
+            IntVector b1 = FloatVector.fromArray(FS, a, i + L).reinterpretAsInts();
+            c0 = c0.add(below.sub(b0).lanewise(VectorOperators.LSHR, 31));
+            c1 = c1.add(below.sub(b1).lanewise(VectorOperators.LSHR, 31));
+        }
         for (; i + L <= n; i += L) {
             IntVector bits = FloatVector.fromArray(FS, a, i).reinterpretAsInts();
-            c = c.add(below.sub(bits).lanewise(VectorOperators.LSHR, 31));
+            c0 = c0.add(below.sub(bits).lanewise(VectorOperators.LSHR, 31));
         }
-        int count = c.reduceLanes(VectorOperators.ADD);
+        int count = c0.add(c1).reduceLanes(VectorOperators.ADD);
         for (; i < n; i++) {
             count += (t - 1 - Float.floatToRawIntBits(a[i])) >>> 31;
         }
         return count;
+    }
+
+    /** The least bits >= t among the non-negative floats' bits in a[0..n) (as ints, so a NaN orders above infinity). */
+    private static int leastBitsAtLeast(float[] a, int n, int t) {
+        IntVector floor = IntVector.broadcast(IS, t);
+        IntVector none = IntVector.broadcast(IS, Integer.MAX_VALUE);
+        IntVector m = none;
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            IntVector bits = FloatVector.fromArray(FS, a, i).reinterpretAsInts();
+            m = m.min(bits.blend(none, bits.compare(VectorOperators.LT, floor)));
+        }
+        int least = m.reduceLanes(VectorOperators.MIN);
+        for (; i < n; i++) {
+            int bits = Float.floatToRawIntBits(a[i]);
+            least = bits >= t && bits < least ? bits : least;
+        }
+        return least;
     }
 
     /** Each key vector loaded once for the four queries: per channel four broadcasts and four FMAs a vector of positions. */
