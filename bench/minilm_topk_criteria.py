@@ -7,8 +7,13 @@ cosine to the dense embeddings (the measure `bin/qsparse calibrate` uses):
 - weight-aware: keep the K largest |x_i| * c_i, with c_i the L2 norm of the weight column x_i
   multiplies (the WINA criterion); an input shared by q/k/v uses the root of the sum of the three
   squared column norms. The kept values stay x_i: only the selection changes.
+- centred (mean or median): keep the K largest |x_i - c_i|, c_i the input's mean or median over
+  every token of the dense pass (of --centre-ids when given, else --ids; --centre-tokens draws that
+  many tokens at random); a dropped input becomes c_i instead of 0 (the runtime's `topk_centres`:
+  the kernels multiply x - c and W c is folded into the bias). centred-weight-aware: |x_i - c_i|
+  times the column norm above.
 
-Both at uniform kept fractions and after the calibrator's search (a numpy port of
+Each at uniform kept fractions and after the calibrator's search (a numpy port of
 TopKCalibrator: each projection's loss alone on its grid, greedy steps by gain per unit of loss,
 the allowance shrunk, grown and bisected). The encoder is a numpy port of BertEncoder in float64
 (post-LayerNorm, erf GELU, mean pooling with [CLS]/[SEP], normalised); K = floor(ratio * n),
@@ -304,7 +309,8 @@ def main():
     ap.add_argument("--target", type=float, action="append", help="calibrate for this mean cosine (repeatable)")
     ap.add_argument("--uniform", type=float, action="append", help="uniform kept fractions (default 0.8 .. 0.65)")
     ap.add_argument("--skip-uniform", action="store_true", help="calibrations only")
-    ap.add_argument("--criteria", default="magnitude,weight-aware")
+    ap.add_argument("--criteria", default="magnitude,weight-aware",
+                    help="comma-separated: magnitude, weight-aware, centred, centred-median, centred-weight-aware")
     ap.add_argument("--objective", choices=["weights", "zeros"], default="weights",
                     help="what a calibration step gains: weight reads skipped (the calibrator's) or activation zeros")
     ap.add_argument("--grid", choices=["coarse", "fine"], default="coarse")
