@@ -2,8 +2,17 @@ package dev.qsparse.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.qsparse.runtime.Model;
+import dev.qsparse.runtime.model.BertConfig;
+import dev.qsparse.runtime.model.LayerTopK;
+import dev.qsparse.runtime.model.MiniLmDirectory;
+import dev.qsparse.runtime.model.TopKCentres;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -16,7 +25,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code calibrate} refuses what it cannot do, naming the option or the model, before writing
- * anything (its search on the real MiniLM is model-runtime's TopKCalibrationTest).
+ * anything (its search on the real MiniLM is model-runtime's TopKCalibrationTest), and writes a
+ * directory that loads with what it chose: the medians' file and its key, or neither with
+ * {@code --centres none}, an earlier calibration's centres not carried over.
  */
 class CalibrateCommandTest {
 
@@ -46,6 +57,67 @@ class CalibrateCommandTest {
         err.reset();
         assertEquals(1, QSparseCli.run(args), () -> out.toString(StandardCharsets.UTF_8));
         return err.toString(StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void writesTheCentresItChoseOrNone() throws Exception {
+        Path minilm = MiniLmDirectory.write(tmp.resolve("all-MiniLM-L6-v2"));
+        Path corpus = tmp.resolve("corpus.txt");
+        Files.writeString(
+                corpus,
+                "A man is eating food.\nElinor's happiness was not so great.\nFlink checkpoints the records in"
+                        + " flight.\nEin Mann isst Brot.\nTables and streams are two views of one thing.\n");
+        Path centred = tmp.resolve("centred");
+        assertEquals(
+                0,
+                QSparseCli.run(
+                        "calibrate",
+                        "--model",
+                        minilm.toString(),
+                        "--corpus",
+                        corpus.toString(),
+                        "--target-cosine",
+                        "0.98",
+                        "--out",
+                        centred.toString()),
+                () -> err.toString(StandardCharsets.UTF_8));
+        JsonNode printed = new ObjectMapper().readTree(out.toString(StandardCharsets.UTF_8));
+        assertEquals(TopKCentres.DEFAULT_FILE, printed.get(TopKCentres.KEY).asText());
+        assertTrue(printed.get("mean_cosine").asDouble() >= 0.98, printed.toString());
+        assertTrue(printed.get("activation_sparsity").asDouble() > 0.1, printed.toString());
+        try (Model m = Model.load(centred)) {
+            BertConfig c = (BertConfig) m.config();
+            assertNotNull(c.topKCentres(), "the medians load with the model");
+            assertEquals(
+                    printed.get(LayerTopK.KEY).toString(),
+                    new ObjectMapper().valueToTree(c.topK().toJson()).toString());
+        }
+        Path plain = tmp.resolve("plain");
+        out.reset();
+        assertEquals(
+                0,
+                QSparseCli.run(
+                        "calibrate",
+                        "--model",
+                        centred.toString(),
+                        "--corpus",
+                        corpus.toString(),
+                        "--target-cosine",
+                        "0.98",
+                        "--out",
+                        plain.toString(),
+                        "--centres",
+                        "none"),
+                () -> err.toString(StandardCharsets.UTF_8));
+        assertTrue(new ObjectMapper()
+                .readTree(out.toString(StandardCharsets.UTF_8))
+                .get(TopKCentres.KEY)
+                .isNull());
+        assertFalse(Files.exists(plain.resolve(TopKCentres.DEFAULT_FILE)), "no stale centres file");
+        assertFalse(Files.readString(plain.resolve("config.json")).contains(TopKCentres.KEY));
+        try (Model m = Model.load(plain)) {
+            assertNull(((BertConfig) m.config()).topKCentres());
+        }
     }
 
     @Test
