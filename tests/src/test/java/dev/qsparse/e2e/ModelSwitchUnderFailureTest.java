@@ -67,8 +67,11 @@ class ModelSwitchUnderFailureTest {
     /** The old version's events in flight each time a new version reached a task. */
     static final List<Integer> IN_FLIGHT_AT_SWITCHES = new CopyOnWriteArrayList<>();
     /**
-     * Set from the switch's publication to the first failure: every micro-batch takes 300 ms more,
-     * so that the old version certainly has events in flight when the new one reaches a task.
+     * Set from one slice (40 events) before the switch's publication to the first failure: every
+     * micro-batch takes 300 ms more, so that a backlog of the old version's events has built up in
+     * the tasks when the new version reaches them, however fast the machine drained the stream
+     * before (with the slow-down from the publication on, a loaded CI machine once let a task see
+     * the switch with nothing in flight).
      */
     static volatile boolean slowBatches;
     /** When the last injected failure was thrown (System.nanoTime()). */
@@ -159,6 +162,9 @@ class ModelSwitchUnderFailureTest {
                                     control,
                                     ModelSwitch.toJson(
                                             tmp.resolve("embedder/v9").toString(), null));
+                        }
+                        if (i == SWITCH_AT - 40) {
+                            slowBatches = true;
                         }
                         if (i == SWITCH_AT) {
                             publish(producer, control, ModelSwitch.toJson(v2.toString(), null));
