@@ -77,8 +77,13 @@ public final class TopKCentreEstimator implements BertEncoder.InputProbe {
         reservoirs[layer][group.ordinal()].add(x);
     }
 
-    /** The medians of every projection input of {@code encoder} over {@code texts}' dense float pass. */
-    public static TopKCentres estimate(Model encoder, List<String> texts, int threads) {
+    /**
+     * The medians of every projection input of {@code encoder} over {@code texts}' dense float pass.
+     * The pass runs on one thread: with several, a layer's positions would reach the reservoirs in
+     * an order that varies from run to run, and so would the sample and the medians; one pass is a
+     * small part of a calibration.
+     */
+    public static TopKCentres estimate(Model encoder, List<String> texts) {
         if (!(encoder.config() instanceof BertConfig config)) {
             throw new IllegalArgumentException("top-K centres are for encoders (model_type bert), not "
                     + encoder.config().modelType());
@@ -92,7 +97,7 @@ public final class TopKCentreEstimator implements BertEncoder.InputProbe {
         Model view = encoder.withTopKCentres(null)
                 .withTopK(LayerTopK.uniform(config.numLayers(), dense), 0)
                 .withInputProbe(probe);
-        CorpusEvaluation.embedAll(view, texts, threads);
+        CorpusEvaluation.embedAll(view, texts, 1);
         float[][][] medians = new float[config.numLayers()][GROUPS.length][];
         for (int l = 0; l < medians.length; l++) {
             for (LayerTopK.Group g : GROUPS) {

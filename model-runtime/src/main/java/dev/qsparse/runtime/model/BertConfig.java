@@ -49,9 +49,8 @@ public record BertConfig(
             throw new IllegalArgumentException(
                     "top-K ratios for " + topK.layers() + " layers, the model has " + numLayers);
         }
-        if (topKCentres != null && topKCentres.layers() != numLayers) {
-            throw new IllegalArgumentException(
-                    "top-K centres for " + topKCentres.layers() + " layers, the model has " + numLayers);
+        if (topKCentres != null) {
+            topKCentres.check(numLayers, hiddenSize, intermediateSize);
         }
         if (activationBits != 0 && activationBits != 8) {
             throw new IllegalArgumentException("activation_bits must be 0 or 8");

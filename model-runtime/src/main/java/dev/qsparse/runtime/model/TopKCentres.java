@@ -168,6 +168,23 @@ public final class TopKCentres {
         return centres.length;
     }
 
+    /** Throws {@link IllegalArgumentException} naming the first layer or centre that does not fit the model. */
+    void check(int layers, int hidden, int intermediate) {
+        if (centres.length != layers) {
+            throw new IllegalArgumentException(
+                    "top-K centres for " + centres.length + " layers, the model has " + layers);
+        }
+        for (int l = 0; l < layers; l++) {
+            for (LayerTopK.Group g : GROUPS) {
+                int width = width(g, hidden, intermediate);
+                if (centres[l][g.ordinal()].length != width) {
+                    throw new IllegalArgumentException("top-K centre " + name(l, g) + ": "
+                            + centres[l][g.ordinal()].length + " values, the input is " + width + " wide");
+                }
+            }
+        }
+    }
+
     /** The centre of {@code g}'s input in {@code layer} (not to be modified). */
     float[] centre(int layer, LayerTopK.Group g) {
         return centres[layer][g.ordinal()];

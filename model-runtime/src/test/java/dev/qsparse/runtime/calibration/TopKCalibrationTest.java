@@ -181,7 +181,7 @@ class TopKCalibrationTest {
         LayerTopK seventy = LayerTopK.uniform(MiniLmDirectory.LAYERS, 0.7, 0.7, 0.7, 0.7);
         LayerTopK dense = LayerTopK.uniform(MiniLmDirectory.LAYERS, 1, 1, 1, 1);
         try (Model base = Model.load(minilm)) {
-            TopKCentres medians = TopKCentreEstimator.estimate(base, TEXTS, 1);
+            TopKCentres medians = TopKCentreEstimator.estimate(base, TEXTS);
             float[] mlpOut = medians.copyOf(2, LayerTopK.Group.MLP_OUT);
             assertEquals(MiniLmDirectory.INTERMEDIATE, mlpOut.length);
             float[][][] zero = new float[MiniLmDirectory.LAYERS][4][];
@@ -264,6 +264,21 @@ class TopKCalibrationTest {
         float[] nan = new float[MiniLmDirectory.INTERMEDIATE];
         nan[7] = Float.NaN;
         centresRefused("nan", w -> add(w, layer0, nan), layer0, "a value is not finite", layer0);
+        // Centres built for another shape are refused by a view too, naming the centre.
+        float[][][] narrow = new float[MiniLmDirectory.LAYERS][4][];
+        for (float[][] layer : narrow) {
+            for (int g = 0; g < 4; g++) {
+                layer[g] = new float[MiniLmDirectory.HIDDEN];
+            }
+        }
+        TopKCentres other = TopKCentres.of(narrow, MiniLmDirectory.HIDDEN, MiniLmDirectory.HIDDEN);
+        try (Model base = Model.load(minilm)) {
+            IllegalArgumentException wrong =
+                    assertThrows(IllegalArgumentException.class, () -> base.withTopKCentres(other));
+            assertTrue(
+                    wrong.getMessage().contains("top-K centre layers.0.mlp_out: 384 values, the input is 1536 wide"),
+                    wrong.getMessage());
+        }
     }
 
     /** A centres file with every tensor but {@code skip} at zero, plus what {@code more} adds; refused naming {@code tensor}. */
