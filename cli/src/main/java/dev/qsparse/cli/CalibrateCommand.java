@@ -71,6 +71,15 @@ final class CalibrateCommand implements Callable<Integer> {
     int texts;
 
     @Option(
+            names = "--held-out",
+            defaultValue = "64",
+            paramLabel = "N",
+            description = "Corpus lines after those --texts uses, up to N (0 to 4096, default ${DEFAULT-VALUE}), on"
+                    + " which the choice is evaluated once at the end and printed as held_out: the target holds on"
+                    + " the lines it was chosen on, this is how it carries to others.")
+    int heldOut;
+
+    @Option(
             names = "--max-file-bytes",
             defaultValue = "67108864",
             paramLabel = "N",
@@ -104,6 +113,9 @@ final class CalibrateCommand implements Callable<Integer> {
         if (texts < 1 || texts > MAX_TEXTS) {
             throw new IllegalArgumentException("--texts must be between 1 and " + MAX_TEXTS + ", got " + texts);
         }
+        if (heldOut < 0 || heldOut > MAX_TEXTS) {
+            throw new IllegalArgumentException("--held-out must be between 0 and " + MAX_TEXTS + ", got " + heldOut);
+        }
         if (threads < 1 || threads > 256) {
             throw new IllegalArgumentException("--threads must be between 1 and 256, got " + threads);
         }
@@ -114,9 +126,15 @@ final class CalibrateCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--out " + out + ": exists and is not an empty directory");
         }
         List<String> lines = new ArrayList<>();
+        List<String> heldOutLines = new ArrayList<>();
         for (String l : TextFile.readLines(corpus, maxFileBytes)) {
-            if (!l.isBlank() && lines.size() < texts) {
+            if (l.isBlank()) {
+                continue;
+            }
+            if (lines.size() < texts) {
                 lines.add(l);
+            } else if (heldOutLines.size() < heldOut) {
+                heldOutLines.add(l);
             }
         }
         if (lines.isEmpty()) {
@@ -125,6 +143,7 @@ final class CalibrateCommand implements Callable<Integer> {
         long start = System.nanoTime();
         TopKCalibrator.Result r;
         TopKCentres chosenCentres = null;
+        CorpusEvaluation.Quality held = null;
         try (Model m = Model.load(model)) {
             if (!(m.config() instanceof BertConfig config)) {
                 throw new IllegalArgumentException(model + ": calibrate chooses per-layer top-K for encoders"
@@ -136,6 +155,16 @@ final class CalibrateCommand implements Callable<Integer> {
             Model view = m.withTopKCentres(chosenCentres);
             CorpusEvaluation eval = new CorpusEvaluation(view, lines, threads);
             r = new TopKCalibrator((BertConfig) view.config(), eval, System.err).calibrate(target);
+            if (!heldOutLines.isEmpty()) {
+                held = new CorpusEvaluation(view, heldOutLines, threads).evaluate(r.topK());
+                System.err.printf(
+                        java.util.Locale.ROOT,
+                        "calibrate: held out (%d texts): mean cosine %.4f, min %.4f, activation sparsity %.3f%n",
+                        heldOutLines.size(),
+                        held.meanCosine(),
+                        held.minCosine(),
+                        held.activationSparsity());
+            }
         }
         write(r.topK(), chosenCentres);
         Map<String, Object> json = new LinkedHashMap<>();
@@ -154,6 +183,17 @@ final class CalibrateCommand implements Callable<Integer> {
         uniform.put("recall_at_10", r.uniformQuality().recallAt10());
         uniform.put("activation_sparsity", r.uniformQuality().activationSparsity());
         json.put("uniform_same_weight_reads", uniform);
+        if (held != null) {
+            Map<String, Object> h = new LinkedHashMap<>();
+            h.put("texts", heldOutLines.size());
+            h.put("mean_cosine", held.meanCosine());
+            h.put("min_cosine", held.minCosine());
+            h.put("recall_at_10", held.recallAt10());
+            h.put("activation_sparsity", held.activationSparsity());
+            json.put("held_out", h);
+        } else {
+            json.put("held_out", null);
+        }
         json.put(LayerTopK.KEY, r.topK().toJson());
         json.put(TopKCentres.KEY, chosenCentres == null ? null : TopKCentres.DEFAULT_FILE);
         json.put("evaluations", r.evaluations());

@@ -79,12 +79,23 @@ class CalibrateCommandTest {
                         "--target-cosine",
                         "0.98",
                         "--out",
-                        centred.toString()),
+                        centred.toString(),
+                        "--texts",
+                        "3"),
                 () -> err.toString(StandardCharsets.UTF_8));
         JsonNode printed = new ObjectMapper().readTree(out.toString(StandardCharsets.UTF_8));
         assertEquals(TopKCentres.DEFAULT_FILE, printed.get(TopKCentres.KEY).asText());
         assertTrue(printed.get("mean_cosine").asDouble() >= 0.98, printed.toString());
         assertTrue(printed.get("activation_sparsity").asDouble() > 0.1, printed.toString());
+        // Five lines, --texts 3: the last two are held out, evaluated with the choice.
+        assertEquals(3, printed.get("texts").asInt());
+        JsonNode held = printed.get("held_out");
+        assertEquals(2, held.get("texts").asInt(), printed.toString());
+        assertTrue(
+                held.get("mean_cosine").asDouble() > 0.9
+                        && held.get("mean_cosine").asDouble() <= 1.0,
+                held.toString());
+        assertTrue(held.get("activation_sparsity").asDouble() > 0.1, held.toString());
         try (Model m = Model.load(centred)) {
             BertConfig c = (BertConfig) m.config();
             assertNotNull(c.topKCentres(), "the medians load with the model");
@@ -134,6 +145,19 @@ class CalibrateCommandTest {
                 .contains("--target-cosine must be in (0, 1), got 1.0"));
         assertTrue(fails("calibrate", "--model", m, "--corpus", c, "--target-cosine", "0.9", "--out", o, "--texts", "0")
                 .contains("--texts must be between 1 and 4096, got 0"));
+        assertTrue(fails(
+                        "calibrate",
+                        "--model",
+                        m,
+                        "--corpus",
+                        c,
+                        "--target-cosine",
+                        "0.9",
+                        "--out",
+                        o,
+                        "--held-out",
+                        "-1")
+                .contains("--held-out must be between 0 and 4096, got -1"));
         Files.createDirectories(tmp.resolve("full"));
         Files.writeString(tmp.resolve("full/x"), "x");
         assertTrue(fails(
