@@ -19,7 +19,9 @@ import java.util.Arrays;
  * position of the text (both directions), output dense, residual, LayerNorm; dense, GELU (erf),
  * dense, residual, LayerNorm. The final hidden states are the last layer's output (the pooler is
  * not used). Every projection input goes through the config's {@link Sparsifier} (top-K, int8
- * activations), so Q-Sparse's settings apply as on the decoders.
+ * activations), so Q-Sparse's settings apply as on the decoders; where the config has {@link
+ * TopKCentres} and top-K drops inputs, the input is taken minus its centre and the bias has the
+ * centre's product folded in.
  *
  * <p>As a {@link DecoderModel} it is {@link #bidirectional()}: a pass holds every position of each
  * of its sequences, in order from 0, and a sequence's state keeps its keys and values for that pass
@@ -212,7 +214,9 @@ public final class BertEncoder implements DecoderModel<BertEncoder.State> {
 
     /**
      * Each projection's bias, with {@code W c} added where its input is centred: the product of the
-     * weights as the kernels hold them, so that with nothing dropped the output is the model's.
+     * weights as the kernels hold them, so that {@code W (x - c) + (b + W c)} is the model's
+     * {@code W x + b} when nothing is dropped (up to float rounding, and the 8-bit rounding of
+     * {@code x - c} instead of {@code x}).
      */
     private static float[][][] biases(Layer[] layers, float[][][] centres) {
         Projection[] projections = Projection.values();
