@@ -108,6 +108,14 @@ public final class MiniLmBench {
             s.append("- qsparse: one InferenceSession, a batch is one run (its texts share every pass); int8:"
                     + " convert --weights int8 and activation_bits 8; outliers: also activation_outlier_threshold "
                     + OUTLIER_THRESHOLD + ".\n");
+            s.append("- qsparse rows' zero projection inputs (mean over the texts they embedded):");
+            for (EmbedEngine e : engines) {
+                if (e instanceof QSparseEmbedEngine q) {
+                    s.append(String.format(Locale.ROOT, " %s %.1f%%;", q.name(), 100 * q.activationSparsity()));
+                }
+            }
+            s.setLength(s.length() - 1);
+            s.append(".\n");
             return s.toString();
         } finally {
             for (EmbedEngine e : engines) {

@@ -15,6 +15,8 @@ public final class QSparseEmbedEngine implements EmbedEngine {
     private final String name;
     private final Model model;
     private final InferenceSession session;
+    private double sparsitySum;
+    private long embedded;
 
     public QSparseEmbedEngine(String name, Path dir, int threads) throws IOException {
         this.name = name;
@@ -38,9 +40,17 @@ public final class QSparseEmbedEngine implements EmbedEngine {
             if (r instanceof InferenceResult.Failure f) {
                 throw new IllegalStateException(name + ": " + f.reason());
             }
-            out.add(((InferenceResult.Embedding) r).vector());
+            InferenceResult.Embedding e = (InferenceResult.Embedding) r;
+            out.add(e.vector());
+            sparsitySum += e.stats().activationSparsity();
+            embedded++;
         }
         return out;
+    }
+
+    /** The mean share of zero projection inputs over every text embedded so far (0 before any). */
+    public double activationSparsity() {
+        return embedded == 0 ? 0 : sparsitySum / embedded;
     }
 
     @Override
