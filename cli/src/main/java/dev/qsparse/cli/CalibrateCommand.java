@@ -102,7 +102,8 @@ final class CalibrateCommand implements Callable<Integer> {
             description = "What top-K drops around: median (each input's per-channel median over the corpus's dense"
                     + " pass, written to " + TopKCentres.DEFAULT_FILE + "; the dropped inputs are the ones nearest"
                     + " it) or none (the smallest |x|). Default ${DEFAULT-VALUE}. The medians come from 512"
-                    + " tokens sampled per input: 512 x 4 bytes x every input's width (33 MB for MiniLM).")
+                    + " tokens sampled per input: 512 x 4 bytes x every input's width (33 MB for MiniLM), fewer"
+                    + " tokens where that would pass 128 MiB.")
     Centres centres;
 
     @Override

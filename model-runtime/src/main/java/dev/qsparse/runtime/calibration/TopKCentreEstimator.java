@@ -14,39 +14,48 @@ import java.util.Random;
  * nothing dropped): the {@link TopKCentres} {@code bin/qsparse calibrate} writes. The median, not
  * the mean: top-K then keeps the inputs farthest from the typical value, and on MiniLM the median
  * keeps more of the embedding than the mean at the same sparsity (BENCHMARKS.md). Each input's
- * tokens are sampled into a reservoir of {@value #MAX_TOKENS} (memory is bounded whatever the
- * corpus: 512 x every input width x 4 bytes, 33 MB for MiniLM).
+ * tokens are sampled into a reservoir of {@value #MAX_TOKENS} (33 MB for MiniLM), fewer where a
+ * large encoder's inputs would take more than {@value #MAX_SAMPLE_MIB} MiB together: memory is
+ * bounded whatever the corpus and, down to {@value #MIN_TOKENS} tokens, whatever the encoder.
  */
 public final class TopKCentreEstimator implements BertEncoder.InputProbe {
 
     /** Tokens kept per input: the median of 512 draws is within ~0.06 standard deviations. */
     public static final int MAX_TOKENS = 512;
 
+    /** The fewest tokens kept per input, whatever the encoder's size. */
+    public static final int MIN_TOKENS = 32;
+
+    /** What the samples of all inputs may take together (bge-large's 24 layers would need 350 MB at 512). */
+    public static final int MAX_SAMPLE_MIB = 128;
+
     private static final LayerTopK.Group[] GROUPS = LayerTopK.Group.values();
 
     /** One input's reservoir: row-major tokens of {@code width} values. */
     private static final class Reservoir {
         final int width;
+        final int capacity;
         final float[] rows;
         final Random random;
         long seen;
 
-        Reservoir(int width, long seed) {
+        Reservoir(int width, int capacity, long seed) {
             this.width = width;
-            this.rows = new float[MAX_TOKENS * width];
+            this.capacity = capacity;
+            this.rows = new float[Math.multiplyExact(capacity, width)];
             this.random = new Random(seed);
         }
 
         synchronized void add(float[] x) {
             seen++;
-            long slot = seen <= MAX_TOKENS ? seen - 1 : (long) (random.nextDouble() * seen);
-            if (slot < MAX_TOKENS) {
+            long slot = seen <= capacity ? seen - 1 : (long) (random.nextDouble() * seen);
+            if (slot < capacity) {
                 System.arraycopy(x, 0, rows, (int) slot * width, width);
             }
         }
 
         float[] median() {
-            int n = (int) Math.min(seen, MAX_TOKENS);
+            int n = (int) Math.min(seen, capacity);
             float[] out = new float[width];
             float[] column = new float[n];
             for (int c = 0; c < width; c++) {
@@ -63,13 +72,25 @@ public final class TopKCentreEstimator implements BertEncoder.InputProbe {
     private final Reservoir[][] reservoirs;
 
     private TopKCentreEstimator(BertConfig config) {
+        long floatsPerToken = (long) config.numLayers() * (3L * config.hiddenSize() + config.intermediateSize());
+        int capacity = tokensPerInput(floatsPerToken);
         reservoirs = new Reservoir[config.numLayers()][GROUPS.length];
         for (int l = 0; l < reservoirs.length; l++) {
             for (LayerTopK.Group g : GROUPS) {
                 int width = g == LayerTopK.Group.MLP_OUT ? config.intermediateSize() : config.hiddenSize();
-                reservoirs[l][g.ordinal()] = new Reservoir(width, 31L * l + g.ordinal());
+                reservoirs[l][g.ordinal()] = new Reservoir(width, capacity, 31L * l + g.ordinal());
             }
         }
+    }
+
+    /**
+     * Tokens kept per input when every input's sample together holds {@code floatsPerToken} floats a
+     * token: {@value #MAX_TOKENS}, fewer to stay within {@value #MAX_SAMPLE_MIB} MiB, at least
+     * {@value #MIN_TOKENS}.
+     */
+    static int tokensPerInput(long floatsPerToken) {
+        long fit = ((long) MAX_SAMPLE_MIB << 20) / (4 * floatsPerToken);
+        return (int) Math.max(MIN_TOKENS, Math.min(MAX_TOKENS, fit));
     }
 
     @Override

@@ -237,6 +237,18 @@ class TopKCalibrationTest {
         }
     }
 
+    /** The medians' samples stay within their memory budget for a large encoder, and keep 512 tokens for a small one. */
+    @Test
+    void centreSamplesAreBoundedByTheEncodersSize() {
+        long miniLm = 6L * (3 * 384 + 1536);
+        long bgeLarge = 24L * (3 * 1024 + 4096);
+        assertEquals(TopKCentreEstimator.MAX_TOKENS, TopKCentreEstimator.tokensPerInput(miniLm));
+        int large = TopKCentreEstimator.tokensPerInput(bgeLarge);
+        assertTrue(large < TopKCentreEstimator.MAX_TOKENS && large >= TopKCentreEstimator.MIN_TOKENS, "" + large);
+        assertTrue(4L * large * bgeLarge <= (long) TopKCentreEstimator.MAX_SAMPLE_MIB << 20, "" + large);
+        assertEquals(TopKCentreEstimator.MIN_TOKENS, TopKCentreEstimator.tokensPerInput(1L << 40));
+    }
+
     @Test
     void malformedCentresAreRefusedByFileAndTensor() throws IOException {
         Path missing = withConfig("no-centres-file", c -> c.put(TopKCentres.KEY, "centres.safetensors"));
