@@ -18,6 +18,8 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -68,22 +70,7 @@ class CalibrateCommandTest {
                 "A man is eating food.\nElinor's happiness was not so great.\nFlink checkpoints the records in"
                         + " flight.\nEin Mann isst Brot.\nTables and streams are two views of one thing.\n");
         Path centred = tmp.resolve("centred");
-        assertEquals(
-                0,
-                QSparseCli.run(
-                        "calibrate",
-                        "--model",
-                        minilm.toString(),
-                        "--corpus",
-                        corpus.toString(),
-                        "--target-cosine",
-                        "0.98",
-                        "--out",
-                        centred.toString(),
-                        "--texts",
-                        "3"),
-                () -> err.toString(StandardCharsets.UTF_8));
-        JsonNode printed = new ObjectMapper().readTree(out.toString(StandardCharsets.UTF_8));
+        JsonNode printed = calibrates(minilm, corpus, centred, "--texts", "3");
         assertEquals(TopKCentres.DEFAULT_FILE, printed.get(TopKCentres.KEY).asText());
         assertTrue(printed.get("mean_cosine").asDouble() >= 0.98, printed.toString());
         assertTrue(printed.get("activation_sparsity").asDouble() > 0.1, printed.toString());
@@ -104,31 +91,32 @@ class CalibrateCommandTest {
                     new ObjectMapper().valueToTree(c.topK().toJson()).toString());
         }
         Path plain = tmp.resolve("plain");
-        out.reset();
-        assertEquals(
-                0,
-                QSparseCli.run(
-                        "calibrate",
-                        "--model",
-                        centred.toString(),
-                        "--corpus",
-                        corpus.toString(),
-                        "--target-cosine",
-                        "0.98",
-                        "--out",
-                        plain.toString(),
-                        "--centres",
-                        "none"),
-                () -> err.toString(StandardCharsets.UTF_8));
-        assertTrue(new ObjectMapper()
-                .readTree(out.toString(StandardCharsets.UTF_8))
-                .get(TopKCentres.KEY)
-                .isNull());
+        JsonNode none = calibrates(centred, corpus, plain, "--centres", "none");
+        assertTrue(none.get(TopKCentres.KEY).isNull());
+        assertTrue(none.get("held_out").isNull(), "every line was used: nothing held out");
         assertFalse(Files.exists(plain.resolve(TopKCentres.DEFAULT_FILE)), "no stale centres file");
         assertFalse(Files.readString(plain.resolve("config.json")).contains(TopKCentres.KEY));
         try (Model m = Model.load(plain)) {
             assertNull(((BertConfig) m.config()).topKCentres());
         }
+    }
+
+    /** Runs calibrate for a mean cosine of 0.98 and returns what it printed; fails on a non-zero exit. */
+    private JsonNode calibrates(Path model, Path corpus, Path dir, String... more) throws Exception {
+        List<String> args = new ArrayList<>(List.of(
+                "calibrate",
+                "--model",
+                model.toString(),
+                "--corpus",
+                corpus.toString(),
+                "--target-cosine",
+                "0.98",
+                "--out",
+                dir.toString()));
+        args.addAll(List.of(more));
+        out.reset();
+        assertEquals(0, QSparseCli.run(args.toArray(String[]::new)), () -> err.toString(StandardCharsets.UTF_8));
+        return new ObjectMapper().readTree(out.toString(StandardCharsets.UTF_8));
     }
 
     @Test

@@ -125,7 +125,8 @@ public final class CorpusEvaluation {
         return new HashSet<>(Arrays.asList(order).subList(0, RECALL_K));
     }
 
-    private static double cosine(float[] a, float[] b) {
+    /** Cosine of two vectors in double (1 for two zero vectors, 0 for one). */
+    static double cosine(float[] a, float[] b) {
         double dot = 0;
         double na = 0;
         double nb = 0;

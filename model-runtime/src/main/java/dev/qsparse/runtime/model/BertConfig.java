@@ -91,25 +91,15 @@ public record BertConfig(
 
     /** The same model with other kept fractions and activation bits (what calibration tries). */
     public BertConfig withTopK(LayerTopK other, int bits) {
-        return new BertConfig(
-                vocabSize,
-                hiddenSize,
-                numLayers,
-                numHeads,
-                intermediateSize,
-                maxPositionEmbeddings,
-                typeVocabSize,
-                layerNormEps,
-                modules,
-                other,
-                topKCentres,
-                bits,
-                bits == 8 ? activationOutlierThreshold : 0f,
-                weightQuant);
+        return withSparsity(other, topKCentres, bits, bits == 8 ? activationOutlierThreshold : 0f);
     }
 
     /** The same model with other top-K centres (null: top-K drops the smallest inputs). */
     public BertConfig withTopKCentres(TopKCentres centres) {
+        return withSparsity(topK, centres, activationBits, activationOutlierThreshold);
+    }
+
+    private BertConfig withSparsity(LayerTopK fractions, TopKCentres centres, int bits, float outlierThreshold) {
         return new BertConfig(
                 vocabSize,
                 hiddenSize,
@@ -120,10 +110,10 @@ public record BertConfig(
                 typeVocabSize,
                 layerNormEps,
                 modules,
-                topK,
+                fractions,
                 centres,
-                activationBits,
-                activationOutlierThreshold,
+                bits,
+                outlierThreshold,
                 weightQuant);
     }
 

@@ -46,7 +46,13 @@ public final class BertEncoder implements DecoderModel<BertEncoder.State> {
      * where the input is not centred (no centres, or nothing dropped there).
      */
     private final float[][][] centres;
-    /** [layer][Projection ordinal]: the bias, plus {@code W c} where the input is centred. */
+    /**
+     * [layer][Projection ordinal]: every projection's {@code b + W c} for the config's centres, null
+     * without centres. Computed once per centres and shared by the views over them (calibration
+     * makes ~200 views that differ only in kept fractions).
+     */
+    private final float[][][] foldedBiases;
+    /** [layer][Projection ordinal]: the bias, or its folded form where the input is centred. */
     private final float[][][] biases;
     /** Sees every projection input before top-K, or null ({@link #withInputProbe}). */
     private final InputProbe probe;
@@ -120,7 +126,8 @@ public final class BertEncoder implements DecoderModel<BertEncoder.State> {
         }
         this.sparsifiers = sparsifiers(config);
         this.centres = centres(config);
-        this.biases = biases(layers, centres);
+        this.foldedBiases = foldedBiases(layers, config.topKCentres());
+        this.biases = biases(layers, centres, foldedBiases);
         this.probe = null;
         this.parameterCount = checkpoint.elementCount();
     }
@@ -136,7 +143,10 @@ public final class BertEncoder implements DecoderModel<BertEncoder.State> {
         this.layers = base.layers;
         this.sparsifiers = sparsifiers(config);
         this.centres = centres(config);
-        this.biases = biases(layers, centres);
+        this.foldedBiases = config.topKCentres() == base.config.topKCentres()
+                ? base.foldedBiases
+                : foldedBiases(layers, config.topKCentres());
+        this.biases = biases(layers, centres, foldedBiases);
         this.probe = probe;
         this.parameterCount = base.parameterCount;
     }
@@ -213,28 +223,39 @@ public final class BertEncoder implements DecoderModel<BertEncoder.State> {
     }
 
     /**
-     * Each projection's bias, with {@code W c} added where its input is centred: the product of the
-     * weights as the kernels hold them, so that {@code W (x - c) + (b + W c)} is the model's
-     * {@code W x + b} when nothing is dropped (up to float rounding, and the 8-bit rounding of
-     * {@code x - c} instead of {@code x}).
+     * Each projection's {@code b + W c}, with W the weights as the kernels hold them, so that
+     * {@code W (x - c) + (b + W c)} is the model's {@code W x + b} when nothing is dropped (up to
+     * float rounding, and the 8-bit rounding of {@code x - c} instead of {@code x}); null without
+     * centres.
      */
-    private static float[][][] biases(Layer[] layers, float[][][] centres) {
+    private static float[][][] foldedBiases(Layer[] layers, TopKCentres centres) {
+        if (centres == null) {
+            return null;
+        }
         Projection[] projections = Projection.values();
         float[][][] out = new float[layers.length][projections.length][];
         for (int l = 0; l < layers.length; l++) {
             for (Projection p : projections) {
                 float[] bias = p.bias(layers[l]);
-                float[] c = centres[l][p.input.ordinal()];
-                if (c == null) {
-                    out[l][p.ordinal()] = bias;
-                } else {
-                    float[] folded = new float[bias.length];
-                    p.weight(layers[l]).matvec(c, folded);
-                    for (int i = 0; i < folded.length; i++) {
-                        folded[i] += bias[i];
-                    }
-                    out[l][p.ordinal()] = folded;
+                float[] folded = new float[bias.length];
+                p.weight(layers[l]).matvec(centres.centre(l, p.input), folded);
+                for (int i = 0; i < folded.length; i++) {
+                    folded[i] += bias[i];
                 }
+                out[l][p.ordinal()] = folded;
+            }
+        }
+        return out;
+    }
+
+    /** Each projection's bias: the folded one where its input is centred, else the checkpoint's. */
+    private static float[][][] biases(Layer[] layers, float[][][] centres, float[][][] folded) {
+        Projection[] projections = Projection.values();
+        float[][][] out = new float[layers.length][projections.length][];
+        for (int l = 0; l < layers.length; l++) {
+            for (Projection p : projections) {
+                out[l][p.ordinal()] =
+                        centres[l][p.input.ordinal()] == null ? p.bias(layers[l]) : folded[l][p.ordinal()];
             }
         }
         return out;

@@ -155,17 +155,8 @@ class TopKCalibrationTest {
     private static double meanCosine(InferenceSession dense, InferenceSession other) {
         double sum = 0;
         for (String text : TEXTS) {
-            float[] a = dense.embed(text, null).vector();
-            float[] b = other.embed(text, null).vector();
-            double dot = 0;
-            double na = 0;
-            double nb = 0;
-            for (int i = 0; i < a.length; i++) {
-                dot += (double) a[i] * b[i];
-                na += (double) a[i] * a[i];
-                nb += (double) b[i] * b[i];
-            }
-            sum += dot / Math.sqrt(na * nb);
+            sum += CorpusEvaluation.cosine(
+                    dense.embed(text, null).vector(), other.embed(text, null).vector());
         }
         return sum / TEXTS.size();
     }
